@@ -1,0 +1,118 @@
+"""Reading captures from web archives (WARC) and plain feed files. warcio lives here.
+
+A WARC `response` record whose body is a feed is a capture of that feed at its
+WARC-Date; a `revisit` record is a capture that found the feed unchanged. Anything else
+is reported as a `Skipped` record so the caller can count and warn without stopping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from tracker.errors import InputError
+from tracker.model import Capture
+
+_FEED_TYPES = ("rss", "atom", "rdf", "xml")
+_FEED_STARTS = (b"<?xml", b"<rss", b"<feed", b"<rdf:rdf", b"<rdf")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A record that is not a usable feed capture, and why."""
+
+    where: str
+    reason: str
+
+
+def parse_time(value: str) -> datetime:
+    """An ISO-8601 timestamp as naive UTC (a missing zone means UTC)."""
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"not an ISO-8601 date and time: {value!r}") from None
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    return when
+
+
+def looks_like_feed(body: bytes, content_type: str | None) -> bool:
+    """Whether bytes are plausibly a feed: by media type, else by their first tag."""
+    if content_type and any(t in content_type.lower() for t in _FEED_TYPES):
+        return True
+    head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith(b"<?xml"):
+        return b"<html" not in head
+    return head.startswith(_FEED_STARTS)
+
+
+def is_warc(path: Path) -> bool:
+    """WARC files are recognised by name: .warc, .warc.gz, .arc, .arc.gz."""
+    name = path.name.lower()
+    return name.endswith((".warc", ".warc.gz", ".arc", ".arc.gz"))
+
+
+def read_warc(path: Path) -> Iterator[Capture | Skipped]:
+    """Every record of a WARC file as a feed capture, or as a Skipped with the reason."""
+    try:
+        stream = path.open("rb")
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({error.strerror})") from None
+    with stream:
+        try:
+            for record in ArchiveIterator(stream):
+                yield _from_record(path, record)
+        except (ArchiveLoadFailed, OSError, EOFError, ValueError) as error:
+            # Damage stops the walk through a compressed archive; what came before stands.
+            yield Skipped(str(path), f"archive damaged after this point: {error}")
+
+
+def _from_record(path: Path, record) -> Capture | Skipped:  # type: ignore[no-untyped-def]
+    headers = record.rec_headers
+    kind = record.rec_type
+    uri = headers.get_header("WARC-Target-URI")
+    record_id = headers.get_header("WARC-Record-ID") or "?"
+    where = f"{path.name} {record_id}"
+    if kind not in ("response", "revisit"):
+        return Skipped(where, f"{kind} record")
+    if not uri or not uri.startswith(("http://", "https://")):
+        return Skipped(where, f"{kind} record without an http(s) target")
+    date = headers.get_header("WARC-Date")
+    try:
+        captured_at = parse_time(date or "")
+    except InputError:
+        return Skipped(where, f"bad WARC-Date {date!r}")
+    status = None
+    content_type = None
+    if record.http_headers is not None:
+        status_line = record.http_headers.get_statuscode()
+        status = int(status_line) if status_line and status_line.isdigit() else None
+        content_type = record.http_headers.get_header("Content-Type")
+    digest = headers.get_header("WARC-Payload-Digest")
+    source = f"warc:{path.name}#{record_id}"
+    if kind == "revisit":
+        return Capture(uri, captured_at, "revisit", None, source, content_type, status, digest)
+    if status is not None and not 200 <= status < 300:
+        return Skipped(where, f"HTTP {status} response for {uri}")
+    try:
+        body = record.content_stream().read()
+    except Exception as error:  # warcio surfaces decoding failures as assorted exceptions
+        return Skipped(where, f"unreadable body: {error}")
+    if not looks_like_feed(body, content_type):
+        return Skipped(where, f"not a feed ({content_type or 'unknown type'}) at {uri}")
+    return Capture(uri, captured_at, "response", body, source, content_type, status, digest)
+
+
+def read_feed_file(path: Path, url: str, captured_at: datetime | None) -> Capture:
+    """A plain feed file as one capture of `url`; the file's mtime stands in for a missing time."""
+    try:
+        body = path.read_bytes()
+        when = captured_at or datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({error.strerror})") from None
+    return Capture(url, when, "file", body, f"file:{path}")

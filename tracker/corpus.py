@@ -1,0 +1,259 @@
+"""The in-memory view of the stored corpus that detection and provenance work from.
+
+A cache, never the truth: `tracker.store.loader` rebuilds it from SQL, and every
+change the pipeline makes here it also writes there. It answers the questions the
+pipeline asks on every entry: do we know this article, which paragraphs does this
+publisher repeat everywhere, which items match which, and how credible is a date.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from tracker.identity import canonical_url, host_of
+from tracker.index import CandidateIndex
+from tracker.model import Attribution, Fingerprint
+from tracker.normalise import fold
+from tracker.provenance import Edge, ItemFacts
+
+
+@dataclass
+class VersionState:
+    """One text of an item as detection needs it."""
+
+    version_id: int
+    number: int
+    paragraph_keys: tuple[int, ...]
+    story: Fingerprint
+    full: np.ndarray
+    lead: Fingerprint
+
+
+@dataclass
+class ItemState:
+    """One item as detection and provenance need it."""
+
+    item_id: int
+    publisher_id: int
+    url: str
+    title: str
+    claimed_at: datetime | None
+    first_seen_at: datetime
+    first_feed_id: int
+    feeds: dict[int, datetime] = field(default_factory=dict)
+    credits: list[Attribution] = field(default_factory=list)
+    versions: list[VersionState] = field(default_factory=list)
+    raw_hashes: set[str] = field(default_factory=set)
+    text_hashes: set[str] = field(default_factory=set)
+
+
+class Corpus:
+    """Lookup tables over publishers, feeds, items, boilerplate, matches and capture times."""
+
+    def __init__(self, index: CandidateIndex, boilerplate_min_items: int, claim_tolerance: timedelta) -> None:
+        self.index = index
+        self.boilerplate_min_items = boilerplate_min_items
+        self.claim_tolerance = claim_tolerance
+        self.publisher_names: dict[int, str] = {}
+        self.publisher_by_name: dict[str, int] = {}
+        self.publisher_by_host: dict[str, int] = {}
+        self.feed_ids: dict[str, int] = {}
+        self.feed_publisher: dict[int, int] = {}
+        self.feed_items: dict[int, set[int]] = defaultdict(set)
+        self.items: dict[int, ItemState] = {}
+        self.item_keys: dict[tuple[int, str], int] = {}
+        self.item_by_url: dict[str, int] = {}
+        self.capture_times: dict[int, list[datetime]] = defaultdict(list)
+        self.paragraph_items: dict[int, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
+        self.boilerplate: dict[int, set[int]] = defaultdict(set)
+        self.edges: dict[int, dict[int, Edge]] = defaultdict(dict)
+
+    # -- publishers and feeds -------------------------------------------------------
+    def add_publisher(self, publisher_id: int, name: str, host: str | None) -> None:
+        """Register a publisher under its name and, if known, its site's host."""
+        self.publisher_names[publisher_id] = name
+        self.publisher_by_name.setdefault(fold(name).strip(), publisher_id)
+        if host:
+            self.publisher_by_host.setdefault(host, publisher_id)
+
+    def add_feed(self, feed_id: int, url: str, publisher_id: int) -> None:
+        """Register a feed and the publisher behind it."""
+        self.feed_ids[url] = feed_id
+        self.feed_publisher[feed_id] = publisher_id
+        host = host_of(url)
+        if host:
+            self.publisher_by_host.setdefault(host, publisher_id)
+
+    def add_capture_time(self, feed_id: int, when: datetime) -> bool:
+        """Record a successful capture; True if it is earlier than one already known."""
+        times = self.capture_times[feed_id]
+        out_of_order = bool(times) and when < times[-1]
+        bisect.insort(times, when)
+        return out_of_order
+
+    # -- items --------------------------------------------------------------------
+    def find_item(self, publisher_id: int, keys: list[str]) -> int | None:
+        """The item a publisher's entry is, by any of its identity keys."""
+        for key in keys:
+            found = self.item_keys.get((publisher_id, key))
+            if found is not None:
+                return found
+        return None
+
+    def add_item(self, item: ItemState, keys: list[str]) -> None:
+        """Register a new item under all its identity keys and its URL."""
+        self.items[item.item_id] = item
+        self.register_keys(item, keys)
+
+    def register_keys(self, item: ItemState, keys: list[str]) -> None:
+        """Let the item be found by more identity keys (a second feed's GUID, say)."""
+        for key in keys:
+            self.item_keys.setdefault((item.publisher_id, key), item.item_id)
+        if item.url:
+            self.item_by_url.setdefault(item.url, item.item_id)
+
+    def see(self, item: ItemState, feed_id: int, when: datetime) -> bool:
+        """Note that a feed showed the item at `when`; True if that moved its first sighting."""
+        self.feed_items[feed_id].add(item.item_id)
+        previous = item.feeds.get(feed_id)
+        if previous is None or when < previous:
+            item.feeds[feed_id] = when
+        if when < item.first_seen_at:
+            item.first_seen_at, item.first_feed_id = when, feed_id
+            return True
+        return False
+
+    # -- boilerplate --------------------------------------------------------------
+    def count_paragraphs(self, item: ItemState, keys: tuple[int, ...]) -> set[int]:
+        """Count an item's paragraphs for its publisher; return keys that just became boilerplate."""
+        stats = self.paragraph_items[item.publisher_id]
+        known = self.boilerplate[item.publisher_id]
+        fresh: set[int] = set()
+        for key in set(keys):
+            holders = stats[key]
+            holders.add(item.item_id)
+            if key not in known and len(holders) >= self.boilerplate_min_items:
+                known.add(key)
+                fresh.add(key)
+        return fresh
+
+    def items_with_paragraphs(self, publisher_id: int, keys: set[int]) -> set[int]:
+        """Items of a publisher holding any of the given paragraph keys."""
+        stats = self.paragraph_items[publisher_id]
+        return set().union(*(stats.get(k, set()) for k in keys)) if keys else set()
+
+    # -- candidates and matches ---------------------------------------------------
+    def index_version(self, item_id: int, version: VersionState) -> None:
+        """Index a version's story and its lead, replacing what it had."""
+        self.index.add((item_id, version.number, "story"), version.story)
+        self.index.add((item_id, version.number, "lead"), version.lead)
+
+    def candidates(self, version: VersionState) -> set[int]:
+        """Items whose story or lead collides with this version's story or lead."""
+        keys = self.index.query(version.story) + self.index.query(version.lead)
+        return {key[0] for key in keys}
+
+    def set_edges(self, item_id: int, edges: list[Edge]) -> set[int]:
+        """Replace an item's matches; return every item whose matches changed."""
+        touched = {item_id}
+        for other in list(self.edges[item_id]):
+            self.edges[other].pop(item_id, None)
+            touched.add(other)
+        self.edges[item_id] = {}
+        for edge in edges:
+            other = edge.b if edge.a == item_id else edge.a
+            self.edges[item_id][other] = edge
+            self.edges[other][item_id] = edge
+            touched.add(other)
+        return touched
+
+    def neighbours(self) -> dict[int, dict[int, Edge]]:
+        """The match graph as adjacency maps."""
+        return self.edges
+
+    # -- time and credit evidence ---------------------------------------------------
+    def estimated_time(self, item: ItemState) -> tuple[datetime, str]:
+        """When the item was most credibly published, and the evidence for that.
+
+        A claimed date is believed unless the feed where the item was first seen was
+        captured after that date (beyond the tolerance) without it, or the date lies
+        after the item was first seen; then the first sighting is the estimate.
+        """
+        first = item.first_seen_at
+        claimed = item.claimed_at
+        if claimed is None:
+            return first, "no claimed date: first seen"
+        if claimed > first + self.claim_tolerance:
+            return first, f"claimed {claimed.isoformat()} is after first sighting: first seen"
+        times = self.capture_times.get(item.first_feed_id, [])
+        earlier = bisect.bisect_left(times, first)
+        if earlier:
+            previous = times[earlier - 1]
+            if previous > claimed + self.claim_tolerance:
+                return first, (
+                    f"claimed {claimed.isoformat()} disproved: feed captured at "
+                    f"{previous.isoformat()} without it; first seen"
+                )
+        return min(claimed, first), "claimed date, consistent with captures"
+
+    def _credit_target(self, credit: Attribution, publisher_id: int) -> tuple[int | None, int | None]:
+        """(credited item, credited publisher) for one credit, either possibly unknown."""
+        item = None
+        publisher = None
+        url = canonical_url(credit.url) if credit.url else None
+        if url:
+            item = self.item_by_url.get(url)
+            feed = self.feed_ids.get(credit.url or "") or self.feed_ids.get(url)
+            if feed is not None:
+                publisher = self.feed_publisher[feed]
+            elif item is not None:
+                publisher = self.items[item].publisher_id
+            else:
+                publisher = self.publisher_by_host.get(host_of(url) or "")
+        if publisher is None and credit.name:
+            name = fold(credit.name).strip()
+            publisher = self.publisher_by_name.get(name) or self.publisher_by_host.get(name.removeprefix("www."))
+        if publisher == publisher_id:
+            return None, None
+        return item, publisher
+
+    def facts(self, item_id: int) -> ItemFacts:
+        """What provenance needs to know of one item."""
+        item = self.items[item_id]
+        estimated, evidence = self.estimated_time(item)
+        credited_items: set[int] = set()
+        credited_publishers: set[int] = set()
+        labels: list[str] = []
+        unresolved: str | None = None
+        for credit in item.credits:
+            target_item, target_publisher = self._credit_target(credit, item.publisher_id)
+            if target_item is None and target_publisher is None:
+                name = credit.name or credit.url
+                if name and (credit.name is None or fold(credit.name).strip() != fold(self.publisher_names[item.publisher_id]).strip()):
+                    unresolved = unresolved or name
+                    labels.append(f"{credit.kind}: {name} (not followed)")
+                continue
+            if target_item is not None:
+                credited_items.add(target_item)
+            if target_publisher is not None:
+                credited_publishers.add(target_publisher)
+                labels.append(f"{credit.kind}: {self.publisher_names.get(target_publisher, '?')}")
+        story_size = max((v.story.size for v in item.versions), default=0)
+        return ItemFacts(
+            item_id=item.item_id,
+            url=item.url,
+            publisher_id=item.publisher_id,
+            estimated_at=estimated,
+            first_seen_at=item.first_seen_at,
+            time_evidence=evidence,
+            credited_items=frozenset(credited_items),
+            credited_publishers=frozenset(credited_publishers),
+            credit_labels=tuple(labels),
+            unresolved_credit=unresolved,
+            story_size=story_size,
+        )

@@ -1,0 +1,455 @@
+"""The HTTP fetch stage: one polite, bounded GET of a feed URL, reported as data.
+
+Modelled on Miniflux's internal/reader/fetcher: conditional GET with stored validators,
+a byte cap counted after decompression, a wall-clock deadline for the whole exchange,
+redirects followed by hand so a chain of permanent moves can update the stored URL, and
+every network or HTTP failure returned as a `FetchResult` with `error_kind` set, never
+raised. Parsing the bytes is another stage's job. httpx lives only in this module.
+
+Known limit: the total deadline clamps each hop's connect/read timeouts and is checked
+between body chunks, but httpx has no hook inside header parsing, so a server dripping
+*headers* is bounded only by read_timeout per byte (and httpcore's 100 KiB header cap),
+and a body read can overshoot the deadline by at most one read_timeout.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import re
+import ssl
+import time
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from tracker.errors import FetchError
+
+ERROR_KINDS = ("timeout", "connection", "tls", "http_status", "too_large", "redirect_loop",
+               "too_many_redirects", "invalid_url", "rate_limited", "gone")
+
+ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
+          "application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5")
+# Advertise brotli only when httpx can decode it here (it needs one of these packages).
+_BROTLI = any(importlib.util.find_spec(m) is not None for m in ("brotli", "brotlicffi"))
+ACCEPT_ENCODING = "gzip, deflate, br" if _BROTLI else "gzip, deflate"
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PERMANENT = frozenset({301, 308})
+# Decompress in steps this size so a bomb never materialises more than one step at once.
+_STEP = 64 * 1024
+_HOST = re.compile(r"[a-z0-9._:-]+", re.IGNORECASE)  # IDNA reg-name, IPv4, bare IPv6
+
+Headers = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Limits and identity for every request a `Fetcher` makes."""
+
+    user_agent: str = "tracker/0.1 (+https://example.invalid/tracker)"
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0        # max silence between bytes
+    total_timeout: float = 60.0       # whole request incl. body; defeats servers that drip bytes
+    max_body_bytes: int = 10 * 1024 * 1024   # counted AFTER decompression (gzip/deflate/br bombs)
+    max_redirects: int = 5
+
+    def __post_init__(self) -> None:
+        timeouts = (self.connect_timeout, self.read_timeout, self.total_timeout)
+        # `0 < t < inf` is also False for NaN.
+        if not all(isinstance(t, (int, float)) and 0 < t < math.inf for t in timeouts):
+            raise FetchError("invalid_policy", f"timeouts must be positive numbers, got {timeouts}")
+        if self.max_body_bytes <= 0 or self.max_redirects < 0:
+            raise FetchError("invalid_policy", "max_body_bytes must be > 0 and max_redirects >= 0")
+
+
+@dataclass(frozen=True)
+class Validators:
+    """The cache validators the previous poll stored on the feed row."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """Everything one fetch learned, success or failure; `error_kind` says which.
+
+    `etag`/`last_modified` are always safe to store: the new ones after a body or a 304,
+    the ones passed in otherwise. `headers` are latin-1 decoded, so they re-encode to the
+    exact bytes received.
+    """
+
+    requested_url: str
+    final_url: str                  # after redirects
+    fetched_at: datetime            # UTC, when the request started
+    duration_s: float
+    status: int | None              # None when no HTTP response arrived at all
+    body: bytes | None              # decoded body on 2xx; None otherwise
+    content_type: str | None
+    etag: str | None
+    last_modified: str | None
+    not_modified: bool              # 304
+    permanent_redirect: str | None  # new URL to store when every hop was 301/308
+    gone: bool                      # 410: the caller retires the feed
+    retry_after_s: float | None     # on 429/503, >= 0
+    cache_max_age_s: float | None   # Cache-Control max-age or s-maxage; None if no-cache
+    expires_at: datetime | None
+    error_kind: str | None          # None on success/304; else one of ERROR_KINDS
+    error_message: str | None
+    bytes_read: int                 # body bytes after decompression
+    headers: Headers                # final response headers as received
+
+    @property
+    def ok(self) -> bool:
+        """True for a 2xx response with its body, or a 304 Not Modified."""
+        if self.error_kind is not None:
+            return False
+        return self.not_modified or (self.status is not None and 200 <= self.status < 300
+                                     and self.body is not None)
+
+
+@dataclass
+class _Progress:
+    """Mutable scratch for one fetch, so a failure mid-way still reports what was seen."""
+
+    requested_url: str
+    final_url: str
+    validators: Validators
+    fetched_at: datetime
+    started: float
+    hops: list[int] = field(default_factory=list)
+    status: int | None = None
+    headers: Headers = ()
+    bytes_read: int = 0
+
+    def result(self, **fields: Any) -> FetchResult:
+        """Freeze what was seen into a FetchResult; `fields` override the defaults."""
+        values: dict[str, Any] = dict(
+            requested_url=self.requested_url, final_url=self.final_url,
+            fetched_at=self.fetched_at, duration_s=time.monotonic() - self.started,
+            status=self.status, body=None, content_type=None,
+            # Unless a body or a 304 was obtained, hand back the old validators: storing
+            # the ETag of a body we failed to read would turn the next poll into a 304
+            # and silently lose that content.
+            etag=self.validators.etag, last_modified=self.validators.last_modified,
+            not_modified=False, permanent_redirect=None, gone=False, retry_after_s=None,
+            cache_max_age_s=None, expires_at=None, error_kind=None, error_message=None,
+            bytes_read=self.bytes_read, headers=self.headers)
+        values.update(fields)
+        return FetchResult(**values)
+
+
+class Fetcher:
+    """Holds one httpx.Client (connection pooling); thread-safe to call fetch() from a worker pool."""
+
+    def __init__(self, policy: FetchPolicy = FetchPolicy()) -> None:
+        self.policy = policy
+        self._closed = False
+        # Refuse every cookie: one jar shared by all feeds would leak state between
+        # unrelated publishers (Go's default client, under Miniflux, keeps none either).
+        no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+        self._client = httpx.Client(
+            headers={"User-Agent": policy.user_agent, "Accept": ACCEPT,
+                     "Accept-Encoding": ACCEPT_ENCODING},
+            cookies=no_cookies, follow_redirects=False,
+            timeout=_hop_timeout(policy, policy.total_timeout))
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close pooled connections; further fetch() calls raise FetchError."""
+        self._closed = True
+        self._client.close()
+
+    def fetch(self, url: str, validators: Validators = Validators()) -> FetchResult:
+        """GET `url` (following redirects) and report the outcome as a FetchResult.
+
+        Network and HTTP failures come back with `error_kind` set; only misuse (a
+        non-string URL, a closed fetcher) raises FetchError.
+        """
+        if not isinstance(url, str):
+            raise FetchError("invalid_url", f"url must be a str, got {type(url).__name__}")
+        if self._closed:
+            raise FetchError("closed", "fetch() called on a closed Fetcher")
+        progress = _Progress(requested_url=url, final_url=url.strip(), validators=validators,
+                             fetched_at=datetime.now(timezone.utc), started=time.monotonic())
+        try:
+            return self._follow(progress)
+        except httpx.TimeoutException as exc:
+            what = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
+            limit = getattr(self.policy, f"{what}_timeout")
+            return progress.result(error_kind="timeout", error_message=(
+                f"{what} timed out (limit {limit:g}s, total {self.policy.total_timeout:g}s)"))
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            return progress.result(error_kind="invalid_url", error_message=_one_line(exc))
+        except httpx.HTTPError as exc:
+            kind = "tls" if _caused_by_ssl(exc) else "connection"
+            return progress.result(error_kind=kind, error_message=_one_line(exc))
+
+    def _follow(self, progress: _Progress) -> FetchResult:
+        """Walk the redirect chain by hand so every hop's status is known."""
+        policy = self.policy
+        target = _check_url(progress.final_url)
+        if isinstance(target, str):
+            return progress.result(error_kind="invalid_url", error_message=target)
+        deadline = progress.started + policy.total_timeout
+        seen = {_loop_key(target)}
+        conditional = _conditional_headers(progress.validators)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return progress.result(error_kind="timeout", error_message=(
+                    f"total timeout of {policy.total_timeout:g}s exceeded"))
+            progress.final_url = str(target)
+            with self._client.stream("GET", target, headers=conditional,
+                                     timeout=_hop_timeout(policy, remaining)) as resp:
+                progress.headers = tuple((k.decode("latin-1"), v.decode("latin-1"))
+                                         for k, v in resp.headers.raw)
+                progress.status = status = resp.status_code
+                location = _header(progress.headers, "location")
+                if status not in _REDIRECTS or not location:
+                    return self._final(resp, progress, deadline)
+                # Raw Location bytes are UTF-8 in practice, as browsers assume.
+                location = location.encode("latin-1").decode("utf-8", "replace").strip()
+                target = resp.url.join(location)
+                if isinstance(_check_url(str(target)), str):
+                    return progress.result(error_kind="invalid_url", error_message=(
+                        f"redirect to unusable URL {str(target)!r}"))
+                if _loop_key(target) in seen:
+                    return progress.result(error_kind="redirect_loop",
+                                           error_message=f"redirect loop back to {target}")
+                if len(progress.hops) >= policy.max_redirects:
+                    return progress.result(error_kind="too_many_redirects", error_message=(
+                        f"more than {policy.max_redirects} redirects"))
+                seen.add(_loop_key(target))
+                progress.hops.append(status)
+
+    def _final(self, resp: httpx.Response, progress: _Progress, deadline: float) -> FetchResult:
+        """Turn the last response of the chain into a result, reading the body on 2xx."""
+        headers, status = progress.headers, resp.status_code
+        cache_control = ", ".join(v for k, v in headers if k.lower() == "cache-control")
+        meta: dict[str, Any] = dict(
+            content_type=_header(headers, "content-type"),
+            cache_max_age_s=_parse_max_age(cache_control),
+            expires_at=_parse_http_date(_header(headers, "expires")))
+        # Only a chain made entirely of permanent moves justifies rewriting the stored URL.
+        permanent = bool(progress.hops) and all(h in _PERMANENT for h in progress.hops)
+        moved_to = progress.final_url if permanent else None
+        # A 304 need not repeat its validators; keep the stored ones so the next poll
+        # is still conditional.
+        fresh = dict(etag=_header(headers, "etag") or progress.validators.etag,
+                     last_modified=(_header(headers, "last-modified")
+                                    or progress.validators.last_modified))
+
+        if status == 304:
+            return progress.result(not_modified=True, permanent_redirect=moved_to, **fresh, **meta)
+        if 200 <= status < 300:
+            cap = self.policy.max_body_bytes
+            declared = (_header(headers, "content-length") or "").strip()
+            # Content-Length is the *encoded* size, so it can prove "too big", never "small".
+            if declared.isdigit() and int(declared) > cap:
+                return progress.result(error_kind="too_large", error_message=(
+                    f"Content-Length {int(declared)} exceeds cap of {cap} bytes"), **meta)
+            body, kind, message = self._read_body(resp, progress, deadline)
+            if body is None:
+                return progress.result(error_kind=kind, error_message=message, **meta)
+            return progress.result(body=body, permanent_redirect=moved_to, **fresh, **meta)
+
+        line = f"HTTP {status} {resp.reason_phrase or httpx.codes.get_reason_phrase(status)}"
+        if status == 410:
+            return progress.result(gone=True, error_kind="gone", error_message=line.strip(),
+                                   **meta)
+        retry_after = None
+        if status in (429, 503):
+            retry_after = _parse_retry_after(_header(headers, "retry-after"),
+                                             _parse_http_date(_header(headers, "date")))
+        return progress.result(error_kind="rate_limited" if status == 429 else "http_status",
+                               error_message=line.strip(), retry_after_s=retry_after, **meta)
+
+    def _read_body(self, resp: httpx.Response, progress: _Progress,
+                   deadline: float) -> tuple[bytes | None, str | None, str | None]:
+        """Stream the body under the cap and deadline: (body, None, None) or (None, kind, why)."""
+        cap = self.policy.max_body_bytes
+        decoder = _decoder_for(_header(progress.headers, "content-encoding"))
+        # Stacked or other encodings (br, zstd, "gzip, gzip") fall back to httpx's own
+        # decoders: not step-bounded, but still behind the cap.
+        raw: Iterable[bytes] = resp.iter_bytes(); decoder = None
+        chunks: list[bytes] = []
+        try:
+            for chunk in raw:
+                for piece in decoder.decode(chunk) if decoder else (chunk,):
+                    progress.bytes_read += len(piece)
+                    if progress.bytes_read > cap:
+                        return None, "too_large", f"body exceeds cap of {cap} bytes after decoding"
+                    chunks.append(piece)
+                if time.monotonic() > deadline:
+                    return None, "timeout", (f"total timeout of {self.policy.total_timeout:g}s "
+                                             f"exceeded after {progress.bytes_read} body bytes")
+            if decoder:
+                decoder.check_complete()
+        except zlib.error as exc:
+            return None, "connection", f"corrupt compressed body: {_one_line(exc)}"
+        return b"".join(chunks), None, None
+
+
+class _BodyDecoder:
+    """identity/gzip/deflate decoding that never returns more than `_STEP` bytes per call."""
+
+    def __init__(self, encoding: str) -> None:
+        self._obj = None if encoding == "identity" else zlib.decompressobj(
+            zlib.MAX_WBITS | 16 if encoding == "gzip" else zlib.MAX_WBITS)
+        self._sniff = encoding == "deflate"
+        self._head = b""
+        self._fed = False
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        if self._obj is None:
+            yield data
+            return
+        self._fed = self._fed or bool(data)
+        if self._sniff:
+            # "deflate" should be zlib-wrapped but many servers send raw deflate; tell them
+            # apart by the zlib header checksum, as browsers do. That needs two bytes.
+            self._head += data
+            if len(self._head) < 2:
+                return
+            data, self._head, self._sniff = self._head, b"", False
+            if not (data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0):
+                self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
+        # Bytes after the end of the compressed stream are ignored, as httpx does.
+        while data and not self._obj.eof:
+            out = self._obj.decompress(data, _STEP)
+            data = self._obj.unconsumed_tail
+            yield out
+            # A full step can leave output buffered inside zlib with no input left.
+            while len(out) == _STEP and not data and not self._obj.eof:
+                out = self._obj.decompress(b"", _STEP)
+                yield out
+
+    def check_complete(self) -> None:
+        """Raise zlib.error if the body ended before the compressed stream did."""
+        # An empty body (HEAD-like 200s, some CDNs) is not a truncated stream.
+        if self._obj is not None and self._fed and not self._obj.eof:
+            raise zlib.error("compressed body ended before the end of its stream")
+
+
+def _decoder_for(content_encoding: str | None) -> _BodyDecoder | None:
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
+    codings = [c for c in codings if c and c != "identity"] or ["identity"]
+    if len(codings) == 1 and codings[0] in ("identity", "gzip", "x-gzip", "deflate"):
+        return _BodyDecoder(codings[0].removeprefix("x-"))
+    return None
+
+
+def _hop_timeout(policy: FetchPolicy, remaining: float) -> httpx.Timeout:
+    # Clamp to the remaining budget so a silent server cannot outlive total_timeout.
+    connect, read = min(policy.connect_timeout, remaining), min(policy.read_timeout, remaining)
+    return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+
+
+def _check_url(raw: str) -> httpx.URL | str:
+    """Parse an absolute http(s) URL, or return why it is unusable."""
+    try:
+        url = httpx.URL(raw.strip())
+    except httpx.InvalidURL as exc:
+        return f"invalid URL {raw!r}: {_one_line(exc)}"
+    if url.scheme not in ("http", "https"):
+        return f"invalid URL {raw!r}: only absolute http(s) URLs can be fetched"
+    # httpx percent-encodes a host it cannot parse (spaces, stray symbols) instead of
+    # refusing it; that would only surface later as a confusing DNS failure.
+    if not _HOST.fullmatch(url.raw_host.decode("ascii", "replace")):
+        return f"invalid URL {raw!r}: bad host {url.host!r}"
+    if url.port is not None and not 0 < url.port < 65536:
+        return f"invalid URL {raw!r}: bad port {url.port}"
+    return url
+
+
+def _loop_key(url: httpx.URL) -> str:
+    # Fragments never reach the server, so /a#x and /a are the same hop.
+    return str(url.copy_with(fragment=None))
+
+
+def _conditional_headers(validators: Validators) -> dict[str, bytes]:
+    headers: dict[str, bytes] = {}
+    for name, value in (("If-None-Match", validators.etag),
+                        ("If-Modified-Since", validators.last_modified)):
+        # CR/LF/NUL cannot have come from a server; drop the value rather than fail the poll.
+        if value and not any(c in value for c in "\r\n\0"):
+            # Results decode headers as latin-1, so encoding back round-trips the bytes.
+            try:
+                headers[name] = value.encode("latin-1")
+            except UnicodeEncodeError:
+                headers[name] = value.encode("utf-8")
+    return headers
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    return next((value for key, value in headers if key.lower() == name), None)
+
+
+def _parse_http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _parse_retry_after(value: str | None, server_now: datetime | None) -> float | None:
+    """Retry-After in seconds from now, from delta-seconds or an HTTP-date, clamped >= 0."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        when = _parse_http_date(value)
+        if when is None:
+            return None
+        # Measure against the server's own Date header when it sent one: clock skew
+        # between us and the server would otherwise stretch or erase the pause.
+        seconds = (when - (server_now or datetime.now(timezone.utc))).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _parse_max_age(cache_control: str) -> float | None:
+    directives: dict[str, str] = {}
+    for part in cache_control.split(","):
+        name, _, arg = part.partition("=")
+        directives.setdefault(name.strip().lower(), arg.strip().strip('"'))
+    if "no-cache" in directives or "no-store" in directives:
+        return None
+    for key in ("max-age", "s-maxage"):
+        if directives.get(key, "").isdigit():
+            return float(directives[key])
+    return None
+
+
+def _caused_by_ssl(exc: BaseException) -> bool:
+    # httpx and httpcore each wrap the ssl.SSLError, so walk the whole chain.
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, (ssl.SSLError, ssl.CertificateError)):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _one_line(exc: BaseException) -> str:
+    return (" ".join(str(exc).split()) or type(exc).__name__)[:300]

@@ -1,0 +1,136 @@
+"""The small typed records that pipeline stages hand to one another.
+
+Stages never exchange ORM rows or feedparser dictionaries: these dataclasses are the
+whole contract between fetch/read, parse, normalise, fingerprint, provenance and store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One observation of a feed at a moment: the bytes it served, or that it was unchanged.
+
+    `kind` is "response" (a body to parse), "revisit" (the feed was unchanged since the
+    capture before), "file" (a plain feed file given on the command line) or "poll".
+    """
+
+    feed_url: str
+    captured_at: datetime
+    kind: str
+    body: bytes | None
+    source: str
+    content_type: str | None = None
+    status: int | None = None
+    payload_digest: str | None = None
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """A credit an item gives to another publication ("appeared first on X", `<source>`, …).
+
+    `kind` names the signal: footer, originally_published, read_full, source_element,
+    via_link. `name` and `url` are what the credit says; either may be missing.
+    """
+
+    kind: str
+    name: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedEntry:
+    """One entry of a feed, reduced to what provenance needs."""
+
+    guid: str | None
+    link: str | None
+    title: str
+    author: str | None
+    claimed_at: datetime | None
+    content: str
+    content_is_html: bool
+    summary: str = ""
+    attributions: tuple[Attribution, ...] = ()
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """A parsed feed document: its own title and site link, and its entries."""
+
+    title: str | None
+    site_url: str | None
+    entries: tuple[ParsedEntry, ...]
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """An entry's text as paragraphs, before any story/boilerplate decision."""
+
+    paragraphs: tuple[str, ...]
+    attributions: tuple[Attribution, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Fingerprint:
+    """Token shingles and the MinHash signature of one text.
+
+    `shingles` are sorted distinct 32-bit hashes (a numpy array), kept to verify candidates exactly; `signature` is the
+    MinHash hash values as bytes, with the parameters needed to compare it again.
+    """
+
+    shingles: np.ndarray
+    signature: bytes
+    scheme: str
+    num_perm: int
+    shingle_size: int
+
+    @property
+    def size(self) -> int:
+        """Number of distinct shingles."""
+        return int(self.shingles.size)
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """Verified overlap between two texts: Jaccard resemblance and containment both ways."""
+
+    jaccard: float
+    a_in_b: float
+    b_in_a: float
+    shared: int
+
+    @property
+    def containment(self) -> float:
+        """Containment of the smaller text in the larger one."""
+        return max(self.a_in_b, self.b_in_a)
+
+
+@dataclass
+class IngestReport:
+    """What one ingest or poll did, for the summary line and the capture history."""
+
+    captures: int = 0
+    skipped_known: int = 0
+    new_items: int = 0
+    updates: int = 0
+    republications: int = 0
+    errors: int = 0
+    skipped_records: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, other: IngestReport) -> None:
+        """Accumulate another report into this one."""
+        self.captures += other.captures
+        self.skipped_known += other.skipped_known
+        self.new_items += other.new_items
+        self.updates += other.updates
+        self.republications += other.republications
+        self.errors += other.errors
+        self.skipped_records += other.skipped_records
+        self.warnings.extend(other.warnings)

@@ -1,0 +1,196 @@
+"""Normalise stage: an entry's HTML → paragraphs, attributions, and the story's tokens.
+
+Three separate questions are answered here:
+- what the entry *says* (`to_document`: HTML to text with inscriptis, paragraph by
+  paragraph, and the credits it gives — "The post … appeared first on X", "originally
+  published by X", "Read the full story at X");
+- which paragraphs are the *story* (`story_paragraphs`: without a mirror's chrome lines,
+  share widgets, credit footers, or the boilerplate a publisher repeats on its items);
+- how text becomes comparable *tokens* in every script (`tokens`): words where words are
+  separated by spaces, single characters in CJK and other scripts written without spaces.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Container, Iterable, Sequence
+
+import regex
+import xxhash
+from inscriptis import Inscriptis
+from inscriptis.css_profiles import CSS_PROFILES
+from inscriptis.model.config import ParserConfig
+from lxml.etree import ParserError
+from lxml.html import document_fromstring
+
+from tracker.model import Attribution, Document, ParsedEntry
+
+_INSCRIPTIS = ParserConfig(css=CSS_PROFILES["strict"], display_links=False, display_images=False)
+
+# Scripts written without spaces between words: each character is a token there.
+_NO_SPACE = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
+_TOKEN = regex.compile(rf"[{_NO_SPACE}]|[[\p{{L}}\p{{N}}\p{{M}}]--[{_NO_SPACE}]]+", regex.V1)
+# Arabic-script vowel marks and the tatweel are optional in writing; copies drop or add them.
+_ARABIC_OPTIONAL = regex.compile(r"[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640]")
+_BULLET = regex.compile(r"^\s*(?:[*•·▪‣◦-]|\d+[.)])\s+")
+
+_SITE = r"(?P<site>.{1,120}?)"
+_TITLE = r"(?P<title>.{1,400}?)"
+_URL = r"(?P<url>https?://\S+?)"
+# WordPress/Yoast's default RSS footer in the languages it ships, then the common
+# wordings of syndication credits. Each must be a paragraph of its own.
+_CREDIT_PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
+    (kind, regex.compile(pattern, regex.IGNORECASE))
+    for kind, pattern in (
+        ("footer", rf"^the post {_TITLE} appeared first on {_SITE}\.?$"),
+        ("footer", rf"^der beitrag {_TITLE} erschien zuerst auf {_SITE}\.?$"),
+        ("footer", rf"^l[’']article {_TITLE} est apparu en premier sur {_SITE}\.?$"),
+        ("footer", rf"^la entrada {_TITLE} se publicó primero en {_SITE}\.?$"),
+        ("footer", rf"^l[’']articolo {_TITLE} (?:sembra essere il primo su|proviene da) {_SITE}\.?$"),
+        ("footer", rf"^o post {_TITLE} apareceu primeiro em {_SITE}\.?$"),
+        ("footer", rf"^het bericht {_TITLE} verscheen eerst op {_SITE}\.?$"),
+        ("footer", rf"^запись {_TITLE} впервые появилась (?:на )?{_SITE}\.?$"),
+        (
+            "originally_published",
+            rf"^(?:this (?:article|story|post|piece) (?:was|is|has been) )?(?:originally|first) "
+            rf"(?:published|appeared|posted) (?:by|on|at|in) {_SITE}(?:[:,]? ?{_URL})?\.?$",
+        ),
+        (
+            "read_full",
+            rf"^(?:read|continue reading|see) (?:the )?(?:full|whole|rest of the|original) "
+            rf"(?:story|article|post|report)? ?(?:at|on|from) {_SITE}(?:[:,]? ?{_URL})?\.?$",
+        ),
+        ("source_line", rf"^(?:source|via|courtesy of|originally from)\s*[:：-]\s*{_SITE}(?:[:,]? ?{_URL})?\.?$"),
+    )
+)
+_SHARE_WIDGET = regex.compile(
+    r"^(?:share(?: this| on| via)?|tweet|pin it|e-?mail|print|like this|click to (?:share|print|email)"
+    r"|follow us|related(?: posts| articles| stories)?|advertisement|subscribe|comments?|leave a comment"
+    r"|facebook|twitter|x|linkedin|whatsapp|telegram|reddit)\b[^.!?]{0,80}$",
+    regex.IGNORECASE,
+)
+_SENTENCE_END = regex.compile(r"[.!?…。！？؟»”\"')]\s*$")
+_CHROME_MAX_TOKENS = 4
+
+
+def fold(text: str) -> str:
+    """Unicode-normalise text for comparison: NFKC, case-folded, optional Arabic marks removed."""
+    return _ARABIC_OPTIONAL.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+def tokens(text: str) -> list[str]:
+    """Comparable tokens of any script: words, or single characters where words have no spaces."""
+    return _TOKEN.findall(fold(text))
+
+
+def paragraph_key(paragraph: str) -> int:
+    """A stable 64-bit key for a paragraph, equal for paragraphs that differ only in case and spacing."""
+    return xxhash.xxh64_intdigest(" ".join(tokens(paragraph)).encode())
+
+
+def _html_paragraphs(markup: str) -> tuple[list[str], dict[str, str]]:
+    markup = markup.strip()
+    if not markup:
+        return [], {}
+    try:
+        tree = document_fromstring(markup)
+    except (ParserError, ValueError):
+        return _text_paragraphs(markup), {}
+    anchors: dict[str, str] = {}
+    for anchor in tree.iter("a"):
+        href = (anchor.get("href") or "").strip()
+        label = " ".join(anchor.text_content().split())
+        if href and label:
+            anchors.setdefault(fold(label), href)
+    text = Inscriptis(tree, _INSCRIPTIS).get_text()
+    return _text_paragraphs(text), anchors
+
+
+def _text_paragraphs(text: str) -> list[str]:
+    lines = (_BULLET.sub("", " ".join(line.split())) for line in text.splitlines())
+    return [line for line in lines if line]
+
+
+def _credit(paragraph: str, anchors: dict[str, str]) -> Attribution | None:
+    for kind, pattern in _CREDIT_PATTERNS:
+        match = pattern.match(paragraph)
+        if not match:
+            continue
+        groups = match.groupdict()
+        site = (groups.get("site") or "").strip(" .:") or None
+        url = groups.get("url")
+        if kind == "footer" and groups.get("title"):
+            # The footer links the original article under its title; prefer that URL.
+            url = anchors.get(fold(groups["title"].strip())) or anchors.get(fold(site or ""))
+        elif site and not url:
+            url = anchors.get(fold(site))
+        if site and regex.match(r"^https?://", site):
+            site, url = None, url or site
+        return Attribution(kind, site, url)
+    return None
+
+
+def to_document(entry: ParsedEntry) -> Document:
+    """Read an entry's body as paragraphs and collect every credit it gives.
+
+    Credits come from the feed's own markup (RSS `<source>`, Atom `rel="via"`) and from
+    credit paragraphs in the body or in the summary (where WordPress puts its footer).
+    """
+    if entry.content_is_html:
+        paragraphs, anchors = _html_paragraphs(entry.content)
+    else:
+        paragraphs, anchors = _text_paragraphs(entry.content), {}
+    credits = list(entry.attributions)
+    for paragraph in paragraphs:
+        credit = _credit(paragraph, anchors)
+        if credit:
+            credits.append(credit)
+    if entry.summary:
+        summary_paragraphs, summary_anchors = _html_paragraphs(entry.summary)
+        for paragraph in summary_paragraphs:
+            credit = _credit(paragraph, summary_anchors)
+            if credit:
+                credits.append(credit)
+    return Document(tuple(paragraphs), tuple(dict.fromkeys(credits)))
+
+
+def is_credit(paragraph: str) -> bool:
+    """True when a paragraph is a syndication credit line rather than story text."""
+    return any(pattern.match(paragraph) for _, pattern in _CREDIT_PATTERNS)
+
+
+def _is_chrome(paragraph: str, title_key: str, names: Container[str]) -> bool:
+    folded = " ".join(tokens(paragraph))
+    if not folded or folded == title_key or folded in names:
+        return True
+    return len(folded.split()) <= _CHROME_MAX_TOKENS and not _SENTENCE_END.search(paragraph)
+
+
+def story_paragraphs(
+    paragraphs: Sequence[str],
+    title: str,
+    boilerplate: Container[int] = frozenset(),
+    names: Iterable[str] = (),
+) -> list[str]:
+    """The paragraphs that are the story itself.
+
+    Dropped: credit lines and share widgets anywhere; paragraphs the publisher repeats
+    on many items (`boilerplate`, keys from `paragraph_key`); and a run of chrome lines
+    at the top or bottom — short lines without sentence punctuation, the item's own
+    title, or the site's name (`names`), as a scraper mirror puts above the article.
+    """
+    title_key = " ".join(tokens(title))
+    name_keys = {" ".join(tokens(name)) for name in names}
+    kept = [
+        p
+        for p in paragraphs
+        if not is_credit(p) and not _SHARE_WIDGET.match(p) and paragraph_key(p) not in boilerplate
+    ]
+    start, end = 0, len(kept)
+    while start < end and _is_chrome(kept[start], title_key, name_keys):
+        start += 1
+    while end > start and _is_chrome(kept[end - 1], title_key, name_keys):
+        end -= 1
+    story = kept[start:end]
+    # A text made only of short lines is still text: better compared whole than not at all.
+    return story or kept

@@ -1,0 +1,120 @@
+"""Parse stage: feed bytes → `ParsedFeed`. feedparser lives here and nowhere else.
+
+feedparser is lenient on purpose (real feeds are broken in every possible way); we keep
+what it recovers and report its complaint as a warning. Bytes that are not a feed at
+all (an HTML page, an error document) raise ParseError.
+"""
+
+from __future__ import annotations
+
+import calendar
+import html
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from tracker.errors import ParseError
+from tracker.model import Attribution, ParsedEntry, ParsedFeed
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _text_value(value: str | None, is_html: bool) -> str:
+    if not value:
+        return ""
+    if is_html:
+        value = html.unescape(_TAG.sub(" ", value))
+    return " ".join(value.split())
+
+
+def _when(entry: Any, *keys: str) -> datetime | None:
+    """The first date feedparser could read, as naive UTC like every time the tracker stores."""
+    for key in keys:
+        parsed = entry.get(key)
+        if parsed:
+            try:
+                return datetime.fromtimestamp(calendar.timegm(parsed), UTC).replace(tzinfo=None)
+            except (OverflowError, ValueError, OSError):
+                continue
+    return None
+
+
+def _link(entry: Any) -> str | None:
+    if entry.get("link"):
+        return str(entry["link"]).strip() or None
+    for link in entry.get("links", ()):
+        if link.get("rel", "alternate") == "alternate" and link.get("href"):
+            return str(link["href"]).strip()
+    return None
+
+
+def _body(entry: Any) -> tuple[str, bool, str]:
+    """The fullest body an entry carries (content beats summary), whether it is HTML, and the summary."""
+    summary = entry.get("summary") or ""
+    summary_is_html = "html" in (entry.get("summary_detail", {}).get("type") or "text/html")
+    best, best_html = summary, summary_is_html
+    for content in entry.get("content", ()):
+        value = content.get("value") or ""
+        if len(value) > len(best):
+            best, best_html = value, "html" in (content.get("type") or "text/html")
+    return best, best_html, summary if summary != best else ""
+
+
+def _declared_sources(entry: Any) -> tuple[Attribution, ...]:
+    found: list[Attribution] = []
+    source = entry.get("source")
+    if source:
+        name = source.get("title") or None
+        url = source.get("href") or source.get("link") or None
+        if name or url:
+            found.append(Attribution("source_element", name, url))
+    for link in entry.get("links", ()):
+        if link.get("rel") == "via" and link.get("href"):
+            found.append(Attribution("via_link", link.get("title") or None, link["href"]))
+    return tuple(found)
+
+
+def _entry(entry: Any) -> ParsedEntry:
+    body, body_is_html, summary = _body(entry)
+    title_detail = entry.get("title_detail", {})
+    title = _text_value(entry.get("title"), "html" in (title_detail.get("type") or ""))
+    return ParsedEntry(
+        guid=(str(entry["id"]).strip() or None) if entry.get("id") else None,
+        link=_link(entry),
+        title=title,
+        author=entry.get("author") or None,
+        claimed_at=_when(entry, "published_parsed", "updated_parsed", "created_parsed"),
+        content=body,
+        content_is_html=body_is_html,
+        summary=summary,
+        attributions=_declared_sources(entry),
+    )
+
+
+def parse_feed(body: bytes, content_type: str | None = None) -> ParsedFeed:
+    """Parse feed bytes (any RSS, Atom, RDF or JSON-less feed feedparser knows).
+
+    Raises ParseError when the bytes are not a feed. Sanitising and relative-URI
+    resolution are off: the tracker never renders the HTML, it only reads its text,
+    and they double feedparser's cost.
+    """
+    headers = {"content-type": content_type} if content_type else None
+    try:
+        parsed = feedparser.parse(
+            body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+        )
+    except Exception as error:  # feedparser is meant not to raise; some inputs still make it
+        raise ParseError(f"unreadable feed: {error}") from None
+    problem = parsed.get("bozo_exception")
+    if not parsed.get("version") and not parsed.entries:
+        reason = f" ({problem})" if problem else ""
+        raise ParseError(f"not a feed{reason}")
+    feed = parsed.get("feed", {})
+    return ParsedFeed(
+        title=_text_value(feed.get("title"), False) or None,
+        site_url=feed.get("link") or None,
+        entries=tuple(_entry(e) for e in parsed.entries),
+        warning=str(problem) if problem else None,
+    )

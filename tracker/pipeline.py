@@ -1,0 +1,335 @@
+"""The pipeline: one capture in, items, versions, matches and provenance out.
+
+`ingest` (WARC files, feed files) and the polling daemon both hand captures to
+`Pipeline.process`, one transaction per capture: an interrupted run loses nothing
+already committed, and a capture already stored is recognised and skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracker.config import Config
+from tracker.corpus import Corpus, ItemState, VersionState
+from tracker.errors import ParseError
+from tracker.fingerprint import Fingerprinter, overlap, shingles, similarity
+from tracker.identity import canonical_url, host_of, identity_keys, raw_hash, text_hash
+from tracker.index import CandidateIndex
+from tracker.model import Capture, Document, IngestReport, ParsedEntry, ParsedFeed, Similarity
+from tracker.normalise import fold, paragraph_key, story_paragraphs, to_document, tokens
+from tracker.parse import parse_feed
+from tracker.provenance import Edge, components, decide
+from tracker.store import schema
+from tracker.store.loader import load_corpus
+
+
+# The lead: an aggregator's excerpt is the first paragraphs, so leads are indexed too.
+LEAD_TOKENS = 60
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Pipeline:
+    """Turns captures into stored provenance; holds the corpus cache between captures."""
+
+    def __init__(self, sessions: sessionmaker[Session], config: Config) -> None:
+        self.sessions = sessions
+        self.detection = config.detection
+        self.fingerprinter = Fingerprinter(self.detection.num_perm, self.detection.shingle_size)
+        self.configured = {feed.url: feed.publisher for feed in config.feeds}
+        index = CandidateIndex(self.detection.num_perm, self.detection.lsh_bands, self.detection.lsh_rows)
+        corpus = Corpus(index, self.detection.boilerplate_min_items, timedelta(seconds=self.detection.claim_tolerance_seconds))
+        self.corpus = corpus
+        with sessions() as session:
+            self.corpus, self.decisions = load_corpus(session, corpus, self.story_fingerprint)
+
+    # -- feeds --------------------------------------------------------------------
+    def register_feeds(self) -> None:
+        """Make sure every configured feed has a row (so `stats` lists feeds never captured)."""
+        with self.sessions.begin() as session:
+            for url in self.configured:
+                self._feed(session, url, None)
+
+    def _publisher(self, session: Session, name: str, host: str | None) -> int:
+        known = self.corpus.publisher_by_name.get(fold(name).strip())
+        if known is not None:
+            return known
+        row = schema.Publisher(name=name, site_host=host)
+        session.add(row)
+        session.flush()
+        self.corpus.add_publisher(row.id, name, host)
+        return row.id
+
+    def _feed(self, session: Session, url: str, parsed: ParsedFeed | None) -> int:
+        known = self.corpus.feed_ids.get(url)
+        if known is not None:
+            return known
+        site = parsed.site_url if parsed else None
+        host = host_of(site) or host_of(url)
+        name = self.configured.get(url) or (parsed.title if parsed else None) or host or url
+        publisher_id = self._publisher(session, name, host)
+        row = schema.Feed(url=url, publisher_id=publisher_id, title=parsed.title if parsed else None, site_url=site, added_at=_now())
+        session.add(row)
+        session.flush()
+        self.corpus.add_feed(row.id, url, publisher_id)
+        return row.id
+
+    # -- captures -----------------------------------------------------------------
+    def process(self, capture: Capture) -> IngestReport:
+        """Store one capture and everything it teaches; one transaction."""
+        report = IngestReport()
+        parsed: ParsedFeed | None = None
+        problem: str | None = None
+        if capture.body is not None:
+            try:
+                parsed = parse_feed(capture.body, capture.content_type)
+            except ParseError as error:
+                problem = str(error)
+        with self.sessions.begin() as session:
+            feed_id = self._feed(session, capture.feed_url, parsed)
+            exists = session.scalar(
+                select(schema.Capture.id).where(
+                    schema.Capture.feed_id == feed_id,
+                    schema.Capture.captured_at == capture.captured_at,
+                    schema.Capture.kind == capture.kind,
+                )
+            )
+            if exists is not None:
+                report.skipped_known = 1
+                return report
+            row = schema.Capture(
+                feed_id=feed_id, captured_at=capture.captured_at, kind=capture.kind, source=capture.source,
+                status=capture.status, payload_digest=capture.payload_digest,
+                bytes=len(capture.body) if capture.body is not None else None,
+                entries=len(parsed.entries) if parsed else 0, new_items=0, updates=0, error=problem,
+            )
+            session.add(row)
+            session.flush()
+            report.captures = 1
+            if problem:
+                report.errors = 1
+                report.warnings.append(f"{capture.feed_url} at {capture.captured_at.isoformat()}: {problem}")
+                return report
+            dirty: set[int] = set()
+            if self.corpus.add_capture_time(feed_id, capture.captured_at):
+                # An earlier capture arrived late: it may disprove dates of items seen after it.
+                dirty |= {i for i in self.corpus.feed_items[feed_id] if self.corpus.items[i].feeds[feed_id] > capture.captured_at}
+            if parsed:
+                self._entries(session, feed_id, parsed.entries, capture.captured_at, report, dirty)
+            row.new_items, row.updates = report.new_items, report.updates
+            self._decide(session, dirty, report)
+        return report
+
+    def ingest(self, captures: Iterable[Capture]) -> IngestReport:
+        """Process captures in the order given (the result does not depend on it)."""
+        total = IngestReport()
+        for capture in captures:
+            total.add(self.process(capture))
+        return total
+
+    # -- entries, items, versions ---------------------------------------------------
+    def _entries(
+        self, session: Session, feed_id: int, entries: Iterable[ParsedEntry], when: datetime,
+        report: IngestReport, dirty: set[int],
+    ) -> None:
+        publisher_id = self.corpus.feed_publisher[feed_id]
+        rematch: set[int] = set()
+        sightings: list[dict[str, object]] = []
+        for entry in entries:
+            keys = identity_keys(entry)
+            item_id = self.corpus.find_item(publisher_id, keys)
+            if item_id is None:
+                document = to_document(entry)
+                item = self._new_item(session, publisher_id, feed_id, entry, keys, document, when)
+                report.new_items += 1
+                rematch |= self._new_version(session, item, entry, document, when)
+                continue
+            item = self.corpus.items[item_id]
+            self.corpus.register_keys(item, keys)
+            if feed_id not in item.feeds:
+                session.add(schema.ItemFeed(item_id=item.item_id, feed_id=feed_id, first_seen_at=when, last_seen_at=when))
+            else:
+                sightings.append({"i": item.item_id, "f": feed_id, "w": when})
+            if self.corpus.see(item, feed_id, when):
+                session.execute(update(schema.Item).where(schema.Item.id == item.item_id).values(first_seen_at=when))
+                dirty.add(item.item_id)
+            digest = raw_hash(entry)
+            if digest in item.raw_hashes:
+                continue
+            item.raw_hashes.add(digest)
+            document = to_document(entry)
+            if text_hash(entry.title, document.paragraphs) in item.text_hashes:
+                continue
+            report.updates += 1
+            self._add_credits(session, item, document)
+            rematch |= self._new_version(session, item, entry, document, when)
+        if sightings:
+            table = schema.ItemFeed.__table__
+            session.execute(
+                update(table)
+                .where(table.c.item_id == bindparam("i"), table.c.feed_id == bindparam("f"))
+                .values(last_seen_at=bindparam("w")),
+                sightings,
+            )
+        for item_id in rematch:
+            dirty |= self._match(session, item_id)
+
+    def _new_item(
+        self, session: Session, publisher_id: int, feed_id: int, entry: ParsedEntry, keys: list[str],
+        document: Document, when: datetime,
+    ) -> ItemState:
+        url = canonical_url(entry.link) or keys[0]
+        row = schema.Item(
+            publisher_id=publisher_id, identity=keys[0][:2100], url=url[:2000], title=entry.title,
+            author=(entry.author or None) and entry.author[:500], claimed_at=entry.claimed_at, first_seen_at=when,
+        )
+        session.add(row)
+        session.flush()
+        session.add(schema.ItemFeed(item_id=row.id, feed_id=feed_id, first_seen_at=when, last_seen_at=when))
+        item = ItemState(row.id, publisher_id, url, entry.title, entry.claimed_at, when, feed_id, {feed_id: when})
+        item.raw_hashes.add(raw_hash(entry))
+        self.corpus.add_item(item, keys)
+        self.corpus.feed_items[feed_id].add(row.id)
+        self._add_credits(session, item, document)
+        return item
+
+    def _add_credits(self, session: Session, item: ItemState, document: Document) -> None:
+        for credit in document.attributions:
+            if credit not in item.credits:
+                item.credits.append(credit)
+                session.add(schema.ItemAttribution(item_id=item.item_id, kind=credit.kind, name=credit.name and credit.name[:500], url=credit.url and credit.url[:2000]))
+
+    def story_fingerprint(self, publisher_id: int, paragraphs: tuple[str, ...], title: str):  # type: ignore[no-untyped-def]
+        """The story text of some paragraphs, given what is known of the publisher's boilerplate."""
+        names = [self.corpus.publisher_names.get(publisher_id, "")]
+        names += [h for h, p in self.corpus.publisher_by_host.items() if p == publisher_id]
+        story = "\n".join(story_paragraphs(paragraphs, title, self.corpus.boilerplate[publisher_id], names))
+        words = tokens(story)
+        return story, self.fingerprinter.fingerprint(words), self.fingerprinter.fingerprint(words[:LEAD_TOKENS])
+
+    def _new_version(self, session: Session, item: ItemState, entry: ParsedEntry, document: Document, when: datetime) -> set[int]:
+        """Store a new text of an item; return the items whose matches must be recomputed."""
+        keys = tuple(paragraph_key(p) for p in document.paragraphs)
+        fresh = self.corpus.count_paragraphs(item, keys)
+        story_text, story, lead = self.story_fingerprint(item.publisher_id, document.paragraphs, entry.title)
+        full = shingles(tokens("\n".join(document.paragraphs)), self.detection.shingle_size)
+        number = len(item.versions) + 1
+        digest = text_hash(entry.title, document.paragraphs)
+        row = schema.ItemVersion(
+            item_id=item.item_id, version=number, content_hash=digest, seen_at=when, title=entry.title,
+            text="\n".join(document.paragraphs), story_text=story_text, signature=story.signature,
+            sig_scheme=story.scheme, num_perm=story.num_perm, shingle_size=story.shingle_size, shingle_count=story.size,
+        )
+        session.add(row)
+        session.flush()
+        item.text_hashes.add(digest)
+        version = VersionState(row.id, number, keys, story, full, lead)
+        item.versions.append(version)
+        self.corpus.index_version(item.item_id, version)
+        rematch = {item.item_id}
+        if fresh:
+            for other in self.corpus.items_with_paragraphs(item.publisher_id, fresh) - {item.item_id}:
+                self._reclean(session, self.corpus.items[other])
+                rematch.add(other)
+        return rematch
+
+    def _reclean(self, session: Session, item: ItemState) -> None:
+        """Fingerprint an item's versions again after its publisher's boilerplate grew."""
+        rows = session.scalars(select(schema.ItemVersion).where(schema.ItemVersion.item_id == item.item_id))
+        by_number = {row.version: row for row in rows}
+        for version in item.versions:
+            row = by_number[version.number]
+            story_text, story, lead = self.story_fingerprint(item.publisher_id, tuple(row.text.split("\n")), row.title)
+            row.story_text, row.signature, row.shingle_count = story_text, story.signature, story.size
+            version.story, version.lead = story, lead
+            self.corpus.index_version(item.item_id, version)
+
+    # -- matching and provenance --------------------------------------------------------
+    def _verified(self, sim: Similarity) -> bool:
+        d = self.detection
+        if sim.shared < d.min_shared_shingles:
+            return False
+        if sim.jaccard >= d.min_jaccard or sim.containment >= d.min_containment:
+            return True
+        # A rewrite (synonyms, a paragraph dropped) keeps much of its source in both senses.
+        return sim.jaccard >= d.rewrite_min_jaccard and sim.containment >= d.rewrite_min_containment
+
+    def _match(self, session: Session, item_id: int) -> set[int]:
+        """Recompute an item's verified matches; return the items whose matches changed."""
+        item = self.corpus.items[item_id]
+        candidates = set(self.corpus.edges[item_id])
+        for version in item.versions:
+            candidates.update(self.corpus.candidates(version))
+        candidates.discard(item_id)
+        edges: list[Edge] = []
+        for other_id in sorted(candidates):
+            other = self.corpus.items[other_id]
+            if other.publisher_id == item.publisher_id:
+                continue
+            best: tuple[tuple[float, float], Similarity, VersionState, VersionState] | None = None
+            for mine in item.versions:
+                for theirs in other.versions:
+                    sim = similarity(mine.story.shingles, theirs.story.shingles)
+                    if self._verified(sim) and (best is None or (sim.jaccard, sim.containment) > best[0]):
+                        best = ((sim.jaccard, sim.containment), sim, mine, theirs)
+            if best is None:
+                continue
+            _, sim, mine, theirs = best
+            shared_full = overlap(mine.full, theirs.full)
+            full_mine = shared_full / max(1, mine.full.size)
+            full_theirs = shared_full / max(1, theirs.full.size)
+            if item_id < other_id:
+                edges.append(Edge(item_id, other_id, sim, full_mine, full_theirs))
+            else:
+                flipped = Similarity(sim.jaccard, sim.b_in_a, sim.a_in_b, sim.shared)
+                edges.append(Edge(other_id, item_id, flipped, full_theirs, full_mine))
+        table = schema.Match.__table__
+        session.execute(delete(table).where((table.c.item_a == item_id) | (table.c.item_b == item_id)))
+        now = _now()
+        if edges:
+            session.execute(
+                table.insert(),
+                [
+                    {"item_a": e.a, "item_b": e.b, "jaccard": e.similarity.jaccard, "a_in_b": e.similarity.a_in_b,
+                     "b_in_a": e.similarity.b_in_a, "shared": e.similarity.shared, "full_a_in_b": e.full_a_in_b,
+                     "full_b_in_a": e.full_b_in_a, "found_at": now}
+                    for e in edges
+                ],
+            )
+        return self.corpus.set_edges(item_id, edges)
+
+    def _decide(self, session: Session, dirty: set[int], report: IngestReport) -> None:
+        """Decide again the provenance of every group of matches holding a dirty item."""
+        now = _now()
+        for group in components(sorted(dirty), self.corpus.edges):
+            facts = [self.corpus.facts(i) for i in sorted(group)]
+            edges = {(e.a, e.b): e for i in group for e in self.corpus.edges[i].values()}
+            for decision in decide(facts, edges.values()):
+                key = (decision.story_id, decision.parent_item_id, decision.relation, decision.attributed_origin,
+                       decision.estimated_at, decision.similarity, decision.coverage)
+                previous = self.decisions.get(decision.item_id)
+                if previous == key:
+                    continue
+                if decision.parent_item_id is not None and (previous is None or previous[1] is None):
+                    report.republications += 1
+                self.decisions[decision.item_id] = key
+                row = session.get(schema.Provenance, decision.item_id) or schema.Provenance(item_id=decision.item_id)
+                row.story_id = decision.story_id
+                row.original_item_id = decision.original_item_id
+                row.parent_item_id = decision.parent_item_id
+                row.relation = decision.relation
+                row.similarity = decision.similarity
+                row.containment = decision.containment
+                row.coverage = decision.coverage
+                row.estimated_published_at = decision.estimated_at
+                row.lag_seconds = decision.lag_seconds
+                row.attributed_origin = decision.attributed_origin and decision.attributed_origin[:2000]
+                row.evidence = decision.evidence_json()
+                row.decided_at = now
+                session.add(row)

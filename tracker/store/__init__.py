@@ -1,0 +1,1 @@
+"""Store stage: the SQL database that is the source of truth (schema, migrations, queries)."""

@@ -1,0 +1,80 @@
+"""Rebuilding the in-memory corpus (and its LSH index) from the database.
+
+SQL is the source of truth: this is how a restarted tracker gets back its caches.
+Shingles are recomputed from the stored story texts rather than stored themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.corpus import Corpus, ItemState, VersionState
+from tracker.fingerprint import shingles
+from tracker.model import Attribution, Fingerprint, Similarity
+from tracker.normalise import paragraph_key, tokens
+from tracker.provenance import Edge
+from tracker.store import schema
+
+DecisionKey = tuple[Any, ...]
+StoryFingerprint = Callable[[int, tuple[str, ...], str], tuple[str, Fingerprint, Fingerprint]]
+
+
+def load_corpus(session: Session, corpus: Corpus, story_fingerprint: StoryFingerprint) -> tuple[Corpus, dict[int, DecisionKey]]:
+    """Fill `corpus` from the database; return it with the stored decisions."""
+    for publisher in session.scalars(select(schema.Publisher)):
+        corpus.add_publisher(publisher.id, publisher.name, publisher.site_host)
+    for feed in session.scalars(select(schema.Feed)):
+        corpus.add_feed(feed.id, feed.url, feed.publisher_id)
+    for feed_id, when in session.execute(
+        select(schema.Capture.feed_id, schema.Capture.captured_at).where(schema.Capture.error.is_(None))
+    ):
+        corpus.add_capture_time(feed_id, when)
+    sightings: dict[int, dict[int, datetime]] = {}
+    for item_id, feed_id, first in session.execute(
+        select(schema.ItemFeed.item_id, schema.ItemFeed.feed_id, schema.ItemFeed.first_seen_at)
+    ):
+        sightings.setdefault(item_id, {})[feed_id] = first
+        corpus.feed_items[feed_id].add(item_id)
+    for row in session.scalars(select(schema.Item)):
+        feeds = sightings.get(row.id, {})
+        first_feed = min(feeds, key=lambda f: feeds[f]) if feeds else 0
+        item = ItemState(row.id, row.publisher_id, row.url or row.identity, row.title, row.claimed_at, row.first_seen_at, first_feed, dict(feeds))
+        keys = [row.identity] + ([f"link:{row.url}"] if row.url else [])
+        corpus.add_item(item, keys)
+    for credit in session.scalars(select(schema.ItemAttribution)):
+        corpus.items[credit.item_id].credits.append(Attribution(credit.kind, credit.name, credit.url))
+    versions = session.execute(
+        select(schema.ItemVersion.item_id, schema.ItemVersion.version, schema.ItemVersion.id, schema.ItemVersion.text,
+               schema.ItemVersion.title, schema.ItemVersion.content_hash).order_by(schema.ItemVersion.item_id, schema.ItemVersion.version)
+    ).all()
+    # Boilerplate first: the story text of every version depends on the final counts.
+    paragraphs_of: dict[int, tuple[str, ...]] = {}
+    for item_id, _, version_id, text, _, _ in versions:
+        paragraphs_of[version_id] = tuple(text.split("\n")) if text else ()
+        corpus.count_paragraphs(corpus.items[item_id], tuple(paragraph_key(p) for p in paragraphs_of[version_id]))
+    for item_id, number, version_id, _, title, digest in versions:
+        item = corpus.items[item_id]
+        paragraphs = paragraphs_of[version_id]
+        _, story, lead = story_fingerprint(item.publisher_id, paragraphs, title)
+        full = shingles(tokens("\n".join(paragraphs)), story.shingle_size)
+        version = VersionState(version_id, number, tuple(paragraph_key(p) for p in paragraphs), story, full, lead)
+        item.versions.append(version)
+        item.text_hashes.add(digest)
+        corpus.index_version(item_id, version)
+    edges = [
+        Edge(m.item_a, m.item_b, Similarity(m.jaccard, m.a_in_b, m.b_in_a, m.shared), m.full_a_in_b, m.full_b_in_a)
+        for m in session.scalars(select(schema.Match))
+    ]
+    for edge in edges:
+        corpus.edges[edge.a][edge.b] = edge
+        corpus.edges[edge.b][edge.a] = edge
+    decisions: dict[int, DecisionKey] = {
+        p.item_id: (p.story_id, p.parent_item_id, p.relation, p.attributed_origin, p.estimated_published_at, p.similarity, p.coverage)
+        for p in session.scalars(select(schema.Provenance))
+    }
+    return corpus, decisions

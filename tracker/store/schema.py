@@ -1,0 +1,172 @@
+"""The provenance database schema as SQLAlchemy 2 typed ORM models.
+
+Tables are the storage; the views in `tracker.store.views` are the public interface
+users query. Every change here needs an Alembic revision under `db/migrations`.
+Timestamps are stored as naive UTC (`DateTime` without time zone) so that SQLite and
+PostgreSQL hold and compare the same values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class Publisher(Base):
+    """Who publishes: named in the config, or the feed's own title."""
+
+    __tablename__ = "publishers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), unique=True)
+    site_host: Mapped[str | None] = mapped_column(String(300))
+
+
+class Feed(Base):
+    """A feed URL and the publisher behind it."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id"))
+    title: Mapped[str | None] = mapped_column(String(500))
+    site_url: Mapped[str | None] = mapped_column(String(2000))
+    added_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Capture(Base):
+    """One observation of a feed: the evidence of what it showed, and when."""
+
+    __tablename__ = "captures"
+    __table_args__ = (UniqueConstraint("feed_id", "captured_at", "kind", name="uq_capture_feed_time_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"), index=True)
+    captured_at: Mapped[datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str | None] = mapped_column(String(2000))
+    status: Mapped[int | None] = mapped_column(Integer)
+    payload_digest: Mapped[str | None] = mapped_column(String(100))
+    bytes: Mapped[int | None] = mapped_column(Integer)
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+    new_items: Mapped[int] = mapped_column(Integer, default=0)
+    updates: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Item(Base):
+    """One article of one publisher, however many feeds carry it and however often it is edited."""
+
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("publisher_id", "identity", name="uq_item_publisher_identity"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id"), index=True)
+    identity: Mapped[str] = mapped_column(String(2100))
+    url: Mapped[str | None] = mapped_column(String(2000), index=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(String(500))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ItemFeed(Base):
+    """Which feeds carried an item, from when to when: the sightings that test claimed dates."""
+
+    __tablename__ = "item_feeds"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ItemVersion(Base):
+    """One text of an item; an edit in place adds a version, it is not a republication."""
+
+    __tablename__ = "item_versions"
+    __table_args__ = (UniqueConstraint("item_id", "content_hash", name="uq_version_item_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(32))
+    seen_at: Mapped[datetime] = mapped_column(DateTime)
+    title: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    story_text: Mapped[str] = mapped_column(Text, default="")
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    sig_scheme: Mapped[str] = mapped_column(String(20))
+    num_perm: Mapped[int] = mapped_column(Integer)
+    shingle_size: Mapped[int] = mapped_column(Integer)
+    shingle_count: Mapped[int] = mapped_column(Integer)
+
+
+class ItemAttribution(Base):
+    """A credit an item gives: "appeared first on X", `<source>`, `rel="via"`, …"""
+
+    __tablename__ = "item_attributions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str | None] = mapped_column(String(500))
+    url: Mapped[str | None] = mapped_column(String(2000))
+
+
+class Match(Base):
+    """A verified text overlap between two items of different publishers (a < b)."""
+
+    __tablename__ = "matches"
+
+    item_a: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    item_b: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True, index=True)
+    jaccard: Mapped[float] = mapped_column(Float)
+    a_in_b: Mapped[float] = mapped_column(Float)
+    b_in_a: Mapped[float] = mapped_column(Float)
+    shared: Mapped[int] = mapped_column(Integer)
+    # Overlap of the full texts (chrome and credits included): who carries whose additions.
+    full_a_in_b: Mapped[float] = mapped_column(Float)
+    full_b_in_a: Mapped[float] = mapped_column(Float)
+    found_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Provenance(Base):
+    """The decision for one item: its story, the story's original, its parent, and why."""
+
+    __tablename__ = "provenance"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    story_id: Mapped[int] = mapped_column(Integer, index=True)
+    original_item_id: Mapped[int] = mapped_column(Integer)
+    parent_item_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    relation: Mapped[str] = mapped_column(String(20))
+    similarity: Mapped[float | None] = mapped_column(Float)
+    containment: Mapped[float | None] = mapped_column(Float)
+    coverage: Mapped[float | None] = mapped_column(Float)
+    estimated_published_at: Mapped[datetime] = mapped_column(DateTime)
+    lag_seconds: Mapped[int | None] = mapped_column(BigInteger)
+    attributed_origin: Mapped[str | None] = mapped_column(String(2000))
+    evidence: Mapped[str] = mapped_column(Text, default="{}")
+    decided_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+Index("ix_captures_feed_time", Capture.feed_id, Capture.captured_at)
