@@ -69,6 +69,7 @@ class Corpus:
         self.item_keys: dict[tuple[int, str], int] = {}
         self.item_by_url: dict[str, int] = {}
         self.capture_times: dict[int, list[datetime]] = defaultdict(list)
+        self.captures: set[tuple[int, datetime, str]] = set()
         self.paragraph_items: dict[int, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
         self.boilerplate: dict[int, set[int]] = defaultdict(set)
         self.edges: dict[int, dict[int, Edge]] = defaultdict(dict)

@@ -286,7 +286,7 @@ class Fetcher:
         decoder = _decoder_for(_header(progress.headers, "content-encoding"))
         # Stacked or other encodings (br, zstd, "gzip, gzip") fall back to httpx's own
         # decoders: not step-bounded, but still behind the cap.
-        raw: Iterable[bytes] = resp.iter_bytes(); decoder = None
+        raw: Iterable[bytes] = resp.iter_raw() if decoder else resp.iter_bytes()
         chunks: list[bytes] = []
         try:
             for chunk in raw:

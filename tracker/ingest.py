@@ -12,11 +12,18 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
+import multiprocessing
+import os
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+
 from tqdm import tqdm
 
 from tracker.archive import Skipped, is_warc, read_feed_file, read_warc
 from tracker.errors import InputError
-from tracker.model import Capture, IngestReport
+from tracker.errors import ParseError
+from tracker.model import Capture, IngestReport, ParsedFeed
+from tracker.parse import parse_capture_body
 from tracker.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -39,12 +46,42 @@ def _captures(paths: Sequence[Path], url: str | None, captured_at: datetime | No
             yield read_feed_file(path, url, captured_at)
 
 
+# Parsing is the costliest stage and independent per capture: a worker process parses
+# ahead while this one stores. Bounded, so a huge archive is never read ahead whole.
+_READ_AHEAD = 64
+
+
+def parse_ahead(captures: Iterator[Capture], workers: int) -> Iterator[tuple[Capture, ParsedFeed | ParseError | None]]:
+    """Captures with their parsed bodies, in order; parsed by `workers` processes (0: inline)."""
+    if workers <= 0:
+        for capture in captures:
+            yield capture, parse_capture_body(capture.body, capture.content_type)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: deque[tuple[Capture, Future[ParsedFeed | ParseError | None]]] = deque()
+        for capture in captures:
+            pending.append((capture, pool.submit(parse_capture_body, capture.body, capture.content_type)))
+            if len(pending) >= _READ_AHEAD:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
+
+
+def default_workers() -> int:
+    """Parse in one other process when there is a second core, else inline."""
+    return 1 if (os.cpu_count() or 1) > 1 else 0
+
+
 def ingest_paths(
     pipeline: Pipeline,
     paths: Sequence[Path],
     url: str | None = None,
     captured_at: datetime | None = None,
     progress: bool = False,
+    workers: int | None = None,
 ) -> IngestReport:
     """Ingest WARC files and plain feed files; return what was done."""
     for path in paths:
@@ -56,8 +93,9 @@ def ingest_paths(
     skipped: Counter[str] = Counter()
     bar = tqdm(unit=" captures", disable=not progress, leave=False, dynamic_ncols=True)
     try:
-        for capture in _captures(paths, url, captured_at, skipped):
-            result = pipeline.process(capture)
+        stream = _captures(paths, url, captured_at, skipped)
+        for capture, parsed in parse_ahead(stream, default_workers() if workers is None else workers):
+            result = pipeline.process(capture, parsed)
             for warning in result.warnings:
                 log.warning("%s", warning)
             result.warnings.clear()

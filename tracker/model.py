@@ -70,10 +70,26 @@ class ParsedFeed:
 
 @dataclass(frozen=True)
 class Document:
-    """An entry's text as paragraphs, before any story/boilerplate decision."""
+    """An entry's text as paragraphs, before any story/boilerplate decision.
+
+    `tokens` and `keys` are per paragraph: its comparable tokens, and a hash of them
+    that recognises the same paragraph on another item.
+    """
 
     paragraphs: tuple[str, ...]
+    tokens: tuple[tuple[str, ...], ...]
+    keys: tuple[int, ...]
     attributions: tuple[Attribution, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """The paragraphs as one text, a paragraph a line."""
+        return "\n".join(self.paragraphs)
+
+    def words(self, indices: "list[int] | None" = None) -> list[str]:
+        """The tokens of all paragraphs, or of the paragraphs at `indices`, in order."""
+        chosen = range(len(self.tokens)) if indices is None else indices
+        return [word for i in chosen for word in self.tokens[i]]
 
 
 @dataclass(frozen=True, eq=False)

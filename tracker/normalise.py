@@ -83,9 +83,15 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(fold(text))
 
 
-def paragraph_key(paragraph: str) -> int:
-    """A stable 64-bit key for a paragraph, equal for paragraphs that differ only in case and spacing."""
-    return xxhash.xxh64_intdigest(" ".join(tokens(paragraph)).encode())
+def paragraph_key(words: Sequence[str]) -> int:
+    """A stable 64-bit key for a paragraph's tokens: equal for paragraphs that differ only in case and spacing."""
+    return xxhash.xxh64_intdigest(" ".join(words).encode())
+
+
+def document_from_paragraphs(paragraphs: Sequence[str], attributions: Iterable[Attribution] = ()) -> Document:
+    """A Document of already-extracted paragraphs (as stored), with their tokens and keys."""
+    words = tuple(tuple(tokens(p)) for p in paragraphs)
+    return Document(tuple(paragraphs), words, tuple(paragraph_key(w) for w in words), tuple(attributions))
 
 
 def _html_paragraphs(markup: str) -> tuple[list[str], dict[str, str]]:
@@ -151,7 +157,7 @@ def to_document(entry: ParsedEntry) -> Document:
             credit = _credit(paragraph, summary_anchors)
             if credit:
                 credits.append(credit)
-    return Document(tuple(paragraphs), tuple(dict.fromkeys(credits)))
+    return document_from_paragraphs(paragraphs, dict.fromkeys(credits))
 
 
 def is_credit(paragraph: str) -> bool:
@@ -159,37 +165,37 @@ def is_credit(paragraph: str) -> bool:
     return any(pattern.match(paragraph) for _, pattern in _CREDIT_PATTERNS)
 
 
-def _is_chrome(paragraph: str, title_key: str, names: Container[str]) -> bool:
-    folded = " ".join(tokens(paragraph))
-    if not folded or folded == title_key or folded in names:
+def _is_chrome(paragraph: str, words: tuple[str, ...], title_words: tuple[str, ...], names: Container[tuple[str, ...]]) -> bool:
+    if not words or words == title_words or words in names:
         return True
-    return len(folded.split()) <= _CHROME_MAX_TOKENS and not _SENTENCE_END.search(paragraph)
+    return len(words) <= _CHROME_MAX_TOKENS and not _SENTENCE_END.search(paragraph)
 
 
 def story_paragraphs(
-    paragraphs: Sequence[str],
+    document: Document,
     title: str,
     boilerplate: Container[int] = frozenset(),
     names: Iterable[str] = (),
-) -> list[str]:
-    """The paragraphs that are the story itself.
+) -> list[int]:
+    """The indices of the paragraphs that are the story itself.
 
     Dropped: credit lines and share widgets anywhere; paragraphs the publisher repeats
     on many items (`boilerplate`, keys from `paragraph_key`); and a run of chrome lines
     at the top or bottom — short lines without sentence punctuation, the item's own
     title, or the site's name (`names`), as a scraper mirror puts above the article.
     """
-    title_key = " ".join(tokens(title))
-    name_keys = {" ".join(tokens(name)) for name in names}
+    title_words = tuple(tokens(title))
+    name_words = {tuple(tokens(name)) for name in names}
+    paragraphs, words = document.paragraphs, document.tokens
     kept = [
-        p
-        for p in paragraphs
-        if not is_credit(p) and not _SHARE_WIDGET.match(p) and paragraph_key(p) not in boilerplate
+        i
+        for i, p in enumerate(paragraphs)
+        if document.keys[i] not in boilerplate and not _SHARE_WIDGET.match(p) and not is_credit(p)
     ]
     start, end = 0, len(kept)
-    while start < end and _is_chrome(kept[start], title_key, name_keys):
+    while start < end and _is_chrome(paragraphs[kept[start]], words[kept[start]], title_words, name_words):
         start += 1
-    while end > start and _is_chrome(kept[end - 1], title_key, name_keys):
+    while end > start and _is_chrome(paragraphs[kept[end - 1]], words[kept[end - 1]], title_words, name_words):
         end -= 1
     story = kept[start:end]
     # A text made only of short lines is still text: better compared whole than not at all.

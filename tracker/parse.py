@@ -118,3 +118,13 @@ def parse_feed(body: bytes, content_type: str | None = None) -> ParsedFeed:
         entries=tuple(_entry(e) for e in parsed.entries),
         warning=str(problem) if problem else None,
     )
+
+
+def parse_capture_body(body: bytes | None, content_type: str | None) -> ParsedFeed | ParseError | None:
+    """`parse_feed` for a worker process: the error is returned, not raised (None for no body)."""
+    if body is None:
+        return None
+    try:
+        return parse_feed(body, content_type)
+    except ParseError as error:
+        return error

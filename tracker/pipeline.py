@@ -10,18 +10,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.config import Config
 from tracker.corpus import Corpus, ItemState, VersionState
 from tracker.errors import ParseError
+from dataclasses import dataclass
+
+import numpy as np
+
 from tracker.fingerprint import Fingerprinter, overlap, shingles, similarity
 from tracker.identity import canonical_url, host_of, identity_keys, raw_hash, text_hash
 from tracker.index import CandidateIndex
-from tracker.model import Capture, Document, IngestReport, ParsedEntry, ParsedFeed, Similarity
-from tracker.normalise import fold, paragraph_key, story_paragraphs, to_document, tokens
-from tracker.parse import parse_feed
+from tracker.model import Capture, Document, Fingerprint, IngestReport, ParsedEntry, ParsedFeed, Similarity
+from tracker.normalise import document_from_paragraphs, fold, story_paragraphs, to_document
+from tracker.parse import parse_capture_body
 from tracker.provenance import Edge, components, decide
 from tracker.store import schema
 from tracker.store.loader import load_corpus
@@ -29,6 +33,16 @@ from tracker.store.loader import load_corpus
 
 # The lead: an aggregator's excerpt is the first paragraphs, so leads are indexed too.
 LEAD_TOKENS = 60
+
+
+@dataclass(frozen=True, eq=False)
+class Fingerprints:
+    """Everything detection keeps of one text."""
+
+    story_text: str
+    story: Fingerprint
+    lead: Fingerprint
+    full: np.ndarray
 
 
 def _now() -> datetime:
@@ -47,7 +61,7 @@ class Pipeline:
         corpus = Corpus(index, self.detection.boilerplate_min_items, timedelta(seconds=self.detection.claim_tolerance_seconds))
         self.corpus = corpus
         with sessions() as session:
-            self.corpus, self.decisions = load_corpus(session, corpus, self.story_fingerprint)
+            self.corpus, self.decisions = load_corpus(session, corpus, self.fingerprints)
 
     # -- feeds --------------------------------------------------------------------
     def register_feeds(self) -> None:
@@ -81,36 +95,33 @@ class Pipeline:
         return row.id
 
     # -- captures -----------------------------------------------------------------
-    def process(self, capture: Capture) -> IngestReport:
-        """Store one capture and everything it teaches; one transaction."""
+    def process(self, capture: Capture, parsed_body: ParsedFeed | ParseError | None = None) -> IngestReport:
+        """Store one capture and everything it teaches; one transaction.
+
+        `parsed_body` is the capture's body already parsed (by a worker process, say);
+        without it the body is parsed here.
+        """
         report = IngestReport()
-        parsed: ParsedFeed | None = None
-        problem: str | None = None
-        if capture.body is not None:
-            try:
-                parsed = parse_feed(capture.body, capture.content_type)
-            except ParseError as error:
-                problem = str(error)
+        if parsed_body is None:
+            parsed_body = parse_capture_body(capture.body, capture.content_type)
+        parsed = parsed_body if isinstance(parsed_body, ParsedFeed) else None
+        problem = str(parsed_body) if isinstance(parsed_body, ParseError) else None
         with self.sessions.begin() as session:
             feed_id = self._feed(session, capture.feed_url, parsed)
-            exists = session.scalar(
-                select(schema.Capture.id).where(
-                    schema.Capture.feed_id == feed_id,
-                    schema.Capture.captured_at == capture.captured_at,
-                    schema.Capture.kind == capture.kind,
-                )
-            )
-            if exists is not None:
+            capture_key = (feed_id, capture.captured_at, capture.kind)
+            if capture_key in self.corpus.captures:
                 report.skipped_known = 1
                 return report
-            row = schema.Capture(
-                feed_id=feed_id, captured_at=capture.captured_at, kind=capture.kind, source=capture.source,
-                status=capture.status, payload_digest=capture.payload_digest,
-                bytes=len(capture.body) if capture.body is not None else None,
-                entries=len(parsed.entries) if parsed else 0, new_items=0, updates=0, error=problem,
-            )
-            session.add(row)
-            session.flush()
+            capture_id = session.execute(
+                insert(schema.Capture).returning(schema.Capture.id),
+                {
+                    "feed_id": feed_id, "captured_at": capture.captured_at, "kind": capture.kind,
+                    "source": capture.source, "status": capture.status, "payload_digest": capture.payload_digest,
+                    "bytes": len(capture.body) if capture.body is not None else None,
+                    "entries": len(parsed.entries) if parsed else 0, "new_items": 0, "updates": 0, "error": problem,
+                },
+            ).scalar_one()
+            self.corpus.captures.add(capture_key)
             report.captures = 1
             if problem:
                 report.errors = 1
@@ -122,7 +133,10 @@ class Pipeline:
                 dirty |= {i for i in self.corpus.feed_items[feed_id] if self.corpus.items[i].feeds[feed_id] > capture.captured_at}
             if parsed:
                 self._entries(session, feed_id, parsed.entries, capture.captured_at, report, dirty)
-            row.new_items, row.updates = report.new_items, report.updates
+            if report.new_items or report.updates:
+                session.execute(
+                    update(schema.Capture).where(schema.Capture.id == capture_id).values(new_items=report.new_items, updates=report.updates)
+                )
             self._decide(session, dirty, report)
         return report
 
@@ -153,7 +167,7 @@ class Pipeline:
             item = self.corpus.items[item_id]
             self.corpus.register_keys(item, keys)
             if feed_id not in item.feeds:
-                session.add(schema.ItemFeed(item_id=item.item_id, feed_id=feed_id, first_seen_at=when, last_seen_at=when))
+                session.execute(insert(schema.ItemFeed), {"item_id": item.item_id, "feed_id": feed_id, "first_seen_at": when, "last_seen_at": when})
             else:
                 sightings.append({"i": item.item_id, "f": feed_id, "w": when})
             if self.corpus.see(item, feed_id, when):
@@ -184,18 +198,20 @@ class Pipeline:
         self, session: Session, publisher_id: int, feed_id: int, entry: ParsedEntry, keys: list[str],
         document: Document, when: datetime,
     ) -> ItemState:
-        url = canonical_url(entry.link) or keys[0]
-        row = schema.Item(
-            publisher_id=publisher_id, identity=keys[0][:2100], url=url[:2000], title=entry.title,
-            author=(entry.author or None) and entry.author[:500], claimed_at=entry.claimed_at, first_seen_at=when,
-        )
-        session.add(row)
-        session.flush()
-        session.add(schema.ItemFeed(item_id=row.id, feed_id=feed_id, first_seen_at=when, last_seen_at=when))
-        item = ItemState(row.id, publisher_id, url, entry.title, entry.claimed_at, when, feed_id, {feed_id: when})
+        url = (canonical_url(entry.link) or keys[0])[:2000]
+        item_id = session.execute(
+            insert(schema.Item).returning(schema.Item.id),
+            {
+                "publisher_id": publisher_id, "identity": keys[0][:2100], "url": url, "title": entry.title,
+                "author": entry.author[:500] if entry.author else None, "claimed_at": entry.claimed_at,
+                "first_seen_at": when,
+            },
+        ).scalar_one()
+        session.execute(insert(schema.ItemFeed), {"item_id": item_id, "feed_id": feed_id, "first_seen_at": when, "last_seen_at": when})
+        item = ItemState(item_id, publisher_id, url, entry.title, entry.claimed_at, when, feed_id, {feed_id: when})
         item.raw_hashes.add(raw_hash(entry))
         self.corpus.add_item(item, keys)
-        self.corpus.feed_items[feed_id].add(row.id)
+        self.corpus.feed_items[feed_id].add(item_id)
         self._add_credits(session, item, document)
         return item
 
@@ -203,33 +219,43 @@ class Pipeline:
         for credit in document.attributions:
             if credit not in item.credits:
                 item.credits.append(credit)
-                session.add(schema.ItemAttribution(item_id=item.item_id, kind=credit.kind, name=credit.name and credit.name[:500], url=credit.url and credit.url[:2000]))
+                session.execute(
+                    insert(schema.ItemAttribution),
+                    {"item_id": item.item_id, "kind": credit.kind, "name": credit.name and credit.name[:500], "url": credit.url and credit.url[:2000]},
+                )
 
-    def story_fingerprint(self, publisher_id: int, paragraphs: tuple[str, ...], title: str):  # type: ignore[no-untyped-def]
-        """The story text of some paragraphs, given what is known of the publisher's boilerplate."""
+    def fingerprints(self, publisher_id: int, document: Document, title: str) -> Fingerprints:
+        """Story text, story and lead fingerprints, and full-text shingles of a document,
+        given what is known now of the publisher's boilerplate."""
         names = [self.corpus.publisher_names.get(publisher_id, "")]
         names += [h for h, p in self.corpus.publisher_by_host.items() if p == publisher_id]
-        story = "\n".join(story_paragraphs(paragraphs, title, self.corpus.boilerplate[publisher_id], names))
-        words = tokens(story)
-        return story, self.fingerprinter.fingerprint(words), self.fingerprinter.fingerprint(words[:LEAD_TOKENS])
+        indices = story_paragraphs(document, title, self.corpus.boilerplate[publisher_id], names)
+        words = document.words(indices)
+        return Fingerprints(
+            story_text="\n".join(document.paragraphs[i] for i in indices),
+            story=self.fingerprinter.fingerprint(words),
+            lead=self.fingerprinter.fingerprint(words[:LEAD_TOKENS]),
+            full=shingles(document.words(), self.detection.shingle_size),
+        )
 
     def _new_version(self, session: Session, item: ItemState, entry: ParsedEntry, document: Document, when: datetime) -> set[int]:
         """Store a new text of an item; return the items whose matches must be recomputed."""
-        keys = tuple(paragraph_key(p) for p in document.paragraphs)
-        fresh = self.corpus.count_paragraphs(item, keys)
-        story_text, story, lead = self.story_fingerprint(item.publisher_id, document.paragraphs, entry.title)
-        full = shingles(tokens("\n".join(document.paragraphs)), self.detection.shingle_size)
+        fresh = self.corpus.count_paragraphs(item, document.keys)
+        prints = self.fingerprints(item.publisher_id, document, entry.title)
         number = len(item.versions) + 1
         digest = text_hash(entry.title, document.paragraphs)
-        row = schema.ItemVersion(
-            item_id=item.item_id, version=number, content_hash=digest, seen_at=when, title=entry.title,
-            text="\n".join(document.paragraphs), story_text=story_text, signature=story.signature,
-            sig_scheme=story.scheme, num_perm=story.num_perm, shingle_size=story.shingle_size, shingle_count=story.size,
-        )
-        session.add(row)
-        session.flush()
+        version_id = session.execute(
+            insert(schema.ItemVersion).returning(schema.ItemVersion.id),
+            {
+                "item_id": item.item_id, "version": number, "content_hash": digest, "seen_at": when,
+                "title": entry.title, "text": document.text, "story_text": prints.story_text,
+                "signature": prints.story.signature, "sig_scheme": prints.story.scheme,
+                "num_perm": prints.story.num_perm, "shingle_size": prints.story.shingle_size,
+                "shingle_count": prints.story.size,
+            },
+        ).scalar_one()
         item.text_hashes.add(digest)
-        version = VersionState(row.id, number, keys, story, full, lead)
+        version = VersionState(version_id, number, document.keys, prints.story, prints.full, prints.lead)
         item.versions.append(version)
         self.corpus.index_version(item.item_id, version)
         rematch = {item.item_id}
@@ -241,13 +267,18 @@ class Pipeline:
 
     def _reclean(self, session: Session, item: ItemState) -> None:
         """Fingerprint an item's versions again after its publisher's boilerplate grew."""
-        rows = session.scalars(select(schema.ItemVersion).where(schema.ItemVersion.item_id == item.item_id))
-        by_number = {row.version: row for row in rows}
+        table = schema.ItemVersion.__table__
+        rows = session.execute(select(table.c.version, table.c.text, table.c.title).where(table.c.item_id == item.item_id))
+        stored = {number: (text, title) for number, text, title in rows}
         for version in item.versions:
-            row = by_number[version.number]
-            story_text, story, lead = self.story_fingerprint(item.publisher_id, tuple(row.text.split("\n")), row.title)
-            row.story_text, row.signature, row.shingle_count = story_text, story.signature, story.size
-            version.story, version.lead = story, lead
+            text, title = stored[version.number]
+            prints = self.fingerprints(item.publisher_id, document_from_paragraphs(text.split("\n") if text else []), title)
+            session.execute(
+                update(table).where(table.c.id == version.version_id).values(
+                    story_text=prints.story_text, signature=prints.story.signature, shingle_count=prints.story.size
+                )
+            )
+            version.story, version.lead = prints.story, prints.lead
             self.corpus.index_version(item.item_id, version)
 
     # -- matching and provenance --------------------------------------------------------
@@ -319,17 +350,21 @@ class Pipeline:
                 if decision.parent_item_id is not None and (previous is None or previous[1] is None):
                     report.republications += 1
                 self.decisions[decision.item_id] = key
-                row = session.get(schema.Provenance, decision.item_id) or schema.Provenance(item_id=decision.item_id)
-                row.story_id = decision.story_id
-                row.original_item_id = decision.original_item_id
-                row.parent_item_id = decision.parent_item_id
-                row.relation = decision.relation
-                row.similarity = decision.similarity
-                row.containment = decision.containment
-                row.coverage = decision.coverage
-                row.estimated_published_at = decision.estimated_at
-                row.lag_seconds = decision.lag_seconds
-                row.attributed_origin = decision.attributed_origin and decision.attributed_origin[:2000]
-                row.evidence = decision.evidence_json()
-                row.decided_at = now
-                session.add(row)
+                values = {
+                    "story_id": decision.story_id,
+                    "original_item_id": decision.original_item_id,
+                    "parent_item_id": decision.parent_item_id,
+                    "relation": decision.relation,
+                    "similarity": decision.similarity,
+                    "containment": decision.containment,
+                    "coverage": decision.coverage,
+                    "estimated_published_at": decision.estimated_at,
+                    "lag_seconds": decision.lag_seconds,
+                    "attributed_origin": decision.attributed_origin and decision.attributed_origin[:2000],
+                    "evidence": decision.evidence_json(),
+                    "decided_at": now,
+                }
+                if previous is None:
+                    session.execute(insert(schema.Provenance), {"item_id": decision.item_id, **values})
+                else:
+                    session.execute(update(schema.Provenance).where(schema.Provenance.item_id == decision.item_id).values(**values))

@@ -14,26 +14,27 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.corpus import Corpus, ItemState, VersionState
-from tracker.fingerprint import shingles
-from tracker.model import Attribution, Fingerprint, Similarity
-from tracker.normalise import paragraph_key, tokens
+from tracker.model import Attribution, Document, Similarity
+from tracker.normalise import document_from_paragraphs
 from tracker.provenance import Edge
 from tracker.store import schema
 
 DecisionKey = tuple[Any, ...]
-StoryFingerprint = Callable[[int, tuple[str, ...], str], tuple[str, Fingerprint, Fingerprint]]
+MakeFingerprints = Callable[[int, Document, str], Any]
 
 
-def load_corpus(session: Session, corpus: Corpus, story_fingerprint: StoryFingerprint) -> tuple[Corpus, dict[int, DecisionKey]]:
+def load_corpus(session: Session, corpus: Corpus, fingerprints: MakeFingerprints) -> tuple[Corpus, dict[int, DecisionKey]]:
     """Fill `corpus` from the database; return it with the stored decisions."""
     for publisher in session.scalars(select(schema.Publisher)):
         corpus.add_publisher(publisher.id, publisher.name, publisher.site_host)
     for feed in session.scalars(select(schema.Feed)):
         corpus.add_feed(feed.id, feed.url, feed.publisher_id)
-    for feed_id, when in session.execute(
-        select(schema.Capture.feed_id, schema.Capture.captured_at).where(schema.Capture.error.is_(None))
+    for feed_id, when, kind, error in session.execute(
+        select(schema.Capture.feed_id, schema.Capture.captured_at, schema.Capture.kind, schema.Capture.error)
     ):
-        corpus.add_capture_time(feed_id, when)
+        corpus.captures.add((feed_id, when, kind))
+        if error is None:
+            corpus.add_capture_time(feed_id, when)
     sightings: dict[int, dict[int, datetime]] = {}
     for item_id, feed_id, first in session.execute(
         select(schema.ItemFeed.item_id, schema.ItemFeed.feed_id, schema.ItemFeed.first_seen_at)
@@ -53,16 +54,15 @@ def load_corpus(session: Session, corpus: Corpus, story_fingerprint: StoryFinger
                schema.ItemVersion.title, schema.ItemVersion.content_hash).order_by(schema.ItemVersion.item_id, schema.ItemVersion.version)
     ).all()
     # Boilerplate first: the story text of every version depends on the final counts.
-    paragraphs_of: dict[int, tuple[str, ...]] = {}
+    documents: dict[int, Document] = {}
     for item_id, _, version_id, text, _, _ in versions:
-        paragraphs_of[version_id] = tuple(text.split("\n")) if text else ()
-        corpus.count_paragraphs(corpus.items[item_id], tuple(paragraph_key(p) for p in paragraphs_of[version_id]))
+        documents[version_id] = document_from_paragraphs(text.split("\n") if text else [])
+        corpus.count_paragraphs(corpus.items[item_id], documents[version_id].keys)
     for item_id, number, version_id, _, title, digest in versions:
         item = corpus.items[item_id]
-        paragraphs = paragraphs_of[version_id]
-        _, story, lead = story_fingerprint(item.publisher_id, paragraphs, title)
-        full = shingles(tokens("\n".join(paragraphs)), story.shingle_size)
-        version = VersionState(version_id, number, tuple(paragraph_key(p) for p in paragraphs), story, full, lead)
+        document = documents.pop(version_id)
+        prints = fingerprints(item.publisher_id, document, title)
+        version = VersionState(version_id, number, document.keys, prints.story, prints.full, prints.lead)
         item.versions.append(version)
         item.text_hashes.add(digest)
         corpus.index_version(item_id, version)
