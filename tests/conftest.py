@@ -1,8 +1,70 @@
-"""Make the in-tree `tracker` package importable when pytest runs without installing it."""
+"""Shared fixtures: databases (SQLite always, PostgreSQL when reachable) and pipelines."""
 
-import sys
-from pathlib import Path
+from __future__ import annotations
 
-_ROOT = str(Path(__file__).resolve().parents[1])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from tracker.config import parse_config
+from tracker.pipeline import Pipeline
+from tracker.store.database import open_database
+
+PG_ADMIN_URL = os.environ.get("TRACKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _require_services() -> bool:
+    return os.environ.get("TRACKER_REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A PostgreSQL server URL for a scratch database, or a skip (a failure in CI) when unreachable."""
+    engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as error:  # any failure to connect means "no server here"
+        engine.dispose()
+        if _require_services():
+            pytest.fail(f"PostgreSQL required (TRACKER_REQUIRE_SERVICES=1) but unreachable: {error}")
+        pytest.skip(f"PostgreSQL not reachable: {error}")
+    yield PG_ADMIN_URL
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"tracker_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(pg_server).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """A fresh SQLite database file."""
+    return f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
+
+
+def make_pipeline(url: str, feeds: list[dict[str, str]] | None = None, **detection: object) -> Pipeline:
+    """A pipeline on database `url` with the given feeds and detection settings."""
+    config = parse_config({"database": {"url": url}, "feeds": feeds or [], "detection": detection})
+    return Pipeline(open_database(url), config)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """Each test using this runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
+    return request.getfixturevalue("pg_url")

@@ -1,0 +1,243 @@
+"""End-to-end behaviour of the pipeline: captures in, stories, originals and parents out."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from tests.builders import T0, Item, article, capture, hours, html, rss, wordpress_footer
+from tests.conftest import make_pipeline
+from tracker.model import Capture
+
+KHAAMA = "https://www.khaama.com/feed/"
+RU24 = "https://ru24.pro/rss"
+DIGEST = "https://headlinedigest.example/rss"
+MIRRORS = "https://mirrorofmirrors.example/rss"
+FEEDS = [
+    {"url": KHAAMA, "publisher": "Khaama Press"},
+    {"url": RU24, "publisher": "ru24.pro"},
+    {"url": DIGEST, "publisher": "Headline Digest"},
+    {"url": MIRRORS, "publisher": "Mirror of Mirrors"},
+]
+TITLE = "Pakistani airstrikes kill civilians in eastern Afghanistan"
+ORIGINAL_URL = "https://www.khaama.com/pakistani-airstrikes-kill-civilians/"
+MIRROR_URL = "https://ru24.pro/70678-pakistani-airstrikes.html"
+DISCLAIMER = (
+    "The opinions expressed in this publication are those of the authors. They do not purport to "
+    "reflect the opinions or views of The Khaama Press News Agency."
+)
+CHROME = ["ru24.pro", "News in English", "Январь", "2025", TITLE, "0"]
+
+
+def khaama_item(paragraphs: list[str], title: str = TITLE, link: str = ORIGINAL_URL, published=T0) -> Item:  # type: ignore[no-untyped-def]
+    footer = wordpress_footer(title, link, "https://www.khaama.com", "Khaama Press")
+    return Item(title, link, paragraphs, published, guid=f"{link}?p=1", summary=html(paragraphs[:1]) + footer)
+
+
+def mirror_item(paragraphs: list[str], *, title: str = TITLE, link: str = MIRROR_URL, published=T0 + hours(2), chrome=CHROME, origin="Khaama Press") -> Item:  # type: ignore[no-untyped-def]
+    body = list(chrome) + paragraphs + ["DISCLAIMER –", DISCLAIMER, f"The post {title} appeared first on {origin}."]
+    return Item(title, link, body, published)
+
+
+def provenance(url: str) -> dict[str, tuple[str | None, str | None, str]]:
+    """url → (original url, parent url, relation) for every item."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT item_id, url, original_item_id, parent_item_id, relation FROM item_provenance")).all()
+    engine.dispose()
+    urls = {r.item_id: r.url for r in rows}
+    return {r.url: (urls.get(r.original_item_id), urls.get(r.parent_item_id), r.relation) for r in rows}
+
+
+def seed_captures(paragraphs: list[str]) -> list[Capture]:
+    return [
+        capture(KHAAMA, T0 + hours(0.5), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(paragraphs)])),
+        capture(RU24, T0 + hours(2.5), rss("ru24.pro", "https://ru24.pro/", [mirror_item(paragraphs)], full_content=False)),
+    ]
+
+
+def test_seed_case_mirror_of_khaama_press(sqlite_url: str) -> None:
+    paragraphs = article(1)
+    pipeline = make_pipeline(sqlite_url, FEEDS)
+    report = pipeline.ingest(seed_captures(paragraphs))
+    assert (report.new_items, report.republications, report.errors) == (2, 1, 0)
+    result = provenance(sqlite_url)
+    assert result[ORIGINAL_URL] == (ORIGINAL_URL, None, "original")
+    assert result[MIRROR_URL] == (ORIGINAL_URL, ORIGINAL_URL, "copy")
+
+
+def test_seed_case_original_found_when_mirror_is_ingested_first_and_seen_first(sqlite_url: str) -> None:
+    """The mirror's feed was captured before Khaama's and claims an earlier date; the footer settles it."""
+    paragraphs = article(2)
+    mirror = capture(RU24, T0 - hours(1), rss("ru24.pro", "https://ru24.pro/", [mirror_item(paragraphs, published=T0 - hours(1.5))], full_content=False))
+    original = capture(KHAAMA, T0 + hours(3), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(paragraphs, published=T0)]))
+    pipeline = make_pipeline(sqlite_url, FEEDS)
+    pipeline.ingest([mirror])
+    assert provenance(sqlite_url)[MIRROR_URL] == (MIRROR_URL, None, "original")
+    pipeline.ingest([original])
+    result = provenance(sqlite_url)
+    assert result[MIRROR_URL] == (ORIGINAL_URL, ORIGINAL_URL, "copy")
+    assert result[ORIGINAL_URL][1] is None
+
+
+def test_mirror_chrome_and_footer_are_not_story_text(sqlite_url: str) -> None:
+    paragraphs = article(3)
+    make_pipeline(sqlite_url, FEEDS).ingest(seed_captures(paragraphs))
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        story = conn.execute(sa.text("SELECT v.story_text FROM item_versions v JOIN items i ON i.id = v.item_id WHERE i.url = :u"), {"u": MIRROR_URL}).scalar_one()
+        similarity = conn.execute(sa.text("SELECT similarity FROM republications")).scalar_one()
+    assert story.split("\n")[0] == paragraphs[0]
+    assert "appeared first on" not in story and "News in English" not in story
+    assert similarity > 0.9
+
+
+def network(paragraphs: list[str]) -> list[Capture]:
+    """Khaama publishes; ru24 mirrors it; the digest excerpts it; a mirror copies ru24's copy."""
+    excerpt = Item(TITLE, "https://headlinedigest.example/1.html", paragraphs[:1] + [f"Read the full story at Khaama Press: {ORIGINAL_URL}"], T0 + hours(3))
+    mirror_of_mirror = Item(TITLE, "https://mirrorofmirrors.example/9.html", ["Reposted from around the web"] + mirror_item(paragraphs).paragraphs, T0 + hours(4))
+    return [
+        capture(KHAAMA, T0 + hours(0.5), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(paragraphs)])),
+        capture(RU24, T0 + hours(2.5), rss("ru24.pro", "https://ru24.pro/", [mirror_item(paragraphs)], full_content=False)),
+        capture(DIGEST, T0 + hours(3.5), rss("Headline Digest", "https://headlinedigest.example/", [excerpt], full_content=False)),
+        capture(MIRRORS, T0 + hours(4.5), rss("Mirror of Mirrors", "https://mirrorofmirrors.example/", [mirror_of_mirror], full_content=False)),
+    ]
+
+
+def test_excerpt_and_copy_of_copy(sqlite_url: str) -> None:
+    make_pipeline(sqlite_url, FEEDS).ingest(network(article(4, paragraphs=8)))
+    result = provenance(sqlite_url)
+    assert result["https://headlinedigest.example/1.html"] == (ORIGINAL_URL, ORIGINAL_URL, "excerpt")
+    # The mirror of mirrors carries ru24's chrome lines: its parent is ru24, not Khaama.
+    assert result["https://mirrorofmirrors.example/9.html"] == (ORIGINAL_URL, MIRROR_URL, "copy")
+
+
+@pytest.mark.parametrize("permutation", list(itertools.permutations(range(4))))
+def test_every_ingest_order_gives_the_same_provenance(tmp_path, permutation: tuple[int, ...]) -> None:  # type: ignore[no-untyped-def]
+    captures = network(article(5, paragraphs=8))
+    reference_url = f"sqlite:///{tmp_path / 'reference.sqlite3'}"
+    make_pipeline(reference_url, FEEDS).ingest(captures)
+    shuffled_url = f"sqlite:///{tmp_path / 'shuffled.sqlite3'}"
+    make_pipeline(shuffled_url, FEEDS).ingest([captures[i] for i in permutation])
+    assert provenance(shuffled_url) == provenance(reference_url)
+
+
+def test_edited_article_is_a_new_version_not_a_copy(sqlite_url: str) -> None:
+    paragraphs = article(6)
+    edited = paragraphs[:-1] + ["Correction: an earlier version of this story misstated the number of districts affected."]
+    pipeline = make_pipeline(sqlite_url, FEEDS)
+    report = pipeline.ingest([
+        capture(KHAAMA, T0 + hours(1), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(paragraphs)])),
+        capture(KHAAMA, T0 + hours(2), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(edited)])),
+    ])
+    assert (report.new_items, report.updates, report.republications) == (1, 1, 0)
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM item_versions")).scalar_one() == 2
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM republications")).scalar_one() == 0
+
+
+def test_one_article_in_two_feeds_of_one_publisher_is_one_item(sqlite_url: str) -> None:
+    category = "https://www.khaama.com/category/opinion/feed/"
+    feeds = FEEDS + [{"url": category, "publisher": "Khaama Press"}]
+    item = khaama_item(article(7))
+    pipeline = make_pipeline(sqlite_url, feeds)
+    report = pipeline.ingest([
+        capture(KHAAMA, T0 + hours(1), rss("Khaama Press", "https://www.khaama.com/", [item])),
+        capture(category, T0 + hours(1.2), rss("Khaama Press » Opinion", "https://www.khaama.com/", [item])),
+    ])
+    assert report.new_items == 1
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM items")).scalar_one() == 1
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM item_feeds")).scalar_one() == 2
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM republications")).scalar_one() == 0
+
+
+def test_backdated_copy_does_not_become_the_original(sqlite_url: str) -> None:
+    """The copy claims a date before the original, but its feed was captured after that date without it."""
+    paragraphs = article(8)
+    copy = Item("Airstrikes in Paktika", "https://ru24.pro/1.html", paragraphs, T0 - hours(5))
+    pipeline = make_pipeline(sqlite_url, FEEDS)
+    pipeline.ingest([
+        capture(RU24, T0 - hours(2), rss("ru24.pro", "https://ru24.pro/", [], full_content=False)),
+        capture(KHAAMA, T0 + hours(0.2), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(paragraphs)])),
+        capture(RU24, T0 + hours(1), rss("ru24.pro", "https://ru24.pro/", [copy], full_content=False)),
+    ])
+    result = provenance(sqlite_url)
+    assert result["https://ru24.pro/1.html"][:2] == (ORIGINAL_URL, ORIGINAL_URL)
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        evidence = json.loads(conn.execute(sa.text("SELECT evidence FROM republications")).scalar_one())
+    assert "disproved" in evidence["time_evidence"]
+
+
+def test_unknown_source_named_in_the_footer_is_the_attributed_origin(sqlite_url: str) -> None:
+    paragraphs = article(9)
+    copy = mirror_item(paragraphs, origin="Kabul Evening Star")
+    make_pipeline(sqlite_url, FEEDS).ingest([capture(RU24, T0, rss("ru24.pro", "https://ru24.pro/", [copy], full_content=False))])
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT attributed_origin, relation FROM item_provenance")).one()
+    assert row.attributed_origin == "Kabul Evening Star"
+    assert row.relation == "original"
+
+
+def test_stories_sharing_a_template_and_a_disclaimer_are_not_merged(sqlite_url: str) -> None:
+    """A column title and a disclaimer on every post do not make different stories one."""
+    template = "Market Wrap: shares traded in Kabul today as brokers watched currency and fuel prices closely."
+    stories = [article(20 + i, paragraphs=3, words=25) for i in range(4)]
+    posts = [
+        khaama_item([template] + s, title="Market Wrap", link=f"https://www.khaama.com/market-wrap-{i}/", published=T0 + hours(i))
+        for i, s in enumerate(stories)
+    ]
+    for post in posts:
+        post.extra_after = [DISCLAIMER]
+    copies = [
+        mirror_item([template] + s, title="Market Wrap", link=f"https://ru24.pro/mw-{i}.html", published=T0 + hours(i + 0.5))
+        for i, s in enumerate(stories)
+    ]
+    pipeline = make_pipeline(sqlite_url, FEEDS)
+    pipeline.ingest([
+        capture(KHAAMA, T0 + hours(4), rss("Khaama Press", "https://www.khaama.com/", posts)),
+        capture(RU24, T0 + hours(5), rss("ru24.pro", "https://ru24.pro/", copies, full_content=False)),
+    ])
+    result = provenance(sqlite_url)
+    for i in range(4):
+        original = f"https://www.khaama.com/market-wrap-{i}/"
+        assert result[original] == (original, None, "original")
+        assert result[f"https://ru24.pro/mw-{i}.html"][:2] == (original, original)
+
+
+def test_ingest_is_idempotent_and_resumable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    captures = network(article(10, paragraphs=8))
+    url = f"sqlite:///{tmp_path / 'a.sqlite3'}"
+    first = make_pipeline(url, FEEDS).ingest(captures)
+    again = make_pipeline(url, FEEDS).ingest(captures)
+    assert first.captures == 4 and again.captures == 0 and again.skipped_known == 4
+    assert again.new_items == 0 and again.republications == 0
+
+    # An ingest interrupted after two captures, then run again from the start.
+    resumed = f"sqlite:///{tmp_path / 'b.sqlite3'}"
+
+    def interrupted():  # type: ignore[no-untyped-def]
+        yield from captures[:2]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        make_pipeline(resumed, FEEDS).ingest(interrupted())
+    make_pipeline(resumed, FEEDS).ingest(captures)
+    assert provenance(resumed) == provenance(url)
+
+
+def test_restart_rebuilds_the_index_from_sql(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A new process finds copies of items stored by an earlier one."""
+    captures = seed_captures(article(11))
+    url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    make_pipeline(url, FEEDS).ingest(captures[:1])
+    report = make_pipeline(url, FEEDS).ingest(captures[1:])
+    assert report.republications == 1
+    assert provenance(url)[MIRROR_URL][:2] == (ORIGINAL_URL, ORIGINAL_URL)

@@ -1,0 +1,155 @@
+"""Read-only questions users ask of the provenance views: `origin` and `stats`.
+
+Everything here reads the public views (`item_provenance`, `republications`,
+`stories`), so what the CLI prints is exactly what a user's own SQL would find.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracker.errors import InputError
+from tracker.identity import canonical_url
+
+_ROW = """
+SELECT item_id, url, title, publisher, published_at, first_seen_at, estimated_published_at,
+       story_id, original_item_id, parent_item_id, relation, similarity, containment,
+       lag_seconds, attributed_origin
+FROM item_provenance
+"""
+
+
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    sign = "-" if seconds < 0 else "+"
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [f"{days}d"] if days else []
+    parts += [f"{hours}h"] if hours else []
+    parts += [f"{minutes}m"] if minutes or not parts else []
+    return sign + " ".join(parts)
+
+
+def _when(value: datetime | str | None) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def find_item(session: Session, url: str) -> dict[str, object]:
+    """The item_provenance row of an article, by its URL as given or canonicalised."""
+    for candidate in dict.fromkeys((url, canonical_url(url), url.rstrip("/"), (canonical_url(url) or "").rstrip("/"))):
+        if not candidate:
+            continue
+        row = session.execute(text(_ROW + " WHERE url = :url"), {"url": candidate}).mappings().first()
+        if row:
+            return dict(row)
+    raise InputError(f"no item with URL {url} (has it been ingested?)")
+
+
+def story_rows(session: Session, story_id: int) -> list[dict[str, object]]:
+    """Every item of a story, in publication order."""
+    rows = session.execute(text(_ROW + " WHERE story_id = :story ORDER BY estimated_published_at, item_id"), {"story": story_id})
+    return [dict(r) for r in rows.mappings()]
+
+
+def origin_report(sessions: sessionmaker[Session], url: str) -> str:
+    """A human-readable answer to "where does this article come from, and who copied it?"."""
+    with sessions() as session:
+        item = find_item(session, url)
+        rows = story_rows(session, int(item["story_id"]))  # type: ignore[call-overload]
+    by_id = {r["item_id"]: r for r in rows}
+    original = by_id[item["original_item_id"]]
+    lines = [
+        f"Original: {original['publisher']} — {original['title']}",
+        f"  {original['url']}",
+        f"  published {_when(original['estimated_published_at'])} (first seen {_when(original['first_seen_at'])})",
+    ]
+    if original["attributed_origin"]:
+        lines.append(f"  credits a source the tracker does not follow: {original['attributed_origin']}")
+    chain = [item]
+    while chain[-1]["parent_item_id"] is not None and chain[-1]["parent_item_id"] in by_id:
+        chain.append(by_id[chain[-1]["parent_item_id"]])
+    if len(chain) > 1:
+        lines.append("")
+        lines.append("Chain: " + " ← ".join(f"{r['publisher']}" for r in chain))
+    children: dict[object, list[dict[str, object]]] = defaultdict(list)
+    for row in rows:
+        if row["parent_item_id"] is not None:
+            children[row["parent_item_id"]].append(row)
+    lines.append("")
+    lines.append(f"Story ({len(rows)} items, {len(rows) - 1} republications):")
+
+    def walk(row: dict[str, object], depth: int) -> None:
+        marker = "└─ " if depth else ""
+        detail = ""
+        if row["parent_item_id"] is not None:
+            detail = f"  [{row['relation']}, similarity {row['similarity']:.2f}, {_duration(row['lag_seconds'])}]"  # type: ignore[str-format]
+        here = "  ← this article" if row["item_id"] == item["item_id"] else ""
+        lines.append(f"  {'   ' * max(0, depth - 1)}{marker}{row['publisher']}  {row['url']}{detail}{here}")
+        for child in children.get(row["item_id"], []):
+            walk(child, depth + 1)
+
+    walk(original, 0)
+    return "\n".join(lines)
+
+
+_STATS = """
+SELECT publisher,
+       COUNT(*) AS items,
+       SUM(CASE WHEN parent_item_id IS NULL THEN 1 ELSE 0 END) AS originals,
+       SUM(CASE WHEN parent_item_id IS NOT NULL THEN 1 ELSE 0 END) AS copies
+FROM item_provenance
+GROUP BY publisher
+"""
+
+_COPIED = """
+SELECT o.publisher AS publisher, COUNT(*) AS copied, COUNT(DISTINCT c.publisher) AS by_publishers
+FROM item_provenance c
+JOIN item_provenance o ON o.item_id = c.original_item_id
+WHERE c.parent_item_id IS NOT NULL
+GROUP BY o.publisher
+"""
+
+
+def publisher_stats(session: Session) -> list[dict[str, object]]:
+    """Per publisher: items, originals, copies it made, copies others made of its stories."""
+    copied = {r["publisher"]: r for r in session.execute(text(_COPIED)).mappings()}
+    rows = []
+    for row in session.execute(text(_STATS)).mappings():
+        other = copied.get(row["publisher"], {})
+        rows.append({**row, "copied_by_others": other.get("copied", 0), "copied_by_publishers": other.get("by_publishers", 0)})
+    return sorted(rows, key=lambda r: (-int(r["items"]), str(r["publisher"])))  # type: ignore[call-overload]
+
+
+def stats_report(sessions: sessionmaker[Session]) -> str:
+    """The per-publisher counts as an aligned table."""
+    with sessions() as session:
+        rows = publisher_stats(session)
+        feeds = session.execute(text("SELECT COUNT(*) FROM feeds")).scalar_one()
+        captures = session.execute(text("SELECT COUNT(*) FROM captures")).scalar_one()
+    if not rows:
+        return f"{feeds} feeds, {captures} captures, no items yet."
+    header = ("publisher", "items", "originals", "copies made", "copied by others", "by publishers")
+    table = [header] + [
+        (str(r["publisher"]), str(r["items"]), str(r["originals"]), str(r["copies"]), str(r["copied_by_others"]), str(r["copied_by_publishers"]))
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    out = [
+        "  ".join(cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(line)) for line in table
+    ]
+    total_items = sum(int(r["items"]) for r in rows)  # type: ignore[call-overload]
+    total_copies = sum(int(r["copies"]) for r in rows)  # type: ignore[call-overload]
+    out.append("")
+    out.append(f"{feeds} feeds, {captures} captures, {total_items} items, {total_copies} republications")
+    return "\n".join(out)
