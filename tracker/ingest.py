@@ -49,6 +49,7 @@ def _captures(paths: Sequence[Path], url: str | None, captured_at: datetime | No
 # Parsing is the costliest stage and independent per capture: a worker process parses
 # ahead while this one stores. Bounded, so a huge archive is never read ahead whole.
 _READ_AHEAD = 64
+_MAX_WARNINGS = 20
 
 
 def parse_ahead(captures: Iterator[Capture], workers: int) -> Iterator[tuple[Capture, ParsedFeed | ParseError | None]]:
@@ -95,15 +96,14 @@ def ingest_paths(
     try:
         stream = _captures(paths, url, captured_at, skipped)
         for capture, parsed in parse_ahead(stream, default_workers() if workers is None else workers):
-            result = pipeline.process(capture, parsed)
-            for warning in result.warnings:
-                log.warning("%s", warning)
-            result.warnings.clear()
-            report.add(result)
+            report.add(pipeline.process(capture, parsed))
             bar.update(1)
             bar.set_postfix(items=report.new_items, copies=report.republications, refresh=False)
     finally:
         bar.close()
+    if len(report.warnings) > _MAX_WARNINGS:
+        hidden = len(report.warnings) - _MAX_WARNINGS
+        report.warnings[_MAX_WARNINGS:] = [f"… and {hidden} more (see the captures table's error column)"]
     report.skipped_records = sum(skipped.values())
     if skipped:
         kinds = ", ".join(f"{n} {k}" for k, n in skipped.most_common())

@@ -1,0 +1,403 @@
+"""A simulated syndication network on 127.0.0.1 for `tracker demo`, evolving with (scaled) time.
+
+Five publishers share one local HTTP server:
+- "Khaama Press" (`/khaama/feed/`): the originals, as a WordPress + Yoast RSS feed;
+- "ru24.pro" (`/ru24/rss`): a scraper mirror that wraps each original in its chrome
+  lines one step later (one copy claims a date before the original's);
+- "Headline Digest" (`/digest/atom.xml`): Atom excerpts (first paragraph and a
+  "Read the full story at" line) two steps after the original;
+- "Mirror of Mirrors" (`/mirrors/rss`): copies of ru24.pro's copies, two steps later;
+- "Kabul Market Watch" (`/market/rss`): an independent story whose title equals one
+  of Khaama's but whose text does not, so nothing should be linked to it.
+
+Time is counted in steps: step = floor((clock() - start) / seconds_per_step). Khaama
+publishes article i at step 2*i. What a feed serves is a pure function of the step, and
+the dates it claims are simulated (a fixed morning in January 2025 plus ten minutes a
+step), so the same step always serves the same bytes whatever the real time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from email.utils import format_datetime, parsedate_to_datetime
+from html import escape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from urllib.parse import urlsplit
+
+from tracker.demo_articles import ARTICLES, MARKET_WRAPS, DemoArticle
+
+KHAAMA = "Khaama Press"
+RU24 = "ru24.pro"
+DIGEST = "Headline Digest"
+MIRRORS = "Mirror of Mirrors"
+MARKET = "Kabul Market Watch"
+
+BASE_TIME = datetime(2025, 1, 7, 8, 0, tzinfo=UTC)
+SIMULATED_STEP = timedelta(minutes=10)
+MAX_ITEMS = 20
+
+ARTICLE_EVERY = 2     # Khaama publishes article i at step ARTICLE_EVERY * i
+RU24_DELAY = 1        # steps after the original
+DIGEST_DELAY = 2      # steps after the original
+MIRROR_DELAY = 2      # steps after ru24.pro's copy
+KHAAMA_WRAP_STEP = 3
+MARKET_WRAP_STEP = 5
+# ru24.pro writes this copy's Moscow wall-clock time with a +0300 offset but forgets
+# nothing else: the date it claims lies three hours before Khaama's original.
+BACKDATED_ARTICLE = 2
+_MOSCOW = timezone(timedelta(hours=3))
+
+RU24_CHROME_TOP = ("ru24.pro", "News in English")
+RU24_COUNTER = "0"   # the view counter a scraper leaves under the headline
+MIRROR_BANNER = "Reposted from around the web"
+_RU_MONTHS = ("Январь", "Февраль", "Март", "Апрель", "Май", "Июнь",
+              "Июль", "Август", "Сентябрь", "Октябрь", "Ноябрь", "Декабрь")
+
+RSS_TYPE = "application/rss+xml; charset=utf-8"
+ATOM_TYPE = "application/atom+xml; charset=utf-8"
+HTML_TYPE = "text/html; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class DemoFeed:
+    """One feed of the demo network and the publisher behind it."""
+
+    url: str          # full http://127.0.0.1:PORT/... URL
+    publisher: str
+
+
+@dataclass(frozen=True)
+class _FeedSpec:
+    path: str
+    publisher: str
+    atom: bool
+    site_path: str
+    tagline: str
+
+
+_FEEDS: tuple[_FeedSpec, ...] = (
+    _FeedSpec("/khaama/feed/", KHAAMA, False, "/khaama/", "Afghan news agency (demo)"),
+    _FeedSpec("/ru24/rss", RU24, False, "/ru24/", "Новости со всего мира"),
+    _FeedSpec("/digest/atom.xml", DIGEST, True, "/digest/", "The day's headlines in one place"),
+    _FeedSpec("/mirrors/rss", MIRRORS, False, "/mirrors/", "Reposted from around the web"),
+    _FeedSpec("/market/rss", MARKET, False, "/market/", "Prices and trade in the capital"),
+)
+
+
+@dataclass(frozen=True)
+class DemoResponse:
+    """What the server answers for one path at one step."""
+
+    status: int
+    content_type: str
+    body: bytes
+    etag: str | None = None
+    last_modified: datetime | None = None
+
+    def not_modified(self, if_none_match: str | None, if_modified_since: str | None) -> bool:
+        """Whether a conditional GET with these request headers gets a 304.
+
+        If-None-Match wins when present (RFC 9110 §13.1.3), compared weakly as GET allows.
+        """
+        if self.status != 200 or self.etag is None:
+            return False
+        if if_none_match is not None:
+            tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+            return "*" in tags or self.etag in tags
+        if if_modified_since and self.last_modified is not None:
+            try:
+                since = parsedate_to_datetime(if_modified_since)
+            except (TypeError, ValueError):
+                return False
+            if since.tzinfo is None:
+                since = since.replace(tzinfo=UTC)
+            return self.last_modified <= since
+        return False
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One item as it appears in one feed, from `step` on."""
+
+    feed_path: str
+    step: int
+    title: str
+    link: str
+    guid: str
+    guid_is_permalink: bool
+    published: datetime
+    summary_html: str
+    content_html: str = ""   # empty when the feed carries the text in the summary only
+
+
+def _when(step: int) -> datetime:
+    return BASE_TIME + step * SIMULATED_STEP
+
+
+def _paragraphs_html(paragraphs: tuple[str, ...] | list[str]) -> str:
+    return "".join(f"<p>{escape(p)}</p>\n" for p in paragraphs)
+
+
+def _wordpress_entry(feed_path: str, site: str, article: DemoArticle, step: int, post_id: int) -> _Entry:
+    """An item as WordPress + Yoast put it in a feed: full content, excerpt + footer as description."""
+    published = _when(step)
+    link = f"{site}{published:%Y/%m/%d}/{article.slug}/"
+    publisher = KHAAMA if feed_path.startswith("/khaama/") else MARKET
+    footer = (f'<p>The post <a href="{escape(link)}">{escape(article.title)}</a> appeared first on '
+              f'<a href="{escape(site)}">{escape(publisher)}</a>.</p>')
+    return _Entry(feed_path, step, article.title, link, f"{site}?p={post_id}", False, published,
+                  summary_html=f"<p>{escape(article.summary)} [&#8230;]</p>\n{footer}",
+                  content_html=_paragraphs_html(article.paragraphs))
+
+
+def _copies(base: str, index: int, article: DemoArticle, original: _Entry) -> tuple[_Entry, ...]:
+    """ru24.pro's, Headline Digest's and Mirror of Mirrors' copies of one original."""
+    ru24_step = original.step + RU24_DELAY
+    ru24_link = f"{base}/ru24/{39291 + index}-{article.slug}.html"
+    claimed = _when(ru24_step)
+    if index == BACKDATED_ARTICLE:
+        claimed = claimed.replace(tzinfo=_MOSCOW)
+    chrome = (*RU24_CHROME_TOP, _RU_MONTHS[original.published.month - 1], str(original.published.year),
+              article.title, RU24_COUNTER)
+    ru24_html = (_paragraphs_html([*chrome, *article.paragraphs])
+                 + f"<p>The post {escape(article.title)} appeared first on {KHAAMA}.</p>\n")
+    ru24 = _Entry("/ru24/rss", ru24_step, article.title, ru24_link, ru24_link, True, claimed, ru24_html)
+
+    digest_step = original.step + DIGEST_DELAY
+    digest_link = f"{base}/digest/story/{article.slug}"
+    digest_html = (_paragraphs_html(article.paragraphs[:1])
+                   + f"<p>Read the full story at {KHAAMA}: {escape(original.link)}</p>\n")
+    digest = _Entry("/digest/atom.xml", digest_step, article.title, digest_link, digest_link, True,
+                    _when(digest_step), digest_html)
+
+    mirror_step = ru24_step + MIRROR_DELAY
+    mirror_id = 7100 + index
+    mirror = _Entry("/mirrors/rss", mirror_step, article.title, f"{base}/mirrors/p/{mirror_id}/",
+                    f"{base}/mirrors/?p={mirror_id}", False, _when(mirror_step),
+                    _paragraphs_html([MIRROR_BANNER]) + ru24_html)
+    return ru24, digest, mirror
+
+
+def _script(base: str) -> tuple[_Entry, ...]:
+    """Every item the network will ever publish, in publication order within a step."""
+    khaama_site, market_site = f"{base}/khaama/", f"{base}/market/"
+    entries: list[_Entry] = []
+    for index, article in enumerate(ARTICLES):
+        original = _wordpress_entry("/khaama/feed/", khaama_site, article, ARTICLE_EVERY * index, 183400 + 7 * index)
+        entries += [original, *_copies(base, index, article, original)]
+    khaama_wrap, market_wrap = MARKET_WRAPS
+    entries.append(_wordpress_entry("/khaama/feed/", khaama_site, khaama_wrap, KHAAMA_WRAP_STEP, 183415))
+    entries.append(_wordpress_entry("/market/rss", market_site, market_wrap, MARKET_WRAP_STEP, 5120))
+    return tuple(sorted(entries, key=lambda e: e.step))
+
+
+def _cdata(text: str) -> str:
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def _rss(spec: _FeedSpec, base: str, entries: list[_Entry], updated: datetime) -> str:
+    items = []
+    for e in entries:
+        creator = f"<dc:creator>{_cdata(spec.publisher)}</dc:creator>\n" if spec.publisher == KHAAMA else ""
+        content = f"<content:encoded>{_cdata(e.content_html)}</content:encoded>\n" if e.content_html else ""
+        permalink = "true" if e.guid_is_permalink else "false"
+        items.append(
+            f"<item>\n<title>{escape(e.title)}</title>\n<link>{escape(e.link)}</link>\n{creator}"
+            f"<pubDate>{format_datetime(e.published)}</pubDate>\n"
+            f'<guid isPermaLink="{permalink}">{escape(e.guid)}</guid>\n'
+            f"<description>{_cdata(e.summary_html)}</description>\n{content}</item>\n"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:atom="http://www.w3.org/2005/Atom">\n<channel>\n'
+        f"<title>{escape(spec.publisher)}</title>\n"
+        f'<atom:link href="{escape(base + spec.path)}" rel="self" type="application/rss+xml" />\n'
+        f"<link>{escape(base + spec.site_path)}</link>\n<description>{escape(spec.tagline)}</description>\n"
+        f"<lastBuildDate>{format_datetime(updated, usegmt=True)}</lastBuildDate>\n<language>en-US</language>\n"
+        + "".join(items) + "</channel>\n</rss>\n"
+    )
+
+
+def _atom(spec: _FeedSpec, base: str, entries: list[_Entry], updated: datetime) -> str:
+    items = [
+        f"<entry>\n<title type=\"text\">{escape(e.title)}</title>\n"
+        f'<link rel="alternate" type="text/html" href="{escape(e.link)}"/>\n<id>{escape(e.guid)}</id>\n'
+        f"<published>{e.published.isoformat()}</published>\n<updated>{e.published.isoformat()}</updated>\n"
+        f'<summary type="html">{escape(e.summary_html)}</summary>\n</entry>\n'
+        for e in entries
+    ]
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n'
+        f"<title>{escape(spec.publisher)}</title>\n<subtitle>{escape(spec.tagline)}</subtitle>\n"
+        f'<link rel="self" type="application/atom+xml" href="{escape(base + spec.path)}"/>\n'
+        f'<link rel="alternate" type="text/html" href="{escape(base + spec.site_path)}"/>\n'
+        f"<id>{escape(base + spec.site_path)}</id>\n<updated>{updated.isoformat()}</updated>\n"
+        f"<author><name>{escape(spec.publisher)}</name></author>\n" + "".join(items) + "</feed>\n"
+    )
+
+
+def _page(entry: _Entry) -> str:
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(entry.title)}</title>'
+        f"</head>\n<body><article><h1>{escape(entry.title)}</h1>\n"
+        f"{entry.content_html or entry.summary_html}</article></body></html>\n"
+    )
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A poller that hangs up mid-answer is not news; the demo's terminal is for the story.
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    network: DemoNetwork   # set on a per-server subclass
+    server_version = "DemoNetwork/1.0"
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self._answer(with_body=True)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._answer(with_body=False)
+
+    def _answer(self, with_body: bool) -> None:
+        reply = self.network.render(self.path)
+        status = reply.status
+        if reply.not_modified(self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")):
+            status = 304
+        self.send_response(status)
+        if reply.etag is not None:
+            self.send_header("ETag", reply.etag)
+        if reply.last_modified is not None:
+            self.send_header("Last-Modified", format_datetime(reply.last_modified, usegmt=True))
+        if status != 304:
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if with_body and status != 304:
+            self.wfile.write(reply.body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (base signature)
+        # The demo prints discoveries; an access log on stderr would bury them.
+        pass
+
+
+class DemoNetwork:
+    """A simulated syndication network served on 127.0.0.1, evolving with (scaled) time.
+
+    Use as a context manager, or `start()` then `stop()`. `clock` is injectable so tests
+    can move time by hand; `seconds_per_step` sets how many of its seconds make a step.
+    """
+
+    def __init__(self, *, seconds_per_step: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        if not seconds_per_step > 0:
+            raise ValueError(f"seconds_per_step must be positive, got {seconds_per_step!r}")
+        self.seconds_per_step = seconds_per_step
+        self._clock = clock
+        self._started_at: float | None = None
+        self._server: _QuietServer | None = None
+        self._thread: threading.Thread | None = None
+        self._base: str | None = None
+        self._entries: tuple[_Entry, ...] = ()
+        self._steps = max(e.step for e in _script("")) + 1
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> str:
+        """Serve the network on 127.0.0.1 (a free port) from a daemon thread; the base URL."""
+        if self._base is not None:
+            return self._base
+        handler = type("DemoHandler", (_Handler,), {"network": self})
+        server = _QuietServer(("127.0.0.1", 0), handler)
+        self._base = f"http://127.0.0.1:{server.server_address[1]}"
+        self._entries = _script(self._base)
+        self._started_at = self._clock()
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="demo-network", daemon=True)
+        self._thread.start()
+        return self._base
+
+    def stop(self) -> None:
+        """Stop serving and release the port; safe to call twice."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> DemoNetwork:
+        self.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- what the demo shows ---------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """`http://127.0.0.1:PORT`; only once started."""
+        if self._base is None:
+            raise RuntimeError("the demo network is not started: call start() first")
+        return self._base
+
+    @property
+    def feeds(self) -> list[DemoFeed]:
+        """Every feed of the network with its publisher (needs the port, so only once started)."""
+        return [DemoFeed(self.base_url + spec.path, spec.publisher) for spec in _FEEDS]
+
+    @property
+    def steps(self) -> int:
+        """How many steps the script has: nothing changes from step `steps - 1` on."""
+        return self._steps
+
+    @property
+    def step(self) -> int:
+        """The current step (0 before start; keeps counting past the end of the script)."""
+        if self._started_at is None:
+            return 0
+        return max(0, math.floor((self._clock() - self._started_at) / self.seconds_per_step))
+
+    def expected_chains(self) -> list[tuple[str, str, str]]:
+        """(copy publisher, parent publisher, article title) for every republication the demo stages."""
+        chains: list[tuple[str, str, str]] = []
+        for article in ARTICLES:
+            chains += [(RU24, KHAAMA, article.title), (DIGEST, KHAAMA, article.title), (MIRRORS, RU24, article.title)]
+        return chains
+
+    # -- serving ---------------------------------------------------------------------
+    def render(self, path: str, step: int | None = None) -> DemoResponse:
+        """The answer for a request path at `step` (default: now): a feed, an article page or a 404."""
+        base = self.base_url
+        step = self.step if step is None else step
+        path = urlsplit(path).path
+        for spec in _FEEDS:
+            if path == spec.path:
+                return self._feed(spec, base, step)
+        for entry in self._entries:
+            if entry.step <= step and urlsplit(entry.link).path == path:
+                return _response(_page(entry).encode(), HTML_TYPE, _when(entry.step))
+        return DemoResponse(404, "text/plain; charset=utf-8", b"404 not found\n")
+
+    def _feed(self, spec: _FeedSpec, base: str, step: int) -> DemoResponse:
+        # Newest first; the script lists each step's items in publication order.
+        visible = [e for e in self._entries if e.feed_path == spec.path and e.step <= step][::-1][:MAX_ITEMS]
+        updated = _when(max((e.step for e in visible), default=0))
+        document = (_atom if spec.atom else _rss)(spec, base, visible, updated)
+        return _response(document.encode(), ATOM_TYPE if spec.atom else RSS_TYPE, updated)
+
+
+def _response(body: bytes, content_type: str, last_modified: datetime) -> DemoResponse:
+    # A strong validator: it changes exactly when the bytes do.
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return DemoResponse(200, content_type, body, etag, last_modified)
