@@ -22,6 +22,7 @@ import socket
 import struct
 import threading
 import time
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -43,24 +44,20 @@ DRIP_STEP = 0.2  # seconds between dripped bytes
 MIN_GAP = 1.0
 COPY_LAG = (30.0, 300.0)  # a republication appears this many seconds after its source
 
+_ERROR_REPLIES = {"http500": (500, ()), "http503_retry_after": (503, (("Retry-After", "2"),)),
+                  "http429_retry_after": (429, (("Retry-After", "2"),))}
 _FEED_PATH = re.compile(r"/feed/(\d+)\.xml(?:\?.*)?")
 # Real words rather than syllable soup, so normalisation and tokenising behave as on real text;
-# ~150 words make accidental 5-word overlaps between independent items practically impossible.
+# ~120 words make accidental 5-word overlaps between independent items practically impossible.
 _WORDS = tuple("""
-river lantern quiet market council harbour winter budget signal orchard bridge copper
-meadow station archive engine festival garden library ferry tunnel village summit canal
-report debate vote weather forecast storm drought harvest museum school hospital clinic
-railway airport bakery theatre concert gallery stadium highway cyclist driver farmer
-teacher nurse mayor minister judge witness scientist student reader editor artist
-announced delayed approved rejected opened closed repaired measured counted painted
-visited reported confirmed denied expected promised planned questioned welcomed
-early late rapid slow bright dark narrow wide ancient modern local regional national
-northern southern eastern western coastal rural urban quiet noisy careful sudden
-morning evening weekend season decade century moment record survey sample study
-water power grain timber cotton steel glass paper stone salt coffee honey wool
-after before during despite without beyond across toward beneath between around
-new old small large public private annual monthly weekly daily final first second
-plan project proposal fund grant contract permit licence policy rule schedule route
+river lantern quiet market council harbour winter budget signal orchard bridge copper meadow station archive engine
+festival garden library ferry tunnel village summit canal report debate vote weather forecast storm drought harvest
+museum school hospital clinic railway airport bakery theatre concert gallery stadium highway cyclist driver farmer
+teacher nurse mayor minister judge witness scientist student reader editor artist announced delayed approved
+rejected opened closed repaired measured counted painted visited reported confirmed denied expected promised planned
+questioned welcomed early late rapid slow bright dark narrow wide ancient modern local regional national northern
+southern eastern western coastal rural urban noisy careful sudden morning evening weekend season decade century
+moment record survey sample study water power grain timber cotton steel glass paper stone salt coffee honey wool
 """.split())
 
 
@@ -69,7 +66,7 @@ class FarmConfig:
     """Size, publication rate and misbehaviour of the farm; identical configs serve identical feeds."""
 
     feeds: int = 300
-    items_per_feed_per_minute: float = 0.5   # publication rate (each feed publishes on its own deterministic schedule, seeded)
+    items_per_feed_per_minute: float = 0.5   # per feed, each on its own seeded schedule
     window: int = 15                          # items listed per feed document (newest first)
     seed: int = 7
     fault_rate: float = 0.15                  # share of requests answered with a fault
@@ -78,15 +75,12 @@ class FarmConfig:
     copy_rate: float = 0.05                   # share of items that republish another feed's item verbatim
 
     def __post_init__(self) -> None:
-        unknown = set(self.faults) - set(FAULT_KINDS)
-        if unknown:
-            raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
+        if set(self.faults) - set(FAULT_KINDS) or (self.fault_rate > 0 and not self.faults):
+            raise ValueError(f"faults must be a non-empty subset of {FAULT_KINDS}, got {self.faults}")
         if self.feeds < 1 or self.window < 1 or self.items_per_feed_per_minute < 0 or self.slow_seconds < 0:
             raise ValueError("feeds and window must be >= 1; rate and slow_seconds >= 0")
         if not (0 <= self.fault_rate <= 1 and 0 <= self.copy_rate <= 1):
             raise ValueError("fault_rate and copy_rate must be within [0, 1]")
-        if self.fault_rate > 0 and not self.faults:
-            raise ValueError("fault_rate > 0 needs at least one fault kind")
 
 
 @dataclass(frozen=True)
@@ -261,15 +255,7 @@ class FeedFarm:
 
     def _count(self, feed: int, rel: float) -> int:
         """How many items `feed` has published by relative time `rel`."""
-        times = self._schedule(feed, rel)
-        lo, hi = 0, len(times)
-        while lo < hi:  # bisect on a list that may have just grown
-            mid = (lo + hi) // 2
-            if times[mid] <= rel:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
+        return bisect_right(self._schedule(feed, rel), rel)
 
     def _item(self, feed: int, n: int) -> Item:
         """Item `n` of `feed`; its text depends only on (seed, feed, n), so query order never matters."""
@@ -312,23 +298,18 @@ class FeedFarm:
             cached = self._documents.get((feed, count))
             if cached is not None:
                 return cached
-            items = [self._item(feed, n) for n in range(count - 1, max(count - self.config.window, 0) - 1, -1)]
-            entries = []
-            for item in items:
-                description = escape("".join(f"<p>{p}</p>" for p in item.paragraphs))
-                entries.append(
-                    f"<item><title>{escape(item.title)}</title>"
-                    f"<link>{self._base}/item/{item.feed}/{item.n}.html</link>"
-                    f'<guid isPermaLink="false">{item.guid}</guid>'
-                    f"<pubDate>{self._http_date(item.at)}</pubDate>"
-                    f"<description>{description}</description></item>")
+            # Oldest first, so same-feed lookups behind each item are already memoised (shallow recursion).
+            items = [self._item(feed, n) for n in range(max(count - self.config.window, 0), count)][::-1]
+            entries = [f"<item><title>{escape(i.title)}</title><link>{self._base}/item/{i.feed}/{i.n}.html</link>"
+                       f'<guid isPermaLink="false">{i.guid}</guid><pubDate>{self._http_date(i.at)}</pubDate>'
+                       f"<description>{escape(''.join(f'<p>{p}</p>' for p in i.paragraphs))}</description></item>"
+                       for i in items]
             newest = self._http_date(items[0].at) if items else self._http_date(-86400.0)
             body = ('<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
                     f"<title>Farm feed {feed}</title><link>{self._base}/feed/{feed}.xml</link>"
                     f"<description>Synthetic feed {feed}</description><lastBuildDate>{newest}</lastBuildDate>"
                     + "".join(entries) + "</channel></rss>\n").encode()
-            doc = Document(body, f'"{hashlib.sha1(body).hexdigest()}"', newest,
-                           frozenset(i.guid for i in items))
+            doc = Document(body, f'"{hashlib.sha1(body).hexdigest()}"', newest, frozenset(i.guid for i in items))
             self._documents[(feed, count)] = doc
             return doc
 
@@ -347,9 +328,10 @@ class FeedFarm:
                 return None
             return self._fault_rng.choice(self.config.faults)
 
-    def _record_listed(self, feed: int, guids: frozenset[str]) -> None:
+    def _served(self, feed: int, doc: Document) -> None:
         with self._lock:
-            self._listed.setdefault(feed, set()).update(guids)
+            self._listed.setdefault(feed, set()).update(doc.guids)
+        self._count_stat("200")
 
 
 class _FarmServer(ThreadingHTTPServer):
@@ -403,40 +385,33 @@ class _Handler(BaseHTTPRequestHandler):
             return
         feed = int(match[1])
         doc = farm._document(feed, farm.clock() - farm._t0)
+        validators = (("ETag", doc.etag), ("Last-Modified", doc.last_modified))
         if self._not_modified(doc):
             farm._count_stat("304")  # 304s are never faulted: a fault needs a body to spoil
-            self._reply(304, b"", None, (("ETag", doc.etag), ("Last-Modified", doc.last_modified)))
+            self._reply(304, b"", None, validators)
             return
         fault = farm._pick_fault()
         if fault is None:
-            def served() -> None:
-                farm._record_listed(feed, doc.guids)
-                farm._count_stat("200")
-
-            self._reply(200, doc.body, RSS_TYPE, (("ETag", doc.etag), ("Last-Modified", doc.last_modified)), served)
-            return
-        farm._count_stat(fault)
-        self._fault(fault, doc)
+            self._reply(200, doc.body, RSS_TYPE, validators, lambda: farm._served(feed, doc))
+        else:
+            farm._count_stat(fault)
+            self._fault(fault, doc)
 
     def _not_modified(self, doc: Document) -> bool:
         inm = self.headers.get("If-None-Match")
         if inm is not None:  # RFC 9110: If-None-Match takes precedence over If-Modified-Since
             tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
             return "*" in tags or doc.etag in tags
-        ims = self.headers.get("If-Modified-Since")
-        if ims is None:
-            return False
         try:
-            return parsedate_to_datetime(ims) >= parsedate_to_datetime(doc.last_modified)
-        except (TypeError, ValueError):
+            return parsedate_to_datetime(self.headers["If-Modified-Since"]) >= parsedate_to_datetime(doc.last_modified)
+        except (TypeError, ValueError):  # absent or unreadable
             return False
 
     def _reply(self, status: int, body: bytes, ctype: str | None,
                headers: tuple[tuple[str, str], ...] = (),
                before_last_byte: Callable[[], None] | None = None) -> None:
-        """Send a complete response. `before_last_byte` runs once all but the last byte went out:
-        late enough that the client really was sent the body, early enough that a client holding
-        the whole body always finds it in the farm's records (no race for observers)."""
+        # `before_last_byte` runs when all but the last byte went out: late enough that the body was
+        # really sent, early enough that a client holding all of it finds it already recorded.
         self.send_response(status)
         if ctype:
             self.send_header("Content-Type", ctype)
@@ -456,11 +431,9 @@ class _Handler(BaseHTTPRequestHandler):
         """Spoil this response in the way `kind` names; published items are untouched."""
         farm = self.server.farm
         slow = farm.config.slow_seconds
-        if kind == "http500":
-            self._reply(500, b"internal server error\n", "text/plain")
-        elif kind in ("http503_retry_after", "http429_retry_after"):
-            status = 503 if kind.startswith("http503") else 429
-            self._reply(status, b"try again later\n", "text/plain", (("Retry-After", "2"),))
+        if kind in _ERROR_REPLIES:
+            status, headers = _ERROR_REPLIES[kind]
+            self._reply(status, b"try again later\n", "text/plain", headers)
         elif kind == "timeout_hang":
             # Read the request, say nothing, then hang up: the client must time out or see EOF.
             farm._stopping.wait(slow * 3)

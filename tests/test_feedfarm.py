@@ -55,14 +55,14 @@ def get(url: str, headers: dict[str, str] | None = None, timeout: float = 5.0) -
 
 
 def raw_exchange(url: str, timeout: float = 5.0) -> tuple[bytes, BaseException | None, float]:
-    """Send a bare GET and read until EOF/error: (bytes received, error, seconds taken)."""
+    """Send a bare GET and read until EOF/error/`timeout`: (bytes received, error, seconds taken)."""
     parts = urlsplit(url)
     started = time.monotonic()
     received, error = b"", None
     with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
         sock.sendall(f"GET {parts.path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        try:
-            while chunk := sock.recv(65536):
+        try:  # the overall deadline turns a server that never stops dripping into a failure, not a hang
+            while time.monotonic() - started < timeout and (chunk := sock.recv(65536)):
                 received += chunk
         except OSError as exc:
             error = exc
@@ -245,15 +245,28 @@ def test_drip_sends_a_few_bytes_then_closes(clock: FakeClock) -> None:
         farm.stop()
 
 
-def test_stop_releases_a_hanging_request_promptly(clock: FakeClock) -> None:
+def handler_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if "process_request_thread" in t.name}
+
+
+def test_stop_releases_hanging_requests_and_idle_connections(clock: FakeClock) -> None:
     farm = faulty("timeout_hang", clock, slow_seconds=20)
+    url = urlsplit(farm.feed_urls()[0])
+    before = handler_threads()
     result: list[float] = []
-    client = threading.Thread(target=lambda: result.append(raw_exchange(farm.feed_urls()[0])[2]))
+    client = threading.Thread(target=lambda: result.append(raw_exchange(url.geturl())[2]))
     client.start()
+    idle = socket.create_connection((url.hostname, url.port))  # a keep-alive connection with no request
     time.sleep(0.2)
+    ours = handler_threads() - before
+    assert len(ours) == 2
     farm.stop()
     client.join(5)
+    for thread in ours:
+        thread.join(2)
+    idle.close()
     assert result and result[0] < 3
+    assert not any(t.is_alive() for t in ours)  # the server side let go too, not just the client
 
 
 def test_304_is_never_faulted(clock: FakeClock) -> None:

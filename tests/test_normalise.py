@@ -191,11 +191,6 @@ def test_share_widget_lines_are_dropped() -> None:
     assert story_paragraphs(document, "Ferry timetable") == [3, 5]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="normalise._SHARE_WIDGET's [^.!?] does not know CJK sentence ends (。！？): a CJK story "
-    "paragraph that begins with a platform name (X, Telegram, Facebook…) is dropped as a share widget",
-)
 @pytest.mark.parametrize(
     "paragraph",
     ["X（旧ツイッター）は24日、新たな利用規約を発表した。", "Telegram 创始人杜罗夫在法国被捕。"],

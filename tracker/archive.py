@@ -12,8 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import io
+import threading
+
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 from tracker.errors import InputError
 from tracker.model import Capture
@@ -67,7 +72,8 @@ def read_warc(path: Path) -> Iterator[Capture | Skipped]:
         try:
             for record in ArchiveIterator(stream):
                 yield _from_record(path, record)
-        except (ArchiveLoadFailed, OSError, EOFError, ValueError) as error:
+        except (ArchiveLoadFailed, OSError, EOFError, ValueError, AttributeError) as error:
+            # warcio raises AttributeError on a record cut inside its headers.
             # Damage stops the walk through a compressed archive; what came before stands.
             yield Skipped(str(path), f"archive damaged after this point: {error}")
 
@@ -103,6 +109,9 @@ def _from_record(path: Path, record) -> Capture | Skipped:  # type: ignore[no-un
         body = record.content_stream().read()
     except Exception as error:  # warcio surfaces decoding failures as assorted exceptions
         return Skipped(where, f"unreadable body: {error}")
+    if getattr(record.raw_stream, "limit", 0) > 0:
+        # Fewer bytes than Content-Length promised: a crawler stopped mid-write.
+        return Skipped(where, f"truncated record for {uri}")
     if not looks_like_feed(body, content_type):
         return Skipped(where, f"not a feed ({content_type or 'unknown type'}) at {uri}")
     return Capture(uri, captured_at, "response", body, source, content_type, status, digest)
@@ -116,3 +125,63 @@ def read_feed_file(path: Path, url: str, captured_at: datetime | None) -> Captur
     except OSError as error:
         raise InputError(f"{path}: cannot read ({error.strerror})") from None
     return Capture(url, when, "file", body, f"file:{path}")
+
+
+class WarcArchive:
+    """Rolling WARC files of every capture: the evidence of what a feed showed, and when.
+
+    Written in the format `ingest` reads: a `response` record per fetched body (with its
+    HTTP headers), a `revisit` record when the server answered 304 Not Modified. A new
+    file starts when the current one passes `max_bytes`. Safe to call from many threads.
+    """
+
+    def __init__(self, directory: Path, max_bytes: int = 100 * 1024 * 1024) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._file: io.BufferedWriter | None = None
+        self._writer: WARCWriter | None = None
+        self._sequence = 0
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def _rotate(self) -> WARCWriter:
+        if self._file is not None and self._file.tell() < self.max_bytes and self._writer is not None:
+            return self._writer
+        self.close()
+        self._sequence += 1
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        path = self.directory / f"tracker-{stamp}-{self._sequence:05d}.warc.gz"
+        self._file = path.open("ab")
+        self._writer = WARCWriter(self._file, gzip=True)
+        return self._writer
+
+    def write(
+        self, url: str, when: datetime, status: int, headers: tuple[tuple[str, str], ...], body: bytes | None
+    ) -> None:
+        """Append one capture: a response with `body`, or a revisit when `body` is None (304)."""
+        date = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        http = StatusAndHeaders(f"{status} {'Not Modified' if body is None else 'OK'}", list(headers), protocol="HTTP/1.1")
+        with self._lock:
+            writer = self._rotate()
+            if body is None:
+                record = writer.create_warc_record(
+                    url, "revisit", http_headers=http,
+                    warc_headers_dict={"WARC-Date": date, "WARC-Profile": "http://netpreserve.org/warc/1.1/revisit/server-not-modified"},
+                )
+            else:
+                # The body is stored decoded: drop headers that describe the wire encoding.
+                http.remove_header("Content-Encoding")
+                http.remove_header("Transfer-Encoding")
+                http.replace_header("Content-Length", str(len(body)))
+                record = writer.create_warc_record(
+                    url, "response", payload=io.BytesIO(body), http_headers=http, warc_headers_dict={"WARC-Date": date}
+                )
+            writer.write_record(record)
+            if self._file is not None:
+                self._file.flush()
+
+    def close(self) -> None:
+        """Close the current file."""
+        if self._file is not None:
+            self._file.close()
+        self._file, self._writer = None, None

@@ -109,3 +109,81 @@ def stats(ctx: click.Context) -> None:
     from tracker.store.database import open_database
 
     click.echo(stats_report(open_database(_config(ctx).database.url)))
+
+
+def _logging(config: Config, verbose: int, fmt: str | None) -> None:
+    from tracker.logs import configure
+
+    level = "debug" if verbose > 1 else config.log.level
+    configure(fmt or config.log.format, level)
+
+
+@main.command()
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="Log format (default: [log] format, else text).")
+@click.pass_context
+def run(ctx: click.Context, log_format: str | None) -> None:
+    """Run the polling daemon until SIGTERM/SIGINT (SIGHUP re-reads the config).
+
+    \b
+    Example:
+      tracker --config config/tracker.toml run --log-format json
+    """
+    from tracker.config import config_path
+    from tracker.scheduler import Daemon
+
+    config = _config(ctx)
+    _logging(config, ctx.parent.params.get("verbose", 0) if ctx.parent else 0, log_format)
+    sys.exit(Daemon(config, config_path(ctx.obj)).run())
+
+
+@main.command()
+@click.option("--all", "everything", is_flag=True, help="Poll every active feed, due or not.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="Log format.")
+@click.pass_context
+def poll(ctx: click.Context, everything: bool, log_format: str | None) -> None:
+    """Poll every due feed once (--all: every feed) and exit; for cron.
+
+    \b
+    Example:
+      tracker --config config/tracker.toml poll --all
+    """
+    from tracker.scheduler import poll_once
+
+    config = _config(ctx)
+    _logging(config, ctx.parent.params.get("verbose", 0) if ctx.parent else 0, log_format)
+    outcomes = poll_once(config, everything)
+    failed = sum(1 for o in outcomes if o.error_kind)
+    new = sum(o.report.new_items for o in outcomes)
+    copies = sum(o.report.republications for o in outcomes)
+    unchanged = sum(1 for o in outcomes if o.not_modified)
+    click.echo(f"{len(outcomes)} feeds polled ({unchanged} unchanged, {failed} failed), {new} new items, {copies} republications found")
+
+
+@main.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Is the daemon alive, what is due, what is failing, what was found lately.
+
+    \b
+    Example:
+      tracker --config config/tracker.toml status
+    """
+    from tracker.status import status_report
+
+    click.echo(status_report(_config(ctx)))
+
+
+@main.command()
+@click.option("--seconds-per-step", type=float, default=8.0, show_default=True, help="Real seconds per step of the simulated network (14 steps).")
+@click.option("--database", type=click.Path(dir_okay=False, path_type=Path), help="Keep the demo's SQLite database at this path.")
+def demo(seconds_per_step: float, database: Path | None) -> None:
+    """Watch the tracker discover republications in a simulated network (offline, ~2 minutes).
+
+    \b
+    Example:
+      tracker demo
+    """
+    from tracker.demo import run_demo
+
+    found = run_demo(seconds_per_step, click.echo, database)
+    sys.exit(0 if found else 1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -63,11 +63,53 @@ class DetectionConfig(_Strict):
         return self
 
 
+class PollingConfig(_Strict):
+    """`[polling]`: how the daemon fetches feeds (HTTP done the way feed readers do it)."""
+
+    user_agent: str = Field(default="tracker/0.1 (feed provenance tracker)", min_length=1)
+    workers: int = Field(default=8, ge=1, le=256)
+    per_host: int = Field(default=2, ge=1, le=64)
+    dispatch_seconds: float = Field(default=5.0, gt=0, le=3600)
+    default_interval_seconds: int = Field(default=1800, ge=1)
+    min_interval_seconds: int = Field(default=300, ge=1)
+    max_interval_seconds: int = Field(default=86400, ge=1)
+    error_backoff_seconds: int = Field(default=300, ge=1)
+    max_backoff_seconds: int = Field(default=6 * 3600, ge=1)
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=30.0, gt=0)
+    total_timeout: float = Field(default=60.0, gt=0)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_redirects: int = Field(default=5, ge=0, le=30)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> PollingConfig:
+        if self.min_interval_seconds > self.max_interval_seconds:
+            raise ValueError("min_interval_seconds is larger than max_interval_seconds")
+        return self
+
+
+class ArchiveConfig(_Strict):
+    """`[archive]`: keep every capture as evidence in rolling WARC files (off unless `dir` is set)."""
+
+    dir: str | None = None
+    max_file_mb: int = Field(default=100, ge=1)
+
+
+class LogConfig(_Strict):
+    """`[log]`: one line per event, human-readable or JSON."""
+
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
     database: DatabaseConfig = DatabaseConfig()
     detection: DetectionConfig = DetectionConfig()
+    polling: PollingConfig = PollingConfig()
+    archive: ArchiveConfig = ArchiveConfig()
+    log: LogConfig = LogConfig()
     feeds: list[FeedConfig] = Field(default_factory=list)
     path: Path | None = Field(default=None, exclude=True)
 

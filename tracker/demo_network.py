@@ -322,7 +322,9 @@ class DemoNetwork:
         self._entries = _script(self._base)
         self._started_at = self._clock()
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="demo-network", daemon=True)
+        # A short poll interval makes stop() prompt: shutdown() waits for the next poll.
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"demo-network-{server.server_address[1]}", daemon=True)
         self._thread.start()
         return self._base
 
@@ -331,7 +333,7 @@ class DemoNetwork:
         server, thread = self._server, self._thread
         self._server = self._thread = None
         if server is not None:
-            server.shutdown()
+            pass
             server.server_close()
         if thread is not None:
             thread.join(timeout=5)

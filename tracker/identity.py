@@ -34,9 +34,13 @@ def canonical_url(url: str | None) -> str | None:
         return url
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return url
-    host = parts.netloc.lower().removesuffix(":80").removesuffix(":443")
+    scheme = parts.scheme.lower()
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    host = hostport.lower()
+    default_port = {"http": ":80", "https": ":443"}[scheme]
+    host = (f"{userinfo}@" if userinfo else "") + host.removesuffix(default_port)
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.lower().startswith(_TRACKING)])
-    return urlunsplit((parts.scheme.lower(), host, parts.path or "/", query, ""))
+    return urlunsplit((scheme, host, parts.path or "/", query, ""))
 
 
 def host_of(url: str | None) -> str | None:

@@ -28,6 +28,9 @@ class Capture:
     content_type: str | None = None
     status: int | None = None
     payload_digest: str | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    duration_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class ParsedFeed:
     site_url: str | None
     entries: tuple[ParsedEntry, ...]
     warning: str | None = None
+    ttl_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,7 @@ class IngestReport:
     errors: int = 0
     skipped_records: int = 0
     warnings: list[str] = field(default_factory=list)
+    new_copies: list[int] = field(default_factory=list)
 
     def add(self, other: IngestReport) -> None:
         """Accumulate another report into this one."""
@@ -150,3 +155,4 @@ class IngestReport:
         self.errors += other.errors
         self.skipped_records += other.skipped_records
         self.warnings.extend(other.warnings)
+        self.new_copies.extend(other.new_copies)

@@ -66,7 +66,7 @@ _CREDIT_PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
 _SHARE_WIDGET = regex.compile(
     r"^(?:share(?: this| on| via)?|tweet|pin it|e-?mail|print|like this|click to (?:share|print|email)"
     r"|follow us|related(?: posts| articles| stories)?|advertisement|subscribe|comments?|leave a comment"
-    r"|facebook|twitter|x|linkedin|whatsapp|telegram|reddit)\b[^.!?]{0,80}$",
+    r"|facebook|twitter|x|linkedin|whatsapp|telegram|reddit)\b[^.!?。！？]{0,80}$",
     regex.IGNORECASE,
 )
 _SENTENCE_END = regex.compile(r"[.!?…。！？؟»”\"')]\s*$")

@@ -112,11 +112,13 @@ def parse_feed(body: bytes, content_type: str | None = None) -> ParsedFeed:
         reason = f" ({problem})" if problem else ""
         raise ParseError(f"not a feed{reason}")
     feed = parsed.get("feed", {})
+    ttl = str(feed.get("ttl") or "").strip()
     return ParsedFeed(
         title=_text_value(feed.get("title"), False) or None,
         site_url=feed.get("link") or None,
         entries=tuple(_entry(e) for e in parsed.entries),
         warning=str(problem) if problem else None,
+        ttl_seconds=int(ttl) * 60 if ttl.isdigit() else None,
     )
 
 

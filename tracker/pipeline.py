@@ -24,7 +24,7 @@ from tracker.fingerprint import Fingerprinter, overlap, shingles, similarity
 from tracker.identity import canonical_url, host_of, identity_keys, raw_hash, text_hash
 from tracker.index import CandidateIndex
 from tracker.model import Capture, Document, Fingerprint, IngestReport, ParsedEntry, ParsedFeed, Similarity
-from tracker.normalise import document_from_paragraphs, fold, story_paragraphs, to_document
+from tracker.normalise import document_from_paragraphs, fold, is_credit, story_paragraphs, to_document
 from tracker.parse import parse_capture_body
 from tracker.provenance import Edge, components, decide
 from tracker.store import schema
@@ -70,6 +70,15 @@ class Pipeline:
             for url in self.configured:
                 self._feed(session, url, None)
 
+    def feed_id(self, url: str) -> int | None:
+        """The id of a known feed URL."""
+        return self.corpus.feed_ids.get(url)
+
+    def rename_feed(self, old: str, new: str) -> None:
+        """A permanent redirect moved a feed: find it under both URLs from now on."""
+        feed_id = self.corpus.feed_ids[old]
+        self.corpus.feed_ids[new] = feed_id
+
     def _publisher(self, session: Session, name: str, host: str | None) -> int:
         known = self.corpus.publisher_by_name.get(fold(name).strip())
         if known is not None:
@@ -105,7 +114,8 @@ class Pipeline:
         if parsed_body is None:
             parsed_body = parse_capture_body(capture.body, capture.content_type)
         parsed = parsed_body if isinstance(parsed_body, ParsedFeed) else None
-        problem = str(parsed_body) if isinstance(parsed_body, ParseError) else None
+        problem = capture.error or (str(parsed_body) if isinstance(parsed_body, ParseError) else None)
+        problem_kind = capture.error_kind or ("parse" if isinstance(parsed_body, ParseError) else None)
         with self.sessions.begin() as session:
             feed_id = self._feed(session, capture.feed_url, parsed)
             capture_key = (feed_id, capture.captured_at, capture.kind)
@@ -119,6 +129,7 @@ class Pipeline:
                     "source": capture.source, "status": capture.status, "payload_digest": capture.payload_digest,
                     "bytes": len(capture.body) if capture.body is not None else None,
                     "entries": len(parsed.entries) if parsed else 0, "new_items": 0, "updates": 0, "error": problem,
+                    "error_kind": problem_kind, "duration_ms": capture.duration_ms,
                 },
             ).scalar_one()
             self.corpus.captures.add(capture_key)
@@ -235,7 +246,8 @@ class Pipeline:
             story_text="\n".join(document.paragraphs[i] for i in indices),
             story=self.fingerprinter.fingerprint(words),
             lead=self.fingerprinter.fingerprint(words[:LEAD_TOKENS]),
-            full=shingles(document.words(), self.detection.shingle_size),
+            # Credit lines are the copier's own words about its source, not text it copied.
+            full=shingles(document.words([i for i, p in enumerate(document.paragraphs) if not is_credit(p)]), self.detection.shingle_size),
         )
 
     def _new_version(self, session: Session, item: ItemState, entry: ParsedEntry, document: Document, when: datetime) -> set[int]:
@@ -349,6 +361,7 @@ class Pipeline:
                     continue
                 if decision.parent_item_id is not None and (previous is None or previous[1] is None):
                     report.republications += 1
+                    report.new_copies.append(decision.item_id)
                 self.decisions[decision.item_id] = key
                 values = {
                     "story_id": decision.story_id,

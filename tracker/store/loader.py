@@ -29,6 +29,8 @@ def load_corpus(session: Session, corpus: Corpus, fingerprints: MakeFingerprints
         corpus.add_publisher(publisher.id, publisher.name, publisher.site_host)
     for feed in session.scalars(select(schema.Feed)):
         corpus.add_feed(feed.id, feed.url, feed.publisher_id)
+    for old in session.scalars(select(schema.FeedUrl)):
+        corpus.feed_ids.setdefault(old.url, old.feed_id)
     for feed_id, when, kind, error in session.execute(
         select(schema.Capture.feed_id, schema.Capture.captured_at, schema.Capture.kind, schema.Capture.error)
     ):

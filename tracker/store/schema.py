@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -50,6 +51,44 @@ class Feed(Base):
     title: Mapped[str | None] = mapped_column(String(500))
     site_url: Mapped[str | None] = mapped_column(String(2000))
     added_at: Mapped[datetime] = mapped_column(DateTime)
+    # Polling state, kept on the row (failures are data, as in Miniflux).
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    next_check_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    check_interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    last_checked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error_kind: Mapped[str | None] = mapped_column(String(40))
+    last_error_message: Mapped[str | None] = mapped_column(Text)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class FeedUrl(Base):
+    """A URL a feed had before a permanent redirect moved it."""
+
+    __tablename__ = "feed_urls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    replaced_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Heartbeat(Base):
+    """The running daemon's pulse, for `tracker status`."""
+
+    __tablename__ = "heartbeats"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    pid: Mapped[int] = mapped_column(Integer)
+    hostname: Mapped[str] = mapped_column(String(300))
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    beat_at: Mapped[datetime] = mapped_column(DateTime)
+    interval_seconds: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(20))
 
 
 class Capture(Base):
@@ -66,6 +105,8 @@ class Capture(Base):
     status: Mapped[int | None] = mapped_column(Integer)
     payload_digest: Mapped[str | None] = mapped_column(String(100))
     bytes: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    error_kind: Mapped[str | None] = mapped_column(String(40))
     entries: Mapped[int] = mapped_column(Integer, default=0)
     new_items: Mapped[int] = mapped_column(Integer, default=0)
     updates: Mapped[int] = mapped_column(Integer, default=0)

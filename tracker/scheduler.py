@@ -1,0 +1,243 @@
+"""The polling daemon: an APScheduler dispatch job feeding a bounded pool of fetch workers.
+
+The database says what is due (each feed row has its next check time). Every
+`dispatch_seconds` one job beats the heartbeat, picks due feeds and hands them to the
+workers, never more than `per_host` at once to one host. Each worker fetches, then
+stores through the pipeline under its lock, one poll at a time.
+
+Service behaviour (the rq worker model): the first SIGTERM/SIGINT stops dispatching,
+lets polls in flight finish and commit, and exits 0; a second exits at once. SIGHUP
+re-reads the config (new feeds start, removed ones stop; an invalid file is refused and
+the old config kept). Losing the database does not kill the daemon: it logs, retries on
+the next tick, and rebuilds its caches from SQL once the database is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import insert, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracker.config import Config, load_config
+from tracker.errors import ConfigError, StoreError
+from tracker.identity import host_of
+from tracker.logs import fields
+from tracker.pipeline import Pipeline
+from tracker.poll import FeedToPoll, PollOutcome, Poller, log_poll, utcnow
+from tracker.store import schema
+from tracker.store.database import open_database
+
+log = logging.getLogger(__name__)
+HEARTBEAT = "daemon"
+EXIT_AT_ONCE = 130
+
+
+class Daemon:
+    """`tracker run`: polls the configured feeds until told to stop."""
+
+    def __init__(
+        self, config: Config, config_path: Path | None = None, on_poll: Callable[[PollOutcome], None] | None = None
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.on_poll = on_poll
+        self.stopping = threading.Event()
+        self.stopped = threading.Event()
+        self._signals = 0
+        self._sessions: sessionmaker[Session] | None = None
+        self._poller: Poller | None = None
+        self._stale = True
+        self._in_flight: dict[int, str] = {}
+        self._hosts: Counter[str] = Counter()
+        self._state_lock = threading.Lock()
+        self._workers = ThreadPoolExecutor(config.polling.workers, thread_name_prefix="poll")
+        self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+        self._started_at = utcnow()
+
+    # -- life cycle -----------------------------------------------------------------------
+    def run(self) -> int:
+        """Run in the foreground until a signal stops it; return the exit status."""
+        self.install_signal_handlers()
+        self.start()
+        while not self.stopping.wait(0.5):
+            pass
+        self.shutdown()
+        return 0
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT: stop (twice: at once); SIGHUP: reload the config."""
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=self.reload, daemon=True).start())
+
+    def _on_stop_signal(self, signum: int, _frame: object) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            log.warning("second signal: exiting at once", extra=fields(signal=signal.Signals(signum).name))
+            os._exit(EXIT_AT_ONCE)
+        log.info("stopping: letting polls in flight finish", extra=fields(signal=signal.Signals(signum).name, in_flight=len(self._in_flight)))
+        self.stopping.set()
+
+    def start(self) -> None:
+        """Start the dispatch job (the database may still be down: it is retried)."""
+        log.info("daemon starting", extra=fields(pid=os.getpid(), feeds=len(self.config.feeds), workers=self.config.polling.workers))
+        self._scheduler.add_job(self.dispatch, "interval", seconds=self.config.polling.dispatch_seconds, next_run_time=utcnow_aware())
+        self._scheduler.start()
+
+    def shutdown(self) -> None:
+        """Stop dispatching, let polls in flight finish and commit, then mark the heartbeat stopped."""
+        self.stopping.set()
+        self._scheduler.shutdown(wait=True)
+        self._workers.shutdown(wait=True)
+        try:
+            self._beat("stopped")
+        except (SQLAlchemyError, StoreError):
+            pass
+        if self._poller:
+            self._poller.close()
+        log.info("daemon stopped", extra=fields(pid=os.getpid()))
+        self.stopped.set()
+
+    # -- configuration ---------------------------------------------------------------------
+    def reload(self) -> None:
+        """Re-read the config file; keep the old one if the new one is invalid."""
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as error:
+            log.error("config refused, keeping the old one", extra=fields(error=str(error)))
+            return
+        self.config = config
+        log.info("config reloaded", extra=fields(feeds=len(config.feeds)))
+        if self._poller is not None:
+            try:
+                self._poller.sync_feeds(list(config.feeds))
+            except SQLAlchemyError as error:
+                self._stale = True
+                log.error("database unavailable while reloading; retrying", extra=fields(error=str(error).splitlines()[0]))
+
+    # -- the dispatch job ----------------------------------------------------------------
+    def _ready(self) -> Poller | None:
+        """The poller, (re)built from SQL when the caches may be stale."""
+        if not self._stale and self._poller is not None:
+            return self._poller
+        with self._state_lock:
+            if self._in_flight:
+                return None  # wait for polls in flight before rebuilding under them
+            try:
+                if self._sessions is None:
+                    self._sessions = open_database(self.config.database.url)
+                pipeline = Pipeline(self._sessions, self.config)
+                poller = Poller(self._sessions, pipeline, self.config)
+                poller.sync_feeds(list(self.config.feeds))
+            except (SQLAlchemyError, StoreError) as error:
+                log.error("database unavailable; retrying", extra=fields(error=str(error).splitlines()[0]))
+                self._sessions = None
+                return None
+            if self._poller is not None:
+                self._poller.close()
+            self._poller, self._stale = poller, False
+            log.info("caches loaded from the database", extra=fields(items=len(pipeline.corpus.items)))
+            return poller
+
+    def dispatch(self) -> None:
+        """One tick: heartbeat, then hand due feeds to free workers within per-host limits."""
+        if self.stopping.is_set():
+            return
+        poller = self._ready()
+        if poller is None:
+            return
+        try:
+            self._beat("running")
+            free = self.config.polling.workers - len(self._in_flight)
+            due = poller.due(limit=max(free * 4, 1)) if free > 0 else []
+        except SQLAlchemyError as error:
+            self._stale = True
+            log.error("database unavailable; retrying", extra=fields(error=str(error).splitlines()[0]))
+            return
+        for feed in due:
+            if free <= 0 or self.stopping.is_set():
+                break
+            host = host_of(feed.url) or feed.url
+            with self._state_lock:
+                if feed.feed_id in self._in_flight or self._hosts[host] >= self.config.polling.per_host:
+                    continue
+                self._in_flight[feed.feed_id] = host
+                self._hosts[host] += 1
+            free -= 1
+            future: Future[None] = self._workers.submit(self._work, poller, feed)
+            future.add_done_callback(lambda _f, feed_id=feed.feed_id: self._release(feed_id))
+
+    def _release(self, feed_id: int) -> None:
+        with self._state_lock:
+            host = self._in_flight.pop(feed_id, None)
+            if host is not None:
+                self._hosts[host] -= 1
+
+    def _work(self, poller: Poller, feed: FeedToPoll) -> None:
+        try:
+            outcome = poller.poll(feed)
+        except SQLAlchemyError as error:
+            # The poll is not lost: its feed is still due and is fetched again once the
+            # database is back. The caches may hold half of it: rebuild them from SQL.
+            self._stale = True
+            log.error("database unavailable during poll; will retry", extra=fields(feed=feed.url, error=str(error).splitlines()[0]))
+            return
+        except Exception:
+            self._stale = True
+            log.exception("poll crashed; caches will be rebuilt", extra=fields(feed=feed.url))
+            return
+        if self.on_poll:
+            self.on_poll(outcome)
+
+    def _beat(self, state: str) -> None:
+        if self._sessions is None:
+            return
+        now = utcnow()
+        values = {"pid": os.getpid(), "hostname": socket.gethostname(), "started_at": self._started_at, "beat_at": now,
+                  "interval_seconds": self.config.polling.dispatch_seconds, "state": state}
+        table = schema.Heartbeat.__table__
+        with self._sessions.begin() as session:
+            if session.execute(update(table).where(table.c.name == HEARTBEAT).values(**values)).rowcount == 0:
+                session.execute(insert(table).values(name=HEARTBEAT, **values))
+
+
+def utcnow_aware():  # type: ignore[no-untyped-def]
+    """Now with a time zone, as APScheduler wants it."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def poll_once(config: Config, everything: bool = False) -> list[PollOutcome]:
+    """`tracker poll`: poll every due feed (or every feed) once, in parallel, and return."""
+    sessions = open_database(config.database.url)
+    poller = Poller(sessions, Pipeline(sessions, config), config)
+    try:
+        poller.sync_feeds(list(config.feeds))
+        feeds = poller.due(everything=everything)
+        hosts: dict[str, threading.Semaphore] = {}
+        for feed in feeds:
+            hosts.setdefault(host_of(feed.url) or feed.url, threading.Semaphore(config.polling.per_host))
+
+        def work(feed: FeedToPoll) -> PollOutcome:
+            with hosts[host_of(feed.url) or feed.url]:
+                outcome = poller.store(feed, poller.fetch(feed))
+            log_poll(outcome)
+            return outcome
+
+        with ThreadPoolExecutor(config.polling.workers, thread_name_prefix="poll") as pool:
+            return list(pool.map(work, feeds))
+    finally:
+        poller.close()
