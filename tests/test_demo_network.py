@@ -13,7 +13,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
@@ -187,6 +187,23 @@ def test_one_ru24_copy_claims_a_date_before_the_original(network: DemoNetwork, c
     copies = {e.title: parsedate_to_datetime(e.published) for e in read(network, RU24).entries}
     backdated = [title for title, claimed in copies.items() if claimed < original[title]]
     assert backdated == [ARTICLES[BACKDATED_ARTICLE].title]
+
+
+def test_claimed_dates_can_run_on_a_given_start_and_step(clock: FakeClock) -> None:
+    start = datetime(2026, 11, 23, 19, 0, 5, tzinfo=UTC)
+    with DemoNetwork(clock=clock, claimed_start=start.replace(tzinfo=None), claimed_step=timedelta(seconds=8)) as net:
+        clock.at_step(net.steps - 1)
+        khaama = {e.title: parsedate_to_datetime(e.published) for e in read(net, KHAAMA).entries}
+        copies = {e.title: parsedate_to_datetime(e.published) for e in read(net, RU24).entries}
+        assert khaama[ARTICLES[1].title] == start + timedelta(seconds=16)
+        assert copies[ARTICLES[1].title] == start + timedelta(seconds=24)
+        assert copies[ARTICLES[BACKDATED_ARTICLE].title] < khaama[ARTICLES[BACKDATED_ARTICLE].title]
+        assert read(net, KHAAMA).entries[0].link.startswith(f"{net.base_url}/khaama/2026/11/23/")
+        assert paragraphs(body_of(read(net, RU24).entries[0]))[2:4] == ["Ноябрь", "2026"]
+        last = get(feed_url(net, MIRRORS))[1]["Last-Modified"]
+        assert parsedate_to_datetime(last) == start + timedelta(seconds=8 * (net.steps - 1))
+    with pytest.raises(ValueError):
+        DemoNetwork(claimed_step=timedelta(0))
 
 
 # --------------------------------------------------------------------------- publishers

@@ -61,7 +61,7 @@ class Corpus:
         self.claim_tolerance = claim_tolerance
         self.publisher_names: dict[int, str] = {}
         self.publisher_by_name: dict[str, int] = {}
-        self.publisher_by_host: dict[str, int] = {}
+        self.publishers_by_host: dict[str, set[int]] = defaultdict(set)
         self.feed_ids: dict[str, int] = {}
         self.feed_publisher: dict[int, int] = {}
         self.feed_items: dict[int, set[int]] = defaultdict(set)
@@ -80,7 +80,12 @@ class Corpus:
         self.publisher_names[publisher_id] = name
         self.publisher_by_name.setdefault(fold(name).strip(), publisher_id)
         if host:
-            self.publisher_by_host.setdefault(host, publisher_id)
+            self.publishers_by_host[host].add(publisher_id)
+
+    def publisher_at(self, host: str | None) -> int | None:
+        """The publisher at a host, if exactly one is (shared hosts answer nothing)."""
+        found = self.publishers_by_host.get(host or "")
+        return next(iter(found)) if found and len(found) == 1 else None
 
     def add_feed(self, feed_id: int, url: str, publisher_id: int) -> None:
         """Register a feed and the publisher behind it."""
@@ -88,7 +93,7 @@ class Corpus:
         self.feed_publisher[feed_id] = publisher_id
         host = host_of(url)
         if host:
-            self.publisher_by_host.setdefault(host, publisher_id)
+            self.publishers_by_host[host].add(publisher_id)
 
     def add_capture_time(self, feed_id: int, when: datetime) -> bool:
         """Record a successful capture; True if it is earlier than one already known."""
@@ -215,10 +220,10 @@ class Corpus:
             elif item is not None:
                 publisher = self.items[item].publisher_id
             else:
-                publisher = self.publisher_by_host.get(host_of(url) or "")
+                publisher = self.publisher_at(host_of(url))
         if publisher is None and credit.name:
             name = fold(credit.name).strip()
-            publisher = self.publisher_by_name.get(name) or self.publisher_by_host.get(name.removeprefix("www."))
+            publisher = self.publisher_by_name.get(name) or self.publisher_at(name.removeprefix("www."))
         if publisher == publisher_id:
             return None, None
         return item, publisher

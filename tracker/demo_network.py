@@ -12,8 +12,10 @@ Five publishers share one local HTTP server:
 
 Time is counted in steps: step = floor((clock() - start) / seconds_per_step). Khaama
 publishes article i at step 2*i. What a feed serves is a pure function of the step, and
-the dates it claims are simulated (a fixed morning in January 2025 plus ten minutes a
-step), so the same step always serves the same bytes whatever the real time.
+the dates it claims are simulated: `claimed_start + step * claimed_step`, by default a
+fixed morning in January 2025 and ten minutes a step, so the same step always serves the
+same bytes whatever the real time. A caller whose tracker compares claimed dates with
+real capture times (`tracker demo`) passes the real start time and step length instead.
 """
 
 from __future__ import annotations
@@ -49,8 +51,8 @@ DIGEST_DELAY = 2      # steps after the original
 MIRROR_DELAY = 2      # steps after ru24.pro's copy
 KHAAMA_WRAP_STEP = 3
 MARKET_WRAP_STEP = 5
-# ru24.pro writes this copy's Moscow wall-clock time with a +0300 offset but forgets
-# nothing else: the date it claims lies three hours before Khaama's original.
+# ru24.pro labels this copy's UTC time as Moscow time (+0300): the date it claims lies
+# three hours before Khaama's original, which the tracker should not believe.
 BACKDATED_ARTICLE = 2
 _MOSCOW = timezone(timedelta(hours=3))
 
@@ -116,9 +118,7 @@ class DemoResponse:
                 since = parsedate_to_datetime(if_modified_since)
             except (TypeError, ValueError):
                 return False
-            if since.tzinfo is None:
-                since = since.replace(tzinfo=UTC)
-            return self.last_modified <= since
+            return self.last_modified <= (since if since.tzinfo else since.replace(tzinfo=UTC))
         return False
 
 
@@ -137,17 +137,24 @@ class _Entry:
     content_html: str = ""   # empty when the feed carries the text in the summary only
 
 
-def _when(step: int) -> datetime:
-    return BASE_TIME + step * SIMULATED_STEP
+@dataclass(frozen=True)
+class _Calendar:
+    """The date every item claims: the start plus a fixed length per step."""
+
+    start: datetime
+    step: timedelta
+
+    def at(self, step: int) -> datetime:
+        return self.start + step * self.step
 
 
 def _paragraphs_html(paragraphs: tuple[str, ...] | list[str]) -> str:
     return "".join(f"<p>{escape(p)}</p>\n" for p in paragraphs)
 
 
-def _wordpress_entry(feed_path: str, site: str, article: DemoArticle, step: int, post_id: int) -> _Entry:
+def _wordpress_entry(when: _Calendar, feed_path: str, site: str, article: DemoArticle, step: int, post_id: int) -> _Entry:
     """An item as WordPress + Yoast put it in a feed: full content, excerpt + footer as description."""
-    published = _when(step)
+    published = when.at(step)
     link = f"{site}{published:%Y/%m/%d}/{article.slug}/"
     publisher = KHAAMA if feed_path.startswith("/khaama/") else MARKET
     footer = (f'<p>The post <a href="{escape(link)}">{escape(article.title)}</a> appeared first on '
@@ -157,11 +164,11 @@ def _wordpress_entry(feed_path: str, site: str, article: DemoArticle, step: int,
                   content_html=_paragraphs_html(article.paragraphs))
 
 
-def _copies(base: str, index: int, article: DemoArticle, original: _Entry) -> tuple[_Entry, ...]:
+def _copies(when: _Calendar, base: str, index: int, article: DemoArticle, original: _Entry) -> tuple[_Entry, ...]:
     """ru24.pro's, Headline Digest's and Mirror of Mirrors' copies of one original."""
     ru24_step = original.step + RU24_DELAY
     ru24_link = f"{base}/ru24/{39291 + index}-{article.slug}.html"
-    claimed = _when(ru24_step)
+    claimed = when.at(ru24_step)
     if index == BACKDATED_ARTICLE:
         claimed = claimed.replace(tzinfo=_MOSCOW)
     chrome = (*RU24_CHROME_TOP, _RU_MONTHS[original.published.month - 1], str(original.published.year),
@@ -175,26 +182,26 @@ def _copies(base: str, index: int, article: DemoArticle, original: _Entry) -> tu
     digest_html = (_paragraphs_html(article.paragraphs[:1])
                    + f"<p>Read the full story at {KHAAMA}: {escape(original.link)}</p>\n")
     digest = _Entry("/digest/atom.xml", digest_step, article.title, digest_link, digest_link, True,
-                    _when(digest_step), digest_html)
+                    when.at(digest_step), digest_html)
 
     mirror_step = ru24_step + MIRROR_DELAY
     mirror_id = 7100 + index
     mirror = _Entry("/mirrors/rss", mirror_step, article.title, f"{base}/mirrors/p/{mirror_id}/",
-                    f"{base}/mirrors/?p={mirror_id}", False, _when(mirror_step),
+                    f"{base}/mirrors/?p={mirror_id}", False, when.at(mirror_step),
                     _paragraphs_html([MIRROR_BANNER]) + ru24_html)
     return ru24, digest, mirror
 
 
-def _script(base: str) -> tuple[_Entry, ...]:
+def _script(base: str, when: _Calendar) -> tuple[_Entry, ...]:
     """Every item the network will ever publish, in publication order within a step."""
     khaama_site, market_site = f"{base}/khaama/", f"{base}/market/"
     entries: list[_Entry] = []
     for index, article in enumerate(ARTICLES):
-        original = _wordpress_entry("/khaama/feed/", khaama_site, article, ARTICLE_EVERY * index, 183400 + 7 * index)
-        entries += [original, *_copies(base, index, article, original)]
+        original = _wordpress_entry(when, "/khaama/feed/", khaama_site, article, ARTICLE_EVERY * index, 183400 + 7 * index)
+        entries += [original, *_copies(when, base, index, article, original)]
     khaama_wrap, market_wrap = MARKET_WRAPS
-    entries.append(_wordpress_entry("/khaama/feed/", khaama_site, khaama_wrap, KHAAMA_WRAP_STEP, 183415))
-    entries.append(_wordpress_entry("/market/rss", market_site, market_wrap, MARKET_WRAP_STEP, 5120))
+    entries.append(_wordpress_entry(when, "/khaama/feed/", khaama_site, khaama_wrap, KHAAMA_WRAP_STEP, 183410))
+    entries.append(_wordpress_entry(when, "/market/rss", market_site, market_wrap, MARKET_WRAP_STEP, 5120))
     return tuple(sorted(entries, key=lambda e: e.step))
 
 
@@ -297,19 +304,24 @@ class DemoNetwork:
 
     Use as a context manager, or `start()` then `stop()`. `clock` is injectable so tests
     can move time by hand; `seconds_per_step` sets how many of its seconds make a step.
+    Items claim `claimed_start + step * claimed_step` as their date (a naive start is UTC).
     """
 
-    def __init__(self, *, seconds_per_step: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, seconds_per_step: float = 10.0, clock: Callable[[], float] = time.monotonic,
+                 claimed_start: datetime = BASE_TIME, claimed_step: timedelta = SIMULATED_STEP) -> None:
         if not seconds_per_step > 0:
             raise ValueError(f"seconds_per_step must be positive, got {seconds_per_step!r}")
+        if claimed_step <= timedelta(0):
+            raise ValueError(f"claimed_step must be positive, got {claimed_step!r}")
         self.seconds_per_step = seconds_per_step
+        self._calendar = _Calendar(claimed_start if claimed_start.tzinfo else claimed_start.replace(tzinfo=UTC), claimed_step)
         self._clock = clock
         self._started_at: float | None = None
         self._server: _QuietServer | None = None
         self._thread: threading.Thread | None = None
         self._base: str | None = None
         self._entries: tuple[_Entry, ...] = ()
-        self._steps = max(e.step for e in _script("")) + 1
+        self._steps = max(e.step for e in _script("", self._calendar)) + 1
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> str:
@@ -319,7 +331,7 @@ class DemoNetwork:
         handler = type("DemoHandler", (_Handler,), {"network": self})
         server = _QuietServer(("127.0.0.1", 0), handler)
         self._base = f"http://127.0.0.1:{server.server_address[1]}"
-        self._entries = _script(self._base)
+        self._entries = _script(self._base, self._calendar)
         self._started_at = self._clock()
         self._server = server
         # A short poll interval makes stop() prompt: shutdown() waits for the next poll.
@@ -333,7 +345,7 @@ class DemoNetwork:
         server, thread = self._server, self._thread
         self._server = self._thread = None
         if server is not None:
-            pass
+            server.shutdown()
             server.server_close()
         if thread is not None:
             thread.join(timeout=5)
@@ -388,13 +400,13 @@ class DemoNetwork:
                 return self._feed(spec, base, step)
         for entry in self._entries:
             if entry.step <= step and urlsplit(entry.link).path == path:
-                return _response(_page(entry).encode(), HTML_TYPE, _when(entry.step))
+                return _response(_page(entry).encode(), HTML_TYPE, self._calendar.at(entry.step))
         return DemoResponse(404, "text/plain; charset=utf-8", b"404 not found\n")
 
     def _feed(self, spec: _FeedSpec, base: str, step: int) -> DemoResponse:
         # Newest first; the script lists each step's items in publication order.
         visible = [e for e in self._entries if e.feed_path == spec.path and e.step <= step][::-1][:MAX_ITEMS]
-        updated = _when(max((e.step for e in visible), default=0))
+        updated = self._calendar.at(max((e.step for e in visible), default=0))
         document = (_atom if spec.atom else _rss)(spec, base, visible, updated)
         return _response(document.encode(), ATOM_TYPE if spec.atom else RSS_TYPE, updated)
 

@@ -19,6 +19,7 @@ from tracker.errors import ParseError
 from tracker.model import Attribution, ParsedEntry, ParsedFeed
 
 _TAG = re.compile(r"<[^>]+>")
+_ROOT_END = re.compile(rb"</(?:[\w-]+:)?(?:rss|feed|RDF|rdf)\s*>\s*(?:<!--.*?-->\s*)*$", re.DOTALL)
 
 
 def _text_value(value: str | None, is_html: bool) -> str:
@@ -111,6 +112,9 @@ def parse_feed(body: bytes, content_type: str | None = None) -> ParsedFeed:
     if not parsed.get("version") and not parsed.entries:
         reason = f" ({problem})" if problem else ""
         raise ParseError(f"not a feed{reason}")
+    if problem and not _ROOT_END.search(body[-300:]):
+        # Lenient parsing of a cut-off document invents half items; refuse it whole.
+        raise ParseError(f"incomplete feed document, truncated? ({problem})")
     feed = parsed.get("feed", {})
     ttl = str(feed.get("ttl") or "").strip()
     return ParsedFeed(

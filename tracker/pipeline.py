@@ -95,8 +95,14 @@ class Pipeline:
             return known
         site = parsed.site_url if parsed else None
         host = host_of(site) or host_of(url)
-        name = self.configured.get(url) or (parsed.title if parsed else None) or host or url
-        publisher_id = self._publisher(session, name, host)
+        configured = self.configured.get(url)
+        # An unconfigured feed of a site we know (its RSS beside its Atom, say) is that site's.
+        same_site = None if configured else self.corpus.publisher_at(host_of(site))
+        if same_site is not None:
+            publisher_id = same_site
+        else:
+            name = configured or (parsed.title if parsed else None) or host or url
+            publisher_id = self._publisher(session, name, host)
         row = schema.Feed(url=url, publisher_id=publisher_id, title=parsed.title if parsed else None, site_url=site, added_at=_now())
         session.add(row)
         session.flush()
@@ -239,7 +245,7 @@ class Pipeline:
         """Story text, story and lead fingerprints, and full-text shingles of a document,
         given what is known now of the publisher's boilerplate."""
         names = [self.corpus.publisher_names.get(publisher_id, "")]
-        names += [h for h, p in self.corpus.publisher_by_host.items() if p == publisher_id]
+        names += [h for h, ps in self.corpus.publishers_by_host.items() if publisher_id in ps]
         indices = story_paragraphs(document, title, self.corpus.boilerplate[publisher_id], names)
         words = document.words(indices)
         return Fingerprints(

@@ -1,0 +1,251 @@
+"""Polling feeds over real HTTP on localhost: conditional GET, failures as data, scheduling."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.builders import T0, Item, article, rss
+from tracker.config import Config, parse_config
+from tracker.ingest import ingest_paths
+from tracker.pipeline import Pipeline
+from tracker.poll import Poller, next_interval, utcnow
+from tracker.scheduler import poll_once
+from tracker.store import schema
+from tracker.store.database import open_database
+
+Response = tuple[int, dict[str, str], bytes]
+
+
+class FeedServer:
+    """A real HTTP server whose answers each test scripts, recording every request."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Callable[[BaseHTTPRequestHandler], Response]] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                server.requests.append((self.path, dict(self.headers)))
+                route = server.routes.get(self.path)
+                status, headers, body = route(self) if route else (404, {}, b"not found")
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def feed(self, path: str, body: bytes, etag: str | None = '"v1"', extra: dict[str, str] | None = None) -> None:
+        """Serve a feed with an ETag, answering 304 to a matching If-None-Match."""
+
+        def answer(handler: BaseHTTPRequestHandler) -> Response:
+            headers = {"Content-Type": "application/rss+xml; charset=utf-8", **(extra or {})}
+            if etag:
+                headers["ETag"] = etag
+                headers["Last-Modified"] = "Tue, 07 Jan 2025 09:00:00 GMT"
+                if handler.headers.get("If-None-Match") == etag:
+                    return 304, {"ETag": etag}, b""
+            return 200, headers, body
+
+        self.routes[path] = answer
+
+    def hits(self, path: str) -> list[dict[str, str]]:
+        return [headers for p, headers in self.requests if p == path]
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    s = FeedServer()
+    yield s
+    s.httpd.shutdown()
+
+
+def feed_bytes(seed: int, count: int = 2, ttl: int | None = None) -> bytes:
+    items = [Item(f"Story {seed}-{i}", f"https://news.example/{seed}/{i}", article(seed * 10 + i), T0 + timedelta(hours=i)) for i in range(count)]
+    body = rss("Example News", "https://news.example/", items)
+    if ttl:
+        body = body.replace(b"<description>Example News</description>", f"<description>Example News</description><ttl>{ttl}</ttl>".encode())
+    return body
+
+
+def make_config(url: str, feeds: list[str], **polling: object) -> Config:
+    return parse_config({
+        "database": {"url": url},
+        "feeds": [{"url": f, "publisher": f"Publisher {i}"} for i, f in enumerate(feeds)],
+        "polling": {"connect_timeout": 1.0, "read_timeout": 1.0, "total_timeout": 2.0, **polling},
+    })
+
+
+def feed_row(url: str, feed_url: str) -> schema.Feed:
+    with open_database(url)() as session:
+        return session.scalars(sa.select(schema.Feed).where(schema.Feed.url == feed_url)).one()
+
+
+def scalar(url: str, query: str, **params: object) -> object:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        value = conn.execute(sa.text(query), params).scalar()
+    engine.dispose()
+    return value
+
+
+def test_poll_stores_items_and_the_capture_then_sends_validators_and_gets_304(server: FeedServer, sqlite_url: str) -> None:
+    server.feed("/feed", feed_bytes(1))
+    config = make_config(sqlite_url, [f"{server.base}/feed"], user_agent="tracker-test/1.0")
+    [first] = poll_once(config)
+    assert (first.status, first.report.new_items, first.error_kind) == (200, 2, None)
+    assert server.hits("/feed")[0]["User-Agent"] == "tracker-test/1.0"
+    row = feed_row(sqlite_url, f"{server.base}/feed")
+    assert row.etag == '"v1"' and row.last_modified == "Tue, 07 Jan 2025 09:00:00 GMT" and row.error_count == 0
+
+    [second] = poll_once(config, everything=True)
+    sent = server.hits("/feed")[1]
+    assert sent["If-None-Match"] == '"v1"' and sent["If-Modified-Since"] == "Tue, 07 Jan 2025 09:00:00 GMT"
+    assert second.not_modified and second.report.new_items == 0
+    kinds = scalar(sqlite_url, "SELECT GROUP_CONCAT(kind) FROM (SELECT kind FROM captures ORDER BY id)")
+    assert kinds == "poll,revisit"
+    assert scalar(sqlite_url, "SELECT COUNT(*) FROM items") == 2
+    assert scalar(sqlite_url, "SELECT MIN(duration_ms) FROM captures") is not None
+
+
+def test_rate_limit_and_server_errors_back_off_and_are_kept_on_the_feed_row(server: FeedServer, sqlite_url: str) -> None:
+    server.routes["/limited"] = lambda _h: (429, {"Retry-After": "900"}, b"slow down")
+    server.routes["/broken"] = lambda _h: (500, {}, b"oops")
+    config = make_config(sqlite_url, [f"{server.base}/limited", f"{server.base}/broken"], error_backoff_seconds=60, max_backoff_seconds=3600)
+    before = utcnow()
+    poll_once(config)
+    limited = feed_row(sqlite_url, f"{server.base}/limited")
+    assert limited.last_error_kind == "rate_limited" and limited.error_count == 1
+    assert limited.next_check_at >= before + timedelta(seconds=900)
+    poll_once(config, everything=True)
+    broken = feed_row(sqlite_url, f"{server.base}/broken")
+    assert broken.error_count == 2 and broken.last_error_kind == "http_status" and "500" in broken.last_error_message
+    assert broken.check_interval_seconds == 120  # 60 s doubled after the second failure
+
+
+def test_one_bad_feed_never_stops_the_others_and_loses_nothing(server: FeedServer, sqlite_url: str) -> None:
+    server.feed("/good", feed_bytes(2))
+    server.routes["/html"] = lambda _h: (200, {"Content-Type": "text/html"}, b"<!doctype html><html><body>Moved to our app!</body></html>")
+    server.routes["/truncated"] = lambda _h: (200, {"Content-Type": "application/rss+xml"}, feed_bytes(3)[:300])
+    server.feed("/flaky", feed_bytes(4), etag=None)
+    feeds = [f"{server.base}/{p}" for p in ("good", "html", "truncated", "flaky")] + ["http://127.0.0.1:9/closed"]
+    config = make_config(sqlite_url, feeds)
+    poll_once(config)
+    stored = scalar(sqlite_url, "SELECT COUNT(*) FROM items")
+    assert stored == 4  # the good and flaky feeds; the truncated document is refused whole
+    server.routes["/flaky"] = lambda _h: (200, {"Content-Type": "application/rss+xml"}, b"<rss><channel><item><title>bro")
+    outcomes = {o.url.rsplit("/", 1)[1]: o for o in poll_once(config, everything=True)}
+    assert outcomes["html"].error_kind == "parse" and "not a feed" in (outcomes["html"].error_message or "")
+    assert outcomes["closed"].error_kind == "connection"
+    assert outcomes["good"].error_kind is None
+    assert scalar(sqlite_url, "SELECT COUNT(*) FROM items") == stored  # nothing stored was lost
+
+
+def test_permanent_redirect_moves_the_feed_and_keeps_the_old_url(server: FeedServer, sqlite_url: str) -> None:
+    server.routes["/old"] = lambda _h: (301, {"Location": "/new"}, b"")
+    server.feed("/new", feed_bytes(5))
+    config = make_config(sqlite_url, [f"{server.base}/old"])
+    [outcome] = poll_once(config)
+    assert outcome.report.new_items == 2
+    assert scalar(sqlite_url, "SELECT url FROM feeds") == f"{server.base}/new"
+    assert scalar(sqlite_url, "SELECT url FROM feed_urls") == f"{server.base}/old"
+
+
+def test_gone_retires_the_feed(server: FeedServer, sqlite_url: str) -> None:
+    server.routes["/gone"] = lambda _h: (410, {}, b"gone")
+    config = make_config(sqlite_url, [f"{server.base}/gone"])
+    poll_once(config)
+    assert feed_row(sqlite_url, f"{server.base}/gone").retired_at is not None
+    assert poll_once(config, everything=True) == []
+
+
+def test_xml_bombs_and_external_entities_are_neither_expanded_nor_fetched(server: FeedServer, sqlite_url: str) -> None:
+    secret = Path("/etc/hostname").read_text().strip() if Path("/etc/hostname").exists() else "localhost"
+    xxe = f"""<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY remote SYSTEM "{server.base}/stolen"><!ENTITY local SYSTEM "file:///etc/hostname">]>
+<rss version="2.0"><channel><title>XXE</title><link>https://evil.example/</link><description>x</description>
+<item><title>Leak</title><link>https://evil.example/1</link><description>before &remote; &local; after</description></item>
+</channel></rss>""".encode()
+    lol = "".join(f'<!ENTITY lol{i} "{"&lol%d;" % (i - 1) * 10}">' for i in range(1, 10))
+    bomb = f"""<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY lol0 "lol">{lol}]>
+<rss version="2.0"><channel><title>Bomb</title><link>https://evil.example/</link><description>x</description>
+<item><title>Boom</title><link>https://evil.example/2</link><description>&lol9;</description></item>
+</channel></rss>""".encode()
+    server.routes["/xxe"] = lambda _h: (200, {"Content-Type": "application/rss+xml"}, xxe)
+    server.routes["/bomb"] = lambda _h: (200, {"Content-Type": "application/rss+xml"}, bomb)
+    config = make_config(sqlite_url, [f"{server.base}/xxe", f"{server.base}/bomb"])
+    started = time.monotonic()
+    poll_once(config)
+    assert time.monotonic() - started < 20
+    assert server.hits("/stolen") == []
+    texts = " ".join(str(t) for t in [scalar(sqlite_url, "SELECT GROUP_CONCAT(text, ' ') FROM item_versions")] if t)
+    assert secret not in texts
+    assert "lollollol" not in texts
+
+
+def test_next_interval_follows_publishing_rate_within_bounds_and_honours_ttl() -> None:
+    polling = make_config("sqlite://", []).polling
+    assert next_interval(polling, checks=1, recent_items=0, error_count=0) == polling.default_interval_seconds
+    assert next_interval(polling, checks=5, recent_items=7 * 24, error_count=0) == 3600  # hourly publisher
+    assert next_interval(polling, checks=5, recent_items=100_000, error_count=0) == polling.min_interval_seconds
+    assert next_interval(polling, checks=5, recent_items=0, error_count=0) == polling.max_interval_seconds
+    assert next_interval(polling, checks=5, recent_items=7 * 24, error_count=0, ttl_s=7200) == 7200
+    assert next_interval(polling, checks=5, recent_items=7 * 24, error_count=0, cache_max_age_s=5400) == 5400
+    backoffs = [next_interval(polling, checks=5, recent_items=0, error_count=n) for n in range(1, 12)]
+    assert backoffs[:3] == [300, 600, 1200] and backoffs[-1] == polling.max_backoff_seconds
+
+
+def test_ttl_in_the_feed_sets_the_next_check(server: FeedServer, sqlite_url: str) -> None:
+    # 100 items a week would mean a check every 100 minutes; the feed's <ttl> asks for 3 hours.
+    server.feed("/ttl", feed_bytes(6, count=100, ttl=180), etag=None)
+    config = make_config(sqlite_url, [f"{server.base}/ttl"], default_interval_seconds=60, min_interval_seconds=60)
+    poll_once(config)
+    poll_once(config, everything=True)
+    assert feed_row(sqlite_url, f"{server.base}/ttl").check_interval_seconds == 180 * 60
+
+
+def test_evidence_archive_is_a_warc_that_ingest_reads_back(server: FeedServer, tmp_path: Path) -> None:
+    server.feed("/feed", feed_bytes(7, count=3))
+    url = f"sqlite:///{tmp_path / 'live.sqlite3'}"
+    config = parse_config({
+        "database": {"url": url}, "feeds": [{"url": f"{server.base}/feed", "publisher": "Example"}],
+        "archive": {"dir": str(tmp_path / "warc")},
+    })
+    poll_once(config)
+    poll_once(config, everything=True)  # a 304: a revisit record
+    archives = sorted((tmp_path / "warc").glob("*.warc.gz"))
+    assert archives
+    replay_url = f"sqlite:///{tmp_path / 'replay.sqlite3'}"
+    replay_config = parse_config({"database": {"url": replay_url}, "feeds": [{"url": f"{server.base}/feed", "publisher": "Example"}]})
+    report = ingest_paths(Pipeline(open_database(replay_url), replay_config), archives, workers=0)
+    assert (report.captures, report.new_items) == (2, 3)
+
+
+def test_due_feeds_are_only_the_configured_active_ones(server: FeedServer, sqlite_url: str) -> None:
+    server.feed("/a", feed_bytes(8))
+    server.feed("/b", feed_bytes(9))
+    config = make_config(sqlite_url, [f"{server.base}/a", f"{server.base}/b"])
+    sessions = open_database(sqlite_url)
+    poller = Poller(sessions, Pipeline(sessions, config), config)
+    poller.sync_feeds(list(config.feeds))
+    assert {f.url for f in poller.due()} == {f"{server.base}/a", f"{server.base}/b"}
+    poller.sync_feeds(list(config.feeds[:1]))
+    assert {f.url for f in poller.due()} == {f"{server.base}/a"}
+    poller.close()
