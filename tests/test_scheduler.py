@@ -24,7 +24,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
+from click.testing import CliRunner
+
 from tests.feedserver import FeedServer, GrowingFeed, Publisher, TcpProxy, wait_until
+from tracker.cli import main
 
 TRACKER = str(Path(sys.executable).with_name("tracker"))
 STARTUP = 20.0  # seconds a daemon may take to start and poll for the first time (loaded machine)
@@ -150,11 +153,13 @@ def server() -> Iterator[FeedServer]:
     feeds.close()
 
 
-def write_config(path: Path, db_url: str, feeds: list[GrowingFeed | tuple[str, str]], extra: str = "") -> Path:
+def write_config(
+    path: Path, db_url: str, feeds: list[GrowingFeed | tuple[str, str]], polling: dict[str, Any] | None = None,
+) -> Path:
     """Write a tracker config (atomically: a reload never sees half a file)."""
     lines = ["[database]", f"url = {json.dumps(db_url)}", "", "[polling]"]
-    lines += [f"{key} = {json.dumps(value)}" for key, value in POLLING.items()]
-    lines += ["", extra, ""]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in {**POLLING, **(polling or {})}.items()]
+    lines += [""]
     for feed in feeds:
         url, publisher = (feed.url, feed.title) if isinstance(feed, GrowingFeed) else feed
         lines += ["[[feeds]]", f"url = {json.dumps(url)}", f"publisher = {json.dumps(publisher)}", ""]
@@ -176,9 +181,9 @@ class Db:
         try:
             with self.engine.connect() as conn:
                 return list(conn.execute(sa.text(sql), params))
-        except sa.exc.OperationalError as error:
-            if "no such table" in str(error) or "does not exist" in str(error):
-                return []  # the daemon has not created its schema yet
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError) as error:
+            if any(s in str(error) for s in ("no such table", "no such column", "does not exist")):
+                return []  # the daemon has not finished creating its schema yet
             raise
 
     def identities(self, publisher: str) -> list[str]:
@@ -321,9 +326,12 @@ def test_sighup_starts_added_feeds_and_stops_removed_ones(
     daemon.send(signal.SIGHUP)
     daemon.wait_logged("config reloaded", timeout=5, feeds=1)
     wait_until(lambda: (row := db.feed(a.url)) is not None and not row.active, 5, "feed A marked inactive", details=daemon.tail)
-    time.sleep(0.5)  # a dispatch that picked A just before the reload may still fetch it once
+    # A dispatch that picked A just before the reload may still fetch it once: let it finish.
+    time.sleep(0.8)
+    wait_until(lambda: server.count("/a.xml") == len(daemon.logged("poll", feed=a.url)), 5, "feed A's last poll to finish",
+               details=daemon.tail)
     a_requests, b_requests = server.count("/a.xml"), server.count("/b.xml")
-    time.sleep(3.0)  # longer than max_interval_seconds: A would be due again
+    time.sleep(2.6)  # longer than max_interval_seconds (2 s): A would be due again
     assert server.count("/a.xml") == a_requests, "feed A is still polled after it was removed"
     assert server.count("/b.xml") > b_requests, "feed B must still be polled (the daemon is alive)"
     assert db.feed(b.url).active and not db.feed(a.url).active
@@ -370,7 +378,7 @@ def test_kill_9_and_restart_loses_and_duplicates_nothing(
     publisher = Publisher(feeds, every=0.3).start()
     try:
         first = daemons(config)
-        wait_until(lambda: all(len(db.identities(f.title)) >= 3 for f in feeds), STARTUP, "some items stored", details=first.tail)
+        wait_until(lambda: all(len(db.identities(f.title)) >= 2 for f in feeds), STARTUP, "some items stored", details=first.tail)
         # Kill it while a poll is in flight (fetched but not stored).
         hold = server.hold_next("/one.xml", timeout=5)
         assert hold.arrived.wait(5), first.tail()
@@ -380,15 +388,14 @@ def test_kill_9_and_restart_loses_and_duplicates_nothing(
         assert not first.logged("daemon stopped")
 
         second = daemons(config)
-        second.wait_logged("poll", timeout=STARTUP, count=4)
-        time.sleep(1.0)
+        second.wait_logged("poll", timeout=STARTUP, count=3)
     finally:
         publisher.stop()
     wait_until(lambda: all(db.has_all(f) for f in feeds), 10, "every published item stored", details=second.tail)
     second.send(signal.SIGTERM)
     assert second.wait_exit(10) == 0, second.tail()
     for feed in feeds:
-        assert len(feed.guids) >= 8  # the test published while the daemon was down and up
+        assert len(feed.guids) >= 6  # the test published while the daemon was down and up
         assert_exactly_once(db, feed)
 
 
@@ -409,9 +416,14 @@ def test_database_outage_is_survived_and_nothing_is_lost(
             wait_until(lambda: len(db.identities(feed.title)) >= 3, STARTUP, "some items stored", details=daemon.tail)
             assert proxy.accepted > 0
 
+            # Cut the database while a poll is in flight: its store step must fail, not be lost.
+            hold = server.hold_next("/busy.xml", timeout=5)
+            assert hold.arrived.wait(5), daemon.tail()
             proxy.cut()
             cut_at = time.monotonic()
-            daemon.wait_logged("database unavailable", timeout=5)
+            time.sleep(0.3)
+            hold.release.set()
+            daemon.wait_logged("database unavailable during poll", timeout=5, feed=feed.url)
             time.sleep(max(0.0, 3.0 - (time.monotonic() - cut_at)))
             assert daemon.alive(), daemon.tail()
             assert proxy.refused > 0, "the daemon never tried to reconnect during the outage"
@@ -435,12 +447,10 @@ def test_database_outage_is_survived_and_nothing_is_lost(
 
 
 # -- 7. tracker status -------------------------------------------------------------------------------------
-def _status(config: Path, cwd: Path) -> str:
-    result = subprocess.run(
-        [TRACKER, "--config", str(config), "status"], cwd=cwd, env=_env(), capture_output=True, timeout=30, check=False,
-    )
-    assert result.returncode == 0, result.stderr.decode()
-    return result.stdout.decode()
+def _status(config: Path) -> str:
+    result = CliRunner().invoke(main, ["--config", str(config), "status"], env={"TRACKER_DATABASE_URL": None})
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.stdout
 
 
 def test_status_reports_the_live_daemon_and_failing_feeds_then_stopped(
@@ -458,7 +468,7 @@ def test_status_reports_the_live_daemon_and_failing_feeds_then_stopped(
     failed = daemon.wait_logged("poll failed", timeout=1, feed=broken)
     assert failed[0]["error"] == "http_status" and failed[0]["status"] == 500
 
-    report = _status(config, tmp_path)
+    report = _status(config)
     assert "daemon: alive" in report, report
     assert f"✗ {broken}: http_status" in report, report
     assert good.url not in report, report
@@ -466,5 +476,36 @@ def test_status_reports_the_live_daemon_and_failing_feeds_then_stopped(
 
     daemon.send(signal.SIGTERM)
     assert daemon.wait_exit(10) == 0, daemon.tail()
-    report = _status(config, tmp_path)
+    report = _status(config)
     assert "daemon: stopped" in report, report
+
+
+# -- 8. --log-format json: every line is a JSON event ---------------------------------------------------------
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG tracker/cli.py:43 + tracker/logs.py:58-65: --log-format json only reformats the 'tracker' logger; "
+    "APScheduler's warnings propagate to the root handler that cli.main's logging.basicConfig installs and reach stderr "
+    "as plain text ('WARNING apscheduler.scheduler: Execution of job ... skipped: maximum number of running instances reached')",
+)
+def test_json_log_format_makes_every_stderr_line_a_json_event(
+    tmp_path: Path, server: FeedServer, daemons: Callable[[Path], DaemonProcess], open_db: Callable[[str], Db], sqlite_url: str,
+) -> None:
+    feed = server.growing_feed("/json.xml", "Json", seed=10, initial=1)
+    # A dispatch interval shorter than the first tick (which migrates a fresh database) makes
+    # APScheduler skip runs and say so: deterministic third-party log output.
+    daemon = daemons(write_config(tmp_path / "tracker.toml", sqlite_url, [feed], polling={"dispatch_seconds": 0.05}))
+    db = open_db(sqlite_url)
+    wait_until(lambda: db.has_all(feed), STARTUP, "the item stored", details=daemon.tail)
+    daemon.send(signal.SIGTERM)
+    assert daemon.wait_exit(10) == 0, daemon.tail()
+    assert daemon.lines, "the daemon logged nothing"
+    not_json = [line for line in daemon.lines if not _is_json_event(line)]
+    assert not not_json, f"{len(not_json)} of {len(daemon.lines)} stderr lines are not JSON events: {not_json[:3]}"
+
+
+def _is_json_event(line: str) -> bool:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and isinstance(value.get("event"), str)

@@ -83,8 +83,13 @@ class Corpus:
             self.publishers_by_host[host].add(publisher_id)
 
     def publisher_at(self, host: str | None) -> int | None:
-        """The publisher at a host, if exactly one is (shared hosts answer nothing)."""
-        found = self.publishers_by_host.get(host or "")
+        """The publisher at a host, if exactly one is (shared hosts answer nothing).
+
+        Local and bare hosts (localhost, IP addresses) say nothing about who publishes.
+        """
+        if not host or "." not in host or host.replace(".", "").isdigit() or host.endswith(".localhost"):
+            return None
+        found = self.publishers_by_host.get(host)
         return next(iter(found)) if found and len(found) == 1 else None
 
     def add_feed(self, feed_id: int, url: str, publisher_id: int) -> None:

@@ -26,7 +26,7 @@ from tracker.queries import origin_report
 from tracker.scheduler import Daemon
 
 _COPY_ROW = text(
-    "SELECT copy_publisher, parent_publisher, relation, similarity, lag_seconds, c.title AS title "
+    "SELECT copy_publisher, parent_publisher, relation, similarity, lag_seconds, c.title AS title, r.evidence AS evidence "
     "FROM republications r JOIN items c ON c.id = r.copy_item_id WHERE copy_item_id = :item"
 )
 

@@ -7,6 +7,7 @@ already committed, and a capture already stored is recognised and skipped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +25,7 @@ from tracker.fingerprint import Fingerprinter, overlap, shingles, similarity
 from tracker.identity import canonical_url, host_of, identity_keys, raw_hash, text_hash
 from tracker.index import CandidateIndex
 from tracker.model import Capture, Document, Fingerprint, IngestReport, ParsedEntry, ParsedFeed, Similarity
-from tracker.normalise import document_from_paragraphs, fold, is_credit, story_paragraphs, to_document
+from tracker.normalise import document_from_paragraphs, fold, story_paragraphs, to_document, tokens
 from tracker.parse import parse_capture_body
 from tracker.provenance import Edge, components, decide
 from tracker.store import schema
@@ -43,6 +44,18 @@ class Fingerprints:
     story: Fingerprint
     lead: Fingerprint
     full: np.ndarray
+
+
+_URL = re.compile(r"https?://\S+")
+
+
+def _words_without_urls(document: Document) -> list[str]:
+    """All tokens but those of URLs: a credit's link repeats the slug, i.e. the title,
+    which a mirror's header also repeats; that must not pass for copied text."""
+    words: list[str] = []
+    for paragraph, paragraph_words in zip(document.paragraphs, document.tokens):
+        words.extend(tokens(_URL.sub(" ", paragraph)) if "://" in paragraph else paragraph_words)
+    return words
 
 
 def _now() -> datetime:
@@ -252,8 +265,7 @@ class Pipeline:
             story_text="\n".join(document.paragraphs[i] for i in indices),
             story=self.fingerprinter.fingerprint(words),
             lead=self.fingerprinter.fingerprint(words[:LEAD_TOKENS]),
-            # Credit lines are the copier's own words about its source, not text it copied.
-            full=shingles(document.words([i for i, p in enumerate(document.paragraphs) if not is_credit(p)]), self.detection.shingle_size),
+            full=shingles(_words_without_urls(document), self.detection.shingle_size),
         )
 
     def _new_version(self, session: Session, item: ItemState, entry: ParsedEntry, document: Document, when: datetime) -> set[int]:

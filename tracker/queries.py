@@ -33,7 +33,9 @@ def _duration(seconds: int | None) -> str:
     minutes = rest // 60
     parts = [f"{days}d"] if days else []
     parts += [f"{hours}h"] if hours else []
-    parts += [f"{minutes}m"] if minutes or not parts else []
+    parts += [f"{minutes}m"] if minutes else []
+    if not parts:
+        parts = [f"{rest % 60}s"]
     return sign + " ".join(parts)
 
 
