@@ -13,6 +13,7 @@ every proxied connection and refuse new ones until `restore()`.
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -75,6 +76,16 @@ class GrowingFeed:
         return rss(self.title, self.base + "/", items)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Daemon threads; a client that vanishes (a daemon killed with -9) is not an error here."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class FeedServer:
     """A real HTTP server on 127.0.0.1 whose routes the test controls; counts every request."""
 
@@ -112,8 +123,7 @@ class FeedServer:
             def log_message(self, *_: object) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         self._thread.start()

@@ -78,18 +78,19 @@ class DaemonProcess:
                 if isinstance(event, dict) and "event" in event:
                     self.events.append(event)
 
-    def logged(self, event: str | None = None, **match: Any) -> list[Event]:
-        """Log events whose "event" starts with `event` and whose fields equal `match`."""
+    def logged(self, event: str | None = None, exact: bool = False, **match: Any) -> list[Event]:
+        """Log events whose "event" starts with (or, `exact`, is) `event` and whose fields equal `match`."""
         with self._lock:
             events = list(self.events)
         return [
             e for e in events
-            if (event is None or str(e["event"]).startswith(event)) and all(e.get(k) == v for k, v in match.items())
+            if (event is None or (e["event"] == event if exact else str(e["event"]).startswith(event)))
+            and all(e.get(k) == v for k, v in match.items())
         ]
 
-    def wait_logged(self, event: str, timeout: float, count: int = 1, **match: Any) -> list[Event]:
+    def wait_logged(self, event: str, timeout: float, count: int = 1, exact: bool = False, **match: Any) -> list[Event]:
         return wait_until(  # type: ignore[return-value]
-            lambda: (found := self.logged(event, **match)) and len(found) >= count and found,
+            lambda: (found := self.logged(event, exact, **match)) and len(found) >= count and found,
             timeout, f"{count} × log event {event!r} {match or ''}", details=self.tail,
         )
 
@@ -328,7 +329,7 @@ def test_sighup_starts_added_feeds_and_stops_removed_ones(
     wait_until(lambda: (row := db.feed(a.url)) is not None and not row.active, 5, "feed A marked inactive", details=daemon.tail)
     # A dispatch that picked A just before the reload may still fetch it once: let it finish.
     time.sleep(0.8)
-    wait_until(lambda: server.count("/a.xml") == len(daemon.logged("poll", feed=a.url)), 5, "feed A's last poll to finish",
+    wait_until(lambda: server.count("/a.xml") == len(daemon.logged("poll", exact=True, feed=a.url)), 5, "feed A's last poll to finish",
                details=daemon.tail)
     a_requests, b_requests = server.count("/a.xml"), server.count("/b.xml")
     time.sleep(2.6)  # longer than max_interval_seconds (2 s): A would be due again
@@ -388,7 +389,7 @@ def test_kill_9_and_restart_loses_and_duplicates_nothing(
         assert not first.logged("daemon stopped")
 
         second = daemons(config)
-        second.wait_logged("poll", timeout=STARTUP, count=3)
+        second.wait_logged("poll", timeout=STARTUP, count=3, exact=True)
     finally:
         publisher.stop()
     wait_until(lambda: all(db.has_all(f) for f in feeds), 10, "every published item stored", details=second.tail)
