@@ -254,7 +254,7 @@ def test_sigterm_lets_the_poll_in_flight_finish_and_commit_then_exits_0(
     tmp_path: Path, server: FeedServer, daemons: Callable[[Path], DaemonProcess], open_db: Callable[[str], Db], sqlite_url: str,
 ) -> None:
     feed = server.growing_feed("/alpha.xml", "Alpha", seed=1, initial=2)
-    hold = server.hold_next("/alpha.xml", timeout=3)
+    hold = server.hold_next("/alpha.xml", timeout=5)
     daemon = daemons(write_config(tmp_path / "tracker.toml", sqlite_url, [feed]))
 
     assert hold.arrived.wait(STARTUP), f"the daemon never polled the feed\n{daemon.tail()}"
