@@ -414,7 +414,7 @@ def test_database_outage_is_survived_and_nothing_is_lost(
         db = open_db(pg_url)  # the test reads the database directly, not through the proxy
         publisher = Publisher([feed], every=0.3).start()
         try:
-            wait_until(lambda: len(db.identities(feed.title)) >= 3, STARTUP, "some items stored", details=daemon.tail)
+            wait_until(lambda: len(db.identities(feed.title)) >= 2, STARTUP, "the first poll stored", details=daemon.tail)
             assert proxy.accepted > 0
 
             # Cut the database while a poll is in flight: its store step must fail, not be lost.
@@ -435,7 +435,6 @@ def test_database_outage_is_survived_and_nothing_is_lost(
             after = feed.publish()
             wait_until(lambda: db.has_all(feed, after), 15, "an item published after the outage stored", details=daemon.tail)
             daemon.wait_logged("caches loaded", timeout=1, count=2)  # rebuilt from SQL after the outage
-            time.sleep(0.6)
         finally:
             publisher.stop()
         wait_until(lambda: db.has_all(feed), 10, "every published item stored", details=daemon.tail)

@@ -29,10 +29,11 @@ _FEED_STARTS = (b"<?xml", b"<rss", b"<feed", b"<rdf:rdf", b"<rdf")
 
 @dataclass(frozen=True)
 class Skipped:
-    """A record that is not a usable feed capture, and why."""
+    """A record that is not a usable feed capture, why, and the kind of reason (for counts)."""
 
     where: str
     reason: str
+    kind: str = "other"
 
 
 def parse_time(value: str) -> datetime:
@@ -75,7 +76,7 @@ def read_warc(path: Path) -> Iterator[Capture | Skipped]:
         except (ArchiveLoadFailed, OSError, EOFError, ValueError, AttributeError) as error:
             # warcio raises AttributeError on a record cut inside its headers.
             # Damage stops the walk through a compressed archive; what came before stands.
-            yield Skipped(str(path), f"archive damaged after this point: {error}")
+            yield Skipped(str(path), f"archive damaged after this point: {error}", "damaged")
 
 
 def _from_record(path: Path, record) -> Capture | Skipped:  # type: ignore[no-untyped-def]
@@ -85,14 +86,14 @@ def _from_record(path: Path, record) -> Capture | Skipped:  # type: ignore[no-un
     record_id = headers.get_header("WARC-Record-ID") or "?"
     where = f"{path.name} {record_id}"
     if kind not in ("response", "revisit"):
-        return Skipped(where, f"{kind} record")
+        return Skipped(where, f"{kind} record", "not a capture")
     if not uri or not uri.startswith(("http://", "https://")):
-        return Skipped(where, f"{kind} record without an http(s) target")
+        return Skipped(where, f"{kind} record without an http(s) target", "not a capture")
     date = headers.get_header("WARC-Date")
     try:
         captured_at = parse_time(date or "")
     except InputError:
-        return Skipped(where, f"bad WARC-Date {date!r}")
+        return Skipped(where, f"bad WARC-Date {date!r}", "broken")
     status = None
     content_type = None
     if record.http_headers is not None:
@@ -104,16 +105,16 @@ def _from_record(path: Path, record) -> Capture | Skipped:  # type: ignore[no-un
     if kind == "revisit":
         return Capture(uri, captured_at, "revisit", None, source, content_type, status, digest)
     if status is not None and not 200 <= status < 300:
-        return Skipped(where, f"HTTP {status} response for {uri}")
+        return Skipped(where, f"HTTP {status} response for {uri}", "HTTP error")
     try:
         body = record.content_stream().read()
     except Exception as error:  # warcio surfaces decoding failures as assorted exceptions
-        return Skipped(where, f"unreadable body: {error}")
+        return Skipped(where, f"unreadable body: {error}", "broken")
     if getattr(record.raw_stream, "limit", 0) > 0:
         # Fewer bytes than Content-Length promised: a crawler stopped mid-write.
-        return Skipped(where, f"truncated record for {uri}")
+        return Skipped(where, f"truncated record for {uri}", "broken")
     if not looks_like_feed(body, content_type):
-        return Skipped(where, f"not a feed ({content_type or 'unknown type'}) at {uri}")
+        return Skipped(where, f"not a feed ({content_type or 'unknown type'}) at {uri}", "not a feed")
     return Capture(uri, captured_at, "response", body, source, content_type, status, digest)
 
 

@@ -6,7 +6,6 @@ Every command is documented with an example in its help. Errors the tracker expe
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
@@ -39,8 +38,9 @@ def main(ctx: click.Context, config_file: str | None, verbose: int) -> None:
     tracker reads feed captures, finds republished copies across feeds and records
     the original of every story and the chain of republications in SQL.
     """
-    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    from tracker.logs import configure
+
+    configure("text", ("warning", "info", "debug")[min(verbose, 2)])
     ctx.obj = config_file
 
 

@@ -183,10 +183,6 @@ class Corpus:
             touched.add(other)
         return touched
 
-    def neighbours(self) -> dict[int, dict[int, Edge]]:
-        """The match graph as adjacency maps."""
-        return self.edges
-
     # -- time and credit evidence ---------------------------------------------------
     def estimated_time(self, item: ItemState) -> tuple[datetime, str]:
         """When the item was most credibly published, and the evidence for that.

@@ -34,9 +34,9 @@ def _captures(paths: Sequence[Path], url: str | None, captured_at: datetime | No
         if is_warc(path):
             for record in read_warc(path):
                 if isinstance(record, Skipped):
-                    skipped[record.reason.split(" ")[0]] += 1
+                    skipped[record.kind] += 1
                     log.debug("skipped %s: %s", record.where, record.reason)
-                    if record.reason.startswith("archive damaged"):
+                    if record.kind in ("damaged", "broken"):
                         log.warning("%s: %s", record.where, record.reason)
                     continue
                 yield record
@@ -107,5 +107,5 @@ def ingest_paths(
     report.skipped_records = sum(skipped.values())
     if skipped:
         kinds = ", ".join(f"{n} {k}" for k, n in skipped.most_common())
-        report.warnings.append(f"skipped {report.skipped_records} records that are not feed captures ({kinds})")
+        report.warnings.append(f"skipped {report.skipped_records} WARC records ({kinds})")
     return report

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -64,7 +64,3 @@ def open_database(url: str) -> sessionmaker[Session]:
     migrate(engine)
     return sessionmaker(engine, expire_on_commit=False)
 
-
-def has_schema(engine: Engine) -> bool:
-    """True when the database already holds the tracker's tables."""
-    return inspect(engine).has_table("items")
