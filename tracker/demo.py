@@ -74,6 +74,8 @@ def run_demo(seconds_per_step: float = 8.0, echo: Callable[[str], None] = print,
                     f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {row['copy_publisher']} ← {row['parent_publisher']}: "
                     f"\u201c{row['title']}\u201d ({row['relation']}, similarity {row['similarity']:.2f}, {lag})"
                 )
+                if "disproved" in (row["evidence"] or ""):
+                    echo("        its feed claims it was published before the original; an earlier capture without it disproves that")
 
     daemon = Daemon(config, on_poll=on_poll)
     daemon_ref.append(daemon)
