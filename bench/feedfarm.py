@@ -25,7 +25,7 @@ import time
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,16 +49,7 @@ _ERROR_REPLIES = {"http500": (500, ()), "http503_retry_after": (503, (("Retry-Af
 _FEED_PATH = re.compile(r"/feed/(\d+)\.xml(?:\?.*)?")
 # Real words rather than syllable soup, so normalisation and tokenising behave as on real text;
 # ~120 words make accidental 5-word overlaps between independent items practically impossible.
-_WORDS = tuple("""
-river lantern quiet market council harbour winter budget signal orchard bridge copper meadow station archive engine
-festival garden library ferry tunnel village summit canal report debate vote weather forecast storm drought harvest
-museum school hospital clinic railway airport bakery theatre concert gallery stadium highway cyclist driver farmer
-teacher nurse mayor minister judge witness scientist student reader editor artist announced delayed approved
-rejected opened closed repaired measured counted painted visited reported confirmed denied expected promised planned
-questioned welcomed early late rapid slow bright dark narrow wide ancient modern local regional national northern
-southern eastern western coastal rural urban noisy careful sudden morning evening weekend season decade century
-moment record survey sample study water power grain timber cotton steel glass paper stone salt coffee honey wool
-""".split())
+_WORDS = tuple(["river", "lantern", "quiet", "market", "council", "harbour", "winter", "budget", "signal", "orchard", "bridge", "copper", "meadow", "station", "archive", "engine", "festival", "garden", "library", "ferry", "tunnel", "village", "summit", "canal", "report", "debate", "vote", "weather", "forecast", "storm", "drought", "harvest", "museum", "school", "hospital", "clinic", "railway", "airport", "bakery", "theatre", "concert", "gallery", "stadium", "highway", "cyclist", "driver", "farmer", "teacher", "nurse", "mayor", "minister", "judge", "witness", "scientist", "student", "reader", "editor", "artist", "announced", "delayed", "approved", "rejected", "opened", "closed", "repaired", "measured", "counted", "painted", "visited", "reported", "confirmed", "denied", "expected", "promised", "planned", "questioned", "welcomed", "early", "late", "rapid", "slow", "bright", "dark", "narrow", "wide", "ancient", "modern", "local", "regional", "national", "northern", "southern", "eastern", "western", "coastal", "rural", "urban", "noisy", "careful", "sudden", "morning", "evening", "weekend", "season", "decade", "century", "moment", "record", "survey", "sample", "study", "water", "power", "grain", "timber", "cotton", "steel", "glass", "paper", "stone", "salt", "coffee", "honey", "wool"])
 
 
 @dataclass(frozen=True)
@@ -314,7 +305,7 @@ class FeedFarm:
             return doc
 
     def _http_date(self, rel: float) -> str:
-        return format_datetime(datetime.fromtimestamp(int(self._wall0 + rel), timezone.utc), usegmt=True)
+        return format_datetime(datetime.fromtimestamp(int(self._wall0 + rel), UTC), usegmt=True)
 
     # ------------------------------------------------------------------ bookkeeping for the handler
 

@@ -15,15 +15,7 @@ from warcio.warcwriter import WARCWriter
 
 from tracker.model import Capture
 
-_WORDS = (
-    "minister council border trade wheat harvest province school teachers road bridge river valley "
-    "election court budget hospital doctors farmers market prices fuel electricity water village city "
-    "officials police report agency talks delegation refugees returnees aid winter snow flood drought "
-    "exports imports customs transit highway airport railway students university exam results clinic "
-    "vaccine campaign security checkpoint district governor mayor assembly protest strike union wages "
-    "investment company bank loan currency inflation growth forecast survey census mosque festival "
-    "football cricket league season coach players stadium museum library archive festival film music"
-).split()
+_WORDS = ["minister", "council", "border", "trade", "wheat", "harvest", "province", "school", "teachers", "road", "bridge", "river", "valley", "election", "court", "budget", "hospital", "doctors", "farmers", "market", "prices", "fuel", "electricity", "water", "village", "city", "officials", "police", "report", "agency", "talks", "delegation", "refugees", "returnees", "aid", "winter", "snow", "flood", "drought", "exports", "imports", "customs", "transit", "highway", "airport", "railway", "students", "university", "exam", "results", "clinic", "vaccine", "campaign", "security", "checkpoint", "district", "governor", "mayor", "assembly", "protest", "strike", "union", "wages", "investment", "company", "bank", "loan", "currency", "inflation", "growth", "forecast", "survey", "census", "mosque", "festival", "football", "cricket", "league", "season", "coach", "players", "stadium", "museum", "library", "archive", "festival", "film", "music"]
 
 
 def article(seed: int, paragraphs: int = 5, words: int = 60) -> list[str]:

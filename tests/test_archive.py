@@ -14,7 +14,14 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from tracker.archive import Skipped, is_warc, looks_like_feed, parse_time, read_feed_file, read_warc
+from tracker.archive import (
+    Skipped,
+    is_warc,
+    looks_like_feed,
+    parse_time,
+    read_feed_file,
+    read_warc,
+)
 from tracker.errors import InputError
 from tracker.model import Capture
 from tracker.parse import parse_feed

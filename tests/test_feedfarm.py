@@ -302,7 +302,7 @@ def test_stats_count_and_listed_items_record_only_clean_200s(clock: FakeClock) -
         assert stats["requests"] == 31 and stats["404"] == 1
         assert stats["200"] + stats["malformed_xml"] + stats["html_page"] + stats["http500"] == 30
         assert stats["http500"] == statuses.count(500) > 0
-        assert 0 < stats["malformed_xml"] and 0 < stats["html_page"]
+        assert stats["malformed_xml"] > 0 and stats["html_page"] > 0
         assert farm.listed_items() == seen
         published = farm.published_items()
         assert all(seen[url] <= published[url] for url in seen)

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from tracker.errors import FetchError
-from tracker.fetch import ERROR_KINDS, FetchPolicy, Fetcher, FetchResult, Validators
+from tracker.fetch import ERROR_KINDS, Fetcher, FetchPolicy, FetchResult, Validators
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 RSS = "application/rss+xml; charset=utf-8"
@@ -215,7 +215,7 @@ def test_200_returns_body_and_response_metadata(server: FeedServer,
                                                 fetcher_for: Callable[..., Fetcher]) -> None:
     server.routes["/feed"] = Reply(200, (("Content-Type", RSS), ("X-Trace", "a"),
                                          ("X-Trace", "b")), FEED)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     result = fetcher_for().fetch(server.url())
 
     assert result.ok and result.error_kind is None and result.error_message is None
@@ -225,7 +225,7 @@ def test_200_returns_body_and_response_metadata(server: FeedServer,
     assert result.requested_url == result.final_url == server.url()
     assert result.permanent_redirect is None and not result.not_modified and not result.gone
     assert result.fetched_at.tzinfo is not None
-    assert before - timedelta(seconds=1) <= result.fetched_at <= datetime.now(timezone.utc)
+    assert before - timedelta(seconds=1) <= result.fetched_at <= datetime.now(UTC)
     assert 0 <= result.duration_s < 5
     # Headers are kept as received, repeats and original case included, for the archive.
     assert [h for h in result.headers if h[0] == "X-Trace"] == [("X-Trace", "a"), ("X-Trace", "b")]
@@ -327,7 +327,7 @@ def test_429_with_retry_after_seconds(server: FeedServer,
 
 def test_429_with_retry_after_http_date(server: FeedServer,
                                         fetcher_for: Callable[..., Fetcher]) -> None:
-    later = datetime.now(timezone.utc) + timedelta(seconds=90)
+    later = datetime.now(UTC) + timedelta(seconds=90)
     server.routes["/feed"] = Reply(429, (("Retry-After", format_datetime(later, usegmt=True)),))
     result = fetcher_for().fetch(server.url())
     _assert_failed(result, "rate_limited")
@@ -337,7 +337,7 @@ def test_429_with_retry_after_http_date(server: FeedServer,
 def test_retry_after_date_is_measured_on_the_servers_clock(
         server: FeedServer, fetcher_for: Callable[..., Fetcher]) -> None:
     # The server's clock is an hour behind ours; it asks for a one-minute pause.
-    server_now = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+    server_now = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     server.routes["/feed"] = Reply(429, (
         ("Date", format_datetime(server_now, usegmt=True)),
         ("Retry-After", format_datetime(server_now + timedelta(seconds=60), usegmt=True))))
@@ -346,7 +346,7 @@ def test_retry_after_date_is_measured_on_the_servers_clock(
 
 def test_retry_after_in_the_past_is_clamped_to_zero(server: FeedServer,
                                                     fetcher_for: Callable[..., Fetcher]) -> None:
-    past = datetime.now(timezone.utc) - timedelta(minutes=5)
+    past = datetime.now(UTC) - timedelta(minutes=5)
     server.routes["/feed"] = Reply(429, (("Retry-After", format_datetime(past, usegmt=True)),))
     assert fetcher_for().fetch(server.url()).retry_after_s == 0.0
 
@@ -400,7 +400,7 @@ def test_expires_header_is_parsed(server: FeedServer, fetcher_for: Callable[...,
     server.routes["/ok"] = Reply(200, (("Expires", "Thu, 01 Dec 2033 16:00:00 GMT"),), FEED)
     server.routes["/bad"] = Reply(200, (("Expires", "0"),), FEED)
     fetcher = fetcher_for()
-    assert fetcher.fetch(server.url("/ok")).expires_at == datetime(2033, 12, 1, 16, tzinfo=timezone.utc)
+    assert fetcher.fetch(server.url("/ok")).expires_at == datetime(2033, 12, 1, 16, tzinfo=UTC)
     assert fetcher.fetch(server.url("/bad")).expires_at is None
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tracker.fingerprint import SCHEME, Fingerprinter, minhash_of, overlap, shingles, similarity
+from tracker.fingerprint import (
+    SCHEME,
+    Fingerprinter,
+    minhash_of,
+    overlap,
+    shingles,
+    similarity,
+)
 from tracker.normalise import tokens
 
 ARTICLE = [

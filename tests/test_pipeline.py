@@ -8,7 +8,16 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from tests.builders import T0, Item, article, capture, hours, html, rss, wordpress_footer
+from tests.builders import (
+    T0,
+    Item,
+    article,
+    capture,
+    hours,
+    html,
+    rss,
+    wordpress_footer,
+)
 from tests.conftest import make_pipeline
 from tracker.model import Capture
 

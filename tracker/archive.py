@@ -7,13 +7,12 @@ is reported as a `Skipped` record so the caller can count and warn without stopp
 
 from __future__ import annotations
 
+import io
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-import io
-import threading
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed

@@ -9,11 +9,11 @@ each republication as it is discovered, then the chains it found.
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime, timedelta
 import tempfile
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import text

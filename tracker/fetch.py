@@ -22,7 +22,7 @@ import time
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
@@ -185,7 +185,7 @@ class Fetcher:
         if self._closed:
             raise FetchError("closed", "fetch() called on a closed Fetcher")
         progress = _Progress(requested_url=url, final_url=url.strip(), validators=validators,
-                             fetched_at=datetime.now(timezone.utc), started=time.monotonic())
+                             fetched_at=datetime.now(UTC), started=time.monotonic())
         try:
             return self._follow(progress)
         except httpx.TimeoutException as exc:
@@ -408,8 +408,8 @@ def _parse_http_date(value: str | None) -> datetime | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def _parse_retry_after(value: str | None, server_now: datetime | None) -> float | None:
@@ -424,7 +424,7 @@ def _parse_retry_after(value: str | None, server_now: datetime | None) -> float 
             return None
         # Measure against the server's own Date header when it sent one: clock skew
         # between us and the server would otherwise stretch or erase the pause.
-        seconds = (when - (server_now or datetime.now(timezone.utc))).total_seconds()
+        seconds = (when - (server_now or datetime.now(UTC))).total_seconds()
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 

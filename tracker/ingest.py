@@ -7,21 +7,18 @@ already committed, and running it again skips what is stored.
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from collections.abc import Iterator, Sequence
-from datetime import datetime
-from pathlib import Path
-
 import multiprocessing
 import os
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from datetime import datetime
+from pathlib import Path
 
 from tqdm import tqdm
 
 from tracker.archive import Skipped, is_warc, read_feed_file, read_warc
-from tracker.errors import InputError
-from tracker.errors import ParseError
+from tracker.errors import InputError, ParseError
 from tracker.model import Capture, IngestReport, ParsedFeed
 from tracker.parse import parse_capture_body
 from tracker.pipeline import Pipeline

@@ -90,7 +90,7 @@ class Document:
         """The paragraphs as one text, a paragraph a line."""
         return "\n".join(self.paragraphs)
 
-    def words(self, indices: "list[int] | None" = None) -> list[str]:
+    def words(self, indices: list[int] | None = None) -> list[str]:
         """The tokens of all paragraphs, or of the paragraphs at `indices`, in order."""
         chosen = range(len(self.tokens)) if indices is None else indices
         return [word for i in chosen for word in self.tokens[i]]

@@ -9,28 +9,39 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.config import Config
 from tracker.corpus import Corpus, ItemState, VersionState
 from tracker.errors import ParseError
-from dataclasses import dataclass
-
-import numpy as np
-
 from tracker.fingerprint import Fingerprinter, overlap, shingles, similarity
 from tracker.identity import canonical_url, host_of, identity_keys, raw_hash, text_hash
 from tracker.index import CandidateIndex
-from tracker.model import Capture, Document, Fingerprint, IngestReport, ParsedEntry, ParsedFeed, Similarity
-from tracker.normalise import document_from_paragraphs, fold, story_paragraphs, to_document, tokens
+from tracker.model import (
+    Capture,
+    Document,
+    Fingerprint,
+    IngestReport,
+    ParsedEntry,
+    ParsedFeed,
+    Similarity,
+)
+from tracker.normalise import (
+    document_from_paragraphs,
+    fold,
+    story_paragraphs,
+    to_document,
+    tokens,
+)
 from tracker.parse import parse_capture_body
 from tracker.provenance import Edge, components, decide
 from tracker.store import schema
 from tracker.store.loader import load_corpus
-
 
 # The lead: an aggregator's excerpt is the first paragraphs, so leads are indexed too.
 LEAD_TOKENS = 60

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.archive import WarcArchive
 from tracker.config import Config, FeedConfig, PollingConfig
-from tracker.fetch import FetchPolicy, FetchResult, Fetcher, Validators
+from tracker.fetch import Fetcher, FetchPolicy, FetchResult, Validators
 from tracker.logs import fields
 from tracker.model import Capture, IngestReport, ParsedFeed
 from tracker.parse import parse_capture_body

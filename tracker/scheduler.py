@@ -22,6 +22,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -34,7 +35,7 @@ from tracker.errors import ConfigError, StoreError
 from tracker.identity import host_of
 from tracker.logs import fields
 from tracker.pipeline import Pipeline
-from tracker.poll import FeedToPoll, PollOutcome, Poller, log_poll, utcnow
+from tracker.poll import FeedToPoll, Poller, PollOutcome, log_poll, utcnow
 from tracker.store import schema
 from tracker.store.database import open_database
 
@@ -213,10 +214,8 @@ class Daemon:
                 session.execute(insert(table).values(name=HEARTBEAT, **values))
 
 
-def utcnow_aware():  # type: ignore[no-untyped-def]
+def utcnow_aware() -> datetime:
     """Now with a time zone, as APScheduler wants it."""
-    from datetime import UTC, datetime
-
     return datetime.now(UTC)
 
 
