@@ -10,21 +10,21 @@ a timeout and every process left over is killed in teardown.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.pool import NullPool
-
 from click.testing import CliRunner
+from sqlalchemy.pool import NullPool
 
 from tests.feedserver import FeedServer, GrowingFeed, Publisher, TcpProxy, wait_until
 from tracker.cli import main
@@ -155,7 +155,7 @@ def server() -> Iterator[FeedServer]:
 
 
 def write_config(
-    path: Path, db_url: str, feeds: list[GrowingFeed | tuple[str, str]], polling: dict[str, Any] | None = None,
+    path: Path, db_url: str, feeds: Sequence[GrowingFeed | tuple[str, str]], polling: dict[str, Any] | None = None,
 ) -> Path:
     """Write a tracker config (atomically: a reload never sees half a file)."""
     lines = ["[database]", f"url = {json.dumps(db_url)}", "", "[polling]"]
@@ -178,7 +178,7 @@ class Db:
         args = {"timeout": 30} if url.startswith("sqlite") else {"connect_timeout": 5}
         self.engine = sa.create_engine(url, poolclass=NullPool, connect_args=args)
 
-    def rows(self, sql: str, **params: Any) -> list[sa.Row[Any]]:
+    def rows(self, sql: str, **params: Any) -> list[Any]:
         try:
             with self.engine.connect() as conn:
                 return list(conn.execute(sa.text(sql), params))
@@ -200,13 +200,13 @@ class Db:
     def has_all(self, feed: GrowingFeed, guids: list[str] | None = None) -> bool:
         return set(feed.guids if guids is None else guids) <= self.stored_guids(feed)
 
-    def captures(self, url: str) -> list[sa.Row[Any]]:
+    def captures(self, url: str) -> list[Any]:
         return self.rows(
             "SELECT c.status, c.error_kind, c.entries, c.new_items FROM captures c JOIN feeds f ON f.id = c.feed_id "
             "WHERE f.url = :url ORDER BY c.captured_at", url=url,
         )
 
-    def feed(self, url: str) -> sa.Row[Any] | None:
+    def feed(self, url: str) -> Any:
         rows = self.rows("SELECT active, error_count, last_error_kind, last_status FROM feeds WHERE url = :url", url=url)
         return rows[0] if rows else None
 
@@ -380,7 +380,7 @@ def test_kill_9_and_restart_loses_and_duplicates_nothing(
     try:
         first = daemons(config)
         wait_until(lambda: all(len(db.identities(f.title)) >= 2 for f in feeds), STARTUP, "some items stored", details=first.tail)
-        # Kill it while a poll is in flight (fetched but not stored).
+        # Kill it while a poll is in flight (its request held by the server, nothing stored yet).
         hold = server.hold_next("/one.xml", timeout=5)
         assert hold.arrived.wait(5), first.tail()
         first.proc.kill()
@@ -448,7 +448,15 @@ def test_database_outage_is_survived_and_nothing_is_lost(
 
 # -- 7. tracker status -------------------------------------------------------------------------------------
 def _status(config: Path) -> str:
-    result = CliRunner().invoke(main, ["--config", str(config), "status"], env={"TRACKER_DATABASE_URL": None})
+    """`tracker --config FILE status`, in process (leaving the "tracker" logger as it found it)."""
+    logger = logging.getLogger("tracker")
+    handlers, level, propagate = list(logger.handlers), logger.level, logger.propagate
+    try:
+        result = CliRunner().invoke(main, ["--config", str(config), "status"], env={"TRACKER_DATABASE_URL": None})
+    finally:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
     assert result.exit_code == 0, (result.output, result.exception)
     return result.stdout
 
