@@ -489,13 +489,6 @@ def test_status_reports_the_live_daemon_and_failing_feeds_then_stopped(
 
 
 # -- 8. --log-format json: every line is a JSON event ---------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG tracker/logs.py:58-65 configure(): --log-format json only sets a handler on the 'tracker' logger; "
-    "other libraries' records (APScheduler's 'Execution of job \"Daemon.dispatch ...\" skipped: maximum number of "
-    "running instances reached (1)' warnings) reach stderr as plain text (through logging.lastResort, or a root "
-    "handler if one is set), so stderr is not one JSON object per line",
-)
 def test_json_log_format_makes_every_stderr_line_a_json_event(
     tmp_path: Path, server: FeedServer, daemons: Callable[[Path], DaemonProcess], open_db: Callable[[str], Db], sqlite_url: str,
 ) -> None:

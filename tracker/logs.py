@@ -56,10 +56,17 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(format: str = "text", level: str = "info", stream: Any = None) -> None:
-    """Send the tracker's log events to stderr (or `stream`) in the chosen format."""
+    """Send log events to stderr (or `stream`) in the chosen format.
+
+    The handler sits on the root logger so that libraries' warnings (APScheduler's,
+    say) come out in the same format: a JSON log must be JSON on every line.
+    """
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if format == "json" else TextFormatter())
-    root = logging.getLogger("tracker")
+    root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    root.propagate = False
+    root.setLevel(logging.WARNING)
+    tracker = logging.getLogger("tracker")
+    tracker.handlers.clear()
+    tracker.setLevel(level.upper())
+    tracker.propagate = True

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import insert, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.config import Config, load_config
@@ -41,6 +41,7 @@ from tracker.store.database import open_database
 
 log = logging.getLogger(__name__)
 HEARTBEAT = "daemon"
+DISPATCH = "dispatch"
 EXIT_AT_ONCE = 130
 
 
@@ -59,6 +60,7 @@ class Daemon:
         self._sessions: sessionmaker[Session] | None = None
         self._poller: Poller | None = None
         self._stale = True
+        self._reconfigure = False
         self._in_flight: dict[int, str] = {}
         self._hosts: Counter[str] = Counter()
         self._state_lock = threading.Lock()
@@ -94,7 +96,9 @@ class Daemon:
     def start(self) -> None:
         """Start the dispatch job (the database may still be down: it is retried)."""
         log.info("daemon starting", extra=fields(pid=os.getpid(), feeds=len(self.config.feeds), workers=self.config.polling.workers))
-        self._scheduler.add_job(self.dispatch, "interval", seconds=self.config.polling.dispatch_seconds, next_run_time=utcnow_aware())
+        self._scheduler.add_job(
+            self.dispatch, "interval", id=DISPATCH, seconds=self.config.polling.dispatch_seconds, next_run_time=utcnow_aware()
+        )
         self._scheduler.start()
 
     def shutdown(self) -> None:
@@ -119,19 +123,21 @@ class Daemon:
         except ConfigError as error:
             log.error("config refused, keeping the old one", extra=fields(error=str(error)))
             return
+        old = self.config
         self.config = config
         log.info("config reloaded", extra=fields(feeds=len(config.feeds)))
-        if self._poller is not None:
-            try:
-                self._poller.sync_feeds(list(config.feeds))
-            except SQLAlchemyError as error:
-                self._stale = True
-                log.error("database unavailable while reloading; retrying", extra=fields(error=str(error).splitlines()[0]))
+        if config.polling.dispatch_seconds != old.polling.dispatch_seconds and self._scheduler.running:
+            self._scheduler.reschedule_job(DISPATCH, trigger="interval", seconds=config.polling.dispatch_seconds)
+        if config.polling.workers != old.polling.workers:
+            previous, self._workers = self._workers, ThreadPoolExecutor(config.polling.workers, thread_name_prefix="poll")
+            previous.shutdown(wait=False)
+        # The next tick rebuilds the poller with the new settings and feed list.
+        self._reconfigure = True
 
     # -- the dispatch job ----------------------------------------------------------------
     def _ready(self) -> Poller | None:
-        """The poller, (re)built from SQL when the caches may be stale."""
-        if not self._stale and self._poller is not None:
+        """The poller: rebuilt from SQL when the caches may be stale, or with new settings."""
+        if not self._stale and not self._reconfigure and self._poller is not None:
             return self._poller
         with self._state_lock:
             if self._in_flight:
@@ -139,13 +145,19 @@ class Daemon:
             try:
                 if self._sessions is None:
                     self._sessions = open_database(self.config.database.url)
-                pipeline = Pipeline(self._sessions, self.config)
+                if self._stale or self._poller is None:
+                    pipeline = Pipeline(self._sessions, self.config)
+                else:
+                    pipeline = self._poller.pipeline  # settings changed, caches are fine
                 poller = Poller(self._sessions, pipeline, self.config)
                 poller.sync_feeds(list(self.config.feeds))
             except (SQLAlchemyError, StoreError) as error:
-                log.error("database unavailable; retrying", extra=fields(error=str(error).splitlines()[0]))
+                _log_db_error("while loading; retrying", error)
+                if self._sessions is not None:
+                    self._sessions.kw["bind"].dispose()
                 self._sessions = None
                 return None
+            self._reconfigure = False
             if self._poller is not None:
                 self._poller.close()
             self._poller, self._stale = poller, False
@@ -165,7 +177,7 @@ class Daemon:
             due = poller.due(limit=max(free * 4, 1)) if free > 0 else []
         except SQLAlchemyError as error:
             self._stale = True
-            log.error("database unavailable; retrying", extra=fields(error=str(error).splitlines()[0]))
+            _log_db_error("while dispatching; retrying", error)
             return
         for feed in due:
             if free <= 0 or self.stopping.is_set():
@@ -193,7 +205,7 @@ class Daemon:
             # The poll is not lost: its feed is still due and is fetched again once the
             # database is back. The caches may hold half of it: rebuild them from SQL.
             self._stale = True
-            log.error("database unavailable during poll; will retry", extra=fields(feed=feed.url, error=str(error).splitlines()[0]))
+            _log_db_error("during poll; will retry", error, feed=feed.url)
             return
         except Exception:
             self._stale = True
@@ -212,6 +224,13 @@ class Daemon:
         with self._sessions.begin() as session:
             if session.execute(update(table).where(table.c.name == HEARTBEAT).values(**values)).rowcount == 0:
                 session.execute(insert(table).values(name=HEARTBEAT, **values))
+
+
+def _log_db_error(context: str, error: Exception, **extra: object) -> None:
+    """Log a database failure, saying "unavailable" only when the server could not be reached."""
+    unreachable = isinstance(error, OperationalError | InterfaceError | StoreError) or getattr(error, "connection_invalidated", False)
+    event = f"{'database unavailable' if unreachable else 'database error'} {context}"
+    log.error(event, extra=fields(error=str(error).splitlines()[0] if str(error) else repr(error), **extra))
 
 
 def utcnow_aware() -> datetime:
