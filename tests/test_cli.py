@@ -92,7 +92,7 @@ def test_real_world_feeds_in_many_languages_ingest_without_error(tmp_path: Path,
         "--captured-at", "2025-01-07T10:00:00Z", str(FIXTURES / fixture),
     )
     assert code == 0, err
-    assert "1 captures" in out and " 0 errors" in out
+    assert "1 capture " in out and " 0 errors" in out
 
 
 def test_a_page_that_is_not_a_feed_is_an_error_and_loses_nothing(tmp_path: Path, config_file: Path) -> None:
@@ -101,7 +101,7 @@ def test_a_page_that_is_not_a_feed_is_an_error_and_loses_nothing(tmp_path: Path,
     warc = write_warc(tmp_path / "world.warc", network(article(43, paragraphs=8)))
     run("--config", str(config_file), "ingest", str(warc))
     code, out, err = run("--config", str(config_file), "ingest", "--url", "https://x.example/feed", str(page))
-    assert code == 0 and "1 errors" in out and "not a feed" in err
+    assert code == 0 and "1 error" in out and "not a feed" in err
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'db' / 'tracker.sqlite3'}")
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM items")).scalar_one() == 4

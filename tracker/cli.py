@@ -14,7 +14,7 @@ import click
 from tracker import __version__
 from tracker.archive import parse_time
 from tracker.config import Config, load_config
-from tracker.errors import TrackerError
+from tracker.errors import InputError, TrackerError
 
 
 class _Group(click.Group):
@@ -44,6 +44,10 @@ def main(ctx: click.Context, config_file: str | None, verbose: int) -> None:
     ctx.obj = config_file
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _config(ctx: click.Context) -> Config:
     return load_config(ctx.obj)
 
@@ -67,7 +71,10 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
     from tracker.store.database import open_database
 
     config = _config(ctx)
-    when = parse_time(captured_at) if captured_at else None
+    try:
+        when = parse_time(captured_at) if captured_at else None
+    except TrackerError as error:
+        raise InputError(f"--captured-at: {error}") from None
     pipeline = Pipeline(open_database(config.database.url), config)
     pipeline.register_feeds()
     show = sys.stderr.isatty() if progress is None else progress
@@ -75,8 +82,8 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(
-        f"{report.captures} captures ({report.skipped_known} already stored), {report.new_items} new items, "
-        f"{report.updates} updates, {report.republications} republications found, {report.errors} errors"
+        f"{_n(report.captures, 'capture')} ({report.skipped_known} already stored), {_n(report.new_items, 'new item')}, "
+        f"{_n(report.updates, 'update')}, {_n(report.republications, 'republication')} found, {_n(report.errors, 'error')}"
     )
 
 
@@ -88,7 +95,7 @@ def origin(ctx: click.Context, url: str) -> None:
 
     \b
     Example:
-      tracker origin https://ru24.pro/39291-souness-eyes-summer-move-for-owen.html
+      tracker origin https://ru24.pro/70678-pakistani-airstrikes-kill-civilians-in-eastern-afghanistan-a.html
     """
     from tracker.queries import origin_report
     from tracker.store.database import open_database
@@ -156,7 +163,12 @@ def poll(ctx: click.Context, everything: bool, log_format: str | None) -> None:
     new = sum(o.report.new_items for o in outcomes)
     copies = sum(o.report.republications for o in outcomes)
     unchanged = sum(1 for o in outcomes if o.not_modified)
-    click.echo(f"{len(outcomes)} feeds polled ({unchanged} unchanged, {failed} failed), {new} new items, {copies} republications found")
+    click.echo(
+        f"{_n(len(outcomes), 'feed')} polled ({unchanged} unchanged, {failed} failed), {_n(new, 'new item')}, "
+        f"{_n(copies, 'republication')} found"
+    )
+    if outcomes and failed == len(outcomes):
+        sys.exit(1)  # for cron: every feed failed
 
 
 @main.command()

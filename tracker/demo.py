@@ -12,7 +12,8 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,9 +27,16 @@ from tracker.queries import origin_report
 from tracker.scheduler import Daemon
 
 _COPY_ROW = text(
-    "SELECT copy_publisher, parent_publisher, relation, similarity, lag_seconds, c.title AS title, r.evidence AS evidence "
+    "SELECT copy_publisher, parent_publisher, relation, similarity, containment, lag_seconds, c.title AS title, r.evidence AS evidence "
     "FROM republications r JOIN items c ON c.id = r.copy_item_id WHERE copy_item_id = :item"
 )
+
+
+def _measure(row: Mapping[str, Any]) -> str:
+    """An excerpt is told by how much of it the parent holds, a copy by its resemblance."""
+    if row["relation"] == "excerpt":
+        return f"excerpt, {row['containment']:.0%} of it is in the parent"
+    return f"{row['relation']}, similarity {row['similarity']:.2f}"
 
 
 def run_demo(seconds_per_step: float = 8.0, echo: Callable[[str], None] = print, keep: Path | None = None) -> int:
@@ -72,7 +80,7 @@ def run_demo(seconds_per_step: float = 8.0, echo: Callable[[str], None] = print,
                 lag = f"{row['lag_seconds']} s after it" if row["lag_seconds"] is not None else ""
                 echo(
                     f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {row['copy_publisher']} ← {row['parent_publisher']}: "
-                    f"\u201c{row['title']}\u201d ({row['relation']}, similarity {row['similarity']:.2f}, {lag})"
+                    f"\u201c{row['title']}\u201d ({_measure(row)}, {lag})"
                 )
                 if "disproved" in (row["evidence"] or ""):
                     echo("        its feed claims it was published before the original; an earlier capture without it disproves that")

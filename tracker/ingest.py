@@ -91,13 +91,24 @@ def ingest_paths(
     skipped: Counter[str] = Counter()
     bar = tqdm(unit=" captures", disable=not progress, leave=False, dynamic_ncols=True)
     try:
-        stream = _captures(paths, url, captured_at, skipped)
+        known = IngestReport()
+
+        def unstored(captures: Iterator[Capture]) -> Iterator[Capture]:
+            for capture in captures:
+                if pipeline.is_stored(capture):
+                    known.skipped_known += 1
+                    bar.update(1)
+                else:
+                    yield capture
+
+        stream = unstored(_captures(paths, url, captured_at, skipped))
         for capture, parsed in parse_ahead(stream, default_workers() if workers is None else workers):
             report.add(pipeline.process(capture, parsed))
             bar.update(1)
             bar.set_postfix(items=report.new_items, copies=report.republications, refresh=False)
     finally:
         bar.close()
+    report.add(known)
     if len(report.warnings) > _MAX_WARNINGS:
         hidden = len(report.warnings) - _MAX_WARNINGS
         report.warnings[_MAX_WARNINGS:] = [f"… and {hidden} more (see the captures table's error column)"]

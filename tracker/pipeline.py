@@ -94,6 +94,11 @@ class Pipeline:
             for url in self.configured:
                 self._feed(session, url, None)
 
+    def is_stored(self, capture: Capture) -> bool:
+        """Whether this capture is already in the database (so a re-run need not parse it)."""
+        feed_id = self.corpus.feed_ids.get(capture.feed_url)
+        return feed_id is not None and (feed_id, capture.captured_at, capture.kind) in self.corpus.captures
+
     def feed_id(self, url: str) -> int | None:
         """The id of a known feed URL."""
         return self.corpus.feed_ids.get(url)

@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.errors import StoreError
+from tracker.errors import ConfigError, StoreError
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "db" / "migrations"
 
@@ -31,7 +31,10 @@ def create_db_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as error:
-        raise StoreError(f"invalid database URL {url!r}: {error}") from None
+        raise ConfigError(f"database.url: invalid database URL {url!r}: {error}") from None
+    if parsed.drivername in ("postgres", "postgresql"):
+        # "postgres://" is Heroku's spelling; SQLAlchemy needs the dialect and a driver.
+        parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -40,8 +43,8 @@ def create_db_engine(url: str) -> Engine:
         return engine
     try:
         return create_engine(parsed, pool_pre_ping=True)
-    except (ImportError, ArgumentError) as error:
-        raise StoreError(f"cannot use database {parsed.render_as_string()}: {error}") from None
+    except Exception as error:  # unknown dialects surface as assorted errors (NoSuchModuleError, ImportError, …)
+        raise ConfigError(f"database.url: cannot use {parsed.render_as_string()}: {error}") from None
 
 
 def migrate(engine: Engine) -> None:
@@ -53,7 +56,8 @@ def migrate(engine: Engine) -> None:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except OperationalError as error:
-        raise StoreError(f"cannot reach database: {error.orig}") from None
+        detail = " ".join(str(error.orig).split())
+        raise StoreError(f"cannot reach database {engine.url.render_as_string()}: {detail}") from None
     except SQLAlchemyError as error:
         raise StoreError(f"cannot migrate database: {error}") from None
 
