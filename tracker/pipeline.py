@@ -99,10 +99,6 @@ class Pipeline:
         feed_id = self.corpus.feed_ids.get(capture.feed_url)
         return feed_id is not None and (feed_id, capture.captured_at, capture.kind) in self.corpus.captures
 
-    def feed_id(self, url: str) -> int | None:
-        """The id of a known feed URL."""
-        return self.corpus.feed_ids.get(url)
-
     def rename_feed(self, old: str, new: str) -> None:
         """A permanent redirect moved a feed: find it under both URLs from now on."""
         feed_id = self.corpus.feed_ids[old]
