@@ -94,6 +94,7 @@ class FeedServer:
         self.routes: dict[str, Route] = {}
         self.holds: dict[str, Hold] = {}
         self.counts: Counter[str] = Counter()
+        self.requests: list[tuple[str, dict[str, str]]] = []
         self._lock = threading.Lock()
         server = self
 
@@ -104,6 +105,7 @@ class FeedServer:
                 path = self.path
                 with server._lock:
                     server.counts[path] += 1
+                    server.requests.append((path, dict(self.headers)))
                     hold = server.holds.pop(path, None)
                 if hold is not None:
                     hold.arrived.set()
@@ -142,6 +144,25 @@ class FeedServer:
         feed.publish(initial)
         self.routes[path] = lambda _handler: (200, {"Content-Type": "application/rss+xml; charset=utf-8"}, feed.body())
         return feed
+
+    def feed(self, path: str, body: bytes, etag: str | None = '"v1"', extra: dict[str, str] | None = None) -> None:
+        """Serve a fixed feed with validators, answering 304 to a matching If-None-Match."""
+
+        def answer(handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+            headers = {"Content-Type": "application/rss+xml; charset=utf-8", **(extra or {})}
+            if etag:
+                headers["ETag"] = etag
+                headers["Last-Modified"] = "Tue, 07 Jan 2025 09:00:00 GMT"
+                if handler.headers.get("If-None-Match") == etag:
+                    return 304, {"ETag": etag}, b""
+            return 200, headers, body
+
+        self.routes[path] = answer
+
+    def hits(self, path: str) -> list[dict[str, str]]:
+        """The headers of every request of `path`, in order."""
+        with self._lock:
+            return [headers for p, headers in self.requests if p == path]
 
     def status(self, path: str, status: int, body: bytes = b"server error") -> None:
         """Answer every request of `path` with `status`."""

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from tests.builders import T0, Item, article, rss
+from tests.feedserver import FeedServer
 from tracker.config import Config, parse_config
 from tracker.ingest import ingest_paths
 from tracker.pipeline import Pipeline
@@ -21,59 +20,12 @@ from tracker.scheduler import poll_once
 from tracker.store import schema
 from tracker.store.database import open_database
 
-Response = tuple[int, dict[str, str], bytes]
-
-
-class FeedServer:
-    """A real HTTP server whose answers each test scripts, recording every request."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Callable[[BaseHTTPRequestHandler], Response]] = {}
-        self.requests: list[tuple[str, dict[str, str]]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                server.requests.append((self.path, dict(self.headers)))
-                route = server.routes.get(self.path)
-                status, headers, body = route(self) if route else (404, {}, b"not found")
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def feed(self, path: str, body: bytes, etag: str | None = '"v1"', extra: dict[str, str] | None = None) -> None:
-        """Serve a feed with an ETag, answering 304 to a matching If-None-Match."""
-
-        def answer(handler: BaseHTTPRequestHandler) -> Response:
-            headers = {"Content-Type": "application/rss+xml; charset=utf-8", **(extra or {})}
-            if etag:
-                headers["ETag"] = etag
-                headers["Last-Modified"] = "Tue, 07 Jan 2025 09:00:00 GMT"
-                if handler.headers.get("If-None-Match") == etag:
-                    return 304, {"ETag": etag}, b""
-            return 200, headers, body
-
-        self.routes[path] = answer
-
-    def hits(self, path: str) -> list[dict[str, str]]:
-        return [headers for p, headers in self.requests if p == path]
-
 
 @pytest.fixture
 def server() -> Iterator[FeedServer]:
     s = FeedServer()
     yield s
-    s.httpd.shutdown()
+    s.close()
 
 
 def feed_bytes(seed: int, count: int = 2, ttl: int | None = None) -> bytes:
