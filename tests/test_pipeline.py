@@ -195,6 +195,20 @@ def test_unknown_source_named_in_the_footer_is_the_attributed_origin(sqlite_url:
     assert row.relation == "original"
 
 
+def test_a_followed_source_whose_item_was_never_seen_is_the_attributed_origin(sqlite_url: str) -> None:
+    """Khaama Press is followed, but its item left the feed before the first capture."""
+    copy = mirror_item(article(12))
+    make_pipeline(sqlite_url, FEEDS).ingest([
+        capture(KHAAMA, T0, rss("Khaama Press", "https://www.khaama.com/", [])),
+        capture(RU24, T0 + hours(1), rss("ru24.pro", "https://ru24.pro/", [copy], full_content=False)),
+    ])
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT attributed_origin, relation FROM item_provenance")).one()
+        story = conn.execute(sa.text("SELECT attributed_origin FROM stories")).scalar_one()
+    assert (row.attributed_origin, row.relation, story) == ("Khaama Press", "original", "Khaama Press")
+
+
 def test_stories_sharing_a_template_and_a_disclaimer_are_not_merged(sqlite_url: str) -> None:
     """A column title and a disclaimer on every post do not make different stories one."""
     template = "Market Wrap: shares traded in Kabul today as brokers watched currency and fuel prices closely."

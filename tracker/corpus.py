@@ -236,6 +236,7 @@ class Corpus:
         credited_items: set[int] = set()
         credited_publishers: set[int] = set()
         labels: list[str] = []
+        names: list[tuple[int, str]] = []
         unresolved: str | None = None
         for credit in item.credits:
             target_item, target_publisher = self._credit_target(credit, item.publisher_id)
@@ -249,7 +250,8 @@ class Corpus:
                 credited_items.add(target_item)
             if target_publisher is not None:
                 credited_publishers.add(target_publisher)
-                labels.append(f"{credit.kind}: {self.publisher_names.get(target_publisher, '?')}")
+                names.append((target_publisher, self.publisher_names.get(target_publisher, "?")))
+                labels.append(f"{credit.kind}: {names[-1][1]}")
         story_size = max((v.story.size for v in item.versions), default=0)
         return ItemFacts(
             item_id=item.item_id,
@@ -261,6 +263,7 @@ class Corpus:
             credited_items=frozenset(credited_items),
             credited_publishers=frozenset(credited_publishers),
             credit_labels=tuple(labels),
+            credited_names=tuple(dict.fromkeys(names)),
             unresolved_credit=unresolved,
             story_size=story_size,
         )

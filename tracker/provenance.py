@@ -46,6 +46,7 @@ class ItemFacts:
     credited_items: frozenset[int] = frozenset()
     credited_publishers: frozenset[int] = frozenset()
     credit_labels: tuple[str, ...] = ()
+    credited_names: tuple[tuple[int, str], ...] = ()
     unresolved_credit: str | None = None
     story_size: int = 0
 
@@ -179,6 +180,10 @@ def decide(items: Sequence[ItemFacts], edges: Iterable[Edge]) -> list[Decision]:
         if item.credit_labels:
             base_evidence["credits"] = list(item.credit_labels)
         if not choices:
+            # A story's first item that credits a publisher we follow but whose item we
+            # never saw (it left the feed before we looked) still names its origin.
+            present = {i.publisher_id for i in items}
+            absent = [name for publisher, name in item.credited_names if publisher not in present]
             decisions[item.item_id] = Decision(
                 item_id=item.item_id,
                 story_id=item.item_id,
@@ -190,7 +195,7 @@ def decide(items: Sequence[ItemFacts], edges: Iterable[Edge]) -> list[Decision]:
                 coverage=None,
                 estimated_at=item.estimated_at,
                 lag_seconds=None,
-                attributed_origin=item.unresolved_credit,
+                attributed_origin=item.unresolved_credit or (absent[0] if absent else None),
                 evidence=base_evidence,
             )
             story_publishers[item.item_id] = {item.publisher_id}
