@@ -195,6 +195,33 @@ def test_unknown_source_named_in_the_footer_is_the_attributed_origin(sqlite_url:
     assert row.relation == "original"
 
 
+def test_a_republisher_copying_one_story_twice_has_both_copies_linked(sqlite_url: str) -> None:
+    """A mirror reposts a story from ru24.pro and again from another syndicator."""
+    paragraphs = article(13, paragraphs=6)
+    syndicated = Item(TITLE, "https://syndicate.example/5.html", ["This article was originally published by Khaama Press."] + paragraphs, T0 + hours(3))
+    from_ru24 = Item(TITLE, "https://mirrorofmirrors.example/1.html", ["Reposted from around the web"] + mirror_item(paragraphs).paragraphs, T0 + hours(4))
+    from_syndicate = Item(TITLE, "https://mirrorofmirrors.example/2.html", ["Reposted from around the web"] + syndicated.paragraphs, T0 + hours(5))
+    feeds = FEEDS + [{"url": "https://syndicate.example/rss", "publisher": "Syndicate"}]
+    make_pipeline(sqlite_url, feeds).ingest(seed_captures(paragraphs) + [
+        capture("https://syndicate.example/rss", T0 + hours(3.2), rss("Syndicate", "https://syndicate.example/", [syndicated], full_content=False)),
+        capture(MIRRORS, T0 + hours(5.5), rss("Mirror of Mirrors", "https://mirrorofmirrors.example/", [from_ru24, from_syndicate], full_content=False)),
+    ])
+    result = provenance(sqlite_url)
+    assert result["https://mirrorofmirrors.example/1.html"][:2] == (ORIGINAL_URL, MIRROR_URL)
+    assert result["https://mirrorofmirrors.example/2.html"][:2] == (ORIGINAL_URL, "https://syndicate.example/5.html")
+
+
+def test_an_excerpt_naming_its_source_url_is_linked_even_with_little_text(sqlite_url: str) -> None:
+    """A digest keeps only a dateline of the original, but says where the full story is."""
+    paragraphs = ["Headingley", "Friday, 25 February", *article(14, paragraphs=4)]
+    digest = Item("Leeds v Saracens", "https://headlinedigest.example/7.html", ["Headingley | Friday, 25 February", f"Read the full story at Khaama Press: {ORIGINAL_URL}"], T0 + hours(2))
+    make_pipeline(sqlite_url, FEEDS).ingest([
+        capture(DIGEST, T0 + hours(2.5), rss("Headline Digest", "https://headlinedigest.example/", [digest], full_content=False)),
+        capture(KHAAMA, T0 + hours(3), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(paragraphs)])),
+    ])
+    assert provenance(sqlite_url)["https://headlinedigest.example/7.html"] == (ORIGINAL_URL, ORIGINAL_URL, "excerpt")
+
+
 def test_a_followed_source_whose_item_was_never_seen_is_the_attributed_origin(sqlite_url: str) -> None:
     """Khaama Press is followed, but its item left the feed before the first capture."""
     copy = mirror_item(article(12))

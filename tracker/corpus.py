@@ -68,6 +68,7 @@ class Corpus:
         self.items: dict[int, ItemState] = {}
         self.item_keys: dict[tuple[int, str], int] = {}
         self.item_by_url: dict[str, int] = {}
+        self.credited_by: dict[str, set[int]] = defaultdict(set)
         self.capture_times: dict[int, list[datetime]] = defaultdict(list)
         self.captures: set[tuple[int, datetime, str]] = set()
         self.paragraph_items: dict[int, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
@@ -138,6 +139,23 @@ class Corpus:
             item.first_seen_at, item.first_feed_id = when, feed_id
             return True
         return False
+
+    def add_credit(self, item: ItemState, credit: Attribution) -> None:
+        """Remember a credit an item gives, and which article URL it names."""
+        item.credits.append(credit)
+        url = canonical_url(credit.url) if credit.url else None
+        if url:
+            self.credited_by[url].add(item.item_id)
+
+    def linked_by_credit(self, item: ItemState) -> set[int]:
+        """Items this one credits by their exact URL, and items that credit this one so."""
+        linked = set(self.credited_by.get(item.url, ()))
+        for credit in item.credits:
+            target = self.item_by_url.get(canonical_url(credit.url) or "") if credit.url else None
+            if target is not None:
+                linked.add(target)
+        linked.discard(item.item_id)
+        return linked
 
     # -- boilerplate --------------------------------------------------------------
     def count_paragraphs(self, item: ItemState, keys: tuple[int, ...]) -> set[int]:

@@ -260,7 +260,7 @@ class Pipeline:
     def _add_credits(self, session: Session, item: ItemState, document: Document) -> None:
         for credit in document.attributions:
             if credit not in item.credits:
-                item.credits.append(credit)
+                self.corpus.add_credit(item, credit)
                 session.execute(
                     insert(schema.ItemAttribution),
                     {"item_id": item.item_id, "kind": credit.kind, "name": credit.name and credit.name[:500], "url": credit.url and credit.url[:2000]},
@@ -339,6 +339,9 @@ class Pipeline:
         candidates = set(self.corpus.edges[item_id])
         for version in item.versions:
             candidates.update(self.corpus.candidates(version))
+        # "Read the full story at X: <url>" names its source exactly: linked whatever the text.
+        credited = self.corpus.linked_by_credit(item)
+        candidates |= credited
         candidates.discard(item_id)
         edges: list[Edge] = []
         for other_id in sorted(candidates):
@@ -349,7 +352,8 @@ class Pipeline:
             for mine in item.versions:
                 for theirs in other.versions:
                     sim = similarity(mine.story.shingles, theirs.story.shingles)
-                    if self._verified(sim) and (best is None or (sim.jaccard, sim.containment) > best[0]):
+                    linked = self._verified(sim) or other_id in credited
+                    if linked and (best is None or (sim.jaccard, sim.containment) > best[0]):
                         best = ((sim.jaccard, sim.containment), sim, mine, theirs)
             if best is None:
                 continue

@@ -141,8 +141,8 @@ def order(items: Sequence[ItemFacts]) -> list[ItemFacts]:
     return done
 
 
-def _relation(sim: Similarity, size: int, parent_size: int) -> str:
-    if sim.a_in_b >= 0.8 and size <= EXCERPT_MAX_SIZE_RATIO * parent_size:
+def _relation(sim: Similarity, size: int, parent_size: int, credited_by_url: bool) -> str:
+    if (sim.a_in_b >= 0.8 or credited_by_url) and size <= EXCERPT_MAX_SIZE_RATIO * parent_size:
         return "excerpt"
     if sim.jaccard >= COPY_MIN_JACCARD:
         return "copy"
@@ -159,14 +159,14 @@ def decide(items: Sequence[ItemFacts], edges: Iterable[Edge]) -> list[Decision]:
             neighbours[edge.b][edge.a] = edge
     decisions: dict[int, Decision] = {}
     position: dict[int, int] = {}
-    story_publishers: dict[int, set[int]] = {}
+    root_publisher: dict[int, int] = {}
     for index, item in enumerate(order(items)):
         position[item.item_id] = index
         choices = []
         for other_id, edge in neighbours[item.item_id].items():
             if other_id not in position:
                 continue
-            if item.publisher_id in story_publishers[decisions[other_id].story_id]:
+            if item.publisher_id == root_publisher[decisions[other_id].story_id]:
                 # A publisher does not copy its own story back from a copy: this is a second
                 # story on the same template, not a link in the first one's chain.
                 continue
@@ -198,20 +198,19 @@ def decide(items: Sequence[ItemFacts], edges: Iterable[Edge]) -> list[Decision]:
                 attributed_origin=item.unresolved_credit or (absent[0] if absent else None),
                 evidence=base_evidence,
             )
-            story_publishers[item.item_id] = {item.publisher_id}
+            root_publisher[item.item_id] = item.publisher_id
             continue
         best_coverage = max(c[0] for c in choices)
         # Coverage within a hair of the best is a tie, settled by credit, similarity, time.
         finalists = [c for c in choices if c[0] >= best_coverage - _COVERAGE_TIE]
         coverage, credit, _, _, parent, sim = max(finalists, key=lambda c: c[1:4])
         root = decisions[parent.item_id].original_item_id
-        story_publishers[root].add(item.publisher_id)
         decisions[item.item_id] = Decision(
             item_id=item.item_id,
             story_id=root,
             original_item_id=root,
             parent_item_id=parent.item_id,
-            relation=_relation(sim, item.story_size, parent.story_size),
+            relation=_relation(sim, item.story_size, parent.story_size, credit == 2),
             similarity=round(sim.jaccard, 4),
             containment=round(sim.a_in_b, 4),
             coverage=round(coverage, 4),

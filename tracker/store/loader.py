@@ -50,7 +50,7 @@ def load_corpus(session: Session, corpus: Corpus, fingerprints: MakeFingerprints
         keys = [row.identity] + ([f"link:{row.url}"] if row.url else [])
         corpus.add_item(item, keys)
     for credit in session.scalars(select(schema.ItemAttribution)):
-        corpus.items[credit.item_id].credits.append(Attribution(credit.kind, credit.name, credit.url))
+        corpus.add_credit(corpus.items[credit.item_id], Attribution(credit.kind, credit.name, credit.url))
     versions = session.execute(
         select(schema.ItemVersion.item_id, schema.ItemVersion.version, schema.ItemVersion.id, schema.ItemVersion.text,
                schema.ItemVersion.title, schema.ItemVersion.content_hash).order_by(schema.ItemVersion.item_id, schema.ItemVersion.version)
