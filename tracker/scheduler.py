@@ -124,6 +124,9 @@ class Daemon:
             log.error("config refused, keeping the old one", extra=fields(error=str(error)))
             return
         old = self.config
+        if config.database.url != old.database.url or config.detection != old.detection:
+            log.warning("database and detection settings change only on restart; keeping the running ones")
+            config = config.model_copy(update={"database": old.database, "detection": old.detection})
         self.config = config
         log.info("config reloaded", extra=fields(feeds=len(config.feeds)))
         if config.polling.dispatch_seconds != old.polling.dispatch_seconds and self._scheduler.running:
