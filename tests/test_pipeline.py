@@ -184,6 +184,17 @@ def test_backdated_copy_does_not_become_the_original(sqlite_url: str) -> None:
     assert "disproved" in evidence["time_evidence"]
 
 
+def test_a_scraper_copying_the_original_date_and_seen_first_is_not_the_original(sqlite_url: str) -> None:
+    """Same claimed time, no credit, the copy's feed polled first: its header gives it away."""
+    paragraphs = article(15)
+    copy = Item(TITLE, MIRROR_URL, list(CHROME) + paragraphs, T0)
+    make_pipeline(sqlite_url, FEEDS).ingest([
+        capture(RU24, T0 + hours(0.1), rss("ru24.pro", "https://ru24.pro/", [copy], full_content=False)),
+        capture(KHAAMA, T0 + hours(0.3), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(paragraphs, published=T0)])),
+    ])
+    assert provenance(sqlite_url)[MIRROR_URL] == (ORIGINAL_URL, ORIGINAL_URL, "copy")
+
+
 def test_unknown_source_named_in_the_footer_is_the_attributed_origin(sqlite_url: str) -> None:
     paragraphs = article(9)
     copy = mirror_item(paragraphs, origin="Kabul Evening Star")

@@ -284,4 +284,5 @@ class Corpus:
             credited_names=tuple(dict.fromkeys(names)),
             unresolved_credit=unresolved,
             story_size=story_size,
+            full_size=max((int(v.full.size) for v in item.versions), default=0),
         )

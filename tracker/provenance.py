@@ -49,11 +49,14 @@ class ItemFacts:
     credited_names: tuple[tuple[int, str], ...] = ()
     unresolved_credit: str | None = None
     story_size: int = 0
+    full_size: int = 0
 
     @property
-    def order_key(self) -> tuple[datetime, datetime, str, int]:
-        """Credible time first; ties broken by sighting, then URL, never by database id alone."""
-        return (self.estimated_at, self.first_seen_at, self.url, self.item_id)
+    def order_key(self) -> tuple[datetime, int, int, datetime, str, int]:
+        """Credible time first. Items claiming the very same time (a scraper copying the
+        original's date) are told apart by text: the fuller story first, then the one with
+        less around it (a mirror adds its header), then sighting, then URL."""
+        return (self.estimated_at, -(self.story_size // 25), self.full_size, self.first_seen_at, self.url, self.item_id)
 
 
 @dataclass(frozen=True)
