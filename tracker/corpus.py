@@ -62,6 +62,7 @@ class Corpus:
         self.publisher_names: dict[int, str] = {}
         self.publisher_by_name: dict[str, int] = {}
         self.publishers_by_host: dict[str, set[int]] = defaultdict(set)
+        self.hosts_of: dict[int, set[str]] = defaultdict(set)
         self.feed_ids: dict[str, int] = {}
         self.feed_publisher: dict[int, int] = {}
         self.feed_items: dict[int, set[int]] = defaultdict(set)
@@ -80,8 +81,16 @@ class Corpus:
         """Register a publisher under its name and, if known, its site's host."""
         self.publisher_names[publisher_id] = name
         self.publisher_by_name.setdefault(fold(name).strip(), publisher_id)
+        self._add_host(publisher_id, host)
+
+    def _add_host(self, publisher_id: int, host: str | None) -> None:
         if host:
             self.publishers_by_host[host].add(publisher_id)
+            self.hosts_of[publisher_id].add(host)
+
+    def names_of(self, publisher_id: int) -> list[str]:
+        """What a publisher's own header lines may say: its name and its sites' hosts."""
+        return [self.publisher_names.get(publisher_id, ""), *sorted(self.hosts_of[publisher_id])]
 
     def publisher_at(self, host: str | None) -> int | None:
         """The publisher at a host, if exactly one is (shared hosts answer nothing).
@@ -97,9 +106,7 @@ class Corpus:
         """Register a feed and the publisher behind it."""
         self.feed_ids[url] = feed_id
         self.feed_publisher[feed_id] = publisher_id
-        host = host_of(url)
-        if host:
-            self.publishers_by_host[host].add(publisher_id)
+        self._add_host(publisher_id, host_of(url))
 
     def add_capture_time(self, feed_id: int, when: datetime) -> bool:
         """Record a successful capture; True if it is earlier than one already known."""
@@ -195,11 +202,14 @@ class Corpus:
             touched.add(other)
         self.edges[item_id] = {}
         for edge in edges:
-            other = edge.b if edge.a == item_id else edge.a
-            self.edges[item_id][other] = edge
-            self.edges[other][item_id] = edge
-            touched.add(other)
+            self.add_edge(edge)
+            touched.add(edge.b if edge.a == item_id else edge.a)
         return touched
+
+    def add_edge(self, edge: Edge) -> None:
+        """Record a match in both directions."""
+        self.edges[edge.a][edge.b] = edge
+        self.edges[edge.b][edge.a] = edge
 
     # -- time and credit evidence ---------------------------------------------------
     def estimated_time(self, item: ItemState) -> tuple[datetime, str]:
@@ -226,7 +236,7 @@ class Corpus:
                 )
         return min(claimed, first), "claimed date, consistent with captures"
 
-    def _credit_target(self, credit: Attribution, publisher_id: int) -> tuple[int | None, int | None]:
+    def _credit_target(self, credit: Attribution) -> tuple[int | None, int | None]:
         """(credited item, credited publisher) for one credit, either possibly unknown."""
         item = None
         publisher = None
@@ -243,8 +253,6 @@ class Corpus:
         if publisher is None and credit.name:
             name = fold(credit.name).strip()
             publisher = self.publisher_by_name.get(name) or self.publisher_at(name.removeprefix("www."))
-        if publisher == publisher_id:
-            return None, None
         return item, publisher
 
     def facts(self, item_id: int) -> ItemFacts:
@@ -257,10 +265,12 @@ class Corpus:
         names: list[tuple[int, str]] = []
         unresolved: str | None = None
         for credit in item.credits:
-            target_item, target_publisher = self._credit_target(credit, item.publisher_id)
+            target_item, target_publisher = self._credit_target(credit)
+            if target_publisher == item.publisher_id:
+                continue  # the publisher's own footer: no credit to anyone else
             if target_item is None and target_publisher is None:
                 name = credit.name or credit.url
-                if name and (credit.name is None or fold(credit.name).strip() != fold(self.publisher_names[item.publisher_id]).strip()):
+                if name:
                     unresolved = unresolved or name
                     labels.append(f"{credit.kind}: {name} (not followed)")
                 continue

@@ -13,9 +13,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
@@ -25,6 +25,7 @@ from tracker.logs import configure
 from tracker.poll import PollOutcome
 from tracker.queries import origin_report
 from tracker.scheduler import Daemon
+from tracker.store.database import open_database
 
 _COPY_ROW = text(
     "SELECT copy_publisher, parent_publisher, relation, similarity, containment, lag_seconds, c.title AS title, r.evidence AS evidence "
@@ -62,13 +63,10 @@ def run_demo(seconds_per_step: float = 8.0, echo: Callable[[str], None] = print,
     started = time.monotonic()
     found: list[int] = []
     lock = threading.Lock()
-    daemon_ref: list[Daemon] = []
+    sessions = open_database(config.database.url)
 
     def on_poll(outcome: PollOutcome) -> None:
-        if not outcome.report.new_copies or not daemon_ref:
-            return
-        sessions = daemon_ref[0]._sessions  # noqa: SLF001 (the demo reads what the daemon wrote)
-        if sessions is None:
+        if not outcome.report.new_copies:
             return
         with lock, sessions() as session:
             for item_id in outcome.report.new_copies:
@@ -86,7 +84,6 @@ def run_demo(seconds_per_step: float = 8.0, echo: Callable[[str], None] = print,
                     echo("        its feed claims it was published before the original; an earlier capture without it disproves that")
 
     daemon = Daemon(config, on_poll=on_poll)
-    daemon_ref.append(daemon)
     duration = network.steps * seconds_per_step + 10
     echo(f"tracker demo: a simulated syndication network on {base} ({len(network.feeds)} feeds)")
     echo(f"polling it every 2 s for about {int(duration)} s; database {database}")
@@ -103,21 +100,19 @@ def run_demo(seconds_per_step: float = 8.0, echo: Callable[[str], None] = print,
         daemon.shutdown()
         network.stop()
     echo("")
-    sessions = daemon._sessions  # noqa: SLF001
-    if sessions is not None:
+    if found:
+        # The longest chain of the most copied story: Mirror of Mirrors ← ru24.pro ← Khaama Press.
         with sessions() as session:
             first = session.execute(text(
                 "SELECT original_url FROM stories WHERE publisher = 'Khaama Press' ORDER BY copies DESC, published_at LIMIT 1"
             )).scalar()
+            mirror_of_mirror = session.execute(text(
+                "SELECT url FROM item_provenance WHERE publisher = 'Mirror of Mirrors' AND original_item_id = "
+                "(SELECT item_id FROM item_provenance WHERE url = :u)"), {"u": first}).scalar() if first else None
         if first:
-            mirror_of_mirror = None
-            with sessions() as session:
-                mirror_of_mirror = session.execute(text(
-                    "SELECT url FROM item_provenance WHERE publisher = 'Mirror of Mirrors' AND original_item_id = "
-                    "(SELECT item_id FROM item_provenance WHERE url = :u)"), {"u": first}).scalar()
             echo(origin_report(sessions, mirror_of_mirror or first))
     echo("")
     echo(f"{len(found)} republications found. Query the database yourself: sqlite3 {database} 'SELECT * FROM republications'")
-    if keep is None:
-        shutil.rmtree(workdir, ignore_errors=True) if not found else None
+    if keep is None and not found:
+        shutil.rmtree(workdir, ignore_errors=True)  # nothing worth keeping
     return len(found)

@@ -91,12 +91,10 @@ def ingest_paths(
     skipped: Counter[str] = Counter()
     bar = tqdm(unit=" captures", disable=not progress, leave=False, dynamic_ncols=True)
     try:
-        known = IngestReport()
-
         def unstored(captures: Iterator[Capture]) -> Iterator[Capture]:
             for capture in captures:
                 if pipeline.is_stored(capture):
-                    known.skipped_known += 1
+                    report.skipped_known += 1
                     bar.update(1)
                 else:
                     yield capture
@@ -108,7 +106,6 @@ def ingest_paths(
             bar.set_postfix(items=report.new_items, copies=report.republications, refresh=False)
     finally:
         bar.close()
-    report.add(known)
     if len(report.warnings) > _MAX_WARNINGS:
         hidden = len(report.warnings) - _MAX_WARNINGS
         report.warnings[_MAX_WARNINGS:] = [f"… and {hidden} more (see the captures table's error column)"]

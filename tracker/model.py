@@ -7,9 +7,14 @@ whole contract between fetch/read, parse, normalise, fingerprint, provenance and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
+
+
+def utcnow() -> datetime:
+    """Now, as the naive UTC every time in the tracker is."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,10 @@ class Similarity:
     def containment(self) -> float:
         """Containment of the smaller text in the larger one."""
         return max(self.a_in_b, self.b_in_a)
+
+    def flipped(self) -> Similarity:
+        """The same overlap seen from the other text."""
+        return Similarity(self.jaccard, self.b_in_a, self.a_in_b, self.shared)
 
 
 @dataclass

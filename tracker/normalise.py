@@ -71,6 +71,7 @@ _SHARE_WIDGET = regex.compile(
 )
 _SENTENCE_END = regex.compile(r"[.!?…。！？؟»”\"')]\s*$")
 _CHROME_MAX_TOKENS = 4
+_URL = regex.compile(r"https?://\S+")
 
 
 def fold(text: str) -> str:
@@ -81,6 +82,15 @@ def fold(text: str) -> str:
 def tokens(text: str) -> list[str]:
     """Comparable tokens of any script: words, or single characters where words have no spaces."""
     return _TOKEN.findall(fold(text))
+
+
+def words_without_urls(document: Document) -> list[str]:
+    """A document's tokens without those of URLs: a credit's link repeats the article's
+    slug, i.e. its title, which a mirror's header also repeats; that is not copied text."""
+    words: list[str] = []
+    for paragraph, paragraph_words in zip(document.paragraphs, document.tokens, strict=True):
+        words.extend(tokens(_URL.sub(" ", paragraph)) if "://" in paragraph else paragraph_words)
+    return words
 
 
 def paragraph_key(words: Sequence[str]) -> int:

@@ -7,16 +7,15 @@ already committed, and a capture already stored is recognised and skipped.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.config import Config
+from tracker.config import Config, FeedConfig
 from tracker.corpus import Corpus, ItemState, VersionState
 from tracker.errors import ParseError
 from tracker.fingerprint import Fingerprinter, overlap, shingles, similarity
@@ -30,13 +29,14 @@ from tracker.model import (
     ParsedEntry,
     ParsedFeed,
     Similarity,
+    utcnow,
 )
 from tracker.normalise import (
     document_from_paragraphs,
     fold,
     story_paragraphs,
     to_document,
-    tokens,
+    words_without_urls,
 )
 from tracker.parse import parse_capture_body
 from tracker.provenance import Edge, components, decide
@@ -57,22 +57,6 @@ class Fingerprints:
     full: np.ndarray
 
 
-_URL = re.compile(r"https?://\S+")
-
-
-def _words_without_urls(document: Document) -> list[str]:
-    """All tokens but those of URLs: a credit's link repeats the slug, i.e. the title,
-    which a mirror's header also repeats; that must not pass for copied text."""
-    words: list[str] = []
-    for paragraph, paragraph_words in zip(document.paragraphs, document.tokens):
-        words.extend(tokens(_URL.sub(" ", paragraph)) if "://" in paragraph else paragraph_words)
-    return words
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 class Pipeline:
     """Turns captures into stored provenance; holds the corpus cache between captures."""
 
@@ -88,8 +72,11 @@ class Pipeline:
             self.corpus, self.decisions = load_corpus(session, corpus, self.fingerprints)
 
     # -- feeds --------------------------------------------------------------------
-    def register_feeds(self) -> None:
-        """Make sure every configured feed has a row (so `stats` lists feeds never captured)."""
+    def register_feeds(self, feeds: Iterable[FeedConfig] | None = None) -> None:
+        """Make sure every configured feed has a row (so `stats` lists feeds never captured);
+        with `feeds`, those become the configured ones (a reloaded config)."""
+        if feeds is not None:
+            self.configured = {feed.url: feed.publisher for feed in feeds}
         with self.sessions.begin() as session:
             for url in self.configured:
                 self._feed(session, url, None)
@@ -128,7 +115,7 @@ class Pipeline:
         else:
             name = configured or (parsed.title if parsed else None) or host or url
             publisher_id = self._publisher(session, name, host)
-        row = schema.Feed(url=url, publisher_id=publisher_id, title=parsed.title if parsed else None, site_url=site, added_at=_now())
+        row = schema.Feed(url=url, publisher_id=publisher_id, title=parsed.title if parsed else None, site_url=site, added_at=utcnow())
         session.add(row)
         session.flush()
         self.corpus.add_feed(row.id, url, publisher_id)
@@ -269,15 +256,13 @@ class Pipeline:
     def fingerprints(self, publisher_id: int, document: Document, title: str) -> Fingerprints:
         """Story text, story and lead fingerprints, and full-text shingles of a document,
         given what is known now of the publisher's boilerplate."""
-        names = [self.corpus.publisher_names.get(publisher_id, "")]
-        names += [h for h, ps in self.corpus.publishers_by_host.items() if publisher_id in ps]
-        indices = story_paragraphs(document, title, self.corpus.boilerplate[publisher_id], names)
+        indices = story_paragraphs(document, title, self.corpus.boilerplate[publisher_id], self.corpus.names_of(publisher_id))
         words = document.words(indices)
         return Fingerprints(
             story_text="\n".join(document.paragraphs[i] for i in indices),
             story=self.fingerprinter.fingerprint(words),
             lead=self.fingerprinter.fingerprint(words[:LEAD_TOKENS]),
-            full=shingles(_words_without_urls(document), self.detection.shingle_size),
+            full=shingles(words_without_urls(document), self.detection.shingle_size),
         )
 
     def _new_version(self, session: Session, item: ItemState, entry: ParsedEntry, document: Document, when: datetime) -> set[int]:
@@ -364,11 +349,10 @@ class Pipeline:
             if item_id < other_id:
                 edges.append(Edge(item_id, other_id, sim, full_mine, full_theirs))
             else:
-                flipped = Similarity(sim.jaccard, sim.b_in_a, sim.a_in_b, sim.shared)
-                edges.append(Edge(other_id, item_id, flipped, full_theirs, full_mine))
+                edges.append(Edge(other_id, item_id, sim.flipped(), full_theirs, full_mine))
         table = schema.Match.__table__
         session.execute(delete(table).where((table.c.item_a == item_id) | (table.c.item_b == item_id)))
-        now = _now()
+        now = utcnow()
         if edges:
             session.execute(
                 table.insert(),
@@ -383,13 +367,12 @@ class Pipeline:
 
     def _decide(self, session: Session, dirty: set[int], report: IngestReport) -> None:
         """Decide again the provenance of every group of matches holding a dirty item."""
-        now = _now()
+        now = utcnow()
         for group in components(sorted(dirty), self.corpus.edges):
             facts = [self.corpus.facts(i) for i in sorted(group)]
             edges = {(e.a, e.b): e for i in group for e in self.corpus.edges[i].values()}
             for decision in decide(facts, edges.values()):
-                key = (decision.story_id, decision.parent_item_id, decision.relation, decision.attributed_origin,
-                       decision.estimated_at, decision.similarity, decision.coverage)
+                key = decision.key
                 previous = self.decisions.get(decision.item_id)
                 if previous == key:
                     continue

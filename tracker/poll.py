@@ -21,18 +21,13 @@ from tracker.archive import WarcArchive
 from tracker.config import Config, FeedConfig, PollingConfig
 from tracker.fetch import Fetcher, FetchPolicy, FetchResult, Validators
 from tracker.logs import fields
-from tracker.model import Capture, IngestReport, ParsedFeed
+from tracker.model import Capture, IngestReport, ParsedFeed, utcnow
 from tracker.parse import parse_capture_body
 from tracker.pipeline import Pipeline
 from tracker.store import schema
 
 log = logging.getLogger(__name__)
 WEEK = timedelta(days=7)
-
-
-def utcnow() -> datetime:
-    """Now, as the naive UTC the database stores."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -44,7 +39,7 @@ class FeedToPoll:
     etag: str | None
     last_modified: str | None
     error_count: int
-    checks: int
+    checked_before: bool
 
 
 @dataclass(frozen=True)
@@ -104,7 +99,6 @@ class Poller:
         self.sessions = sessions
         self.pipeline = pipeline
         self.polling = config.polling
-        self.configured = [feed.url for feed in config.feeds]
         p = config.polling
         self.fetcher = Fetcher(
             FetchPolicy(
@@ -129,9 +123,7 @@ class Poller:
         """Make the configured feeds exactly the active ones; new ones are due at once."""
         urls = [feed.url for feed in feeds]
         with self.lock:
-            self.pipeline.configured = {feed.url: feed.publisher for feed in feeds}
-            self.pipeline.register_feeds()
-        self.configured = urls
+            self.pipeline.register_feeds(feeds)
         with self.sessions.begin() as session:
             feeds = schema.Feed.__table__
             session.execute(update(feeds).where(feeds.c.url.in_(urls)).values(active=True))
@@ -151,12 +143,7 @@ class Poller:
             query = query.limit(limit)
         with self.sessions() as session:
             rows = session.execute(query).all()
-            checks = dict(
-                session.execute(
-                    select(schema.Capture.feed_id, func.count()).where(schema.Capture.feed_id.in_([r.id for r in rows])).group_by(schema.Capture.feed_id)
-                ).all()
-            ) if rows else {}
-        return [FeedToPoll(r.id, r.url, r.etag, r.last_modified, r.error_count, checks.get(r.id, 0)) for r in rows]
+        return [FeedToPoll(r.id, r.url, r.etag, r.last_modified, r.error_count, r.last_checked_at is not None) for r in rows]
 
     # -- one poll -----------------------------------------------------------------------
     def fetch(self, feed: FeedToPoll) -> FetchResult:
@@ -232,7 +219,7 @@ class Poller:
                 expires = (result.expires_at.astimezone(UTC).replace(tzinfo=None) - when).total_seconds()
                 cache_age = max(cache_age or 0, expires) or None
             interval = next_interval(
-                self.polling, checks=feed.checks + 1, recent_items=recent, error_count=errors,
+                self.polling, checks=2 if feed.checked_before else 1, recent_items=recent, error_count=errors,
                 retry_after_s=result.retry_after_s, ttl_s=parsed.ttl_seconds if parsed else None, cache_max_age_s=cache_age,
             )
             next_check = when + timedelta(seconds=interval)
@@ -251,8 +238,6 @@ class Poller:
             session.execute(insert(schema.FeedUrl).values(feed_id=feed.feed_id, url=feed.url, replaced_at=when))
             session.execute(update(f).where(f.id == feed.feed_id).values(url=new_url))
         self.pipeline.rename_feed(feed.url, new_url)
-        if feed.url in self.configured:
-            self.configured = [new_url if u == feed.url else u for u in self.configured]
         log.info("feed moved", extra=fields(feed=feed.url, to=new_url))
 
 

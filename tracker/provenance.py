@@ -73,8 +73,18 @@ class Edge:
         """(other item, similarity oriented as item→other, share of item's full text in the other)."""
         if item == self.a:
             return self.b, self.similarity, self.full_a_in_b
-        flipped = Similarity(self.similarity.jaccard, self.similarity.b_in_a, self.similarity.a_in_b, self.similarity.shared)
-        return self.a, flipped, self.full_b_in_a
+        return self.a, self.similarity.flipped(), self.full_b_in_a
+
+
+DecisionKey = tuple[object, ...]
+
+
+def decision_key(
+    story_id: int, parent_item_id: int | None, relation: str, attributed_origin: str | None,
+    estimated_at: datetime, similarity: float | None, coverage: float | None,
+) -> DecisionKey:
+    """The part of a decision whose change is news (a stored row is compared by it)."""
+    return (story_id, parent_item_id, relation, attributed_origin, estimated_at, similarity, coverage)
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,12 @@ class Decision:
     lag_seconds: int | None
     attributed_origin: str | None
     evidence: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def key(self) -> DecisionKey:
+        """What, if unchanged, means the stored row need not be written again."""
+        return decision_key(self.story_id, self.parent_item_id, self.relation, self.attributed_origin,
+                            self.estimated_at, self.similarity, self.coverage)
 
     def evidence_json(self) -> str:
         """The evidence as a JSON document, for the `evidence` column."""

@@ -34,8 +34,9 @@ from tracker.config import Config, load_config
 from tracker.errors import ConfigError, StoreError
 from tracker.identity import host_of
 from tracker.logs import fields
+from tracker.model import utcnow
 from tracker.pipeline import Pipeline
-from tracker.poll import FeedToPoll, Poller, PollOutcome, log_poll, utcnow
+from tracker.poll import FeedToPoll, Poller, PollOutcome
 from tracker.store import schema
 from tracker.store.database import open_database
 
@@ -254,9 +255,7 @@ def poll_once(config: Config, everything: bool = False) -> list[PollOutcome]:
 
         def work(feed: FeedToPoll) -> PollOutcome:
             with hosts[host_of(feed.url) or feed.url]:
-                outcome = poller.store(feed, poller.fetch(feed))
-            log_poll(outcome)
-            return outcome
+                return poller.poll(feed)
 
         with ThreadPoolExecutor(config.polling.workers, thread_name_prefix="poll") as pool:
             return list(pool.map(work, feeds))

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from tracker.config import Config
-from tracker.poll import utcnow
+from tracker.model import utcnow
 from tracker.store import schema
 from tracker.store.database import open_database
 

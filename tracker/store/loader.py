@@ -16,10 +16,9 @@ from sqlalchemy.orm import Session
 from tracker.corpus import Corpus, ItemState, VersionState
 from tracker.model import Attribution, Document, Similarity
 from tracker.normalise import document_from_paragraphs
-from tracker.provenance import Edge
+from tracker.provenance import DecisionKey, Edge, decision_key
 from tracker.store import schema
 
-DecisionKey = tuple[Any, ...]
 MakeFingerprints = Callable[[int, Document, str], Any]
 
 
@@ -68,15 +67,11 @@ def load_corpus(session: Session, corpus: Corpus, fingerprints: MakeFingerprints
         item.versions.append(version)
         item.text_hashes.add(digest)
         corpus.index_version(item_id, version)
-    edges = [
-        Edge(m.item_a, m.item_b, Similarity(m.jaccard, m.a_in_b, m.b_in_a, m.shared), m.full_a_in_b, m.full_b_in_a)
-        for m in session.scalars(select(schema.Match))
-    ]
-    for edge in edges:
-        corpus.edges[edge.a][edge.b] = edge
-        corpus.edges[edge.b][edge.a] = edge
+    for m in session.scalars(select(schema.Match)):
+        corpus.add_edge(Edge(m.item_a, m.item_b, Similarity(m.jaccard, m.a_in_b, m.b_in_a, m.shared), m.full_a_in_b, m.full_b_in_a))
     decisions: dict[int, DecisionKey] = {
-        p.item_id: (p.story_id, p.parent_item_id, p.relation, p.attributed_origin, p.estimated_published_at, p.similarity, p.coverage)
+        p.item_id: decision_key(p.story_id, p.parent_item_id, p.relation, p.attributed_origin,
+                                p.estimated_published_at, p.similarity, p.coverage)
         for p in session.scalars(select(schema.Provenance))
     }
     return corpus, decisions
