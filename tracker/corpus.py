@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from tracker.identity import canonical_url, host_of
+from tracker.identity import ItemLookup, KnownItem, canonical_url, host_of, lookup_key
 from tracker.index import CandidateIndex
 from tracker.model import Attribution, Fingerprint
 from tracker.normalise import fold
@@ -50,6 +50,7 @@ class ItemState:
     versions: list[VersionState] = field(default_factory=list)
     raw_hashes: set[str] = field(default_factory=set)
     text_hashes: set[str] = field(default_factory=set)
+    guid: str | None = None
 
 
 class Corpus:
@@ -60,7 +61,9 @@ class Corpus:
         self.boilerplate_min_items = boilerplate_min_items
         self.claim_tolerance = claim_tolerance
         self.publisher_names: dict[int, str] = {}
-        self.publisher_by_name: dict[str, int] = {}
+        self.publisher_source: dict[int, str] = {}
+        self.publishers_by_name: dict[str, set[int]] = defaultdict(set)
+        self.feed_sites: dict[int, tuple[str | None, str | None]] = {}
         self.publishers_by_host: dict[str, set[int]] = defaultdict(set)
         self.hosts_of: dict[int, set[str]] = defaultdict(set)
         self.feed_ids: dict[str, int] = {}
@@ -68,20 +71,40 @@ class Corpus:
         self.feed_items: dict[int, set[int]] = defaultdict(set)
         self.items: dict[int, ItemState] = {}
         self.item_keys: dict[tuple[int, str], int] = {}
+        self.identities: set[tuple[int, str]] = set()
+        self.link_items: dict[tuple[int, str], list[int]] = defaultdict(list)
         self.item_by_url: dict[str, int] = {}
         self.credited_by: dict[str, set[int]] = defaultdict(set)
         self.capture_times: dict[int, list[datetime]] = defaultdict(list)
-        self.captures: set[tuple[int, datetime, str]] = set()
+        self.captures: set[tuple[int, datetime, str, str]] = set()
         self.paragraph_items: dict[int, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
         self.boilerplate: dict[int, set[int]] = defaultdict(set)
         self.edges: dict[int, dict[int, Edge]] = defaultdict(dict)
 
     # -- publishers and feeds -------------------------------------------------------
-    def add_publisher(self, publisher_id: int, name: str, host: str | None) -> None:
+    def add_publisher(self, publisher_id: int, name: str, host: str | None, source: str = "config") -> None:
         """Register a publisher under its name and, if known, its site's host."""
         self.publisher_names[publisher_id] = name
-        self.publisher_by_name.setdefault(fold(name).strip(), publisher_id)
+        self.publisher_source[publisher_id] = source
+        self.publishers_by_name[fold(name).strip()].add(publisher_id)
         self._add_host(publisher_id, host)
+
+    def rename_publisher(self, publisher_id: int, name: str, source: str) -> None:
+        """A publisher named after its feed's URL learns its feed's title."""
+        self.publishers_by_name[fold(self.publisher_names[publisher_id]).strip()].discard(publisher_id)
+        self.publisher_names[publisher_id] = name
+        self.publisher_source[publisher_id] = source
+        self.publishers_by_name[fold(name).strip()].add(publisher_id)
+
+    def publisher_named(self, name: str) -> int | None:
+        """The publisher a name stands for, if exactly one has it."""
+        found = self.publishers_by_name.get(fold(name).strip())
+        return next(iter(found)) if found and len(found) == 1 else None
+
+    def publisher_host(self, publisher_id: int) -> str | None:
+        """One host of a publisher's sites, for telling apart two publishers of one name."""
+        hosts = self.hosts_of.get(publisher_id)
+        return min(hosts) if hosts else None
 
     def _add_host(self, publisher_id: int, host: str | None) -> None:
         if host:
@@ -102,11 +125,56 @@ class Corpus:
         found = self.publishers_by_host.get(host)
         return next(iter(found)) if found and len(found) == 1 else None
 
-    def add_feed(self, feed_id: int, url: str, publisher_id: int) -> None:
-        """Register a feed and the publisher behind it."""
+    def add_feed(self, feed_id: int, url: str, publisher_id: int, title: str | None = None, site: str | None = None) -> None:
+        """Register a feed, the publisher behind it, and the site it says it belongs to."""
         self.feed_ids[url] = feed_id
         self.feed_publisher[feed_id] = publisher_id
+        self.feed_sites[feed_id] = (title, site)
         self._add_host(publisher_id, host_of(url))
+
+    def learn_feed(self, feed_id: int, title: str | None, site: str | None) -> bool:
+        """A feed's title and site link, once known; True if they were not known before."""
+        if self.feed_sites.get(feed_id, (None, None))[0] is not None:
+            return False
+        self.feed_sites[feed_id] = (title, site)
+        self._add_host(self.feed_publisher[feed_id], host_of(site))
+        return True
+
+    def move_feed(self, feed_id: int, publisher_id: int) -> None:
+        """A feed turns out to be another feed's site's (its first capture said so)."""
+        old = self.feed_publisher[feed_id]
+        self.feed_publisher[feed_id] = publisher_id
+        for host in self.hosts_of.pop(old, set()):
+            self.publishers_by_host[host].discard(old)
+            self._add_host(publisher_id, host)
+        self.publishers_by_name[fold(self.publisher_names.pop(old, "")).strip()].discard(old)
+        self.publisher_source.pop(old, None)
+
+    def feeds_of(self, publisher_id: int) -> set[int]:
+        """The feeds behind a publisher."""
+        return {feed for feed, publisher in self.feed_publisher.items() if publisher == publisher_id}
+
+    def same_site(self, title: str, site: str, exclude: int | None = None) -> int | None:
+        """The publisher of another feed with this title and this site link, if exactly one.
+
+        A host alone never joins feeds (feed-hosting services, several blogs on one host),
+        nor a title alone (many sites are called "Latest News").
+        """
+        wanted = (fold(title).strip(), lookup_key(site))
+        found = {
+            self.feed_publisher[feed]
+            for feed, (other_title, other_site) in self.feed_sites.items()
+            if other_title and other_site and (fold(other_title).strip(), lookup_key(other_site)) == wanted
+        } - {exclude}
+        return next(iter(found)) if len(found) == 1 else None
+
+    def has_capture(self, feed_id: int, when: datetime, kind: str, digest: str) -> bool:
+        """Whether this capture is stored (captures stored before digests match any body)."""
+        return (feed_id, when, kind, digest) in self.captures or (feed_id, when, kind, "") in self.captures
+
+    def add_capture(self, feed_id: int, when: datetime, kind: str, digest: str) -> None:
+        """Remember a stored capture."""
+        self.captures.add((feed_id, when, kind, digest))
 
     def add_capture_time(self, feed_id: int, when: datetime) -> bool:
         """Record a successful capture; True if it is earlier than one already known."""
@@ -116,25 +184,35 @@ class Corpus:
         return out_of_order
 
     # -- items --------------------------------------------------------------------
-    def find_item(self, publisher_id: int, keys: list[str]) -> int | None:
-        """The item a publisher's entry is, by any of its identity keys."""
-        for key in keys:
-            found = self.item_keys.get((publisher_id, key))
-            if found is not None:
-                return found
-        return None
+    def lookup(self, publisher_id: int) -> ItemLookup:
+        """What identity resolution may ask about one publisher's stored items."""
+        return _PublisherItems(self, publisher_id)
 
-    def add_item(self, item: ItemState, keys: list[str]) -> None:
-        """Register a new item under all its identity keys and its URL."""
+    def add_item(self, item: ItemState, keys: tuple[str, ...] | list[str], identity: str) -> None:
+        """Register a new item under its stored identity, its identity keys and its URL."""
         self.items[item.item_id] = item
+        self.identities.add((item.publisher_id, identity))
         self.register_keys(item, keys)
 
-    def register_keys(self, item: ItemState, keys: list[str]) -> None:
-        """Let the item be found by more identity keys (a second feed's GUID, say)."""
+    def has_identity(self, publisher_id: int, identity: str) -> bool:
+        """Whether an item of the publisher is stored under this identity already."""
+        return (publisher_id, identity) in self.identities
+
+    def register_keys(self, item: ItemState, keys: tuple[str, ...] | list[str]) -> None:
+        """Let the item be found by more identity keys (a second feed's GUID or link, say).
+
+        A GUID stands for one item; a link (or title, or text) may stand for several.
+        """
         for key in keys:
-            self.item_keys.setdefault((item.publisher_id, key), item.item_id)
-        if item.url:
-            self.item_by_url.setdefault(item.url, item.item_id)
+            if key.startswith("guid:"):
+                self.item_keys.setdefault((item.publisher_id, key), item.item_id)
+            else:
+                holders = self.link_items[(item.publisher_id, key)]
+                if item.item_id not in holders:
+                    holders.append(item.item_id)
+        canonical = canonical_url(item.url)
+        if canonical:
+            self.item_by_url.setdefault(canonical, item.item_id)
 
     def see(self, item: ItemState, feed_id: int, when: datetime) -> bool:
         """Note that a feed showed the item at `when`; True if that moved its first sighting."""
@@ -156,7 +234,7 @@ class Corpus:
 
     def linked_by_credit(self, item: ItemState) -> set[int]:
         """Items this one credits by their exact URL, and items that credit this one so."""
-        linked = set(self.credited_by.get(item.url, ()))
+        linked = set(self.credited_by.get(canonical_url(item.url) or "", ()))
         for credit in item.credits:
             target = self.item_by_url.get(canonical_url(credit.url) or "") if credit.url else None
             if target is not None:
@@ -252,7 +330,7 @@ class Corpus:
                 publisher = self.publisher_at(host_of(url))
         if publisher is None and credit.name:
             name = fold(credit.name).strip()
-            publisher = self.publisher_by_name.get(name) or self.publisher_at(name.removeprefix("www."))
+            publisher = self.publisher_named(name) or self.publisher_at(name.removeprefix("www."))
         return item, publisher
 
     def facts(self, item_id: int) -> ItemFacts:
@@ -296,3 +374,23 @@ class Corpus:
             story_size=story_size,
             full_size=max((int(v.full.size) for v in item.versions), default=0),
         )
+
+
+class _PublisherItems(ItemLookup):
+    """The corpus seen through `ItemLookup`, for one publisher."""
+
+    def __init__(self, corpus: Corpus, publisher_id: int) -> None:
+        self.corpus = corpus
+        self.publisher_id = publisher_id
+
+    def by_guid(self, key: str) -> int | None:
+        return self.corpus.item_keys.get((self.publisher_id, key))
+
+    def under(self, key: str) -> list[KnownItem]:
+        found = []
+        for item_id in self.corpus.link_items.get((self.publisher_id, key), ()):
+            item = self.corpus.items[item_id]
+            found.append(
+                KnownItem(item_id, item.guid, item.title, item.claimed_at, frozenset(item.raw_hashes), frozenset(item.feeds))
+            )
+        return found

@@ -19,7 +19,17 @@ from tracker.config import Config, FeedConfig
 from tracker.corpus import Corpus, ItemState, VersionState
 from tracker.errors import ParseError
 from tracker.fingerprint import Fingerprinter, overlap, shingles, similarity
-from tracker.identity import canonical_url, host_of, identity_keys, raw_hash, text_hash
+from tracker.identity import (
+    DUPLICATE_MARK,
+    canonical_url,
+    content_digest,
+    host_of,
+    key_hash,
+    lookup_hash,
+    raw_hash,
+    resolve,
+    text_hash,
+)
 from tracker.index import CandidateIndex
 from tracker.model import (
     Capture,
@@ -45,6 +55,19 @@ from tracker.store.loader import load_corpus
 
 # The lead: an aggregator's excerpt is the first paragraphs, so leads are indexed too.
 LEAD_TOKENS = 60
+# Bounded columns that hold strings from feeds (everything else from a feed is Text).
+PUBLISHER_NAME_MAX = 300
+FEED_URL_MAX = 2000
+
+
+def _bounded(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def body_digest(capture: Capture) -> str:
+    """What tells two captures of one feed at one moment apart: the body they served."""
+    return content_digest(capture.body, capture.payload_digest)
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,42 +107,83 @@ class Pipeline:
     def is_stored(self, capture: Capture) -> bool:
         """Whether this capture is already in the database (so a re-run need not parse it)."""
         feed_id = self.corpus.feed_ids.get(capture.feed_url)
-        return feed_id is not None and (feed_id, capture.captured_at, capture.kind) in self.corpus.captures
+        return feed_id is not None and self.corpus.has_capture(feed_id, capture.captured_at, capture.kind, body_digest(capture))
 
     def rename_feed(self, old: str, new: str) -> None:
         """A permanent redirect moved a feed: find it under both URLs from now on."""
         feed_id = self.corpus.feed_ids[old]
         self.corpus.feed_ids[new] = feed_id
 
-    def _publisher(self, session: Session, name: str, host: str | None) -> int:
-        known = self.corpus.publisher_by_name.get(fold(name).strip())
-        if known is not None:
-            return known
-        row = schema.Publisher(name=name, site_host=host)
+    def _new_publisher(self, session: Session, name: str, source: str, host: str | None) -> int:
+        row = schema.Publisher(name=self._free_name(session, name, host), site_host=host, name_source=source)
         session.add(row)
         session.flush()
-        self.corpus.add_publisher(row.id, name, host)
+        self.corpus.add_publisher(row.id, row.name, host, source)
         return row.id
+
+    def _free_name(self, session: Session, name: str, host: str | None) -> str:
+        """`name`, or `name (host)` / `name #2` when another publisher already has it."""
+        name = _bounded(name, PUBLISHER_NAME_MAX)
+        taken = {n for (n,) in session.execute(select(schema.Publisher.name))}
+        if name not in taken:
+            return name
+        for suffix in ([f" ({host})"] if host else []) + [f" #{n}" for n in range(2, 10_000)]:
+            candidate = _bounded(name, PUBLISHER_NAME_MAX - len(suffix)) + suffix
+            if candidate not in taken:
+                return candidate
+        raise AssertionError("unreachable: 10,000 publishers of one name")
 
     def _feed(self, session: Session, url: str, parsed: ParsedFeed | None) -> int:
         known = self.corpus.feed_ids.get(url)
         if known is not None:
+            if parsed is not None and parsed.title:
+                self._learn_title(session, known, parsed)
             return known
         site = parsed.site_url if parsed else None
         host = host_of(site) or host_of(url)
-        configured = self.configured.get(url)
-        # An unconfigured feed of a site we know (its RSS beside its Atom, say) is that site's.
-        same_site = None if configured else self.corpus.publisher_at(host_of(site))
-        if same_site is not None:
-            publisher_id = same_site
-        else:
-            name = configured or (parsed.title if parsed else None) or host or url
-            publisher_id = self._publisher(session, name, host)
-        row = schema.Feed(url=url, publisher_id=publisher_id, title=parsed.title if parsed else None, site_url=site, added_at=utcnow())
+        title = parsed.title if parsed else None
+        configured = url in self.configured
+        named = self.configured.get(url)
+        publisher_id = None
+        if named:
+            publisher_id = self.corpus.publisher_named(named)
+            if publisher_id is None:
+                publisher_id = self._new_publisher(session, named, "config", host)
+        elif title and site:
+            # The same site's other feed (its RSS beside its Atom): same title, same site link.
+            publisher_id = self.corpus.same_site(title, site)
+        if publisher_id is None:
+            publisher_id = self._new_publisher(session, title or host or url, "feed_title" if title else "feed_url", host)
+        row = schema.Feed(
+            url=url, publisher_id=publisher_id, title=title, site_url=site, added_at=utcnow(),
+            # A feed first seen in an archive is evidence, not a subscription: polled only when configured.
+            active=configured,
+        )
         session.add(row)
         session.flush()
-        self.corpus.add_feed(row.id, url, publisher_id)
+        self.corpus.add_feed(row.id, url, publisher_id, title, site)
         return row.id
+
+    def _learn_title(self, session: Session, feed_id: int, parsed: ParsedFeed) -> None:
+        """A feed registered before its first capture learns its title (and its publisher's name)."""
+        if not parsed.title or not self.corpus.learn_feed(feed_id, parsed.title, parsed.site_url):
+            return
+        f = schema.Feed.__table__
+        p = schema.Publisher.__table__
+        session.execute(update(f).where(f.c.id == feed_id).values(title=parsed.title, site_url=parsed.site_url))
+        placeholder = self.corpus.feed_publisher[feed_id]
+        if self.corpus.publisher_source.get(placeholder) != "feed_url" or self.corpus.feeds_of(placeholder) != {feed_id}:
+            return
+        # Its first capture: the feed is named after its title, or joins the same site's publisher.
+        same_site = self.corpus.same_site(parsed.title, parsed.site_url, exclude=placeholder) if parsed.site_url else None
+        if same_site is not None:
+            session.execute(update(f).where(f.c.id == feed_id).values(publisher_id=same_site))
+            session.execute(delete(p).where(p.c.id == placeholder))
+            self.corpus.move_feed(feed_id, same_site)
+            return
+        name = self._free_name(session, parsed.title, self.corpus.publisher_host(placeholder))
+        session.execute(update(p).where(p.c.id == placeholder).values(name=name, name_source="feed_title"))
+        self.corpus.rename_publisher(placeholder, name, "feed_title")
 
     # -- captures -----------------------------------------------------------------
     def process(self, capture: Capture, parsed_body: ParsedFeed | ParseError | None = None) -> IngestReport:
@@ -129,6 +193,11 @@ class Pipeline:
         without it the body is parsed here.
         """
         report = IngestReport()
+        if len(capture.feed_url) > FEED_URL_MAX:
+            # No feed row can hold it; the capture is refused, the ingest goes on.
+            report.errors = 1
+            report.warnings.append(f"{capture.feed_url[:80]}…: feed URL longer than {FEED_URL_MAX} characters, capture skipped")
+            return report
         if parsed_body is None:
             parsed_body = parse_capture_body(capture.body, capture.content_type)
         parsed = parsed_body if isinstance(parsed_body, ParsedFeed) else None
@@ -136,21 +205,21 @@ class Pipeline:
         problem_kind = capture.error_kind or ("parse" if isinstance(parsed_body, ParseError) else None)
         with self.sessions.begin() as session:
             feed_id = self._feed(session, capture.feed_url, parsed)
-            capture_key = (feed_id, capture.captured_at, capture.kind)
-            if capture_key in self.corpus.captures:
+            digest = body_digest(capture)
+            if self.corpus.has_capture(feed_id, capture.captured_at, capture.kind, digest):
                 report.skipped_known = 1
                 return report
             capture_id = session.execute(
                 insert(schema.Capture).returning(schema.Capture.id),
                 {
-                    "feed_id": feed_id, "captured_at": capture.captured_at, "kind": capture.kind,
+                    "feed_id": feed_id, "captured_at": capture.captured_at, "kind": capture.kind, "body_digest": digest,
                     "source": capture.source, "status": capture.status, "payload_digest": capture.payload_digest,
                     "bytes": len(capture.body) if capture.body is not None else None,
                     "entries": len(parsed.entries) if parsed else 0, "new_items": 0, "updates": 0, "error": problem,
                     "error_kind": problem_kind, "duration_ms": capture.duration_ms,
                 },
             ).scalar_one()
-            self.corpus.captures.add(capture_key)
+            self.corpus.add_capture(feed_id, capture.captured_at, capture.kind, digest)
             report.captures = 1
             if problem:
                 report.errors = 1
@@ -184,17 +253,16 @@ class Pipeline:
         publisher_id = self.corpus.feed_publisher[feed_id]
         rematch: set[int] = set()
         sightings: list[dict[str, object]] = []
-        for entry in entries:
-            keys = identity_keys(entry)
-            item_id = self.corpus.find_item(publisher_id, keys)
-            if item_id is None:
+        for resolution in resolve(list(entries), feed_id, self.corpus.lookup(publisher_id)):
+            entry = resolution.entry
+            if resolution.item_id is None:
                 document = to_document(entry)
-                item = self._new_item(session, publisher_id, feed_id, entry, keys, document, when)
+                item = self._new_item(session, publisher_id, feed_id, entry, resolution.keys, document, when)
                 report.new_items += 1
                 rematch |= self._new_version(session, item, entry, document, when)
                 continue
-            item = self.corpus.items[item_id]
-            self.corpus.register_keys(item, keys)
+            item = self.corpus.items[resolution.item_id]
+            self.corpus.register_keys(item, resolution.keys)
             if feed_id not in item.feeds:
                 session.execute(insert(schema.ItemFeed), {"item_id": item.item_id, "feed_id": feed_id, "first_seen_at": when, "last_seen_at": when})
             else:
@@ -224,22 +292,28 @@ class Pipeline:
             dirty |= self._match(session, item_id)
 
     def _new_item(
-        self, session: Session, publisher_id: int, feed_id: int, entry: ParsedEntry, keys: list[str],
+        self, session: Session, publisher_id: int, feed_id: int, entry: ParsedEntry, keys: tuple[str, ...],
         document: Document, when: datetime,
     ) -> ItemState:
-        url = (canonical_url(entry.link) or keys[0])[:2000]
+        identity = keys[0]
+        if self.corpus.has_identity(publisher_id, identity):
+            # Another entry under the same link (a shared news page): its own text tells it apart.
+            identity = f"{identity}{DUPLICATE_MARK}{raw_hash(entry)}"
+        url = entry.link or None
         item_id = session.execute(
             insert(schema.Item).returning(schema.Item.id),
             {
-                "publisher_id": publisher_id, "identity": keys[0][:2100], "url": url, "title": entry.title,
-                "author": entry.author[:500] if entry.author else None, "claimed_at": entry.claimed_at,
-                "first_seen_at": when,
+                "publisher_id": publisher_id, "identity": identity, "identity_hash": key_hash(identity), "url": url,
+                "url_hash": lookup_hash(url) if url else None, "title": entry.title, "author": entry.author,
+                "claimed_at": entry.claimed_at, "first_seen_at": when,
             },
         ).scalar_one()
         session.execute(insert(schema.ItemFeed), {"item_id": item_id, "feed_id": feed_id, "first_seen_at": when, "last_seen_at": when})
-        item = ItemState(item_id, publisher_id, url, entry.title, entry.claimed_at, when, feed_id, {feed_id: when})
+        item = ItemState(
+            item_id, publisher_id, url or identity, entry.title, entry.claimed_at, when, feed_id, {feed_id: when}, guid=entry.guid,
+        )
         item.raw_hashes.add(raw_hash(entry))
-        self.corpus.add_item(item, keys)
+        self.corpus.add_item(item, keys, identity)
         self.corpus.feed_items[feed_id].add(item_id)
         self._add_credits(session, item, document)
         return item
@@ -250,7 +324,7 @@ class Pipeline:
                 self.corpus.add_credit(item, credit)
                 session.execute(
                     insert(schema.ItemAttribution),
-                    {"item_id": item.item_id, "kind": credit.kind, "name": credit.name and credit.name[:500], "url": credit.url and credit.url[:2000]},
+                    {"item_id": item.item_id, "kind": credit.kind, "name": credit.name, "url": credit.url},
                 )
 
     def fingerprints(self, publisher_id: int, document: Document, title: str) -> Fingerprints:
@@ -274,7 +348,7 @@ class Pipeline:
         version_id = session.execute(
             insert(schema.ItemVersion).returning(schema.ItemVersion.id),
             {
-                "item_id": item.item_id, "version": number, "content_hash": digest, "seen_at": when,
+                "item_id": item.item_id, "version": number, "content_hash": digest, "seen_at": when, "raw_hash": raw_hash(entry),
                 "title": entry.title, "text": document.text, "story_text": prints.story_text,
                 "signature": prints.story.signature, "sig_scheme": prints.story.scheme,
                 "num_perm": prints.story.num_perm, "shingle_size": prints.story.shingle_size,
@@ -390,7 +464,7 @@ class Pipeline:
                     "coverage": decision.coverage,
                     "estimated_published_at": decision.estimated_at,
                     "lag_seconds": decision.lag_seconds,
-                    "attributed_origin": decision.attributed_origin and decision.attributed_origin[:2000],
+                    "attributed_origin": decision.attributed_origin,
                     "evidence": decision.evidence_json(),
                     "decided_at": now,
                 }

@@ -37,7 +37,9 @@ class Publisher(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(300), unique=True)
-    site_host: Mapped[str | None] = mapped_column(String(300))
+    site_host: Mapped[str | None] = mapped_column(Text)
+    # "config" (named there), "feed_title", or "feed_url" until the feed's title is known.
+    name_source: Mapped[str] = mapped_column(String(20), default="config", server_default="config")
 
 
 class Feed(Base):
@@ -48,13 +50,13 @@ class Feed(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(String(2000), unique=True)
     publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id"))
-    title: Mapped[str | None] = mapped_column(String(500))
-    site_url: Mapped[str | None] = mapped_column(String(2000))
+    title: Mapped[str | None] = mapped_column(Text)
+    site_url: Mapped[str | None] = mapped_column(Text)
     added_at: Mapped[datetime] = mapped_column(DateTime)
     # Polling state, kept on the row (failures are data, as in Miniflux).
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    etag: Mapped[str | None] = mapped_column(String(500))
-    last_modified: Mapped[str | None] = mapped_column(String(100))
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
     next_check_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     check_interval_seconds: Mapped[int | None] = mapped_column(Integer)
     last_checked_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -95,15 +97,19 @@ class Capture(Base):
     """One observation of a feed: the evidence of what it showed, and when."""
 
     __tablename__ = "captures"
-    __table_args__ = (UniqueConstraint("feed_id", "captured_at", "kind", name="uq_capture_feed_time_kind"),)
+    __table_args__ = (
+        UniqueConstraint("feed_id", "captured_at", "kind", "body_digest", name="uq_capture_feed_time_kind_body"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"), index=True)
     captured_at: Mapped[datetime] = mapped_column(DateTime)
     kind: Mapped[str] = mapped_column(String(20))
-    source: Mapped[str | None] = mapped_column(String(2000))
+    source: Mapped[str | None] = mapped_column(Text)
     status: Mapped[int | None] = mapped_column(Integer)
-    payload_digest: Mapped[str | None] = mapped_column(String(100))
+    payload_digest: Mapped[str | None] = mapped_column(Text)
+    # Two captures of one feed in one second are two captures when their bodies differ.
+    body_digest: Mapped[str] = mapped_column(String(40), default="", server_default="")
     bytes: Mapped[int | None] = mapped_column(Integer)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     error_kind: Mapped[str | None] = mapped_column(String(40))
@@ -117,14 +123,18 @@ class Item(Base):
     """One article of one publisher, however many feeds carry it and however often it is edited."""
 
     __tablename__ = "items"
-    __table_args__ = (UniqueConstraint("publisher_id", "identity", name="uq_item_publisher_identity"),)
+    __table_args__ = (UniqueConstraint("publisher_id", "identity_hash", name="uq_item_publisher_identity_hash"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     publisher_id: Mapped[int] = mapped_column(ForeignKey("publishers.id"), index=True)
-    identity: Mapped[str] = mapped_column(String(2100))
-    url: Mapped[str | None] = mapped_column(String(2000), index=True)
+    # The key the item was first known by (GUID, link, …), unbounded; unique by its hash.
+    identity: Mapped[str] = mapped_column(Text)
+    identity_hash: Mapped[str] = mapped_column(String(32))
+    # The link as published; `url_hash` finds it by any variant (tracker.identity.lookup_hash).
+    url: Mapped[str | None] = mapped_column(Text)
+    url_hash: Mapped[str | None] = mapped_column(String(16), index=True)
     title: Mapped[str] = mapped_column(Text, default="")
-    author: Mapped[str | None] = mapped_column(String(500))
+    author: Mapped[str | None] = mapped_column(Text)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime)
 
@@ -159,6 +169,7 @@ class ItemVersion(Base):
     num_perm: Mapped[int] = mapped_column(Integer)
     shingle_size: Mapped[int] = mapped_column(Integer)
     shingle_count: Mapped[int] = mapped_column(Integer)
+    raw_hash: Mapped[str | None] = mapped_column(String(32))
 
 
 class ItemAttribution(Base):
@@ -169,8 +180,8 @@ class ItemAttribution(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
-    name: Mapped[str | None] = mapped_column(String(500))
-    url: Mapped[str | None] = mapped_column(String(2000))
+    name: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
 
 
 class Match(Base):
@@ -205,7 +216,7 @@ class Provenance(Base):
     coverage: Mapped[float | None] = mapped_column(Float)
     estimated_published_at: Mapped[datetime] = mapped_column(DateTime)
     lag_seconds: Mapped[int | None] = mapped_column(BigInteger)
-    attributed_origin: Mapped[str | None] = mapped_column(String(2000))
+    attributed_origin: Mapped[str | None] = mapped_column(Text)
     evidence: Mapped[str] = mapped_column(Text, default="{}")
     decided_at: Mapped[datetime] = mapped_column(DateTime)
 
