@@ -119,6 +119,33 @@ def test_permanent_redirect_moves_the_feed_and_keeps_the_old_url(server: FeedSer
     assert scalar(sqlite_url, "SELECT url FROM feed_urls") == f"{server.base}/old"
 
 
+def test_a_moved_feed_stays_active_when_the_config_is_synced_again(server: FeedServer, sqlite_url: str) -> None:
+    server.routes["/old"] = lambda _h: (301, {"Location": "/new"}, b"")
+    server.feed("/new", feed_bytes(6))
+    config = make_config(sqlite_url, [f"{server.base}/old"])
+    poll_once(config)
+    # The next cron run syncs the config (which names only the old URL) and polls again.
+    [outcome] = poll_once(config, everything=True)
+    assert outcome.url == f"{server.base}/new" and outcome.error_kind is None
+    assert feed_row(sqlite_url, f"{server.base}/new").active
+
+
+def test_a_capture_that_cannot_be_stored_backs_off_like_any_error(server: FeedServer, sqlite_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    server.feed("/poison", feed_bytes(7))
+    config = make_config(sqlite_url, [f"{server.base}/poison"], error_backoff_seconds=600)
+
+    def refuse(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise sa.exc.DataError("INSERT …", {}, Exception("invalid byte sequence"))
+
+    monkeypatch.setattr(Pipeline, "_entries", refuse)
+    [outcome] = poll_once(config)
+    assert outcome.error_kind == "store" and "invalid byte sequence" in (outcome.error_message or "")
+    row = feed_row(sqlite_url, f"{server.base}/poison")
+    assert row.error_count == 1 and row.last_error_kind == "store"
+    assert row.next_check_at is not None and row.next_check_at > utcnow() + timedelta(seconds=500)
+    assert poll_once(config) == []  # backed off: not due again at once
+
+
 def test_gone_retires_the_feed(server: FeedServer, sqlite_url: str) -> None:
     server.routes["/gone"] = lambda _h: (410, {}, b"gone")
     config = make_config(sqlite_url, [f"{server.base}/gone"])

@@ -341,6 +341,33 @@ def test_sighup_starts_added_feeds_and_stops_removed_ones(
     assert daemon.wait_exit(10) == 0, daemon.tail()
 
 
+def test_a_feed_moved_by_a_301_stays_followed_after_sighup_and_restart(
+    tmp_path: Path, server: FeedServer, daemons: Callable[[Path], DaemonProcess], open_db: Callable[[str], Db], sqlite_url: str,
+) -> None:
+    moved = server.growing_feed("/new.xml", "Moved", seed=6, initial=2)
+    server.routes["/old.xml"] = lambda _h: (301, {"Location": "/new.xml"}, b"")
+    config = write_config(tmp_path / "tracker.toml", sqlite_url, [(server.url("/old.xml"), "Moved")])
+    daemon = daemons(config)
+    db = open_db(sqlite_url)
+    wait_until(lambda: db.feed(moved.url) is not None, STARTUP, "the feed moved to its new URL", details=daemon.tail)
+    daemon.send(signal.SIGHUP)
+    daemon.wait_logged("config reloaded", timeout=5)
+    time.sleep(0.5)
+    assert db.feed(moved.url).active, "SIGHUP dropped the moved feed"
+    moved.publish(1)
+    wait_until(lambda: db.has_all(moved), 5, "the moved feed's new item after SIGHUP", details=daemon.tail)
+    daemon.send(signal.SIGTERM)
+    assert daemon.wait_exit(10) == 0, daemon.tail()
+
+    again = daemons(config)
+    moved.publish(1)
+    wait_until(lambda: db.has_all(moved), STARTUP, "the moved feed's new item after a restart", details=again.tail)
+    assert db.feed(moved.url).active
+    assert server.count("/old.xml") == 1, "the old URL is asked once, then never again"
+    again.send(signal.SIGTERM)
+    assert again.wait_exit(10) == 0, again.tail()
+
+
 # -- 4. SIGHUP with a bad config -----------------------------------------------------------------------
 def test_sighup_with_an_invalid_config_keeps_the_old_one(
     tmp_path: Path, server: FeedServer, daemons: Callable[[Path], DaemonProcess], open_db: Callable[[str], Db], sqlite_url: str,

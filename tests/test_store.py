@@ -81,3 +81,41 @@ def test_migrations_upgrade_and_downgrade_cleanly(any_db_url: str) -> None:
         command.downgrade(config, "base")
     assert "items" not in sa.inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_a_database_of_the_previous_schema_is_upgraded_and_its_items_found_again(any_db_url: str) -> None:
+    """Revision 0003 hashes identities and links of items stored before it."""
+    engine = create_db_engine(any_db_url)
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+    with engine.begin() as connection:
+        connection.execute(sa.text("INSERT INTO publishers (id, name) VALUES (1, 'Khaama Press')"))
+        connection.execute(sa.text(
+            "INSERT INTO feeds (id, url, publisher_id, added_at, active, error_count) "
+            "VALUES (1, 'https://www.khaama.com/feed/', 1, '2025-01-07 09:00:00', :yes, 0)"), {"yes": True})
+        connection.execute(sa.text(
+            "INSERT INTO items (id, publisher_id, identity, url, title, first_seen_at) VALUES "
+            "(1, 1, 'guid:https://www.khaama.com/?p=1', 'https://www.khaama.com/a/', 'A', '2025-01-07 09:00:00')"))
+        connection.execute(sa.text(
+            "INSERT INTO captures (id, feed_id, captured_at, kind, entries, new_items, updates) "
+            "VALUES (1, 1, '2025-01-07 09:00:00', 'response', 1, 1, 0)"))
+    migrate(engine)
+    engine.dispose()
+    from tracker.identity import key_hash, lookup_hash
+    from tracker.queries import find_item
+    from tracker.store.database import open_database
+
+    [row] = _rows(any_db_url, "SELECT identity_hash, url_hash FROM items")
+    assert row == {"identity_hash": key_hash("guid:https://www.khaama.com/?p=1"), "url_hash": lookup_hash("https://www.khaama.com/a/")}
+    with open_database(any_db_url)() as session:
+        assert find_item(session, "http://khaama.com/a?utm_source=x")["item_id"] == 1
+    # A capture stored before digests existed is still recognised when the archive is read again.
+    pipeline = make_pipeline(any_db_url)
+    from tests.builders import capture
+    from datetime import datetime
+
+    again = capture("https://www.khaama.com/feed/", datetime(2025, 1, 7, 9, 0), b"<rss/>")
+    assert pipeline.is_stored(again)

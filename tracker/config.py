@@ -35,7 +35,7 @@ class DatabaseConfig(_Strict):
 class FeedConfig(_Strict):
     """One `[[feeds]]` entry: the feed URL and, optionally, who publishes it."""
 
-    url: str = Field(pattern=r"^https?://\S+$")
+    url: str = Field(pattern=r"^https?://\S+$", max_length=2000)
     publisher: str | None = Field(default=None, min_length=1)
 
 

@@ -153,6 +153,8 @@ class IngestReport:
     skipped_records: int = 0
     warnings: list[str] = field(default_factory=list)
     new_copies: list[int] = field(default_factory=list)
+    # Why the database refused the capture, when it did (the capture is stored as failed).
+    store_error: str | None = None
 
     def add(self, other: IngestReport) -> None:
         """Accumulate another report into this one."""
@@ -165,3 +167,4 @@ class IngestReport:
         self.skipped_records += other.skipped_records
         self.warnings.extend(other.warnings)
         self.new_copies.extend(other.new_copies)
+        self.store_error = self.store_error or other.store_error

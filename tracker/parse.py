@@ -19,12 +19,32 @@ from tracker.errors import ParseError
 from tracker.model import Attribution, ParsedEntry, ParsedFeed
 
 _TAG = re.compile(r"<[^>]+>")
+# What no database column should hold: NUL (PostgreSQL refuses it) and the other C0
+# controls but tab and newlines. Lone surrogates (from "&#xD800;") cannot be encoded at all.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean(value: str) -> str:
+    """A string from a feed made storable anywhere: no NUL or C0 controls, valid Unicode."""
+    value = _CONTROLS.sub("", value)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def _clean_opt(value: object) -> str | None:
+    if not value:
+        return None
+    return clean(str(value)).strip() or None
 _ROOT_END = re.compile(rb"</(?:[\w-]+:)?(?:rss|feed|RDF|rdf)\s*>\s*(?:<!--.*?-->\s*)*$", re.DOTALL)
 
 
 def _text_value(value: str | None, is_html: bool) -> str:
     if not value:
         return ""
+    value = clean(value)
     if is_html:
         value = html.unescape(_TAG.sub(" ", value))
     return " ".join(value.split())
@@ -44,10 +64,10 @@ def _when(entry: Any, *keys: str) -> datetime | None:
 
 def _link(entry: Any) -> str | None:
     if entry.get("link"):
-        return str(entry["link"]).strip() or None
+        return _clean_opt(entry["link"])
     for link in entry.get("links", ()):
         if link.get("rel", "alternate") == "alternate" and link.get("href"):
-            return str(link["href"]).strip()
+            return _clean_opt(link["href"])
     return None
 
 
@@ -60,20 +80,20 @@ def _body(entry: Any) -> tuple[str, bool, str]:
         value = content.get("value") or ""
         if len(value) > len(best):
             best, best_html = value, "html" in (content.get("type") or "text/html")
-    return best, best_html, summary if summary != best else ""
+    return clean(best), best_html, clean(summary) if summary != best else ""
 
 
 def _declared_sources(entry: Any) -> tuple[Attribution, ...]:
     found: list[Attribution] = []
     source = entry.get("source")
     if source:
-        name = source.get("title") or None
-        url = source.get("href") or source.get("link") or None
+        name = _clean_opt(source.get("title"))
+        url = _clean_opt(source.get("href") or source.get("link"))
         if name or url:
             found.append(Attribution("source_element", name, url))
     for link in entry.get("links", ()):
         if link.get("rel") == "via" and link.get("href"):
-            found.append(Attribution("via_link", link.get("title") or None, link["href"]))
+            found.append(Attribution("via_link", _clean_opt(link.get("title")), _clean_opt(link["href"])))
     return tuple(found)
 
 
@@ -82,10 +102,10 @@ def _entry(entry: Any) -> ParsedEntry:
     title_detail = entry.get("title_detail", {})
     title = _text_value(entry.get("title"), "html" in (title_detail.get("type") or ""))
     return ParsedEntry(
-        guid=(str(entry["id"]).strip() or None) if entry.get("id") else None,
+        guid=_clean_opt(entry.get("id")),
         link=_link(entry),
         title=title,
-        author=entry.get("author") or None,
+        author=_clean_opt(entry.get("author")),
         claimed_at=_when(entry, "published_parsed", "updated_parsed", "created_parsed"),
         content=body,
         content_is_html=body_is_html,
@@ -119,7 +139,7 @@ def parse_feed(body: bytes, content_type: str | None = None) -> ParsedFeed:
     ttl = str(feed.get("ttl") or "").strip()
     return ParsedFeed(
         title=_text_value(feed.get("title"), False) or None,
-        site_url=feed.get("link") or None,
+        site_url=_clean_opt(feed.get("link")),
         entries=tuple(_entry(e) for e in parsed.entries),
         warning=str(problem) if problem else None,
         ttl_seconds=int(ttl) * 60 if ttl.isdigit() else None,

@@ -8,11 +8,12 @@ already committed, and a capture already stored is recognised and skipped.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.config import Config, FeedConfig
@@ -88,11 +89,15 @@ class Pipeline:
         self.detection = config.detection
         self.fingerprinter = Fingerprinter(self.detection.num_perm, self.detection.shingle_size)
         self.configured = {feed.url: feed.publisher for feed in config.feeds}
-        index = CandidateIndex(self.detection.num_perm, self.detection.lsh_bands, self.detection.lsh_rows)
-        corpus = Corpus(index, self.detection.boilerplate_min_items, timedelta(seconds=self.detection.claim_tolerance_seconds))
-        self.corpus = corpus
-        with sessions() as session:
-            self.corpus, self.decisions = load_corpus(session, corpus, self.fingerprints)
+        self.reload()
+
+    def reload(self) -> None:
+        """Rebuild the caches from SQL (after a transaction failed half-way through them)."""
+        d = self.detection
+        index = CandidateIndex(d.num_perm, d.lsh_bands, d.lsh_rows)
+        self.corpus = Corpus(index, d.boilerplate_min_items, timedelta(seconds=d.claim_tolerance_seconds))
+        with self.sessions() as session:
+            self.corpus, self.decisions = load_corpus(session, self.corpus, self.fingerprints)
 
     # -- feeds --------------------------------------------------------------------
     def register_feeds(self, feeds: Iterable[FeedConfig] | None = None) -> None:
@@ -190,13 +195,32 @@ class Pipeline:
         """Store one capture and everything it teaches; one transaction.
 
         `parsed_body` is the capture's body already parsed (by a worker process, say);
-        without it the body is parsed here.
+        without it the body is parsed here. A capture the database refuses is recorded as
+        a failed capture (`report.store_error`) and the run goes on; only a database that
+        cannot be reached raises.
         """
+        try:
+            return self._process(capture, parsed_body)
+        except (OperationalError, InterfaceError):
+            raise
+        except SQLAlchemyError as error:
+            message = " ".join(str(getattr(error, "orig", None) or error).split())[:500]
+            self.reload()
+            failed = replace(
+                capture, body=None, payload_digest=body_digest(capture), error=f"cannot store capture: {message}", error_kind="store"
+            )
+            report = self._process(failed)
+            report.store_error = message
+            return report
+
+    def _process(self, capture: Capture, parsed_body: ParsedFeed | ParseError | None = None) -> IngestReport:
         report = IngestReport()
-        if len(capture.feed_url) > FEED_URL_MAX:
+        if len(capture.feed_url) > FEED_URL_MAX or not capture.feed_url.isprintable():
             # No feed row can hold it; the capture is refused, the ingest goes on.
             report.errors = 1
-            report.warnings.append(f"{capture.feed_url[:80]}…: feed URL longer than {FEED_URL_MAX} characters, capture skipped")
+            report.warnings.append(
+                f"{capture.feed_url[:80]!r}: not a usable feed URL (over {FEED_URL_MAX} characters, or control characters); capture skipped"
+            )
             return report
         if parsed_body is None:
             parsed_body = parse_capture_body(capture.body, capture.content_type)

@@ -125,9 +125,13 @@ class Poller:
         with self.lock:
             self.pipeline.register_feeds(feeds)
         with self.sessions.begin() as session:
-            feeds = schema.Feed.__table__
-            session.execute(update(feeds).where(feeds.c.url.in_(urls)).values(active=True))
-            session.execute(update(feeds).where(feeds.c.url.not_in(urls)).values(active=False))
+            f = schema.Feed.__table__
+            moved = schema.FeedUrl.__table__
+            # A feed moved by a 301 is still the configured feed: found by its old URL too.
+            followed = select(f.c.id).where(f.c.url.in_(urls)).union(select(moved.c.feed_id).where(moved.c.url.in_(urls)))
+            ids = set(session.scalars(followed))
+            session.execute(update(f).where(f.c.id.in_(ids)).values(active=True))
+            session.execute(update(f).where(f.c.id.not_in(ids)).values(active=False))
 
     def due(self, now: datetime | None = None, everything: bool = False, limit: int | None = None) -> list[FeedToPoll]:
         """Active, unretired feeds whose next check has come (or all of them), earliest first."""
@@ -175,8 +179,8 @@ class Poller:
             self.archive.write(feed.url, when, result.status, result.headers, None if result.not_modified else result.body)
         with self.lock:
             report = self.pipeline.process(capture, parsed)
-            error_kind = capture.error_kind
-            error_message = capture.error
+            error_kind = "store" if report.store_error else capture.error_kind
+            error_message = f"cannot store capture: {report.store_error}" if report.store_error else capture.error
             next_check = self._schedule(feed, result, when, parsed, error_kind, error_message)
             if result.permanent_redirect and result.permanent_redirect != feed.url:
                 self._move(feed, result.permanent_redirect, when)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import InputError
-from tracker.identity import canonical_url
+from tracker.identity import lookup_hash
 
 _ROW = """
 SELECT item_id, url, title, publisher, published_at, first_seen_at, estimated_published_at,
@@ -48,13 +49,16 @@ def _when(value: datetime | str | None) -> str:
 
 
 def find_item(session: Session, url: str) -> dict[str, object]:
-    """The item_provenance row of an article, by its URL as given or canonicalised."""
-    for candidate in dict.fromkeys((url, canonical_url(url), url.rstrip("/"), (canonical_url(url) or "").rstrip("/"))):
-        if not candidate:
-            continue
-        row = session.execute(text(_ROW + " WHERE url = :url"), {"url": candidate}).mappings().first()
-        if row:
-            return dict(row)
+    """The item_provenance row of an article, by its URL as published or any variant of it
+    (http/https, "www.", trailing slash, tracking parameters, fragment)."""
+    rows = [dict(r) for r in session.execute(text(_ROW + " WHERE item_id IN (SELECT id FROM items WHERE url_hash = :h)"),
+                                             {"h": lookup_hash(url)}).mappings()]
+    if rows:
+        # Prefer the link exactly as given, then one with the same fragment, then the oldest.
+        wanted = url.strip()
+        fragment = urlsplit(wanted).fragment
+        rows.sort(key=lambda r: (r["url"] != wanted, urlsplit(str(r["url"] or "")).fragment != fragment, r["item_id"]))
+        return rows[0]
     raise InputError(f"no item with URL {url} (has it been ingested?)")
 
 

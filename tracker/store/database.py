@@ -53,8 +53,15 @@ def migrate(engine: Engine) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     try:
         with engine.begin() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # SQLite alters a table by rebuilding it, which foreign keys pointing at it forbid.
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+        if sqlite:
+            with engine.connect() as connection:  # outside the transaction, where the pragma applies
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
     except OperationalError as error:
         detail = " ".join(str(error.orig).split())
         raise StoreError(f"cannot reach database {engine.url.render_as_string()}: {detail}") from None
