@@ -40,7 +40,8 @@ def make_config(url: str, feeds: list[str], **polling: object) -> Config:
     return parse_config({
         "database": {"url": url},
         "feeds": [{"url": f, "publisher": f"Publisher {i}"} for i, f in enumerate(feeds)],
-        "polling": {"connect_timeout": 1.0, "read_timeout": 1.0, "total_timeout": 2.0, **polling},
+        "polling": {"connect_timeout": 1.0, "read_timeout": 1.0, "total_timeout": 2.0,
+                    "allow_private_addresses": True, **polling},
     })
 
 
@@ -178,14 +179,15 @@ def test_evidence_archive_is_a_warc_that_ingest_reads_back(server: FeedServer, t
     url = f"sqlite:///{tmp_path / 'live.sqlite3'}"
     config = parse_config({
         "database": {"url": url}, "feeds": [{"url": f"{server.base}/feed", "publisher": "Example"}],
-        "archive": {"dir": str(tmp_path / "warc")},
+        "archive": {"dir": str(tmp_path / "warc")}, "polling": {"allow_private_addresses": True},
     })
     poll_once(config)
     poll_once(config, everything=True)  # a 304: a revisit record
     archives = sorted((tmp_path / "warc").glob("*.warc.gz"))
     assert archives
     replay_url = f"sqlite:///{tmp_path / 'replay.sqlite3'}"
-    replay_config = parse_config({"database": {"url": replay_url}, "feeds": [{"url": f"{server.base}/feed", "publisher": "Example"}]})
+    replay_config = parse_config({"database": {"url": replay_url}, "feeds": [{"url": f"{server.base}/feed", "publisher": "Example"}],
+                                  "polling": {"allow_private_addresses": True}})
     report = ingest_paths(Pipeline(open_database(replay_url), replay_config), archives, workers=0)
     assert (report.captures, report.new_items) == (2, 3)
 
