@@ -272,3 +272,15 @@ def test_a_redirect_to_the_metadata_address_is_refused_and_the_feed_not_moved(
     row = feed_row(sqlite_url, url)  # still under its own URL: a hostile 301 moves nothing
     assert row.last_error_kind == "blocked_address" and row.error_count == 1
     assert server.count("/feed") == 1 and connects == [("127.0.0.1", port)]
+
+
+def test_feeds_first_seen_in_an_ingested_archive_are_not_polled(server: FeedServer, sqlite_url: str, tmp_path: Path) -> None:
+    # An archive may name any URL, internal ones included: only the config decides what is fetched.
+    server.feed("/archived", feed_bytes(4))
+    capture = tmp_path / "archived.xml"
+    capture.write_bytes(feed_bytes(4))
+    config = make_config(sqlite_url, [])
+    ingest_paths(Pipeline(open_database(sqlite_url), config), [capture], url=f"{server.base}/archived", workers=0)
+    assert scalar(sqlite_url, "SELECT COUNT(*) FROM feeds") == 1
+    assert poll_once(config, everything=True) == []
+    assert server.count("/archived") == 0
