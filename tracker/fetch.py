@@ -339,7 +339,8 @@ class _GuardedBackend(httpcore.SyncBackend):
         for n, address in enumerate(addresses, 1):
             try:
                 return super().connect_tcp(address, port, timeout, local_address, socket_options)
-            except httpcore.ConnectError:
+            except (httpcore.ConnectError, httpcore.ConnectTimeout):
+                # The next address, as socket.create_connection would try it.
                 if n == len(addresses):
                     raise
         raise httpcore.ConnectError(f"no address for {host}")  # unreachable: addresses is never empty
