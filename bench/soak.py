@@ -60,7 +60,8 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="tracker-soak-"))
     db = scratch / "soak.sqlite3"
     lines = [f'[database]\nurl = "sqlite:///{db}"\n',
-             "[polling]", f"workers = {args.workers}", f"per_host = {args.workers}",  # every farm feed is on one host
+             "[polling]", "allow_private_addresses = true",  # the farm serves on 127.0.0.1
+             f"workers = {args.workers}", f"per_host = {args.workers}",  # every farm feed is on one host
              "dispatch_seconds = 0.5", "default_interval_seconds = 5", "min_interval_seconds = 5",
              "max_interval_seconds = 20", "error_backoff_seconds = 3", "max_backoff_seconds = 20",
              "connect_timeout = 2.0", "read_timeout = 2.0", "total_timeout = 4.0", "max_body_bytes = 2097152", ""]

@@ -199,3 +199,37 @@ def test_parse_config_validates_a_mapping() -> None:
 def test_the_repository_config_loads() -> None:
     config = load_config(REPO_CONFIG)
     assert config.path == REPO_CONFIG
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("http://127.0.0.1:8080/feed", "127.0.0.1 is a loopback address"),
+    ("http://localhost/rss", "localhost is a loopback name"),
+    ("http://feeds.localhost/rss", "feeds.localhost is a loopback name"),
+    ("http://[::1]:8080/feed", "::1 is a loopback address"),
+    ("http://[::ffff:127.0.0.1]/feed", "loopback (as 127.0.0.1) address"),
+    ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local address"),
+    ("https://192.168.1.10/rss", "192.168.1.10 is a private address"),
+    ("http://10.0.0.1/rss", "10.0.0.1 is a private address"),
+    ("http://[fd00::5]/rss", "fd00::5 is a private address"),
+    ("http://2130706433/rss", "2130706433 is a loopback address"),
+])
+def test_a_feed_on_a_local_address_needs_the_switch(tmp_path: Path, url: str, problem: str) -> None:
+    text = f'[[feeds]]\nurl = "https://www.khaama.com/feed/"\n\n[[feeds]]\nurl = "{url}"\n'
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: feeds.1.url: {url!r}: ")
+    assert problem in message and "[polling] allow_private_addresses = true" in message
+    assert "\n" not in message
+    allowed = load_config(write(tmp_path, text + "\n[polling]\nallow_private_addresses = true\n"))
+    assert allowed.polling.allow_private_addresses and allowed.feeds[1].url == url
+
+
+def test_private_addresses_are_refused_by_default_and_names_are_left_to_fetch_time(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, FULL + '\n[[feeds]]\nurl = "http://93.184.215.14/rss"\n'
+                                               '\n[[feeds]]\nurl = "http://intranet.example/rss"\n'))
+    assert config.polling.allow_private_addresses is False
+    assert [f.url for f in config.feeds][-2:] == ["http://93.184.215.14/rss", "http://intranet.example/rss"]
+    with pytest.raises(ConfigError, match="polling.allow_private_addresses: Input should be a valid boolean"):
+        load_config(write(tmp_path, '[polling]\nallow_private_addresses = "yes"\n'))

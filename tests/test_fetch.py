@@ -7,6 +7,7 @@ that never answer, drip bytes, or drop the connection mid-response.
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import socket
 import struct
 import sys
@@ -24,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from tracker.addresses import AddressGuard, system_resolver
 from tracker.errors import FetchError
 from tracker.fetch import ERROR_KINDS, Fetcher, FetchPolicy, FetchResult, Validators
 
@@ -106,16 +108,32 @@ class FeedServer:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
+class _FeedServer6(_FeedServer):
+    address_family = socket.AF_INET6
+
+
 @pytest.fixture
-def server() -> Iterator[FeedServer]:
-    httpd = _FeedServer(("127.0.0.1", 0), _Handler)
-    httpd.routes, httpd.seen = {}, []
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield FeedServer(httpd)
-    httpd.shutdown()
-    httpd.server_close()
+def start_server() -> Iterator[Callable[[str], FeedServer]]:
+    """Start more feed servers, on 127.0.0.1 or ::1; all are stopped after the test."""
+    started: list[_FeedServer] = []
+
+    def start(host: str = "127.0.0.1") -> FeedServer:
+        httpd = (_FeedServer6 if ":" in host else _FeedServer)((host, 0), _Handler)
+        httpd.routes, httpd.seen = {}, []
+        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+        started.append(httpd)
+        return FeedServer(httpd)
+
+    yield start
+    for httpd in started:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def server(start_server: Callable[[str], FeedServer]) -> FeedServer:
+    return start_server("127.0.0.1")
 
 
 @dataclass
@@ -182,7 +200,8 @@ def fetcher_for() -> Iterator[Callable[..., Fetcher]]:
     made: dict[FetchPolicy, Fetcher] = {}
 
     def make(**policy: Any) -> Fetcher:
-        key = FetchPolicy(**policy)
+        # These tests are about HTTP, served on 127.0.0.1; the address checks have their own.
+        key = FetchPolicy(**{"allow_private_addresses": True, **policy})
         if key not in made:
             made[key] = Fetcher(key)
         return made[key]
@@ -627,3 +646,178 @@ def test_concurrent_fetches_share_one_fetcher(server: FeedServer,
         results = list(pool.map(lambda i: fetcher.fetch(server.url(f"/f{i % 16}")), range(48)))
     for i, result in enumerate(results):
         assert result.ok and result.body == f"feed {i % 16}".encode() * 100
+
+
+# --------------------------------------------------------------------------- address safety
+#
+# Nothing here may send a packet to a non-loopback address: blocked addresses must be
+# refused before any connect, which `connects` (every TCP connect httpcore makes) proves.
+
+
+@pytest.fixture
+def connects(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    made: list[tuple[str, int]] = []
+    real = socket.create_connection
+
+    def recording(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+        made.append((address[0], address[1]))
+        peer = ipaddress.ip_address(address[0])
+        assert (getattr(peer, "ipv4_mapped", None) or peer).is_loopback, f"connect to {address}"
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", recording)
+    return made
+
+
+class FirstHopOnly(AddressGuard):
+    """The default policy, except that one local server counts as a public one.
+
+    There is no public server here, so this stands in for "a feed on the internet" and lets
+    the tests see what the default policy does with the redirects that server answers.
+    """
+
+    def __init__(self, port: int, resolver: Any = system_resolver) -> None:
+        super().__init__(allow_private=False, resolver=resolver)
+        self.port = port
+
+    def blocked_reason(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+                       port: int) -> str | None:
+        if str(address) == "127.0.0.1" and port == self.port:
+            return None
+        return super().blocked_reason(address, port)
+
+
+def _assert_blocked(result: FetchResult, *fragments: str) -> None:
+    _assert_failed(result, "blocked_address")
+    assert result.status is None or 300 <= result.status < 400
+    assert result.permanent_redirect is None  # a hostile 301 never moves the feed
+    for fragment in fragments:
+        assert fragment in (result.error_message or ""), result.error_message
+    assert "allow_private_addresses" in (result.error_message or "")
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("http://127.0.0.1:{port}/feed", "127.0.0.1 is a loopback address"),
+    ("http://localhost:{port}/feed", "localhost resolves to"),
+    ("http://[::1]:{port}/feed", "::1 is a loopback address"),
+    ("http://[::ffff:127.0.0.1]:{port}/feed", "loopback (as 127.0.0.1)"),
+    ("http://2130706433:{port}/feed", "loopback"),       # 127.0.0.1 as one decimal number
+    ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local address"),
+    ("http://[fd00:ec2::254]/latest/meta-data/", "private"),
+    ("http://10.0.0.1/feed", "10.0.0.1 is a private address"),
+    ("http://0.0.0.0:{port}/feed", "unspecified"),
+])
+def test_default_policy_refuses_local_addresses_before_connecting(
+        server: FeedServer, connects: list[tuple[str, int]], url: str, reason: str) -> None:
+    server.routes["/feed"] = Reply(200, (("Content-Type", RSS),), FEED)
+    with Fetcher(FetchPolicy()) as fetcher:
+        result = fetcher.fetch(url.format(port=server.port))
+    _assert_blocked(result, reason)
+    assert connects == [] and server.seen == []
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]", "[::ffff:127.0.0.1]"])
+def test_allow_private_addresses_fetches_them(start_server: Callable[[str], FeedServer],
+                                              connects: list[tuple[str, int]], host: str) -> None:
+    local = start_server("::1" if host == "[::1]" else "127.0.0.1")
+    local.routes["/feed"] = Reply(200, (("Content-Type", RSS),), FEED)
+    with Fetcher(FetchPolicy(allow_private_addresses=True)) as fetcher:
+        result = fetcher.fetch(f"http://{host}:{local.port}/feed")
+    assert result.ok and result.body == FEED and len(local.seen) == 1
+
+
+def test_redirect_to_loopback_is_refused(start_server: Callable[[str], FeedServer],
+                                         connects: list[tuple[str, int]]) -> None:
+    public, internal = start_server("127.0.0.1"), start_server("127.0.0.1")
+    internal.routes["/admin"] = Reply(200, (("Content-Type", RSS),), FEED)
+    public.routes["/feed"] = Reply(302, (("Location", internal.url("/admin")),))
+    with Fetcher(FetchPolicy(), FirstHopOnly(public.port)) as fetcher:
+        result = fetcher.fetch(public.url())
+    _assert_blocked(result, f"redirect to {internal.url('/admin')} refused",
+                    "127.0.0.1 is a loopback address")
+    assert result.status == 302 and result.final_url == internal.url("/admin")
+    assert len(public.seen) == 1 and internal.seen == []
+    assert connects == [("127.0.0.1", public.port)]
+
+
+@pytest.mark.parametrize("code", [301, 302, 307, 308])
+@pytest.mark.parametrize("location", [
+    "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+    "http://[::ffff:169.254.169.254]/latest/meta-data/",
+    "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",     # NAT64 form of 169.254.169.254
+    "http://[2002:a9fe:a9fe::1]/latest/meta-data/",      # 6to4 form of 169.254.169.254
+])
+def test_redirect_to_the_metadata_address_is_refused_before_any_connect(
+        server: FeedServer, connects: list[tuple[str, int]], code: int, location: str) -> None:
+    server.routes["/feed"] = Reply(code, (("Location", location),))
+    with Fetcher(FetchPolicy(), FirstHopOnly(server.port)) as fetcher:
+        result = fetcher.fetch(server.url())
+    _assert_blocked(result, "link-local", f"redirect to {location} refused")
+    assert connects == [("127.0.0.1", server.port)]
+
+
+def test_redirect_to_a_name_resolving_to_link_local_is_refused(
+        server: FeedServer, connects: list[tuple[str, int]]) -> None:
+    names = {"metadata.example": ["169.254.169.254"]}
+    guard = FirstHopOnly(server.port, resolver=lambda host, port: names[host])
+    server.routes["/feed"] = Reply(302, (("Location", "http://metadata.example/latest"),))
+    with Fetcher(FetchPolicy(), guard) as fetcher:
+        result = fetcher.fetch(server.url())
+    _assert_blocked(result, "metadata.example resolves to 169.254.169.254 (link-local)")
+    assert connects == [("127.0.0.1", server.port)]
+
+
+def test_redirects_to_local_servers_are_followed_when_allowed(
+        start_server: Callable[[str], FeedServer], connects: list[tuple[str, int]]) -> None:
+    public, internal = start_server("127.0.0.1"), start_server("127.0.0.1")
+    internal.routes["/feed"] = Reply(200, (("Content-Type", RSS),), FEED)
+    public.routes["/feed"] = Reply(301, (("Location", internal.url()),))
+    with Fetcher(FetchPolicy(allow_private_addresses=True)) as fetcher:
+        result = fetcher.fetch(public.url())
+    assert result.ok and result.body == FEED and result.permanent_redirect == internal.url()
+
+
+def test_public_name_resolving_to_a_private_address_is_refused(
+        connects: list[tuple[str, int]]) -> None:
+    guard = AddressGuard(resolver=lambda host, port: ["10.20.30.40", "192.168.1.1"])
+    with Fetcher(FetchPolicy(), guard) as fetcher:
+        result = fetcher.fetch("https://feeds.example.com/rss")
+    _assert_blocked(result, "https://feeds.example.com/rss refused",
+                    "feeds.example.com resolves to 10.20.30.40 (private), 192.168.1.1 (private)")
+    assert connects == []
+
+
+def test_the_connection_goes_to_the_checked_address_not_a_second_lookup(
+        server: FeedServer, connects: list[tuple[str, int]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # DNS rebinding: a name that answers "allowed" to the check and something else to a
+    # second lookup. Here any second lookup of the name fails the test outright.
+    lookups: list[str] = []
+
+    def first_answer(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"]
+
+    real_getaddrinfo = socket.getaddrinfo
+
+    def no_second_lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+        assert host != "feeds.example", "the name was resolved again after the check"
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_second_lookup)
+    server.routes["/feed"] = Reply(200, (("Content-Type", RSS),), FEED)
+    with Fetcher(FetchPolicy(), FirstHopOnly(server.port, resolver=first_answer)) as fetcher:
+        result = fetcher.fetch(f"http://feeds.example:{server.port}/feed")
+    assert result.ok and result.body == FEED
+    assert lookups == ["feeds.example"] and connects == [("127.0.0.1", server.port)]
+    assert server.seen[0].headers["Host"] == f"feeds.example:{server.port}"
+
+
+def test_unresolvable_name_is_a_connection_error(connects: list[tuple[str, int]]) -> None:
+    def nxdomain(host: str, port: int) -> list[str]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    with Fetcher(FetchPolicy(), AddressGuard(resolver=nxdomain)) as fetcher:
+        result = fetcher.fetch("http://no-such-feed.example/rss")
+    _assert_failed(result, "connection")
+    assert "no-such-feed.example" in (result.error_message or "") and connects == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 
 from tests.builders import T0, Item, article, rss
 from tests.feedserver import FeedServer
+from tracker.addresses import AddressGuard
 from tracker.config import Config, parse_config
 from tracker.ingest import ingest_paths
 from tracker.pipeline import Pipeline
@@ -40,7 +42,8 @@ def make_config(url: str, feeds: list[str], **polling: object) -> Config:
     return parse_config({
         "database": {"url": url},
         "feeds": [{"url": f, "publisher": f"Publisher {i}"} for i, f in enumerate(feeds)],
-        "polling": {"connect_timeout": 1.0, "read_timeout": 1.0, "total_timeout": 2.0, **polling},
+        "polling": {"connect_timeout": 1.0, "read_timeout": 1.0, "total_timeout": 2.0,
+                    "allow_private_addresses": True, **polling},
     })
 
 
@@ -205,14 +208,15 @@ def test_evidence_archive_is_a_warc_that_ingest_reads_back(server: FeedServer, t
     url = f"sqlite:///{tmp_path / 'live.sqlite3'}"
     config = parse_config({
         "database": {"url": url}, "feeds": [{"url": f"{server.base}/feed", "publisher": "Example"}],
-        "archive": {"dir": str(tmp_path / "warc")},
+        "archive": {"dir": str(tmp_path / "warc")}, "polling": {"allow_private_addresses": True},
     })
     poll_once(config)
     poll_once(config, everything=True)  # a 304: a revisit record
     archives = sorted((tmp_path / "warc").glob("*.warc.gz"))
     assert archives
     replay_url = f"sqlite:///{tmp_path / 'replay.sqlite3'}"
-    replay_config = parse_config({"database": {"url": replay_url}, "feeds": [{"url": f"{server.base}/feed", "publisher": "Example"}]})
+    replay_config = parse_config({"database": {"url": replay_url}, "feeds": [{"url": f"{server.base}/feed", "publisher": "Example"}],
+                                  "polling": {"allow_private_addresses": True}})
     report = ingest_paths(Pipeline(open_database(replay_url), replay_config), archives, workers=0)
     assert (report.captures, report.new_items) == (2, 3)
 
@@ -228,3 +232,82 @@ def test_due_feeds_are_only_the_configured_active_ones(server: FeedServer, sqlit
     poller.sync_feeds(list(config.feeds[:1]))
     assert {f.url for f in poller.due()} == {f"{server.base}/a"}
     poller.close()
+
+
+@pytest.fixture
+def public_name(server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """`http://feeds.example:PORT`: a public-looking name whose DNS answer is the local server."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def resolve(host: object, *args: object, **kwargs: object) -> object:
+        return real_getaddrinfo("127.0.0.1" if host == "feeds.example" else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    return f"http://feeds.example:{server.base.rsplit(':', 1)[1]}"
+
+
+def test_a_name_resolving_to_loopback_is_refused_and_recorded_on_the_feed_row(
+    server: FeedServer, sqlite_url: str, public_name: str,
+) -> None:
+    # What a DNS-rebinding attacker serves: a name of theirs that answers 127.0.0.1.
+    server.feed("/feed", feed_bytes(3))
+    url = f"{public_name}/feed"
+    config = make_config(sqlite_url, [url], allow_private_addresses=False, error_backoff_seconds=60)
+    before = utcnow()
+    [outcome] = poll_once(config)
+    assert outcome.error_kind == "blocked_address" and outcome.status is None
+    row = feed_row(sqlite_url, url)
+    assert row.last_error_kind == "blocked_address" and row.error_count == 1
+    assert "feeds.example resolves to 127.0.0.1 (loopback)" in row.last_error_message
+    assert "allow_private_addresses" in row.last_error_message
+    assert before + timedelta(seconds=59) <= row.next_check_at <= utcnow() + timedelta(seconds=61)
+    poll_once(config, everything=True)
+    assert feed_row(sqlite_url, url).error_count == 2
+    assert server.count("/feed") == 0
+    assert scalar(sqlite_url, "SELECT COUNT(*) FROM captures WHERE error_kind = 'blocked_address'") == 2
+
+    [outcome] = poll_once(make_config(sqlite_url, [url], allow_private_addresses=True), everything=True)
+    assert outcome.error_kind is None and outcome.report.new_items == 2
+    assert feed_row(sqlite_url, url).error_count == 0 and server.count("/feed") == 1
+
+
+def test_a_redirect_to_the_metadata_address_is_refused_and_the_feed_not_moved(
+    server: FeedServer, sqlite_url: str, public_name: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The feed server stands in for a public one: the default policy, except for its port.
+    port = int(public_name.rsplit(":", 1)[1])
+    default_reason = AddressGuard.blocked_reason
+
+    def first_hop_public(guard: AddressGuard, address: object, to_port: int) -> str | None:
+        return None if (str(address), to_port) == ("127.0.0.1", port) else default_reason(guard, address, to_port)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AddressGuard, "blocked_reason", first_hop_public)
+    connects: list[object] = []
+    real_connect = socket.create_connection
+
+    def recording(address: tuple[str, int], *args: object, **kwargs: object) -> socket.socket:
+        connects.append(address)
+        assert address[0] == "127.0.0.1", f"connect to {address} attempted"
+        return real_connect(address, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "create_connection", recording)
+    server.routes["/feed"] = lambda _h: (301, {"Location": "http://169.254.169.254/latest/meta-data/"}, b"")
+    url = f"{public_name}/feed"
+    [outcome] = poll_once(make_config(sqlite_url, [url], allow_private_addresses=False))
+    assert outcome.error_kind == "blocked_address"
+    assert "redirect to http://169.254.169.254/latest/meta-data/ refused" in (outcome.error_message or "")
+    row = feed_row(sqlite_url, url)  # still under its own URL: a hostile 301 moves nothing
+    assert row.last_error_kind == "blocked_address" and row.error_count == 1
+    assert server.count("/feed") == 1 and connects == [("127.0.0.1", port)]
+
+
+def test_feeds_first_seen_in_an_ingested_archive_are_not_polled(server: FeedServer, sqlite_url: str, tmp_path: Path) -> None:
+    # An archive may name any URL, internal ones included: only the config decides what is fetched.
+    server.feed("/archived", feed_bytes(4))
+    capture = tmp_path / "archived.xml"
+    capture.write_bytes(feed_bytes(4))
+    config = make_config(sqlite_url, [])
+    ingest_paths(Pipeline(open_database(sqlite_url), config), [capture], url=f"{server.base}/archived", workers=0)
+    assert scalar(sqlite_url, "SELECT COUNT(*) FROM feeds") == 1
+    assert poll_once(config, everything=True) == []
+    assert server.count("/archived") == 0

@@ -32,6 +32,7 @@ from tracker.cli import main
 TRACKER = str(Path(sys.executable).with_name("tracker"))
 STARTUP = 20.0  # seconds a daemon may take to start and poll for the first time (loaded machine)
 POLLING = {
+    "allow_private_addresses": True,  # the feed server is on 127.0.0.1
     "dispatch_seconds": 0.2,
     "default_interval_seconds": 1,
     "min_interval_seconds": 1,

@@ -12,9 +12,11 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from tracker.addresses import local_host_problem
 from tracker.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///db/tracker.sqlite3"
@@ -80,6 +82,8 @@ class PollingConfig(_Strict):
     total_timeout: float = Field(default=60.0, gt=0)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_redirects: int = Field(default=5, ge=0, le=30)
+    # Off, a feed or a redirect reaching loopback/private/link-local addresses is refused.
+    allow_private_addresses: bool = False
 
     @model_validator(mode="after")
     def _bounds(self) -> PollingConfig:
@@ -133,12 +137,25 @@ def _describe(error: ValidationError, path: Path | None) -> str:
     return f"{where}{key}: {message}"
 
 
+def _check_feed_hosts(config: Config, path: Path | None) -> None:
+    """Refuse feeds on local addresses unless [polling] allows them (names are checked when fetched)."""
+    if config.polling.allow_private_addresses:
+        return
+    for i, feed in enumerate(config.feeds):
+        problem = local_host_problem(urlsplit(feed.url).hostname or "")
+        if problem:
+            where = f"{path}: " if path else ""
+            raise ConfigError(f"{where}feeds.{i}.url: {feed.url!r}: {problem}; set [polling] "
+                              "allow_private_addresses = true to follow it")
+
+
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     """Validate an already-loaded TOML mapping; raise ConfigError naming the bad key."""
     try:
         config = Config.model_validate({**data, "path": path} if path else data)
     except ValidationError as error:
         raise ConfigError(_describe(error, path)) from None
+    _check_feed_hosts(config, path)
     override = os.environ.get(DATABASE_ENV)
     if override:
         config = config.model_copy(update={"database": DatabaseConfig(url=override)})

@@ -56,6 +56,7 @@ def run_demo(seconds_per_step: float = 8.0, echo: Callable[[str], None] = print,
         "database": {"url": f"sqlite:///{database}"},
         "feeds": [{"url": feed.url, "publisher": feed.publisher} for feed in network.feeds],
         "polling": {
+            "allow_private_addresses": True,  # the simulated network is served on 127.0.0.1
             "dispatch_seconds": 1.0, "default_interval_seconds": 2, "min_interval_seconds": 2,
             "max_interval_seconds": 4, "error_backoff_seconds": 2, "workers": 4,
         },

@@ -38,3 +38,10 @@ class ParseError(TrackerError):
 
 class StoreError(TrackerError):
     """The database cannot be reached or is not at the schema this version needs."""
+
+
+class BlockedAddressError(FetchError):
+    """A request (or a redirect) would reach a loopback, private, link-local or other non-public address."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("blocked_address", message)

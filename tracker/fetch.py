@@ -4,7 +4,14 @@ Modelled on Miniflux's internal/reader/fetcher: conditional GET with stored vali
 a byte cap counted after decompression, a wall-clock deadline for the whole exchange,
 redirects followed by hand so a chain of permanent moves can update the stored URL, and
 every network or HTTP failure returned as a `FetchResult` with `error_kind` set, never
-raised. Parsing the bytes is another stage's job. httpx lives only in this module.
+raised. Parsing the bytes is another stage's job. httpx (and its httpcore) lives only in
+this module.
+
+Every TCP connection, the first hop's and each redirect's, goes through an `AddressGuard`
+(tracker.addresses): the host is resolved once, loopback/private/link-local/… addresses
+are refused before any connect unless the policy allows them, and the socket is opened to
+the very address that was checked. Environment proxies (HTTP_PROXY…) are therefore not
+used: a proxy would connect on our behalf to an address nobody checked.
 
 Known limit: the total deadline clamps each hop's connect/read timeouts and is checked
 between body chunks, but httpx has no hook inside header parsing, so a server dripping
@@ -20,7 +27,7 @@ import re
 import ssl
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -28,12 +35,15 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
 from typing import Any
 
+import httpcore
 import httpx
 
-from tracker.errors import FetchError
+from tracker.addresses import AddressGuard
+from tracker.decompress import decoder_for
+from tracker.errors import BlockedAddressError, FetchError
 
 ERROR_KINDS = ("timeout", "connection", "tls", "http_status", "too_large", "redirect_loop",
-               "too_many_redirects", "invalid_url", "rate_limited", "gone")
+               "too_many_redirects", "invalid_url", "rate_limited", "gone", "blocked_address")
 
 ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
           "application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5")
@@ -43,8 +53,6 @@ ACCEPT_ENCODING = "gzip, deflate, br" if _BROTLI else "gzip, deflate"
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
-# Decompress in steps this size so a bomb never materialises more than one step at once.
-_STEP = 64 * 1024
 _HOST = re.compile(r"[a-z0-9._:-]+", re.IGNORECASE)  # IDNA reg-name, IPv4, bare IPv6
 
 Headers = tuple[tuple[str, str], ...]
@@ -60,6 +68,7 @@ class FetchPolicy:
     total_timeout: float = 60.0       # whole request incl. body; defeats servers that drip bytes
     max_body_bytes: int = 10 * 1024 * 1024   # counted AFTER decompression (gzip/deflate/br bombs)
     max_redirects: int = 5
+    allow_private_addresses: bool = False   # loopback, RFC 1918, link-local… (tests, intranets)
 
     def __post_init__(self) -> None:
         timeouts = (self.connect_timeout, self.read_timeout, self.total_timeout)
@@ -150,8 +159,10 @@ class _Progress:
 class Fetcher:
     """Holds one httpx.Client (connection pooling); thread-safe to call fetch() from a worker pool."""
 
-    def __init__(self, policy: FetchPolicy = FetchPolicy()) -> None:
+    def __init__(self, policy: FetchPolicy = FetchPolicy(), guard: AddressGuard | None = None) -> None:
+        """`guard` decides which addresses may be reached; by default the policy's."""
         self.policy = policy
+        self.guard = guard or AddressGuard(allow_private=policy.allow_private_addresses)
         self._closed = False
         # Refuse every cookie: one jar shared by all feeds would leak state between
         # unrelated publishers (Go's default client, under Miniflux, keeps none either).
@@ -159,7 +170,7 @@ class Fetcher:
         self._client = httpx.Client(
             headers={"User-Agent": policy.user_agent, "Accept": ACCEPT,
                      "Accept-Encoding": ACCEPT_ENCODING},
-            cookies=no_cookies, follow_redirects=False,
+            cookies=no_cookies, follow_redirects=False, transport=_GuardedTransport(self.guard),
             timeout=_hop_timeout(policy, policy.total_timeout))
 
     def __enter__(self) -> Fetcher:
@@ -188,6 +199,11 @@ class Fetcher:
                              fetched_at=datetime.now(UTC), started=time.monotonic())
         try:
             return self._follow(progress)
+        except BlockedAddressError as exc:
+            hop = f"redirect to {progress.final_url}" if progress.hops else progress.final_url
+            return progress.result(error_kind=exc.kind, error_message=(
+                f"{hop} refused: {exc.message}; [polling] allow_private_addresses = true "
+                "allows it")[:500])
         except httpx.TimeoutException as exc:
             what = "connect" if isinstance(exc, httpx.ConnectTimeout) else "read"
             limit = getattr(self.policy, f"{what}_timeout")
@@ -283,7 +299,7 @@ class Fetcher:
                    deadline: float) -> tuple[bytes | None, str | None, str | None]:
         """Stream the body under the cap and deadline: (body, None, None) or (None, kind, why)."""
         cap = self.policy.max_body_bytes
-        decoder = _decoder_for(_header(progress.headers, "content-encoding"))
+        decoder = decoder_for(_header(progress.headers, "content-encoding"))
         # Stacked or other encodings (br, zstd, "gzip, gzip") fall back to httpx's own
         # decoders: not step-bounded, but still behind the cap.
         raw: Iterable[bytes] = resp.iter_raw() if decoder else resp.iter_bytes()
@@ -305,53 +321,42 @@ class Fetcher:
         return b"".join(chunks), None, None
 
 
-class _BodyDecoder:
-    """identity/gzip/deflate decoding that never returns more than `_STEP` bytes per call."""
+class _GuardedBackend(httpcore.SyncBackend):
+    """httpcore's socket backend, connecting only to addresses the guard has checked."""
 
-    def __init__(self, encoding: str) -> None:
-        self._obj = None if encoding == "identity" else zlib.decompressobj(
-            zlib.MAX_WBITS | 16 if encoding == "gzip" else zlib.MAX_WBITS)
-        self._sniff = encoding == "deflate"
-        self._head = b""
-        self._fed = False
+    def __init__(self, guard: AddressGuard) -> None:
+        self._guard = guard
 
-    def decode(self, data: bytes) -> Iterator[bytes]:
-        if self._obj is None:
-            yield data
-            return
-        self._fed = self._fed or bool(data)
-        if self._sniff:
-            # "deflate" should be zlib-wrapped but many servers send raw deflate; tell them
-            # apart by the zlib header checksum, as browsers do. That needs two bytes.
-            self._head += data
-            if len(self._head) < 2:
-                return
-            data, self._head, self._sniff = self._head, b"", False
-            if not (data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0):
-                self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
-        # Bytes after the end of the compressed stream are ignored, as httpx does.
-        while data and not self._obj.eof:
-            out = self._obj.decompress(data, _STEP)
-            data = self._obj.unconsumed_tail
-            yield out
-            # A full step can leave output buffered inside zlib with no input left.
-            while len(out) == _STEP and not data and not self._obj.eof:
-                out = self._obj.decompress(b"", _STEP)
-                yield out
-
-    def check_complete(self) -> None:
-        """Raise zlib.error if the body ended before the compressed stream did."""
-        # An empty body (HEAD-like 200s, some CDNs) is not a truncated stream.
-        if self._obj is not None and self._fed and not self._obj.eof:
-            raise zlib.error("compressed body ended before the end of its stream")
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        try:
+            addresses = self._guard.addresses(host, port)  # BlockedAddressError passes through
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        # Connecting to the checked literal means nothing resolves the name again
+        # (DNS rebinding); TLS still verifies and sends SNI for the name, not the address.
+        for n, address in enumerate(addresses, 1):
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout):
+                # The next address, as socket.create_connection would try it.
+                if n == len(addresses):
+                    raise
+        raise httpcore.ConnectError(f"no address for {host}")  # unreachable: addresses is never empty
 
 
-def _decoder_for(content_encoding: str | None) -> _BodyDecoder | None:
-    codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
-    codings = [c for c in codings if c and c != "identity"] or ["identity"]
-    if len(codings) == 1 and codings[0] in ("identity", "gzip", "x-gzip", "deflate"):
-        return _BodyDecoder(codings[0].removeprefix("x-"))
-    return None
+class _GuardedTransport(httpx.HTTPTransport):
+    """httpx's own transport, over a connection pool whose connects go through the guard."""
+
+    def __init__(self, guard: AddressGuard) -> None:
+        # HTTPTransport.__init__ is skipped on purpose: it would build an unguarded pool
+        # (and load the CA bundle for it). Its methods use nothing but `self._pool`.
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's defaults
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(), max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry, network_backend=_GuardedBackend(guard))
 
 
 def _hop_timeout(policy: FetchPolicy, remaining: float) -> httpx.Timeout:

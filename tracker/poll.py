@@ -104,6 +104,7 @@ class Poller:
             FetchPolicy(
                 user_agent=p.user_agent, connect_timeout=p.connect_timeout, read_timeout=p.read_timeout,
                 total_timeout=p.total_timeout, max_body_bytes=p.max_body_bytes, max_redirects=p.max_redirects,
+                allow_private_addresses=p.allow_private_addresses,
             )
         )
         self.archive = (
