@@ -7,9 +7,12 @@ is reported as a `Skipped` record so the caller can count and warn without stopp
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -185,3 +188,45 @@ class WarcArchive:
         if self._file is not None:
             self._file.close()
         self._file, self._writer = None, None
+
+
+@dataclass(frozen=True)
+class Served:
+    """What a server answered for a feed at a moment: the input of `write_warc_file`."""
+
+    url: str
+    when: datetime
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+def write_warc_file(path: Path, served: Iterable[Served]) -> tuple[int, int]:
+    """Write captures as a crawler would (a `response` per new body, a `revisit` when a
+    feed served the very bytes it served last time); return (responses, revisits).
+
+    The file is reproducible: record ids derive from the records themselves and gzip
+    members carry no time, so the same captures always make the same bytes.
+    """
+    last: dict[str, tuple[str, str]] = {}
+    responses = revisits = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as stream:
+        writer = WARCWriter(stream, gzip=path.name.endswith(".gz"))
+        for capture in served:
+            date = capture.when.strftime("%Y-%m-%dT%H:%M:%SZ")
+            digest = "sha1:" + base64.b32encode(hashlib.sha1(capture.body).digest()).decode()
+            record_id = f"<urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{capture.url} {date} {digest}')}>"
+            http = StatusAndHeaders("200 OK", [*capture.headers, ("Content-Length", str(len(capture.body)))], protocol="HTTP/1.1")
+            warc_headers = {"WARC-Date": date, "WARC-Record-ID": record_id}
+            previous = last.get(capture.url)
+            if previous is not None and previous[0] == digest:
+                record = writer.create_revisit_record(capture.url, digest, capture.url, previous[1], http_headers=http,
+                                                      warc_headers_dict=warc_headers)
+                revisits += 1
+            else:
+                record = writer.create_warc_record(capture.url, "response", payload=io.BytesIO(capture.body),
+                                                   http_headers=http, warc_headers_dict=warc_headers)
+                last[capture.url] = (digest, date)
+                responses += 1
+            writer.write_record(record)
+    return responses, revisits

@@ -151,6 +151,7 @@ class IngestReport:
     republications: int = 0
     errors: int = 0
     skipped_records: int = 0
+    failed_records: int = 0
     warnings: list[str] = field(default_factory=list)
     new_copies: list[int] = field(default_factory=list)
 
@@ -163,5 +164,6 @@ class IngestReport:
         self.republications += other.republications
         self.errors += other.errors
         self.skipped_records += other.skipped_records
+        self.failed_records += other.failed_records
         self.warnings.extend(other.warnings)
         self.new_copies.extend(other.new_copies)
