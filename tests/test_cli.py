@@ -293,3 +293,49 @@ def test_without_a_terminal_a_long_ingest_logs_its_progress(tmp_path: Path, conf
     assert lines[-1].startswith("ingest: 4 captures done, 4 new items, 0 errors, ") and lines[-1].endswith(" captures/s")
     code, _, err = run("--config", str(config_file), "ingest", "--no-progress", str(warc))
     assert "ingest: " not in err
+
+
+def test_a_real_ctrl_c_during_a_long_ingest_is_clean_and_resumable(tmp_path: Path, config_file: Path) -> None:
+    """SIGINT to the whole process group, as a terminal sends it: parser processes included."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    captures = [
+        capture(f"https://feed{i % 25}.example/rss", T0 + hours(i),
+                rss(f"Feed {i % 25}", f"https://feed{i % 25}.example/", [Item(f"Story {i}", f"https://feed{i % 25}.example/{i}", article(1000 + i), T0 + hours(i))]))
+        for i in range(600)
+    ]
+    warc = write_warc(tmp_path / "long.warc.gz", captures)
+    database = tmp_path / "db" / "tracker.sqlite3"
+    command = [sys.executable, "-m", "tracker", "--config", str(config_file), "ingest", str(warc)]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        stored = 0
+        while time.monotonic() < deadline and stored < 20:
+            time.sleep(0.2)
+            if database.exists():
+                engine = sa.create_engine(f"sqlite:///{database}")
+                try:
+                    with engine.connect() as conn:
+                        stored = conn.execute(sa.text("SELECT COUNT(*) FROM captures")).scalar_one()
+                except sa.exc.OperationalError:
+                    stored = 0  # not migrated yet
+                finally:
+                    engine.dispose()
+        assert child.poll() is None, "the ingest finished before it could be interrupted"
+        os.killpg(child.pid, signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130, (out, err)
+    assert "Traceback" not in err and "Aborted" not in err, err
+    assert "Run the same command again to resume" in err
+    done = int(out.split(" captures")[0])
+    assert 20 <= done < 600
+    code, out, _ = run("--config", str(config_file), "ingest", str(warc))
+    assert code == 0 and f"({done} already stored)" in out and out.startswith(f"{600 - done} captures")

@@ -172,4 +172,5 @@ def _finish(report: IngestReport, skipped: Counter[str]) -> None:
     report.failed_records = sum(skipped[kind] for kind in FAILED_KINDS)
     if skipped:
         kinds = ", ".join(f"{n} {k}" for k, n in skipped.most_common())
-        report.warnings.append(f"skipped {report.skipped_records} WARC records ({kinds})")
+        noun = "record" if report.skipped_records == 1 else "records"
+        report.warnings.append(f"skipped {report.skipped_records} WARC {noun} ({kinds})")
