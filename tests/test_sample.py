@@ -104,3 +104,18 @@ def test_readme_speed_query_counts_negative_lags_apart(any_db_url: str) -> None:
     speed = _rows(any_db_url, _blocks(_section("The database"), "sql")[1])
     assert len(speed) == 1
     assert speed[0]["dated_before_parent"] == 1 and speed[0]["avg_hours"] is None and speed[0]["fastest_minutes"] is None
+
+
+def test_origin_explains_a_disproved_claimed_date(tmp_path: Path) -> None:
+    # In the sample, ru24.pro labels one copy's UTC time as Moscow time: it claims a date
+    # three hours before the original, which its feed's earlier captures disprove.
+    config = tmp_path / "tracker.toml"
+    config.write_text('[database]\nurl = "sqlite:///tracker.sqlite3"\n')
+    assert CliRunner().invoke(main, ["--config", str(config), "ingest", str(SAMPLE)]).exit_code == 0
+    url = "https://ru24.example/39293-herat-launches-enrolment-drive-to-bring-children-back-to-primary-school.html"
+    result = CliRunner().invoke(main, ["--config", str(config), "origin", url])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    here = next(i for i, line in enumerate(lines) if line.endswith("← this article"))
+    assert "[copy, similarity 1.00, +14m]" in lines[here]
+    assert "its claimed date was disproved: an earlier capture of its feed did not have it" in lines[here + 1]

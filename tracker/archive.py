@@ -72,13 +72,23 @@ def read_warc(path: Path) -> Iterator[Capture | Skipped]:
     except OSError as error:
         raise InputError(f"{path}: cannot read ({error.strerror})") from None
     with stream:
+        records = ArchiveIterator(stream)
+        end = 0
         try:
-            for record in ArchiveIterator(stream):
+            for record in records:
                 yield _from_record(path, record)
+                end = records.get_record_offset() + records.get_record_length()
         except (ArchiveLoadFailed, OSError, EOFError, ValueError, AttributeError) as error:
             # warcio raises AttributeError on a record cut inside its headers.
             # Damage stops the walk through a compressed archive; what came before stands.
             yield Skipped(str(path), f"archive damaged after this point: {error}", "damaged")
+            return
+        size = path.stat().st_size
+        stream.seek(end)
+        if size - end > 64 or stream.read(64).strip(b"\r\n\t "):
+            # A gzip member cut before it yields a byte ends warcio's walk without a word:
+            # the record is lost all the same, and the user must hear of it.
+            yield Skipped(str(path), f"archive damaged after this point: {size - end} bytes at its end are not a whole record", "damaged")
 
 
 def _from_record(path: Path, record) -> Capture | Skipped:  # type: ignore[no-untyped-def]

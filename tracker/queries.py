@@ -65,10 +65,12 @@ def _time_note(row: dict[str, object]) -> str:
     notes = []
     if isinstance(lag, int) and lag < 0:
         credits = evidence.get("credits") or []
-        credited = (evidence.get("parent") or {}).get("credited")
-        source = "its date" if said.startswith("claimed date") else "its first sighting"
-        why = f"credits it ({', '.join(map(str, credits))})" if credits or credited else "matches it best"
-        notes.append(f"{source} is {_duration(-lag)[1:]} before its parent's, but it {why}: it is placed after it")
+        by_date = said.startswith("claimed date")
+        credited = f"which it credits ({'; '.join(map(str, credits))})" if credits else "which it credits"
+        notes.append(
+            f"negative lag: {'dated' if by_date else 'seen'} {_duration(-lag)[1:]} before its parent, {credited}; "
+            f"the credit outweighs the {'date' if by_date else 'sighting'}"
+        )
     if "disproved" in said:
         notes.append("its claimed date was disproved: an earlier capture of its feed did not have it; dated by first sighting")
     elif "after first sighting" in said:
