@@ -268,3 +268,22 @@ def test_parse_time(text: str, expected: datetime) -> None:
 def test_parse_time_rejects_garbage(text: str) -> None:
     with pytest.raises(InputError, match="not an ISO-8601 date and time"):
         parse_time(text)
+
+
+def test_a_gzip_member_cut_before_its_first_byte_is_reported_not_lost(tmp_path: Path) -> None:
+    """warcio ends quietly on a member cut in its gzip header: the lost record must still be heard of."""
+    first = record_bytes(FEED_URL, RU_FEED, gzip_it=True)
+    second = record_bytes("https://www.mz-lokal.example.de/rss", DE_FEED, gzip_it=True)
+    path = tmp_path / "cut.warc.gz"
+    path.write_bytes(first + second[:12])
+    records = list(read_warc(path))
+    assert isinstance(records[0], Capture) and records[0].body == RU_FEED
+    assert len(records) == 2 and isinstance(records[1], Skipped) and records[1].kind == "damaged"
+    assert "12 bytes at its end are not a whole record" in records[1].reason
+
+
+@pytest.mark.parametrize("compressed", [True, False], ids=["warc.gz", "warc"])
+def test_a_whole_archive_has_no_damage_at_its_end(tmp_path: Path, compressed: bool) -> None:
+    path = tmp_path / ("whole.warc.gz" if compressed else "whole.warc")
+    path.write_bytes(record_bytes(FEED_URL, RU_FEED, gzip_it=compressed) + record_bytes(FEED_URL, DE_FEED, gzip_it=compressed))
+    assert [type(r) for r in read_warc(path)] == [Capture, Capture]

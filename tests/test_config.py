@@ -233,3 +233,51 @@ def test_private_addresses_are_refused_by_default_and_names_are_left_to_fetch_ti
     assert [f.url for f in config.feeds][-2:] == ["http://93.184.215.14/rss", "http://intranet.example/rss"]
     with pytest.raises(ConfigError, match="polling.allow_private_addresses: Input should be a valid boolean"):
         load_config(write(tmp_path, '[polling]\nallow_private_addresses = "yes"\n'))
+# -- paths -------------------------------------------------------------------------------------------------------
+def test_a_relative_sqlite_path_in_a_file_is_relative_to_that_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(DATABASE_ENV, raising=False)
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    path = write(folder, '[database]\nurl = "sqlite:///data/tracker.sqlite3"\n\n[archive]\ndir = "warcs"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = load_config(path)
+    assert config.database.url == f"sqlite:///{folder / 'data' / 'tracker.sqlite3'}"
+    assert config.archive.dir == str(folder / "warcs")
+    # Given as a relative path from another folder, the file still anchors its paths.
+    monkeypatch.chdir(tmp_path)
+    assert load_config(Path("etc") / path.name).database.url == f"sqlite:///{folder / 'data' / 'tracker.sqlite3'}"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:////var/lib/tracker.sqlite3", "sqlite://", "sqlite:///:memory:", "postgresql+psycopg://u@h/db"],
+)
+def test_absolute_and_non_file_urls_are_left_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.delenv(DATABASE_ENV, raising=False)
+    assert load_config(write(tmp_path, f'[database]\nurl = "{url}"\n')).database.url == url
+
+
+def test_without_a_config_file_the_default_database_is_under_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(DATABASE_ENV, raising=False)
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert load_config().database.url == DEFAULT_DATABASE_URL == "sqlite:///db/tracker.sqlite3"
+    # And the environment's URL is the user's own, not re-anchored to any file.
+    monkeypatch.setenv(DATABASE_ENV, "sqlite:///mine.sqlite3")
+    assert load_config(write(tmp_path, '[database]\nurl = "sqlite:///x.sqlite3"\n')).database.url == "sqlite:///mine.sqlite3"
+
+
+def test_the_example_config_points_at_the_repository_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(DATABASE_ENV, raising=False)
+    config = load_config(REPO_CONFIG)
+    assert config.database.url == f"sqlite:///{REPO_CONFIG.parents[1] / 'db' / 'tracker.sqlite3'}"
+
+
+def test_status_section_is_validated(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "[status]\nmax_failing_share = 0.2\n")).status.max_failing_share == 0.2
+    with pytest.raises(ConfigError, match="status.max_failing_share"):
+        load_config(write(tmp_path, "[status]\nmax_failing_share = 1.5\n"))

@@ -475,7 +475,7 @@ def test_database_outage_is_survived_and_nothing_is_lost(
 
 
 # -- 7. tracker status -------------------------------------------------------------------------------------
-def _status(config: Path) -> str:
+def _status(config: Path, exit_code: int = 0) -> str:
     """`tracker --config FILE status`, in process (leaving the "tracker" logger as it found it)."""
     logger = logging.getLogger("tracker")
     handlers, level, propagate = list(logger.handlers), logger.level, logger.propagate
@@ -485,7 +485,7 @@ def _status(config: Path) -> str:
         logger.handlers[:] = handlers
         logger.setLevel(level)
         logger.propagate = propagate
-    assert result.exit_code == 0, (result.output, result.exception)
+    assert result.exit_code == exit_code, (result.output, result.exception)
     return result.stdout
 
 
@@ -512,7 +512,7 @@ def test_status_reports_the_live_daemon_and_failing_feeds_then_stopped(
 
     daemon.send(signal.SIGTERM)
     assert daemon.wait_exit(10) == 0, daemon.tail()
-    report = _status(config)
+    report = _status(config, exit_code=1)  # a stopped daemon fails the health check
     assert "daemon: stopped" in report, report
 
 

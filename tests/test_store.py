@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -9,7 +10,8 @@ from alembic.config import Config as AlembicConfig
 from tests.builders import article
 from tests.conftest import make_pipeline
 from tests.test_pipeline import FEEDS, MIRROR_URL, ORIGINAL_URL, network
-from tracker.store.database import MIGRATIONS, create_db_engine, migrate
+from tracker.errors import StoreError
+from tracker.store.database import MIGRATIONS, create_db_engine, describe, migrate, open_database
 
 ITEM_PROVENANCE_COLUMNS = {
     "item_id", "url", "title", "publisher", "published_at", "first_seen_at", "story_id",
@@ -119,3 +121,48 @@ def test_a_database_of_the_previous_schema_is_upgraded_and_its_items_found_again
 
     again = capture("https://www.khaama.com/feed/", datetime(2025, 1, 7, 9, 0), b"<rss/>")
     assert pipeline.is_stored(again)
+# -- read-only opening ---------------------------------------------------------------------------------------
+def test_read_only_open_never_creates_a_sqlite_file_or_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "not" / "yet"
+    url = f"sqlite:///{folder / 'tracker.sqlite3'}"
+    with pytest.raises(StoreError, match="no database at"):
+        open_database(url, create=False)
+    assert not (tmp_path / "not").exists()
+    open_database(url)  # a writing command creates it
+    assert open_database(url, create=False) is not None
+
+
+def test_read_only_open_refuses_a_database_without_the_schema(any_db_url: str) -> None:
+    engine = create_db_engine(any_db_url)
+    with engine.connect() as conn:  # an empty SQLite file, or an empty PostgreSQL database
+        conn.execute(sa.text("SELECT 1"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="holds no tracker data yet"):
+        open_database(any_db_url, create=False)
+    assert _rows(any_db_url, "SELECT 1 AS one") == [{"one": 1}]
+    engine = create_db_engine(any_db_url)
+    assert not sa.inspect(engine).has_table("items")  # nothing was created
+    engine.dispose()
+
+
+def test_describe_names_the_database_without_its_password(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert describe(f"sqlite:///{tmp_path / 'x.sqlite3'}") == f"{tmp_path / 'x.sqlite3'} (SQLite)"
+    assert describe("postgresql+psycopg://user:secret@db.example/tracker") == "postgresql+psycopg://user:***@db.example/tracker"
+
+
+def test_alembic_ini_runs_the_packaged_migrations(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The documented manual command, `alembic -c db/alembic.ini -x url=… upgrade head`."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ini = Path(__file__).resolve().parents[1] / "db" / "alembic.ini"
+    url = f"sqlite:///{tmp_path / 'manual.sqlite3'}"
+    done = subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(ini), "-x", f"url={url}", "upgrade", "head"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert {r["name"] for r in _rows(url, "SELECT name FROM sqlite_master WHERE type = 'view'")} >= {
+        "item_provenance", "republications", "stories",
+    }

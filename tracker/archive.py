@@ -7,9 +7,12 @@ is reported as a `Skipped` record so the caller can count and warn without stopp
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,13 +72,23 @@ def read_warc(path: Path) -> Iterator[Capture | Skipped]:
     except OSError as error:
         raise InputError(f"{path}: cannot read ({error.strerror})") from None
     with stream:
+        records = ArchiveIterator(stream)
+        end = 0
         try:
-            for record in ArchiveIterator(stream):
+            for record in records:
                 yield _from_record(path, record)
+                end = records.get_record_offset() + records.get_record_length()
         except (ArchiveLoadFailed, OSError, EOFError, ValueError, AttributeError) as error:
             # warcio raises AttributeError on a record cut inside its headers.
             # Damage stops the walk through a compressed archive; what came before stands.
             yield Skipped(str(path), f"archive damaged after this point: {error}", "damaged")
+            return
+        size = path.stat().st_size
+        stream.seek(end)
+        if size - end > 64 or stream.read(64).strip(b"\r\n\t "):
+            # A gzip member cut before it yields a byte ends warcio's walk without a word:
+            # the record is lost all the same, and the user must hear of it.
+            yield Skipped(str(path), f"archive damaged after this point: {size - end} bytes at its end are not a whole record", "damaged")
 
 
 def _from_record(path: Path, record) -> Capture | Skipped:  # type: ignore[no-untyped-def]
@@ -185,3 +198,45 @@ class WarcArchive:
         if self._file is not None:
             self._file.close()
         self._file, self._writer = None, None
+
+
+@dataclass(frozen=True)
+class Served:
+    """What a server answered for a feed at a moment: the input of `write_warc_file`."""
+
+    url: str
+    when: datetime
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+def write_warc_file(path: Path, served: Iterable[Served]) -> tuple[int, int]:
+    """Write captures as a crawler would (a `response` per new body, a `revisit` when a
+    feed served the very bytes it served last time); return (responses, revisits).
+
+    The file is reproducible: record ids derive from the records themselves and gzip
+    members carry no time, so the same captures always make the same bytes.
+    """
+    last: dict[str, tuple[str, str]] = {}
+    responses = revisits = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as stream:
+        writer = WARCWriter(stream, gzip=path.name.endswith(".gz"))
+        for capture in served:
+            date = capture.when.strftime("%Y-%m-%dT%H:%M:%SZ")
+            digest = "sha1:" + base64.b32encode(hashlib.sha1(capture.body).digest()).decode()
+            record_id = f"<urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{capture.url} {date} {digest}')}>"
+            http = StatusAndHeaders("200 OK", [*capture.headers, ("Content-Length", str(len(capture.body)))], protocol="HTTP/1.1")
+            warc_headers = {"WARC-Date": date, "WARC-Record-ID": record_id}
+            previous = last.get(capture.url)
+            if previous is not None and previous[0] == digest:
+                record = writer.create_revisit_record(capture.url, digest, capture.url, previous[1], http_headers=http,
+                                                      warc_headers_dict=warc_headers)
+                revisits += 1
+            else:
+                record = writer.create_warc_record(capture.url, "response", payload=io.BytesIO(capture.body),
+                                                   http_headers=http, warc_headers_dict=warc_headers)
+                last[capture.url] = (digest, date)
+                responses += 1
+            writer.write_record(record)
+    return responses, revisits

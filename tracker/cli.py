@@ -1,47 +1,121 @@
 """The `tracker` command: a thin shell over the Python API.
 
 Every command is documented with an example in its help. Errors the tracker expects
-(`TrackerError`) become one line on stderr and a non-zero exit status.
+(`TrackerError`) and operational failures (database gone, disk full) become one line
+on stderr and a documented exit status (`tracker.errors`); -vv adds the traceback.
+Everything printed goes through `tracker.terminal`, which escapes control characters
+that feed data may carry.
 """
 
 from __future__ import annotations
 
 import sys
+import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 
 from tracker import __version__
 from tracker.archive import parse_time
 from tracker.config import Config, load_config
-from tracker.errors import InputError, TrackerError
+from tracker.errors import EXIT_FAILURES, EXIT_INTERNAL, EXIT_INTERRUPTED, IngestInterrupted, InputError, TrackerError
+from tracker.terminal import echo
+
+# Seconds between progress lines of a long ingest when no terminal shows a progress bar.
+PROGRESS_SECONDS = 5.0
+_VERBOSE = "tracker.verbose"
+_LEVELS = ("warning", "info", "debug")
+
+
+def _verbosity(ctx: click.Context) -> int:
+    return int(ctx.meta.get(_VERBOSE, 0))
+
+
+def _fail(ctx: click.Context, message: str, code: int) -> None:
+    if _verbosity(ctx) >= 2:
+        echo(traceback.format_exc().rstrip(), err=True)
+    echo(f"tracker: {message}", err=True)
+    sys.exit(code)
 
 
 class _Group(click.Group):
-    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+    """The `tracker` group: global options accepted after the command name too, one-line errors."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        # Every command, however it is added, takes --config and -v after its name as well.
+        cmd.params.extend(_global_options())
+        super().add_command(cmd, name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from tracker.store.database import as_store_error
+
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            _fail(ctx, "interrupted", EXIT_INTERRUPTED)
         except TrackerError as error:
-            click.echo(f"tracker: error: {error}", err=True)
-            sys.exit(error.exit_code)
+            _fail(ctx, f"error: {error}", error.exit_code)
+        except BrokenPipeError:
+            # The reader went away (`tracker stats | head`): nothing to say, and no second error at exit.
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_FAILURES)
+        except Exception as error:
+            store = as_store_error(error)
+            if store is not None:
+                _fail(ctx, f"error: {store}", store.exit_code)
+            _fail(ctx, f"internal error: {type(error).__name__}: {error} (run with -vv for the traceback)", EXIT_INTERNAL)
+
+
+def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.obj = value
+        ctx.find_root().obj = value
+
+
+def _add_verbose(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    from tracker.logs import configure
+
+    total = _verbosity(ctx) + (value or 0)
+    ctx.meta[_VERBOSE] = total
+    if value or ctx.parent is None:
+        configure("text", _LEVELS[min(total, 2)])
+
+
+def _global_options() -> list[click.Option]:
+    return [
+        click.Option(["--config", "config_file"], type=click.Path(dir_okay=False), expose_value=False,
+                     callback=_set_config, help="Config file (TOML); may also come before the command name."),
+        click.Option(["-v", "--verbose"], count=True, expose_value=False, callback=_add_verbose,
+                     help="More log output (-vv for debug and tracebacks)."),
+    ]
 
 
 @click.group(cls=_Group)
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), envvar="TRACKER_CONFIG",
-              help="Config file (TOML). Default: $TRACKER_CONFIG, else ./tracker.toml.")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), envvar="TRACKER_CONFIG", expose_value=False,
+              callback=_set_config, is_eager=True, help="Config file (TOML). Default: $TRACKER_CONFIG, else ./tracker.toml.")
+@click.option("-v", "--verbose", count=True, expose_value=False, callback=_add_verbose, help="More log output (-vv for debug).")
 @click.version_option(__version__)
-@click.pass_context
-def main(ctx: click.Context, config_file: str | None, verbose: int) -> None:
+def main() -> None:
     """Who published this first, and who copied it from whom?
 
     tracker reads feed captures, finds republished copies across feeds and records
     the original of every story and the chain of republications in SQL.
-    """
-    from tracker.logs import configure
 
-    configure("text", ("warning", "info", "debug")[min(verbose, 2)])
-    ctx.obj = config_file
+    \b
+    Options --config and -v go before or after the command name:
+      tracker --config config/tracker.toml stats
+      tracker stats --config config/tracker.toml
+
+    \b
+    Exit status: 0 done; 1 some captures, records or feeds failed (or status: unhealthy);
+    2 bad usage, input or config; 3 database or disk unavailable; 70 internal error;
+    130 interrupted.
+    """
 
 
 def _n(count: int, noun: str) -> str:
@@ -52,22 +126,35 @@ def _config(ctx: click.Context) -> Config:
     return load_config(ctx.obj)
 
 
+def _found(count: int) -> str:
+    """The change in the `republications` view, in words."""
+    if count < 0:
+        return f"{_n(-count, 'republication')} withdrawn"
+    return f"{_n(count, 'republication')} found"
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--url", help="For plain feed files: the URL of the feed they were captured from.")
 @click.option("--captured-at", help="For plain feed files: when they were captured (ISO 8601; default: file time).")
-@click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal).")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar (default: on a terminal; otherwise a progress line every few seconds).")
 @click.pass_context
 def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, captured_at: str | None, progress: bool | None) -> None:
     """Ingest WARC archives or plain feed files.
 
+    Exits 1 when a capture or record could not be read (a file that is not a feed,
+    a damaged archive), 130 on Ctrl-C: what was stored stays stored, and running the
+    same command again resumes (stored captures are skipped).
+
     \b
     Examples:
-      tracker --config config/tracker.toml ingest captures.warc.gz
+      tracker --config config/tracker.toml ingest samples/demo-network.warc.gz
       tracker ingest --url https://www.khaama.com/feed/ --captured-at 2025-01-07T09:30:00Z khaama.xml
     """
-    from tracker.ingest import ingest_paths
+    from tracker.ingest import Progress, ingest_paths
     from tracker.pipeline import Pipeline
+    from tracker.store.counts import republication_count
     from tracker.store.database import open_database
 
     config = _config(ctx)
@@ -75,38 +162,62 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
         when = parse_time(captured_at) if captured_at else None
     except TrackerError as error:
         raise InputError(f"--captured-at: {error}") from None
-    pipeline = Pipeline(open_database(config.database.url), config)
+    sessions = open_database(config.database.url)
+    before = republication_count(sessions)
+    pipeline = Pipeline(sessions, config)
     pipeline.register_feeds()
     show = sys.stderr.isatty() if progress is None else progress
-    report = ingest_paths(pipeline, list(paths), url, when, progress=show)
+
+    def log_progress(done: Progress) -> None:
+        echo(f"ingest: {_n(done.captures, 'capture')} done, {_n(done.new_items, 'new item')}, "
+             f"{_n(done.errors, 'error')}, {done.rate:.1f} captures/s", err=True)
+
+    interrupted = False
+    try:
+        report = ingest_paths(pipeline, list(paths), url, when, progress=show,
+                              on_progress=None if show or progress is False else log_progress,
+                              progress_every=PROGRESS_SECONDS)
+    except IngestInterrupted as stop:
+        report, interrupted = stop.report, True
+    found = republication_count(sessions) - before
     for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    click.echo(
+        echo(f"warning: {warning}", err=True)
+    echo(
         f"{_n(report.captures, 'capture')} ({report.skipped_known} already stored), {_n(report.new_items, 'new item')}, "
-        f"{_n(report.updates, 'update')}, {_n(report.republications, 'republication')} found, {_n(report.errors, 'error')}"
+        f"{_n(report.updates, 'update')}, {_found(found)}, {_n(report.errors + report.failed_records, 'error')}"
     )
+    if interrupted:
+        echo("tracker: interrupted; everything above is stored. Run the same command again to resume "
+             "(captures already stored are skipped).", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if report.errors or report.failed_records:
+        sys.exit(EXIT_FAILURES)
 
 
 @main.command()
 @click.argument("url")
 @click.pass_context
 def origin(ctx: click.Context, url: str) -> None:
-    """Print an article's original and its chain of republications.
+    """Print an article's original, its chain back to it, and the whole story tree.
+
+    Read-only: a database that does not exist yet is an error, never created.
 
     \b
     Example:
-      tracker origin https://ru24.pro/70678-pakistani-airstrikes-kill-civilians-in-eastern-afghanistan-a.html
+      tracker --config config/tracker.toml origin https://mirror-of-mirrors.example/p/7100/
     """
     from tracker.queries import origin_report
     from tracker.store.database import open_database
 
-    click.echo(origin_report(open_database(_config(ctx).database.url), url))
+    echo(origin_report(open_database(_config(ctx).database.url, create=False), url))
 
 
 @main.command()
 @click.pass_context
 def stats(ctx: click.Context) -> None:
     """Print counts per publisher: items, originals, copies made, copies suffered.
+
+    Read-only: a database that does not exist yet is an error, never created.
 
     \b
     Example:
@@ -115,13 +226,14 @@ def stats(ctx: click.Context) -> None:
     from tracker.queries import stats_report
     from tracker.store.database import open_database
 
-    click.echo(stats_report(open_database(_config(ctx).database.url)))
+    echo(stats_report(open_database(_config(ctx).database.url, create=False)))
 
 
-def _logging(config: Config, verbose: int, fmt: str | None) -> None:
+def _logging(ctx: click.Context, config: Config, fmt: str | None) -> None:
     from tracker.logs import configure
 
-    level = "debug" if verbose > 1 else config.log.level
+    verbose = _verbosity(ctx)
+    level = "debug" if verbose > 1 else ("info" if verbose == 1 and config.log.level != "debug" else config.log.level)
     configure(fmt or config.log.format, level)
 
 
@@ -139,7 +251,7 @@ def run(ctx: click.Context, log_format: str | None) -> None:
     from tracker.scheduler import Daemon
 
     config = _config(ctx)
-    _logging(config, ctx.parent.params.get("verbose", 0) if ctx.parent else 0, log_format)
+    _logging(ctx, config, log_format)
     sys.exit(Daemon(config, config_path(ctx.obj)).run())
 
 
@@ -148,54 +260,81 @@ def run(ctx: click.Context, log_format: str | None) -> None:
 @click.option("--log-format", type=click.Choice(["text", "json"]), help="Log format.")
 @click.pass_context
 def poll(ctx: click.Context, everything: bool, log_format: str | None) -> None:
-    """Poll every due feed once (--all: every feed) and exit; for cron.
+    """Poll every due feed once (--all: every feed) and exit; for cron. Exits 1 when every poll failed.
 
     \b
     Example:
       tracker --config config/tracker.toml poll --all
     """
     from tracker.scheduler import poll_once
+    from tracker.store.counts import republication_count
+    from tracker.store.database import open_database
 
     config = _config(ctx)
-    _logging(config, ctx.parent.params.get("verbose", 0) if ctx.parent else 0, log_format)
+    _logging(ctx, config, log_format)
+    sessions = open_database(config.database.url)
+    before = republication_count(sessions)
     outcomes = poll_once(config, everything)
     failed = sum(1 for o in outcomes if o.error_kind)
     new = sum(o.report.new_items for o in outcomes)
-    copies = sum(o.report.republications for o in outcomes)
     unchanged = sum(1 for o in outcomes if o.not_modified)
-    click.echo(
+    echo(
         f"{_n(len(outcomes), 'feed')} polled ({unchanged} unchanged, {failed} failed), {_n(new, 'new item')}, "
-        f"{_n(copies, 'republication')} found"
+        f"{_found(republication_count(sessions) - before)}"
     )
     if outcomes and failed == len(outcomes):
-        sys.exit(1)  # for cron: every feed failed
+        sys.exit(EXIT_FAILURES)  # for cron: nothing could be polled at all; `status` judges partial failure
 
 
 @main.command()
+@click.option("--max-failing", type=click.FloatRange(0.0, 1.0), metavar="SHARE",
+              help="Unhealthy when more than this share of active feeds fail (default: [status] max_failing_share, 0.5).")
+@click.option("--ignore-daemon", is_flag=True, help="Do not require a live daemon (feeds polled by `tracker poll` from cron).")
 @click.pass_context
-def status(ctx: click.Context) -> None:
+def status(ctx: click.Context, max_failing: float | None, ignore_daemon: bool) -> None:
     """Is the daemon alive, what is due, what is failing, what was found lately.
 
+    Exits 0 when healthy, 1 when the daemon is not alive or more than the allowed
+    share of active feeds fail, 3 when the database cannot be opened: usable as a
+    health check. Read-only: a missing database is an error, never created.
+
     \b
-    Example:
+    Examples:
       tracker --config config/tracker.toml status
+      tracker status --config /etc/tracker.toml --max-failing 0.2 || alert "tracker unhealthy"
     """
     from tracker.status import status_report
 
-    click.echo(status_report(_config(ctx)))
+    config = _config(ctx)
+    share = config.status.max_failing_share if max_failing is None else max_failing
+    report = status_report(config, share, require_daemon=not ignore_daemon)
+    echo(report.text)
+    if not report.healthy:
+        echo(f"tracker: unhealthy: {'; '.join(report.problems)}", err=True)
+        sys.exit(EXIT_FAILURES)
 
 
 @main.command()
 @click.option("--seconds-per-step", type=float, default=8.0, show_default=True, help="Real seconds per step of the simulated network (14 steps).")
 @click.option("--database", type=click.Path(dir_okay=False, path_type=Path), help="Keep the demo's SQLite database at this path.")
-def demo(seconds_per_step: float, database: Path | None) -> None:
+@click.option("--write-sample", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Instead of running the demo, write its whole run as a WARC archive for `tracker ingest`.")
+def demo(seconds_per_step: float, database: Path | None, write_sample: Path | None) -> None:
     """Watch the tracker discover republications in a simulated network (offline, ~2 minutes).
 
     \b
-    Example:
+    Examples:
       tracker demo
+      tracker demo --write-sample demo-network.warc.gz && tracker ingest demo-network.warc.gz
     """
+    if write_sample is not None:
+        from tracker.sample import write_sample_archive
+
+        summary = write_sample_archive(write_sample)
+        echo(f"wrote {write_sample}: {_n(summary.responses + summary.revisits, 'capture')} of {_n(summary.feeds, 'feed')} "
+             f"({summary.responses} responses, {summary.revisits} revisits)")
+        return
     from tracker.demo import run_demo
 
-    found = run_demo(seconds_per_step, click.echo, database)
-    sys.exit(0 if found else 1)
+    found = run_demo(seconds_per_step, echo, database)
+    sys.exit(0 if found else EXIT_FAILURES)

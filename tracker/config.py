@@ -4,6 +4,11 @@ The file is chosen by `--config`, else the TRACKER_CONFIG environment variable, 
 `tracker.toml` in the working directory if it exists; with none of those the defaults
 below apply (SQLite under `db/`, no feeds). TRACKER_DATABASE_URL overrides
 `[database] url` so that one config can be pointed at another database.
+
+Relative paths written in a config file (a SQLite database, the archive folder) are
+relative to that file's folder, so a command run from elsewhere opens the same
+database; the built-in default and TRACKER_DATABASE_URL are relative to the working
+directory.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from tracker.addresses import local_host_problem
 from tracker.errors import ConfigError
@@ -106,6 +113,12 @@ class LogConfig(_Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+class StatusConfig(_Strict):
+    """`[status]`: when `tracker status` reports the tracker unhealthy (a non-zero exit)."""
+
+    max_failing_share: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -114,6 +127,7 @@ class Config(_Strict):
     polling: PollingConfig = PollingConfig()
     archive: ArchiveConfig = ArchiveConfig()
     log: LogConfig = LogConfig()
+    status: StatusConfig = StatusConfig()
     feeds: list[FeedConfig] = Field(default_factory=list)
     path: Path | None = Field(default=None, exclude=True)
 
@@ -149,13 +163,45 @@ def _check_feed_hosts(config: Config, path: Path | None) -> None:
                               "allow_private_addresses = true to follow it")
 
 
+def _sqlite_relative_to(url: str, folder: Path) -> str:
+    """A SQLite URL whose relative file path is made relative to `folder` (others unchanged)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url  # refused with a clear message where the database is opened
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return url
+    file = Path(database).expanduser()
+    if file.is_absolute():
+        return url
+    return parsed.set(database=str((folder / file).resolve())).render_as_string(hide_password=False)
+
+
+def _relative_to_file(config: Config, data: dict[str, Any], path: Path) -> Config:
+    """Resolve the relative paths the file itself wrote against the file's folder."""
+    folder = path.resolve().parent
+    update: dict[str, Any] = {}
+    if "url" in data.get("database", {}):
+        update["database"] = DatabaseConfig(url=_sqlite_relative_to(config.database.url, folder))
+    if config.archive.dir and not Path(config.archive.dir).expanduser().is_absolute():
+        update["archive"] = config.archive.model_copy(update={"dir": str(folder / config.archive.dir)})
+    return config.model_copy(update=update) if update else config
+
+
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
-    """Validate an already-loaded TOML mapping; raise ConfigError naming the bad key."""
+    """Validate an already-loaded TOML mapping; raise ConfigError naming the bad key.
+
+    With `path` (the file it was read from), relative paths in it are resolved against
+    that file's folder.
+    """
     try:
         config = Config.model_validate({**data, "path": path} if path else data)
     except ValidationError as error:
         raise ConfigError(_describe(error, path)) from None
     _check_feed_hosts(config, path)
+    if path is not None:
+        config = _relative_to_file(config, data, path)
     override = os.environ.get(DATABASE_ENV)
     if override:
         config = config.model_copy(update={"database": DatabaseConfig(url=override)})

@@ -113,7 +113,7 @@ def run_demo(seconds_per_step: float = 8.0, echo: Callable[[str], None] = print,
         if first:
             echo(origin_report(sessions, mirror_of_mirror or first))
     echo("")
-    echo(f"{len(found)} republications found. Query the database yourself: sqlite3 {database} 'SELECT * FROM republications'")
+    echo(f"{len(found)} republication{'' if len(found) == 1 else 's'} found. Query the database yourself: sqlite3 {database} 'SELECT * FROM republications'")
     if keep is None and not found:
         shutil.rmtree(workdir, ignore_errors=True)  # nothing worth keeping
     return len(found)

@@ -62,6 +62,9 @@ MIRROR_BANNER = "Reposted from around the web"
 _RU_MONTHS = ("Январь", "Февраль", "Март", "Апрель", "Май", "Июнь",
               "Июль", "Август", "Сентябрь", "Октябрь", "Ноябрь", "Декабрь")
 
+# Turns a path of the network into an absolute URL (the local server's, or a sample's hosts).
+Place = Callable[[str], str]
+
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
@@ -164,10 +167,10 @@ def _wordpress_entry(when: _Calendar, feed_path: str, site: str, article: DemoAr
                   content_html=_paragraphs_html(article.paragraphs))
 
 
-def _copies(when: _Calendar, base: str, index: int, article: DemoArticle, original: _Entry) -> tuple[_Entry, ...]:
+def _copies(when: _Calendar, place: Place, index: int, article: DemoArticle, original: _Entry) -> tuple[_Entry, ...]:
     """ru24.pro's, Headline Digest's and Mirror of Mirrors' copies of one original."""
     ru24_step = original.step + RU24_DELAY
-    ru24_link = f"{base}/ru24/{39291 + index}-{article.slug}.html"
+    ru24_link = place(f"/ru24/{39291 + index}-{article.slug}.html")
     claimed = when.at(ru24_step)
     if index == BACKDATED_ARTICLE:
         claimed = claimed.replace(tzinfo=_MOSCOW)
@@ -178,7 +181,7 @@ def _copies(when: _Calendar, base: str, index: int, article: DemoArticle, origin
     ru24 = _Entry("/ru24/rss", ru24_step, article.title, ru24_link, ru24_link, True, claimed, ru24_html)
 
     digest_step = original.step + DIGEST_DELAY
-    digest_link = f"{base}/digest/story/{article.slug}"
+    digest_link = place(f"/digest/story/{article.slug}")
     digest_html = (_paragraphs_html(article.paragraphs[:1])
                    + f"<p>Read the full story at {KHAAMA}: {escape(original.link)}</p>\n")
     digest = _Entry("/digest/atom.xml", digest_step, article.title, digest_link, digest_link, True,
@@ -186,19 +189,19 @@ def _copies(when: _Calendar, base: str, index: int, article: DemoArticle, origin
 
     mirror_step = ru24_step + MIRROR_DELAY
     mirror_id = 7100 + index
-    mirror = _Entry("/mirrors/rss", mirror_step, article.title, f"{base}/mirrors/p/{mirror_id}/",
-                    f"{base}/mirrors/?p={mirror_id}", False, when.at(mirror_step),
+    mirror = _Entry("/mirrors/rss", mirror_step, article.title, place(f"/mirrors/p/{mirror_id}/"),
+                    place(f"/mirrors/?p={mirror_id}"), False, when.at(mirror_step),
                     _paragraphs_html([MIRROR_BANNER]) + ru24_html)
     return ru24, digest, mirror
 
 
-def _script(base: str, when: _Calendar) -> tuple[_Entry, ...]:
+def _script(place: Place, when: _Calendar) -> tuple[_Entry, ...]:
     """Every item the network will ever publish, in publication order within a step."""
-    khaama_site, market_site = f"{base}/khaama/", f"{base}/market/"
+    khaama_site, market_site = place("/khaama/"), place("/market/")
     entries: list[_Entry] = []
     for index, article in enumerate(ARTICLES):
         original = _wordpress_entry(when, "/khaama/feed/", khaama_site, article, ARTICLE_EVERY * index, 183400 + 7 * index)
-        entries += [original, *_copies(when, base, index, article, original)]
+        entries += [original, *_copies(when, place, index, article, original)]
     khaama_wrap, market_wrap = MARKET_WRAPS
     entries.append(_wordpress_entry(when, "/khaama/feed/", khaama_site, khaama_wrap, KHAAMA_WRAP_STEP, 183410))
     entries.append(_wordpress_entry(when, "/market/rss", market_site, market_wrap, MARKET_WRAP_STEP, 5120))
@@ -209,7 +212,7 @@ def _cdata(text: str) -> str:
     return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
-def _rss(spec: _FeedSpec, base: str, entries: list[_Entry], updated: datetime) -> str:
+def _rss(spec: _FeedSpec, place: Place, entries: list[_Entry], updated: datetime) -> str:
     items = []
     for e in entries:
         creator = f"<dc:creator>{_cdata(spec.publisher)}</dc:creator>\n" if spec.publisher == KHAAMA else ""
@@ -226,14 +229,14 @@ def _rss(spec: _FeedSpec, base: str, entries: list[_Entry], updated: datetime) -
         '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
         'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:atom="http://www.w3.org/2005/Atom">\n<channel>\n'
         f"<title>{escape(spec.publisher)}</title>\n"
-        f'<atom:link href="{escape(base + spec.path)}" rel="self" type="application/rss+xml" />\n'
-        f"<link>{escape(base + spec.site_path)}</link>\n<description>{escape(spec.tagline)}</description>\n"
+        f'<atom:link href="{escape(place(spec.path))}" rel="self" type="application/rss+xml" />\n'
+        f"<link>{escape(place(spec.site_path))}</link>\n<description>{escape(spec.tagline)}</description>\n"
         f"<lastBuildDate>{format_datetime(updated, usegmt=True)}</lastBuildDate>\n<language>en-US</language>\n"
         + "".join(items) + "</channel>\n</rss>\n"
     )
 
 
-def _atom(spec: _FeedSpec, base: str, entries: list[_Entry], updated: datetime) -> str:
+def _atom(spec: _FeedSpec, place: Place, entries: list[_Entry], updated: datetime) -> str:
     items = [
         f"<entry>\n<title type=\"text\">{escape(e.title)}</title>\n"
         f'<link rel="alternate" type="text/html" href="{escape(e.link)}"/>\n<id>{escape(e.guid)}</id>\n'
@@ -244,9 +247,9 @@ def _atom(spec: _FeedSpec, base: str, entries: list[_Entry], updated: datetime) 
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n'
         f"<title>{escape(spec.publisher)}</title>\n<subtitle>{escape(spec.tagline)}</subtitle>\n"
-        f'<link rel="self" type="application/atom+xml" href="{escape(base + spec.path)}"/>\n'
-        f'<link rel="alternate" type="text/html" href="{escape(base + spec.site_path)}"/>\n'
-        f"<id>{escape(base + spec.site_path)}</id>\n<updated>{updated.isoformat()}</updated>\n"
+        f'<link rel="self" type="application/atom+xml" href="{escape(place(spec.path))}"/>\n'
+        f'<link rel="alternate" type="text/html" href="{escape(place(spec.site_path))}"/>\n'
+        f"<id>{escape(place(spec.site_path))}</id>\n<updated>{updated.isoformat()}</updated>\n"
         f"<author><name>{escape(spec.publisher)}</name></author>\n" + "".join(items) + "</feed>\n"
     )
 
@@ -321,7 +324,7 @@ class DemoNetwork:
         self._thread: threading.Thread | None = None
         self._base: str | None = None
         self._entries: tuple[_Entry, ...] = ()
-        self._steps = max(e.step for e in _script("", self._calendar)) + 1
+        self._steps = max(e.step for e in _script(lambda path: path, self._calendar)) + 1
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> str:
@@ -331,7 +334,7 @@ class DemoNetwork:
         handler = type("DemoHandler", (_Handler,), {"network": self})
         server = _QuietServer(("127.0.0.1", 0), handler)
         self._base = f"http://127.0.0.1:{server.server_address[1]}"
-        self._entries = _script(self._base, self._calendar)
+        self._entries = _script(self._place, self._calendar)
         self._started_at = self._clock()
         self._server = server
         # A short poll interval makes stop() prompt: shutdown() waits for the next poll.
@@ -392,23 +395,53 @@ class DemoNetwork:
     # -- serving ---------------------------------------------------------------------
     def render(self, path: str, step: int | None = None) -> DemoResponse:
         """The answer for a request path at `step` (default: now): a feed, an article page or a 404."""
-        base = self.base_url
+        _ = self.base_url  # raises when the network is not started
         step = self.step if step is None else step
         path = urlsplit(path).path
         for spec in _FEEDS:
             if path == spec.path:
-                return self._feed(spec, base, step)
+                return _feed_response(spec, self._place, self._entries, self._calendar, step)
         for entry in self._entries:
             if entry.step <= step and urlsplit(entry.link).path == path:
                 return _response(_page(entry).encode(), HTML_TYPE, self._calendar.at(entry.step))
         return DemoResponse(404, "text/plain; charset=utf-8", b"404 not found\n")
 
-    def _feed(self, spec: _FeedSpec, base: str, step: int) -> DemoResponse:
-        # Newest first; the script lists each step's items in publication order.
-        visible = [e for e in self._entries if e.feed_path == spec.path and e.step <= step][::-1][:MAX_ITEMS]
-        updated = self._calendar.at(max((e.step for e in visible), default=0))
-        document = (_atom if spec.atom else _rss)(spec, base, visible, updated)
-        return _response(document.encode(), ATOM_TYPE if spec.atom else RSS_TYPE, updated)
+    def _place(self, path: str) -> str:
+        return self.base_url + path
+
+
+def _feed_response(spec: _FeedSpec, place: Place, entries: tuple[_Entry, ...], when: _Calendar, step: int) -> DemoResponse:
+    """A feed document as served at `step`."""
+    # Newest first; the script lists each step's items in publication order.
+    visible = [e for e in entries if e.feed_path == spec.path and e.step <= step][::-1][:MAX_ITEMS]
+    updated = when.at(max((e.step for e in visible), default=0))
+    document = (_atom if spec.atom else _rss)(spec, place, visible, updated)
+    return _response(document.encode(), ATOM_TYPE if spec.atom else RSS_TYPE, updated)
+
+
+@dataclass(frozen=True)
+class FeedSnapshot:
+    """One feed of the network as served at one step of its script."""
+
+    step: int
+    publisher: str
+    url: str
+    response: DemoResponse
+
+
+def snapshots(place: Place, claimed_start: datetime = BASE_TIME, claimed_step: timedelta = SIMULATED_STEP) -> list[FeedSnapshot]:
+    """Every feed as served at every step of the script, step by step, without a server.
+
+    `place` turns a path of the network ("/khaama/feed/") into the absolute URL it has
+    in this rendering, so that the same script can stand on real-looking hosts.
+    """
+    when = _Calendar(claimed_start if claimed_start.tzinfo else claimed_start.replace(tzinfo=UTC), claimed_step)
+    entries = _script(place, when)
+    last = max(e.step for e in entries)
+    return [
+        FeedSnapshot(step, spec.publisher, place(spec.path), _feed_response(spec, place, entries, when, step))
+        for step in range(last + 1) for spec in _FEEDS
+    ]
 
 
 def _response(body: bytes, content_type: str, last_modified: datetime) -> DemoResponse:

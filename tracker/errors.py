@@ -1,26 +1,41 @@
-"""The small, named hierarchy of errors the tracker raises on purpose.
+"""The small, named hierarchy of errors the tracker raises on purpose, and exit codes.
 
-The CLI turns any `TrackerError` into one line on stderr and a non-zero exit;
-anything else is a bug and keeps its traceback.
+The CLI turns any `TrackerError` into one line on stderr and its documented exit
+status (README, "Exit status"); operational failures of the machine itself (a full
+disk, a lost database connection) are turned into one line too.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tracker.model import IngestReport
+
+EXIT_OK = 0
+EXIT_FAILURES = 1       # the command ran, but some captures, records or feeds failed
+EXIT_USAGE = 2          # bad usage, input or configuration
+EXIT_STORE = 3          # the database or the disk is unavailable, full or refused access
+EXIT_INTERNAL = 70      # a bug in the tracker (EX_SOFTWARE); -vv shows the traceback
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 
 
 class TrackerError(Exception):
     """Base of every error the tracker reports to a user as one clear line."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILURES
 
 
 class ConfigError(TrackerError):
     """The configuration file is missing, unreadable, or has a wrong key, type or value."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class InputError(TrackerError):
     """An input given on the command line (a path, a URL, a date) cannot be used."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class FetchError(TrackerError):
@@ -39,6 +54,17 @@ class ParseError(TrackerError):
 class StoreError(TrackerError):
     """The database cannot be reached or is not at the schema this version needs."""
 
+    exit_code = EXIT_STORE
+
+
+class IngestInterrupted(TrackerError):
+    """Ctrl-C during an ingest; `report` is what was stored before it (all committed)."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, report: IngestReport) -> None:
+        super().__init__("interrupted")
+        self.report = report
 
 class BlockedAddressError(FetchError):
     """A request (or a redirect) would reach a loopback, private, link-local or other non-public address."""

@@ -1,7 +1,8 @@
 """The ingest job: WARC archives and feed files → captures → the pipeline.
 
 Captures are committed one by one as they go, so an interrupted ingest loses nothing
-already committed, and running it again skips what is stored.
+already committed, and running it again skips what is stored. Ctrl-C ends the run
+between captures with `IngestInterrupted`, which carries the report so far.
 """
 
 from __future__ import annotations
@@ -9,16 +10,19 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
+import time
 from collections import Counter, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from tqdm import tqdm
 
 from tracker.archive import Skipped, is_warc, read_feed_file, read_warc
-from tracker.errors import InputError, ParseError
+from tracker.errors import IngestInterrupted, InputError, ParseError
 from tracker.model import Capture, IngestReport, ParsedFeed
 from tracker.parse import parse_capture_body
 from tracker.pipeline import Pipeline
@@ -47,6 +51,29 @@ def _captures(paths: Sequence[Path], url: str | None, captured_at: datetime | No
 # ahead while this one stores. Bounded, so a huge archive is never read ahead whole.
 _READ_AHEAD = 64
 _MAX_WARNINGS = 20
+# Skipped WARC records that mean something went wrong (not merely "not a feed").
+FAILED_KINDS = ("damaged", "broken")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far an ingest has got, for a progress line when no progress bar is shown."""
+
+    captures: int          # captures done: stored now or found already stored
+    new_items: int
+    errors: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        """Captures per second so far."""
+        return self.captures / self.seconds if self.seconds > 0 else 0.0
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches the whole process group: the parent stops the run cleanly, the
+    # parser processes must not die mid-task with tracebacks of their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def parse_ahead(captures: Iterator[Capture], workers: int) -> Iterator[tuple[Capture, ParsedFeed | ParseError | None]]:
@@ -56,7 +83,8 @@ def parse_ahead(captures: Iterator[Capture], workers: int) -> Iterator[tuple[Cap
             yield capture, parse_capture_body(capture.body, capture.content_type)
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
+    try:
         pending: deque[tuple[Capture, Future[ParsedFeed | ParseError | None]]] = deque()
         for capture in captures:
             pending.append((capture, pool.submit(parse_capture_body, capture.body, capture.content_type)))
@@ -66,6 +94,9 @@ def parse_ahead(captures: Iterator[Capture], workers: int) -> Iterator[tuple[Cap
         while pending:
             done, future = pending.popleft()
             yield done, future.result()
+    finally:
+        # Interrupted or not, parses nobody will store are not waited for.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def default_workers() -> int:
@@ -80,8 +111,15 @@ def ingest_paths(
     captured_at: datetime | None = None,
     progress: bool = False,
     workers: int | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    progress_every: float = 5.0,
 ) -> IngestReport:
-    """Ingest WARC files and plain feed files; return what was done."""
+    """Ingest WARC files and plain feed files; return what was done.
+
+    `progress` shows a progress bar; `on_progress` is called every `progress_every`
+    seconds instead (for logs, when no terminal watches). Ctrl-C raises
+    `IngestInterrupted` with the report of what was stored before it.
+    """
     for path in paths:
         if not path.exists():
             raise InputError(f"{path}: no such file")
@@ -90,27 +128,49 @@ def ingest_paths(
     report = IngestReport()
     skipped: Counter[str] = Counter()
     bar = tqdm(unit=" captures", disable=not progress, leave=False, dynamic_ncols=True)
-    try:
-        def unstored(captures: Iterator[Capture]) -> Iterator[Capture]:
-            for capture in captures:
-                if pipeline.is_stored(capture):
-                    report.skipped_known += 1
-                    bar.update(1)
-                else:
-                    yield capture
+    started = time.monotonic()
+    last = started
 
-        stream = unstored(_captures(paths, url, captured_at, skipped))
-        for capture, parsed in parse_ahead(stream, default_workers() if workers is None else workers):
+    def tick() -> None:
+        nonlocal last
+        bar.update(1)
+        now = time.monotonic()
+        if on_progress is not None and now - last >= progress_every:
+            last = now
+            on_progress(Progress(report.captures + report.skipped_known, report.new_items, report.errors, now - started))
+
+    def unstored(captures: Iterator[Capture]) -> Iterator[Capture]:
+        for capture in captures:
+            if pipeline.is_stored(capture):
+                report.skipped_known += 1
+                tick()
+            else:
+                yield capture
+
+    stream = parse_ahead(unstored(_captures(paths, url, captured_at, skipped)), default_workers() if workers is None else workers)
+    try:
+        for capture, parsed in stream:
             report.add(pipeline.process(capture, parsed))
-            bar.update(1)
             bar.set_postfix(items=report.new_items, copies=report.republications, refresh=False)
+            tick()
+    except KeyboardInterrupt:
+        _finish(report, skipped)
+        raise IngestInterrupted(report) from None
     finally:
+        stream.close()  # stops the parser processes now, not whenever the generator is collected
         bar.close()
+    _finish(report, skipped)
+    return report
+
+
+def _finish(report: IngestReport, skipped: Counter[str]) -> None:
+    """Cap the warnings and account for the skipped records."""
     if len(report.warnings) > _MAX_WARNINGS:
         hidden = len(report.warnings) - _MAX_WARNINGS
         report.warnings[_MAX_WARNINGS:] = [f"… and {hidden} more (see the captures table's error column)"]
     report.skipped_records = sum(skipped.values())
+    report.failed_records = sum(skipped[kind] for kind in FAILED_KINDS)
     if skipped:
         kinds = ", ".join(f"{n} {k}" for k, n in skipped.most_common())
-        report.warnings.append(f"skipped {report.skipped_records} WARC records ({kinds})")
-    return report
+        noun = "record" if report.skipped_records == 1 else "records"
+        report.warnings.append(f"skipped {report.skipped_records} WARC {noun} ({kinds})")

@@ -12,6 +12,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from tracker.terminal import inline, json_line
+
 _FIELDS = "tracker_fields"
 
 
@@ -36,7 +38,8 @@ class TextFormatter(logging.Formatter):
         line = " ".join(parts)
         if record.exc_info:
             line += " error=" + _value(repr(record.exc_info[1]))
-        return line
+        # Messages quote feed data: one line, no terminal control sequences.
+        return inline(line)
 
 
 class JsonFormatter(logging.Formatter):
@@ -52,7 +55,7 @@ class JsonFormatter(logging.Formatter):
         payload.update({k: v for k, v in getattr(record, _FIELDS, {}).items() if v is not None})
         if record.exc_info:
             payload["error"] = repr(record.exc_info[1])
-        return json.dumps(payload, ensure_ascii=False, default=str)
+        return json_line(json.dumps(payload, ensure_ascii=False, default=str))
 
 
 def configure(format: str = "text", level: str = "info", stream: Any = None) -> None:

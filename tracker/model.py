@@ -151,6 +151,7 @@ class IngestReport:
     republications: int = 0
     errors: int = 0
     skipped_records: int = 0
+    failed_records: int = 0
     warnings: list[str] = field(default_factory=list)
     new_copies: list[int] = field(default_factory=list)
     # Why the database refused the capture, when it did (the capture is stored as failed).
@@ -165,6 +166,7 @@ class IngestReport:
         self.republications += other.republications
         self.errors += other.errors
         self.skipped_records += other.skipped_records
+        self.failed_records += other.failed_records
         self.warnings.extend(other.warnings)
         self.new_copies.extend(other.new_copies)
         self.store_error = self.store_error or other.store_error

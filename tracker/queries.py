@@ -6,6 +6,7 @@ Everything here reads the public views (`item_provenance`, `republications`,
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -15,11 +16,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import InputError
 from tracker.identity import lookup_hash
+from tracker.terminal import inline
 
 _ROW = """
 SELECT item_id, url, title, publisher, published_at, first_seen_at, estimated_published_at,
        story_id, original_item_id, parent_item_id, relation, similarity, containment,
-       lag_seconds, attributed_origin
+       lag_seconds, attributed_origin, evidence
 FROM item_provenance
 """
 
@@ -46,6 +48,35 @@ def _when(value: datetime | str | None) -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _time_note(row: dict[str, object]) -> str:
+    """Why an item's time is what it is, when that needs saying: a disproved claim, or a
+    copy that appeared before the parent it credits (a negative lag)."""
+    try:
+        evidence = json.loads(str(row["evidence"] or "{}"))
+    except ValueError:
+        evidence = {}
+    said = str(evidence.get("time_evidence") or "")
+    lag = row["lag_seconds"]
+    notes = []
+    if isinstance(lag, int) and lag < 0:
+        credits = evidence.get("credits") or []
+        by_date = said.startswith("claimed date")
+        credited = f"which it credits ({'; '.join(map(str, credits))})" if credits else "which it credits"
+        notes.append(
+            f"negative lag: {'dated' if by_date else 'seen'} {_duration(-lag)[1:]} before its parent, {credited}; "
+            f"the credit outweighs the {'date' if by_date else 'sighting'}"
+        )
+    if "disproved" in said:
+        notes.append("its claimed date was disproved: an earlier capture of its feed did not have it; dated by first sighting")
+    elif "after first sighting" in said:
+        notes.append("its claimed date is after it was first seen; dated by first sighting")
+    return "; ".join(notes)
 
 
 def find_item(session: Session, url: str) -> dict[str, object]:
@@ -76,32 +107,38 @@ def origin_report(sessions: sessionmaker[Session], url: str) -> str:
     by_id = {r["item_id"]: r for r in rows}
     original = by_id[item["original_item_id"]]
     lines = [
-        f"Original: {original['publisher']} — {original['title']}",
-        f"  {original['url']}",
+        f"Original: {inline(original['publisher'])} — {inline(original['title'])}",
+        f"  {inline(original['url'])}",
         f"  published {_when(original['estimated_published_at'])} (first seen {_when(original['first_seen_at'])})",
     ]
+    if _time_note(original):
+        lines.append(f"  {_time_note(original)}")
     if original["attributed_origin"]:
-        lines.append(f"  credits a source the tracker does not follow: {original['attributed_origin']}")
+        lines.append(f"  credits a source the tracker does not follow: {inline(original['attributed_origin'])}")
     chain = [item]
     while chain[-1]["parent_item_id"] is not None and chain[-1]["parent_item_id"] in by_id:
         chain.append(by_id[chain[-1]["parent_item_id"]])
     if len(chain) > 1:
         lines.append("")
-        lines.append("Chain: " + " ← ".join(f"{r['publisher']}" for r in chain))
+        lines.append("Chain: " + " ← ".join(inline(r["publisher"]) for r in chain))
     children: dict[object, list[dict[str, object]]] = defaultdict(list)
     for row in rows:
         if row["parent_item_id"] is not None:
             children[row["parent_item_id"]].append(row)
     lines.append("")
-    lines.append(f"Story ({len(rows)} items, {len(rows) - 1} republications):")
+    lines.append(f"Story ({_n(len(rows), 'item')}, {_n(len(rows) - 1, 'republication')}):")
 
     def walk(row: dict[str, object], depth: int) -> None:
         marker = "└─ " if depth else ""
+        indent = "  " + "   " * max(0, depth - 1)
         detail = ""
         if row["parent_item_id"] is not None:
             detail = f"  [{row['relation']}, similarity {row['similarity']:.2f}, {_duration(row['lag_seconds'])}]"  # type: ignore[str-format]
         here = "  ← this article" if row["item_id"] == item["item_id"] else ""
-        lines.append(f"  {'   ' * max(0, depth - 1)}{marker}{row['publisher']}  {row['url']}{detail}{here}")
+        lines.append(f"{indent}{marker}{inline(row['publisher'])}  {inline(row['url'])}{detail}{here}")
+        note = _time_note(row) if row["parent_item_id"] is not None else ""
+        if note:
+            lines.append(f"{indent}{'   ' if depth else ''}   ({note})")
         for child in children.get(row["item_id"], []):
             walk(child, depth + 1)
 
@@ -144,10 +181,10 @@ def stats_report(sessions: sessionmaker[Session]) -> str:
         feeds = session.execute(text("SELECT COUNT(*) FROM feeds")).scalar_one()
         captures = session.execute(text("SELECT COUNT(*) FROM captures")).scalar_one()
     if not rows:
-        return f"{feeds} feeds, {captures} captures, no items yet."
+        return f"{_n(feeds, 'feed')}, {_n(captures, 'capture')}, no items yet."
     header = ("publisher", "items", "originals", "copies made", "copied by others", "by publishers")
     table = [header] + [
-        (str(r["publisher"]), str(r["items"]), str(r["originals"]), str(r["copies"]), str(r["copied_by_others"]), str(r["copied_by_publishers"]))
+        (inline(r["publisher"]), str(r["items"]), str(r["originals"]), str(r["copies"]), str(r["copied_by_others"]), str(r["copied_by_publishers"]))
         for r in rows
     ]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
@@ -157,5 +194,5 @@ def stats_report(sessions: sessionmaker[Session]) -> str:
     total_items = sum(int(r["items"]) for r in rows)  # type: ignore[call-overload]
     total_copies = sum(int(r["copies"]) for r in rows)  # type: ignore[call-overload]
     out.append("")
-    out.append(f"{feeds} feeds, {captures} captures, {total_items} items, {total_copies} republications")
+    out.append(f"{_n(feeds, 'feed')}, {_n(captures, 'capture')}, {_n(total_items, 'item')}, {_n(total_copies, 'republication')}")
     return "\n".join(out)

@@ -1,7 +1,13 @@
-"""`tracker status`: the daemon's heartbeat, feeds due and failing, recent findings."""
+"""`tracker status`: the daemon's heartbeat, feeds due and failing, recent findings.
+
+Besides the text, the report says whether the tracker is healthy, so that `status`
+can back a health check: the daemon alive, and no more than a set share of the
+active feeds failing.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -9,12 +15,35 @@ from sqlalchemy import func, select
 from tracker.config import Config
 from tracker.model import utcnow
 from tracker.store import schema
-from tracker.store.database import open_database
+from tracker.store.database import describe, open_database
+from tracker.terminal import inline
 
 
-def status_report(config: Config) -> str:
-    """A short report a person can read at a glance."""
-    sessions = open_database(config.database.url)
+@dataclass(frozen=True)
+class StatusReport:
+    """What `tracker status` prints, and whether it means the tracker is healthy."""
+
+    text: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        """No problem found."""
+        return not self.problems
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def status_report(config: Config, max_failing_share: float | None = None, require_daemon: bool = True) -> StatusReport:
+    """A short report a person can read at a glance, and the problems that make it unhealthy.
+
+    Unhealthy: the daemon not alive (unless `require_daemon` is off), or more than
+    `max_failing_share` (default: the config's) of the active feeds failing.
+    """
+    share = config.status.max_failing_share if max_failing_share is None else max_failing_share
+    sessions = open_database(config.database.url, create=False)
     now = utcnow()
     f = schema.Feed
     with sessions() as session:
@@ -37,20 +66,26 @@ def status_report(config: Config) -> str:
                 select(func.count()).select_from(schema.Provenance).join(schema.Item, schema.Item.id == schema.Provenance.item_id)
                 .where(schema.Provenance.parent_item_id.is_not(None), schema.Item.first_seen_at >= now - span)
             ) or 0
-            found.append(f"{label}: {items} new items, {copies} republications")
-    lines = []
+            found.append(f"{label}: {_n(items, 'new item')}, {_n(copies, 'republication')}")
+    lines = [f"database: {describe(config.database.url)}"]
+    problems: list[str] = []
     if beat is None:
         lines.append("daemon: never started on this database")
+        alive = False
     else:
         age = (now - beat.beat_at).total_seconds()
         alive = beat.state == "running" and age <= 3 * beat.interval_seconds + 5
         state = "alive" if alive else ("stopped" if beat.state == "stopped" else "not responding")
-        lines.append(f"daemon: {state} (pid {beat.pid} on {beat.hostname}, last heartbeat {int(age)} s ago, started {beat.started_at:%Y-%m-%d %H:%M} UTC)")
+        lines.append(f"daemon: {state} (pid {beat.pid} on {inline(beat.hostname)}, last heartbeat {int(age)} s ago, started {beat.started_at:%Y-%m-%d %H:%M} UTC)")
+    if require_daemon and not alive:
+        problems.append("the daemon is not running" if beat is None or beat.state == "stopped" else "the daemon is not responding")
     lines.append(f"feeds: {active} active, {due} due now, {len(failing)} failing, {retired} retired (410 Gone)")
     for url, count, kind, message, next_check in failing[:20]:
         when = f", next try {next_check:%H:%M} UTC" if next_check else ""
-        lines.append(f"  ✗ {url}: {kind} ×{count} — {(message or '')[:120]}{when}")
+        lines.append(f"  ✗ {inline(url)}: {inline(kind)} ×{count} — {inline((message or '')[:120])}{when}")
     if len(failing) > 20:
         lines.append(f"  … and {len(failing) - 20} more")
+    if active and len(failing) > share * active:
+        problems.append(f"{len(failing)} of {_n(active, 'active feed')} failing (more than {share:.0%})")
     lines.extend(found)
-    return "\n".join(lines)
+    return StatusReport("\n".join(lines), problems)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import ConfigError, StoreError
+from tracker.logs import fields
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "db" / "migrations"
+log = logging.getLogger(__name__)
+
+# Inside the package, so that an installed tool (wheel, pipx) finds its migrations.
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -26,8 +31,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def create_db_engine(url: str) -> Engine:
-    """An engine for `url`; a SQLite file's folder is created if it does not exist."""
+def _parse(url: str) -> URL:
     try:
         parsed = make_url(url)
     except ArgumentError as error:
@@ -35,9 +39,39 @@ def create_db_engine(url: str) -> Engine:
     if parsed.drivername in ("postgres", "postgresql"):
         # "postgres://" is Heroku's spelling; SQLAlchemy needs the dialect and a driver.
         parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL (None for other databases and in-memory SQLite)."""
+    parsed = _parse(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    if parsed.database.startswith("file:") and parsed.query.get("uri"):
+        return None  # a SQLite URI filename: SQLite itself resolves it
+    return Path(parsed.database).expanduser()
+
+
+def describe(url: str) -> str:
+    """The database as a user should read it: a SQLite file's absolute path, else the URL without its password."""
+    path = sqlite_file(url)
+    if path is not None:
+        return f"{path.resolve()} (SQLite)"
+    return _parse(url).render_as_string(hide_password=True)
+
+
+def create_db_engine(url: str, create: bool = True) -> Engine:
+    """An engine for `url`; with `create`, a SQLite file's folder is created if missing."""
+    parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(url)
+        if path is not None:
+            parsed = parsed.set(database=str(path))  # "~" expanded: SQLite would take it literally
+        if path is not None and create:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(f"cannot create the database folder {path.parent}: {error.strerror}") from None
         engine = create_engine(parsed)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -64,14 +98,53 @@ def migrate(engine: Engine) -> None:
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
     except OperationalError as error:
         detail = " ".join(str(error.orig).split())
-        raise StoreError(f"cannot reach database {engine.url.render_as_string()}: {detail}") from None
+        raise StoreError(f"cannot reach database {describe(engine.url.render_as_string(hide_password=False))}: {detail}") from None
     except SQLAlchemyError as error:
         raise StoreError(f"cannot migrate database: {error}") from None
 
 
-def open_database(url: str) -> sessionmaker[Session]:
-    """Open (and migrate) the database at `url`; return a session factory."""
-    engine = create_db_engine(url)
+def _require_existing(engine: Engine, url: str) -> None:
+    """Refuse, in one line, a database that a read-only command would have to create."""
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():
+        raise StoreError(
+            f"no database at {path.resolve()} (nothing ingested there yet? check --config and [database] url)"
+        )
+    try:
+        with engine.connect() as connection:
+            present = inspect(connection).has_table("alembic_version")
+    except OperationalError as error:
+        detail = " ".join(str(error.orig).split())
+        raise StoreError(f"cannot reach database {describe(url)}: {detail}") from None
+    if not present:
+        raise StoreError(f"database {describe(url)} holds no tracker data yet (run `tracker ingest` or `tracker run` first)")
+
+
+def open_database(url: str, create: bool = True) -> sessionmaker[Session]:
+    """Open (and migrate) the database at `url`; return a session factory.
+
+    With `create=False` (read-only commands) a database that does not exist yet is an
+    error rather than silently created, empty, wherever the URL happens to point.
+    """
+    log.info("database", extra=fields(url=describe(url)))
+    engine = create_db_engine(url, create)
+    if not create:
+        _require_existing(engine, url)
     migrate(engine)
     return sessionmaker(engine, expire_on_commit=False)
 
+
+
+def as_store_error(error: BaseException) -> StoreError | None:
+    """An operational failure (database gone, disk full, permission denied) as one line; None if it is not one."""
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        lines = str(error.orig).strip().splitlines() or [type(error.orig).__name__]
+        lost = " (connection lost)" if error.connection_invalidated else ""
+        return StoreError(f"database error{lost}: {lines[0]}")
+    if isinstance(error, SQLAlchemyError):
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        return StoreError(f"database error: {lines[0]}")
+    if isinstance(error, OSError):
+        where = f": {error.filename}" if error.filename else ""
+        return StoreError(f"{error.strerror or error}{where}")
+    return None

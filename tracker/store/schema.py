@@ -1,7 +1,7 @@
 """The provenance database schema as SQLAlchemy 2 typed ORM models.
 
 Tables are the storage; the views in `tracker.store.views` are the public interface
-users query. Every change here needs an Alembic revision under `db/migrations`.
+users query. Every change here needs an Alembic revision under `tracker/store/migrations/versions`.
 Timestamps are stored as naive UTC (`DateTime` without time zone) so that SQLite and
 PostgreSQL hold and compare the same values.
 """

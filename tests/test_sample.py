@@ -1,0 +1,120 @@
+"""The sample archive and README's quick start, run exactly as written."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from tests.builders import T0, article, capture, hours, rss
+from tests.conftest import make_pipeline
+from tests.test_pipeline import FEEDS, KHAAMA, RU24, khaama_item, mirror_item
+from tracker.cli import main
+from tracker.ingest import ingest_paths
+from tracker.sample import place, write_sample_archive
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+SAMPLE = REPO / "samples" / "demo-network.warc.gz"
+
+
+def _section(title: str) -> str:
+    start = README.index(f"## {title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start:end]
+
+
+def _blocks(text: str, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", text, re.S)
+
+
+def test_the_shipped_sample_is_what_the_command_writes(tmp_path: Path) -> None:
+    written = tmp_path / "sample.warc.gz"
+    summary = write_sample_archive(written)
+    assert written.read_bytes() == SAMPLE.read_bytes(), "samples/ is stale: run tracker demo --write-sample samples/demo-network.warc.gz"
+    assert (summary.feeds, summary.responses, summary.revisits) == (5, 30, 40)
+
+
+def test_sample_hosts_are_one_per_publisher() -> None:
+    assert place("/ru24/rss") == "https://ru24.example/rss"
+    assert place("/mirrors/p/7100/") == "https://mirror-of-mirrors.example/p/7100/"
+    with pytest.raises(ValueError):
+        place("/elsewhere/")
+
+
+def test_the_quick_start_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every `tracker` command of README's quick start, in a copy of the repository's files."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    shutil.copytree(REPO / "samples", checkout / "samples")
+    monkeypatch.chdir(checkout)
+    monkeypatch.delenv("TRACKER_DATABASE_URL", raising=False)
+    commands = []
+    for block in _blocks(_section("Quick start"), "sh"):
+        for line in block.splitlines():
+            for part in line.split("&&"):
+                words = shlex.split(part)
+                if words and words[0].endswith("bin/tracker"):
+                    commands.append(words[1:])
+    assert [c[2] for c in commands] == ["ingest", "stats", "origin"]
+    outputs = []
+    for args in commands:
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, (args, result.output)
+        outputs.append(result.stdout)
+    assert "70 captures (0 already stored), 26 new items, 0 updates, 18 republications found, 0 errors" in outputs[0]
+    assert "5 feeds, 70 captures, 26 items, 18 republications" in outputs[1]
+    assert "Chain: Mirror of Mirrors ← ru24.pro ← Khaama Press" in outputs[2]
+    assert (checkout / "db" / "tracker.sqlite3").is_file()  # where README says: the repository's db/
+
+
+def _rows(url: str, query: str) -> list[dict[str, object]]:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(sa.text(query)).mappings()]
+    engine.dispose()
+    return rows
+
+
+def test_readme_queries_answer_on_the_sample(any_db_url: str) -> None:
+    ingest_paths(make_pipeline(any_db_url), [SAMPLE], workers=0)
+    queries = _blocks(_section("The database"), "sql")
+    assert len(queries) == 4
+    for query in queries:
+        assert _rows(any_db_url, query), query
+    chain = [(r["depth"], r["publisher"]) for r in _rows(any_db_url, queries[2])]
+    assert sorted(chain) == [(0, "Khaama Press"), (1, "Headline Digest"), (1, "ru24.pro"), (2, "Mirror of Mirrors")]
+
+
+def test_readme_speed_query_counts_negative_lags_apart(any_db_url: str) -> None:
+    # ru24.pro dates its copy two hours before the original it credits: a negative lag.
+    story = article(60, paragraphs=8)
+    pipeline = make_pipeline(any_db_url, FEEDS)
+    pipeline.ingest([
+        capture(RU24, T0 + hours(1), rss("ru24.pro", "https://ru24.pro/", [mirror_item(story, published=T0)])),
+        capture(KHAAMA, T0 + hours(3), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(story, published=T0 + hours(2))])),
+    ])
+    assert [r["lag_seconds"] for r in _rows(any_db_url, "SELECT lag_seconds FROM republications")] == [-7200]
+    speed = _rows(any_db_url, _blocks(_section("The database"), "sql")[1])
+    assert len(speed) == 1
+    assert speed[0]["dated_before_parent"] == 1 and speed[0]["avg_hours"] is None and speed[0]["fastest_minutes"] is None
+
+
+def test_origin_explains_a_disproved_claimed_date(tmp_path: Path) -> None:
+    # In the sample, ru24.pro labels one copy's UTC time as Moscow time: it claims a date
+    # three hours before the original, which its feed's earlier captures disprove.
+    config = tmp_path / "tracker.toml"
+    config.write_text('[database]\nurl = "sqlite:///tracker.sqlite3"\n')
+    assert CliRunner().invoke(main, ["--config", str(config), "ingest", str(SAMPLE)]).exit_code == 0
+    url = "https://ru24.example/39293-herat-launches-enrolment-drive-to-bring-children-back-to-primary-school.html"
+    result = CliRunner().invoke(main, ["--config", str(config), "origin", url])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    here = next(i for i, line in enumerate(lines) if line.endswith("← this article"))
+    assert "[copy, similarity 1.00, +14m]" in lines[here]
+    assert "its claimed date was disproved: an earlier capture of its feed did not have it" in lines[here + 1]

@@ -1,0 +1,91 @@
+"""`tracker status` as a health check: what it prints, and the exit status monitoring reads."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from tracker.cli import main
+from tracker.model import utcnow
+from tracker.store.database import open_database
+
+FEEDS = [f"https://feed{i}.example/rss" for i in range(4)]
+
+
+def _config(tmp_path: Path, db_url: str, extra: str = "") -> Path:
+    lines = ["[database]", f'url = "{db_url}"', extra, ""]
+    for url in FEEDS:
+        lines += ["[[feeds]]", f'url = "{url}"', f'publisher = "{url}"', ""]
+    path = tmp_path / "tracker.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _world(db_url: str, failing: int, beat: str | None, age_seconds: float = 1.0) -> None:
+    """Four active feeds, `failing` of them failing; a heartbeat in state `beat` (None: never started)."""
+    sessions = open_database(db_url)
+    engine = sessions.kw["bind"]
+    now = utcnow()
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO publishers (name) VALUES ('p')"))
+        for i, url in enumerate(FEEDS):
+            conn.execute(
+                sa.text("INSERT INTO feeds (url, publisher_id, added_at, active, error_count, last_error_kind, last_error_message) "
+                        "VALUES (:u, 1, :t, :a, :e, :k, :m)"),
+                {"u": url, "t": now, "a": True, "e": 3 if i < failing else 0,
+                 "k": "http_status" if i < failing else None, "m": "HTTP 500\x1b[2J" if i < failing else None},
+            )
+        if beat is not None:
+            conn.execute(
+                sa.text("INSERT INTO heartbeats (name, pid, hostname, started_at, beat_at, interval_seconds, state) "
+                        "VALUES ('daemon', 42, 'host', :s, :b, 5, :state)"),
+                {"s": now - timedelta(hours=1), "b": now - timedelta(seconds=age_seconds), "state": beat},
+            )
+    engine.dispose()
+
+
+def _status(config: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["--config", str(config), "status", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_healthy_daemon_exits_0_and_names_the_database(tmp_path: Path, any_db_url: str) -> None:
+    _world(any_db_url, failing=1, beat="running")
+    code, out, err = _status(_config(tmp_path, any_db_url))
+    assert code == 0, (out, err)
+    assert out.startswith("database: ")
+    assert "daemon: alive" in out and "4 active, 4 due now, 1 failing" in out
+    assert "HTTP 500\\x1b[2J" in out and "\x1b" not in out
+
+
+@pytest.mark.parametrize(("beat", "age", "says"), [(None, 0, "not running"), ("stopped", 1, "not running"), ("running", 600, "not responding")])
+def test_a_daemon_not_alive_exits_1(tmp_path: Path, sqlite_url: str, beat: str | None, age: float, says: str) -> None:
+    _world(sqlite_url, failing=0, beat=beat, age_seconds=age)
+    code, _, err = _status(_config(tmp_path, sqlite_url))
+    assert code == 1 and f"tracker: unhealthy: the daemon is {says}" in err
+    code, _, _ = _status(_config(tmp_path, sqlite_url), "--ignore-daemon")
+    assert code == 0
+
+
+def test_more_than_the_allowed_share_of_failing_feeds_exits_1(tmp_path: Path, sqlite_url: str) -> None:
+    _world(sqlite_url, failing=3, beat="running")
+    config = _config(tmp_path, sqlite_url)
+    code, _, err = _status(config)  # default share 0.5: 3 of 4 is too many
+    assert code == 1 and "3 of 4 active feeds failing (more than 50%)" in err
+    assert _status(config, "--max-failing", "0.75")[0] == 0
+    assert _status(_config(tmp_path, sqlite_url, "[status]\nmax_failing_share = 0.8"))[0] == 0
+    assert _status(_config(tmp_path, sqlite_url, "[status]\nmax_failing_share = 0.5"), "--max-failing", "0.9")[0] == 0
+    code, _, err = _status(config, "--max-failing", "2")
+    assert code == 2 and "--max-failing" in err
+
+
+def test_status_on_a_missing_database_is_an_error_and_creates_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "nowhere"
+    code, out, err = _status(_config(tmp_path, f"sqlite:///{folder / 'tracker.sqlite3'}"))
+    assert code == 3 and out == ""
+    assert err.strip() == f"tracker: error: no database at {folder / 'tracker.sqlite3'} (nothing ingested there yet? check --config and [database] url)"
+    assert not folder.exists()
