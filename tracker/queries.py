@@ -9,18 +9,11 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.errors import InputError
-from tracker.identity import canonical_url
-
-_ROW = """
-SELECT item_id, url, title, publisher, published_at, first_seen_at, estimated_published_at,
-       story_id, original_item_id, parent_item_id, relation, similarity, containment,
-       lag_seconds, attributed_origin
-FROM item_provenance
-"""
+from tracker.answers import STATS_TABLE, find_item
+from tracker.output import escape_control, table
+from tracker.store import views
 
 
 def _duration(seconds: int | None) -> str:
@@ -47,28 +40,11 @@ def _when(value: datetime | str | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def find_item(session: Session, url: str) -> dict[str, object]:
-    """The item_provenance row of an article, by its URL as given or canonicalised."""
-    for candidate in dict.fromkeys((url, canonical_url(url), url.rstrip("/"), (canonical_url(url) or "").rstrip("/"))):
-        if not candidate:
-            continue
-        row = session.execute(text(_ROW + " WHERE url = :url"), {"url": candidate}).mappings().first()
-        if row:
-            return dict(row)
-    raise InputError(f"no item with URL {url} (has it been ingested?)")
-
-
-def story_rows(session: Session, story_id: int) -> list[dict[str, object]]:
-    """Every item of a story, in publication order."""
-    rows = session.execute(text(_ROW + " WHERE story_id = :story ORDER BY estimated_published_at, item_id"), {"story": story_id})
-    return [dict(r) for r in rows.mappings()]
-
-
 def origin_report(sessions: sessionmaker[Session], url: str) -> str:
     """A human-readable answer to "where does this article come from, and who copied it?"."""
     with sessions() as session:
         item = find_item(session, url)
-        rows = story_rows(session, int(item["story_id"]))  # type: ignore[call-overload]
+        rows = views.story_items(session, int(item["story_id"]))
     by_id = {r["item_id"]: r for r in rows}
     original = by_id[item["original_item_id"]]
     lines = [
@@ -102,56 +78,19 @@ def origin_report(sessions: sessionmaker[Session], url: str) -> str:
             walk(child, depth + 1)
 
     walk(original, 0)
-    return "\n".join(lines)
-
-
-_STATS = """
-SELECT publisher,
-       COUNT(*) AS items,
-       SUM(CASE WHEN parent_item_id IS NULL THEN 1 ELSE 0 END) AS originals,
-       SUM(CASE WHEN parent_item_id IS NOT NULL THEN 1 ELSE 0 END) AS copies
-FROM item_provenance
-GROUP BY publisher
-"""
-
-_COPIED = """
-SELECT o.publisher AS publisher, COUNT(*) AS copied, COUNT(DISTINCT c.publisher) AS by_publishers
-FROM item_provenance c
-JOIN item_provenance o ON o.item_id = c.original_item_id
-WHERE c.parent_item_id IS NOT NULL
-GROUP BY o.publisher
-"""
-
-
-def publisher_stats(session: Session) -> list[dict[str, object]]:
-    """Per publisher: items, originals, copies it made, copies others made of its stories."""
-    copied = {r["publisher"]: r for r in session.execute(text(_COPIED)).mappings()}
-    rows = []
-    for row in session.execute(text(_STATS)).mappings():
-        other = copied.get(row["publisher"], {})
-        rows.append({**row, "copied_by_others": other.get("copied", 0), "copied_by_publishers": other.get("by_publishers", 0)})
-    return sorted(rows, key=lambda r: (-int(r["items"]), str(r["publisher"])))  # type: ignore[call-overload]
+    # Titles, names and URLs come from feeds: nothing in them may steer the terminal.
+    return "\n".join(escape_control(line) for line in lines)
 
 
 def stats_report(sessions: sessionmaker[Session]) -> str:
     """The per-publisher counts as an aligned table."""
     with sessions() as session:
-        rows = publisher_stats(session)
-        feeds = session.execute(text("SELECT COUNT(*) FROM feeds")).scalar_one()
-        captures = session.execute(text("SELECT COUNT(*) FROM captures")).scalar_one()
+        rows = views.publisher_stats(session)
+        feeds, captures = views.totals(session)
     if not rows:
         return f"{feeds} feeds, {captures} captures, no items yet."
-    header = ("publisher", "items", "originals", "copies made", "copied by others", "by publishers")
-    table = [header] + [
-        (str(r["publisher"]), str(r["items"]), str(r["originals"]), str(r["copies"]), str(r["copied_by_others"]), str(r["copied_by_publishers"]))
-        for r in rows
-    ]
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    out = [
-        "  ".join(cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(line)) for line in table
-    ]
-    total_items = sum(int(r["items"]) for r in rows)  # type: ignore[call-overload]
-    total_copies = sum(int(r["copies"]) for r in rows)  # type: ignore[call-overload]
-    out.append("")
-    out.append(f"{feeds} feeds, {captures} captures, {total_items} items, {total_copies} republications")
-    return "\n".join(out)
+    total_items = sum(int(r["items"]) for r in rows)
+    total_copies = sum(int(r["copies"]) for r in rows)
+    return "\n".join([
+        table(rows, STATS_TABLE), "", f"{feeds} feeds, {captures} captures, {total_items} items, {total_copies} republications",
+    ])
