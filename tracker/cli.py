@@ -265,9 +265,9 @@ def _sessions(ctx: click.Context):  # type: ignore[no-untyped-def]
 def _write(data: bytes, out: Path | None) -> None:
     """Bytes to a file (replaced whole, never left half-written) or to stdout."""
     if out is None:
-        stream = click.get_binary_stream("stdout")
-        stream.write(data)
-        stream.flush()
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
         return
     scratch = out.with_name(out.name + ".tmp")
     try:
@@ -311,13 +311,15 @@ def feeds(ctx: click.Context, fmt: str) -> None:
 def feeds_export(ctx: click.Context, out: Path | None, everything: bool) -> None:
     """Write the followed feeds as OPML 2.0 (folders from tags, publishers kept), for a feed reader or [[opml]].
 
+    Followed: in the config (stored or not yet), or stored and active; never gone (410).
+
     \b
     Example:
       tracker --config config/tracker.toml feeds export --out subscriptions.opml
     """
     from tracker.feeds import export_opml
 
-    _write(export_opml(_sessions(ctx.find_root()), everything), out)
+    _write(export_opml(_sessions(ctx), _config(ctx).feeds, everything), out)
 
 
 @main.command()

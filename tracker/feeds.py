@@ -90,18 +90,25 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**row, "state_cell": _state_cell(row)} for row in rows]
 
 
-def subscriptions(sessions: sessionmaker[Session], include_inactive: bool = False) -> list[Subscription]:
-    """The followed feeds (not gone; with `include_inactive`, also those no longer configured) as OPML subscriptions."""
+def subscriptions(sessions: sessionmaker[Session], configured: Sequence[FeedConfig] = (),
+                  include_inactive: bool = False) -> list[Subscription]:
+    """The followed feeds as OPML subscriptions: stored and active (with `include_inactive`,
+    also those no longer configured), never gone, and configured ones not stored yet;
+    ordered by folder, publisher and URL so that the same feeds always give the same file."""
     with sessions() as session:
         rows = feed_rows(session)
-    return [
+    stored = {f.url for f in rows} | {old for f in rows for old in f.moved_from}
+    subs = [
         Subscription(url=f.url, title=f.title, publisher=f.publisher, html_url=f.site_url, tags=f.tags)
         for f in rows
         if f.retired_at is None and (f.active or include_inactive)
+    ] + [
+        Subscription(url=c.url, title=c.title, publisher=c.publisher, html_url=c.site_url, tags=tuple(sorted(c.tags)))
+        for c in configured if c.url not in stored
     ]
+    return sorted(subs, key=lambda s: (s.tags[:1], s.publisher or "", s.url))
 
 
-def export_opml(sessions: sessionmaker[Session], include_inactive: bool = False) -> bytes:
+def export_opml(sessions: sessionmaker[Session], configured: Sequence[FeedConfig] = (), include_inactive: bool = False) -> bytes:
     """The followed feeds as an OPML 2.0 document that `[[opml]]` reads back to the same feeds."""
-    return write_opml(subscriptions(sessions, include_inactive))
-
+    return write_opml(subscriptions(sessions, configured, include_inactive))

@@ -126,8 +126,10 @@ class Poller:
             self.pipeline.register_feeds(feeds)
         with self.sessions.begin() as session:
             feeds = schema.Feed.__table__
-            session.execute(update(feeds).where(feeds.c.url.in_(urls)).values(active=True))
-            session.execute(update(feeds).where(feeds.c.url.not_in(urls)).values(active=False))
+            # A feed a permanent redirect moved is still configured under its old URL.
+            moved = select(schema.FeedUrl.feed_id).where(schema.FeedUrl.url.in_(urls))
+            session.execute(update(feeds).where(or_(feeds.c.url.in_(urls), feeds.c.id.in_(moved))).values(active=True))
+            session.execute(update(feeds).where(feeds.c.url.not_in(urls), feeds.c.id.not_in(moved)).values(active=False))
 
     def due(self, now: datetime | None = None, everything: bool = False, limit: int | None = None) -> list[FeedToPoll]:
         """Active, unretired feeds whose next check has come (or all of them), earliest first."""

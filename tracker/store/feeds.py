@@ -80,9 +80,10 @@ def feed_rows(session: Session) -> list[FeedRow]:
     old: dict[int, list[str]] = defaultdict(list)
     for feed_id, url in session.execute(select(schema.FeedUrl.feed_id, schema.FeedUrl.url).order_by(schema.FeedUrl.replaced_at)):
         old[feed_id].append(url)
-    items = dict(
-        session.execute(select(schema.ItemFeed.feed_id, func.count()).group_by(schema.ItemFeed.feed_id)).tuples().all()
-    )
+    items = {
+        feed_id: count
+        for feed_id, count in session.execute(select(schema.ItemFeed.feed_id, func.count()).group_by(schema.ItemFeed.feed_id))
+    }
     rows = session.execute(
         select(f.id, f.url, p.name, f.title, f.site_url, f.active, f.retired_at, f.error_count, f.last_error_kind,
                f.last_error_message, f.last_status, f.last_checked_at, f.last_success_at, f.next_check_at)
