@@ -1,7 +1,7 @@
 """`tracker export`: the provenance graph in W3C PROV (through the `prov` package), or flat rows.
 
-PROV terms used (namespace `tracker:` = https://github.com/tracker/provenance#, items
-`item:<item_id>`, publishers `publisher:<slug>`):
+PROV terms used (namespaces `tracker:` = urn:tracker:ns:, items `item:<item_id>` =
+urn:tracker:item:<item_id>, publishers `publisher:<slug>` = urn:tracker:publisher:<slug>):
 
   entity            one per item: prov:label (its title), prov:location (its URL), and
                     tracker:publisher, tracker:relation, tracker:similarity,
@@ -11,7 +11,8 @@ PROV terms used (namespace `tracker:` = https://github.com/tracker/provenance#, 
   wasAttributedTo   item → its publisher
   wasDerivedFrom    copy → the item it was copied from (its parent), with the relation,
                     similarity and containment
-  hadPrimarySource  copy → its story's original
+  hadPrimarySource  copy → its story's original (PROV-N writes it as a wasDerivedFrom
+                    with prov:type='prov:PrimarySource')
 
 `--since` keeps the items published since then, and the parents and originals they
 point to, so that every relation has both ends. jsonl and csv are the item_provenance
@@ -24,16 +25,16 @@ import re
 from datetime import datetime
 from typing import Any
 
-from prov.model import PROV, PROV_LABEL, PROV_LOCATION, PROV_TYPE, ProvDocument, Namespace
+from prov.model import PROV, PROV_LABEL, PROV_LOCATION, PROV_TYPE, Namespace, ProvDocument
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.output import csv_text, iso, json_lines
 from tracker.store import views
 
 FORMATS = ("prov-json", "prov-n", "jsonl", "csv")
-TRACKER = Namespace("tracker", "https://github.com/tracker/provenance#")
-ITEM = Namespace("item", "https://github.com/tracker/provenance/item/")
-PUBLISHER = Namespace("publisher", "https://github.com/tracker/provenance/publisher/")
+TRACKER = Namespace("tracker", "urn:tracker:ns:")
+ITEM = Namespace("item", "urn:tracker:item:")
+PUBLISHER = Namespace("publisher", "urn:tracker:publisher:")
 
 
 def export_rows(sessions: sessionmaker[Session], since: datetime | None = None) -> list[dict[str, Any]]:
