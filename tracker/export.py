@@ -22,7 +22,7 @@ rows of the same items, one per line, for spreadsheets and scripts.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from prov.model import PROV, PROV_LABEL, PROV_LOCATION, PROV_TYPE, Namespace, ProvDocument
@@ -89,7 +89,7 @@ def prov_document(rows: list[dict[str, Any]]) -> ProvDocument:
         entity = doc.entity(ITEM[str(row["item_id"])], attributes)
         when = row["estimated_published_at"] or row["first_seen_at"]
         if when is not None:
-            doc.wasGeneratedBy(entity, None, when)
+            doc.wasGeneratedBy(entity, None, when.replace(tzinfo=UTC))
         doc.wasAttributedTo(entity, agents[row["publisher"]])
     for row in rows:
         if row["parent_item_id"] is None:
