@@ -71,3 +71,9 @@ def test_external_entities_are_not_fetched_or_expanded(tmp_path: Path) -> None:
     feeds = read_opml(body)
     assert [f.url for f in feeds] == ["https://a.example/rss"]
     assert "TOP-SECRET" not in repr(feeds)
+
+
+def test_characters_xml_cannot_carry_are_dropped_not_fatal() -> None:
+    written = write_opml([Subscription("https://a.example/rss", "Evil\x1b[2J\x00 Corp", publisher="P\x07", tags=("Ne\x0bws",))])
+    back = read_opml(written)
+    assert back == [Subscription("https://a.example/rss", "Evil[2J Corp", publisher="P", tags=("News",))]

@@ -11,6 +11,7 @@ publishers.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -21,6 +22,12 @@ from lxml import etree
 from tracker.errors import InputError
 
 TAG_SEPARATOR = "/"
+# Characters XML 1.0 cannot carry at all (feed titles do contain them); lxml refuses them.
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_safe(value: str) -> str:
+    return _NOT_XML.sub("", value)
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,7 @@ def write_opml(subscriptions: list[Subscription], title: str = "tracker subscrip
     """An OPML 2.0 document of `subscriptions`, folders nested by each feed's first tag."""
     root = etree.Element("opml", version="2.0")
     head = etree.SubElement(root, "head")
-    etree.SubElement(head, "title").text = title
+    etree.SubElement(head, "title").text = _xml_safe(title)
     if now is not None:
         etree.SubElement(head, "dateCreated").text = format_datetime(now.replace(tzinfo=UTC))
     body = etree.SubElement(root, "body")
@@ -97,7 +104,8 @@ def write_opml(subscriptions: list[Subscription], title: str = "tracker subscrip
     def folder(path: tuple[str, ...]) -> etree._Element:
         if path not in folders:
             parent = folder(path[:-1])
-            folders[path] = etree.SubElement(parent, "outline", text=path[-1], title=path[-1])
+            name = _xml_safe(path[-1])
+            folders[path] = etree.SubElement(parent, "outline", text=name, title=name)
         return folders[path]
 
     for sub in subscriptions:
@@ -111,6 +119,6 @@ def write_opml(subscriptions: list[Subscription], title: str = "tracker subscrip
             attrs["publisher"] = sub.publisher
         if others:
             attrs["category"] = ",".join(TAG_SEPARATOR + tag for tag in others)
-        etree.SubElement(folder(path), "outline", attrs)
+        etree.SubElement(folder(path), "outline", {k: _xml_safe(v) for k, v in attrs.items()})
     etree.indent(root, space="  ")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
