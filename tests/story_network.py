@@ -6,7 +6,16 @@ from pathlib import Path
 
 from tests.builders import T0, Item, article, capture, hours, rss
 from tests.conftest import make_pipeline
-from tests.test_pipeline import CHROME, DIGEST, FEEDS, KHAAMA, MIRRORS, RU24, khaama_item, mirror_item
+from tests.test_pipeline import (
+    CHROME,
+    DIGEST,
+    FEEDS,
+    KHAAMA,
+    MIRRORS,
+    RU24,
+    khaama_item,
+    mirror_item,
+)
 from tracker.model import Capture
 
 TITLES = [

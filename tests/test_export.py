@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from prov.model import PROV, ProvAttribution, ProvDerivation, ProvDocument, ProvGeneration
+from prov.model import (
+    PROV,
+    ProvAttribution,
+    ProvDerivation,
+    ProvDocument,
+    ProvGeneration,
+)
 
 from tests import story_network
 from tracker.cli import main
@@ -56,7 +62,7 @@ def test_prov_json_reads_back_with_every_relation_of_the_views(desk: tuple[Path,
     entities = {local(e.identifier): e for e in doc.get_records() if e.get_type().localpart == "Entity"}
     assert set(entities) == {str(i) for i in stored}
     for item_id, row in stored.items():
-        attrs = dict((str(k), v) for k, v in entities[str(item_id)].attributes)
+        attrs = {str(k): v for k, v in entities[str(item_id)].attributes}
         assert attrs["prov:label"] == row["title"]
         assert str(attrs["prov:location"]) == row["url"]
         assert attrs["tracker:relation"] == row["relation"]
@@ -65,7 +71,7 @@ def test_prov_json_reads_back_with_every_relation_of_the_views(desk: tuple[Path,
     assert derived == {(str(i), str(r["parent_item_id"])) for i, r in stored.items() if r["parent_item_id"] is not None}
     primary = {(local(r.args[0]), local(r.args[1])) for r in doc.get_records(ProvDerivation) if is_primary_source(r)}
     assert primary == {(str(i), str(r["original_item_id"])) for i, r in stored.items() if r["parent_item_id"] is not None}
-    agents = {local(a.identifier): dict((str(k), v) for k, v in a.attributes)["prov:label"]
+    agents = {local(a.identifier): {str(k): v for k, v in a.attributes}["prov:label"]
               for a in doc.get_records() if a.get_type().localpart == "Agent"}
     attributed = {local(r.args[0]): agents[local(r.args[1])] for r in doc.get_records(ProvAttribution)}
     assert attributed == {str(i): r["publisher"] for i, r in stored.items()}
@@ -82,9 +88,9 @@ def test_since_keeps_what_later_copies_point_to(desk: tuple[Path, str]) -> None:
     entities = {local(e.identifier) for e in doc.get_records() if e.get_type().localpart == "Entity"}
     stored = items(url)
     # Story 1's mirror-of-mirror copy (01-08 02:00) is in; so are its parent (ru24) and original (Khaama, 01-07).
-    late = [i for i, r in stored.items() if r["url"] == "https://mirrorofmirrors.example/1.html"][0]
+    late = next(i for i, r in stored.items() if r["url"] == "https://mirrorofmirrors.example/1.html")
     assert {str(late), str(stored[late]["parent_item_id"]), str(stored[late]["original_item_id"])} <= entities
-    assert str([i for i, r in stored.items() if r["url"] == story_network.story_url(0)][0]) not in entities
+    assert str(next(i for i, r in stored.items() if r["url"] == story_network.story_url(0))) not in entities
     for relation in doc.get_records(ProvDerivation):
         assert local(relation.args[0]) in entities and local(relation.args[1]) in entities
 

@@ -8,7 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.feedserver import FeedServer, wait_until
-from tests.test_scheduler import POLLING, STARTUP, DaemonProcess, Db, daemons, open_db, server  # noqa: F401  (fixtures)
+from tests.test_scheduler import (  # noqa: F401  (fixtures)
+    POLLING,
+    STARTUP,
+    DaemonProcess,
+    Db,
+    daemons,
+    open_db,
+    server,
+)
 
 
 def write_opml(path: Path, feeds: list[tuple[str, str, str]]) -> None:
@@ -23,7 +31,7 @@ def write_opml(path: Path, feeds: list[tuple[str, str, str]]) -> None:
 
 
 def test_sighup_picks_up_a_changed_opml_file(
-    tmp_path: Path, server: FeedServer, daemons: Callable[[Path], DaemonProcess], open_db: Callable[[str], Db], sqlite_url: str,
+    tmp_path: Path, server: FeedServer, daemons: Callable[[Path], DaemonProcess], open_db: Callable[[str], Db], sqlite_url: str,  # noqa: F811
 ) -> None:
     a = server.growing_feed("/a.xml", "Feed A", seed=21, initial=2)
     b = server.growing_feed("/b.xml", "Feed B", seed=22, initial=2)

@@ -7,7 +7,15 @@ import io
 import json
 from datetime import datetime
 
-from tracker.output import Column, csv_text, duration, escape_control, json_lines, render, table
+from tracker.output import (
+    Column,
+    csv_text,
+    duration,
+    escape_control,
+    json_lines,
+    render,
+    table,
+)
 
 
 def test_control_characters_and_bidi_overrides_are_escaped() -> None:

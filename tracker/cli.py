@@ -7,7 +7,10 @@ Every command is documented with an example in its help. Errors the tracker expe
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +18,9 @@ from tracker import __version__
 from tracker.archive import parse_time
 from tracker.config import Config, load_config
 from tracker.errors import InputError, TrackerError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 class _Group(click.Group):
@@ -232,7 +238,7 @@ def demo(seconds_per_step: float, database: Path | None) -> None:
 _FORMATS = ("table", "json", "csv")
 
 
-def _format_option(func):  # type: ignore[no-untyped-def]
+def _format_option(func: Callable[..., None]) -> Callable[..., None]:
     return click.option(
         "--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True,
         help="table for people; json (one JSON object per line, keys as in the view) or csv for programs.",
@@ -245,7 +251,7 @@ def _emit(text: str, fmt: str) -> None:
     click.echo(text, nl=fmt != "csv")  # CSV rows end in \r\n already
 
 
-def _since(value: str | None, option: str = "--since") -> object:
+def _since(value: str | None, option: str = "--since") -> datetime | None:
     from tracker.answers import parse_when
 
     if value is None:
@@ -256,7 +262,7 @@ def _since(value: str | None, option: str = "--since") -> object:
         raise InputError(f"{option}: {error}") from None
 
 
-def _sessions(ctx: click.Context):  # type: ignore[no-untyped-def]
+def _sessions(ctx: click.Context) -> sessionmaker[Session]:
     from tracker.store.database import open_database
 
     return open_database(_config(ctx).database.url)
@@ -343,7 +349,7 @@ def stories(ctx: click.Context, publisher: str | None, since: str | None, until:
     from tracker.output import render
     from tracker.store.views import STORY_COLUMNS
 
-    rows = story_list(_sessions(ctx), publisher=publisher, since=_since(since), until=_since(until, "--until"),  # type: ignore[arg-type]
+    rows = story_list(_sessions(ctx), publisher=publisher, since=_since(since), until=_since(until, "--until"),
                       min_copies=min_copies, limit=limit)
     _emit(render(rows, fmt, STORY_TABLE, STORY_COLUMNS, empty="no stories"), fmt)
 
@@ -367,7 +373,7 @@ def copies(ctx: click.Context, publisher: str, since: str | None, fmt: str) -> N
     from tracker.answers import COPIES_KEYS, COPIES_TABLE, copies_of
     from tracker.output import render
 
-    rows = copies_of(_sessions(ctx), publisher, _since(since))  # type: ignore[arg-type]
+    rows = copies_of(_sessions(ctx), publisher, _since(since))
     _emit(render(rows, fmt, COPIES_TABLE, COPIES_KEYS, empty=f"nobody republishes {publisher}"), fmt)
 
 
@@ -388,7 +394,7 @@ def publishers(ctx: click.Context, since: str | None, fmt: str) -> None:
     from tracker.answers import PAIR_KEYS, PAIR_TABLE, publisher_pairs
     from tracker.output import render
 
-    rows = publisher_pairs(_sessions(ctx), _since(since))  # type: ignore[arg-type]
+    rows = publisher_pairs(_sessions(ctx), _since(since))
     _emit(render(rows, fmt, PAIR_TABLE, PAIR_KEYS, empty="no republications"), fmt)
 
 
@@ -429,7 +435,7 @@ def export_command(ctx: click.Context, fmt: str, since: str | None, out: Path | 
     """
     from tracker.export import export
 
-    text = export(_sessions(ctx), fmt, _since(since))  # type: ignore[arg-type]
+    text = export(_sessions(ctx), fmt, _since(since))
     if text and not text.endswith("\n"):
         text += "\n"
     _write(text.encode("utf-8"), out)

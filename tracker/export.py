@@ -25,7 +25,14 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from prov.model import PROV, PROV_LABEL, PROV_LOCATION, PROV_TYPE, Namespace, ProvDocument
+from prov.model import (
+    PROV,
+    PROV_LABEL,
+    PROV_LOCATION,
+    PROV_TYPE,
+    Namespace,
+    ProvDocument,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.output import csv_text, iso, json_lines

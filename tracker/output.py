@@ -44,7 +44,7 @@ def duration(seconds: float | None) -> str:
     if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
         return ""
     sign = "-" if seconds < 0 else ""
-    rest = int(round(abs(seconds)))
+    rest = round(abs(seconds))
     days, rest = divmod(rest, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)

@@ -194,7 +194,7 @@ def publisher_stats(session: Session) -> list[Row]:
     copied = {r["publisher"]: r for r in session.execute(text(_COPIED)).mappings()}
     rows = []
     for row in session.execute(text(_STATS)).mappings():
-        other = copied.get(row["publisher"], {})
+        other: Any = copied.get(row["publisher"], {})
         rows.append({
             "publisher": row["publisher"], "items": int(row["items"]), "originals": int(row["originals"]),
             "copies": int(row["copies"]), "copied_by_others": int(other.get("copied", 0)),
