@@ -281,3 +281,53 @@ def test_status_section_is_validated(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, "[status]\nmax_failing_share = 0.2\n")).status.max_failing_share == 0.2
     with pytest.raises(ConfigError, match="status.max_failing_share"):
         load_config(write(tmp_path, "[status]\nmax_failing_share = 1.5\n"))
+# -- [[opml]] subscription lists -------------------------------------------------------------
+OPML_FIXTURES = Path(__file__).parent / "fixtures" / "opml"
+
+
+def test_opml_path_is_relative_to_the_config_file_and_its_feeds_join_the_config(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "conf" / "subs").mkdir(parents=True)
+    (tmp_path / "conf" / "subs" / "desk.opml").write_bytes((OPML_FIXTURES / "nested_v2.0.xml").read_bytes())
+    config = tmp_path / "conf" / "tracker.toml"
+    config.write_text('[[opml]]\npath = "subs/desk.opml"\n\n[[feeds]]\nurl = "https://ru24.pro/rss"\npublisher = "RU24"\ntags = ["Mine"]\n')
+    monkeypatch.chdir(tmp_path)  # not the config's folder
+    feeds = {f.url: f for f in load_config(config).feeds}
+    assert set(feeds) == {"https://ru24.pro/rss", "https://www.khaama.com/feed/", "https://digest.example/feed.xml",
+                          "https://unfiled.example/rss?x=1&y=2"}
+    # In both: [[feeds]] names the publisher, the tags are merged, the OPML fills the title.
+    assert feeds["https://ru24.pro/rss"].publisher == "RU24"
+    assert feeds["https://ru24.pro/rss"].tags == ["Aggregators/Copies", "Mine", "News/Asia/Mirrors", "Watch"]
+    assert feeds["https://ru24.pro/rss"].title == "ru24.pro — Кабул"
+    assert feeds["https://www.khaama.com/feed/"].publisher == "Khaama Press"
+    assert feeds["https://www.khaama.com/feed/"].site_url == "https://www.khaama.com/"
+    assert feeds["https://digest.example/feed.xml"].publisher is None
+
+
+def test_missing_opml_file_is_refused_naming_the_key_and_path(tmp_path: Path) -> None:
+    config = tmp_path / "tracker.toml"
+    config.write_text('[[opml]]\npath = "nowhere.opml"\n')
+    with pytest.raises(ConfigError, match=r"opml\[0\]\.path: cannot read .*nowhere\.opml"):
+        load_config(config)
+
+
+def test_a_file_that_is_not_opml_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "subs.opml").write_text("<html><body>sorry</body></html>")
+    config = tmp_path / "tracker.toml"
+    config.write_text('[[opml]]\npath = "subs.opml"\n')
+    with pytest.raises(ConfigError, match=r"opml\[0\]\.path: .*not an OPML subscription list"):
+        load_config(config)
+
+
+def test_an_opml_feed_that_is_not_http_is_refused_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "subs.opml").write_text('<opml version="2.0"><body><outline text="x" xmlUrl="feed://x.example/rss"/></body></opml>')
+    config = tmp_path / "tracker.toml"
+    config.write_text('[[opml]]\npath = "subs.opml"\n')
+    with pytest.raises(ConfigError, match=r"feed 'feed://x.example/rss'"):
+        load_config(config)
+
+
+def test_unknown_opml_key_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "tracker.toml"
+    config.write_text('[[opml]]\nfile = "subs.opml"\n')
+    with pytest.raises(ConfigError, match=r"opml\.0\.(file|path)"):
+        load_config(config)

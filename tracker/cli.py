@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +23,9 @@ from tracker.archive import parse_time
 from tracker.config import Config, load_config
 from tracker.errors import EXIT_FAILURES, EXIT_INTERNAL, EXIT_INTERRUPTED, IngestInterrupted, InputError, TrackerError
 from tracker.terminal import echo
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 # Seconds between progress lines of a long ingest when no terminal shows a progress bar.
 PROGRESS_SECONDS = 5.0
@@ -196,37 +201,64 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
 
 @main.command()
 @click.argument("url")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+              help="table: the tree for people; json/csv: every item of the story (item_provenance rows with evidence, "
+                   "plus depth, in_chain, queried), depth first.")
 @click.pass_context
-def origin(ctx: click.Context, url: str) -> None:
+def origin(ctx: click.Context, url: str, fmt: str) -> None:
     """Print an article's original, its chain back to it, and the whole story tree.
 
     Read-only: a database that does not exist yet is an error, never created.
 
     \b
-    Example:
-      tracker --config config/tracker.toml origin https://mirror-of-mirrors.example/p/7100/
+    Examples:
+      tracker --config samples/tracker.toml origin https://mirror-of-mirrors.example/p/7100/
+      tracker origin --format json https://mirror-of-mirrors.example/p/7100/ | jq 'select(.in_chain)'
     """
-    from tracker.queries import origin_report
     from tracker.store.database import open_database
 
-    echo(origin_report(open_database(_config(ctx).database.url, create=False), url))
+    sessions = open_database(_config(ctx).database.url, create=False)
+    if fmt == "table":
+        from tracker.queries import origin_report
+
+        echo(origin_report(sessions, url))
+        return
+    from tracker.answers import ORIGIN_KEYS, origin_rows
+    from tracker.output import csv_text, json_lines
+
+    rows = origin_rows(sessions, url)
+    click.echo(json_lines(rows) if fmt == "json" else csv_text(rows, ORIGIN_KEYS), nl=fmt == "json")
 
 
 @main.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+              help="table for people (with totals); json (one object per publisher per line) or csv for programs.")
 @click.pass_context
-def stats(ctx: click.Context) -> None:
+def stats(ctx: click.Context, fmt: str) -> None:
     """Print counts per publisher: items, originals, copies made, copies suffered.
 
     Read-only: a database that does not exist yet is an error, never created.
 
     \b
-    Example:
+    Examples:
       tracker --config config/tracker.toml stats
+      tracker stats --format csv > publishers.csv
     """
-    from tracker.queries import stats_report
     from tracker.store.database import open_database
 
-    echo(stats_report(open_database(_config(ctx).database.url, create=False)))
+    sessions = open_database(_config(ctx).database.url, create=False)
+    if fmt == "table":
+        from tracker.queries import stats_report
+
+        echo(stats_report(sessions))
+        return
+    from tracker.answers import STATS_KEYS, stats_rows
+    from tracker.output import csv_text, json_lines
+
+    rows = stats_rows(sessions)
+    text = json_lines(rows) if fmt == "json" else csv_text(rows, STATS_KEYS)
+    if text:
+        click.echo(text, nl=fmt == "json")
 
 
 def _logging(ctx: click.Context, config: Config, fmt: str | None) -> None:
@@ -338,3 +370,221 @@ def demo(seconds_per_step: float, database: Path | None, write_sample: Path | No
 
     found = run_demo(seconds_per_step, echo, database)
     sys.exit(0 if found else EXIT_FAILURES)
+
+
+# -- feeds, query commands and export (issue 8) ----------------------------------------------------
+_FORMATS = ("table", "json", "csv")
+
+
+def _format_option(func: Callable[..., None]) -> Callable[..., None]:
+    return click.option(
+        "--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True,
+        help="table for people; json (one JSON object per line, keys as in the view) or csv for programs.",
+    )(func)
+
+
+def _emit(text: str, fmt: str) -> None:
+    if not text:
+        return
+    click.echo(text, nl=fmt != "csv")  # CSV rows end in \r\n already
+
+
+def _since(value: str | None, option: str = "--since") -> datetime | None:
+    from tracker.answers import parse_when
+
+    if value is None:
+        return None
+    try:
+        return parse_when(value)
+    except InputError as error:
+        raise InputError(f"{option}: {error}") from None
+
+
+def _sessions(ctx: click.Context) -> sessionmaker[Session]:
+    from tracker.store.database import open_database
+
+    # Every command of this section only reads: it never creates a database.
+    return open_database(_config(ctx).database.url, create=False)
+
+
+def _sessions_if_any(ctx: click.Context) -> sessionmaker[Session] | None:
+    """The database, or None when there is none yet (a config's feeds can be listed without one)."""
+    from tracker.errors import MissingDatabaseError
+
+    try:
+        return _sessions(ctx)
+    except MissingDatabaseError:
+        return None
+
+
+def _write(data: bytes, out: Path | None) -> None:
+    """Bytes to a file (replaced whole, never left half-written) or to stdout."""
+    if out is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    scratch = out.with_name(out.name + ".tmp")
+    try:
+        scratch.write_bytes(data)
+        scratch.replace(out)
+    except OSError as error:
+        raise InputError(f"--out: cannot write {out} ({error.strerror})") from None
+
+
+@main.group(invoke_without_command=True)
+@_format_option
+@click.pass_context
+def feeds(ctx: click.Context, fmt: str) -> None:
+    """List every feed: publisher, tags, state, last poll, next check, items.
+
+    States: active; moved (a permanent redirect moved it); failing ×N and the last
+    error's kind; gone (410 Gone, retired); inactive (no longer in the config); new
+    (in the config, not yet polled or ingested).
+
+    \b
+    Examples:
+      tracker --config config/tracker.toml feeds
+      tracker feeds --format json | jq -r 'select(.state == "failing") | .url'
+      tracker feeds export --out subscriptions.opml
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from tracker.feeds import FEED_KEYS, FEED_TABLE, feed_list, table_rows
+    from tracker.output import render
+
+    config = _config(ctx)
+    rows = feed_list(_sessions_if_any(ctx), config.feeds)
+    rows = table_rows(rows) if fmt == "table" else rows
+    _emit(render(rows, fmt, FEED_TABLE, FEED_KEYS, empty="no feeds (add [[feeds]] or [[opml]] to the config)"), fmt)
+
+
+@feeds.command("export")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file (default: stdout).")
+@click.option("--all", "everything", is_flag=True, help="Also feeds no longer in the config (gone feeds never).")
+@click.pass_context
+def feeds_export(ctx: click.Context, out: Path | None, everything: bool) -> None:
+    """Write the followed feeds as OPML 2.0 (folders from tags, publishers kept), for a feed reader or [[opml]].
+
+    Followed: in the config (stored or not yet), or stored and active; never gone (410).
+
+    \b
+    Example:
+      tracker --config config/tracker.toml feeds export --out subscriptions.opml
+    """
+    from tracker.feeds import export_opml
+
+    _write(export_opml(_sessions_if_any(ctx), _config(ctx).feeds, everything), out)
+
+
+@main.command()
+@click.option("--publisher", help="Only stories whose original is this publisher's.")
+@click.option("--since", help="Only stories published since (ISO 8601, or 24h, 7d, …).")
+@click.option("--until", help="Only stories published before (ISO 8601, or 24h, 7d, …).")
+@click.option("--min-copies", type=click.IntRange(min=0), default=0, show_default=True, help="Only stories copied at least this often.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many stories (newest first).")
+@_format_option
+@click.pass_context
+def stories(ctx: click.Context, publisher: str | None, since: str | None, until: str | None, min_copies: int,
+            limit: int | None, fmt: str) -> None:
+    """List stories (rows of the `stories` view), newest first.
+
+    \b
+    Examples:
+      tracker stories --min-copies 2 --since 7d
+      tracker stories --publisher "Khaama Press" --format csv > khaama.csv
+    """
+    from tracker.answers import STORY_TABLE, story_list
+    from tracker.output import render
+    from tracker.store.views import STORY_COLUMNS
+
+    rows = story_list(_sessions(ctx), publisher=publisher, since=_since(since), until=_since(until, "--until"),
+                      min_copies=min_copies, limit=limit)
+    _emit(render(rows, fmt, STORY_TABLE, STORY_COLUMNS, empty="no stories"), fmt)
+
+
+@main.command()
+@click.argument("publisher")
+@click.option("--since", help="Only copies published since (ISO 8601, or 24h, 7d, …).")
+@_format_option
+@click.pass_context
+def copies(ctx: click.Context, publisher: str, since: str | None, fmt: str) -> None:
+    """Who republishes PUBLISHER's stories: how many copies, how fast, how much.
+
+    Copies at any depth count (a copy of a mirror of PUBLISHER too; "direct" are copied
+    from PUBLISHER itself). Delays are from PUBLISHER's original to the copy: the median
+    and the 90th percentile. Containment: the share of the copy found in its parent.
+
+    \b
+    Example:
+      tracker copies "Khaama Press" --since 30d
+    """
+    from tracker.answers import COPIES_KEYS, COPIES_TABLE, copies_of
+    from tracker.output import render
+
+    rows = copies_of(_sessions(ctx), publisher, _since(since))
+    _emit(render(rows, fmt, COPIES_TABLE, COPIES_KEYS, empty=f"nobody republishes {publisher}"), fmt)
+
+
+@main.command()
+@click.option("--since", help="Only copies published since (ISO 8601, or 24h, 7d, …).")
+@_format_option
+@click.pass_context
+def publishers(ctx: click.Context, since: str | None, fmt: str) -> None:
+    """Who copies whom: one row per (copier, source) pair, source being the publisher copied from.
+
+    Copies; median delay after the source's item; the share of the copier's items that
+    are copies from this source.
+
+    \b
+    Example:
+      tracker publishers --since 7d
+    """
+    from tracker.answers import PAIR_KEYS, PAIR_TABLE, publisher_pairs
+    from tracker.output import render
+
+    rows = publisher_pairs(_sessions(ctx), _since(since))
+    _emit(render(rows, fmt, PAIR_TABLE, PAIR_KEYS, empty="no republications"), fmt)
+
+
+@main.command()
+@click.argument("words", nargs=-1, required=True)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many items.")
+@_format_option
+@click.pass_context
+def find(ctx: click.Context, words: tuple[str, ...], limit: int, fmt: str) -> None:
+    """Items whose title contains every one of WORDS (any case), newest first.
+
+    \b
+    Example:
+      tracker find torkham crossing
+    """
+    from tracker.answers import ITEM_TABLE, find_items
+    from tracker.output import render
+    from tracker.store.views import ITEM_COLUMNS
+
+    rows = find_items(_sessions(ctx), " ".join(words), limit)
+    _emit(render(rows, fmt, ITEM_TABLE, ITEM_COLUMNS, empty="no item has those words in its title"), fmt)
+
+
+@main.command("export")
+@click.option("--format", "fmt", type=click.Choice(["prov-json", "prov-n", "jsonl", "csv"]), default="prov-json",
+              show_default=True, help="W3C PROV (JSON or PROV-N), or flat item_provenance rows.")
+@click.option("--since", help="Only items published since (ISO 8601, or 24h, 7d, …), and what they were copied from.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file (default: stdout).")
+@click.pass_context
+def export_command(ctx: click.Context, fmt: str, since: str | None, out: Path | None) -> None:
+    """Export the provenance graph: W3C PROV (items as entities, copies wasDerivedFrom their
+    parents and hadPrimarySource their originals, wasAttributedTo publishers) or flat rows.
+
+    \b
+    Examples:
+      tracker export --format prov-json --out provenance.json
+      tracker export --format csv --since 7d > last-week.csv
+    """
+    from tracker.export import export
+
+    text = export(_sessions(ctx), fmt, _since(since))
+    if text and not text.endswith("\n"):
+        text += "\n"
+    _write(text.encode("utf-8"), out)

@@ -42,10 +42,20 @@ class DatabaseConfig(_Strict):
 
 
 class FeedConfig(_Strict):
-    """One `[[feeds]]` entry: the feed URL and, optionally, who publishes it."""
+    """One `[[feeds]]` entry (or one feed of an OPML file): the feed URL and, optionally,
+    who publishes it, its title and its tags."""
 
     url: str = Field(pattern=r"^https?://\S+$", max_length=2000)
     publisher: str | None = Field(default=None, min_length=1)
+    title: str | None = Field(default=None, min_length=1)
+    site_url: str | None = Field(default=None, min_length=1)
+    tags: list[str] = Field(default_factory=list)
+
+
+class OpmlConfig(_Strict):
+    """One `[[opml]]` entry: an OPML subscription list, its path relative to the config file."""
+
+    path: str = Field(min_length=1)
 
 
 class DetectionConfig(_Strict):
@@ -129,6 +139,7 @@ class Config(_Strict):
     log: LogConfig = LogConfig()
     status: StatusConfig = StatusConfig()
     feeds: list[FeedConfig] = Field(default_factory=list)
+    opml: list[OpmlConfig] = Field(default_factory=list)
     path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
@@ -199,6 +210,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         config = Config.model_validate({**data, "path": path} if path else data)
     except ValidationError as error:
         raise ConfigError(_describe(error, path)) from None
+    if config.opml:
+        config = config.model_copy(update={"feeds": with_subscriptions(config, path)})
     _check_feed_hosts(config, path)
     if path is not None:
         config = _relative_to_file(config, data, path)
@@ -206,6 +219,42 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     if override:
         config = config.model_copy(update={"database": DatabaseConfig(url=override)})
     return config
+
+
+def with_subscriptions(config: Config, path: Path | None) -> list[FeedConfig]:
+    """`[[feeds]]` and the feeds of every `[[opml]]` file as one list.
+
+    A feed in several places is one feed: its tags are merged, and a title or publisher
+    given in `[[feeds]]` (else the first OPML file naming one) wins. The OPML files are
+    read each time the config is loaded, so SIGHUP picks up their changes too."""
+    from tracker.errors import InputError
+    from tracker.opml import read_opml
+
+    base = path.parent if path else Path.cwd()
+    merged: dict[str, FeedConfig] = {feed.url: feed for feed in config.feeds}
+    for i, entry in enumerate(config.opml):
+        file = (base / Path(entry.path).expanduser()).resolve()
+        where = f"{path}: " if path else ""
+        try:
+            subscriptions = read_opml(file.read_bytes(), str(file))
+        except OSError as error:
+            raise ConfigError(f"{where}opml[{i}].path: cannot read {file} ({error.strerror})") from None
+        except InputError as error:
+            raise ConfigError(f"{where}opml[{i}].path: {error}") from None
+        for sub in subscriptions:
+            try:
+                feed = FeedConfig(url=sub.url, publisher=sub.publisher, title=sub.title, site_url=sub.html_url, tags=list(sub.tags))
+            except ValidationError as error:
+                raise ConfigError(f"{where}opml[{i}] {file}: feed {sub.url!r}: {_describe(error, None)}") from None
+            known = merged.get(feed.url)
+            if known is not None:
+                feed = known.model_copy(update={
+                    "publisher": known.publisher or feed.publisher, "title": known.title or feed.title,
+                    "site_url": known.site_url or feed.site_url,
+                    "tags": sorted(set(known.tags) | set(feed.tags)),
+                })
+            merged[feed.url] = feed
+    return list(merged.values())
 
 
 def config_path(explicit: str | os.PathLike[str] | None) -> Path | None:

@@ -57,6 +57,10 @@ class StoreError(TrackerError):
     exit_code = EXIT_STORE
 
 
+class MissingDatabaseError(StoreError):
+    """A read-only command was pointed at a database that does not exist (or holds no tracker data)."""
+
+
 class IngestInterrupted(TrackerError):
     """Ctrl-C during an ingest; `report` is what was stored before it (all committed)."""
 

@@ -52,6 +52,7 @@ from tracker.normalise import (
 from tracker.parse import parse_capture_body
 from tracker.provenance import Edge, components, decide
 from tracker.store import schema
+from tracker.store.feeds import SubscriptionFacts, sync_subscriptions
 from tracker.store.loader import load_corpus
 
 # The lead: an aggregator's excerpt is the first paragraphs, so leads are indexed too.
@@ -89,6 +90,7 @@ class Pipeline:
         self.detection = config.detection
         self.fingerprinter = Fingerprinter(self.detection.num_perm, self.detection.shingle_size)
         self.configured = {feed.url: feed.publisher for feed in config.feeds}
+        self.subscriptions = {feed.url: feed for feed in config.feeds}
         self.reload()
 
     def reload(self) -> None:
@@ -104,10 +106,14 @@ class Pipeline:
         """Make sure every configured feed has a row (so `stats` lists feeds never captured);
         with `feeds`, those become the configured ones (a reloaded config)."""
         if feeds is not None:
+            feeds = list(feeds)
             self.configured = {feed.url: feed.publisher for feed in feeds}
+            self.subscriptions = {feed.url: feed for feed in feeds}
         with self.sessions.begin() as session:
-            for url in self.configured:
-                self._feed(session, url, None)
+            facts = {}
+            for url, feed in self.subscriptions.items():
+                facts[self._feed(session, url, None)] = SubscriptionFacts(feed.title, feed.site_url, feed.tags)
+            sync_subscriptions(session, facts)
 
     def is_stored(self, capture: Capture) -> bool:
         """Whether this capture is already in the database (so a re-run need not parse it)."""

@@ -9,21 +9,13 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from datetime import datetime
-from urllib.parse import urlsplit
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.errors import InputError
-from tracker.identity import lookup_hash
+from tracker.answers import STATS_TABLE, find_item
+from tracker.output import table
+from tracker.store import views
 from tracker.terminal import inline
-
-_ROW = """
-SELECT item_id, url, title, publisher, published_at, first_seen_at, estimated_published_at,
-       story_id, original_item_id, parent_item_id, relation, similarity, containment,
-       lag_seconds, attributed_origin, evidence
-FROM item_provenance
-"""
 
 
 def _duration(seconds: int | None) -> str:
@@ -57,10 +49,12 @@ def _n(count: int, noun: str) -> str:
 def _time_note(row: dict[str, object]) -> str:
     """Why an item's time is what it is, when that needs saying: a disproved claim, or a
     copy that appeared before the parent it credits (a negative lag)."""
-    try:
-        evidence = json.loads(str(row["evidence"] or "{}"))
-    except ValueError:
-        evidence = {}
+    evidence = row["evidence"]
+    if not isinstance(evidence, dict):
+        try:
+            evidence = json.loads(str(evidence or "{}"))
+        except ValueError:
+            evidence = {}
     said = str(evidence.get("time_evidence") or "")
     lag = row["lag_seconds"]
     notes = []
@@ -79,33 +73,14 @@ def _time_note(row: dict[str, object]) -> str:
     return "; ".join(notes)
 
 
-def find_item(session: Session, url: str) -> dict[str, object]:
-    """The item_provenance row of an article, by its URL as published or any variant of it
-    (http/https, "www.", trailing slash, tracking parameters, fragment)."""
-    rows = [dict(r) for r in session.execute(text(_ROW + " WHERE item_id IN (SELECT id FROM items WHERE url_hash = :h)"),
-                                             {"h": lookup_hash(url)}).mappings()]
-    if rows:
-        # Prefer the link exactly as given, then one with the same fragment, then the oldest.
-        wanted = url.strip()
-        fragment = urlsplit(wanted).fragment
-        rows.sort(key=lambda r: (r["url"] != wanted, urlsplit(str(r["url"] or "")).fragment != fragment, r["item_id"]))
-        return rows[0]
-    raise InputError(f"no item with URL {url} (has it been ingested?)")
-
-
-def story_rows(session: Session, story_id: int) -> list[dict[str, object]]:
-    """Every item of a story, in publication order."""
-    rows = session.execute(text(_ROW + " WHERE story_id = :story ORDER BY estimated_published_at, item_id"), {"story": story_id})
-    return [dict(r) for r in rows.mappings()]
-
-
 def origin_report(sessions: sessionmaker[Session], url: str) -> str:
     """A human-readable answer to "where does this article come from, and who copied it?"."""
     with sessions() as session:
         item = find_item(session, url)
-        rows = story_rows(session, int(item["story_id"]))  # type: ignore[call-overload]
+        rows = views.story_items(session, int(item["story_id"]))
     by_id = {r["item_id"]: r for r in rows}
     original = by_id[item["original_item_id"]]
+    # Titles, names and URLs come from feeds: nothing in them may steer the terminal.
     lines = [
         f"Original: {inline(original['publisher'])} — {inline(original['title'])}",
         f"  {inline(original['url'])}",
@@ -116,7 +91,7 @@ def origin_report(sessions: sessionmaker[Session], url: str) -> str:
     if original["attributed_origin"]:
         lines.append(f"  credits a source the tracker does not follow: {inline(original['attributed_origin'])}")
     chain = [item]
-    while chain[-1]["parent_item_id"] is not None and chain[-1]["parent_item_id"] in by_id:
+    while chain[-1]["parent_item_id"] is not None and chain[-1]["parent_item_id"] in by_id and len(chain) <= len(by_id):
         chain.append(by_id[chain[-1]["parent_item_id"]])
     if len(chain) > 1:
         lines.append("")
@@ -146,53 +121,16 @@ def origin_report(sessions: sessionmaker[Session], url: str) -> str:
     return "\n".join(lines)
 
 
-_STATS = """
-SELECT publisher,
-       COUNT(*) AS items,
-       SUM(CASE WHEN parent_item_id IS NULL THEN 1 ELSE 0 END) AS originals,
-       SUM(CASE WHEN parent_item_id IS NOT NULL THEN 1 ELSE 0 END) AS copies
-FROM item_provenance
-GROUP BY publisher
-"""
-
-_COPIED = """
-SELECT o.publisher AS publisher, COUNT(*) AS copied, COUNT(DISTINCT c.publisher) AS by_publishers
-FROM item_provenance c
-JOIN item_provenance o ON o.item_id = c.original_item_id
-WHERE c.parent_item_id IS NOT NULL
-GROUP BY o.publisher
-"""
-
-
-def publisher_stats(session: Session) -> list[dict[str, object]]:
-    """Per publisher: items, originals, copies it made, copies others made of its stories."""
-    copied = {r["publisher"]: r for r in session.execute(text(_COPIED)).mappings()}
-    rows = []
-    for row in session.execute(text(_STATS)).mappings():
-        other = copied.get(row["publisher"], {})
-        rows.append({**row, "copied_by_others": other.get("copied", 0), "copied_by_publishers": other.get("by_publishers", 0)})
-    return sorted(rows, key=lambda r: (-int(r["items"]), str(r["publisher"])))  # type: ignore[call-overload]
-
-
 def stats_report(sessions: sessionmaker[Session]) -> str:
     """The per-publisher counts as an aligned table."""
     with sessions() as session:
-        rows = publisher_stats(session)
-        feeds = session.execute(text("SELECT COUNT(*) FROM feeds")).scalar_one()
-        captures = session.execute(text("SELECT COUNT(*) FROM captures")).scalar_one()
+        rows = views.publisher_stats(session)
+        feeds, captures = views.totals(session)
     if not rows:
         return f"{_n(feeds, 'feed')}, {_n(captures, 'capture')}, no items yet."
-    header = ("publisher", "items", "originals", "copies made", "copied by others", "by publishers")
-    table = [header] + [
-        (inline(r["publisher"]), str(r["items"]), str(r["originals"]), str(r["copies"]), str(r["copied_by_others"]), str(r["copied_by_publishers"]))
-        for r in rows
-    ]
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    out = [
-        "  ".join(cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(line)) for line in table
-    ]
-    total_items = sum(int(r["items"]) for r in rows)  # type: ignore[call-overload]
-    total_copies = sum(int(r["copies"]) for r in rows)  # type: ignore[call-overload]
-    out.append("")
-    out.append(f"{_n(feeds, 'feed')}, {_n(captures, 'capture')}, {_n(total_items, 'item')}, {_n(total_copies, 'republication')}")
-    return "\n".join(out)
+    total_items = sum(int(r["items"]) for r in rows)
+    total_copies = sum(int(r["copies"]) for r in rows)
+    return "\n".join([
+        table(rows, STATS_TABLE), "",
+        f"{_n(feeds, 'feed')}, {_n(captures, 'capture')}, {_n(total_items, 'item')}, {_n(total_copies, 'republication')}",
+    ])

@@ -12,7 +12,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.errors import ConfigError, StoreError
+from tracker.errors import ConfigError, MissingDatabaseError, StoreError
 from tracker.logs import fields
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def _require_existing(engine: Engine, url: str) -> None:
     """Refuse, in one line, a database that a read-only command would have to create."""
     path = sqlite_file(url)
     if path is not None and not path.is_file():
-        raise StoreError(
+        raise MissingDatabaseError(
             f"no database at {path.resolve()} (nothing ingested there yet? check --config and [database] url)"
         )
     try:
@@ -117,7 +117,7 @@ def _require_existing(engine: Engine, url: str) -> None:
         detail = " ".join(str(error.orig).split())
         raise StoreError(f"cannot reach database {describe(url)}: {detail}") from None
     if not present:
-        raise StoreError(f"database {describe(url)} holds no tracker data yet (run `tracker ingest` or `tracker run` first)")
+        raise MissingDatabaseError(f"database {describe(url)} holds no tracker data yet (run `tracker ingest` or `tracker run` first)")
 
 
 def open_database(url: str, create: bool = True) -> sessionmaker[Session]:

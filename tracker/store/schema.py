@@ -79,6 +79,15 @@ class FeedUrl(Base):
     replaced_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class FeedTag(Base):
+    """A tag of a feed: an OPML folder path ("News/Asia") or a `tags` entry of `[[feeds]]`."""
+
+    __tablename__ = "feed_tags"
+
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(500), primary_key=True)
+
+
 class Heartbeat(Base):
     """The running daemon's pulse, for `tracker status`."""
 
@@ -222,3 +231,4 @@ class Provenance(Base):
 
 
 Index("ix_captures_feed_time", Capture.feed_id, Capture.captured_at)
+Index("ix_feed_tags_tag", FeedTag.tag)

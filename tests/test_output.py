@@ -1,0 +1,56 @@
+"""Rows out: aligned tables with feed data made harmless, JSON lines, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+
+from tracker.output import (
+    Column,
+    csv_text,
+    duration,
+    escape_control,
+    json_lines,
+    render,
+    table,
+)
+
+
+def test_control_characters_and_bidi_overrides_are_escaped() -> None:
+    assert escape_control("Evil\x1b[2J\x07Corp") == "Evil\\x1b[2J\\x07Corp"
+    assert escape_control("a\nb\tc\rd\x7f\x9b") == "a\\x0ab\\x09c\\x0dd\\x7f\\x9b"
+    assert escape_control("abc\u202edcba") == "abc\\u202edcba"
+    assert escape_control("Кабул — خبر 新闻") == "Кабул — خبر 新闻"
+
+
+def test_table_aligns_escapes_and_truncates() -> None:
+    rows = [{"name": "a\x1b]0;pwned\x07", "n": 5}, {"name": "longer name here", "n": 12345}]
+    out = table(rows, [Column("name", "name", width=12), Column("n", "count", right=True)])
+    lines = out.splitlines()
+    assert "\x1b" not in out and "\x07" not in out
+    assert lines[0] == "name          count"
+    assert lines[1] == "a\\x1b]0;pwn…      5"
+    assert lines[2] == "longer name…  12345"
+    assert table([], [Column("n", "n")], empty="nothing here") == "nothing here"
+
+
+def test_json_lines_and_csv_keep_every_key_in_order() -> None:
+    when = datetime(2025, 1, 7, 9, 0, 0, 123456)
+    rows = [{"b": 1, "a": when, "tags": ["x", "y"], "evidence": {"k": [1]}, "none": None, "flag": True}]
+    line = json_lines(rows)
+    assert list(json.loads(line)) == ["b", "a", "tags", "evidence", "none", "flag"]
+    assert json.loads(line)["a"] == "2025-01-07T09:00:00Z"
+    back = list(csv.DictReader(io.StringIO(csv_text(rows))))
+    assert back == [{"b": "1", "a": "2025-01-07T09:00:00Z", "tags": "x; y", "evidence": '{"k": [1]}', "none": "", "flag": "true"}]
+    assert csv_text([], ["a", "b"]) == "a,b\r\n"  # a header even with no rows
+    assert render([], "json", []) == ""
+
+
+def test_durations_read_like_people_write_them() -> None:
+    assert duration(None) == ""
+    assert duration(40) == "40s"
+    assert duration(9900) == "2h 45m"
+    assert duration(3 * 86400 + 3600 + 60) == "3d 1h"
+    assert duration(-120) == "-2m"
