@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
@@ -25,6 +26,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float      # time.monotonic() on arrival
+    status: int    # what the receiver answered (or was about to, for a sender that went away)
 
     @property
     def json(self) -> Any:
@@ -44,6 +47,7 @@ class WebhookReceiver:
         self._script: deque[int] = deque()
         self._hang = 0.0
         self._released = threading.Event()
+        self.arrived = threading.Event()
         self._lock = threading.Lock()
         receiver = self
 
@@ -54,9 +58,10 @@ class WebhookReceiver:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 with receiver._lock:
-                    receiver.received.append(Received(self.path, dict(self.headers), body))
                     status = receiver._script.popleft() if receiver._script else receiver.default
+                    receiver.received.append(Received(self.path, dict(self.headers), body, time.monotonic(), status))
                     hang = receiver._hang
+                    receiver.arrived.set()
                 if hang:
                     receiver._released.wait(hang)
                 headers = {"Retry-After": "0"} if status == 503 else {}
@@ -99,6 +104,10 @@ class WebhookReceiver:
 
     def message_ids(self) -> list[str]:
         return [r.message_id for r in self.messages()]
+
+    def accepted(self) -> list[Received]:
+        """The POSTs answered with a 2xx."""
+        return [r for r in self.messages() if 200 <= r.status < 300]
 
     def close(self) -> None:
         self._released.set()
