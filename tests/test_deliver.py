@@ -277,3 +277,172 @@ def test_delivery_thread_delivers_and_stops_promptly_while_a_webhook_hangs(sqlit
     states = sorted((r["state"], r["claimed_by"] is not None) for r in rows(sqlite_url))
     # The hung message stays claimed: sent again after its lease, with the same message id.
     assert states == [("delivered", False), ("pending", True)]
+
+
+# -- the daemon (`tracker run` as a real process) ----------------------------------------------------
+from tests.feedserver import FeedServer, GrowingFeed  # noqa: E402
+from tests.test_scheduler import POLLING, STARTUP, DaemonProcess, Db, _env  # noqa: E402
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    feeds = FeedServer()
+    yield feeds
+    feeds.close()
+
+
+@pytest.fixture
+def daemons(tmp_path: Path) -> Iterator[Any]:
+    started: list[DaemonProcess] = []
+
+    def start(config: Path) -> DaemonProcess:
+        started.append(DaemonProcess(config, tmp_path, _env()))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.kill()
+
+
+def copied_story(server: FeedServer, seed: int) -> list[tuple[str, str]]:
+    """An original feed and a mirror feed carrying its story: one copy once both are polled."""
+    paragraphs = article(seed, paragraphs=4, words=50)
+    original = Item(f"Story {seed}", f"{server.base}/k/{seed}.html", paragraphs, T0)
+    mirror = Item(f"Story {seed}", f"{server.base}/m/{seed}.html", ["Mirror", "News"] + paragraphs, T0 + hours(1))
+    server.feed(f"/orig{seed}.xml", rss("Origin Daily", server.base + "/k/", [original]), etag=None)
+    server.feed(f"/mirror{seed}.xml", rss("Mirror Site", server.base + "/m/", [mirror], full_content=False), etag=None)
+    return [(server.url(f"/orig{seed}.xml"), "Origin Daily"), (server.url(f"/mirror{seed}.xml"), "Mirror Site")]
+
+
+def daemon_config(path: Path, db_url: str, feeds: list[tuple[str, str]], alert: dict[str, Any]) -> Path:
+    lines = ["[database]", f"url = {json.dumps(db_url)}", "", "[polling]"]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in POLLING.items()] + [""]
+    for url, publisher in feeds:
+        lines += ["[[feeds]]", f"url = {json.dumps(url)}", f"publisher = {json.dumps(publisher)}", ""]
+    lines += ["[[alerts]]"] + [f"{key} = {json.dumps(value)}" for key, value in alert.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_kill_9_before_delivery_then_restart_delivers_exactly_once(
+    tmp_path: Path, any_db_url: str, server: FeedServer, receiver: WebhookReceiver, daemons: Any,
+) -> None:
+    receiver.default = 503  # the endpoint is down during the first run
+    feeds = copied_story(server, seed=11)
+    alert = {"name": "desk", "publishers": ["Origin Daily"], "webhook": receiver.url, "timeout_seconds": 2.0,
+             "retry_seconds": 0.3, "max_retry_seconds": 0.6}
+    config = daemon_config(tmp_path / "tracker.toml", any_db_url, feeds, alert)
+    db = Db(any_db_url)
+    try:
+        first = daemons(config)
+        wait_until(lambda: len(receiver.messages()) >= 2, STARTUP, "two refused attempts", details=first.tail)
+        first.proc.kill()
+        assert first.wait_exit(5) == -9
+        [(state, attempts)] = db.rows("SELECT state, attempts FROM alert_outbox")
+        assert state == "pending" and attempts >= 1
+        receiver.default = 200
+        second = daemons(config)
+        wait_until(lambda: receiver.accepted(), STARTUP, "the message delivered", details=second.tail)
+        # Let the restarted daemon poll both feeds again a few times: nothing more is sent.
+        second.wait_logged("poll", timeout=STARTUP, count=6, exact=True)
+        second.send(15)
+        assert second.wait_exit(10) == 0, second.tail()
+        assert len(receiver.accepted()) == 1
+        assert len(set(receiver.message_ids())) == 1  # every attempt carried the same message id
+        [(state, attempts)] = db.rows("SELECT state, attempts FROM alert_outbox")
+        assert state == "delivered" and attempts >= 2
+        assert db.rows("SELECT COUNT(*) FROM republications")[0][0] == 1
+        message = receiver.accepted()[0].json
+        assert [c["publisher"] for c in message["chain"]] == ["Mirror Site", "Origin Daily"]
+        assert second.logged("alert delivered")
+    finally:
+        db.close()
+
+
+def test_kill_9_during_the_post_resends_it_with_the_same_message_id_after_the_lease(
+    tmp_path: Path, sqlite_url: str, server: FeedServer, receiver: WebhookReceiver, daemons: Any,
+) -> None:
+    """The documented limit: the receiver got the message but the daemon died before marking it."""
+    receiver.hang(30)
+    feeds = copied_story(server, seed=12)
+    alert = {"name": "desk", "any": True, "webhook": receiver.url, "timeout_seconds": 1.0}
+    config = daemon_config(tmp_path / "tracker.toml", sqlite_url, feeds, alert)
+    db = Db(sqlite_url)
+    try:
+        first = daemons(config)
+        assert receiver.arrived.wait(STARTUP), first.tail()
+        first.proc.kill()
+        assert first.wait_exit(5) == -9
+        receiver.hang(0)
+        second = daemons(config)
+        # Not before the dead daemon's lease (3 × 1 s + 10 s) runs out.
+        wait_until(lambda: len(receiver.messages()) >= 2, STARTUP + 15, "the message sent again", details=second.tail)
+        posts = receiver.messages()
+        assert len(posts) == 2 and posts[0].message_id == posts[1].message_id
+        assert posts[1].at - posts[0].at >= 10
+        wait_until(lambda: db.rows("SELECT state FROM alert_outbox") == [("delivered",)], 10, "the row marked delivered")
+    finally:
+        db.close()
+
+
+def test_polling_is_not_slowed_by_a_webhook_that_hangs_and_sigterm_is_prompt(
+    tmp_path: Path, sqlite_url: str, server: FeedServer, receiver: WebhookReceiver, daemons: Any,
+) -> None:
+    receiver.hang(120)
+    feeds = copied_story(server, seed=13)
+    alpha = server.growing_feed("/alpha.xml", "Alpha", seed=14, initial=1)
+    alert = {"name": "desk", "any": True, "webhook": receiver.url, "timeout_seconds": 60.0}
+    config = daemon_config(tmp_path / "tracker.toml", sqlite_url, feeds + [(alpha.url, "Alpha")], alert)
+    db = Db(sqlite_url)
+    try:
+        daemon = daemons(config)
+        assert receiver.arrived.wait(STARTUP), daemon.tail()
+        # The webhook hangs for a minute; new items are still stored within a poll or two.
+        for _ in range(3):
+            guids = alpha.publish(2)
+            started = time.monotonic()
+            wait_until(lambda g=guids: db.has_all(alpha, g), 8, "new items stored while the webhook hangs", details=daemon.tail)
+            assert time.monotonic() - started < 6
+        started = time.monotonic()
+        daemon.send(15)
+        assert daemon.wait_exit(10) == 0, daemon.tail()
+        assert time.monotonic() - started < 5
+    finally:
+        db.close()
+
+
+def test_sighup_changes_what_is_watched_and_where_it_goes(
+    tmp_path: Path, sqlite_url: str, server: FeedServer, receiver: WebhookReceiver, daemons: Any,
+) -> None:
+    first_story = copied_story(server, seed=15)
+    config = daemon_config(tmp_path / "tracker.toml", sqlite_url, first_story,
+                           {"name": "desk", "publishers": ["Nobody Press"], "webhook": receiver.url})
+    db = Db(sqlite_url)
+    try:
+        daemon = daemons(config)
+        wait_until(lambda: db.rows("SELECT COUNT(*) FROM republications") == [(1,)], STARTUP, "the first copy found",
+                   details=daemon.tail)
+        second_story = copied_story(server, seed=16)
+        daemon_config(tmp_path / "tracker.toml", sqlite_url, first_story + second_story,
+                      {"name": "desk", "any": True, "file": "copies.jsonl"})
+        daemon.send(1)  # SIGHUP
+        wait_until(lambda: (tmp_path / "copies.jsonl").exists(), STARTUP, "the second copy written to the file",
+                   details=daemon.tail)
+        [line] = (tmp_path / "copies.jsonl").read_text().splitlines()
+        assert json.loads(line)["copy"]["url"] == f"{server.base}/m/16.html"
+        assert receiver.messages() == []
+        daemon.send(15)
+        assert daemon.wait_exit(10) == 0
+    finally:
+        db.close()
+
+
+def test_poll_delivers_for_cron_users(tmp_path: Path, sqlite_url: str, server: FeedServer, receiver: WebhookReceiver) -> None:
+    config = daemon_config(tmp_path / "tracker.toml", sqlite_url, copied_story(server, seed=17),
+                           {"name": "desk", "publishers": ["Origin Daily"], "webhook": receiver.url})
+    result = CliRunner().invoke(main, ["--config", str(config), "poll", "--all"])
+    assert result.exit_code == 0, result.output
+    assert "1 republication found" in result.output and "alerts: 1 delivered, 0 to retry, 0 given up" in result.output
+    assert len(receiver.accepted()) == 1
+    again = CliRunner().invoke(main, ["--config", str(config), "poll", "--all"])
+    assert "alerts: 0 delivered" in again.output and len(receiver.messages()) == 1

@@ -111,6 +111,12 @@ class Deliverer:
         """Release the HTTP client."""
         self._poster.close()
 
+    def seconds_to_next_retry(self) -> float | None:
+        """Seconds until the earliest paused alert may be tried again (None: none paused)."""
+        if not self._paused:
+            return None
+        return max(0.0, (min(self._paused.values()) - utcnow()).total_seconds())
+
     def _active(self, now: datetime) -> list[str]:
         return [name for name in self.alerts if self._paused.get(name, now) <= now]
 
@@ -241,6 +247,9 @@ class DeliveryThread:
                     if self._deliverer is None:
                         self._deliverer = Deliverer(open_database(self._config.database.url), self._config)
                     self._deliverer.deliver_due(self._stop)
+                    retry = self._deliverer.seconds_to_next_retry()
+                    if retry is not None:
+                        pause = min(pause, retry + 0.01)
             except (SQLAlchemyError, StoreError) as error:
                 log.error("database unavailable for alert delivery; retrying",
                           extra=fields(error=str(error).splitlines()[0] if str(error) else repr(error)))

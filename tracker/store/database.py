@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -14,6 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.errors import ConfigError, StoreError
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "db" / "migrations"
+# Alembic's `context` and `op` are module-global proxies: two threads migrating at once
+# (the daemon and its alert delivery thread) would run each other's operations.
+_MIGRATING = threading.Lock()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -52,7 +56,7 @@ def migrate(engine: Engine) -> None:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     try:
-        with engine.begin() as connection:
+        with _MIGRATING, engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except OperationalError as error:
