@@ -216,3 +216,15 @@ def test_alerts_command_lists_pending_and_counts(tmp_path: Path, sqlite_url: str
     assert lines[1].split() == ["khaama", HOOK, "0", "3", "0"]
     assert "Pending:" in result.output and result.output.count("0 attempts, due now") == 3
     assert "Mirror of Mirrors" in result.output and "ru24.pro" in result.output
+
+
+def test_the_commented_alerts_of_the_example_config_are_valid() -> None:
+    import tomllib
+
+    text = (Path(__file__).resolve().parents[1] / "config" / "tracker.toml").read_text(encoding="utf-8")
+    part = text[text.index("# [[alerts]]"):]
+    uncommented = "\n".join(line[2:] if line.startswith("# ") else "" for line in part.splitlines())
+    alerts = parse_config(tomllib.loads(uncommented)).alerts
+    assert [(a.name, a.any, a.publishers) for a in alerts] == [
+        ("khaama-desk", False, ["Khaama Press"]), ("everything-to-a-file", True, []),
+    ]
