@@ -446,3 +446,13 @@ def test_poll_delivers_for_cron_users(tmp_path: Path, sqlite_url: str, server: F
     assert len(receiver.accepted()) == 1
     again = CliRunner().invoke(main, ["--config", str(config), "poll", "--all"])
     assert "alerts: 0 delivered" in again.output and len(receiver.messages()) == 1
+
+
+def test_a_line_torn_by_a_crash_does_not_swallow_the_next_message(sqlite_url: str, tmp_path: Path) -> None:
+    target = tmp_path / "copies.jsonl"
+    target.write_bytes(b'{"message_id": "earlier"}\n{"message_id": "torn-by-a-cra')
+    config = make_config(sqlite_url, [{"name": "log", "any": True, "file": str(target)}])
+    Pipeline(open_database(sqlite_url), config).ingest(stories(1))
+    assert deliver_once(config).delivered == 1
+    lines = target.read_text().splitlines()
+    assert len(lines) == 3 and json.loads(lines[2])["copy"]["url"] == "https://ru24.pro/0-0.html"

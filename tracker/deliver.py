@@ -15,7 +15,6 @@ once its lease expires, with the same message id: receivers dedupe on it.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import hmac
 import logging
@@ -27,6 +26,11 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: appends are not locked against another process
+    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -70,14 +74,17 @@ def resolve_file(alert: AlertConfig, config: Config) -> Path:
 def append_line(path: Path, line: bytes) -> None:
     """Append one JSON line under an exclusive lock and fsync it: two writers never interleave."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("ab") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            handle.write(line.rstrip(b"\n") + b"\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with path.open("a+b") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        # A line torn by a crash mid-write is ended, so the next message stays a line of its own.
+        torn = False
+        if handle.seek(0, os.SEEK_END) > 0:
+            handle.seek(-1, os.SEEK_END)
+            torn = handle.read(1) != b"\n"
+        handle.write((b"\n" if torn else b"") + line.rstrip(b"\n") + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 @dataclass

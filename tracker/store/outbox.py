@@ -123,19 +123,23 @@ def claim_one(session: Session, owner: str, alerts: Iterable[str], now: datetime
         return None
     due = select(_T.c.id).where(_claimable(now, alerts)).order_by(_T.c.next_attempt_at, _T.c.id).limit(1)
     if session.get_bind().dialect.name == "postgresql":
-        row_id = session.execute(due.with_for_update(skip_locked=True)).scalar_one_or_none()
+        due = due.with_for_update(skip_locked=True)
+    returning = (_T.c.id, _T.c.alert, _T.c.item_id, _T.c.message_id, _T.c.payload, _T.c.attempts)
+    for _ in range(10):
+        # Read first: an idle sender looks every second, and on SQLite even an UPDATE that
+        # matches nothing takes the write lock the pollers need.
+        row_id = session.execute(due).scalar_one_or_none()
         if row_id is None:
             return None
-        target = _T.c.id == row_id
+        # Conditional: on SQLite another process may have claimed the row since the read
+        # (on PostgreSQL the row lock already excludes that); then look again.
+        row = session.execute(
+            update(_T).where(_T.c.id == row_id, _claimable(now, alerts))
+            .values(claimed_by=owner, claimed_until=lease_until).returning(*returning)
+        ).first()
+        if row is not None:
+            break
     else:
-        # One statement: SQLite holds its write lock across it, so the check and the claim
-        # cannot interleave with another process's.
-        target = and_(_T.c.id == due.scalar_subquery(), _claimable(now, alerts))
-    row = session.execute(
-        update(_T).where(target).values(claimed_by=owner, claimed_until=lease_until)
-        .returning(_T.c.id, _T.c.alert, _T.c.item_id, _T.c.message_id, _T.c.payload, _T.c.attempts)
-    ).first()
-    if row is None:
         return None
     return OutboxMessage(row.id, row.alert, row.item_id, row.message_id, row.payload, row.attempts)
 
