@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from tests.builders import T0, Item, article, capture, hours, rss
-from tests.feedserver import wait_until
+from tests.feedserver import FeedServer, wait_until
+from tests.test_scheduler import POLLING, STARTUP, DaemonProcess, Db, _env
 from tests.webhooks import WebhookReceiver
 from tracker.cli import main
 from tracker.config import Config, parse_config
@@ -280,8 +281,6 @@ def test_delivery_thread_delivers_and_stops_promptly_while_a_webhook_hangs(sqlit
 
 
 # -- the daemon (`tracker run` as a real process) ----------------------------------------------------
-from tests.feedserver import FeedServer, GrowingFeed  # noqa: E402
-from tests.test_scheduler import POLLING, STARTUP, DaemonProcess, Db, _env  # noqa: E402
 
 
 @pytest.fixture
@@ -400,9 +399,9 @@ def test_polling_is_not_slowed_by_a_webhook_that_hangs_and_sigterm_is_prompt(
         # The webhook hangs for a minute; new items are still stored within a poll or two.
         for _ in range(3):
             guids = alpha.publish(2)
-            started = time.monotonic()
+            # Polls come every 1–2 s: a few seconds' slack for a loaded machine, far below the hang.
             wait_until(lambda g=guids: db.has_all(alpha, g), 8, "new items stored while the webhook hangs", details=daemon.tail)
-            assert time.monotonic() - started < 6
+        assert len(receiver.messages()) == 1  # still the one hanging POST
         started = time.monotonic()
         daemon.send(15)
         assert daemon.wait_exit(10) == 0, daemon.tail()
