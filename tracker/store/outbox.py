@@ -96,11 +96,9 @@ def enqueue(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     dialect = session.get_bind().dialect.name
     values = [{**row, "state": PENDING, "attempts": 0, "next_attempt_at": row["created_at"]} for row in rows]
     module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(_T).on_conflict_do_nothing(index_elements=["alert", "item_id"])
-    new = 0
-    for value in values:  # rowcount of an executemany is not reliable on every driver
-        new += session.execute(statement, value).rowcount or 0
-    return new
+    statement = module.insert(_T).on_conflict_do_nothing(index_elements=["alert", "item_id"]).returning(_T.c.id)
+    # RETURNING, not rowcount: rowcount is not reliable for every driver and execution path.
+    return sum(len(session.execute(statement, value).all()) for value in values)
 
 
 def _claimable(now: datetime, alerts: Iterable[str]) -> Any:
