@@ -314,6 +314,7 @@ def poll(ctx: click.Context, everything: bool, log_format: str | None) -> None:
         f"{_n(len(outcomes), 'feed')} polled ({unchanged} unchanged, {failed} failed), {_n(new, 'new item')}, "
         f"{_found(republication_count(sessions) - before)}"
     )
+    _deliver(config)
     if outcomes and failed == len(outcomes):
         sys.exit(EXIT_FAILURES)  # for cron: nothing could be polled at all; `status` judges partial failure
 
@@ -588,3 +589,43 @@ def export_command(ctx: click.Context, fmt: str, since: str | None, out: Path | 
     if text and not text.endswith("\n"):
         text += "\n"
     _write(text.encode("utf-8"), out)
+
+
+def _deliver(config: Config) -> None:
+    """Send the due alert messages and say what happened (nothing when no alert is configured)."""
+    from tracker.deliver import deliver_once
+
+    if not config.alerts:
+        return
+    report = deliver_once(config)
+    click.echo(f"alerts: {report.delivered} delivered, {report.retrying} to retry, {report.failed} given up")
+    for error in report.errors:
+        echo(f"warning: alert: {error}", err=True)
+
+
+@main.command()
+@click.option("--deliver", is_flag=True, help="First send every due message (as `tracker poll` does).")
+@click.option("--retry", "retry_failed", is_flag=True, help="Queue the messages that failed for good again, due now.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Undelivered messages listed.")
+@click.pass_context
+def alerts(ctx: click.Context, deliver: bool, retry_failed: bool, limit: int) -> None:
+    """Show alert deliveries: counts per alert, then pending and failed messages.
+
+    \b
+    Examples:
+      tracker --config config/tracker.toml alerts
+      tracker --config config/tracker.toml alerts --retry --deliver
+    """
+    from tracker.alerts import alerts_report
+    from tracker.model import utcnow
+    from tracker.store import outbox
+    from tracker.store.database import open_database
+
+    config = _config(ctx)
+    sessions = open_database(config.database.url)
+    if retry_failed:
+        with sessions.begin() as session:
+            click.echo(f"{_n(outbox.requeue_failed(session, utcnow()), 'failed message')} queued again")
+    if deliver:
+        _deliver(config)
+    echo(alerts_report(sessions, config, limit))

@@ -129,6 +129,41 @@ class StatusConfig(_Strict):
     max_failing_share: float = Field(default=0.5, ge=0.0, le=1.0)
 
 
+class AlertConfig(_Strict):
+    """One `[[alerts]]` entry: what to watch and where to send a message per republication.
+
+    A copy is reported when its parent, or any item up its chain to the original, is of a
+    watched publisher or has a URL under a watched prefix (`any = true`: every copy).
+    """
+
+    name: str = Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")
+    publishers: list[str] = Field(default_factory=list)
+    url_prefixes: list[str] = Field(default_factory=list)
+    any: bool = False
+    webhook: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    file: str | None = Field(default=None, min_length=1)
+    headers: dict[str, str] = Field(default_factory=dict)
+    secret: str | None = Field(default=None, min_length=1)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    retry_seconds: float = Field(default=30.0, gt=0)
+    max_retry_seconds: float = Field(default=3600.0, gt=0)
+    max_attempts: int = Field(default=30, ge=1)
+
+    @model_validator(mode="after")
+    def _watch_and_destination(self) -> AlertConfig:
+        if (self.webhook is None) == (self.file is None):
+            raise ValueError(f"alert {self.name!r}: give exactly one of webhook or file")
+        if not (self.any or self.publishers or self.url_prefixes):
+            raise ValueError(f"alert {self.name!r}: watch something: publishers, url_prefixes, or any = true")
+        if self.any and (self.publishers or self.url_prefixes):
+            raise ValueError(f"alert {self.name!r}: any = true watches everything; drop publishers and url_prefixes")
+        if (self.headers or self.secret) and self.webhook is None:
+            raise ValueError(f"alert {self.name!r}: headers and secret apply to webhooks only")
+        if self.retry_seconds > self.max_retry_seconds:
+            raise ValueError(f"alert {self.name!r}: retry_seconds is larger than max_retry_seconds")
+        return self
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -140,6 +175,7 @@ class Config(_Strict):
     status: StatusConfig = StatusConfig()
     feeds: list[FeedConfig] = Field(default_factory=list)
     opml: list[OpmlConfig] = Field(default_factory=list)
+    alerts: list[AlertConfig] = Field(default_factory=list)
     path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
@@ -149,6 +185,11 @@ class Config(_Strict):
             if feed.url in seen:
                 raise ValueError(f"feeds[{i}].url {feed.url!r} is listed twice")
             seen.add(feed.url)
+        names: set[str] = set()
+        for i, alert in enumerate(self.alerts):
+            if alert.name in names:
+                raise ValueError(f"alerts[{i}].name {alert.name!r} is used twice")
+            names.add(alert.name)
         return self
 
 

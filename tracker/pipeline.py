@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from tracker.alerts import Alerts
 from tracker.config import Config, FeedConfig
 from tracker.corpus import Corpus, ItemState, VersionState
 from tracker.errors import ParseError
@@ -90,6 +91,7 @@ class Pipeline:
         self.detection = config.detection
         self.fingerprinter = Fingerprinter(self.detection.num_perm, self.detection.shingle_size)
         self.configured = {feed.url: feed.publisher for feed in config.feeds}
+        self.alerts = Alerts.from_config(config)
         self.subscriptions = {feed.url: feed for feed in config.feeds}
         self.reload()
 
@@ -266,6 +268,8 @@ class Pipeline:
                     update(schema.Capture).where(schema.Capture.id == capture_id).values(new_items=report.new_items, updates=report.updates)
                 )
             self._decide(session, dirty, report)
+            # In this transaction: an alert is queued exactly when its copy is recorded.
+            self.alerts.enqueue(session, report.new_copies)
         return report
 
     def ingest(self, captures: Iterable[Capture]) -> IngestReport:

@@ -30,7 +30,9 @@ from sqlalchemy import insert, update
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from tracker.alerts import Alerts
 from tracker.config import Config, load_config
+from tracker.deliver import DeliveryThread
 from tracker.errors import ConfigError, StoreError
 from tracker.identity import host_of
 from tracker.logs import fields
@@ -68,6 +70,7 @@ class Daemon:
         self._workers = ThreadPoolExecutor(config.polling.workers, thread_name_prefix="poll")
         self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
         self._started_at = utcnow()
+        self._delivery = DeliveryThread(config)
 
     # -- life cycle -----------------------------------------------------------------------
     def run(self) -> int:
@@ -101,10 +104,12 @@ class Daemon:
             self.dispatch, "interval", id=DISPATCH, seconds=self.config.polling.dispatch_seconds, next_run_time=utcnow_aware()
         )
         self._scheduler.start()
+        self._delivery.start()
 
     def shutdown(self) -> None:
         """Stop dispatching, let polls in flight finish and commit, then mark the heartbeat stopped."""
         self.stopping.set()
+        self._delivery.stop()
         self._scheduler.shutdown(wait=True)
         self._workers.shutdown(wait=True)
         try:
@@ -129,6 +134,7 @@ class Daemon:
             log.warning("database and detection settings change only on restart; keeping the running ones")
             config = config.model_copy(update={"database": old.database, "detection": old.detection})
         self.config = config
+        self._delivery.configure(config)
         log.info("config reloaded", extra=fields(feeds=len(config.feeds)))
         if config.polling.dispatch_seconds != old.polling.dispatch_seconds and self._scheduler.running:
             self._scheduler.reschedule_job(DISPATCH, trigger="interval", seconds=config.polling.dispatch_seconds)
@@ -153,6 +159,7 @@ class Daemon:
                     pipeline = Pipeline(self._sessions, self.config)
                 else:
                     pipeline = self._poller.pipeline  # settings changed, caches are fine
+                    pipeline.alerts = Alerts.from_config(self.config)
                 poller = Poller(self._sessions, pipeline, self.config)
                 poller.sync_feeds(list(self.config.feeds))
             except (SQLAlchemyError, StoreError) as error:
@@ -215,6 +222,8 @@ class Daemon:
             self._stale = True
             log.exception("poll crashed; caches will be rebuilt", extra=fields(feed=feed.url))
             return
+        if outcome.report.new_copies:
+            self._delivery.wake()
         if self.on_poll:
             self.on_poll(outcome)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -19,6 +20,9 @@ log = logging.getLogger(__name__)
 
 # Inside the package, so that an installed tool (wheel, pipx) finds its migrations.
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Alembic's `context` and `op` are module-global proxies: two threads migrating at once
+# (the daemon and its alert delivery thread) would run each other's operations.
+_MIGRATING = threading.Lock()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -86,7 +90,7 @@ def migrate(engine: Engine) -> None:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     try:
-        with engine.begin() as connection:
+        with _MIGRATING, engine.begin() as connection:
             sqlite = connection.dialect.name == "sqlite"
             if sqlite:
                 # SQLite alters a table by rebuilding it, which foreign keys pointing at it forbid.
