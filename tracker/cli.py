@@ -234,7 +234,7 @@ def graph(ctx: click.Context, url: str, fmt: str | None, out: Path | None) -> No
     if warning:
         click.echo(f"tracker: warning: {warning}", err=True)
     if out is None:
-        click.get_binary_stream("stdout").write(picture.data)
+        click.echo(picture.data, nl=False)  # bytes go to the binary stream as they are
         return
     if picture.format != fmt:
         out = out.with_suffix(".dot")
@@ -244,7 +244,7 @@ def graph(ctx: click.Context, url: str, fmt: str | None, out: Path | None) -> No
 
 
 @main.command()
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write index.html into (created if needed).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder to write index.html into (created if needed).")
 @click.option("--since", help="Only items published since: an ISO date or time (UTC), or a span back from now: 36h, 7d, 2w.")
 @click.option("--top", type=click.IntRange(1, 200), default=10, show_default=True, help="How many of the most republished stories to draw.")
 @click.pass_context

@@ -54,7 +54,7 @@ def delay_plot(delays: dict[str, list[int]]) -> str | None:
     with plt.rc_context(_STYLE):
         figure, axes = plt.subplots(figsize=(7.5, 0.9 + 0.42 * len(rows)))
         data = [[max(1, v) for v in values] for _, values in rows]
-        axes.boxplot(data, vert=False, widths=0.5, showfliers=False, medianprops={"color": "#b45309", "linewidth": 2},
+        axes.boxplot(data, orientation="horizontal", widths=0.5, showfliers=False, medianprops={"color": "#b45309", "linewidth": 2},
                      boxprops={"color": "#475569"}, whiskerprops={"color": "#475569"}, capprops={"color": "#475569"})
         for index, values in enumerate(data, start=1):
             # A deterministic spread of the dots, so that equal delays do not hide each other.
