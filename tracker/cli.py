@@ -244,9 +244,9 @@ def graph(ctx: click.Context, url: str, fmt: str | None, out: Path | None) -> No
 
 
 @main.command()
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder to write index.html into (created if needed).")
-@click.option("--since", help="Only items published since: an ISO date or time (UTC), or a span back from now: 36h, 7d, 2w.")
-@click.option("--top", type=click.IntRange(1, 200), default=10, show_default=True, help="How many of the most republished stories to draw.")
+@click.option("--out", required=True, metavar="DIR", type=click.Path(path_type=Path), help="Folder to write index.html into (created if needed).")
+@click.option("--since", metavar="T", help="Only items published since: an ISO date or time (UTC), or a span back from now: 36h, 7d, 2w.")
+@click.option("--top", metavar="N", type=click.IntRange(1, 200), default=10, show_default=True, help="How many of the most republished stories to draw.")
 @click.pass_context
 def report(ctx: click.Context, out: Path, since: str | None, top: int) -> None:
     """Write a self-contained HTML report: chains, who copies whom, copy delays, publishers.

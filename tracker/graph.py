@@ -81,18 +81,26 @@ def edge_label(item: StoryItem) -> str:
     return ", ".join(part for part in (item.relation, measure(item), duration(item.lag_seconds)) if part)
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "time unknown"
+def _when(value: datetime | None, seconds: bool = False) -> str:
+    if value is None:
+        return "time unknown"
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
 
 
-def node_lines(item: StoryItem) -> list[tuple[str, str]]:
+def _needs_seconds(story: Story) -> bool:
+    # A story that played out within the hour is told apart to the second.
+    times = [i.estimated_published_at for i in story.items if i.estimated_published_at]
+    return bool(times) and (max(times) - min(times)).total_seconds() < 3600
+
+
+def node_lines(item: StoryItem, seconds: bool = False) -> list[tuple[str, str]]:
     """(style, text) lines of a node's label; style is "b" (bold), "" or "warn"."""
     lines = [("b", item.publisher)]
     if item.is_original:
         lines.append(("", "original"))
-    lines.append(("", _when(item.estimated_published_at)))
+    lines.append(("", _when(item.estimated_published_at, seconds)))
     if item.claim_disproved:
-        lines.append(("warn", f"claimed {_when(item.published_at)}: disproved"))
+        lines.append(("warn", f"claimed {_when(item.published_at, seconds)}: disproved"))
     if item.attributed_origin:
         lines.append(("", f"credits {item.attributed_origin}"))
     return lines
@@ -109,17 +117,25 @@ def _node_id(story: Story, item: StoryItem) -> str:
 
 
 def to_digraph(story: Story, links: bool = True) -> graphviz.Digraph:
-    """The story as a Graphviz digraph, the original leftmost, copies to its right."""
+    """The story as a Graphviz digraph, the original leftmost, copies to its right.
+
+    With `links` (a standalone picture) nodes link to their articles and the story's
+    title is drawn above; without (a picture inside a page that has both already), neither.
+    """
     graph = graphviz.Digraph(name=f"story{story.story_id}")
-    graph.attr(rankdir="LR", id=f"story{story.story_id}", bgcolor="transparent", nodesep="0.3", ranksep="0.6",
-               fontname="DejaVu Sans,Arial,sans-serif")
+    graph.attr(rankdir="LR", id=f"story{story.story_id}", bgcolor="white" if links else "transparent",
+               nodesep="0.3", ranksep="0.6", fontname="DejaVu Sans,Arial,sans-serif", pad="0.15")
+    if links:
+        title = story.title if len(story.title) <= 90 else story.title[:89] + "…"
+        graph.attr(label=f"<<B>{html.escape(title, quote=True)}</B>>", labelloc="t", labeljust="l", fontsize="12")
+    seconds = _needs_seconds(story)
     graph.attr("node", shape="box", style="rounded,filled", fillcolor="white", color="#475569",
                fontname="DejaVu Sans,Arial,sans-serif", fontsize="11", margin="0.15,0.08")
     graph.attr("edge", color="#334155", fontname="DejaVu Sans,Arial,sans-serif", fontsize="9", fontcolor="#334155")
     for item in story.items:
         # An HTML-like label built from escaped text: nothing a feed says becomes DOT or markup.
         rows = []
-        for style, line in node_lines(item):
+        for style, line in node_lines(item, seconds):
             cell = html.escape(line, quote=True)
             if style == "b":
                 cell = f"<B>{cell}</B>"
@@ -170,8 +186,9 @@ def _mermaid_text(value: str) -> str:
 def to_mermaid(story: Story) -> str:
     """Mermaid flowchart text of the story: copy --> parent edges, the original marked."""
     lines = ["flowchart RL"]
+    seconds = _needs_seconds(story)
     for item in story.items:
-        label = "<br/>".join(_mermaid_text(text) for _, text in node_lines(item))
+        label = "<br/>".join(_mermaid_text(text) for _, text in node_lines(item, seconds))
         lines.append(f'    {_node_id(story, item)}["{label}"]')
     known = {i.item_id for i in story.items}
     for item in story.items:
