@@ -52,7 +52,7 @@ def delay_plot(delays: dict[str, list[int]]) -> str | None:
         return None
     rows.sort(key=lambda kv: (statistics.median(kv[1]), kv[0]), reverse=True)  # fastest at the top
     with plt.rc_context(_STYLE):
-        figure, axes = plt.subplots(figsize=(7.5, 0.9 + 0.42 * len(rows)))
+        figure, axes = plt.subplots(figsize=(8.5, 0.9 + 0.42 * len(rows)))
         data = [[max(1, v) for v in values] for _, values in rows]
         axes.boxplot(data, orientation="horizontal", widths=0.5, showfliers=False, medianprops={"color": "#b45309", "linewidth": 2},
                      boxprops={"color": "#475569"}, whiskerprops={"color": "#475569"}, capprops={"color": "#475569"})
