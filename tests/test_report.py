@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 import tomllib
 from datetime import datetime
 from pathlib import Path
@@ -80,11 +81,17 @@ def test_feed_strings_are_escaped_and_nothing_active_is_written(world: Path, tmp
     make_report(world, tmp_path)
     html = (tmp_path / "report" / "index.html").read_text()
     assert "<script" not in html.lower()
-    assert "<img" not in html.lower() and "onerror=" not in html.replace("onerror=&#34;", "").replace("onerror=&quot;", "")
+    assert "<img" not in html.lower()
+    # "onerror=" appears only inside the escaped title text, never as an attribute.
+    assert html.count("onerror=") == html.count("&lt;img src=x onerror=") > 0
     assert "&lt;script&gt;window.pwned=1&lt;/script&gt;&lt;img src=x onerror=" in html
     page = lxml.html.fromstring(html)
     assert EVIL_TITLE in [h.text_content() for h in page.iter("h3")]
     assert not [k for e in page.iter() if isinstance(e.tag, str) for k in e.attrib if k.lower().startswith("on")]
+    # Hovering a node shows its item's title (as text), hovering an edge its label; never Graphviz's ids.
+    hover = [t.text for t in page.xpath("//figure[@class='chain']//*[local-name()='title']")]
+    assert EVIL_TITLE in hover and "copy, similarity 1.00, 1 h after" in hover
+    assert not [t for t in hover if re.fullmatch(r"s\d+i\d+.*|story\d+|%\d+", t or "")]
 
 
 def test_links_are_web_links_with_noopener_nofollow_and_nothing_loads_from_the_network(world: Path, tmp_path: Path, requires_dot: None) -> None:  # noqa: F811

@@ -164,7 +164,7 @@ def to_digraph(story: Story, links: bool = True) -> graphviz.Digraph:
         parent = _node_id(story, next(i for i in story.items if i.item_id == item.parent_item_id))
         # Drawn parent → copy so that the layout flows from the original, but the arrow
         # points at the parent: the copy was taken from it.
-        graph.edge(parent, _node_id(story, item), label=edge_label(item), dir="back",
+        graph.edge(parent, _node_id(story, item), label=edge_label(item), tooltip=edge_label(item), dir="back",
                    id=f"s{story.story_id}e{item.item_id}", arrowtail="normal",
                    style="dashed" if item.relation == "excerpt" else "solid")
     return graph

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import re
 import statistics
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,10 +20,11 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 from lxml import etree
 from markupsafe import Markup
+from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.archive import parse_time
 from tracker.errors import InputError
-from tracker.graph import dot_available, duration, edge_label, inline_svg, INSTALL_HINT
+from tracker.graph import INSTALL_HINT, dot_available, duration, edge_label, inline_svg
 from tracker.model import utcnow
 from tracker.plots import delay_plot
 from tracker.store.pictures import (
@@ -176,6 +176,8 @@ def _tree(story: Story) -> list[TreeRow]:
     return rows
 
 
+_SVG_NS = "http://www.w3.org/2000/svg"
+_XLINK_TITLE = "{http://www.w3.org/1999/xlink}title"
 _ACTIVE_TAGS = {"script", "foreignObject", "iframe", "object", "embed", "animate", "set", "handler"}
 
 
@@ -190,6 +192,10 @@ def clean_svg(svg: str) -> Markup:
     for element in list(root.iter()):
         if not isinstance(element.tag, str):
             continue
+        parent = element.getparent()
+        if etree.QName(element).localname == "title" and parent is not None and parent.get("class") in ("graph", "node", "edge"):
+            parent.remove(element)  # Graphviz's internal ids ("s1i5"), shown on hover otherwise
+            continue
         if etree.QName(element).localname in _ACTIVE_TAGS:
             element.getparent().remove(element)  # type: ignore[union-attr]
             continue
@@ -198,8 +204,15 @@ def clean_svg(svg: str) -> Markup:
             if local.startswith("on") or (local == "href" and not element.attrib[name].startswith("#")):
                 del element.attrib[name]  # `#id` references (plot markers) stay: they point inside
         if etree.QName(element).localname == "a":
-            # Keep the anchor's children (its drawing), drop the link itself.
-            element.tag = "{http://www.w3.org/2000/svg}g"
+            # Keep the anchor's drawing, drop the link; its tooltip (an item's title) becomes
+            # the group's <title>, which browsers show on hover, instead of Graphviz's node id.
+            tooltip = element.attrib.pop(_XLINK_TITLE, None)
+            element.tag = f"{{{_SVG_NS}}}g"
+            group = element.getparent()
+            if tooltip and group is not None:
+                title = etree.Element(f"{{{_SVG_NS}}}title")
+                title.text = tooltip
+                group.insert(0, title)
     return Markup(etree.tostring(root, encoding="unicode"))
 
 
@@ -223,10 +236,10 @@ def _matrix(cells: dict[tuple[str, str], int]) -> Matrix:
     return Matrix(copiers, sources, shown, max(shown.values(), default=0), omitted=len(cells) - len(shown))
 
 
-def gather(sessions: Callable[[], object], since: datetime | None = None, top: int = 10) -> ReportData:
+def gather(sessions: sessionmaker[Session], since: datetime | None = None, top: int = 10) -> ReportData:
     """Read everything the report shows from the public views, and draw its pictures."""
     warnings: list[str] = []
-    with sessions() as session:  # type: ignore[attr-defined]
+    with sessions() as session:
         summaries = top_stories(session, since, top)
         stories = [load_story(session, s.story_id) for s in summaries]
         cells = copy_matrix(session, since)
@@ -275,7 +288,7 @@ def render_html(data: ReportData) -> str:
     return _environment().get_template("report.html.jinja").render(data=data, csp=CSP)
 
 
-def write_report(sessions: Callable[[], object], out: Path, since: datetime | None = None, top: int = 10) -> ReportResult:
+def write_report(sessions: sessionmaker[Session], out: Path, since: datetime | None = None, top: int = 10) -> ReportResult:
     """Write `out/index.html`; the folder is created if needed. InputError when `out` is a file."""
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder")
