@@ -425,7 +425,7 @@ def test_sighup_changes_what_is_watched_and_where_it_goes(
         daemon_config(tmp_path / "tracker.toml", sqlite_url, first_story + second_story,
                       {"name": "desk", "any": True, "file": "copies.jsonl"})
         daemon.send(1)  # SIGHUP
-        wait_until(lambda: (tmp_path / "copies.jsonl").exists(), STARTUP, "the second copy written to the file",
+        wait_until(lambda: (tmp_path / "copies.jsonl").exists() and (tmp_path / "copies.jsonl").read_text().endswith("\n"), STARTUP, "the second copy written to the file",
                    details=daemon.tail)
         [line] = (tmp_path / "copies.jsonl").read_text().splitlines()
         assert json.loads(line)["copy"]["url"] == f"{server.base}/m/16.html"

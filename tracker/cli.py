@@ -629,3 +629,73 @@ def alerts(ctx: click.Context, deliver: bool, retry_failed: bool, limit: int) ->
     if deliver:
         _deliver(config)
     echo(alerts_report(sessions, config, limit))
+
+
+_GRAPH_SUFFIXES = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png", ".mmd": "mermaid", ".mermaid": "mermaid"}
+
+
+@main.command()
+@click.argument("url")
+@click.option("--format", "fmt", type=click.Choice(["dot", "svg", "png", "mermaid"]),
+              help="Picture format (default: from --out's suffix, else dot).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file (default: standard output).")
+@click.pass_context
+def graph(ctx: click.Context, url: str, fmt: str | None, out: Path | None) -> None:
+    """Draw the story of an article: who copied whom, how closely, how fast.
+
+    Publishers are nodes, the original framed; each copy points at its parent, labelled
+    with relation, similarity (or containment for excerpts) and delay; a dashed red frame
+    marks a claimed date the captures disprove. SVG and PNG need Graphviz's dot; without
+    it the DOT text is written instead, with a warning.
+
+    \b
+    Examples:
+      tracker graph https://ru24.pro/70678-….html --out chain.svg
+      tracker graph https://ru24.pro/70678-….html --format png --out chain.png
+      tracker graph https://ru24.pro/70678-….html --format mermaid
+    """
+    from tracker.graph import story_picture
+    from tracker.store.database import open_database
+
+    fmt = fmt or (_GRAPH_SUFFIXES.get(out.suffix.lower(), "dot") if out else "dot")
+    if fmt == "png" and out is None and sys.stdout.isatty():
+        raise InputError("PNG is binary: give --out FILE or redirect standard output")
+    picture, warning = story_picture(open_database(_config(ctx).database.url), url, fmt)
+    if warning:
+        echo(f"tracker: warning: {warning}", err=True)
+    if out is None:
+        click.echo(picture.data, nl=False)  # bytes go to the binary stream as they are
+        return
+    if picture.format != fmt:
+        out = out.with_suffix(".dot")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(picture.data)
+    click.echo(f"wrote {out} ({picture.format})", err=True)
+
+
+@main.command()
+@click.option("--out", required=True, metavar="DIR", type=click.Path(path_type=Path), help="Folder to write index.html into (created if needed).")
+@click.option("--since", metavar="T", help="Only items published since: an ISO date or time (UTC), or a span back from now: 36h, 7d, 2w.")
+@click.option("--top", metavar="N", type=click.IntRange(1, 200), default=10, show_default=True, help="How many of the most republished stories to draw.")
+@click.pass_context
+def report(ctx: click.Context, out: Path, since: str | None, top: int) -> None:
+    """Write a self-contained HTML report: chains, who copies whom, copy delays, publishers.
+
+    One index.html with everything inline; it runs no scripts and loads nothing from the
+    network, so it opens offline and can be mailed as one file.
+
+    \b
+    Examples:
+      tracker report --out report/
+      tracker report --out report/ --since 7d --top 20
+      tracker report --out report/ --since 2025-01-01
+    """
+    from tracker.report import parse_since, write_report
+    from tracker.store.database import open_database
+
+    when = parse_since(since) if since else None
+    result = write_report(open_database(_config(ctx).database.url), out, when, top)
+    for warning in result.warnings:
+        echo(f"tracker: warning: {warning}", err=True)
+    stories = "1 story" if result.stories == 1 else f"{result.stories} stories"
+    click.echo(f"wrote {result.path}: {stories} drawn, {_n(result.publishers, 'publisher')}")

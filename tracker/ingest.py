@@ -11,6 +11,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
@@ -148,15 +149,32 @@ def ingest_paths(
                 yield capture
 
     stream = parse_ahead(unstored(_captures(paths, url, captured_at, skipped)), default_workers() if workers is None else workers)
+    # Ctrl-C is taken between captures, so the summary counts exactly what was committed;
+    # a second Ctrl-C stops at once.
+    interrupted = threading.Event()
+
+    def on_sigint(_signum: int, _frame: object) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
     try:
         for capture, parsed in stream:
+            if interrupted.is_set():
+                raise KeyboardInterrupt
             report.add(pipeline.process(capture, parsed))
             bar.set_postfix(items=report.new_items, copies=report.republications, refresh=False)
             tick()
+        if interrupted.is_set():
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
         _finish(report, skipped)
         raise IngestInterrupted(report) from None
     finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
         stream.close()  # stops the parser processes now, not whenever the generator is collected
         bar.close()
     _finish(report, skipped)
