@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -26,8 +28,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def create_db_engine(url: str) -> Engine:
-    """An engine for `url`; a SQLite file's folder is created if it does not exist."""
+def create_db_engine(url: str, timeout: float | None = None) -> Engine:
+    """An engine for `url`; a SQLite file's folder is created if it does not exist.
+
+    `timeout` (seconds) bounds connecting and each statement, for short probes such as
+    health checks; such an engine keeps at most two connections.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as error:
@@ -38,11 +44,18 @@ def create_db_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed)
+        engine = create_engine(parsed, **({"connect_args": {"timeout": timeout}} if timeout else {}))
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    options: dict[str, Any] = {}
+    if timeout and parsed.get_backend_name() == "postgresql":
+        # libpq counts whole seconds (and at least 2); the statement timeout is in milliseconds.
+        options = {
+            "connect_args": {"connect_timeout": max(2, math.ceil(timeout)), "options": f"-c statement_timeout={int(timeout * 1000)}"},
+            "pool_size": 1, "max_overflow": 1, "pool_timeout": timeout,
+        }
     try:
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, **options)
     except Exception as error:  # unknown dialects surface as assorted errors (NoSuchModuleError, ImportError, …)
         raise ConfigError(f"database.url: cannot use {parsed.render_as_string()}: {error}") from None
 
