@@ -11,6 +11,7 @@ Other parts of the tracker count through the small functions at the bottom
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
@@ -23,9 +24,12 @@ from prometheus_client.registry import Collector
 from tracker import __version__
 from tracker.fetch import ERROR_KINDS
 from tracker.health import Answer, Liveness
+from tracker.logs import fields
 from tracker.model import utcnow
 from tracker.poll import PollOutcome
 from tracker.store.gauges import FEED_STATES, DatabaseGauges
+
+log = logging.getLogger(__name__)
 
 # `*_created` series double the output and no dashboard reads them.
 disable_created_metrics()
@@ -99,6 +103,7 @@ class _StateCollector(Collector):
     def __init__(self, liveness: Callable[[], Liveness], gauges: Callable[[], Answer[DatabaseGauges]]) -> None:
         self.liveness = liveness
         self.gauges = gauges
+        self._failing = False
 
     def describe(self) -> list[Metric]:
         # Nothing to describe up front: collect() would query the database at registration.
@@ -115,6 +120,12 @@ class _StateCollector(Collector):
         yield GaugeMetricFamily("tracker_database_up", "1 when the database answered the last metrics query.",
                                 value=0 if answer.value is None else 1)
         stored = answer.value
+        if (stored is None) != self._failing:  # log changes only: scrapes come every few seconds
+            self._failing = stored is None
+            if stored is None:
+                log.warning("metrics: cannot read the database gauges", extra=fields(error=answer.error))
+            else:
+                log.info("metrics: database gauges readable again")
         if stored is None:
             return  # absent rather than stale: alert on tracker_database_up
         feeds = GaugeMetricFamily("tracker_feeds", "Feeds by state: active, failing (errors in a row), retired (410), inactive.",
