@@ -90,11 +90,16 @@ class Daemon:
         self.start()
         interval = watchdog_interval()
         watchdog = Watchdog(self._systemd, interval, self.liveness).start() if interval and self._systemd.enabled else None
-        announced = False
+        announced, status = False, ""
         while not self.stopping.wait(0.5):
-            if not announced and self._polling.is_set():
+            if announced:
+                continue
+            if self._polling.is_set():
                 self._systemd.ready(f"polling {len(self.config.feeds)} feeds")
                 announced = True
+            elif (detail := self.liveness().detail) != status:  # e.g. "waiting for the database"
+                status = detail
+                self._systemd.status(f"starting: {detail}")
         self.shutdown()
         if watchdog:
             watchdog.stop()
