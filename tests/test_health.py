@@ -6,7 +6,10 @@ import socket
 import threading
 import time
 
-from tracker.health import LOADING, POLLING, STALLED, STARTING, BoundedCall, HealthCheck, Liveness
+from tests.feedserver import wait_until
+from tracker.config import parse_config
+from tracker.health import LOADING, POLLING, STALLED, STARTING, STOPPED, BoundedCall, HealthCheck, Liveness
+from tracker.scheduler import Daemon
 
 
 class Clock:
@@ -116,3 +119,20 @@ def test_a_hanging_database_answers_503_within_the_timeout() -> None:
     finally:
         check.close()
         listener.close()
+
+
+def test_a_daemons_liveness_from_start_to_stop(sqlite_url: str) -> None:
+    config = parse_config({"database": {"url": sqlite_url}, "polling": {"dispatch_seconds": 0.2}})
+    daemon = Daemon(config)
+    assert daemon.liveness().state == STARTING
+    daemon.start()
+    try:
+        wait_until(lambda: daemon.liveness().state == POLLING, 20, "the daemon polling")
+        live = daemon.liveness()
+        assert live.alive and live.serving and live.last_dispatch_s is not None and live.last_dispatch_s < 5
+        # No tick for longer than 3 × dispatch_seconds + 30 s: stalled, and the watchdog goes hungry.
+        stalled = daemon.liveness(now=time.monotonic() + 3 * 0.2 + 31)
+        assert stalled.state == STALLED and not stalled.alive and "no dispatch tick completed" in stalled.detail
+    finally:
+        daemon.shutdown()
+    assert daemon.liveness().state == STOPPED and not daemon.liveness().alive

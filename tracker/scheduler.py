@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 HEARTBEAT = "daemon"
 DISPATCH = "dispatch"
 EXIT_AT_ONCE = 130
+# A tick loading the caches counts as alive this long (the unit's TimeoutStartSec): past
+# that, a load hanging on a black-holed database stops the watchdog and systemd restarts us.
+LOAD_GRACE_SECONDS = 15 * 60
 
 
 class Daemon:
@@ -279,25 +282,28 @@ class Daemon:
             if session.execute(update(table).where(table.c.name == HEARTBEAT).values(**values)).rowcount == 0:
                 session.execute(insert(table).values(name=HEARTBEAT, **values))
 
-
     # -- operations ------------------------------------------------------------------------
-    def liveness(self) -> Liveness:
+    def liveness(self, now: float | None = None) -> Liveness:
         """Is the dispatch loop doing its job? (for /healthz, /metrics and the systemd watchdog)"""
-        now = time.monotonic()
+        now = time.monotonic() if now is None else now
         started, ended = self._tick_started, self._tick_ended
         since = None if ended is None else now - ended
         if self.stopped.is_set():
             return Liveness(STOPPED, since)
         if self.stopping.is_set():
             return Liveness(STOPPING, since)
+        if started is None:
+            return Liveness(STARTING, None, "starting the scheduler")
         if not self._scheduler.running:
             return Liveness(STALLED, since, "the scheduler is not running")
         in_tick = started is not None and (ended is None or started > ended)
         # A tick may run long while it loads the caches from SQL (a large database, or after an outage).
         loading = in_tick and (self._stale or self._reconfigure or self._poller is None)
-        quiet = now - (started if in_tick and started is not None else ended if ended is not None else now)
+        quiet = now - (started if in_tick or ended is None else ended)
         if not loading and quiet > 3 * self.config.polling.dispatch_seconds + 30:
             return Liveness(STALLED, since, f"no dispatch tick completed for {quiet:.0f} s")
+        if loading and quiet > LOAD_GRACE_SECONDS:
+            return Liveness(STALLED, since, f"loading the caches for {quiet:.0f} s")
         if not self._polling.is_set():
             return Liveness(STARTING, since, "loading the caches" if loading else "waiting for the database")
         return Liveness(LOADING if loading else POLLING, since)
