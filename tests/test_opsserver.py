@@ -106,7 +106,8 @@ def test_metrics_move_as_the_daemon_polls(
     ))
     port = port_of(daemon)
 
-    first = wait_until(lambda: (s := scrape(port)) and {"ok", "not_modified", "http_status"} <= polls(s).keys() and s,
+    first = wait_until(lambda: (s := scrape(port)) and {"ok", "not_modified", "http_status"} <= polls(s).keys()
+                       and value(s, "tracker_feeds", state="failing") == 1 and s,
                        STARTUP, "an ok, a 304 and a failed poll counted", details=daemon.tail)
     assert isinstance(first, dict)
     assert value(first, "tracker_new_items_total") == 3  # two growing items and the fixed one
@@ -120,11 +121,11 @@ def test_metrics_move_as_the_daemon_polls(
     assert value(first, "tracker_database_errors_total", operation="poll") == 0
 
     growing.publish(2)
-    later = wait_until(lambda: (s := scrape(port)) and value(s, "tracker_new_items_total") == 5 and s, 10,
-                       "the two new items counted", details=daemon.tail)
+    # The counter moves as the poll is stored; the gauge within health_cache_seconds of it.
+    later = wait_until(lambda: (s := scrape(port)) and value(s, "tracker_new_items_total") == 5
+                       and value(s, "tracker_items") == 5 and s, 10, "the two new items counted and stored", details=daemon.tail)
     assert isinstance(later, dict)
     assert polls(later)["ok"] > polls(first)["ok"]
-    assert value(later, "tracker_items") == 5
     assert value(later, "tracker_poll_duration_seconds_count") > value(first, "tracker_poll_duration_seconds_count")
 
     status, body = health(port)
