@@ -331,3 +331,14 @@ def test_unknown_opml_key_is_refused(tmp_path: Path) -> None:
     config.write_text('[[opml]]\nfile = "subs.opml"\n')
     with pytest.raises(ConfigError, match=r"opml\.0\.(file|path)"):
         load_config(config)
+def test_http_endpoints_are_off_by_default_and_listen_takes_host_and_port() -> None:
+    assert parse_config({}).http.address is None
+    assert parse_config({"http": {"listen": "127.0.0.1:9180"}}).http.address == ("127.0.0.1", 9180)
+    assert parse_config({"http": {"listen": "[::1]:9180"}}).http.address == ("::1", 9180)
+    assert parse_config({"http": {"listen": "0.0.0.0:0"}}).http.address == ("0.0.0.0", 0)
+
+
+@pytest.mark.parametrize("listen", ["9180", ":9180", "127.0.0.1", "127.0.0.1:99999", "::1:9180", "host:port"])
+def test_a_bad_http_listen_address_is_refused_naming_the_key(listen: str) -> None:
+    with pytest.raises(ConfigError, match=r"^http\.listen: .* is not HOST:PORT"):
+        parse_config({"http": {"listen": listen}})

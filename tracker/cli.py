@@ -275,9 +275,13 @@ def _logging(ctx: click.Context, config: Config, fmt: str | None) -> None:
 def run(ctx: click.Context, log_format: str | None) -> None:
     """Run the polling daemon until SIGTERM/SIGINT (SIGHUP re-reads the config).
 
+    With [http] listen = "127.0.0.1:9180" it serves /healthz and /metrics (Prometheus);
+    under systemd it reports readiness and feeds the watchdog (contrib/tracker.service).
+
     \b
-    Example:
+    Examples:
       tracker --config config/tracker.toml run --log-format json
+      curl http://127.0.0.1:9180/healthz
     """
     from tracker.config import config_path
     from tracker.scheduler import Daemon

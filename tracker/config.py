@@ -14,12 +14,13 @@ directory.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -164,6 +165,35 @@ class AlertConfig(_Strict):
         return self
 
 
+_LISTEN = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.%\w]+)\]|(?P<host>[^:\s\[\]]+)):(?P<port>\d{1,5})$")
+
+
+class HttpConfig(_Strict):
+    """`[http]`: the daemon's `/healthz` and `/metrics` endpoints (off unless `listen` is set)."""
+
+    listen: str | None = None
+    health_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    health_cache_seconds: float = Field(default=1.5, ge=0, le=60)
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None:
+            match = _LISTEN.match(value)
+            if not match or int(match["port"]) > 65535:
+                raise ValueError(f'{value!r} is not HOST:PORT (e.g. "127.0.0.1:9180", "[::1]:9180", "0.0.0.0:9180")')
+        return value
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """(host, port) to listen on, or None when the endpoints are off; port 0 picks a free one."""
+        if self.listen is None:
+            return None
+        match = _LISTEN.match(self.listen)
+        assert match is not None  # validated above
+        return match["v6"] or match["host"], int(match["port"])
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -173,6 +203,7 @@ class Config(_Strict):
     archive: ArchiveConfig = ArchiveConfig()
     log: LogConfig = LogConfig()
     status: StatusConfig = StatusConfig()
+    http: HttpConfig = HttpConfig()
     feeds: list[FeedConfig] = Field(default_factory=list)
     opml: list[OpmlConfig] = Field(default_factory=list)
     alerts: list[AlertConfig] = Field(default_factory=list)

@@ -10,6 +10,10 @@ lets polls in flight finish and commit, and exits 0; a second exits at once. SIG
 re-reads the config (new feeds start, removed ones stop; an invalid file is refused and
 the old config kept). Losing the database does not kill the daemon: it logs, retries on
 the next tick, and rebuilds its caches from SQL once the database is back.
+
+Operations: `[http] listen` serves /healthz and /metrics (tracker.opsserver); under
+systemd (NOTIFY_SOCKET) it says READY=1 once polling, RELOADING=1 on SIGHUP, STOPPING=1
+on shutdown, and feeds the watchdog while the dispatch loop ticks (tracker.systemd).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,18 +39,25 @@ from tracker.alerts import Alerts
 from tracker.config import Config, load_config
 from tracker.deliver import DeliveryThread
 from tracker.errors import ConfigError, StoreError
+from tracker.health import LOADING, POLLING, STALLED, STARTING, STOPPED, STOPPING, HealthCheck, Liveness
 from tracker.identity import host_of
 from tracker.logs import fields
+from tracker.metrics import METRICS, record_database_error
 from tracker.model import utcnow
+from tracker.opsserver import OpsServer
 from tracker.pipeline import Pipeline
 from tracker.poll import FeedToPoll, Poller, PollOutcome
 from tracker.store import schema
 from tracker.store.database import open_database
+from tracker.systemd import Notifier, Watchdog, watchdog_interval
 
 log = logging.getLogger(__name__)
 HEARTBEAT = "daemon"
 DISPATCH = "dispatch"
 EXIT_AT_ONCE = 130
+# A tick loading the caches counts as alive this long (the unit's TimeoutStartSec): past
+# that, a load hanging on a black-holed database stops the watchdog and systemd restarts us.
+LOAD_GRACE_SECONDS = 15 * 60
 
 
 class Daemon:
@@ -71,15 +83,32 @@ class Daemon:
         self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
         self._started_at = utcnow()
         self._delivery = DeliveryThread(config)
+        self._polling = threading.Event()  # set once the caches are loaded and feeds are dispatched
+        self._tick_started: float | None = None
+        self._tick_ended: float | None = None
+        self._systemd = Notifier.from_environment()
+        self._ops: OpsServer | None = None
 
     # -- life cycle -----------------------------------------------------------------------
     def run(self) -> int:
         """Run in the foreground until a signal stops it; return the exit status."""
         self.install_signal_handlers()
         self.start()
+        interval = watchdog_interval()
+        watchdog = Watchdog(self._systemd, interval, self.liveness).start() if interval and self._systemd.enabled else None
+        announced, status = False, ""
         while not self.stopping.wait(0.5):
-            pass
+            if announced:
+                continue
+            if self._polling.is_set():
+                self._systemd.ready(f"polling {len(self.config.feeds)} feeds")
+                announced = True
+            elif (detail := self.liveness().detail) != status:  # e.g. "waiting for the database"
+                status = detail
+                self._systemd.status(f"starting: {detail}")
         self.shutdown()
+        if watchdog:
+            watchdog.stop()
         return 0
 
     def install_signal_handlers(self) -> None:
@@ -100,6 +129,7 @@ class Daemon:
     def start(self) -> None:
         """Start the dispatch job (the database may still be down: it is retried)."""
         log.info("daemon starting", extra=fields(pid=os.getpid(), feeds=len(self.config.feeds), workers=self.config.polling.workers))
+        self._start_http()
         self._scheduler.add_job(
             self.dispatch, "interval", id=DISPATCH, seconds=self.config.polling.dispatch_seconds, next_run_time=utcnow_aware()
         )
@@ -110,6 +140,7 @@ class Daemon:
         """Stop dispatching, let polls in flight finish and commit, then mark the heartbeat stopped."""
         self.stopping.set()
         self._delivery.stop()
+        self._systemd.stopping()
         self._scheduler.shutdown(wait=True)
         self._workers.shutdown(wait=True)
         try:
@@ -118,12 +149,21 @@ class Daemon:
             pass
         if self._poller:
             self._poller.close()
+        if self._ops:
+            self._ops.stop()
         log.info("daemon stopped", extra=fields(pid=os.getpid()))
         self.stopped.set()
 
     # -- configuration ---------------------------------------------------------------------
     def reload(self) -> None:
         """Re-read the config file; keep the old one if the new one is invalid."""
+        self._systemd.reloading()
+        try:
+            self._reload()
+        finally:
+            self._systemd.ready(f"polling {len(self.config.feeds)} feeds")
+
+    def _reload(self) -> None:
         try:
             config = load_config(self.config_path)
         except ConfigError as error:
@@ -133,6 +173,9 @@ class Daemon:
         if config.database.url != old.database.url or config.detection != old.detection:
             log.warning("database and detection settings change only on restart; keeping the running ones")
             config = config.model_copy(update={"database": old.database, "detection": old.detection})
+        if config.http != old.http:
+            log.warning("http settings change only on restart; keeping the running ones")
+            config = config.model_copy(update={"http": old.http})
         self.config = config
         self._delivery.configure(config)
         log.info("config reloaded", extra=fields(feeds=len(config.feeds)))
@@ -163,7 +206,7 @@ class Daemon:
                 poller = Poller(self._sessions, pipeline, self.config)
                 poller.sync_feeds(list(self.config.feeds))
             except (SQLAlchemyError, StoreError) as error:
-                _log_db_error("while loading; retrying", error)
+                _log_db_error("while loading; retrying", error, operation="load")
                 if self._sessions is not None:
                     self._sessions.kw["bind"].dispose()
                 self._sessions = None
@@ -177,18 +220,26 @@ class Daemon:
 
     def dispatch(self) -> None:
         """One tick: heartbeat, then hand due feeds to free workers within per-host limits."""
+        self._tick_started = time.monotonic()
+        try:
+            self._dispatch()
+        finally:
+            self._tick_ended = time.monotonic()
+
+    def _dispatch(self) -> None:
         if self.stopping.is_set():
             return
         poller = self._ready()
         if poller is None:
             return
+        self._polling.set()
         try:
             self._beat("running")
             free = self.config.polling.workers - len(self._in_flight)
             due = poller.due(limit=max(free * 4, 1)) if free > 0 else []
         except SQLAlchemyError as error:
             self._stale = True
-            _log_db_error("while dispatching; retrying", error)
+            _log_db_error("while dispatching; retrying", error, operation="dispatch")
             return
         for feed in due:
             if free <= 0 or self.stopping.is_set():
@@ -216,14 +267,16 @@ class Daemon:
             # The poll is not lost: its feed is still due and is fetched again once the
             # database is back. The caches may hold half of it: rebuild them from SQL.
             self._stale = True
-            _log_db_error("during poll; will retry", error, feed=feed.url)
+            _log_db_error("during poll; will retry", error, operation="poll", feed=feed.url)
             return
         except Exception:
             self._stale = True
+            METRICS.polls.labels("crashed").inc()
             log.exception("poll crashed; caches will be rebuilt", extra=fields(feed=feed.url))
             return
         if outcome.report.new_copies:
             self._delivery.wake()
+        METRICS.observe_poll(outcome)
         if self.on_poll:
             self.on_poll(outcome)
 
@@ -238,9 +291,51 @@ class Daemon:
             if session.execute(update(table).where(table.c.name == HEARTBEAT).values(**values)).rowcount == 0:
                 session.execute(insert(table).values(name=HEARTBEAT, **values))
 
+    # -- operations ------------------------------------------------------------------------
+    def liveness(self, now: float | None = None) -> Liveness:
+        """Is the dispatch loop doing its job? (for /healthz, /metrics and the systemd watchdog)"""
+        now = time.monotonic() if now is None else now
+        started, ended = self._tick_started, self._tick_ended
+        since = None if ended is None else now - ended
+        if self.stopped.is_set():
+            return Liveness(STOPPED, since)
+        if self.stopping.is_set():
+            return Liveness(STOPPING, since)
+        if started is None:
+            return Liveness(STARTING, None, "starting the scheduler")
+        if not self._scheduler.running:
+            return Liveness(STALLED, since, "the scheduler is not running")
+        in_tick = started is not None and (ended is None or started > ended)
+        # A tick may run long while it loads the caches from SQL (a large database, or after an outage).
+        loading = in_tick and (self._stale or self._reconfigure or self._poller is None)
+        quiet = now - (started if in_tick or ended is None else ended)
+        if not loading and quiet > 3 * self.config.polling.dispatch_seconds + 30:
+            return Liveness(STALLED, since, f"no dispatch tick completed for {quiet:.0f} s")
+        if loading and quiet > LOAD_GRACE_SECONDS:
+            return Liveness(STALLED, since, f"loading the caches for {quiet:.0f} s")
+        if not self._polling.is_set():
+            return Liveness(STARTING, since, "loading the caches" if loading else "waiting for the database")
+        return Liveness(LOADING if loading else POLLING, since)
 
-def _log_db_error(context: str, error: Exception, **extra: object) -> None:
-    """Log a database failure, saying "unavailable" only when the server could not be reached."""
+    def _start_http(self) -> None:
+        address = self.config.http.address
+        if address is None or self._ops is not None:
+            return
+        http = self.config.http
+        health = HealthCheck(self.liveness, self.config.database.url, http.health_timeout_seconds, http.health_cache_seconds)
+        try:
+            self._ops = OpsServer(address[0], address[1], METRICS, health)
+        except Exception:
+            health.close()
+            raise
+        METRICS.watch(self.liveness, health.gauges)
+        self._ops.start()
+
+
+def _log_db_error(context: str, error: Exception, operation: str | None = None, **extra: object) -> None:
+    """Log (and count) a database failure, saying "unavailable" only when the server could not be reached."""
+    if operation:
+        record_database_error(operation)
     unreachable = isinstance(error, OperationalError | InterfaceError | StoreError) or getattr(error, "connection_invalidated", False)
     event = f"{'database unavailable' if unreachable else 'database error'} {context}"
     log.error(event, extra=fields(error=str(error).splitlines()[0] if str(error) else repr(error), **extra))

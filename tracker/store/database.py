@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -64,8 +66,12 @@ def describe(url: str) -> str:
     return _parse(url).render_as_string(hide_password=True)
 
 
-def create_db_engine(url: str, create: bool = True) -> Engine:
-    """An engine for `url`; with `create`, a SQLite file's folder is created if missing."""
+def create_db_engine(url: str, create: bool = True, timeout: float | None = None) -> Engine:
+    """An engine for `url`; with `create`, a SQLite file's folder is created if missing.
+
+    `timeout` (seconds) bounds connecting and each statement, for short probes such as
+    health checks; such an engine keeps at most two connections.
+    """
     parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
         path = sqlite_file(url)
@@ -76,11 +82,18 @@ def create_db_engine(url: str, create: bool = True) -> Engine:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise StoreError(f"cannot create the database folder {path.parent}: {error.strerror}") from None
-        engine = create_engine(parsed)
+        engine = create_engine(parsed, **({"connect_args": {"timeout": timeout}} if timeout else {}))
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    options: dict[str, Any] = {}
+    if timeout and parsed.get_backend_name() == "postgresql":
+        # libpq counts whole seconds (and at least 2); the statement timeout is in milliseconds.
+        options = {
+            "connect_args": {"connect_timeout": max(2, math.ceil(timeout)), "options": f"-c statement_timeout={int(timeout * 1000)}"},
+            "pool_size": 1, "max_overflow": 1, "pool_timeout": timeout,
+        }
     try:
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, **options)
     except Exception as error:  # unknown dialects surface as assorted errors (NoSuchModuleError, ImportError, …)
         raise ConfigError(f"database.url: cannot use {parsed.render_as_string()}: {error}") from None
 
