@@ -97,7 +97,14 @@ def test_each_message_is_posted_once_with_its_headers(any_db_url: str, receiver:
     assert len(receiver.messages()) == 3
 
 
+def _deliveries(outcome: str) -> float:
+    from tracker.metrics import METRICS
+
+    return METRICS.alert_deliveries.labels("webhook", outcome)._value.get()
+
+
 def test_a_failing_endpoint_is_retried_with_backoff_then_delivered(any_db_url: str, receiver: WebhookReceiver) -> None:
+    failed_before, delivered_before = _deliveries("failed"), _deliveries("delivered")
     config = make_config(any_db_url, [hook_alert(receiver, retry_seconds=1.0, max_retry_seconds=60.0)])
     Pipeline(open_database(any_db_url), config).ingest(stories(1))
     receiver.answer(500)
@@ -118,6 +125,8 @@ def test_a_failing_endpoint_is_retried_with_backoff_then_delivered(any_db_url: s
     assert second_post.at - first_post.at >= 1.0
     [row] = rows(any_db_url)
     assert (row["state"], row["attempts"], row["last_status"], row["last_error"]) == ("delivered", 2, 200, None)
+    # /metrics counts both attempts.
+    assert (_deliveries("failed") - failed_before, _deliveries("delivered") - delivered_before) == (1, 1)
 
 
 def test_backoff_doubles_up_to_its_cap_then_gives_up_and_retry_queues_again(

@@ -39,6 +39,7 @@ from tracker.config import AlertConfig, Config
 from tracker.errors import StoreError
 from tracker.fetch import PostResult, WebhookPoster
 from tracker.logs import fields
+from tracker.metrics import record_alert_delivery
 from tracker.model import utcnow
 from tracker.store import outbox
 from tracker.store.database import open_database
@@ -160,6 +161,7 @@ class Deliverer:
                 kept = outbox.mark_delivered(session, message.id, self.owner, now, result.status)
             else:
                 kept = outbox.mark_attempt_failed(session, message.id, self.owner, now, result.status, result.error, later, give_up)
+        record_alert_delivery("file" if alert.file is not None else "webhook", result.error is None)
         if not kept:
             log.warning("alert lease lost: another sender took the message over", extra=fields(**info))
         elif result.error is None:
