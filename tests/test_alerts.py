@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from tests.builders import T0, Item, article, capture, hours, html, rss, wordpress_footer
+from tests.test_pipeline import DIGEST, FEEDS, KHAAMA, MIRRORS, RU24
 from tracker.alerts import Alerts
 from tracker.cli import main
 from tracker.config import parse_config
@@ -20,16 +21,6 @@ from tracker.model import Capture
 from tracker.pipeline import Pipeline
 from tracker.store.database import open_database
 
-KHAAMA = "https://www.khaama.com/feed/"
-RU24 = "https://ru24.pro/rss"
-DIGEST = "https://headlinedigest.example/rss"
-MIRRORS = "https://mirrorofmirrors.example/rss"
-FEEDS = [
-    {"url": KHAAMA, "publisher": "Khaama Press"},
-    {"url": RU24, "publisher": "ru24.pro"},
-    {"url": DIGEST, "publisher": "Headline Digest"},
-    {"url": MIRRORS, "publisher": "Mirror of Mirrors"},
-]
 TITLE = "Torkham crossing reopens to trade"
 ORIGINAL_URL = "https://www.khaama.com/torkham-crossing-reopens/"
 MIRROR_URL = "https://ru24.pro/70678-torkham.html"
