@@ -664,7 +664,7 @@ def graph(ctx: click.Context, url: str, fmt: str | None, out: Path | None) -> No
     fmt = fmt or (_GRAPH_SUFFIXES.get(out.suffix.lower(), "dot") if out else "dot")
     if fmt == "png" and out is None and sys.stdout.isatty():
         raise InputError("PNG is binary: give --out FILE or redirect standard output")
-    picture, warning = story_picture(open_database(_config(ctx).database.url), url, fmt)
+    picture, warning = story_picture(open_database(_config(ctx).database.url, create=False), url, fmt)
     if warning:
         echo(f"tracker: warning: {warning}", err=True)
     if out is None:
@@ -698,7 +698,7 @@ def report(ctx: click.Context, out: Path, since: str | None, top: int) -> None:
     from tracker.store.database import open_database
 
     when = parse_since(since) if since else None
-    result = write_report(open_database(_config(ctx).database.url), out, when, top)
+    result = write_report(open_database(_config(ctx).database.url, create=False), out, when, top)
     for warning in result.warnings:
         echo(f"tracker: warning: {warning}", err=True)
     stories = "1 story" if result.stories == 1 else f"{result.stories} stories"
