@@ -398,6 +398,31 @@ def test_sighup_with_an_invalid_config_keeps_the_old_one(
 
 
 # -- 5. kill -9 and restart ---------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_second_daemon_on_the_same_database_is_refused_in_one_line(
+    tmp_path: Path, server: FeedServer, daemons: Callable[[Path], DaemonProcess], backend: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'tracker.sqlite3'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    feed = server.growing_feed("/one.xml", "One", seed=8, initial=1)
+    config = write_config(tmp_path / "tracker.toml", url, [feed])
+    first = daemons(config)
+    first.wait_logged("caches loaded", timeout=STARTUP)
+    second = subprocess.run(
+        [TRACKER, "--config", str(config), "run"], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60,
+    )
+    assert second.returncode == 1, second.stderr
+    lines = second.stderr.strip().splitlines()
+    assert lines[-1].startswith("tracker: error: another tracker daemon") and "one daemon per database" in lines[-1]
+    assert first.alive()
+    # A daemon killed with -9 leaves no lock behind.
+    first.kill()
+    third = daemons(config)
+    third.wait_logged("caches loaded", timeout=STARTUP)
+    third.send(signal.SIGTERM)
+    assert third.wait_exit(10) == 0, third.tail()
+
+
 def test_kill_9_and_restart_loses_and_duplicates_nothing(
     tmp_path: Path, server: FeedServer, daemons: Callable[[Path], DaemonProcess], open_db: Callable[[str], Db], sqlite_url: str,
 ) -> None:

@@ -61,6 +61,12 @@ class MissingDatabaseError(StoreError):
     """A read-only command was pointed at a database that does not exist (or holds no tracker data)."""
 
 
+class AlreadyRunningError(TrackerError):
+    """A second polling daemon was started on a database that already has one."""
+
+    exit_code = EXIT_FAILURES
+
+
 class IngestInterrupted(TrackerError):
     """Ctrl-C during an ingest; `report` is what was stored before it (all committed)."""
 

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.alerts import Alerts
 from tracker.config import Config, load_config
 from tracker.deliver import DeliveryThread
-from tracker.errors import ConfigError, StoreError
+from tracker.errors import EXIT_FAILURES, AlreadyRunningError, ConfigError, StoreError
 from tracker.health import LOADING, POLLING, STALLED, STARTING, STOPPED, STOPPING, HealthCheck, Liveness
 from tracker.identity import host_of
 from tracker.logs import fields
@@ -49,6 +49,7 @@ from tracker.pipeline import Pipeline
 from tracker.poll import FeedToPoll, Poller, PollOutcome
 from tracker.store import schema
 from tracker.store.database import open_database
+from tracker.store.lock import DaemonLock
 from tracker.systemd import Notifier, Watchdog, watchdog_interval
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ class Daemon:
         self._workers = ThreadPoolExecutor(config.polling.workers, thread_name_prefix="poll")
         self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
         self._started_at = utcnow()
+        self._lock = DaemonLock(config.database.url)
+        self.exit_code = 0
         self._delivery = DeliveryThread(config)
         self._polling = threading.Event()  # set once the caches are loaded and feeds are dispatched
         self._tick_started: float | None = None
@@ -91,7 +94,15 @@ class Daemon:
 
     # -- life cycle -----------------------------------------------------------------------
     def run(self) -> int:
-        """Run in the foreground until a signal stops it; return the exit status."""
+        """Run in the foreground until a signal stops it; return the exit status.
+
+        Raises AlreadyRunningError when another daemon runs on the same database.
+        """
+        try:
+            self._lock.acquire()
+        except (SQLAlchemyError, StoreError) as error:
+            # The database is down: the lock is taken once it answers (see `_ready`).
+            _log_db_error("while starting; retrying", error, operation="load")
         self.install_signal_handlers()
         self.start()
         interval = watchdog_interval()
@@ -109,7 +120,7 @@ class Daemon:
         self.shutdown()
         if watchdog:
             watchdog.stop()
-        return 0
+        return self.exit_code
 
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT: stop (twice: at once); SIGHUP: reload the config."""
@@ -151,6 +162,7 @@ class Daemon:
             self._poller.close()
         if self._ops:
             self._ops.stop()
+        self._lock.release()
         log.info("daemon stopped", extra=fields(pid=os.getpid()))
         self.stopped.set()
 
@@ -196,6 +208,7 @@ class Daemon:
             if self._in_flight:
                 return None  # wait for polls in flight before rebuilding under them
             try:
+                self._lock.acquire()
                 if self._sessions is None:
                     self._sessions = open_database(self.config.database.url)
                 if self._stale or self._poller is None:
@@ -205,6 +218,11 @@ class Daemon:
                     pipeline.alerts = Alerts.from_config(self.config)
                 poller = Poller(self._sessions, pipeline, self.config)
                 poller.sync_feeds(list(self.config.feeds))
+            except AlreadyRunningError as error:
+                log.error("refusing to run", extra=fields(error=str(error)))
+                self.exit_code = EXIT_FAILURES
+                self.stopping.set()
+                return None
             except (SQLAlchemyError, StoreError) as error:
                 _log_db_error("while loading; retrying", error, operation="load")
                 if self._sessions is not None:
