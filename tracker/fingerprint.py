@@ -68,6 +68,32 @@ def minhash_of(fingerprint: Fingerprint) -> LeanMinHash:
     return LeanMinHash(seed=SEED, hashvalues=values, scheme=fingerprint.scheme)
 
 
+def stored_fingerprint(shingle_bytes: bytes | None, signature: bytes, num_perm: int, shingle_size: int) -> Fingerprint:
+    """A fingerprint as `pack` stored it (shingles may be absent: a lead is only ever looked up)."""
+    values = np.frombuffer(shingle_bytes, dtype=np.uint32) if shingle_bytes else np.empty(0, dtype=np.uint32)
+    return Fingerprint(shingles=values, signature=signature, scheme=SCHEME, num_perm=num_perm, shingle_size=shingle_size)
+
+
+def pack_shingles(values: np.ndarray) -> bytes:
+    """Shingles as stored: their uint32 values, 4 bytes each."""
+    return values.astype(np.uint32).tobytes()
+
+
+def unpack_shingles(data: bytes | None) -> np.ndarray:
+    """Shingles as `pack_shingles` stored them."""
+    return np.frombuffer(data, dtype=np.uint32) if data else np.empty(0, dtype=np.uint32)
+
+
+def pack_keys(keys: Sequence[int]) -> bytes:
+    """Paragraph keys as stored: uint64 values, 8 bytes each."""
+    return np.asarray(keys, dtype=np.uint64).tobytes()
+
+
+def unpack_keys(data: bytes | None) -> tuple[int, ...]:
+    """Paragraph keys as `pack_keys` stored them."""
+    return tuple(int(k) for k in np.frombuffer(data, dtype=np.uint64)) if data else ()
+
+
 def overlap(a: np.ndarray, b: np.ndarray) -> int:
     """How many shingles two sorted distinct shingle arrays share."""
     return int(np.intersect1d(a, b, assume_unique=True).size)

@@ -20,7 +20,7 @@ from tracker.alerts import Alerts
 from tracker.config import Config, FeedConfig
 from tracker.corpus import Corpus, ItemState, VersionState
 from tracker.errors import ParseError
-from tracker.fingerprint import Fingerprinter, overlap, shingles, similarity
+from tracker.fingerprint import Fingerprinter, overlap, pack_keys, pack_shingles, shingles, similarity
 from tracker.identity import (
     DUPLICATE_MARK,
     canonical_url,
@@ -83,6 +83,15 @@ class Fingerprints:
     full: np.ndarray
 
 
+def stored_prints(prints: Fingerprints) -> dict[str, bytes]:
+    """The columns of `item_versions` that keep a version's fingerprints."""
+    return {
+        "story_shingles": pack_shingles(prints.story.shingles),
+        "full_shingles": pack_shingles(prints.full),
+        "lead_signature": prints.lead.signature,
+    }
+
+
 class Pipeline:
     """Turns captures into stored provenance; holds the corpus cache between captures."""
 
@@ -101,7 +110,7 @@ class Pipeline:
         index = CandidateIndex(d.num_perm, d.lsh_bands, d.lsh_rows)
         self.corpus = Corpus(index, d.boilerplate_min_items, timedelta(seconds=d.claim_tolerance_seconds))
         with self.sessions() as session:
-            self.corpus, self.decisions = load_corpus(session, self.corpus, self.fingerprints)
+            self.corpus, self.decisions = load_corpus(session, self.corpus, self.fingerprints, (d.num_perm, d.shingle_size))
 
     # -- feeds --------------------------------------------------------------------
     def register_feeds(self, feeds: Iterable[FeedConfig] | None = None) -> None:
@@ -386,7 +395,7 @@ class Pipeline:
                 "title": entry.title, "text": document.text, "story_text": prints.story_text,
                 "signature": prints.story.signature, "sig_scheme": prints.story.scheme,
                 "num_perm": prints.story.num_perm, "shingle_size": prints.story.shingle_size,
-                "shingle_count": prints.story.size,
+                "shingle_count": prints.story.size, **stored_prints(prints), "paragraph_keys": pack_keys(document.keys),
             },
         ).scalar_one()
         item.text_hashes.add(digest)
@@ -410,7 +419,8 @@ class Pipeline:
             prints = self.fingerprints(item.publisher_id, document_from_paragraphs(text.split("\n") if text else []), title)
             session.execute(
                 update(table).where(table.c.id == version.version_id).values(
-                    story_text=prints.story_text, signature=prints.story.signature, shingle_count=prints.story.size
+                    story_text=prints.story_text, signature=prints.story.signature, shingle_count=prints.story.size,
+                    **stored_prints(prints),
                 )
             )
             version.story, version.lead = prints.story, prints.lead

@@ -179,6 +179,13 @@ class ItemVersion(Base):
     shingle_size: Mapped[int] = mapped_column(Integer)
     shingle_count: Mapped[int] = mapped_column(Integer)
     raw_hash: Mapped[str | None] = mapped_column(String(32))
+    # What detection needs, stored when the version is written so that no start-up
+    # tokenises or fingerprints a text again: exact shingles of the story and of the full
+    # text (uint32 each), the lead's signature, the paragraph keys (uint64 each).
+    story_shingles: Mapped[bytes | None] = mapped_column(LargeBinary)
+    full_shingles: Mapped[bytes | None] = mapped_column(LargeBinary)
+    lead_signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    paragraph_keys: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class ItemAttribution(Base):
