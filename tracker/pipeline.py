@@ -299,7 +299,9 @@ class Pipeline:
         for resolution in resolve(list(entries), feed_id, self.corpus.lookup(publisher_id)):
             entry = resolution.entry
             if resolution.item_id is None:
-                document = to_document(entry)
+                document = self._document(entry, report)
+                if document is None:
+                    continue
                 item = self._new_item(session, publisher_id, feed_id, entry, resolution.keys, document, when)
                 report.new_items += 1
                 rematch |= self._new_version(session, item, entry, document, when)
@@ -317,8 +319,8 @@ class Pipeline:
             if digest in item.raw_hashes:
                 continue
             item.raw_hashes.add(digest)
-            document = to_document(entry)
-            if text_hash(entry.title, document.paragraphs) in item.text_hashes:
+            document = self._document(entry, report)
+            if document is None or text_hash(entry.title, document.paragraphs) in item.text_hashes:
                 continue
             report.updates += 1
             self._add_credits(session, item, document)
@@ -333,6 +335,16 @@ class Pipeline:
             )
         for item_id in rematch:
             dirty |= self._match(session, item_id)
+
+    @staticmethod
+    def _document(entry: ParsedEntry, report: IngestReport) -> Document | None:
+        """An entry's text, or None (and a warning) when its body cannot be read: one bad
+        entry never costs the rest of its feed."""
+        try:
+            return to_document(entry)
+        except Exception as error:  # whatever a hostile body makes an HTML reader raise
+            report.warnings.append(f"entry {(entry.guid or entry.link or entry.title)[:120]!r} skipped: {type(error).__name__}: {error}")
+            return None
 
     def _new_item(
         self, session: Session, publisher_id: int, feed_id: int, entry: ParsedEntry, keys: tuple[str, ...],
