@@ -52,6 +52,24 @@ class _Group(click.Group):
         cmd.params.extend(_global_options())
         super().add_command(cmd, name)
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Usage errors in one line too, like every other error (click prints three)."""
+        if kwargs.get("standalone_mode", True) is False:
+            return super().main(*args, **kwargs)
+        try:
+            result = super().main(*args, **{**kwargs, "standalone_mode": False})
+        except click.UsageError as error:
+            where = f"tracker {error.ctx.command_path.partition(' ')[2]}".strip() if error.ctx else "tracker"
+            echo(f"tracker: error: {error.format_message()} (see `{where} --help`)", err=True)
+            sys.exit(error.exit_code)
+        except click.ClickException as error:
+            echo(f"tracker: error: {error.format_message()}", err=True)
+            sys.exit(error.exit_code)
+        except click.exceptions.Abort:
+            echo("tracker: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(result if isinstance(result, int) else 0)
+
     def invoke(self, ctx: click.Context) -> Any:
         from tracker.store.database import as_store_error
 
@@ -235,7 +253,7 @@ def origin(ctx: click.Context, url: str, fmt: str) -> None:
               help="table for people (with totals); json (one object per publisher per line) or csv for programs.")
 @click.pass_context
 def stats(ctx: click.Context, fmt: str) -> None:
-    """Print counts per publisher: items, originals, copies made, copies suffered.
+    """Print counts per publisher: items, originals, copies made, copied by others.
 
     Read-only: a database that does not exist yet is an error, never created.
 
@@ -352,7 +370,8 @@ def status(ctx: click.Context, max_failing: float | None, ignore_daemon: bool) -
 
 
 @main.command()
-@click.option("--seconds-per-step", type=float, default=8.0, show_default=True, help="Real seconds per step of the simulated network (14 steps).")
+@click.option("--seconds-per-step", type=click.FloatRange(min=2.0), default=8.0, show_default=True,
+              help="Real seconds per step of the simulated network (14 steps); at least 2, the demo's polling interval.")
 @click.option("--database", type=click.Path(dir_okay=False, path_type=Path), help="Keep the demo's SQLite database at this path.")
 @click.option("--write-sample", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Instead of running the demo, write its whole run as a WARC archive for `tracker ingest`.")
@@ -437,7 +456,15 @@ def _write(data: bytes, out: Path | None) -> None:
         raise InputError(f"--out: cannot write {out} ({error.strerror})") from None
 
 
-@main.group(invoke_without_command=True)
+class _SubGroup(click.Group):
+    """A group under `tracker` whose own commands take --config and -v after their names too."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.params.extend(_global_options())
+        super().add_command(cmd, name)
+
+
+@main.group(cls=_SubGroup, invoke_without_command=True)
 @_format_option
 @click.pass_context
 def feeds(ctx: click.Context, fmt: str) -> None:
@@ -626,7 +653,7 @@ def alerts(ctx: click.Context, deliver: bool, retry_failed: bool, limit: int) ->
     from tracker.store.database import open_database
 
     config = _config(ctx)
-    sessions = open_database(config.database.url)
+    sessions = open_database(config.database.url, create=False)
     if retry_failed:
         with sessions.begin() as session:
             click.echo(f"{_n(outbox.requeue_failed(session, utcnow()), 'failed message')} queued again")
@@ -661,7 +688,9 @@ def graph(ctx: click.Context, url: str, fmt: str | None, out: Path | None) -> No
     from tracker.graph import story_picture
     from tracker.store.database import open_database
 
-    fmt = fmt or (_GRAPH_SUFFIXES.get(out.suffix.lower(), "dot") if out else "dot")
+    if fmt is None and out is not None and out.suffix.lower() not in _GRAPH_SUFFIXES:
+        raise InputError(f"--out {out.name}: say --format, or use one of {', '.join(sorted(_GRAPH_SUFFIXES))}")
+    fmt = fmt or (_GRAPH_SUFFIXES[out.suffix.lower()] if out else "dot")
     if fmt == "png" and out is None and sys.stdout.isatty():
         raise InputError("PNG is binary: give --out FILE or redirect standard output")
     picture, warning = story_picture(open_database(_config(ctx).database.url, create=False), url, fmt)

@@ -6,6 +6,7 @@ A feed's state, most telling first:
   moved    — a permanent redirect moved it; it is polled at its new URL;
   active   — followed and healthy;
   inactive — no longer in the configuration (kept, with its history, but not polled);
+  archived — seen only in ingested archives, never in the configuration, never polled;
   new      — in the configuration, not polled or ingested yet.
 """
 
@@ -23,11 +24,12 @@ from tracker.store.feeds import FeedRow, feed_rows
 
 
 def state(feed: FeedRow) -> str:
-    """gone, failing, moved, active or inactive (see the module docstring)."""
+    """gone, failing, moved, active, inactive or archived (see the module docstring)."""
     if feed.retired_at is not None:
         return "gone"
     if not feed.active:
-        return "inactive"
+        # Never polled: a feed seen only in ingested archives, never followed.
+        return "inactive" if feed.last_checked_at is not None else "archived"
     if feed.error_count > 0:
         return "failing"
     if feed.moved_from:
@@ -59,7 +61,8 @@ def feed_list(sessions: sessionmaker[Session] | None, configured: Sequence[FeedC
             "url": f.url, "publisher": f.publisher, "title": f.title, "site_url": f.site_url, "tags": list(f.tags),
             "state": state(f), "error_count": f.error_count, "last_error_kind": f.last_error_kind,
             "last_error": f.last_error_message, "last_status": f.last_status, "last_poll_at": f.last_checked_at,
-            "last_success_at": f.last_success_at, "next_check_at": f.next_check_at, "retired_at": f.retired_at,
+            "last_success_at": f.last_success_at, "next_check_at": f.next_check_at if f.active else None,
+            "retired_at": f.retired_at,
             "moved_from": list(f.moved_from), "items": f.items,
         }
         for f in rows

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tracker.terminal import inline
+from tracker.terminal import inline, json_line
 
 FORMATS = ("table", "json", "csv")
 Row = dict[str, Any]
@@ -117,8 +117,9 @@ def table(rows: Sequence[Row], columns: Sequence[Column], empty: str = "nothing 
 
 
 def json_lines(rows: Sequence[Row]) -> str:
-    """One JSON object per line, keys in the rows' order."""
-    return "\n".join(json.dumps(_plain(row), ensure_ascii=False) for row in rows)
+    """One JSON object per line, keys in the rows' order; characters that could steer a
+    terminal (bidi overrides, C1 controls) as \\u escapes, so the lines are safe to print."""
+    return "\n".join(json_line(json.dumps(_plain(row), ensure_ascii=False)) for row in rows)
 
 
 def csv_text(rows: Sequence[Row], keys: Sequence[str] | None = None) -> str:

@@ -103,21 +103,25 @@ def origin_report(sessions: sessionmaker[Session], url: str) -> str:
     lines.append("")
     lines.append(f"Story ({_n(len(rows), 'item')}, {_n(len(rows) - 1, 'republication')}):")
 
-    def walk(row: dict[str, object], depth: int) -> None:
-        marker = "└─ " if depth else ""
-        indent = "  " + "   " * max(0, depth - 1)
+    def walk(row: dict[str, object], prefix: str, last: bool, root: bool) -> None:
+        branch = "" if root else ("└─ " if last else "├─ ")
         detail = ""
         if row["parent_item_id"] is not None:
-            detail = f"  [{row['relation']}, similarity {row['similarity']:.2f}, {_duration(row['lag_seconds'])}]"  # type: ignore[str-format]
+            # An excerpt is as much of its parent as it carries: its containment says it, not its Jaccard.
+            measure = (f"{row['containment']:.0%} of it in the parent" if row["relation"] == "excerpt" and row["containment"] is not None
+                       else f"similarity {row['similarity']:.2f}")
+            detail = f"  [{row['relation']}, {measure}, {_duration(row['lag_seconds'])}]"  # type: ignore[str-format]
         here = "  ← this article" if row["item_id"] == item["item_id"] else ""
-        lines.append(f"{indent}{marker}{inline(row['publisher'])}  {inline(row['url'])}{detail}{here}")
+        lines.append(f"  {prefix}{branch}{inline(row['publisher'])}  {inline(row['url'])}{detail}{here}")
+        below = prefix if root else prefix + ("   " if last else "│  ")
         note = _time_note(row) if row["parent_item_id"] is not None else ""
         if note:
-            lines.append(f"{indent}{'   ' if depth else ''}   ({note})")
-        for child in children.get(row["item_id"], []):
-            walk(child, depth + 1)
+            lines.append(f"  {below}   ({note})")
+        kids = children.get(row["item_id"], [])
+        for n, child in enumerate(kids):
+            walk(child, below, n == len(kids) - 1, False)
 
-    walk(original, 0)
+    walk(original, "", True, True)
     return "\n".join(lines)
 
 

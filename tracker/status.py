@@ -7,6 +7,9 @@ active feeds failing.
 
 from __future__ import annotations
 
+import os
+import socket
+
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -75,7 +78,10 @@ def status_report(config: Config, max_failing_share: float | None = None, requir
     else:
         age = (now - beat.beat_at).total_seconds()
         alive = beat.state == "running" and age <= 3 * beat.interval_seconds + 5
-        state = "alive" if alive else ("stopped" if beat.state == "stopped" else "not responding")
+        gone = beat.hostname == socket.gethostname() and not _process_exists(beat.pid)
+        if alive and gone:
+            alive = False  # killed before it could say so: its heartbeat is not stale yet, its pid is gone
+        state = "alive" if alive else ("stopped" if beat.state == "stopped" else "not running (pid gone)" if gone else "not responding")
         lines.append(f"daemon: {state} (pid {beat.pid} on {inline(beat.hostname)}, last heartbeat {int(age)} s ago, started {beat.started_at:%Y-%m-%d %H:%M} UTC)")
     if require_daemon and not alive:
         problems.append("the daemon is not running" if beat is None or beat.state == "stopped" else "the daemon is not responding")
@@ -89,3 +95,14 @@ def status_report(config: Config, max_failing_share: float | None = None, requir
         problems.append(f"{len(failing)} of {_n(active, 'active feed')} failing (more than {share:.0%})")
     lines.extend(found)
     return StatusReport("\n".join(lines), problems)
+
+
+def _process_exists(pid: int) -> bool:
+    """Whether a process of this pid runs on this machine (signal 0 asks without sending)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
