@@ -195,6 +195,9 @@ def test_alerts_command_lists_pending_and_counts(tmp_path: Path, sqlite_url: str
         + f'[[alerts]]\nname = "khaama"\npublishers = ["Khaama Press"]\nwebhook = "{HOOK}"\n'
     )
     runner = CliRunner()
+    nothing = runner.invoke(main, ["--config", str(config_file), "alerts"])
+    assert nothing.exit_code == 3 and "no database at" in nothing.output  # and none was created
+    open_database(sqlite_url)  # an empty database: the alert is listed with nothing to send
     empty = runner.invoke(main, ["--config", str(config_file), "alerts"])
     assert empty.exit_code == 0, empty.output
     assert "khaama" in empty.output and "Pending" not in empty.output
