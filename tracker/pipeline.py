@@ -7,6 +7,7 @@ already committed, and a capture already stored is recognised and skipped.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -55,6 +56,9 @@ from tracker.provenance import Edge, components, decide
 from tracker.store import schema
 from tracker.store.feeds import SubscriptionFacts, sync_subscriptions
 from tracker.store.loader import load_corpus
+from tracker.store.writer import generation, serialise
+
+log = logging.getLogger(__name__)
 
 # The lead: an aggregator's excerpt is the first paragraphs, so leads are indexed too.
 LEAD_TOKENS = 60
@@ -104,13 +108,27 @@ class Pipeline:
         self.subscriptions = {feed.url: feed for feed in config.feeds}
         self.reload()
 
-    def reload(self) -> None:
-        """Rebuild the caches from SQL (after a transaction failed half-way through them)."""
+    def reload(self, session: Session | None = None) -> None:
+        """Rebuild the caches from SQL: after a transaction failed half-way through them, or
+        (with the writer's `session`, under its lock) after another process wrote."""
         d = self.detection
         index = CandidateIndex(d.num_perm, d.lsh_bands, d.lsh_rows)
         self.corpus = Corpus(index, d.boilerplate_min_items, timedelta(seconds=d.claim_tolerance_seconds))
-        with self.sessions() as session:
-            self.corpus, self.decisions = load_corpus(session, self.corpus, self.fingerprints, (d.num_perm, d.shingle_size))
+        params = (d.num_perm, d.shingle_size)
+        if session is not None:
+            self.corpus, self.decisions = load_corpus(session, self.corpus, self.fingerprints, params, commit=False)
+            self._seen = generation(session)
+            return
+        with self.sessions() as own:
+            self.corpus, self.decisions = load_corpus(own, self.corpus, self.fingerprints, params, commit=True)
+            self._seen = generation(own)
+
+    def _writing(self, session: Session) -> None:
+        """Start a write: take the writer lock, and catch up with what other processes wrote."""
+        serialise(session)
+        if generation(session) != self._seen:
+            log.info("the database changed under this process: caches reloaded")
+            self.reload(session)
 
     # -- feeds --------------------------------------------------------------------
     def register_feeds(self, feeds: Iterable[FeedConfig] | None = None) -> None:
@@ -121,10 +139,12 @@ class Pipeline:
             self.configured = {feed.url: feed.publisher for feed in feeds}
             self.subscriptions = {feed.url: feed for feed in feeds}
         with self.sessions.begin() as session:
+            self._writing(session)
             facts = {}
             for url, feed in self.subscriptions.items():
                 facts[self._feed(session, url, None)] = SubscriptionFacts(feed.title, feed.site_url, feed.tags)
             sync_subscriptions(session, facts)
+            self._seen = generation(session)
 
     def is_stored(self, capture: Capture) -> bool:
         """Whether this capture is already in the database (so a re-run need not parse it)."""
@@ -245,40 +265,50 @@ class Pipeline:
         problem = capture.error or (str(parsed_body) if isinstance(parsed_body, ParseError) else None)
         problem_kind = capture.error_kind or ("parse" if isinstance(parsed_body, ParseError) else None)
         with self.sessions.begin() as session:
-            feed_id = self._feed(session, capture.feed_url, parsed)
-            digest = body_digest(capture)
-            if self.corpus.has_capture(feed_id, capture.captured_at, capture.kind, digest):
-                report.skipped_known = 1
-                return report
-            capture_id = session.execute(
-                insert(schema.Capture).returning(schema.Capture.id),
-                {
-                    "feed_id": feed_id, "captured_at": capture.captured_at, "kind": capture.kind, "body_digest": digest,
-                    "source": capture.source, "status": capture.status, "payload_digest": capture.payload_digest,
-                    "bytes": len(capture.body) if capture.body is not None else None,
-                    "entries": len(parsed.entries) if parsed else 0, "new_items": 0, "updates": 0, "error": problem,
-                    "error_kind": problem_kind, "duration_ms": capture.duration_ms,
-                },
-            ).scalar_one()
-            self.corpus.add_capture(feed_id, capture.captured_at, capture.kind, digest)
-            report.captures = 1
-            if problem:
-                report.errors = 1
-                report.warnings.append(f"{capture.feed_url} at {capture.captured_at.isoformat()}: {problem}")
-                return report
-            dirty: set[int] = set()
-            if self.corpus.add_capture_time(feed_id, capture.captured_at):
-                # An earlier capture arrived late: it may disprove dates of items seen after it.
-                dirty |= {i for i in self.corpus.feed_items[feed_id] if self.corpus.items[i].feeds[feed_id] > capture.captured_at}
-            if parsed:
-                self._entries(session, feed_id, parsed.entries, capture.captured_at, report, dirty)
-            if report.new_items or report.updates:
-                session.execute(
-                    update(schema.Capture).where(schema.Capture.id == capture_id).values(new_items=report.new_items, updates=report.updates)
-                )
-            self._decide(session, dirty, report)
-            # In this transaction: an alert is queued exactly when its copy is recorded.
-            self.alerts.enqueue(session, report.new_copies)
+            self._writing(session)
+            report = self._store(session, capture, parsed, problem, problem_kind, report)
+            self._seen = generation(session)
+        return report
+
+    def _store(
+        self, session: Session, capture: Capture, parsed: ParsedFeed | None, problem: str | None, problem_kind: str | None,
+        report: IngestReport,
+    ) -> IngestReport:
+        """The body of `_process`, inside its transaction."""
+        feed_id = self._feed(session, capture.feed_url, parsed)
+        digest = body_digest(capture)
+        if self.corpus.has_capture(feed_id, capture.captured_at, capture.kind, digest):
+            report.skipped_known = 1
+            return report
+        capture_id = session.execute(
+            insert(schema.Capture).returning(schema.Capture.id),
+            {
+                "feed_id": feed_id, "captured_at": capture.captured_at, "kind": capture.kind, "body_digest": digest,
+                "source": capture.source, "status": capture.status, "payload_digest": capture.payload_digest,
+                "bytes": len(capture.body) if capture.body is not None else None,
+                "entries": len(parsed.entries) if parsed else 0, "new_items": 0, "updates": 0, "error": problem,
+                "error_kind": problem_kind, "duration_ms": capture.duration_ms,
+            },
+        ).scalar_one()
+        self.corpus.add_capture(feed_id, capture.captured_at, capture.kind, digest)
+        report.captures = 1
+        if problem:
+            report.errors = 1
+            report.warnings.append(f"{capture.feed_url} at {capture.captured_at.isoformat()}: {problem}")
+            return report
+        dirty: set[int] = set()
+        if self.corpus.add_capture_time(feed_id, capture.captured_at):
+            # An earlier capture arrived late: it may disprove dates of items seen after it.
+            dirty |= {i for i in self.corpus.feed_items[feed_id] if self.corpus.items[i].feeds[feed_id] > capture.captured_at}
+        if parsed:
+            self._entries(session, feed_id, parsed.entries, capture.captured_at, report, dirty)
+        if report.new_items or report.updates:
+            session.execute(
+                update(schema.Capture).where(schema.Capture.id == capture_id).values(new_items=report.new_items, updates=report.updates)
+            )
+        self._decide(session, dirty, report)
+        # In this transaction: an alert is queued exactly when its copy is recorded.
+        self.alerts.enqueue(session, report.new_copies)
         return report
 
     def ingest(self, captures: Iterable[Capture]) -> IngestReport:

@@ -26,11 +26,13 @@ MakeFingerprints = Callable[[int, Document, str], Any]
 
 
 def load_corpus(
-    session: Session, corpus: Corpus, fingerprints: MakeFingerprints, params: tuple[int, int],
+    session: Session, corpus: Corpus, fingerprints: MakeFingerprints, params: tuple[int, int], commit: bool = True,
 ) -> tuple[Corpus, dict[int, DecisionKey]]:
     """Fill `corpus` from the database; return it with the stored decisions.
 
     `params` are the detection settings (num_perm, shingle_size) fingerprints must have.
+    Fingerprints backfilled on the way are committed, unless `commit` is off (the caller's
+    transaction then carries them).
     """
     for publisher in session.scalars(select(schema.Publisher)):
         corpus.add_publisher(publisher.id, publisher.name, publisher.site_host, publisher.name_source)
@@ -61,7 +63,7 @@ def load_corpus(
         corpus.add_item(item, stored_keys(row.identity, row.url), row.identity)
     for credit in session.scalars(select(schema.ItemAttribution)):
         corpus.add_credit(corpus.items[credit.item_id], Attribution(credit.kind, credit.name, credit.url))
-    _load_versions(session, corpus, fingerprints, params)
+    _load_versions(session, corpus, fingerprints, params, commit)
     for m in session.scalars(select(schema.Match)):
         corpus.add_edge(Edge(m.item_a, m.item_b, Similarity(m.jaccard, m.a_in_b, m.b_in_a, m.shared), m.full_a_in_b, m.full_b_in_a))
     decisions: dict[int, DecisionKey] = {
@@ -72,7 +74,7 @@ def load_corpus(
     return corpus, decisions
 
 
-def _load_versions(session: Session, corpus: Corpus, fingerprints: MakeFingerprints, params: tuple[int, int]) -> None:
+def _load_versions(session: Session, corpus: Corpus, fingerprints: MakeFingerprints, params: tuple[int, int], commit: bool) -> None:
     """Every version's fingerprints, as stored when it was written: no text is read, no text
     fingerprinted again. Versions stored before fingerprints were kept (or under other
     detection settings) are fingerprinted from their text once, and the result stored."""
@@ -119,7 +121,8 @@ def _load_versions(session: Session, corpus: Corpus, fingerprints: MakeFingerpri
         table = v.__table__
         columns = {k: bindparam(k) for k in backfill[0] if k != "vid"}
         session.execute(update(table).where(table.c.id == bindparam("vid")).values(**columns), backfill)
-        session.commit()
+        if commit:
+            session.commit()
 
 
 def _documents(session: Session, version_ids: list[int]) -> dict[int, tuple[Document, str]]:
