@@ -287,3 +287,13 @@ def test_a_whole_archive_has_no_damage_at_its_end(tmp_path: Path, compressed: bo
     path = tmp_path / ("whole.warc.gz" if compressed else "whole.warc")
     path.write_bytes(record_bytes(FEED_URL, RU_FEED, gzip_it=compressed) + record_bytes(FEED_URL, DE_FEED, gzip_it=compressed))
     assert [type(r) for r in read_warc(path)] == [Capture, Capture]
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "1970-01-01T00:00:00Z"])
+def test_a_capture_time_from_the_future_or_before_the_web_is_refused(value: str) -> None:
+    from tracker.archive import parse_time
+    from tracker.errors import InputError
+
+    with pytest.raises(InputError, match="out of range"):
+        parse_time(value)
+    assert parse_time("2025-01-07T09:30:00Z").year == 2025

@@ -285,3 +285,23 @@ def test_parse_capture_body_returns_errors_instead_of_raising() -> None:
     assert isinstance(parse_capture_body((FEEDS / "not_a_feed.html").read_bytes(), "text/html"), ParseError)
     parsed = parse_capture_body((FEEDS / "rdf_rss10.xml").read_bytes(), "application/rdf+xml")
     assert isinstance(parsed, ParsedFeed) and len(parsed.entries) == 3
+
+
+def test_a_lone_surrogate_costs_one_character_not_the_feed() -> None:
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>http://x.example/</link>'
+        b"<item><title>half &#xD800; a pair &#56320;</title><link>http://x.example/1</link></item>"
+        b"<item><title>whole</title><link>http://x.example/2</link></item></channel></rss>"
+    )
+    feed = parse_feed(body)
+    assert [e.title for e in feed.entries] == ["half \ufffd a pair \ufffd", "whole"]
+
+
+def test_a_date_before_the_web_claims_nothing() -> None:
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>http://x.example/</link>'
+        b"<item><title>a</title><link>http://x.example/1</link><pubDate>Mon, 01 Jan 0001 00:00:00 GMT</pubDate></item>"
+        b"<item><title>b</title><link>http://x.example/2</link><pubDate>Tue, 07 Jan 2025 09:00:00 GMT</pubDate></item>"
+        b"</channel></rss>"
+    )
+    assert [e.claimed_at is None for e in parse_feed(body).entries] == [True, False]

@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
@@ -23,7 +23,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from tracker.errors import InputError
-from tracker.model import Capture
+from tracker.model import Capture, utcnow
 
 _FEED_TYPES = ("rss", "atom", "rdf", "xml")
 _FEED_STARTS = (b"<?xml", b"<rss", b"<feed", b"<rdf:rdf", b"<rdf")
@@ -38,6 +38,10 @@ class Skipped:
     kind: str = "other"
 
 
+# Web feeds did not exist before this: an earlier time is a broken clock or a forgery.
+EARLIEST = datetime(1991, 1, 1)
+
+
 def parse_time(value: str) -> datetime:
     """An ISO-8601 timestamp as naive UTC (a missing zone means UTC)."""
     try:
@@ -46,6 +50,10 @@ def parse_time(value: str) -> datetime:
         raise InputError(f"not an ISO-8601 date and time: {value!r}") from None
     if when.tzinfo is not None:
         when = when.astimezone(UTC).replace(tzinfo=None)
+    # A capture can be neither older than feeds nor from the future (a wrong clock, a
+    # hostile archive): such a date would order everything else wrongly.
+    if when < EARLIEST or when > utcnow() + timedelta(days=1):
+        raise InputError(f"capture time out of range (before {EARLIEST:%Y} or in the future): {value!r}")
     return when
 
 

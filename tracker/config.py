@@ -86,7 +86,7 @@ class DetectionConfig(_Strict):
 class PollingConfig(_Strict):
     """`[polling]`: how the daemon fetches feeds (HTTP done the way feed readers do it)."""
 
-    user_agent: str = Field(default="tracker/0.1 (feed provenance tracker)", min_length=1)
+    user_agent: str = Field(default="tracker/0.1 (feed provenance tracker)", min_length=1, max_length=500, pattern=r"^[\x20-\x7e]+$")
     workers: int = Field(default=8, ge=1, le=256)
     per_host: int = Field(default=2, ge=1, le=64)
     dispatch_seconds: float = Field(default=5.0, gt=0, le=3600)
@@ -351,6 +351,8 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(f"{path}: cannot read config file ({error.strerror})") from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML (nested too deeply)") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: not valid TOML ({error})") from None
     return parse_config(data, path)

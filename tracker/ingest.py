@@ -71,10 +71,19 @@ class Progress:
         return self.captures / self.seconds if self.seconds > 0 else 0.0
 
 
-def _ignore_interrupts() -> None:
+def _parser_started(parent: int) -> None:
     # Ctrl-C reaches the whole process group: the parent stops the run cleanly, the
     # parser processes must not die mid-task with tracebacks of their own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A parent killed with -9 cannot stop its parser: the parser watches for it instead
+    # (from the start: the parent may already be gone by the time this runs).
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def parse_ahead(captures: Iterator[Capture], workers: int) -> Iterator[tuple[Capture, ParsedFeed | ParseError | None]]:
@@ -84,7 +93,7 @@ def parse_ahead(captures: Iterator[Capture], workers: int) -> Iterator[tuple[Cap
             yield capture, parse_capture_body(capture.body, capture.content_type)
         return
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_parser_started, initargs=(os.getpid(),))
     try:
         pending: deque[tuple[Capture, Future[ParsedFeed | ParseError | None]]] = deque()
         for capture in captures:

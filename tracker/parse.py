@@ -50,15 +50,23 @@ def _text_value(value: str | None, is_html: bool) -> str:
     return " ".join(value.split())
 
 
+_EARLIEST_CLAIM = datetime(1991, 1, 1)
+# Numeric character references to UTF-16 surrogates: no character, and some XML readers
+# abort the whole document on one. They are read as U+FFFD instead.
+_SURROGATE_REF = re.compile(rb"&#(?:[xX]0*[dD][89a-fA-F][0-9a-fA-F]{2}|0*(?:5529[6-9]|55[3-9][0-9]{2}|56[0-9]{3}|57[0-2][0-9]{2}|573[0-3][0-9]|5734[0-3]));")
+
+
 def _when(entry: Any, *keys: str) -> datetime | None:
     """The first date feedparser could read, as naive UTC like every time the tracker stores."""
     for key in keys:
         parsed = entry.get(key)
         if parsed:
             try:
-                return datetime.fromtimestamp(calendar.timegm(parsed), UTC).replace(tzinfo=None)
+                when = datetime.fromtimestamp(calendar.timegm(parsed), UTC).replace(tzinfo=None)
             except (OverflowError, ValueError, OSError):
                 continue
+            # A date before the web (year 1, the epoch of a broken CMS) claims nothing.
+            return when if when >= _EARLIEST_CLAIM else None
     return None
 
 
@@ -122,6 +130,7 @@ def parse_feed(body: bytes, content_type: str | None = None) -> ParsedFeed:
     and they double feedparser's cost.
     """
     headers = {"content-type": content_type} if content_type else None
+    body = _SURROGATE_REF.sub(b"&#xFFFD;", body)
     try:
         parsed = feedparser.parse(
             body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False

@@ -108,6 +108,9 @@ def migrate(engine: Engine) -> None:
             if sqlite:
                 # SQLite alters a table by rebuilding it, which foreign keys pointing at it forbid.
                 connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            if connection.dialect.name == "postgresql":
+                # Two processes starting on an empty database would both create the schema.
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7526744982103761411)")
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
         if sqlite:
