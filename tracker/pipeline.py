@@ -115,13 +115,15 @@ class Pipeline:
         index = CandidateIndex(d.num_perm, d.lsh_bands, d.lsh_rows)
         self.corpus = Corpus(index, d.boilerplate_min_items, timedelta(seconds=d.claim_tolerance_seconds))
         params = (d.num_perm, d.shingle_size)
+        # The generation is read before the corpus: a write that lands while it loads (no
+        # lock is held here) then shows as a newer generation, and the next write reloads.
         if session is not None:
-            self.corpus, self.decisions = load_corpus(session, self.corpus, self.fingerprints, params, commit=False)
             self._seen = generation(session)
+            self.corpus, self.decisions = load_corpus(session, self.corpus, self.fingerprints, params, commit=False)
             return
         with self.sessions() as own:
-            self.corpus, self.decisions = load_corpus(own, self.corpus, self.fingerprints, params, commit=True)
             self._seen = generation(own)
+            self.corpus, self.decisions = load_corpus(own, self.corpus, self.fingerprints, params, commit=True)
 
     def _writing(self, session: Session) -> None:
         """Start a write: take the writer lock, and catch up with what other processes wrote."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,12 @@ _MIGRATING = threading.Lock()
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
+    # First: another process may hold the database (creating it, say); wait for it.
+    cursor.execute("PRAGMA busy_timeout=30000")
     # WAL lets `tracker stats` or a user's SQL read while an ingest writes.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
@@ -99,7 +101,21 @@ def create_db_engine(url: str, create: bool = True, timeout: float | None = None
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision (creating it on an empty database)."""
+    """Bring the schema to the newest Alembic revision (creating it on an empty database).
+
+    A SQLite file that another process is creating at this very moment can answer "locked"
+    without waiting (while it turns to WAL): that is retried for a while.
+    """
+    for attempt in range(60):
+        try:
+            return _migrate(engine)
+        except StoreError as error:
+            if "database is locked" not in str(error) or attempt == 59:
+                raise
+            time.sleep(0.5)
+
+
+def _migrate(engine: Engine) -> None:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     try:
@@ -108,6 +124,8 @@ def migrate(engine: Engine) -> None:
             if sqlite:
                 # SQLite alters a table by rebuilding it, which foreign keys pointing at it forbid.
                 connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                # Two processes starting on a new file would both create the schema.
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
             if connection.dialect.name == "postgresql":
                 # Two processes starting on an empty database would both create the schema.
                 connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7526744982103761411)")
