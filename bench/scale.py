@@ -84,17 +84,15 @@ def worker(config_path: str, warc: str | None) -> None:
                                           "items_loaded": len(pipeline.corpus.items)}
     if warc:
         started = time.perf_counter()
-        last = [started]
 
         def progress(p: object) -> None:
-            say(f"  tail: {p.captures} captures, {p.new_items} new items, {p.rate:.1f} captures/s")  # type: ignore[attr-defined]
+            print(f"{p.captures} captures, {p.new_items} new items, {p.rate:.1f} captures/s", file=sys.stderr, flush=True)  # type: ignore[attr-defined]
 
         report = ingest_paths(pipeline, [Path(warc)], progress=False, on_progress=progress, progress_every=15)
         out["ingest_s"] = time.perf_counter() - started
         out["new_items"] = report.new_items
         out["republications"] = report.republications
         out["errors"] = report.errors
-        del last
     out["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     # The LSH alone: index every stored version again (story and lead) into a fresh one.
     d = config.detection
