@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--world", type=Path, default=ROOT.parent / "shared" / "worlds" / "dev")
     parser.add_argument("--config", type=Path, help="a config whose database already holds the world (skips the ingest)")
     parser.add_argument("--settings", default=",".join(f"{b}x{r}" for b, r in SETTINGS), help="bands×rows list (default %(default)s)")
-    parser.add_argument("--versions", type=int, default=20_000, help="synthetic versions in each measured band table (default 20000)")
+    parser.add_argument("--versions", type=int, default=20_000, help="synthetic versions in each measured band table (default 20000; 0: skip)")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
                         help="PostgreSQL maintenance database for the band-table measurement ('' to skip)")
     args = parser.parse_args()
@@ -155,7 +155,7 @@ def main() -> None:
                         "missed": [(kind, corpus.items[c].url, *closest(corpus, c, p)) for kind, c, p in missed]})
         say(f"{bands}x{rows}: recall {recall}, {statistics.fmean(counts):.1f} candidates per item")
     sizes: dict[tuple[int, int], list[Size]] = defaultdict(list)
-    for bands, rows in settings:
+    for bands, rows in settings if args.versions > 0 else []:
         say(f"{bands}x{rows}: band tables for {args.versions:,} versions (SQLite)")
         sizes[(bands, rows)] += sqlite_sizes(args.versions, bands, rows)
         if args.pg_url:
@@ -179,6 +179,8 @@ def main() -> None:
             print(f"  missed at {r['bands']}×{r['rows']}: {kind} {url} (best exact Jaccard {jaccard:.2f}, containment {containment:.2f})")
         if len(r["missed"]) > 3:
             print(f"  … and {len(r['missed']) - 3} more at {r['bands']}×{r['rows']}")
+    if not sizes:
+        return
     print(f"\nBand-table bytes per item (one version: story + lead signatures), measured on {args.versions:,} synthetic versions\n")
     heads = ["bands×rows", "engine", "layout", "table B/item", "index B/item", "total B/item"]
     print("| " + " | ".join(heads) + " |")
