@@ -1,0 +1,119 @@
+"""The scale benchmark's pieces: the synthetic network, the band-table measurement, the table."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import feedparser
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from bench.band_tables import band_hashes, postgresql_sizes, sqlite_sizes
+from bench.scale import FeedServer, Row, table
+from bench.synthetic_network import Network, write_network
+from tests.conftest import make_pipeline
+from tracker.ingest import ingest_paths
+
+
+def test_network_holds_exactly_the_items_asked_for_each_distinct() -> None:
+    links: Counter[str] = Counter()
+    new = 0
+    times = []
+    for capture in Network(seed=3).captures(700):
+        new += capture.new_items
+        times.append(capture.captured_at)
+        feed = feedparser.parse(capture.body)
+        assert not feed.bozo
+        links.update(entry.link for entry in feed.entries)
+    assert new == 700
+    assert len(links) == 700
+    assert times == sorted(times)
+    # Feeds list some items again, as real feeds do.
+    assert max(links.values()) > 1
+
+
+def test_network_is_deterministic() -> None:
+    first = [c.body for c in Network(seed=5).captures(200)]
+    again = [c.body for c in Network(seed=5).captures(200)]
+    other = [c.body for c in Network(seed=6).captures(200)]
+    assert first == again
+    assert first != other
+
+
+def test_tracker_finds_copies_excerpts_and_rewrites_and_no_copy_between_originals(tmp_path: Path) -> None:
+    bulk, tail = write_network(800, 300, tmp_path / "bulk.warc.gz", tmp_path / "tail.warc.gz", seed=2)
+    assert bulk.items + tail.items == 800
+    assert 250 <= tail.items <= 320
+    url = f"sqlite:///{tmp_path / 'net.sqlite3'}"
+    pipeline = make_pipeline(url)
+    report = ingest_paths(pipeline, [bulk.path, tail.path], workers=0)
+    assert report.new_items == 800
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT url, relation FROM item_provenance")).all()
+    engine.dispose()
+    relations = Counter(relation for _, relation in rows)
+    assert relations["copy"] >= 100 and relations["excerpt"] >= 40 and relations["rewrite"] >= 20
+    originators = ("northwindherald", "lakesidecourier", "capitalledger", "harbourpost", "valleytribune", "summitdaily",
+                   "riversidegazette", "frontierobserver", "meridiantimes", "coastalchronicle")
+    originals = [relation for link, relation in rows if link.split("/")[2].split(".")[0] in originators]
+    assert len(originals) > 400
+    # Distinct articles are never taken for copies of each other.
+    assert set(originals) == {"original"}
+
+
+def test_band_hashes_are_bigints_that_agree_exactly_when_a_band_agrees() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 2**32, size=128, dtype=np.uint32)
+    b = a.copy()
+    b[2:] = rng.integers(0, 2**32, size=126, dtype=np.uint32)  # only band 0 (rows 0-1) is shared
+    ha, hb = band_hashes(a, 64, 2), band_hashes(b, 64, 2)
+    assert all(-(2**63) <= h < 2**63 for h in ha)
+    assert ha[0] == hb[0]
+    assert sum(x == y for x, y in zip(ha, hb)) == 1
+    # The same rows in another band hash differently: bands never collide with each other.
+    c = np.concatenate([a[2:4], a[0:2], a[4:]])
+    assert band_hashes(c, 64, 2)[1] != ha[0]
+
+
+def test_sqlite_band_table_grows_with_bands() -> None:
+    wide = {s.layout: s for s in sqlite_sizes(400, 64, 2)}
+    narrow = {s.layout: s for s in sqlite_sizes(400, 16, 8)}
+    plain = wide["table + btree"]
+    # 128 rows per version of 12+ bytes each, in table and index alike.
+    assert plain.table > 128 * 12 and plain.index > 128 * 10
+    assert narrow["table + btree"].total < plain.total / 2
+    assert wide["WITHOUT ROWID pk"].total < plain.total
+
+
+@pytest.mark.postgres
+def test_postgresql_band_table_sizes(pg_server: str) -> None:
+    sizes = {s.layout: s for s in postgresql_sizes(pg_server, 300, 32, 4)}
+    assert sizes["table + btree"].table > 64 * 12 and sizes["table + btree"].index > 64 * 8
+    assert sizes["BIGINT[] + GIN"].index > 0
+
+
+def test_feed_server_notes_the_first_request() -> None:
+    server = FeedServer()
+    try:
+        assert server.first_request is None
+        with urllib.request.urlopen(server.url, timeout=5) as answer:
+            body = answer.read()
+        assert feedparser.parse(body).entries[0].title == "Bench item"
+        assert server.first_request is not None
+    finally:
+        server.close()
+
+
+def test_table_shows_figures_timeouts_and_failures() -> None:
+    done = Row("sqlite", 10_000, {"tail items/s": 123.4, "peak_rss": 456e6, "run→poll s": 1.234, "poll --all s": "timeout",
+                                  "db bytes/item": 7890.0})
+    failed = Row("postgresql", 100_000, {"error": "timeout"})
+    lines = table([done, failed]).splitlines()
+    assert "ingest last 10k items/s" in lines[0]
+    assert "10,000" in lines[2] and "123" in lines[2] and "456" in lines[2] and "1.23" in lines[2] and "timeout" in lines[2]
+    assert "7,890" in lines[2]
+    assert "error" in lines[3]
