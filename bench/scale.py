@@ -39,6 +39,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -317,7 +318,7 @@ def measure(kind: str, items: int, scratch: Path, args: argparse.Namespace, serv
             ("poll --all s", lambda: run_logged([python, "-m", "tracker", "--config", str(polled), "poll", "--all"], limit, "poll")[0]),
             ("ingest 1 file s", lambda: run_logged(
                 [python, "-m", "tracker", "--config", str(config), "ingest", "--no-progress", "--url", "http://bench.local/file.xml",
-                 "--captured-at", "2030-01-01T00:00:00Z", str(scratch / "one.xml")], limit, "ingest-one")[0]),
+                 "--captured-at", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), str(scratch / "one.xml")], limit, "ingest-one")[0]),
         ):
             try:
                 row.figures[label] = action()
