@@ -342,3 +342,9 @@ def test_http_endpoints_are_off_by_default_and_listen_takes_host_and_port() -> N
 def test_a_bad_http_listen_address_is_refused_naming_the_key(listen: str) -> None:
     with pytest.raises(ConfigError, match=r"^http\.listen: .* is not HOST:PORT"):
         parse_config({"http": {"listen": listen}})
+
+
+def test_an_opml_path_that_is_no_regular_file_is_refused_at_once(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[opml]]\npath = "/dev/zero"\n')
+    with pytest.raises(ConfigError, match=r"opml\[0\]\.path: /dev/zero is not a regular file"):
+        load_config(path)

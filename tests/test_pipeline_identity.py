@@ -278,3 +278,15 @@ def test_an_entry_whose_body_cannot_be_read_costs_only_itself(any_db_url: str, m
     report = make_pipeline(any_db_url).process(capture(feed, T0, rss("Mixed", "https://mixed.example.org/", items)))
     assert report.new_items == 2 and any("poison" in w or "mixed.example.org/1" in w for w in report.warnings)
     assert {r["title"] for r in items_of(any_db_url)} == {"good one", "good two"}
+
+
+def test_one_guid_on_two_different_entries_keeps_the_first_and_says_so(sqlite_url: str) -> None:
+    feed = "https://reuse.example.org/rss"
+    entries = [
+        f"<title>{title}</title><guid>same-guid</guid><link>https://reuse.example.org/{n}</link>"
+        f"<description>{escape(' '.join(article(700 + n, 2)))}</description>"
+        for n, title in enumerate(["First", "Second"])
+    ]
+    report = make_pipeline(sqlite_url).process(capture(feed, T0, raw_rss("Reuse", "https://reuse.example.org/", entries)))
+    assert report.new_items == 1 and [r["title"] for r in items_of(sqlite_url)] == ["First"]
+    assert sum("same-guid" in w for w in report.warnings) == 1

@@ -28,6 +28,8 @@ from tracker.addresses import local_host_problem
 from tracker.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///db/tracker.sqlite3"
+# An OPML subscription list of 100,000 feeds is a few MiB; more is not a subscription list.
+OPML_MAX_BYTES = 32 * 2**20
 CONFIG_ENV = "TRACKER_CONFIG"
 DATABASE_ENV = "TRACKER_DATABASE_URL"
 
@@ -308,7 +310,13 @@ def with_subscriptions(config: Config, path: Path | None) -> list[FeedConfig]:
         file = (base / Path(entry.path).expanduser()).resolve()
         where = f"{path}: " if path else ""
         try:
-            subscriptions = read_opml(file.read_bytes(), str(file))
+            if file.exists() and not file.is_file():
+                raise ConfigError(f"{where}opml[{i}].path: {file} is not a regular file")
+            with file.open("rb") as handle:  # bounded: a device or a huge file is no subscription list
+                body = handle.read(OPML_MAX_BYTES + 1)
+            if len(body) > OPML_MAX_BYTES:
+                raise ConfigError(f"{where}opml[{i}].path: {file} is larger than {OPML_MAX_BYTES // 2**20} MiB")
+            subscriptions = read_opml(body, str(file))
         except OSError as error:
             raise ConfigError(f"{where}opml[{i}].path: cannot read {file} ({error.strerror})") from None
         except InputError as error:

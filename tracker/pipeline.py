@@ -87,6 +87,17 @@ class Fingerprints:
     full: np.ndarray
 
 
+def _warn_of_reused_guids(entries: list[ParsedEntry], report: IngestReport) -> None:
+    """One GUID on two different entries of a capture: the first is kept (a GUID is an
+    identity), and the user hears of the other."""
+    seen: dict[str, str] = {}
+    warned: set[str] = set()
+    for entry in entries:
+        if entry.guid and seen.setdefault(entry.guid, raw_hash(entry)) != raw_hash(entry) and entry.guid not in warned:
+            warned.add(entry.guid)
+            report.warnings.append(f"GUID {entry.guid[:120]!r} is on two different entries of one capture; the first is kept")
+
+
 def stored_prints(prints: Fingerprints) -> dict[str, bytes]:
     """The columns of `item_versions` that keep a version's fingerprints."""
     return {
@@ -328,7 +339,9 @@ class Pipeline:
         publisher_id = self.corpus.feed_publisher[feed_id]
         rematch: set[int] = set()
         sightings: list[dict[str, object]] = []
-        for resolution in resolve(list(entries), feed_id, self.corpus.lookup(publisher_id)):
+        entries = list(entries)
+        _warn_of_reused_guids(entries, report)
+        for resolution in resolve(entries, feed_id, self.corpus.lookup(publisher_id)):
             entry = resolution.entry
             if resolution.item_id is None:
                 document = self._document(entry, report)
