@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from tests.builders import T0, Item, article, capture, hours, rss
 from tests.feedserver import FeedServer, wait_until
-from tests.test_scheduler import POLLING, STARTUP, DaemonProcess, Db, _env
+from tests.test_scheduler import POLLING, STARTUP, DaemonProcess, Db, _env, daemons, server  # noqa: F401  (fixtures)
 from tests.webhooks import WebhookReceiver
 from tracker.cli import main
 from tracker.config import Config, parse_config
@@ -290,26 +290,6 @@ def test_delivery_thread_delivers_and_stops_promptly_while_a_webhook_hangs(sqlit
 
 
 # -- the daemon (`tracker run` as a real process) ----------------------------------------------------
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    feeds = FeedServer()
-    yield feeds
-    feeds.close()
-
-
-@pytest.fixture
-def daemons(tmp_path: Path) -> Iterator[Any]:
-    started: list[DaemonProcess] = []
-
-    def start(config: Path) -> DaemonProcess:
-        started.append(DaemonProcess(config, tmp_path, _env()))
-        return started[-1]
-
-    yield start
-    for process in started:
-        process.kill()
 
 
 def copied_story(server: FeedServer, seed: int) -> list[tuple[str, str]]:

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.builders import T0, Item, article, rss
 from tests.feedserver import FeedServer, GrowingFeed, Publisher, TcpProxy, wait_until
-from tests.test_scheduler import STARTUP, TRACKER, DaemonProcess, _env, write_config
+from tests.test_scheduler import STARTUP, TRACKER, DaemonProcess, _env, daemons, server, write_config  # noqa: F401  (fixtures)
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -35,26 +35,6 @@ def write_http_config(path: Path, db_url: str, feeds: Sequence[GrowingFeed | tup
     with path.open("a") as out:
         out.write(f'\n[http]\nlisten = "{listen}"\nhealth_timeout_seconds = 1.0\nhealth_cache_seconds = 0.2\n')
     return path
-
-
-@pytest.fixture
-def daemons(tmp_path: Path) -> Iterator[Callable[[Path], DaemonProcess]]:
-    started: list[DaemonProcess] = []
-
-    def start(config: Path) -> DaemonProcess:
-        started.append(DaemonProcess(config, tmp_path, _env()))
-        return started[-1]
-
-    yield start
-    for process in started:
-        process.kill()
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    feeds = FeedServer()
-    yield feeds
-    feeds.close()
 
 
 def port_of(daemon: DaemonProcess) -> int:

@@ -7,8 +7,9 @@ from html import escape
 
 import sqlalchemy as sa
 
-from tests.builders import T0, Item, article, capture, html, hours, rss
+from tests.builders import T0, Item, article, capture, hours, rss
 from tests.conftest import make_pipeline
+from tests.test_poll import scalar
 from tracker.model import Capture
 
 
@@ -22,14 +23,6 @@ def items_of(url: str, feed_url: str | None = None) -> list[dict[str, object]]:
         rows = [dict(r) for r in conn.execute(sa.text(query + " ORDER BY p.item_id"), {"feed": feed_url}).mappings()]
     engine.dispose()
     return rows
-
-
-def scalar(url: str, sql: str, **params: object) -> object:
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        value = conn.execute(sa.text(sql), params).scalar()
-    engine.dispose()
-    return value
 
 
 def raw_rss(title: str, site: str, items: list[str]) -> bytes:

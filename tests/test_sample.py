@@ -8,11 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from click.testing import CliRunner
 
 from tests.builders import T0, article, capture, hours, rss
 from tests.conftest import make_pipeline
+from tests.test_store import _rows
 from tests.test_pipeline import FEEDS, KHAAMA, RU24, khaama_item, mirror_item
 from tracker.cli import main
 from tracker.ingest import ingest_paths
@@ -71,14 +71,6 @@ def test_the_quick_start_runs_as_written(tmp_path: Path, monkeypatch: pytest.Mon
     assert "5 feeds, 70 captures, 26 items, 18 republications" in outputs[1]
     assert "Chain: Mirror of Mirrors ← ru24.pro ← Khaama Press" in outputs[2]
     assert (checkout / "db" / "tracker.sqlite3").is_file()  # where README says: the repository's db/
-
-
-def _rows(url: str, query: str) -> list[dict[str, object]]:
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(sa.text(query)).mappings()]
-    engine.dispose()
-    return rows
 
 
 def test_readme_queries_answer_on_the_sample(any_db_url: str) -> None:

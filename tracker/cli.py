@@ -22,6 +22,7 @@ from tracker import __version__
 from tracker.archive import parse_time
 from tracker.config import Config, load_config
 from tracker.errors import EXIT_FAILURES, EXIT_INTERNAL, EXIT_INTERRUPTED, IngestInterrupted, InputError, TrackerError
+from tracker.output import counted
 from tracker.terminal import echo
 
 if TYPE_CHECKING:
@@ -141,10 +142,6 @@ def main() -> None:
     """
 
 
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def _config(ctx: click.Context) -> Config:
     return load_config(ctx.obj)
 
@@ -152,8 +149,8 @@ def _config(ctx: click.Context) -> Config:
 def _found(count: int) -> str:
     """The change in the `republications` view, in words."""
     if count < 0:
-        return f"{_n(-count, 'republication')} withdrawn"
-    return f"{_n(count, 'republication')} found"
+        return f"{counted(-count, 'republication')} withdrawn"
+    return f"{counted(count, 'republication')} found"
 
 
 @main.command()
@@ -192,8 +189,8 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
     show = sys.stderr.isatty() if progress is None else progress
 
     def log_progress(done: Progress) -> None:
-        echo(f"ingest: {_n(done.captures, 'capture')} done, {_n(done.new_items, 'new item')}, "
-             f"{_n(done.errors, 'error')}, {done.rate:.1f} captures/s", err=True)
+        echo(f"ingest: {counted(done.captures, 'capture')} done, {counted(done.new_items, 'new item')}, "
+             f"{counted(done.errors, 'error')}, {done.rate:.1f} captures/s", err=True)
 
     interrupted = False
     try:
@@ -206,8 +203,8 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
     for warning in report.warnings:
         echo(f"warning: {warning}", err=True)
     echo(
-        f"{_n(report.captures, 'capture')} ({report.skipped_known} already stored), {_n(report.new_items, 'new item')}, "
-        f"{_n(report.updates, 'update')}, {_found(found)}, {_n(report.errors + report.failed_records, 'error')}"
+        f"{counted(report.captures, 'capture')} ({report.skipped_known} already stored), {counted(report.new_items, 'new item')}, "
+        f"{counted(report.updates, 'update')}, {_found(found)}, {counted(report.errors + report.failed_records, 'error')}"
     )
     if interrupted:
         echo("tracker: interrupted; everything above is stored. Run the same command again to resume "
@@ -333,7 +330,7 @@ def poll(ctx: click.Context, everything: bool, log_format: str | None) -> None:
     new = sum(o.report.new_items for o in outcomes)
     unchanged = sum(1 for o in outcomes if o.not_modified)
     echo(
-        f"{_n(len(outcomes), 'feed')} polled ({unchanged} unchanged, {failed} failed), {_n(new, 'new item')}, "
+        f"{counted(len(outcomes), 'feed')} polled ({unchanged} unchanged, {failed} failed), {counted(new, 'new item')}, "
         f"{_found(republication_count(sessions) - before)}"
     )
     _deliver(config)
@@ -387,7 +384,7 @@ def demo(seconds_per_step: float, database: Path | None, write_sample: Path | No
         from tracker.sample import write_sample_archive
 
         summary = write_sample_archive(write_sample)
-        echo(f"wrote {write_sample}: {_n(summary.responses + summary.revisits, 'capture')} of {_n(summary.feeds, 'feed')} "
+        echo(f"wrote {write_sample}: {counted(summary.responses + summary.revisits, 'capture')} of {counted(summary.feeds, 'feed')} "
              f"({summary.responses} responses, {summary.revisits} revisits)")
         return
     from tracker.demo import run_demo
@@ -656,7 +653,7 @@ def alerts(ctx: click.Context, deliver: bool, retry_failed: bool, limit: int) ->
     sessions = open_database(config.database.url, create=False)
     if retry_failed:
         with sessions.begin() as session:
-            click.echo(f"{_n(outbox.requeue_failed(session, utcnow()), 'failed message')} queued again")
+            click.echo(f"{counted(outbox.requeue_failed(session, utcnow()), 'failed message')} queued again")
     if deliver:
         _deliver(config)
     echo(alerts_report(sessions, config, limit))
@@ -731,4 +728,4 @@ def report(ctx: click.Context, out: Path, since: str | None, top: int) -> None:
     for warning in result.warnings:
         echo(f"tracker: warning: {warning}", err=True)
     stories = "1 story" if result.stories == 1 else f"{result.stories} stories"
-    click.echo(f"wrote {result.path}: {stories} drawn, {_n(result.publishers, 'publisher')}")
+    click.echo(f"wrote {result.path}: {stories} drawn, {counted(result.publishers, 'publisher')}")

@@ -34,17 +34,23 @@ def escape_control(text: str) -> str:
     return inline(text)
 
 
-def duration(seconds: float | None) -> str:
-    """Seconds as "2h 5m", "40s", "3d 1h"; negative with a minus sign; empty when unknown."""
+def duration(seconds: float | None, plus: bool = False, parts: int = 2) -> str:
+    """Seconds as "2h 5m", "40s", "3d 1h" (at most `parts` units); negative with a minus
+    sign, positive with a plus when `plus`; empty when unknown."""
     if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
         return ""
-    sign = "-" if seconds < 0 else ""
+    sign = "-" if seconds < 0 else "+" if plus else ""
     rest = round(abs(seconds))
     days, rest = divmod(rest, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
-    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n][:2]
-    return sign + (" ".join(parts) if parts else f"{secs}s")
+    units = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n][:parts]
+    return sign + (" ".join(units) if units else f"{secs}s")
+
+
+def counted(count: int, noun: str) -> str:
+    """"1 item", "2 items": a count with its noun, singular or plural."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _plain(value: Any) -> Any:

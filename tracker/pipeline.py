@@ -24,7 +24,6 @@ from tracker.errors import ParseError
 from tracker.fingerprint import Fingerprinter, overlap, pack_keys, pack_shingles, shingles, similarity
 from tracker.identity import (
     DUPLICATE_MARK,
-    canonical_url,
     content_digest,
     host_of,
     key_hash,
@@ -46,7 +45,6 @@ from tracker.model import (
 )
 from tracker.normalise import (
     document_from_paragraphs,
-    fold,
     story_paragraphs,
     to_document,
     words_without_urls,
@@ -93,7 +91,10 @@ def _warn_of_reused_guids(entries: list[ParsedEntry], report: IngestReport) -> N
     seen: dict[str, str] = {}
     warned: set[str] = set()
     for entry in entries:
-        if entry.guid and seen.setdefault(entry.guid, raw_hash(entry)) != raw_hash(entry) and entry.guid not in warned:
+        if not entry.guid:
+            continue
+        digest = raw_hash(entry)
+        if seen.setdefault(entry.guid, digest) != digest and entry.guid not in warned:
             warned.add(entry.guid)
             report.warnings.append(f"GUID {entry.guid[:120]!r} is on two different entries of one capture; the first is kept")
 
@@ -114,7 +115,6 @@ class Pipeline:
         self.sessions = sessions
         self.detection = config.detection
         self.fingerprinter = Fingerprinter(self.detection.num_perm, self.detection.shingle_size)
-        self.configured = {feed.url: feed.publisher for feed in config.feeds}
         self.alerts = Alerts.from_config(config)
         self.subscriptions = {feed.url: feed for feed in config.feeds}
         self.reload()
@@ -148,8 +148,6 @@ class Pipeline:
         """Make sure every configured feed has a row (so `stats` lists feeds never captured);
         with `feeds`, those become the configured ones (a reloaded config)."""
         if feeds is not None:
-            feeds = list(feeds)
-            self.configured = {feed.url: feed.publisher for feed in feeds}
             self.subscriptions = {feed.url: feed for feed in feeds}
         with self.sessions.begin() as session:
             self._writing(session)
@@ -170,16 +168,17 @@ class Pipeline:
         self.corpus.feed_ids[new] = feed_id
 
     def _new_publisher(self, session: Session, name: str, source: str, host: str | None) -> int:
-        row = schema.Publisher(name=self._free_name(session, name, host), site_host=host, name_source=source)
+        row = schema.Publisher(name=self._free_name(name, host), site_host=host, name_source=source)
         session.add(row)
         session.flush()
         self.corpus.add_publisher(row.id, row.name, host, source)
         return row.id
 
-    def _free_name(self, session: Session, name: str, host: str | None) -> str:
+    def _free_name(self, name: str, host: str | None) -> str:
         """`name`, or `name (host)` / `name #2` when another publisher already has it."""
         name = _bounded(name, PUBLISHER_NAME_MAX)
-        taken = {n for (n,) in session.execute(select(schema.Publisher.name))}
+        # The cache is current: every write reloads it first if another process wrote.
+        taken = set(self.corpus.publisher_names.values())
         if name not in taken:
             return name
         for suffix in ([f" ({host})"] if host else []) + [f" #{n}" for n in range(2, 10_000)]:
@@ -197,8 +196,9 @@ class Pipeline:
         site = parsed.site_url if parsed else None
         host = host_of(site) or host_of(url)
         title = parsed.title if parsed else None
-        configured = url in self.configured
-        named = self.configured.get(url)
+        subscription = self.subscriptions.get(url)
+        configured = subscription is not None
+        named = subscription.publisher if subscription else None
         publisher_id = None
         if named:
             publisher_id = self.corpus.publisher_named(named)
@@ -236,7 +236,7 @@ class Pipeline:
             session.execute(delete(p).where(p.c.id == placeholder))
             self.corpus.move_feed(feed_id, same_site)
             return
-        name = self._free_name(session, parsed.title, self.corpus.publisher_host(placeholder))
+        name = self._free_name(parsed.title, self.corpus.publisher_host(placeholder))
         session.execute(update(p).where(p.c.id == placeholder).values(name=name, name_source="feed_title"))
         self.corpus.rename_publisher(placeholder, name, "feed_title")
 

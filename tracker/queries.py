@@ -13,25 +13,14 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.answers import STATS_TABLE, find_item
-from tracker.output import table
+from tracker.output import counted, duration, table
 from tracker.store import views
 from tracker.terminal import inline
 
 
 def _duration(seconds: int | None) -> str:
-    if seconds is None:
-        return ""
-    sign = "-" if seconds < 0 else "+"
-    seconds = abs(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    parts = [f"{days}d"] if days else []
-    parts += [f"{hours}h"] if hours else []
-    parts += [f"{minutes}m"] if minutes else []
-    if not parts:
-        parts = [f"{rest % 60}s"]
-    return sign + " ".join(parts)
+    """A lag as origin shows it: signed, every unit ("+1d 2h 5m", "-40s")."""
+    return duration(seconds, plus=True, parts=3)
 
 
 def _when(value: datetime | str | None) -> str:
@@ -40,10 +29,6 @@ def _when(value: datetime | str | None) -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _time_note(row: dict[str, object]) -> str:
@@ -101,7 +86,7 @@ def origin_report(sessions: sessionmaker[Session], url: str) -> str:
         if row["parent_item_id"] is not None:
             children[row["parent_item_id"]].append(row)
     lines.append("")
-    lines.append(f"Story ({_n(len(rows), 'item')}, {_n(len(rows) - 1, 'republication')}):")
+    lines.append(f"Story ({counted(len(rows), 'item')}, {counted(len(rows) - 1, 'republication')}):")
 
     def walk(row: dict[str, object], prefix: str, last: bool, root: bool) -> None:
         branch = "" if root else ("└─ " if last else "├─ ")
@@ -131,10 +116,10 @@ def stats_report(sessions: sessionmaker[Session]) -> str:
         rows = views.publisher_stats(session)
         feeds, captures = views.totals(session)
     if not rows:
-        return f"{_n(feeds, 'feed')}, {_n(captures, 'capture')}, no items yet."
+        return f"{counted(feeds, 'feed')}, {counted(captures, 'capture')}, no items yet."
     total_items = sum(int(r["items"]) for r in rows)
     total_copies = sum(int(r["copies"]) for r in rows)
     return "\n".join([
         table(rows, STATS_TABLE), "",
-        f"{_n(feeds, 'feed')}, {_n(captures, 'capture')}, {_n(total_items, 'item')}, {_n(total_copies, 'republication')}",
+        f"{counted(feeds, 'feed')}, {counted(captures, 'capture')}, {counted(total_items, 'item')}, {counted(total_copies, 'republication')}",
     ])

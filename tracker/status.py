@@ -19,6 +19,7 @@ from tracker.config import Config
 from tracker.model import utcnow
 from tracker.store import schema
 from tracker.store.database import describe, open_database
+from tracker.output import counted
 from tracker.terminal import inline
 
 
@@ -33,10 +34,6 @@ class StatusReport:
     def healthy(self) -> bool:
         """No problem found."""
         return not self.problems
-
-
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def status_report(config: Config, max_failing_share: float | None = None, require_daemon: bool = True) -> StatusReport:
@@ -69,7 +66,7 @@ def status_report(config: Config, max_failing_share: float | None = None, requir
                 select(func.count()).select_from(schema.Provenance).join(schema.Item, schema.Item.id == schema.Provenance.item_id)
                 .where(schema.Provenance.parent_item_id.is_not(None), schema.Item.first_seen_at >= now - span)
             ) or 0
-            found.append(f"{label}: {_n(items, 'new item')}, {_n(copies, 'republication')}")
+            found.append(f"{label}: {counted(items, 'new item')}, {counted(copies, 'republication')}")
     lines = [f"database: {describe(config.database.url)}"]
     problems: list[str] = []
     if beat is None:
@@ -92,7 +89,7 @@ def status_report(config: Config, max_failing_share: float | None = None, requir
     if len(failing) > 20:
         lines.append(f"  … and {len(failing) - 20} more")
     if active and len(failing) > share * active:
-        problems.append(f"{len(failing)} of {_n(active, 'active feed')} failing (more than {share:.0%})")
+        problems.append(f"{len(failing)} of {counted(active, 'active feed')} failing (more than {share:.0%})")
     lines.extend(found)
     return StatusReport("\n".join(lines), problems)
 
