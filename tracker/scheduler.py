@@ -239,18 +239,22 @@ class Daemon:
     def dispatch(self) -> None:
         """One tick: heartbeat, then hand due feeds to free workers within per-host limits."""
         self._tick_started = time.monotonic()
+        ready = False
         try:
-            self._dispatch()
+            ready = self._dispatch()
         finally:
             self._tick_ended = time.monotonic()
+            if ready:
+                # Polling is said only once a tick has completed with the caches loaded.
+                self._polling.set()
 
-    def _dispatch(self) -> None:
+    def _dispatch(self) -> bool:
+        """The tick's work; False while the caches cannot be loaded."""
         if self.stopping.is_set():
-            return
+            return False
         poller = self._ready()
         if poller is None:
-            return
-        self._polling.set()
+            return False
         try:
             self._beat("running")
             free = self.config.polling.workers - len(self._in_flight)
@@ -258,7 +262,7 @@ class Daemon:
         except SQLAlchemyError as error:
             self._stale = True
             _log_db_error("while dispatching; retrying", error, operation="dispatch")
-            return
+            return True  # the caches are loaded: a failed tick is still a polling daemon's
         for feed in due:
             if free <= 0 or self.stopping.is_set():
                 break
@@ -271,6 +275,7 @@ class Daemon:
             free -= 1
             future: Future[None] = self._workers.submit(self._work, poller, feed)
             future.add_done_callback(lambda _f, feed_id=feed.feed_id: self._release(feed_id))
+        return True
 
     def _release(self, feed_id: int) -> None:
         with self._state_lock:
