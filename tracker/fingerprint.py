@@ -10,6 +10,7 @@ shingle size: signatures of different parameters are never compared.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import xxhash
@@ -34,6 +35,16 @@ def shingles(words: Sequence[str], size: int) -> np.ndarray:
         return np.empty(0, dtype=np.uint32)
     runs = ["\x1f".join(words[i : i + size]) for i in range(max(1, len(words) - size + 1))]
     return np.unique(np.fromiter((xxhash.xxh32_intdigest(r.encode()) for r in runs), np.uint32, len(runs)))
+
+
+@dataclass(frozen=True, eq=False)
+class Fingerprints:
+    """Everything detection keeps of one text."""
+
+    story_text: str
+    story: Fingerprint
+    lead: Fingerprint
+    full: np.ndarray
 
 
 class Fingerprinter:

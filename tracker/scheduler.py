@@ -233,7 +233,7 @@ class Daemon:
             if self._poller is not None:
                 self._poller.close()
             self._poller, self._stale = poller, False
-            log.info("caches loaded from the database", extra=fields(items=len(pipeline.corpus.items)))
+            log.info("ready to poll")
             return poller
 
     def dispatch(self) -> None:

@@ -179,6 +179,8 @@ class ItemVersion(Base):
     shingle_size: Mapped[int] = mapped_column(Integer)
     shingle_count: Mapped[int] = mapped_column(Integer)
     raw_hash: Mapped[str | None] = mapped_column(String(32))
+    # How many distinct shingles the full text has (a fact of provenance's ordering).
+    full_count: Mapped[int | None] = mapped_column(Integer)
     # What detection needs, stored when the version is written so that no start-up
     # tokenises or fingerprints a text again: exact shingles of the story and of the full
     # text (uint32 each), the lead's signature, the paragraph keys (uint64 each).
@@ -198,6 +200,8 @@ class ItemAttribution(Base):
     kind: Mapped[str] = mapped_column(String(40))
     name: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
+    # tracker.identity.lookup_hash of `url`: the items crediting an article are found by it.
+    url_hash: Mapped[str | None] = mapped_column(String(16), index=True)
 
 
 class Match(Base):
@@ -237,6 +241,68 @@ class Provenance(Base):
     decided_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class Meta(Base):
+    """Facts about the database itself: the detection settings its fingerprints and
+    buckets were made with, and the revision of its publishers and feeds."""
+
+    __tablename__ = "tracker_meta"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class ItemKey(Base):
+    """An identity key (GUID, link, title, text) an item of a publisher is found by.
+
+    A GUID key stands for one item; a link key may stand for several (a shared news page).
+    """
+
+    __tablename__ = "item_keys"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    publisher_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
+
+
+class ItemRaw(Base):
+    """An entry's raw form (tracker.identity.raw_hash) once served for an item: an entry
+    served unchanged again is recognised without reading its HTML."""
+
+    __tablename__ = "item_raws"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    raw_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class ParagraphCount(Base):
+    """How many items of a publisher hold a paragraph: at `boilerplate_min_items` it is
+    boilerplate. `holders` lists the first items (space-separated ids) until then, so
+    that they can be fingerprinted again without it."""
+
+    __tablename__ = "paragraph_counts"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    publisher_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    item_count: Mapped[int] = mapped_column(Integer)
+    holders: Mapped[str] = mapped_column(Text, default="")
+
+
+class LshBucket(Base):
+    """The LSH index: one row per (band bucket, item) of every story and lead signature.
+
+    Two items sharing a bucket are candidates, verified afterwards on exact shingles.
+    """
+
+    __tablename__ = "lsh_buckets"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    item_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
 class AlertOutbox(Base):
     """One alert message per (alert, copy), written with the decision that found the copy.
 
@@ -266,4 +332,5 @@ class AlertOutbox(Base):
 
 Index("ix_outbox_state_next", AlertOutbox.state, AlertOutbox.next_attempt_at)
 Index("ix_captures_feed_time", Capture.feed_id, Capture.captured_at)
+Index("ix_item_feeds_feed_seen", ItemFeed.feed_id, ItemFeed.first_seen_at)
 Index("ix_feed_tags_tag", FeedTag.tag)

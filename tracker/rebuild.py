@@ -1,0 +1,94 @@
+"""Building the detection state from the stored versions, once.
+
+Paragraph counts and LSH buckets depend on the detection settings (permutations, shingle
+size, bands × rows, the boilerplate threshold). The database remembers the settings its
+state was built with; a process started with others — or the first start after the
+upgrade that introduced the state — builds it again from the stored fingerprints, under
+a lock, before any capture is processed. Versions stored before fingerprints were kept
+(or under other settings) are fingerprinted from their text, once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from tracker.fingerprint import SCHEME, pack_keys, unpack_keys
+from tracker.lsh import band_keys
+from tracker.normalise import document_from_paragraphs
+from tracker.store import locks, matching, state
+from tracker.store.evidence import as_signed
+
+if TYPE_CHECKING:
+    from tracker.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+SETTINGS = "detection_settings"
+
+
+def settings_of(pipeline: Pipeline) -> str:
+    """The detection settings the state depends on, as the database records them."""
+    d = pipeline.detection
+    return f"{SCHEME}/{d.num_perm}/{d.shingle_size}/{d.lsh_bands}x{d.lsh_rows}/{d.boilerplate_min_items}"
+
+
+def prepare(pipeline: Pipeline) -> None:
+    """Make sure the detection state matches the pipeline's settings (a no-op once it does)."""
+    wanted = settings_of(pipeline)
+    with pipeline.sessions() as session:
+        if state.meta_value(session, SETTINGS) == wanted:
+            return
+    with pipeline.sessions.begin() as session:
+        locks.begin_write(session)
+        locks.lock(session, locks.REBUILD, [0])
+        if state.meta_value(session, SETTINGS) == wanted:
+            return  # another process built it while this one waited
+        if state.has_versions(session):
+            log.warning("building the detection state from the stored versions (once, for these detection settings)")
+            _rebuild(session, pipeline)
+        state.set_meta(session, SETTINGS, wanted)
+
+
+def _rebuild(session: Session, pipeline: Pipeline) -> None:
+    d = pipeline.detection
+    state.clear_derived(session)
+    state.fill_full_counts(session)
+    for publisher_id in state.publishers_with_items(session):
+        rows = state.versions_of_publisher(session, publisher_id)
+        stale = [r.id for r in rows if r.missing or r.paragraph_keys is None or (r.num_perm, r.shingle_size) != (d.num_perm, d.shingle_size)
+                 or r.sig_scheme != SCHEME]
+        texts = state.texts_of(session, stale)
+        documents = {vid: document_from_paragraphs(text.split("\n") if text else []) for vid, (text, _) in texts.items()}
+        counts: dict[int, list[int]] = {}
+        held: dict[int, set[int]] = {}
+        for r in rows:
+            keys = documents[r.id].keys if r.id in documents else unpack_keys(r.paragraph_keys)
+            mine = held.setdefault(r.item_id, set())
+            for key in set(keys) - mine:
+                counts.setdefault(key, []).append(r.item_id)
+            mine.update(keys)
+        state.insert_counts(session, [
+            {"publisher_id": publisher_id, "key": as_signed(key), "item_count": len(ids),
+             "holders": "" if len(ids) >= d.boilerplate_min_items else " ".join(map(str, ids))}
+            for key, ids in counts.items()
+        ])
+        updates = []
+        for vid, (_, title) in texts.items():
+            prints = pipeline.fingerprints(session, publisher_id, documents[vid], title)
+            updates.append({"vid": vid, **state.version_columns(prints), "paragraph_keys": pack_keys(documents[vid].keys)})
+        state.update_versions(session, updates)
+    for batch in state.signatures(session):
+        per_item: dict[int, set[int]] = {}
+        for item_id, signature, lead in batch:
+            found = per_item.setdefault(item_id, set())
+            for sig in (signature, lead):
+                if sig:
+                    found.update(band_keys(sig, d.lsh_bands, d.lsh_rows))
+        _insert_new_buckets(session, per_item)
+
+
+def _insert_new_buckets(session: Session, per_item: dict[int, set[int]]) -> None:
+    for item_id, buckets in per_item.items():
+        matching.add_buckets(session, item_id, buckets)

@@ -1,0 +1,125 @@
+"""Captures and paragraph counts: the evidence that dates items and finds boilerplate."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from tracker.store import schema
+from tracker.store.items import chunks
+
+
+def has_capture(session: Session, feed_id: int, when: datetime, kind: str, digest: str) -> bool:
+    """Whether this capture is stored (captures stored before digests match any body)."""
+    c = schema.Capture
+    query = select(c.id).where(c.feed_id == feed_id, c.captured_at == when, c.kind == kind, c.body_digest.in_((digest, "")))
+    return session.execute(query).first() is not None
+
+
+def insert_capture(session: Session, values: dict[str, object]) -> int:
+    """Store a capture; return its id."""
+    return int(session.execute(insert(schema.Capture).returning(schema.Capture.id), values).scalar_one())
+
+
+def count_capture(session: Session, capture_id: int, new_items: int, updates: int) -> None:
+    """What a stored capture brought."""
+    session.execute(update(schema.Capture).where(schema.Capture.id == capture_id).values(new_items=new_items, updates=updates))
+
+
+def captured_later(session: Session, feed_id: int, when: datetime) -> bool:
+    """Whether the feed has a successful capture later than `when` (this one arrived late)."""
+    c = schema.Capture
+    query = select(c.id).where(c.feed_id == feed_id, c.captured_at > when, c.error.is_(None)).limit(1)
+    return session.execute(query).first() is not None
+
+
+def first_seen_after(session: Session, feed_id: int, when: datetime) -> set[int]:
+    """Items the feed first showed after `when`."""
+    f = schema.ItemFeed
+    return set(session.scalars(select(f.item_id).where(f.feed_id == feed_id, f.first_seen_at > when)))
+
+
+def captured_before(session: Session, sightings: Iterable[tuple[int, datetime]]) -> dict[tuple[int, datetime], datetime]:
+    """For each (feed, moment): the feed's last successful capture before that moment."""
+    c = schema.Capture
+    found: dict[tuple[int, datetime], datetime] = {}
+    for feed_id, when in set(sightings):
+        previous = session.execute(
+            select(func.max(c.captured_at)).where(c.feed_id == feed_id, c.captured_at < when, c.error.is_(None))
+        ).scalar_one()
+        if previous is not None:
+            found[(feed_id, when)] = previous
+    return found
+
+
+# -- boilerplate --------------------------------------------------------------------------
+def as_signed(key: int) -> int:
+    """A paragraph key (uint64) as SQL's BIGINT holds it."""
+    return key - (1 << 64) if key >= 1 << 63 else key
+
+
+def as_unsigned(key: int) -> int:
+    """A paragraph key as `as_signed` stored it."""
+    return key + (1 << 64) if key < 0 else key
+
+
+@dataclass(frozen=True)
+class Fresh:
+    """Paragraphs of a publisher that just became boilerplate, and the items holding them."""
+
+    keys: frozenset[int]
+    holders: frozenset[int]
+
+
+def boilerplate_among(session: Session, publisher_id: int, keys: Iterable[int], min_items: int) -> set[int]:
+    """Which of these paragraphs the publisher repeats on at least `min_items` items."""
+    p = schema.ParagraphCount
+    found: set[int] = set()
+    for part in chunks({as_signed(k) for k in keys}):
+        query = select(p.key).where(p.publisher_id == publisher_id, p.key.in_(part), p.item_count >= min_items)
+        found.update(as_unsigned(k) for k in session.scalars(query))
+    return found
+
+
+def count_paragraphs(session: Session, publisher_id: int, item_id: int, keys: Collection[int], min_items: int) -> Fresh:
+    """Count an item's paragraphs (new to it) for its publisher; say which became boilerplate.
+
+    Until a paragraph is boilerplate its row keeps the ids of the items holding it, so that
+    those can be fingerprinted again without it once it is.
+    """
+    p = schema.ParagraphCount.__table__
+    signed = {as_signed(k) for k in keys}
+    known: dict[int, tuple[int, str]] = {}
+    for part in chunks(signed):
+        rows = session.execute(select(p.c.key, p.c.item_count, p.c.holders).where(p.c.publisher_id == publisher_id, p.c.key.in_(part)))
+        known.update({key: (items, holders) for key, items, holders in rows})
+    fresh_keys: set[int] = set()
+    holders: set[int] = set()
+    inserts, updates = [], []
+    for key in signed - known.keys():
+        inserts.append({"publisher_id": publisher_id, "key": key, "item_count": 1, "holders": str(item_id)})
+    for key, (items, listed) in known.items():
+        if items >= min_items:
+            updates.append({"k": key, "n": items + 1, "h": ""})
+            continue
+        ids = [int(i) for i in listed.split()]
+        if items + 1 >= min_items:
+            fresh_keys.add(as_unsigned(key))
+            holders.update(ids)
+            updates.append({"k": key, "n": items + 1, "h": ""})
+        else:
+            updates.append({"k": key, "n": items + 1, "h": " ".join(map(str, [*ids, item_id]))})
+    if inserts:
+        session.execute(insert(p), inserts)
+    if updates:
+        session.execute(
+            update(p).where(p.c.publisher_id == publisher_id, p.c.key == bindparam("k")).values(item_count=bindparam("n"), holders=bindparam("h")),
+            updates,
+        )
+    holders.discard(item_id)
+    return Fresh(frozenset(fresh_keys), frozenset(holders))
+

@@ -1,0 +1,205 @@
+"""Items as identity and provenance need them, read on demand and written as facts.
+
+Every question is asked for a batch (the items of one capture, one group), with indexed
+lookups, so that the cost of a capture does not grow with the corpus.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from tracker.identity import ItemLookup, KnownItem, key_hash, lookup_hash
+from tracker.model import Attribution
+from tracker.store import schema
+
+_CHUNK = 500
+
+
+def chunks(values: Collection[int] | Collection[str], size: int = _CHUNK) -> Iterable[list]:  # type: ignore[type-arg]
+    """`values` in lists of at most `size` (bound parameters per statement stay few)."""
+    ordered = sorted(values)
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
+
+
+@dataclass
+class StoredItem:
+    """One stored item: what identity, sightings and provenance ask of it."""
+
+    item_id: int
+    publisher_id: int
+    url: str
+    title: str
+    claimed_at: datetime | None
+    first_seen_at: datetime
+    guid: str | None
+    feeds: dict[int, datetime] = field(default_factory=dict)
+    raw_hashes: set[str] = field(default_factory=set)
+
+    @property
+    def first_feed_id(self) -> int:
+        """The feed where the item was first seen."""
+        return min(self.feeds, key=lambda f: (self.feeds[f], f)) if self.feeds else 0
+
+    def known(self) -> KnownItem:
+        """The item as identity resolution sees it."""
+        return KnownItem(self.item_id, self.guid, self.title, self.claimed_at, frozenset(self.raw_hashes), frozenset(self.feeds))
+
+
+def load_items(session: Session, ids: Collection[int]) -> dict[int, StoredItem]:
+    """The stored items with these ids, with their sightings and raw forms."""
+    found: dict[int, StoredItem] = {}
+    i, f, r = schema.Item, schema.ItemFeed, schema.ItemRaw
+    for part in chunks(ids):
+        for row in session.execute(
+            select(i.id, i.publisher_id, i.url, i.identity, i.title, i.claimed_at, i.first_seen_at).where(i.id.in_(part))
+        ):
+            guid = row.identity.removeprefix("guid:") if row.identity.startswith("guid:") else None
+            found[row.id] = StoredItem(
+                row.id, row.publisher_id, row.url or row.identity, row.title, row.claimed_at, row.first_seen_at, guid
+            )
+        for item_id, feed_id, first in session.execute(select(f.item_id, f.feed_id, f.first_seen_at).where(f.item_id.in_(part))):
+            found[item_id].feeds[feed_id] = first
+        for item_id, raw in session.execute(select(r.item_id, r.raw_hash).where(r.item_id.in_(part))):
+            found[item_id].raw_hashes.add(raw)
+    return found
+
+
+class PublisherItems(ItemLookup):
+    """`ItemLookup` over SQL for one publisher, fetched at once for the keys of one capture."""
+
+    def __init__(self, session: Session, publisher_id: int, keys: Iterable[str]) -> None:
+        hashes = {key_hash(k): k for k in keys}
+        self.by_key: dict[str, list[int]] = defaultdict(list)
+        k = schema.ItemKey
+        for part in chunks(hashes.keys()):
+            rows = session.execute(
+                select(k.key_hash, k.item_id).where(k.publisher_id == publisher_id, k.key_hash.in_(part)).order_by(k.item_id)
+            )
+            for digest, item_id in rows:
+                self.by_key[hashes[digest]].append(item_id)
+        self.items = load_items(session, {i for ids in self.by_key.values() for i in ids})
+
+    def by_guid(self, key: str) -> int | None:
+        found = self.by_key.get(key)
+        return found[0] if found else None
+
+    def under(self, key: str) -> Sequence[KnownItem]:
+        return [self.items[i].known() for i in self.by_key.get(key, ())]
+
+
+def has_identity(session: Session, publisher_id: int, identity: str) -> bool:
+    """Whether an item of the publisher is stored under this identity already."""
+    i = schema.Item
+    query = select(i.id).where(i.publisher_id == publisher_id, i.identity_hash == key_hash(identity))
+    return session.execute(query).first() is not None
+
+
+def add_keys(session: Session, publisher_id: int, item_id: int, keys: Iterable[str]) -> None:
+    """Let the item be found by more identity keys (a second feed's GUID or link, say).
+
+    A GUID stands for one item (the first to claim it keeps it); a link may stand for several.
+    """
+    hashes = {key_hash(key): key.startswith("guid:") for key in keys}
+    k = schema.ItemKey
+    holders: dict[str, set[int]] = defaultdict(set)
+    for digest, holder in session.execute(
+        select(k.key_hash, k.item_id).where(k.publisher_id == publisher_id, k.key_hash.in_(list(hashes)))
+    ):
+        holders[digest].add(holder)
+    rows = [
+        {"publisher_id": publisher_id, "key_hash": digest, "item_id": item_id}
+        for digest, is_guid in hashes.items()
+        if item_id not in holders[digest] and not (is_guid and holders[digest])
+    ]
+    if rows:
+        session.execute(insert(k), rows)
+
+
+def insert_item(session: Session, values: dict[str, object]) -> int:
+    """Store a new item; return its id."""
+    return int(session.execute(insert(schema.Item).returning(schema.Item.id), values).scalar_one())
+
+
+def add_sighting(session: Session, item_id: int, feed_id: int, when: datetime) -> None:
+    """A feed shows an item for the first time."""
+    session.execute(insert(schema.ItemFeed), {"item_id": item_id, "feed_id": feed_id, "first_seen_at": when, "last_seen_at": when})
+
+
+def touch_sightings(session: Session, sightings: list[dict[str, object]]) -> None:
+    """Feeds show items again (`i` item, `f` feed, `w` when)."""
+    if sightings:
+        table = schema.ItemFeed.__table__
+        session.execute(
+            update(table).where(table.c.item_id == bindparam("i"), table.c.feed_id == bindparam("f")).values(last_seen_at=bindparam("w")),
+            sightings,
+        )
+
+
+def set_first_seen(session: Session, item_id: int, feed_id: int, when: datetime) -> None:
+    """An earlier sighting of an item (an old capture ingested late)."""
+    session.execute(update(schema.Item).where(schema.Item.id == item_id).values(first_seen_at=when))
+    f = schema.ItemFeed.__table__
+    session.execute(update(f).where(f.c.item_id == item_id, f.c.feed_id == feed_id, f.c.first_seen_at > when).values(first_seen_at=when))
+
+
+def add_raw(session: Session, item_id: int, raw: str) -> None:
+    """Remember an entry's raw form for its item."""
+    session.execute(insert(schema.ItemRaw), {"item_id": item_id, "raw_hash": raw})
+
+
+def has_text(session: Session, item_id: int, content_hash: str) -> bool:
+    """Whether the item has a version with this text already."""
+    v = schema.ItemVersion
+    return session.execute(select(v.id).where(v.item_id == item_id, v.content_hash == content_hash)).first() is not None
+
+
+def version_count(session: Session, item_id: int) -> int:
+    """How many versions the item has."""
+    v = schema.ItemVersion
+    return int(session.execute(select(func.count()).where(v.item_id == item_id)).scalar_one())
+
+
+# -- credits ---------------------------------------------------------------------------------
+def credits_of(session: Session, ids: Collection[int]) -> dict[int, list[Attribution]]:
+    """The credits each item gives, in the order they were found."""
+    found: dict[int, list[Attribution]] = defaultdict(list)
+    a = schema.ItemAttribution
+    for part in chunks(ids):
+        for item_id, kind, name, url in session.execute(select(a.item_id, a.kind, a.name, a.url).where(a.item_id.in_(part)).order_by(a.id)):
+            found[item_id].append(Attribution(kind, name, url))
+    return found
+
+
+def add_credit(session: Session, item_id: int, credit: Attribution) -> None:
+    """Store a credit an item gives."""
+    session.execute(
+        insert(schema.ItemAttribution),
+        {"item_id": item_id, "kind": credit.kind, "name": credit.name, "url": credit.url,
+         "url_hash": lookup_hash(credit.url) if credit.url else None},
+    )
+
+
+def items_at(session: Session, urls: Iterable[str]) -> dict[str, int]:
+    """The item at each URL (by any variant of it), the earliest stored where several are."""
+    hashes = {lookup_hash(url): url for url in urls if url}
+    found: dict[str, int] = {}
+    i = schema.Item
+    for part in chunks(hashes.keys()):
+        for digest, item_id in session.execute(
+            select(i.url_hash, func.min(i.id)).where(i.url_hash.in_(part)).group_by(i.url_hash)
+        ):
+            found[hashes[digest]] = int(item_id)
+    return found
+
+
+def items_crediting(session: Session, url: str) -> set[int]:
+    """Items that credit this URL (by any variant of it)."""
+    a = schema.ItemAttribution
+    return set(session.scalars(select(a.item_id).where(a.url_hash == lookup_hash(url))))

@@ -1,0 +1,73 @@
+"""Who may write what at once: many writers on PostgreSQL, one at a time on SQLite.
+
+SQLite has one writer: every write transaction takes the database's write lock when it
+begins (`BEGIN IMMEDIATE`), so processes take turns and each sees all the others wrote.
+
+PostgreSQL lets any number of processes write. Each decision that reads facts another
+process may be writing takes a transaction-scoped advisory lock on what it reads:
+- a publisher (identity of its entries, the counts of its paragraphs, its items' sightings);
+- the LSH buckets of a new text (any two texts that can become candidates share a bucket,
+  so the later one waits for the earlier to commit and then finds it);
+- the URLs an item has or credits (an exact credit links two items whatever their text);
+- every item of a group whose provenance is decided (a group is decided by one process at
+  a time, from all its committed facts);
+- the directory of feeds and publishers, while it is changed.
+Locks are taken in sorted batches; the rare deadlock between two captures is detected by
+the server and the capture is retried (`retryable`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+# The advisory lock's first key (int4): "tr" and a kind, apart from other applications' locks.
+# A capture takes them in this order (the directory only when it changes it), so that two
+# captures deadlock only when one of them must lock a second batch of a kind.
+DIRECTORY = 0x7472_0000
+PUBLISHER = 0x7472_0001
+BUCKET = 0x7472_0002
+URL = 0x7472_0003
+ITEM = 0x7472_0004
+REBUILD = 0x7472_0005
+
+# Deadlock detected, serialisation failure, and a unique key another writer took first.
+_RETRYABLE = {"40P01", "40001", "23505"}
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's write transaction (call it first)."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        # A deferred transaction would take the write lock only at its first write, after
+        # facts were read; IMMEDIATE takes it now (readers are not blocked: WAL).
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def lock(session: Session, kind: int, keys: Iterable[int]) -> None:
+    """Hold `kind` locks on `keys` (any integers) until the transaction ends; PostgreSQL only
+    (SQLite's writer already holds the whole database)."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    # Sorted: two transactions locking overlapping sets take them in one order.
+    wanted = sorted({_int4(k) for k in keys})
+    if wanted:
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(CAST(:kind AS integer), k) FROM unnest(CAST(:keys AS integer[])) AS k"),
+            {"kind": _int4(kind), "keys": wanted},
+        )
+
+
+def retryable(error: BaseException) -> bool:
+    """Whether a failed transaction lost a race with another writer and may simply run again."""
+    code = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return isinstance(error, DBAPIError) and code in _RETRYABLE
+
+
+def _int4(value: int) -> int:
+    value &= 0xFFFF_FFFF
+    return value - (1 << 32) if value >= 1 << 31 else value
