@@ -12,7 +12,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,8 +35,9 @@ from tracker.identity import (
 from tracker.model import Attribution, Capture, Document, IngestReport, ParsedEntry, ParsedFeed, utcnow
 from tracker.normalise import document_from_paragraphs, story_paragraphs, to_document, words_without_urls
 from tracker.parse import parse_capture_body
-from tracker.store import evidence, items, locks, matching, schema
-from tracker.store.directory import Generation, bump_revision, generation, load_directory
+from tracker.store import evidence, items, locks, matching
+from tracker.store import directory as directory_store
+from tracker.store.directory import Generation, generation, load_directory
 from tracker.rebuild import prepare
 from tracker.store.feeds import SubscriptionFacts, sync_subscriptions
 from tracker.store.state import version_columns
@@ -136,7 +136,7 @@ class Pipeline:
                 for url, feed in self.subscriptions.items():
                     facts[self._feed(session, url, None)] = SubscriptionFacts(feed.title, feed.site_url, feed.tags)
                 sync_subscriptions(session, facts)
-                bump_revision(session)
+                directory_store.bump_revision(session)
                 self._written(session)
         except BaseException:
             self.reload()
@@ -155,11 +155,10 @@ class Pipeline:
         self.reload()
 
     def _new_publisher(self, session: Session, name: str, source: str, host: str | None) -> int:
-        row = schema.Publisher(name=self._free_name(name, host), site_host=host, name_source=source)
-        session.add(row)
-        session.flush()
-        self.directory.add_publisher(row.id, row.name, host, source)
-        return row.id
+        name = self._free_name(name, host)
+        publisher_id = directory_store.insert_publisher(session, name, host, source)
+        self.directory.add_publisher(publisher_id, name, host, source)
+        return publisher_id
 
     def _free_name(self, name: str, host: str | None) -> str:
         """`name`, or `name (host)` / `name #2` when another publisher already has it."""
@@ -199,15 +198,10 @@ class Pipeline:
             publisher_id = self.directory.same_site(title, site)
         if publisher_id is None:
             publisher_id = self._new_publisher(session, title or host or url, "feed_title" if title else "feed_url", host)
-        row = schema.Feed(
-            url=url, publisher_id=publisher_id, title=title, site_url=site, added_at=utcnow(),
-            # A feed first seen in an archive is evidence, not a subscription: polled only when configured.
-            active=configured,
-        )
-        session.add(row)
-        session.flush()
-        self.directory.add_feed(row.id, url, publisher_id, title, site)
-        return row.id
+        # A feed first seen in an archive is evidence, not a subscription: polled only when configured.
+        feed_id = directory_store.insert_feed(session, url, publisher_id, title, site, configured, utcnow())
+        self.directory.add_feed(feed_id, url, publisher_id, title, site)
+        return feed_id
 
     def _learn_title(self, session: Session, feed_id: int, parsed: ParsedFeed) -> None:
         """A feed registered before its first capture learns its title (and its publisher's name)."""
@@ -216,22 +210,19 @@ class Pipeline:
         self._changing_directory(session)
         if not self.directory.learn_feed(feed_id, parsed.title, parsed.site_url):
             return
-        bump_revision(session)
-        f = schema.Feed.__table__
-        p = schema.Publisher.__table__
-        session.execute(update(f).where(f.c.id == feed_id).values(title=parsed.title, site_url=parsed.site_url))
+        directory_store.bump_revision(session)
+        directory_store.set_feed_site(session, feed_id, parsed.title, parsed.site_url)
         placeholder = self.directory.feed_publisher[feed_id]
         if self.directory.publisher_source.get(placeholder) != "feed_url" or self.directory.feeds_of(placeholder) != {feed_id}:
             return
         # Its first capture: the feed is named after its title, or joins the same site's publisher.
         same_site = self.directory.same_site(parsed.title, parsed.site_url, exclude=placeholder) if parsed.site_url else None
         if same_site is not None:
-            session.execute(update(f).where(f.c.id == feed_id).values(publisher_id=same_site))
-            session.execute(delete(p).where(p.c.id == placeholder))
+            directory_store.move_feed(session, feed_id, same_site, placeholder)
             self.directory.move_feed(feed_id, same_site)
             return
         name = self._free_name(parsed.title, self.directory.publisher_host(placeholder))
-        session.execute(update(p).where(p.c.id == placeholder).values(name=name, name_source="feed_title"))
+        directory_store.rename_publisher(session, placeholder, name, "feed_title")
         self.directory.rename_publisher(placeholder, name, "feed_title")
 
     # -- captures -----------------------------------------------------------------
@@ -357,7 +348,9 @@ class Pipeline:
                 rematch |= self._new_version(session, publisher_id, item_id, (), entry, document, when)
                 continue
             item = lookup.items[resolution.item_id]
-            items.add_keys(session, publisher_id, item.item_id, resolution.keys)
+            missing = lookup.missing_keys(item.item_id, resolution.keys)
+            if missing:
+                items.add_keys(session, publisher_id, item.item_id, missing)
             previous = item.feeds.get(feed_id)
             if previous is None:
                 items.add_sighting(session, item.item_id, feed_id, when)
@@ -445,8 +438,8 @@ class Pipeline:
             session, publisher_id, item_id, set(document.keys) - held, self.detection.boilerplate_min_items
         )
         prints = self.fingerprints(session, publisher_id, document, entry.title)
-        session.execute(
-            schema.ItemVersion.__table__.insert(),
+        items.insert_version(
+            session,
             {
                 "item_id": item_id, "version": len(versions) + 1, "content_hash": text_hash(entry.title, document.paragraphs),
                 "seen_at": when, "raw_hash": raw_hash(entry), "title": entry.title, "text": document.text,
@@ -455,7 +448,7 @@ class Pipeline:
         )
         matching.add_buckets(session, item_id, self.detector.buckets(
             [matching.VersionPrints(0, item_id, 0, prints.story.shingles, prints.full, prints.story.signature, prints.lead.signature, ())]
-        ))
+        ), new=not versions)
         rematch = {item_id}
         if fresh.keys:
             for other in sorted(fresh.holders - {item_id}):
@@ -465,14 +458,11 @@ class Pipeline:
 
     def _reclean(self, session: Session, publisher_id: int, item_id: int) -> None:
         """Fingerprint an item's versions again after its publisher's boilerplate grew."""
-        table = schema.ItemVersion.__table__
-        old = matching.versions_of(session, [item_id])[item_id]
-        matching.remove_buckets(session, item_id, self.detector.buckets(old))
-        rows = session.execute(select(table.c.id, table.c.text, table.c.title).where(table.c.item_id == item_id))
+        matching.remove_buckets(session, item_id, self.detector.buckets(matching.versions_of(session, [item_id])[item_id]))
         signatures = []
-        for version_id, text, title in rows:
+        for version_id, text, title in items.texts_of_item(session, item_id):
             prints = self.fingerprints(session, publisher_id, document_from_paragraphs(text.split("\n") if text else []), title)
-            session.execute(update(table).where(table.c.id == version_id).values(**version_columns(prints)))
+            items.update_version(session, version_id, version_columns(prints))
             signatures.append(matching.VersionPrints(
                 version_id, item_id, 0, prints.story.shingles, prints.full, prints.story.signature, prints.lead.signature, ()
             ))

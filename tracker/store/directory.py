@@ -8,7 +8,9 @@ The directory is bounded by the number of feeds, so reloading it is cheap.
 
 from __future__ import annotations
 
-from sqlalchemy import select, text, update
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from tracker.directory import Directory
@@ -49,3 +51,36 @@ def bump_revision(session: Session) -> None:
         session.execute(meta.insert().values(name=_REVISION, value="1"))
     else:
         session.execute(update(meta).where(meta.c.name == _REVISION).values(value=str(int(current) + 1)))
+
+
+def insert_publisher(session: Session, name: str, host: str | None, source: str) -> int:
+    """Store a publisher; return its id."""
+    p = schema.Publisher.__table__
+    return int(session.execute(insert(p).returning(p.c.id), {"name": name, "site_host": host, "name_source": source}).scalar_one())
+
+
+def insert_feed(session: Session, url: str, publisher_id: int, title: str | None, site: str | None, active: bool, when: datetime) -> int:
+    """Store a feed; return its id."""
+    f = schema.Feed.__table__
+    values = {"url": url, "publisher_id": publisher_id, "title": title, "site_url": site, "added_at": when, "active": active,
+              "error_count": 0}
+    return int(session.execute(insert(f).returning(f.c.id), values).scalar_one())
+
+
+def set_feed_site(session: Session, feed_id: int, title: str, site: str | None) -> None:
+    """A feed's title and site link, learnt from its first capture."""
+    f = schema.Feed.__table__
+    session.execute(update(f).where(f.c.id == feed_id).values(title=title, site_url=site))
+
+
+def move_feed(session: Session, feed_id: int, publisher_id: int, placeholder: int) -> None:
+    """A feed joins another publisher; the placeholder publisher it had goes."""
+    f, p = schema.Feed.__table__, schema.Publisher.__table__
+    session.execute(update(f).where(f.c.id == feed_id).values(publisher_id=publisher_id))
+    session.execute(delete(p).where(p.c.id == placeholder))
+
+
+def rename_publisher(session: Session, publisher_id: int, name: str, source: str) -> None:
+    """A publisher's name, and where it comes from."""
+    p = schema.Publisher.__table__
+    session.execute(update(p).where(p.c.id == publisher_id).values(name=name, name_source=source))

@@ -13,16 +13,22 @@ from tracker.store import schema
 from tracker.store.items import chunks
 
 
+_c = schema.Capture
+_HAS_CAPTURE = select(_c.id).where(
+    _c.feed_id == bindparam("f"), _c.captured_at == bindparam("w"), _c.kind == bindparam("k"),
+    _c.body_digest.in_(bindparam("d", expanding=True)),
+)
+
+
 def has_capture(session: Session, feed_id: int, when: datetime, kind: str, digest: str) -> bool:
     """Whether this capture is stored (captures stored before digests match any body)."""
-    c = schema.Capture
-    query = select(c.id).where(c.feed_id == feed_id, c.captured_at == when, c.kind == kind, c.body_digest.in_((digest, "")))
-    return session.execute(query).first() is not None
+    found = session.execute(_HAS_CAPTURE, {"f": feed_id, "w": when, "k": kind, "d": [digest, ""]})
+    return found.first() is not None
 
 
 def insert_capture(session: Session, values: dict[str, object]) -> int:
     """Store a capture; return its id."""
-    return int(session.execute(insert(schema.Capture).returning(schema.Capture.id), values).scalar_one())
+    return int(session.execute(insert(_c.__table__).returning(_c.__table__.c.id), values).scalar_one())
 
 
 def count_capture(session: Session, capture_id: int, new_items: int, updates: int) -> None:
@@ -30,11 +36,12 @@ def count_capture(session: Session, capture_id: int, new_items: int, updates: in
     session.execute(update(schema.Capture).where(schema.Capture.id == capture_id).values(new_items=new_items, updates=updates))
 
 
+_LATER = select(_c.id).where(_c.feed_id == bindparam("f"), _c.captured_at > bindparam("w"), _c.error.is_(None)).limit(1)
+
+
 def captured_later(session: Session, feed_id: int, when: datetime) -> bool:
     """Whether the feed has a successful capture later than `when` (this one arrived late)."""
-    c = schema.Capture
-    query = select(c.id).where(c.feed_id == feed_id, c.captured_at > when, c.error.is_(None)).limit(1)
-    return session.execute(query).first() is not None
+    return session.execute(_LATER, {"f": feed_id, "w": when}).first() is not None
 
 
 def first_seen_after(session: Session, feed_id: int, when: datetime) -> set[int]:

@@ -52,21 +52,28 @@ class StoredItem:
         return KnownItem(self.item_id, self.guid, self.title, self.claimed_at, frozenset(self.raw_hashes), frozenset(self.feeds))
 
 
+_i, _f, _r, _k = schema.Item, schema.ItemFeed, schema.ItemRaw, schema.ItemKey
+# Built once: the hot statements of every capture, with their list parameters expanded.
+_ITEMS = select(_i.id, _i.publisher_id, _i.url, _i.identity, _i.title, _i.claimed_at, _i.first_seen_at).where(
+    _i.id.in_(bindparam("ids", expanding=True))
+)
+_SIGHTINGS = select(_f.item_id, _f.feed_id, _f.first_seen_at).where(_f.item_id.in_(bindparam("ids", expanding=True)))
+_RAWS = select(_r.item_id, _r.raw_hash).where(_r.item_id.in_(bindparam("ids", expanding=True)))
+_KEYS = select(_k.key_hash, _k.item_id).where(_k.publisher_id == bindparam("p"), _k.key_hash.in_(bindparam("keys", expanding=True)))
+
+
 def load_items(session: Session, ids: Collection[int]) -> dict[int, StoredItem]:
     """The stored items with these ids, with their sightings and raw forms."""
     found: dict[int, StoredItem] = {}
-    i, f, r = schema.Item, schema.ItemFeed, schema.ItemRaw
     for part in chunks(ids):
-        for row in session.execute(
-            select(i.id, i.publisher_id, i.url, i.identity, i.title, i.claimed_at, i.first_seen_at).where(i.id.in_(part))
-        ):
+        for row in session.execute(_ITEMS, {"ids": part}):
             guid = row.identity.removeprefix("guid:") if row.identity.startswith("guid:") else None
             found[row.id] = StoredItem(
                 row.id, row.publisher_id, row.url or row.identity, row.title, row.claimed_at, row.first_seen_at, guid
             )
-        for item_id, feed_id, first in session.execute(select(f.item_id, f.feed_id, f.first_seen_at).where(f.item_id.in_(part))):
+        for item_id, feed_id, first in session.execute(_SIGHTINGS, {"ids": part}):
             found[item_id].feeds[feed_id] = first
-        for item_id, raw in session.execute(select(r.item_id, r.raw_hash).where(r.item_id.in_(part))):
+        for item_id, raw in session.execute(_RAWS, {"ids": part}):
             found[item_id].raw_hashes.add(raw)
     return found
 
@@ -77,14 +84,18 @@ class PublisherItems(ItemLookup):
     def __init__(self, session: Session, publisher_id: int, keys: Iterable[str]) -> None:
         hashes = {key_hash(k): k for k in keys}
         self.by_key: dict[str, list[int]] = defaultdict(list)
-        k = schema.ItemKey
         for part in chunks(hashes.keys()):
-            rows = session.execute(
-                select(k.key_hash, k.item_id).where(k.publisher_id == publisher_id, k.key_hash.in_(part)).order_by(k.item_id)
-            )
-            for digest, item_id in rows:
+            for digest, item_id in sorted(session.execute(_KEYS, {"p": publisher_id, "keys": part}), key=lambda r: r[1]):
                 self.by_key[hashes[digest]].append(item_id)
         self.items = load_items(session, {i for ids in self.by_key.values() for i in ids})
+
+    def missing_keys(self, item_id: int, keys: Iterable[str]) -> list[str]:
+        """Which of these keys do not find the item yet (a GUID key that finds another item is
+        that item's, and stays so)."""
+        return [
+            key for key in keys
+            if item_id not in self.by_key.get(key, ()) and not (key.startswith("guid:") and self.by_key.get(key))
+        ]
 
     def by_guid(self, key: str) -> int | None:
         found = self.by_key.get(key)
@@ -119,17 +130,17 @@ def add_keys(session: Session, publisher_id: int, item_id: int, keys: Iterable[s
         if item_id not in holders[digest] and not (is_guid and holders[digest])
     ]
     if rows:
-        session.execute(insert(k), rows)
+        session.execute(insert(k.__table__), rows)
 
 
 def insert_item(session: Session, values: dict[str, object]) -> int:
     """Store a new item; return its id."""
-    return int(session.execute(insert(schema.Item).returning(schema.Item.id), values).scalar_one())
+    return int(session.execute(insert(_i.__table__).returning(_i.__table__.c.id), values).scalar_one())
 
 
 def add_sighting(session: Session, item_id: int, feed_id: int, when: datetime) -> None:
     """A feed shows an item for the first time."""
-    session.execute(insert(schema.ItemFeed), {"item_id": item_id, "feed_id": feed_id, "first_seen_at": when, "last_seen_at": when})
+    session.execute(insert(_f.__table__), {"item_id": item_id, "feed_id": feed_id, "first_seen_at": when, "last_seen_at": when})
 
 
 def touch_sightings(session: Session, sightings: list[dict[str, object]]) -> None:
@@ -151,7 +162,24 @@ def set_first_seen(session: Session, item_id: int, feed_id: int, when: datetime)
 
 def add_raw(session: Session, item_id: int, raw: str) -> None:
     """Remember an entry's raw form for its item."""
-    session.execute(insert(schema.ItemRaw), {"item_id": item_id, "raw_hash": raw})
+    session.execute(insert(_r.__table__), {"item_id": item_id, "raw_hash": raw})
+
+
+def insert_version(session: Session, values: dict[str, object]) -> None:
+    """Store a new text of an item."""
+    session.execute(insert(schema.ItemVersion.__table__), values)
+
+
+def texts_of_item(session: Session, item_id: int) -> list[tuple[int, str, str]]:
+    """(version id, text, title) of each of an item's versions."""
+    v = schema.ItemVersion
+    return [(r.id, r.text, r.title) for r in session.execute(select(v.id, v.text, v.title).where(v.item_id == item_id).order_by(v.version))]
+
+
+def update_version(session: Session, version_id: int, values: dict[str, object]) -> None:
+    """New fingerprints of a version."""
+    v = schema.ItemVersion.__table__
+    session.execute(update(v).where(v.c.id == version_id).values(**values))
 
 
 def has_text(session: Session, item_id: int, content_hash: str) -> bool:
@@ -167,12 +195,16 @@ def version_count(session: Session, item_id: int) -> int:
 
 
 # -- credits ---------------------------------------------------------------------------------
+_a = schema.ItemAttribution.__table__
+_CREDITS = select(_a.c.item_id, _a.c.kind, _a.c.name, _a.c.url).where(_a.c.item_id.in_(bindparam("ids", expanding=True))).order_by(_a.c.id)
+_CREDITING = select(_a.c.item_id).where(_a.c.url_hash == bindparam("h"))
+
+
 def credits_of(session: Session, ids: Collection[int]) -> dict[int, list[Attribution]]:
     """The credits each item gives, in the order they were found."""
     found: dict[int, list[Attribution]] = defaultdict(list)
-    a = schema.ItemAttribution
     for part in chunks(ids):
-        for item_id, kind, name, url in session.execute(select(a.item_id, a.kind, a.name, a.url).where(a.item_id.in_(part)).order_by(a.id)):
+        for item_id, kind, name, url in session.execute(_CREDITS, {"ids": part}):
             found[item_id].append(Attribution(kind, name, url))
     return found
 
@@ -180,7 +212,7 @@ def credits_of(session: Session, ids: Collection[int]) -> dict[int, list[Attribu
 def add_credit(session: Session, item_id: int, credit: Attribution) -> None:
     """Store a credit an item gives."""
     session.execute(
-        insert(schema.ItemAttribution),
+        insert(schema.ItemAttribution.__table__),
         {"item_id": item_id, "kind": credit.kind, "name": credit.name, "url": credit.url,
          "url_hash": lookup_hash(credit.url) if credit.url else None},
     )
@@ -201,5 +233,4 @@ def items_at(session: Session, urls: Iterable[str]) -> dict[str, int]:
 
 def items_crediting(session: Session, url: str) -> set[int]:
     """Items that credit this URL (by any variant of it)."""
-    a = schema.ItemAttribution
-    return set(session.scalars(select(a.item_id).where(a.url_hash == lookup_hash(url))))
+    return set(session.scalars(_CREDITING, {"h": lookup_hash(url)}))

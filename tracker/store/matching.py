@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tracker.fingerprint import unpack_keys, unpack_shingles
@@ -23,15 +23,15 @@ from tracker.store.items import chunks
 
 
 # -- the LSH index -----------------------------------------------------------------------------
-def add_buckets(session: Session, item_id: int, buckets: Collection[int]) -> None:
-    """Index an item under these buckets (those it has already are kept once)."""
+def add_buckets(session: Session, item_id: int, buckets: Collection[int], new: bool = False) -> None:
+    """Index an item under these buckets (those it has already are kept once; a `new` item has none)."""
     b = schema.LshBucket
     have: set[int] = set()
-    for part in chunks(buckets):
+    for part in ([] if new else chunks(buckets)):
         have.update(session.scalars(select(b.bucket).where(b.item_id == item_id, b.bucket.in_(part))))
     rows = [{"bucket": k, "item_id": item_id} for k in buckets if k not in have]
     if rows:
-        session.execute(insert(b), rows)
+        session.execute(insert(b.__table__), rows)
 
 
 def remove_buckets(session: Session, item_id: int, buckets: Collection[int]) -> None:
@@ -41,12 +41,15 @@ def remove_buckets(session: Session, item_id: int, buckets: Collection[int]) -> 
         session.execute(delete(b).where(b.item_id == item_id, b.bucket.in_(part)))
 
 
+_b = schema.LshBucket.__table__
+_IN_BUCKETS = select(_b.c.item_id).where(_b.c.bucket.in_(bindparam("b", expanding=True))).distinct()
+
+
 def in_buckets(session: Session, buckets: Collection[int]) -> set[int]:
     """Every item indexed under any of these buckets."""
-    b = schema.LshBucket
     found: set[int] = set()
     for part in chunks(buckets):
-        found.update(session.scalars(select(b.item_id).where(b.bucket.in_(part)).distinct()))
+        found.update(session.scalars(_IN_BUCKETS, {"b": part}))
     return found
 
 
@@ -65,15 +68,19 @@ class VersionPrints:
     paragraph_keys: tuple[int, ...]
 
 
+_v = schema.ItemVersion.__table__
+_VERSIONS = (
+    select(_v.c.id, _v.c.item_id, _v.c.version, _v.c.story_shingles, _v.c.full_shingles, _v.c.signature, _v.c.lead_signature,
+           _v.c.paragraph_keys)
+    .where(_v.c.item_id.in_(bindparam("ids", expanding=True))).order_by(_v.c.item_id, _v.c.version)
+)
+
+
 def versions_of(session: Session, ids: Collection[int]) -> dict[int, list[VersionPrints]]:
     """Every version of these items, oldest first, as stored when it was written."""
-    v = schema.ItemVersion
     found: dict[int, list[VersionPrints]] = {i: [] for i in ids}
     for part in chunks(ids):
-        rows = session.execute(
-            select(v.id, v.item_id, v.version, v.story_shingles, v.full_shingles, v.signature, v.lead_signature, v.paragraph_keys)
-            .where(v.item_id.in_(part)).order_by(v.item_id, v.version)
-        )
+        rows = session.execute(_VERSIONS, {"ids": part})
         for r in rows:
             found[r.item_id].append(VersionPrints(
                 r.id, r.item_id, r.version, unpack_shingles(r.story_shingles), unpack_shingles(r.full_shingles),
@@ -112,12 +119,18 @@ def sizes_of(session: Session, ids: Collection[int]) -> dict[int, Sizes]:
 
 
 # -- matches ------------------------------------------------------------------------------------
+_m = schema.Match.__table__
+_EDGES = select(_m).where(or_(_m.c.item_a.in_(bindparam("ids", expanding=True)), _m.c.item_b.in_(bindparam("ids", expanding=True))))
+_PAIRS = select(_m.c.item_a, _m.c.item_b).where(
+    or_(_m.c.item_a.in_(bindparam("ids", expanding=True)), _m.c.item_b.in_(bindparam("ids", expanding=True)))
+)
+
+
 def edges_of(session: Session, ids: Collection[int]) -> list[Edge]:
     """Every verified match touching these items."""
-    m = schema.Match
     found: dict[tuple[int, int], Edge] = {}
     for part in chunks(ids):
-        for r in session.execute(select(m).where(or_(m.item_a.in_(part), m.item_b.in_(part)))).scalars():
+        for r in session.execute(_EDGES, {"ids": part}):
             found[(r.item_a, r.item_b)] = Edge(
                 r.item_a, r.item_b, Similarity(r.jaccard, r.a_in_b, r.b_in_a, r.shared), r.full_a_in_b, r.full_b_in_a
             )
@@ -126,10 +139,11 @@ def edges_of(session: Session, ids: Collection[int]) -> list[Edge]:
 
 def neighbours_of(session: Session, item_id: int) -> set[int]:
     """The items an item matches."""
-    m = schema.Match
-    a = session.scalars(select(m.item_b).where(m.item_a == item_id))
-    b = session.scalars(select(m.item_a).where(m.item_b == item_id))
-    return set(a) | set(b)
+    found: set[int] = set()
+    for a, b in session.execute(_PAIRS, {"ids": [item_id]}):
+        found.update((a, b))
+    found.discard(item_id)
+    return found
 
 
 def replace_edges(session: Session, item_id: int, edges: Iterable[Edge], now: datetime) -> None:
@@ -152,8 +166,9 @@ def component(session: Session, seeds: Iterable[int]) -> set[int]:
     frontier = set(group)
     while frontier:
         reached: set[int] = set()
-        for edge in edges_of(session, frontier):
-            reached.update((edge.a, edge.b))
+        for part in chunks(frontier):
+            for a, b in session.execute(_PAIRS, {"ids": part}):
+                reached.update((a, b))
         frontier = reached - group
         group |= frontier
     return group
@@ -191,4 +206,4 @@ def write_decision(session: Session, decision: Decision, exists: bool, now: date
     if exists:
         session.execute(update(schema.Provenance).where(schema.Provenance.item_id == decision.item_id).values(**values))
     else:
-        session.execute(insert(schema.Provenance), {"item_id": decision.item_id, **values})
+        session.execute(insert(schema.Provenance.__table__), {"item_id": decision.item_id, **values})

@@ -74,7 +74,7 @@ def texts_of(session: Session, version_ids: list[int]) -> dict[int, tuple[str, s
 def insert_counts(session: Session, rows: list[dict[str, object]]) -> None:
     """Paragraph counts in bulk."""
     if rows:
-        session.execute(insert(schema.ParagraphCount), rows)
+        session.execute(insert(schema.ParagraphCount.__table__), rows)
 
 
 def update_versions(session: Session, rows: list[dict[str, object]]) -> None:
@@ -102,7 +102,7 @@ def signatures(session: Session, batch: int = 5000) -> Iterator[list[tuple[int, 
 def insert_buckets(session: Session, rows: list[dict[str, int]]) -> None:
     """Bucket rows in bulk (no row already present)."""
     if rows:
-        session.execute(insert(schema.LshBucket), rows)
+        session.execute(insert(schema.LshBucket.__table__), rows)
 
 
 def fill_full_counts(session: Session) -> None:
