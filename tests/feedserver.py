@@ -47,6 +47,7 @@ class GrowingFeed:
         self.base, self.path, self.title, self.seed = base, path, title, seed
         self.url = base + path
         self._items: list[Item] = []
+        self._visible: int | None = None  # serve only the first so many items (None: all)
         self._lock = threading.Lock()
 
     def publish(self, count: int = 1) -> list[str]:
@@ -71,9 +72,19 @@ class GrowingFeed:
         with self._lock:
             return [item.guid or item.link for item in self._items]
 
+    def reveal(self, count: int) -> None:
+        """Serve only the first `count` published items (the rest appear when revealed)."""
+        with self._lock:
+            self._visible = count
+
+    def item(self, n: int) -> Item:
+        """The `n`th published item."""
+        with self._lock:
+            return self._items[n]
+
     def body(self) -> bytes:
         with self._lock:
-            items = list(reversed(self._items))
+            items = list(reversed(self._items[: self._visible]))
         return rss(self.title, self.base + "/", items)
 
 

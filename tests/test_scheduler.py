@@ -407,7 +407,7 @@ def test_a_second_daemon_on_the_same_database_is_refused_in_one_line(
     feed = server.growing_feed("/one.xml", "One", seed=8, initial=1)
     config = write_config(tmp_path / "tracker.toml", url, [feed])
     first = daemons(config)
-    first.wait_logged("caches loaded", timeout=STARTUP)
+    first.wait_logged("ready to poll", timeout=STARTUP)
     second = subprocess.run(
         [TRACKER, "--config", str(config), "run"], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60,
     )
@@ -418,7 +418,7 @@ def test_a_second_daemon_on_the_same_database_is_refused_in_one_line(
     # A daemon killed with -9 leaves no lock behind.
     first.kill()
     third = daemons(config)
-    third.wait_logged("caches loaded", timeout=STARTUP)
+    third.wait_logged("ready to poll", timeout=STARTUP)
     third.send(signal.SIGTERM)
     assert third.wait_exit(10) == 0, third.tail()
 
@@ -487,7 +487,7 @@ def test_database_outage_is_survived_and_nothing_is_lost(
 
             after = feed.publish()
             wait_until(lambda: db.has_all(feed, after), 15, "an item published after the outage stored", details=daemon.tail)
-            daemon.wait_logged("caches loaded", timeout=1, count=2)  # rebuilt from SQL after the outage
+            daemon.wait_logged("ready to poll", timeout=1, count=2)  # rebuilt from SQL after the outage
         finally:
             publisher.stop()
         wait_until(lambda: db.has_all(feed), 10, "every published item stored", details=daemon.tail)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -101,9 +103,10 @@ def test_a_database_of_the_previous_schema_is_upgraded_and_its_items_found_again
         connection.execute(sa.text(
             "INSERT INTO items (id, publisher_id, identity, url, title, first_seen_at) VALUES "
             "(1, 1, 'guid:https://www.khaama.com/?p=1', 'https://www.khaama.com/a/', 'A', '2025-01-07 09:00:00')"))
+        # Bound as the tracker of that revision wrote it (SQLite keeps SQLAlchemy's text form).
         connection.execute(sa.text(
             "INSERT INTO captures (id, feed_id, captured_at, kind, entries, new_items, updates) "
-            "VALUES (1, 1, '2025-01-07 09:00:00', 'response', 1, 1, 0)"))
+            "VALUES (1, 1, :at, 'response', 1, 1, 0)").bindparams(sa.bindparam("at", type_=sa.DateTime)), {"at": datetime(2025, 1, 7, 9, 0)})
     migrate(engine)
     engine.dispose()
     from tracker.identity import key_hash, lookup_hash
@@ -117,7 +120,6 @@ def test_a_database_of_the_previous_schema_is_upgraded_and_its_items_found_again
     # A capture stored before digests existed is still recognised when the archive is read again.
     pipeline = make_pipeline(any_db_url)
     from tests.builders import capture
-    from datetime import datetime
 
     again = capture("https://www.khaama.com/feed/", datetime(2025, 1, 7, 9, 0), b"<rss/>")
     assert pipeline.is_stored(again)

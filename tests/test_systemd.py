@@ -152,7 +152,7 @@ def test_the_daemon_notifies_ready_watchdog_reloading_and_stopping(tmp_path: Pat
         ready = wait_until(lambda: systemd.received("READY=1"), STARTUP, "READY=1", details=daemon.tail)
         assert isinstance(ready, list) and len(ready) == 1
         # Ready means polling: the caches were loaded before it was said.
-        assert daemon.logged("caches loaded"), daemon.tail()
+        assert daemon.logged("ready to poll"), daemon.tail()
         assert any(m.startswith("READY=1\nSTATUS=polling 1 feeds") for m in systemd.all()), systemd.all()
         wait_until(lambda: len(systemd.received("WATCHDOG=1")) >= 5, 5, "five watchdog pings", details=daemon.tail)
         pings = systemd.received("WATCHDOG=1")
@@ -200,7 +200,7 @@ def test_without_notify_socket_the_daemon_runs_as_before(tmp_path: Path, sqlite_
     config = write_config(tmp_path / "tracker.toml", sqlite_url, [])
     daemon = DaemonProcess(config, tmp_path, {**_env(), "WATCHDOG_USEC": "400000"})
     try:
-        daemon.wait_logged("caches loaded", timeout=STARTUP)
+        daemon.wait_logged("ready to poll", timeout=STARTUP)
         daemon.send(signal.SIGTERM)
         assert daemon.wait_exit(10) == 0, daemon.tail()
         assert not daemon.logged("cannot notify systemd") and not daemon.logged("watchdog")

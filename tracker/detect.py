@@ -56,7 +56,7 @@ class Detector:
         stored meanwhile by another process that shares a bucket is then committed, and found.
         """
         versions = matching.versions_of(session, ids)
-        stored = items.load_items(session, ids)
+        stored = items.load_items(session, ids, raws=False)
         credits = items.credits_of(session, ids)
         buckets = {i: self.buckets(versions[i]) for i in ids}
         urls = {i: {stored[i].url, *(c.url for c in credits.get(i, ()) if c.url)} for i in ids}
@@ -109,7 +109,8 @@ class Detector:
                 continue
             group = matching.component(session, [seed])
             for _ in range(_LOCK_ROUNDS):
-                locks.lock(session, locks.ITEM, group)
+                if not locks.lock(session, locks.ITEM, group):
+                    break  # nobody else writes (SQLite): the group read is the group
                 grown = matching.component(session, group)
                 if grown == group:
                     break
@@ -118,7 +119,7 @@ class Detector:
             self._decide_group(session, group, directory, report)
 
     def _decide_group(self, session: Session, group: set[int], directory: Directory, report: IngestReport) -> None:
-        stored = items.load_items(session, group)
+        stored = items.load_items(session, group, raws=False)
         credits = items.credits_of(session, group)
         sizes = matching.sizes_of(session, group)
         previous = evidence.captured_before(session, [(s.first_feed_id, s.first_seen_at) for s in stored.values()])

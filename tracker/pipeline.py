@@ -144,11 +144,12 @@ class Pipeline:
 
     def is_stored(self, capture: Capture) -> bool:
         """Whether this capture is already in the database (so a re-run need not parse it)."""
-        feed_id = self.directory.feed_ids.get(capture.feed_url)
-        if feed_id is None:
-            return False
         with self.sessions() as session:
-            return evidence.has_capture(session, feed_id, capture.captured_at, capture.kind, body_digest(capture))
+            self._catch_up(session)
+            feed_id = self.directory.feed_ids.get(capture.feed_url)
+            return feed_id is not None and evidence.has_capture(
+                session, feed_id, capture.captured_at, capture.kind, body_digest(capture)
+            )
 
     def rename_feed(self, old: str, new: str) -> None:
         """A permanent redirect moved a feed (stored by the poller): read the directory again."""

@@ -22,18 +22,18 @@ _HAS_CAPTURE = select(_c.id).where(
 
 def has_capture(session: Session, feed_id: int, when: datetime, kind: str, digest: str) -> bool:
     """Whether this capture is stored (captures stored before digests match any body)."""
-    found = session.execute(_HAS_CAPTURE, {"f": feed_id, "w": when, "k": kind, "d": [digest, ""]})
+    found = session.connection().execute(_HAS_CAPTURE, {"f": feed_id, "w": when, "k": kind, "d": [digest, ""]})
     return found.first() is not None
 
 
 def insert_capture(session: Session, values: dict[str, object]) -> int:
     """Store a capture; return its id."""
-    return int(session.execute(insert(_c.__table__).returning(_c.__table__.c.id), values).scalar_one())
+    return int(session.connection().execute(insert(_c.__table__).returning(_c.__table__.c.id), values).scalar_one())
 
 
 def count_capture(session: Session, capture_id: int, new_items: int, updates: int) -> None:
     """What a stored capture brought."""
-    session.execute(update(schema.Capture).where(schema.Capture.id == capture_id).values(new_items=new_items, updates=updates))
+    session.connection().execute(update(schema.Capture).where(schema.Capture.id == capture_id).values(new_items=new_items, updates=updates))
 
 
 _LATER = select(_c.id).where(_c.feed_id == bindparam("f"), _c.captured_at > bindparam("w"), _c.error.is_(None)).limit(1)
@@ -41,13 +41,13 @@ _LATER = select(_c.id).where(_c.feed_id == bindparam("f"), _c.captured_at > bind
 
 def captured_later(session: Session, feed_id: int, when: datetime) -> bool:
     """Whether the feed has a successful capture later than `when` (this one arrived late)."""
-    return session.execute(_LATER, {"f": feed_id, "w": when}).first() is not None
+    return session.connection().execute(_LATER, {"f": feed_id, "w": when}).first() is not None
 
 
 def first_seen_after(session: Session, feed_id: int, when: datetime) -> set[int]:
     """Items the feed first showed after `when`."""
     f = schema.ItemFeed
-    return set(session.scalars(select(f.item_id).where(f.feed_id == feed_id, f.first_seen_at > when)))
+    return set(session.connection().execute(select(f.item_id).where(f.feed_id == feed_id, f.first_seen_at > when)).scalars())
 
 
 def captured_before(session: Session, sightings: Iterable[tuple[int, datetime]]) -> dict[tuple[int, datetime], datetime]:
@@ -55,7 +55,7 @@ def captured_before(session: Session, sightings: Iterable[tuple[int, datetime]])
     c = schema.Capture
     found: dict[tuple[int, datetime], datetime] = {}
     for feed_id, when in set(sightings):
-        previous = session.execute(
+        previous = session.connection().execute(
             select(func.max(c.captured_at)).where(c.feed_id == feed_id, c.captured_at < when, c.error.is_(None))
         ).scalar_one()
         if previous is not None:
@@ -88,7 +88,7 @@ def boilerplate_among(session: Session, publisher_id: int, keys: Iterable[int], 
     found: set[int] = set()
     for part in chunks({as_signed(k) for k in keys}):
         query = select(p.key).where(p.publisher_id == publisher_id, p.key.in_(part), p.item_count >= min_items)
-        found.update(as_unsigned(k) for k in session.scalars(query))
+        found.update(as_unsigned(k) for k in session.connection().execute(query).scalars())
     return found
 
 
@@ -102,7 +102,7 @@ def count_paragraphs(session: Session, publisher_id: int, item_id: int, keys: Co
     signed = {as_signed(k) for k in keys}
     known: dict[int, tuple[int, str]] = {}
     for part in chunks(signed):
-        rows = session.execute(select(p.c.key, p.c.item_count, p.c.holders).where(p.c.publisher_id == publisher_id, p.c.key.in_(part)))
+        rows = session.connection().execute(select(p.c.key, p.c.item_count, p.c.holders).where(p.c.publisher_id == publisher_id, p.c.key.in_(part)))
         known.update({key: (items, holders) for key, items, holders in rows})
     fresh_keys: set[int] = set()
     holders: set[int] = set()
@@ -121,9 +121,9 @@ def count_paragraphs(session: Session, publisher_id: int, item_id: int, keys: Co
         else:
             updates.append({"k": key, "n": items + 1, "h": " ".join(map(str, [*ids, item_id]))})
     if inserts:
-        session.execute(insert(p), inserts)
+        session.connection().execute(insert(p), inserts)
     if updates:
-        session.execute(
+        session.connection().execute(
             update(p).where(p.c.publisher_id == publisher_id, p.c.key == bindparam("k")).values(item_count=bindparam("n"), holders=bindparam("h")),
             updates,
         )

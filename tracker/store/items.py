@@ -62,18 +62,18 @@ _RAWS = select(_r.item_id, _r.raw_hash).where(_r.item_id.in_(bindparam("ids", ex
 _KEYS = select(_k.key_hash, _k.item_id).where(_k.publisher_id == bindparam("p"), _k.key_hash.in_(bindparam("keys", expanding=True)))
 
 
-def load_items(session: Session, ids: Collection[int]) -> dict[int, StoredItem]:
-    """The stored items with these ids, with their sightings and raw forms."""
+def load_items(session: Session, ids: Collection[int], raws: bool = True) -> dict[int, StoredItem]:
+    """The stored items with these ids, with their sightings and (unless not wanted) raw forms."""
     found: dict[int, StoredItem] = {}
     for part in chunks(ids):
-        for row in session.execute(_ITEMS, {"ids": part}):
+        for row in session.connection().execute(_ITEMS, {"ids": part}):
             guid = row.identity.removeprefix("guid:") if row.identity.startswith("guid:") else None
             found[row.id] = StoredItem(
                 row.id, row.publisher_id, row.url or row.identity, row.title, row.claimed_at, row.first_seen_at, guid
             )
-        for item_id, feed_id, first in session.execute(_SIGHTINGS, {"ids": part}):
+        for item_id, feed_id, first in session.connection().execute(_SIGHTINGS, {"ids": part}):
             found[item_id].feeds[feed_id] = first
-        for item_id, raw in session.execute(_RAWS, {"ids": part}):
+        for item_id, raw in session.connection().execute(_RAWS, {"ids": part}) if raws else ():
             found[item_id].raw_hashes.add(raw)
     return found
 
@@ -85,7 +85,7 @@ class PublisherItems(ItemLookup):
         hashes = {key_hash(k): k for k in keys}
         self.by_key: dict[str, list[int]] = defaultdict(list)
         for part in chunks(hashes.keys()):
-            for digest, item_id in sorted(session.execute(_KEYS, {"p": publisher_id, "keys": part}), key=lambda r: r[1]):
+            for digest, item_id in sorted(session.connection().execute(_KEYS, {"p": publisher_id, "keys": part}), key=lambda r: r[1]):
                 self.by_key[hashes[digest]].append(item_id)
         self.items = load_items(session, {i for ids in self.by_key.values() for i in ids})
 
@@ -109,7 +109,7 @@ def has_identity(session: Session, publisher_id: int, identity: str) -> bool:
     """Whether an item of the publisher is stored under this identity already."""
     i = schema.Item
     query = select(i.id).where(i.publisher_id == publisher_id, i.identity_hash == key_hash(identity))
-    return session.execute(query).first() is not None
+    return session.connection().execute(query).first() is not None
 
 
 def add_keys(session: Session, publisher_id: int, item_id: int, keys: Iterable[str]) -> None:
@@ -120,7 +120,7 @@ def add_keys(session: Session, publisher_id: int, item_id: int, keys: Iterable[s
     hashes = {key_hash(key): key.startswith("guid:") for key in keys}
     k = schema.ItemKey
     holders: dict[str, set[int]] = defaultdict(set)
-    for digest, holder in session.execute(
+    for digest, holder in session.connection().execute(
         select(k.key_hash, k.item_id).where(k.publisher_id == publisher_id, k.key_hash.in_(list(hashes)))
     ):
         holders[digest].add(holder)
@@ -130,24 +130,24 @@ def add_keys(session: Session, publisher_id: int, item_id: int, keys: Iterable[s
         if item_id not in holders[digest] and not (is_guid and holders[digest])
     ]
     if rows:
-        session.execute(insert(k.__table__), rows)
+        session.connection().execute(insert(k.__table__), rows)
 
 
 def insert_item(session: Session, values: dict[str, object]) -> int:
     """Store a new item; return its id."""
-    return int(session.execute(insert(_i.__table__).returning(_i.__table__.c.id), values).scalar_one())
+    return int(session.connection().execute(insert(_i.__table__).returning(_i.__table__.c.id), values).scalar_one())
 
 
 def add_sighting(session: Session, item_id: int, feed_id: int, when: datetime) -> None:
     """A feed shows an item for the first time."""
-    session.execute(insert(_f.__table__), {"item_id": item_id, "feed_id": feed_id, "first_seen_at": when, "last_seen_at": when})
+    session.connection().execute(insert(_f.__table__), {"item_id": item_id, "feed_id": feed_id, "first_seen_at": when, "last_seen_at": when})
 
 
 def touch_sightings(session: Session, sightings: list[dict[str, object]]) -> None:
     """Feeds show items again (`i` item, `f` feed, `w` when)."""
     if sightings:
         table = schema.ItemFeed.__table__
-        session.execute(
+        session.connection().execute(
             update(table).where(table.c.item_id == bindparam("i"), table.c.feed_id == bindparam("f")).values(last_seen_at=bindparam("w")),
             sightings,
         )
@@ -155,43 +155,43 @@ def touch_sightings(session: Session, sightings: list[dict[str, object]]) -> Non
 
 def set_first_seen(session: Session, item_id: int, feed_id: int, when: datetime) -> None:
     """An earlier sighting of an item (an old capture ingested late)."""
-    session.execute(update(schema.Item).where(schema.Item.id == item_id).values(first_seen_at=when))
+    session.connection().execute(update(schema.Item).where(schema.Item.id == item_id).values(first_seen_at=when))
     f = schema.ItemFeed.__table__
-    session.execute(update(f).where(f.c.item_id == item_id, f.c.feed_id == feed_id, f.c.first_seen_at > when).values(first_seen_at=when))
+    session.connection().execute(update(f).where(f.c.item_id == item_id, f.c.feed_id == feed_id, f.c.first_seen_at > when).values(first_seen_at=when))
 
 
 def add_raw(session: Session, item_id: int, raw: str) -> None:
     """Remember an entry's raw form for its item."""
-    session.execute(insert(_r.__table__), {"item_id": item_id, "raw_hash": raw})
+    session.connection().execute(insert(_r.__table__), {"item_id": item_id, "raw_hash": raw})
 
 
 def insert_version(session: Session, values: dict[str, object]) -> None:
     """Store a new text of an item."""
-    session.execute(insert(schema.ItemVersion.__table__), values)
+    session.connection().execute(insert(schema.ItemVersion.__table__), values)
 
 
 def texts_of_item(session: Session, item_id: int) -> list[tuple[int, str, str]]:
     """(version id, text, title) of each of an item's versions."""
     v = schema.ItemVersion
-    return [(r.id, r.text, r.title) for r in session.execute(select(v.id, v.text, v.title).where(v.item_id == item_id).order_by(v.version))]
+    return [(r.id, r.text, r.title) for r in session.connection().execute(select(v.id, v.text, v.title).where(v.item_id == item_id).order_by(v.version))]
 
 
 def update_version(session: Session, version_id: int, values: dict[str, object]) -> None:
     """New fingerprints of a version."""
     v = schema.ItemVersion.__table__
-    session.execute(update(v).where(v.c.id == version_id).values(**values))
+    session.connection().execute(update(v).where(v.c.id == version_id).values(**values))
 
 
 def has_text(session: Session, item_id: int, content_hash: str) -> bool:
     """Whether the item has a version with this text already."""
     v = schema.ItemVersion
-    return session.execute(select(v.id).where(v.item_id == item_id, v.content_hash == content_hash)).first() is not None
+    return session.connection().execute(select(v.id).where(v.item_id == item_id, v.content_hash == content_hash)).first() is not None
 
 
 def version_count(session: Session, item_id: int) -> int:
     """How many versions the item has."""
     v = schema.ItemVersion
-    return int(session.execute(select(func.count()).where(v.item_id == item_id)).scalar_one())
+    return int(session.connection().execute(select(func.count()).where(v.item_id == item_id)).scalar_one())
 
 
 # -- credits ---------------------------------------------------------------------------------
@@ -204,14 +204,14 @@ def credits_of(session: Session, ids: Collection[int]) -> dict[int, list[Attribu
     """The credits each item gives, in the order they were found."""
     found: dict[int, list[Attribution]] = defaultdict(list)
     for part in chunks(ids):
-        for item_id, kind, name, url in session.execute(_CREDITS, {"ids": part}):
+        for item_id, kind, name, url in session.connection().execute(_CREDITS, {"ids": part}):
             found[item_id].append(Attribution(kind, name, url))
     return found
 
 
 def add_credit(session: Session, item_id: int, credit: Attribution) -> None:
     """Store a credit an item gives."""
-    session.execute(
+    session.connection().execute(
         insert(schema.ItemAttribution.__table__),
         {"item_id": item_id, "kind": credit.kind, "name": credit.name, "url": credit.url,
          "url_hash": lookup_hash(credit.url) if credit.url else None},
@@ -224,7 +224,7 @@ def items_at(session: Session, urls: Iterable[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     i = schema.Item
     for part in chunks(hashes.keys()):
-        for digest, item_id in session.execute(
+        for digest, item_id in session.connection().execute(
             select(i.url_hash, func.min(i.id)).where(i.url_hash.in_(part)).group_by(i.url_hash)
         ):
             found[hashes[digest]] = int(item_id)
@@ -233,4 +233,4 @@ def items_at(session: Session, urls: Iterable[str]) -> dict[str, int]:
 
 def items_crediting(session: Session, url: str) -> set[int]:
     """Items that credit this URL (by any variant of it)."""
-    return set(session.scalars(_CREDITING, {"h": lookup_hash(url)}))
+    return set(session.connection().execute(_CREDITING, {"h": lookup_hash(url)}).scalars())

@@ -47,12 +47,12 @@ def begin_write(session: Session) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def lock(session: Session, kind: int, keys: Iterable[int]) -> None:
+def lock(session: Session, kind: int, keys: Iterable[int]) -> bool:
     """Hold `kind` locks on `keys` (any integers) until the transaction ends; PostgreSQL only
-    (SQLite's writer already holds the whole database)."""
+    (SQLite's writer already holds the whole database: False, nothing to wait for)."""
     connection = session.connection()
     if connection.dialect.name != "postgresql":
-        return
+        return False
     # Sorted: two transactions locking overlapping sets take them in one order.
     wanted = sorted({_int4(k) for k in keys})
     if wanted:
@@ -60,6 +60,7 @@ def lock(session: Session, kind: int, keys: Iterable[int]) -> None:
             text("SELECT pg_advisory_xact_lock(CAST(:kind AS integer), k) FROM unnest(CAST(:keys AS integer[])) AS k"),
             {"kind": _int4(kind), "keys": wanted},
         )
+    return True
 
 
 def retryable(error: BaseException) -> bool:

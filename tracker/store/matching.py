@@ -28,17 +28,17 @@ def add_buckets(session: Session, item_id: int, buckets: Collection[int], new: b
     b = schema.LshBucket
     have: set[int] = set()
     for part in ([] if new else chunks(buckets)):
-        have.update(session.scalars(select(b.bucket).where(b.item_id == item_id, b.bucket.in_(part))))
+        have.update(session.connection().execute(select(b.bucket).where(b.item_id == item_id, b.bucket.in_(part))).scalars())
     rows = [{"bucket": k, "item_id": item_id} for k in buckets if k not in have]
     if rows:
-        session.execute(insert(b.__table__), rows)
+        session.connection().execute(insert(b.__table__), rows)
 
 
 def remove_buckets(session: Session, item_id: int, buckets: Collection[int]) -> None:
     """Take an item out of these buckets."""
     b = schema.LshBucket
     for part in chunks(buckets):
-        session.execute(delete(b).where(b.item_id == item_id, b.bucket.in_(part)))
+        session.connection().execute(delete(b).where(b.item_id == item_id, b.bucket.in_(part)))
 
 
 _b = schema.LshBucket.__table__
@@ -49,7 +49,7 @@ def in_buckets(session: Session, buckets: Collection[int]) -> set[int]:
     """Every item indexed under any of these buckets."""
     found: set[int] = set()
     for part in chunks(buckets):
-        found.update(session.scalars(_IN_BUCKETS, {"b": part}))
+        found.update(session.connection().execute(_IN_BUCKETS, {"b": part}).scalars())
     return found
 
 
@@ -80,7 +80,7 @@ def versions_of(session: Session, ids: Collection[int]) -> dict[int, list[Versio
     """Every version of these items, oldest first, as stored when it was written."""
     found: dict[int, list[VersionPrints]] = {i: [] for i in ids}
     for part in chunks(ids):
-        rows = session.execute(_VERSIONS, {"ids": part})
+        rows = session.connection().execute(_VERSIONS, {"ids": part})
         for r in rows:
             found[r.item_id].append(VersionPrints(
                 r.id, r.item_id, r.version, unpack_shingles(r.story_shingles), unpack_shingles(r.full_shingles),
@@ -94,7 +94,7 @@ def publishers_of(session: Session, ids: Collection[int]) -> dict[int, int]:
     i = schema.Item
     found: dict[int, int] = {}
     for part in chunks(ids):
-        found.update({a: b for a, b in session.execute(select(i.id, i.publisher_id).where(i.id.in_(part)))})
+        found.update({a: b for a, b in session.connection().execute(select(i.id, i.publisher_id).where(i.id.in_(part)))})
     return found
 
 
@@ -111,7 +111,7 @@ def sizes_of(session: Session, ids: Collection[int]) -> dict[int, Sizes]:
     v = schema.ItemVersion
     found: dict[int, Sizes] = {}
     for part in chunks(ids):
-        rows = session.execute(
+        rows = session.connection().execute(
             select(v.item_id, func.max(v.shingle_count), func.max(v.full_count)).where(v.item_id.in_(part)).group_by(v.item_id)
         )
         found.update({item_id: Sizes(story or 0, full or 0) for item_id, story, full in rows})
@@ -130,7 +130,7 @@ def edges_of(session: Session, ids: Collection[int]) -> list[Edge]:
     """Every verified match touching these items."""
     found: dict[tuple[int, int], Edge] = {}
     for part in chunks(ids):
-        for r in session.execute(_EDGES, {"ids": part}):
+        for r in session.connection().execute(_EDGES, {"ids": part}):
             found[(r.item_a, r.item_b)] = Edge(
                 r.item_a, r.item_b, Similarity(r.jaccard, r.a_in_b, r.b_in_a, r.shared), r.full_a_in_b, r.full_b_in_a
             )
@@ -140,7 +140,7 @@ def edges_of(session: Session, ids: Collection[int]) -> list[Edge]:
 def neighbours_of(session: Session, item_id: int) -> set[int]:
     """The items an item matches."""
     found: set[int] = set()
-    for a, b in session.execute(_PAIRS, {"ids": [item_id]}):
+    for a, b in session.connection().execute(_PAIRS, {"ids": [item_id]}):
         found.update((a, b))
     found.discard(item_id)
     return found
@@ -149,7 +149,7 @@ def neighbours_of(session: Session, item_id: int) -> set[int]:
 def replace_edges(session: Session, item_id: int, edges: Iterable[Edge], now: datetime) -> None:
     """Make these the item's matches."""
     m = schema.Match.__table__
-    session.execute(delete(m).where((m.c.item_a == item_id) | (m.c.item_b == item_id)))
+    session.connection().execute(delete(m).where((m.c.item_a == item_id) | (m.c.item_b == item_id)))
     rows = [
         {"item_a": e.a, "item_b": e.b, "jaccard": e.similarity.jaccard, "a_in_b": e.similarity.a_in_b,
          "b_in_a": e.similarity.b_in_a, "shared": e.similarity.shared, "full_a_in_b": e.full_a_in_b,
@@ -157,7 +157,7 @@ def replace_edges(session: Session, item_id: int, edges: Iterable[Edge], now: da
         for e in edges
     ]
     if rows:
-        session.execute(m.insert(), rows)
+        session.connection().execute(m.insert(), rows)
 
 
 def component(session: Session, seeds: Iterable[int]) -> set[int]:
@@ -167,7 +167,7 @@ def component(session: Session, seeds: Iterable[int]) -> set[int]:
     while frontier:
         reached: set[int] = set()
         for part in chunks(frontier):
-            for a, b in session.execute(_PAIRS, {"ids": part}):
+            for a, b in session.connection().execute(_PAIRS, {"ids": part}):
                 reached.update((a, b))
         frontier = reached - group
         group |= frontier
@@ -177,10 +177,10 @@ def component(session: Session, seeds: Iterable[int]) -> set[int]:
 # -- decisions -----------------------------------------------------------------------------------
 def stored_decisions(session: Session, ids: Collection[int]) -> dict[int, DecisionKey]:
     """The decision stored for each item, as `Decision.key` compares it."""
-    p = schema.Provenance
+    p = schema.Provenance.__table__
     found: dict[int, DecisionKey] = {}
     for part in chunks(ids):
-        for r in session.execute(select(p).where(p.item_id.in_(part))).scalars():
+        for r in session.connection().execute(select(p).where(p.c.item_id.in_(part))):
             found[r.item_id] = decision_key(
                 r.story_id, r.parent_item_id, r.relation, r.attributed_origin, r.estimated_published_at, r.similarity, r.coverage
             )
@@ -204,6 +204,6 @@ def write_decision(session: Session, decision: Decision, exists: bool, now: date
         "decided_at": now,
     }
     if exists:
-        session.execute(update(schema.Provenance).where(schema.Provenance.item_id == decision.item_id).values(**values))
+        session.connection().execute(update(schema.Provenance).where(schema.Provenance.item_id == decision.item_id).values(**values))
     else:
-        session.execute(insert(schema.Provenance.__table__), {"item_id": decision.item_id, **values})
+        session.connection().execute(insert(schema.Provenance.__table__), {"item_id": decision.item_id, **values})

@@ -1,0 +1,75 @@
+"""The detection state lives in SQL: a restart reads nothing back, an upgrade builds it once."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tests.builders import T0, Item, article, capture, hours, rss
+from tests.conftest import make_pipeline
+from tests.test_pipeline import FEEDS, KHAAMA, network
+
+
+def boilerplate_network() -> list:  # type: ignore[type-arg]
+    """The usual network, plus Khaama items that share a disclaimer (it becomes boilerplate)."""
+    disclaimer = "The opinions expressed here are the authors' own and not those of the agency, which takes no position."
+    extra = [Item(f"Story {n}", f"https://www.khaama.com/s{n}/", [*article(60 + n, paragraphs=4), disclaimer], T0 + hours(n)) for n in range(4)]
+    return [*network(article(5, paragraphs=8)), capture(KHAAMA, T0 + hours(6), rss("Khaama Press", "https://www.khaama.com/", extra))]
+
+
+def state_of(url: str) -> dict[str, object]:
+    """Everything detection keeps, as comparable values."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        found = {
+            "fingerprints": conn.execute(sa.text(
+                "SELECT id, story_shingles, full_shingles, lead_signature, paragraph_keys, signature, full_count "
+                "FROM item_versions ORDER BY id")).all(),
+            "buckets": set(conn.execute(sa.text("SELECT bucket, item_id FROM lsh_buckets")).all()),
+            "paragraphs": set(conn.execute(sa.text("SELECT publisher_id, key, item_count FROM paragraph_counts")).all()),
+            "boilerplate": conn.execute(sa.text("SELECT COUNT(*) FROM paragraph_counts WHERE item_count >= 3")).scalar_one(),
+            "provenance": conn.execute(sa.text("SELECT item_id, story_id, parent_item_id, relation FROM provenance ORDER BY item_id")).all(),
+        }
+    engine.dispose()
+    return found
+
+
+def test_a_restart_reads_no_text_and_fingerprints_nothing(any_db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_pipeline(any_db_url, FEEDS).ingest(boilerplate_network())
+    before = state_of(any_db_url)
+    assert before["boilerplate"] and before["buckets"]
+    # Texts and fingerprints are off limits at start-up: either would fail the test.
+    monkeypatch.setattr("tracker.rebuild.document_from_paragraphs", lambda *_a, **_k: pytest.fail("a text was read"))
+    monkeypatch.setattr("tracker.fingerprint.Fingerprinter.fingerprint", lambda *_a, **_k: pytest.fail("a text was fingerprinted"))
+    make_pipeline(any_db_url, FEEDS)
+    assert state_of(any_db_url) == before
+
+
+def test_an_upgraded_database_gets_its_detection_state_built_once(any_db_url: str) -> None:
+    make_pipeline(any_db_url, FEEDS).ingest(boilerplate_network())
+    written = state_of(any_db_url)
+    engine = sa.create_engine(any_db_url)
+    with engine.begin() as conn:  # as a database of revision 0006 has it: no state, some versions without fingerprints
+        conn.execute(sa.text("UPDATE item_versions SET story_shingles = NULL, full_shingles = NULL, lead_signature = NULL, "
+                             "paragraph_keys = NULL, full_count = NULL WHERE id % 2 = 0"))
+        conn.execute(sa.text("UPDATE item_versions SET full_count = NULL"))
+        for table in ("lsh_buckets", "paragraph_counts", "tracker_meta"):
+            conn.execute(sa.text(f"DELETE FROM {table}"))
+    make_pipeline(any_db_url, FEEDS)
+    assert state_of(any_db_url) == written
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT value FROM tracker_meta WHERE name = 'detection_settings'")).scalar_one()
+    engine.dispose()
+
+
+def test_other_detection_settings_build_the_state_again(sqlite_url: str) -> None:
+    make_pipeline(sqlite_url, FEEDS).ingest(network(article(6, paragraphs=8)))
+    before = state_of(sqlite_url)
+    make_pipeline(sqlite_url, FEEDS, shingle_size=4, lsh_bands=32, lsh_rows=4)
+    after = state_of(sqlite_url)
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT DISTINCT shingle_size FROM item_versions")).scalars().all() == [4]
+    engine.dispose()
+    assert after["buckets"] and after["buckets"] != before["buckets"]
+    assert len({item for _, item in after["buckets"]}) == len({item for _, item in before["buckets"]})
