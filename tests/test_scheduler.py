@@ -52,10 +52,10 @@ Event = dict[str, Any]
 class DaemonProcess:
     """One `tracker run` subprocess; its stderr parsed line by line in a reader thread."""
 
-    def __init__(self, config: Path, cwd: Path, env: dict[str, str]) -> None:
+    def __init__(self, config: Path, cwd: Path, env: dict[str, str], args: Sequence[str] = ()) -> None:
         self.config = config
         self.proc = subprocess.Popen(
-            [TRACKER, "--config", str(config), "run", "--log-format", "json"],
+            [TRACKER, "--config", str(config), "run", "--log-format", "json", *args],
             cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             start_new_session=True,
         )
@@ -138,8 +138,8 @@ def daemons(tmp_path: Path) -> Iterator[Callable[[Path], DaemonProcess]]:
     """Start `tracker run` processes; every one still running at teardown is killed."""
     started: list[DaemonProcess] = []
 
-    def start(config: Path) -> DaemonProcess:
-        process = DaemonProcess(config, tmp_path, _env())
+    def start(config: Path, *args: str) -> DaemonProcess:
+        process = DaemonProcess(config, tmp_path, _env(), args)
         started.append(process)
         return process
 
