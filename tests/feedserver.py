@@ -97,6 +97,7 @@ class FeedServer:
         self.holds: dict[str, Hold] = {}
         self.counts: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.arrivals: list[tuple[str, float]] = []  # (path, wall-clock time.time())
         self.delay = 0.0
         self.active: Counter[str] = Counter()
         self.overlaps: Counter[str] = Counter()
@@ -111,6 +112,7 @@ class FeedServer:
                 with server._lock:
                     server.counts[path] += 1
                     server.requests.append((path, dict(self.headers)))
+                    server.arrivals.append((path, time.time()))
                     hold = server.holds.pop(path, None)
                     if server.active[path]:
                         server.overlaps[path] += 1
