@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -37,17 +37,32 @@ def pg_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_url(pg_server: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    name = f"tracker_test_{uuid.uuid4().hex[:12]}"
+def pg_databases(pg_server: str) -> Iterator[Callable[[], str]]:
+    """Make fresh, empty PostgreSQL databases (as many as a test needs), dropped afterwards.
+
+    `pg_url` is one per test: asked for twice, it is the same database.
+    """
     admin = sa.create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    names: list[str] = []
+
+    def make() -> str:
+        name = f"tracker_test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        names.append(name)
+        return sa.engine.make_url(pg_server).set(database=name).render_as_string(hide_password=False)
+
+    yield make
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(pg_server).set(database=name).render_as_string(hide_password=False)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        for name in names:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_databases: Callable[[], str]) -> str:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    return pg_databases()
 
 
 @pytest.fixture

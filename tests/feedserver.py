@@ -4,7 +4,9 @@
 scripted by the test: a `GrowingFeed` whose item list grows when the test (or a
 `Publisher` thread) publishes, a fixed HTTP status, or anything else returning
 (status, headers, body). Every request is counted per path, and the next request of a
-route can be held on a `threading.Event` to simulate a slow poll.
+route can be held on a `threading.Event` to simulate a slow poll. With `delay`, every
+answer takes that long; requests of one path that overlap in time (two pollers fetching
+one feed at once) are counted in `overlaps`.
 
 `TcpProxy` forwards 127.0.0.1:<port> to another address and can "cut" the link: close
 every proxied connection and refuse new ones until `restore()`.
@@ -106,6 +108,10 @@ class FeedServer:
         self.holds: dict[str, Hold] = {}
         self.counts: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.arrivals: list[tuple[str, float]] = []  # (path, wall-clock time.time())
+        self.delay = 0.0
+        self.active: Counter[str] = Counter()
+        self.overlaps: Counter[str] = Counter()
         self._lock = threading.Lock()
         server = self
 
@@ -117,7 +123,20 @@ class FeedServer:
                 with server._lock:
                     server.counts[path] += 1
                     server.requests.append((path, dict(self.headers)))
+                    server.arrivals.append((path, time.time()))
                     hold = server.holds.pop(path, None)
+                    if server.active[path]:
+                        server.overlaps[path] += 1
+                    server.active[path] += 1
+                try:
+                    self._answer(path, hold)
+                finally:
+                    with server._lock:
+                        server.active[path] -= 1
+
+            def _answer(self, path: str, hold: Hold | None) -> None:
+                if server.delay:
+                    time.sleep(server.delay)
                 if hold is not None:
                     hold.arrived.set()
                     if not hold.release.wait(hold.timeout):

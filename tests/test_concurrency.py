@@ -67,7 +67,7 @@ def test_two_ingests_at_once_equal_a_serial_run(tmp_path: Path, backend: str, re
     first = write_warc(tmp_path / "a.warc", captures[0::2])
     second = write_warc(tmp_path / "b.warc", captures[1::2])
     urls = [f"sqlite:///{tmp_path / name}.sqlite3" for name in ("serial", "together")] if backend == "sqlite" else [
-        request.getfixturevalue("pg_url"), request.getfixturevalue("pg_url")]
+        request.getfixturevalue("pg_databases")(), request.getfixturevalue("pg_databases")()]
     serial, together = (_config(tmp_path / f"{name}.toml", url) for name, url in zip(("serial", "together"), urls, strict=True))
     for archive in (first, second):
         done = subprocess.run([TRACKER, "--config", str(serial), "ingest", str(archive)], capture_output=True, text=True, timeout=300)

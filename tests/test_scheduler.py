@@ -52,10 +52,10 @@ Event = dict[str, Any]
 class DaemonProcess:
     """One `tracker run` subprocess; its stderr parsed line by line in a reader thread."""
 
-    def __init__(self, config: Path, cwd: Path, env: dict[str, str]) -> None:
+    def __init__(self, config: Path, cwd: Path, env: dict[str, str], args: Sequence[str] = ()) -> None:
         self.config = config
         self.proc = subprocess.Popen(
-            [TRACKER, "--config", str(config), "run", "--log-format", "json"],
+            [TRACKER, "--config", str(config), "run", "--log-format", "json", *args],
             cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             start_new_session=True,
         )
@@ -138,8 +138,8 @@ def daemons(tmp_path: Path) -> Iterator[Callable[[Path], DaemonProcess]]:
     """Start `tracker run` processes; every one still running at teardown is killed."""
     started: list[DaemonProcess] = []
 
-    def start(config: Path) -> DaemonProcess:
-        process = DaemonProcess(config, tmp_path, _env())
+    def start(config: Path, *args: str) -> DaemonProcess:
+        process = DaemonProcess(config, tmp_path, _env(), args)
         started.append(process)
         return process
 
@@ -274,7 +274,9 @@ def test_sigterm_lets_the_poll_in_flight_finish_and_commit_then_exits_0(
     captures = db.captures(feed.url)
     assert [(c.status, c.error_kind, c.entries, c.new_items) for c in captures] == [(200, None, 3, 3)], daemon.tail()
     assert db.stored_guids(feed) == set(feed.guids) and set(late) <= db.stored_guids(feed)
-    assert db.rows("SELECT state FROM heartbeats WHERE name = 'daemon'")[0].state == "stopped"
+    worker = daemon.logged("daemon starting")[0]["worker"]
+    assert [tuple(r) for r in db.rows("SELECT name, state FROM heartbeats")] == [(worker, "stopped")]
+    assert db.rows("SELECT lease_owner FROM feeds WHERE lease_owner IS NOT NULL") == []  # the lease was released
 
 
 # -- 2. A second signal exits at once ------------------------------------------------------------
@@ -398,12 +400,11 @@ def test_sighup_with_an_invalid_config_keeps_the_old_one(
 
 
 # -- 5. kill -9 and restart ---------------------------------------------------------------------------
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def test_a_second_daemon_on_the_same_database_is_refused_in_one_line(
-    tmp_path: Path, server: FeedServer, daemons: Callable[[Path], DaemonProcess], backend: str,
-    request: pytest.FixtureRequest,
+def test_a_second_daemon_on_the_same_sqlite_database_is_refused_in_one_line(
+    tmp_path: Path, server: FeedServer, daemons: Callable[[Path], DaemonProcess], sqlite_url: str,
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'tracker.sqlite3'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    # On PostgreSQL a second daemon is a second worker: tests/test_scaleout.py.
+    url = sqlite_url
     feed = server.growing_feed("/one.xml", "One", seed=8, initial=1)
     config = write_config(tmp_path / "tracker.toml", url, [feed])
     first = daemons(config)
@@ -413,7 +414,8 @@ def test_a_second_daemon_on_the_same_database_is_refused_in_one_line(
     )
     assert second.returncode == 1, second.stderr
     lines = second.stderr.strip().splitlines()
-    assert lines[-1].startswith("tracker: error: another tracker daemon") and "one daemon per database" in lines[-1]
+    assert len(lines) == 1, second.stderr
+    assert lines[0].startswith("tracker: error: another tracker daemon") and "one daemon per SQLite database" in lines[0]
     assert first.alive()
     # A daemon killed with -9 leaves no lock behind.
     first.kill()

@@ -89,3 +89,61 @@ def test_status_on_a_missing_database_is_an_error_and_creates_nothing(tmp_path: 
     assert code == 3 and out == ""
     assert err.strip() == f"tracker: error: no database at {folder / 'tracker.sqlite3'} (nothing ingested there yet? check --config and [database] url)"
     assert not folder.exists()
+
+
+def _beats(db_url: str, *workers: tuple[str, str, float, str]) -> None:
+    """Heartbeat rows: (name, state, seconds since the last beat, hostname)."""
+    engine = open_database(db_url).kw["bind"]
+    now = utcnow()
+    with engine.begin() as conn:
+        for i, (name, state, age, host) in enumerate(workers):
+            conn.execute(
+                sa.text("INSERT INTO heartbeats (name, pid, hostname, started_at, beat_at, interval_seconds, state) "
+                        "VALUES (:n, :p, :h, :s, :b, 5, :state)"),
+                {"n": name, "p": 1000 + i, "h": host, "s": now - timedelta(hours=2, minutes=i),
+                 "b": now - timedelta(seconds=age), "state": state},
+            )
+    engine.dispose()
+
+
+def test_every_worker_is_listed_and_one_alive_worker_keeps_the_daemon_alive(tmp_path: Path, any_db_url: str) -> None:
+    _world(any_db_url, failing=0, beat=None)
+    _beats(any_db_url, ("web-1:1000:aa", "running", 1, "web-1"), ("web-2:1001:bb", "running", 600, "web-2"),
+           ("web-1:1002:cc", "stopped", 30, "web-1"), ("web-3:1003:dd", "running", 7200, "web-3"))
+    code, out, err = _status(_config(tmp_path, any_db_url))
+    assert code == 0, (out, err)
+    assert "daemon: alive (4 workers: 1 alive, 1 stale, 2 stopped)" in out, out
+    lines = out.splitlines()
+    for name, state in (("web-1:1000:aa", "alive"), ("web-2:1001:bb", "stale"), ("web-1:1002:cc", "stopped"),
+                        ("web-3:1003:dd", "stopped")):
+        assert any(line.startswith(f"  {state:<7} {name}: pid ") for line in lines), (name, state, out)
+    assert "web-3:1003:dd: pid 1003 on web-3 (silent for long)" in out
+
+
+@pytest.mark.parametrize(("workers", "says"), [
+    ((("a:1:x", "running", 600, "a"), ("b:2:y", "stopped", 5, "b")), "not responding"),
+    ((("a:1:x", "stopped", 5, "a"), ("b:2:y", "running", 7200, "b")), "not running"),
+])
+def test_no_worker_alive_is_unhealthy(tmp_path: Path, sqlite_url: str, workers: tuple[tuple[str, str, float, str], ...],
+                                      says: str) -> None:
+    _world(sqlite_url, failing=0, beat=None)
+    _beats(sqlite_url, *workers)
+    code, out, err = _status(_config(tmp_path, sqlite_url))
+    assert code == 1 and f"tracker: unhealthy: the daemon is {says}" in err, (out, err)
+
+
+def test_a_worker_of_this_machine_whose_process_is_gone_is_stopped(tmp_path: Path, sqlite_url: str) -> None:
+    import socket
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    _world(sqlite_url, failing=0, beat=None)
+    engine = open_database(sqlite_url).kw["bind"]
+    now = utcnow()
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO heartbeats (name, pid, hostname, started_at, beat_at, interval_seconds, state) "
+                             "VALUES ('here', :p, :h, :s, :s, 5, 'running')"), {"p": dead.pid, "h": socket.gethostname(), "s": now})
+    engine.dispose()
+    code, out, err = _status(_config(tmp_path, sqlite_url))
+    assert code == 1 and "stopped here: pid" in out and "(pid gone)" in out and "the daemon is not running" in err, (out, err)

@@ -28,6 +28,8 @@ from tracker.terminal import echo
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
+    from tracker.model import IngestReport
+
 # Seconds between progress lines of a long ingest when no terminal shows a progress bar.
 PROGRESS_SECONDS = 5.0
 _VERBOSE = "tracker.verbose"
@@ -146,6 +148,20 @@ def _config(ctx: click.Context) -> Config:
     return load_config(ctx.obj)
 
 
+def _global_args(ctx: click.Context) -> list[str]:
+    """The global options of this command line, for the processes it starts (`--workers N`)."""
+    args = ["--config", str(Path(ctx.obj).absolute())] if ctx.obj else []
+    return args + ["-v"] * _verbosity(ctx)
+
+
+def _require_postgresql(config: Config, workers: int) -> None:
+    """`--workers N` (N > 1) needs PostgreSQL: SQLite has one writer and one daemon."""
+    from tracker.store.database import is_postgresql
+
+    if workers > 1 and not is_postgresql(config.database.url):
+        raise click.UsageError("--workers above 1 needs a PostgreSQL database (SQLite runs one daemon and one writer)")
+
+
 def _found(count: int) -> str:
     """The change in the `republications` view, in words."""
     if count < 0:
@@ -159,8 +175,12 @@ def _found(count: int) -> str:
 @click.option("--captured-at", help="For plain feed files: when they were captured (ISO 8601; default: file time).")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar (default: on a terminal; otherwise a progress line every few seconds).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="PostgreSQL only: ingest in N processes, the captures split between them by feed URL.")
+@click.option("--share", hidden=True, help="I/N: ingest only the feeds of share I of N (a process of --workers N).")
 @click.pass_context
-def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, captured_at: str | None, progress: bool | None) -> None:
+def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, captured_at: str | None, progress: bool | None,
+           workers: int, share: str | None) -> None:
     """Ingest WARC archives or plain feed files.
 
     Exits 1 when a capture or record could not be read (a file that is not a feed,
@@ -171,17 +191,24 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
     Examples:
       tracker --config config/tracker.toml ingest samples/demo-network.warc.gz
       tracker ingest --url https://www.khaama.com/feed/ --captured-at 2025-01-07T09:30:00Z khaama.xml
+      tracker ingest --workers 2 archive/*.warc.gz     # PostgreSQL
     """
-    from tracker.ingest import Progress, ingest_paths
+    from tracker.ingest import Progress, check_paths, ingest_paths
     from tracker.pipeline import Pipeline
     from tracker.store.counts import republication_count
     from tracker.store.database import open_database
+    from tracker.workers import parse_share, report_json
 
     config = _config(ctx)
+    _require_postgresql(config, workers)
     try:
         when = parse_time(captured_at) if captured_at else None
     except TrackerError as error:
         raise InputError(f"--captured-at: {error}") from None
+    part = parse_share(share) if share else None
+    if workers > 1 and part is None:
+        check_paths(list(paths), url)
+        return _ingest_in_processes(ctx, config, list(paths), url, captured_at, workers)
     sessions = open_database(config.database.url)
     before = republication_count(sessions)
     pipeline = Pipeline(sessions, config)
@@ -196,10 +223,18 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
     try:
         report = ingest_paths(pipeline, list(paths), url, when, progress=show,
                               on_progress=None if show or progress is False else log_progress,
-                              progress_every=PROGRESS_SECONDS)
+                              progress_every=PROGRESS_SECONDS, share=part)
     except IngestInterrupted as stop:
         report, interrupted = stop.report, True
-    found = republication_count(sessions) - before
+    if part is not None:
+        # One process of `--workers N`: its report is for the parent, which sums and prints.
+        click.echo(report_json(report))
+        sys.exit(EXIT_INTERRUPTED if interrupted else EXIT_FAILURES if report.errors or report.failed_records else 0)
+    _ingest_summary(report, republication_count(sessions) - before, interrupted)
+
+
+def _ingest_summary(report: IngestReport, found: int, interrupted: bool) -> None:
+    """The ingest's closing lines, and its exit status."""
     for warning in report.warnings:
         echo(f"warning: {warning}", err=True)
     echo(
@@ -212,6 +247,23 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
         sys.exit(EXIT_INTERRUPTED)
     if report.errors or report.failed_records:
         sys.exit(EXIT_FAILURES)
+
+
+def _ingest_in_processes(ctx: click.Context, config: Config, paths: list[Path], url: str | None, captured_at: str | None,
+                         workers: int) -> None:
+    """`ingest --workers N`: N processes, each a share of the feeds; one summary for them all."""
+    from tracker.store.counts import republication_count
+    from tracker.store.database import open_database
+    from tracker.workers import ingest_in_processes
+
+    sessions = open_database(config.database.url)  # migrated here, once, before the workers start
+    before = republication_count(sessions)
+    args = (["--url", url] if url else []) + (["--captured-at", captured_at] if captured_at else [])
+    done = ingest_in_processes(_global_args(ctx), args, paths, workers)
+    failed = [code for code in done.exit_codes if code not in (0, EXIT_FAILURES, EXIT_INTERRUPTED)]
+    _ingest_summary(done.report, republication_count(sessions) - before, done.interrupted and not failed)
+    if failed:
+        sys.exit(max(failed))  # a worker could not run at all (it said why on stderr)
 
 
 @main.command()
@@ -286,24 +338,47 @@ def _logging(ctx: click.Context, config: Config, fmt: str | None) -> None:
 
 @main.command()
 @click.option("--log-format", type=click.Choice(["text", "json"]), help="Log format (default: [log] format, else text).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="PostgreSQL only: run N worker processes and supervise them (restarted if they die).")
+@click.option("--worker-slot", type=click.IntRange(min=0), hidden=True, help="This process is worker I of a supervisor.")
 @click.pass_context
-def run(ctx: click.Context, log_format: str | None) -> None:
+def run(ctx: click.Context, log_format: str | None, workers: int, worker_slot: int | None) -> None:
     """Run the polling daemon until SIGTERM/SIGINT (SIGHUP re-reads the config).
 
     With [http] listen = "127.0.0.1:9180" it serves /healthz and /metrics (Prometheus);
     under systemd it reports readiness and feeds the watchdog (contrib/tracker.service).
 
+    On PostgreSQL any number of daemons, on any machines, share the feeds (each claims
+    due feeds by lease); --workers N starts N of them here, and SIGTERM stops them all.
+    On SQLite a second daemon is refused.
+
     \b
     Examples:
       tracker --config config/tracker.toml run --log-format json
+      tracker --config config/tracker.toml run --workers 4      # PostgreSQL
       curl http://127.0.0.1:9180/healthz
     """
     from tracker.config import config_path
     from tracker.scheduler import Daemon
 
     config = _config(ctx)
+    _require_postgresql(config, workers)
     _logging(ctx, config, log_format)
-    sys.exit(Daemon(config, config_path(ctx.obj)).run())
+    if workers > 1:
+        from tracker.workers import Supervisor, tracker_command
+
+        extra = ["--log-format", log_format] if log_format else []
+        command = lambda slot: tracker_command(_global_args(ctx), "run", "--worker-slot", str(slot), *extra)  # noqa: E731
+        sys.exit(Supervisor(workers, command).run())
+    daemon = Daemon(config, config_path(ctx.obj), http_port_offset=worker_slot or 0)
+    if worker_slot is not None:
+        import os
+        import signal
+
+        from tracker.workers import watch_supervisor
+
+        watch_supervisor(lambda: os.kill(os.getpid(), signal.SIGTERM))
+    sys.exit(daemon.run())
 
 
 @main.command()

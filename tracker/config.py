@@ -102,8 +102,16 @@ class PollingConfig(_Strict):
     total_timeout: float = Field(default=60.0, gt=0)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_redirects: int = Field(default=5, ge=0, le=30)
+    # A claimed feed's lease lasts total_timeout plus this: long enough for the fetch and
+    # the store, short enough that a dead worker's feeds are soon polled by another.
+    lease_margin_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Off, a feed or a redirect reaching loopback/private/link-local addresses is refused.
     allow_private_addresses: bool = False
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a worker's claim on a feed holds before another worker may take it."""
+        return self.total_timeout + self.lease_margin_seconds
 
     @model_validator(mode="after")
     def _bounds(self) -> PollingConfig:

@@ -62,9 +62,13 @@ class MissingDatabaseError(StoreError):
 
 
 class AlreadyRunningError(TrackerError):
-    """A second polling daemon was started on a database that already has one."""
+    """A second polling daemon was started on a SQLite database that already has one."""
 
     exit_code = EXIT_FAILURES
+
+
+class LeaseLostError(TrackerError):
+    """A polling worker's lease on a feed was taken by another worker: its poll is dropped."""
 
 
 class IngestInterrupted(TrackerError):

@@ -27,6 +27,7 @@ from tracker.errors import IngestInterrupted, InputError, ParseError
 from tracker.model import Capture, IngestReport, ParsedFeed
 from tracker.parse import parse_capture_body
 from tracker.pipeline import Pipeline
+from tracker.workers import share_of
 
 log = logging.getLogger(__name__)
 
@@ -123,18 +124,17 @@ def ingest_paths(
     workers: int | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     progress_every: float = 5.0,
+    share: tuple[int, int] | None = None,
 ) -> IngestReport:
     """Ingest WARC files and plain feed files; return what was done.
 
     `progress` shows a progress bar; `on_progress` is called every `progress_every`
     seconds instead (for logs, when no terminal watches). Ctrl-C raises
-    `IngestInterrupted` with the report of what was stored before it.
+    `IngestInterrupted` with the report of what was stored before it. With `share`
+    (I, N), only the captures of feeds whose URL hashes to I of N are ingested (one of N
+    processes, `tracker ingest --workers N`); skipped records are counted by share 0 alone.
     """
-    for path in paths:
-        if not path.exists():
-            raise InputError(f"{path}: no such file")
-    if url and any(is_warc(p) for p in paths):
-        raise InputError("--url applies to plain feed files, not to WARC archives")
+    check_paths(paths, url)
     report = IngestReport()
     skipped: Counter[str] = Counter()
     bar = tqdm(unit=" captures", disable=not progress, leave=False, dynamic_ncols=True)
@@ -157,7 +157,10 @@ def ingest_paths(
             else:
                 yield capture
 
-    stream = parse_ahead(unstored(_captures(paths, url, captured_at, skipped)), default_workers() if workers is None else workers)
+    captures = _captures(paths, url, captured_at, skipped)
+    if share is not None:
+        captures = (c for c in captures if share_of(c.feed_url, share[1]) == share[0])
+    stream = parse_ahead(unstored(captures), default_workers() if workers is None else workers)
     # Ctrl-C is taken between captures, so the summary counts exactly what was committed;
     # a second Ctrl-C stops at once.
     interrupted = threading.Event()
@@ -179,15 +182,31 @@ def ingest_paths(
         if interrupted.is_set():
             raise KeyboardInterrupt
     except KeyboardInterrupt:
-        _finish(report, skipped)
+        _finish(report, _counted_here(skipped, share))
         raise IngestInterrupted(report) from None
     finally:
         if main_thread:
             signal.signal(signal.SIGINT, previous)
         stream.close()  # stops the parser processes now, not whenever the generator is collected
         bar.close()
-    _finish(report, skipped)
+    _finish(report, _counted_here(skipped, share))
     return report
+
+
+def check_paths(paths: Sequence[Path], url: str | None) -> None:
+    """Refuse, before anything is read, files that are missing and a --url that cannot apply."""
+    for path in paths:
+        if not path.exists():
+            raise InputError(f"{path}: no such file")
+    if url and any(is_warc(p) for p in paths):
+        raise InputError("--url applies to plain feed files, not to WARC archives")
+    if not url and (plain := next((p for p in paths if not is_warc(p)), None)) is not None:
+        raise InputError(f"{plain}: a plain feed file needs --url (the feed it was captured from)")
+
+
+def _counted_here(skipped: Counter[str], share: tuple[int, int] | None) -> Counter[str]:
+    # Every share reads every record: one of them reports the skipped ones.
+    return skipped if share is None or share[0] == 0 else Counter()
 
 
 def _finish(report: IngestReport, skipped: Counter[str]) -> None:

@@ -3,7 +3,10 @@
 Fetching (slow, parallel, no database) and storing (fast, one at a time, under the
 pipeline's lock) are separate steps so a pool of workers can fetch while one stores.
 Everything about a feed's health lives on its row: validators, next check, the error
-count and the last error's kind and message.
+count and the last error's kind and message. A poller with an `owner` (a worker id) takes
+feeds by lease (tracker.store.leases), so that several workers share one database: it
+renews the lease before fetching and before storing, and drops a poll whose lease another
+worker took meanwhile.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.archive import WarcArchive
 from tracker.config import Config, FeedConfig, PollingConfig
+from tracker.errors import LeaseLostError
 from tracker.fetch import Fetcher, FetchPolicy, FetchResult, Validators
+from tracker.identity import host_of
 from tracker.logs import fields
 from tracker.model import Capture, IngestReport, ParsedFeed, utcnow
 from tracker.parse import parse_capture_body
 from tracker.pipeline import Pipeline
-from tracker.store import schema
+from tracker.store import leases, schema
 
 log = logging.getLogger(__name__)
 WEEK = timedelta(days=7)
@@ -95,8 +100,11 @@ def next_interval(
 class Poller:
     """Polls feeds through the pipeline; shared by `tracker run` and `tracker poll`."""
 
-    def __init__(self, sessions: sessionmaker[Session], pipeline: Pipeline, config: Config) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], pipeline: Pipeline, config: Config, owner: str | None = None
+    ) -> None:
         self.sessions = sessions
+        self.owner = owner
         self.pipeline = pipeline
         self.polling = config.polling
         p = config.polling
@@ -150,6 +158,35 @@ class Poller:
             rows = session.execute(query).all()
         return [FeedToPoll(r.id, r.url, r.etag, r.last_modified, r.error_count, r.last_checked_at is not None) for r in rows]
 
+    def claim(self, limit: int | None = None, everything: bool = False, per_host: bool = True) -> list[FeedToPoll]:
+        """Lease due feeds (or every active one) to this poller's owner, earliest due first.
+
+        With `per_host`, at most `[polling] per_host` feeds of one host are under lease at
+        once, counting every worker's leases.
+        """
+        assert self.owner is not None, "claiming needs an owner"
+        with self.sessions.begin() as session:
+            rows = leases.claim(
+                session, self.owner, utcnow(), self.polling.lease_seconds, limit=limit, everything=everything,
+                per_host=self.polling.per_host if per_host else None, host=lambda url: host_of(url) or url,
+            )
+        return [FeedToPoll(r.feed_id, r.url, r.etag, r.last_modified, r.error_count, r.last_checked_at is not None) for r in rows]
+
+    def renew(self, feed: FeedToPoll) -> None:
+        """Extend this poller's lease on the feed; LeaseLostError when another worker took it."""
+        if self.owner is None:
+            return
+        with self.sessions.begin() as session:
+            if not leases.renew(session, feed.feed_id, self.owner, utcnow(), self.polling.lease_seconds):
+                raise LeaseLostError(f"{feed.url}: the lease was taken by another worker")
+
+    def release(self, feed_ids: list[int] | None = None) -> int:
+        """Give up this poller's leases (on `feed_ids`, or all) without polling; how many."""
+        if self.owner is None:
+            return 0
+        with self.sessions.begin() as session:
+            return leases.release(session, self.owner, feed_ids)
+
     # -- one poll -----------------------------------------------------------------------
     def fetch(self, feed: FeedToPoll) -> FetchResult:
         """The HTTP step: no database, safe in any worker thread."""
@@ -176,6 +213,9 @@ class Poller:
                 feed.url, when, "poll", None, "poll", result.content_type, result.status,
                 error=result.error_message or result.error_kind, error_kind=result.error_kind, duration_ms=duration_ms,
             )
+        # Another worker may have taken the feed while this one fetched (a lease outlived by a
+        # slow poll): its answer is dropped. Renewed, the lease outlasts the store below.
+        self.renew(feed)
         if self.archive and result.status is not None and (result.not_modified or result.body is not None):
             self.archive.write(feed.url, when, result.status, result.headers, None if result.not_modified else result.body)
         with self.lock:
@@ -191,7 +231,8 @@ class Poller:
         )
 
     def poll(self, feed: FeedToPoll) -> PollOutcome:
-        """Fetch and store one feed, and log the event."""
+        """Fetch and store one feed, and log the event; LeaseLostError when another worker took it."""
+        self.renew(feed)  # a claim may have waited (for a free thread, or a host's turn)
         outcome = self.store(feed, self.fetch(feed))
         log_poll(outcome)
         return outcome
@@ -200,7 +241,6 @@ class Poller:
         self, feed: FeedToPoll, result: FetchResult, when: datetime, parsed: ParsedFeed | None,
         error_kind: str | None, error_message: str | None,
     ) -> datetime | None:
-        f = schema.Feed
         with self.sessions.begin() as session:
             recent = session.scalar(
                 select(func.count()).select_from(schema.ItemFeed).where(
@@ -217,7 +257,7 @@ class Poller:
                 values.update(last_success_at=when, etag=result.etag, last_modified=result.last_modified)
             if result.gone:
                 values.update(retired_at=when, next_check_at=None)
-                session.execute(update(f).where(f.id == feed.feed_id).values(**values))
+                self._finish(session, feed, values)
                 return None
             cache_age = result.cache_max_age_s
             if result.expires_at is not None:
@@ -229,8 +269,15 @@ class Poller:
             )
             next_check = when + timedelta(seconds=interval)
             values.update(next_check_at=next_check, check_interval_seconds=int(interval))
-            session.execute(update(f).where(f.id == feed.feed_id).values(**values))
+            self._finish(session, feed, values)
         return next_check
+
+    def _finish(self, session: Session, feed: FeedToPoll, values: dict[str, object]) -> None:
+        """The poll's outcome on the feed's row, and the lease cleared."""
+        if not leases.finish(session, feed.feed_id, self.owner, values):
+            # Renewed just before the store: only a store slower than a whole lease gets here.
+            # The capture is kept (items are unique, nothing doubles); the new holder schedules.
+            log.warning("lease lost while storing; schedule left to its new holder", extra=fields(feed=feed.url))
 
     def _move(self, feed: FeedToPoll, new_url: str, when: datetime) -> None:
         """A permanent redirect: the feed's URL becomes the new one; the old one is kept."""

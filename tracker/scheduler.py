@@ -1,9 +1,17 @@
 """The polling daemon: an APScheduler dispatch job feeding a bounded pool of fetch workers.
 
 The database says what is due (each feed row has its next check time). Every
-`dispatch_seconds` one job beats the heartbeat, picks due feeds and hands them to the
-workers, never more than `per_host` at once to one host. Each worker fetches, then
-stores through the pipeline under its lock, one poll at a time.
+`dispatch_seconds` one job beats this worker's heartbeat, claims due feeds by lease and
+hands them to the fetch threads, never more than `per_host` at once to one host (counting
+every worker's leases). Each thread fetches, then stores through the pipeline under its
+lock, one poll at a time.
+
+Scale-out: on PostgreSQL any number of these daemons (on one machine or many, or started
+together by `tracker run --workers N`, tracker.workers) share one database. Each is a
+worker with an id of its own (`host:pid:random`): its heartbeat row bears it, and so do
+the leases it holds on feeds (tracker.store.leases), so a feed is polled by one worker
+at a time and a dead worker's feeds pass to the others when its leases expire. On SQLite
+a second daemon is refused (tracker.store.lock).
 
 Service behaviour (the rq worker model): the first SIGTERM/SIGINT stops dispatching,
 lets polls in flight finish and commit, and exits 0; a second exits at once. SIGHUP
@@ -20,25 +28,24 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import socket
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import insert, update
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.alerts import Alerts
 from tracker.config import Config, load_config
 from tracker.deliver import DeliveryThread
-from tracker.errors import EXIT_FAILURES, AlreadyRunningError, ConfigError, StoreError
+from tracker.errors import EXIT_FAILURES, AlreadyRunningError, ConfigError, LeaseLostError, StoreError
 from tracker.health import LOADING, POLLING, STALLED, STARTING, STOPPED, STOPPING, HealthCheck, Liveness
 from tracker.identity import host_of
 from tracker.logs import fields
@@ -47,27 +54,45 @@ from tracker.model import utcnow
 from tracker.opsserver import OpsServer
 from tracker.pipeline import Pipeline
 from tracker.poll import FeedToPoll, Poller, PollOutcome
-from tracker.store import schema
+from tracker.store import heartbeats, leases
 from tracker.store.database import open_database
 from tracker.store.lock import DaemonLock
 from tracker.systemd import Notifier, Watchdog, watchdog_interval
 
 log = logging.getLogger(__name__)
-HEARTBEAT = "daemon"
 DISPATCH = "dispatch"
+# A worker whose heartbeat is older than this is long dead: its row is dropped (status
+# shows it as stopped until then). Any worker tidies up, at start and then hourly.
+PRUNE_HEARTBEATS_AFTER = timedelta(days=1)
+HOUSEKEEPING_SECONDS = 3600.0
 EXIT_AT_ONCE = 130
 # A tick loading the caches counts as alive this long (the unit's TimeoutStartSec): past
 # that, a load hanging on a black-holed database stops the watchdog and systemd restarts us.
 LOAD_GRACE_SECONDS = 15 * 60
 
 
+def worker_id() -> str:
+    """A name for this process among every worker of the database: `host:pid:random`.
+
+    The random part tells apart two machines with one hostname (containers) whose
+    daemons have the same pid; it fits the heartbeat's name and the lease owner columns.
+    """
+    pid, tag = os.getpid(), secrets.token_hex(3)
+    host = socket.gethostname() or "?"
+    return f"{host[: 50 - len(f':{pid}:{tag}')]}:{pid}:{tag}"
+
+
 class Daemon:
     """`tracker run`: polls the configured feeds until told to stop."""
 
     def __init__(
-        self, config: Config, config_path: Path | None = None, on_poll: Callable[[PollOutcome], None] | None = None
+        self, config: Config, config_path: Path | None = None, on_poll: Callable[[PollOutcome], None] | None = None,
+        http_port_offset: int = 0,
     ) -> None:
         self.config = config
+        self.worker_id = worker_id()
+        self._http_port_offset = http_port_offset
+        self._tidied_at: float | None = None
         self.config_path = config_path
         self.on_poll = on_poll
         self.stopping = threading.Event()
@@ -77,8 +102,7 @@ class Daemon:
         self._poller: Poller | None = None
         self._stale = True
         self._reconfigure = False
-        self._in_flight: dict[int, str] = {}
-        self._hosts: Counter[str] = Counter()
+        self._in_flight: set[int] = set()
         self._state_lock = threading.Lock()
         self._workers = ThreadPoolExecutor(config.polling.workers, thread_name_prefix="poll")
         self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
@@ -139,7 +163,8 @@ class Daemon:
 
     def start(self) -> None:
         """Start the dispatch job (the database may still be down: it is retried)."""
-        log.info("daemon starting", extra=fields(pid=os.getpid(), feeds=len(self.config.feeds), workers=self.config.polling.workers))
+        log.info("daemon starting", extra=fields(pid=os.getpid(), worker=self.worker_id, feeds=len(self.config.feeds),
+                                                 workers=self.config.polling.workers))
         self._start_http()
         self._scheduler.add_job(
             self.dispatch, "interval", id=DISPATCH, seconds=self.config.polling.dispatch_seconds, next_run_time=utcnow_aware()
@@ -155,15 +180,17 @@ class Daemon:
         self._scheduler.shutdown(wait=True)
         self._workers.shutdown(wait=True)
         try:
+            if self._poller:
+                self._poller.release()  # leases of polls that failed: the feeds are free at once
             self._beat("stopped")
         except (SQLAlchemyError, StoreError):
-            pass
+            pass  # the leases expire, and status tells a silent worker from a live one
         if self._poller:
             self._poller.close()
         if self._ops:
             self._ops.stop()
         self._lock.release()
-        log.info("daemon stopped", extra=fields(pid=os.getpid()))
+        log.info("daemon stopped", extra=fields(pid=os.getpid(), worker=self.worker_id))
         self.stopped.set()
 
     # -- configuration ---------------------------------------------------------------------
@@ -216,8 +243,11 @@ class Daemon:
                 else:
                     pipeline = self._poller.pipeline  # settings changed, caches are fine
                     pipeline.alerts = Alerts.from_config(self.config)
-                poller = Poller(self._sessions, pipeline, self.config)
+                poller = Poller(self._sessions, pipeline, self.config, owner=self.worker_id)
                 poller.sync_feeds(list(self.config.feeds))
+                # Nothing is in flight: leases this worker still holds are of polls that failed
+                # with the database (and could not be released then). Free, they are due again.
+                poller.release()
             except AlreadyRunningError as error:
                 log.error("refusing to run", extra=fields(error=str(error)))
                 self.exit_code = EXIT_FAILURES
@@ -237,7 +267,7 @@ class Daemon:
             return poller
 
     def dispatch(self) -> None:
-        """One tick: heartbeat, then hand due feeds to free workers within per-host limits."""
+        """One tick: heartbeat, then claim due feeds for the free threads, within per-host limits."""
         self._tick_started = time.monotonic()
         ready = False
         try:
@@ -257,45 +287,58 @@ class Daemon:
             return False
         try:
             self._beat("running")
+            self._housekeeping()
             free = self.config.polling.workers - len(self._in_flight)
-            due = poller.due(limit=max(free * 4, 1)) if free > 0 else []
+            claimed = poller.claim(limit=free) if free > 0 else []
         except SQLAlchemyError as error:
             self._stale = True
             _log_db_error("while dispatching; retrying", error, operation="dispatch")
             return True  # the caches are loaded: a failed tick is still a polling daemon's
-        for feed in due:
-            if free <= 0 or self.stopping.is_set():
-                break
-            host = host_of(feed.url) or feed.url
+        unused: list[int] = []
+        for feed in claimed:
             with self._state_lock:
-                if feed.feed_id in self._in_flight or self._hosts[host] >= self.config.polling.per_host:
+                if feed.feed_id in self._in_flight:
+                    continue  # still being stored past its lease: the lease is ours again anyway
+                if self.stopping.is_set():
+                    unused.append(feed.feed_id)
                     continue
-                self._in_flight[feed.feed_id] = host
-                self._hosts[host] += 1
-            free -= 1
+                self._in_flight.add(feed.feed_id)
             future: Future[None] = self._workers.submit(self._work, poller, feed)
-            future.add_done_callback(lambda _f, feed_id=feed.feed_id: self._release(feed_id))
+            future.add_done_callback(lambda _f, feed_id=feed.feed_id: self._done(feed_id))
+        if unused:
+            self._release_leases(poller, unused)
         return True
 
-    def _release(self, feed_id: int) -> None:
+    def _done(self, feed_id: int) -> None:
         with self._state_lock:
-            host = self._in_flight.pop(feed_id, None)
-            if host is not None:
-                self._hosts[host] -= 1
+            self._in_flight.discard(feed_id)
+
+    def _release_leases(self, poller: Poller, feed_ids: list[int]) -> None:
+        """Free leases this worker will not use (best effort: unreleased, they expire)."""
+        try:
+            poller.release(feed_ids)
+        except SQLAlchemyError as error:
+            _log_db_error("releasing leases; they will expire", error)
 
     def _work(self, poller: Poller, feed: FeedToPoll) -> None:
         try:
             outcome = poller.poll(feed)
+        except LeaseLostError:
+            log.warning("lease lost: another worker polls this feed; poll dropped", extra=fields(feed=feed.url))
+            return
         except SQLAlchemyError as error:
             # The poll is not lost: its feed is still due and is fetched again once the
-            # database is back. The caches may hold half of it: rebuild them from SQL.
+            # database is back (its lease released, or expired). The caches may hold half
+            # of it: rebuild them from SQL.
             self._stale = True
             _log_db_error("during poll; will retry", error, operation="poll", feed=feed.url)
+            self._release_leases(poller, [feed.feed_id])
             return
         except Exception:
             self._stale = True
             METRICS.polls.labels("crashed").inc()
             log.exception("poll crashed; caches will be rebuilt", extra=fields(feed=feed.url))
+            self._release_leases(poller, [feed.feed_id])
             return
         if outcome.report.new_copies:
             self._delivery.wake()
@@ -306,13 +349,27 @@ class Daemon:
     def _beat(self, state: str) -> None:
         if self._sessions is None:
             return
-        now = utcnow()
-        values = {"pid": os.getpid(), "hostname": socket.gethostname(), "started_at": self._started_at, "beat_at": now,
-                  "interval_seconds": self.config.polling.dispatch_seconds, "state": state}
-        table = schema.Heartbeat.__table__
+        beat = heartbeats.Beat(self.worker_id, os.getpid(), socket.gethostname(), self._started_at, utcnow(),
+                               self.config.polling.dispatch_seconds, state)
         with self._sessions.begin() as session:
-            if session.execute(update(table).where(table.c.name == HEARTBEAT).values(**values)).rowcount == 0:
-                session.execute(insert(table).values(name=HEARTBEAT, **values))
+            heartbeats.beat(session, beat)
+
+    def _housekeeping(self) -> None:
+        """At start, then hourly: free the leases of dead workers of this machine (a daemon
+        restarted after kill -9 goes on at once rather than after its predecessor's leases
+        expire), and drop the heartbeats of workers dead for long."""
+        if self._sessions is None or (self._tidied_at is not None and time.monotonic() - self._tidied_at < HOUSEKEEPING_SECONDS):
+            return
+        here = socket.gethostname()
+        with self._sessions.begin() as session:
+            dead = [b.name for b in heartbeats.workers(session) if b.name != self.worker_id and heartbeats.dead_here(b, here)]
+            freed = leases.release_owners(session, dead) if dead else 0
+            gone = heartbeats.prune(session, utcnow() - PRUNE_HEARTBEATS_AFTER)
+        self._tidied_at = time.monotonic()
+        if freed:
+            log.info("leases of dead workers of this machine released", extra=fields(feeds=freed))
+        if gone:
+            log.info("heartbeats of long-dead workers removed", extra=fields(workers=gone))
 
     # -- operations ------------------------------------------------------------------------
     def liveness(self, now: float | None = None) -> Liveness:
@@ -344,6 +401,8 @@ class Daemon:
         address = self.config.http.address
         if address is None or self._ops is not None:
             return
+        if address[1] and self._http_port_offset:
+            address = (address[0], address[1] + self._http_port_offset)  # `run --workers N`: worker i on PORT+i
         http = self.config.http
         health = HealthCheck(self.liveness, self.config.database.url, http.health_timeout_seconds, http.health_cache_seconds)
         try:
@@ -370,21 +429,32 @@ def utcnow_aware() -> datetime:
 
 
 def poll_once(config: Config, everything: bool = False) -> list[PollOutcome]:
-    """`tracker poll`: poll every due feed (or every feed) once, in parallel, and return."""
+    """`tracker poll`: poll every due feed (or every feed) once, in parallel, and return.
+
+    Feeds are leased like a daemon's, so a feed a running daemon is fetching is left to it.
+    """
     sessions = open_database(config.database.url)
-    poller = Poller(sessions, Pipeline(sessions, config), config)
+    poller = Poller(sessions, Pipeline(sessions, config), config, owner=worker_id())
     try:
         poller.sync_feeds(list(config.feeds))
-        feeds = poller.due(everything=everything)
+        feeds = poller.claim(everything=everything, per_host=False)  # per host: the semaphores below
         hosts: dict[str, threading.Semaphore] = {}
         for feed in feeds:
             hosts.setdefault(host_of(feed.url) or feed.url, threading.Semaphore(config.polling.per_host))
 
-        def work(feed: FeedToPoll) -> PollOutcome:
+        def work(feed: FeedToPoll) -> PollOutcome | None:
             with hosts[host_of(feed.url) or feed.url]:
-                return poller.poll(feed)
+                try:
+                    return poller.poll(feed)
+                except LeaseLostError:
+                    return None  # waited past its lease, and a daemon took it: the daemon polls it
 
         with ThreadPoolExecutor(config.polling.workers, thread_name_prefix="poll") as pool:
-            return list(pool.map(work, feeds))
+            return [outcome for outcome in pool.map(work, feeds) if outcome is not None]
     finally:
-        poller.close()
+        try:
+            poller.release()  # polls that raised leave their leases: free them now
+        except SQLAlchemyError:
+            pass  # the database is gone: they expire
+        finally:
+            poller.close()

@@ -1,26 +1,67 @@
-"""`tracker status`: the daemon's heartbeat, feeds due and failing, recent findings.
+"""`tracker status`: the daemon's workers, feeds due and failing, recent findings.
 
 Besides the text, the report says whether the tracker is healthy, so that `status`
-can back a health check: the daemon alive, and no more than a set share of the
-active feeds failing.
+can back a health check: the daemon alive (at least one of its workers), and no more
+than a set share of the active feeds failing.
+
+Each worker (a `tracker run` process; several on PostgreSQL) beats a heartbeat row of
+its own. A worker is alive while it beats; stale when its beats stopped without it
+saying it stopped (hung, or killed on another machine); stopped when it said so, or
+when it ran on this machine and its process is gone.
 """
 
 from __future__ import annotations
 
-import os
 import socket
-
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
 from tracker.config import Config
 from tracker.model import utcnow
-from tracker.store import schema
+from tracker.store import heartbeats, schema
 from tracker.store.database import describe, open_database
 from tracker.output import counted
 from tracker.terminal import inline
+
+ALIVE, STALE, STOPPED = "alive", "stale", "stopped"
+# Beats may be this late before a worker counts as stale: three dispatch intervals, plus slack.
+MISSED_BEATS, SLACK_SECONDS = 3, 5.0
+# Silent this long, a worker is taken for dead: stopped, until the workers prune its row (a day).
+PRESUMED_DEAD = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    """One worker as `status` reports it."""
+
+    beat: heartbeats.Beat
+    state: str  # ALIVE, STALE or STOPPED
+    age_seconds: float
+    pid_gone: bool = False
+    silent: bool = False
+
+    def line(self) -> str:
+        """`alive  host:pid:tag  pid N on host, last heartbeat N s ago, started …`."""
+        b = self.beat
+        note = " (pid gone)" if self.pid_gone else " (silent for long)" if self.silent else ""
+        return (f"  {self.state:<7} {inline(b.name)}: pid {b.pid} on {inline(b.hostname)}{note}, "
+                f"last heartbeat {int(self.age_seconds)} s ago, started {b.started_at:%Y-%m-%d %H:%M} UTC")
+
+
+def worker_state(beat: heartbeats.Beat, now: datetime, hostname: str | None = None) -> WorkerState:
+    """Alive, stale or stopped, from the heartbeat and (on this machine) whether its process still runs."""
+    age = (now - beat.beat_at).total_seconds()
+    if beat.state == "stopped":
+        return WorkerState(beat, STOPPED, age)
+    here = socket.gethostname() if hostname is None else hostname
+    if heartbeats.dead_here(beat, here):
+        return WorkerState(beat, STOPPED, age, pid_gone=True)  # killed before it could say so
+    if age > PRESUMED_DEAD.total_seconds():
+        return WorkerState(beat, STOPPED, age, silent=True)
+    fresh = beat.state == "running" and age <= MISSED_BEATS * beat.interval_seconds + SLACK_SECONDS
+    return WorkerState(beat, ALIVE if fresh else STALE, age)
 
 
 @dataclass(frozen=True)
@@ -39,7 +80,7 @@ class StatusReport:
 def status_report(config: Config, max_failing_share: float | None = None, require_daemon: bool = True) -> StatusReport:
     """A short report a person can read at a glance, and the problems that make it unhealthy.
 
-    Unhealthy: the daemon not alive (unless `require_daemon` is off), or more than
+    Unhealthy: no worker of the daemon alive (unless `require_daemon` is off), or more than
     `max_failing_share` (default: the config's) of the active feeds failing.
     """
     share = config.status.max_failing_share if max_failing_share is None else max_failing_share
@@ -47,7 +88,7 @@ def status_report(config: Config, max_failing_share: float | None = None, requir
     now = utcnow()
     f = schema.Feed
     with sessions() as session:
-        beat = session.get(schema.Heartbeat, "daemon")
+        workers = [worker_state(beat, now) for beat in heartbeats.workers(session)]
         active = session.scalar(select(func.count()).select_from(f).where(f.active.is_(True), f.retired_at.is_(None))) or 0
         due = session.scalar(
             select(func.count()).select_from(f).where(
@@ -69,19 +110,17 @@ def status_report(config: Config, max_failing_share: float | None = None, requir
             found.append(f"{label}: {counted(items, 'new item')}, {counted(copies, 'republication')}")
     lines = [f"database: {describe(config.database.url)}"]
     problems: list[str] = []
-    if beat is None:
+    counts = {state: sum(1 for w in workers if w.state == state) for state in (ALIVE, STALE, STOPPED)}
+    alive = counts[ALIVE] > 0
+    if not workers:
         lines.append("daemon: never started on this database")
-        alive = False
     else:
-        age = (now - beat.beat_at).total_seconds()
-        alive = beat.state == "running" and age <= 3 * beat.interval_seconds + 5
-        gone = beat.hostname == socket.gethostname() and not _process_exists(beat.pid)
-        if alive and gone:
-            alive = False  # killed before it could say so: its heartbeat is not stale yet, its pid is gone
-        state = "alive" if alive else ("stopped" if beat.state == "stopped" else "not running (pid gone)" if gone else "not responding")
-        lines.append(f"daemon: {state} (pid {beat.pid} on {inline(beat.hostname)}, last heartbeat {int(age)} s ago, started {beat.started_at:%Y-%m-%d %H:%M} UTC)")
+        overall = ALIVE if alive else "not responding" if counts[STALE] else STOPPED
+        tally = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+        lines.append(f"daemon: {overall} ({counted(len(workers), 'worker')}: {tally})")
+        lines.extend(w.line() for w in workers)
     if require_daemon and not alive:
-        problems.append("the daemon is not running" if beat is None or beat.state == "stopped" else "the daemon is not responding")
+        problems.append("the daemon is not responding" if counts[STALE] else "the daemon is not running")
     lines.append(f"feeds: {active} active, {due} due now, {len(failing)} failing, {retired} retired (410 Gone)")
     for url, count, kind, message, next_check in failing[:20]:
         when = f", next try {next_check:%H:%M} UTC" if next_check else ""
@@ -92,14 +131,3 @@ def status_report(config: Config, max_failing_share: float | None = None, requir
         problems.append(f"{len(failing)} of {counted(active, 'active feed')} failing (more than {share:.0%})")
     lines.extend(found)
     return StatusReport("\n".join(lines), problems)
-
-
-def _process_exists(pid: int) -> bool:
-    """Whether a process of this pid runs on this machine (signal 0 asks without sending)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

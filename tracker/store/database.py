@@ -60,6 +60,11 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database).expanduser()
 
 
+def is_postgresql(url: str) -> bool:
+    """Whether `url` names a PostgreSQL database (where several daemons may share the work)."""
+    return _parse(url).get_backend_name() == "postgresql"
+
+
 def describe(url: str) -> str:
     """The database as a user should read it: a SQLite file's absolute path, else the URL without its password."""
     path = sqlite_file(url)

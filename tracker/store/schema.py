@@ -66,6 +66,9 @@ class Feed(Base):
     last_error_kind: Mapped[str | None] = mapped_column(String(40))
     last_error_message: Mapped[str | None] = mapped_column(Text)
     retired_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Which polling worker is fetching the feed, and until when its claim holds (tracker.store.leases).
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class FeedUrl(Base):
@@ -89,7 +92,7 @@ class FeedTag(Base):
 
 
 class Heartbeat(Base):
-    """The running daemon's pulse, for `tracker status`."""
+    """One polling worker's pulse, for `tracker status` (named by its worker id)."""
 
     __tablename__ = "heartbeats"
 
