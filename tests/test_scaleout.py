@@ -91,7 +91,7 @@ def test_a_worker_killed_with_sigkill_hands_its_feed_to_the_other_once_its_lease
         daemon = daemons(config)
         workers[_worker(daemon)] = daemon
     for daemon in workers.values():
-        daemon.wait_logged("caches loaded", timeout=STARTUP)
+        daemon.wait_logged("ready to poll", timeout=STARTUP)
     # The next poll of the feed hangs in the server: whichever worker makes it holds the lease, and dies.
     hold = server.hold_next("/held.xml", timeout=30)
     try:
@@ -129,7 +129,7 @@ def test_run_workers_2_supervises_two_workers_restarts_a_dead_one_and_stops_clea
     supervisor = daemons(config, "--workers", "2")
     starts = supervisor.wait_logged("worker started", timeout=STARTUP, count=2)
     assert sorted(e["slot"] for e in starts) == [0, 1]
-    supervisor.wait_logged("caches loaded", timeout=STARTUP, count=2)
+    supervisor.wait_logged("ready to poll", timeout=STARTUP, count=2)
     wait_until(lambda: len([r for r in db.rows("SELECT state FROM heartbeats") if r.state == "running"]) == 2, STARTUP,
                "two running workers", details=supervisor.tail)
     wait_until(lambda: all(db.has_all(f) for f in feeds), STARTUP, "the feeds polled", details=supervisor.tail)

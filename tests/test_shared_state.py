@@ -59,7 +59,7 @@ def test_an_ingest_while_the_daemon_runs_equals_a_serial_run(
 ) -> None:
     together, serial = (
         (f"sqlite:///{tmp_path / 'together.sqlite3'}", f"sqlite:///{tmp_path / 'serial.sqlite3'}") if backend == "sqlite"
-        else (request.getfixturevalue("pg_url"), request.getfixturevalue("pg_url"))
+        else (request.getfixturevalue("pg_databases")(), request.getfixturevalue("pg_databases")())
     )
     feed = server.growing_feed("/alpha.xml", "Alpha", seed=7, initial=0)
     feed.publish(STORIES)  # known now, so the mirror's archive can copy them; served a few at a time below
