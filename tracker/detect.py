@@ -54,48 +54,66 @@ class Detector:
 
         The buckets and URLs of all of them are locked first, in one sorted batch: a text
         stored meanwhile by another process that shares a bucket is then committed, and found.
+        Every fact is read for the whole batch at once; a pair is judged the same from either side.
         """
+        ids = set(ids)
         versions = matching.versions_of(session, ids)
         stored = items.load_items(session, ids, raws=False)
         credits = items.credits_of(session, ids)
         buckets = {i: self.buckets(versions[i]) for i in ids}
-        urls = {i: {stored[i].url, *(c.url for c in credits.get(i, ()) if c.url)} for i in ids}
+        credit_urls = {i: [c.url for c in credits.get(i, ()) if c.url] for i in ids}
         locks.lock(session, locks.BUCKET, {b for found in buckets.values() for b in found})
-        locks.lock(session, locks.URL, {int(lookup_hash(u), 16) for found in urls.values() for u in found})
-        touched: set[int] = set()
+        urls = {stored[i].url for i in ids} | {u for found in credit_urls.values() for u in found}
+        locks.lock(session, locks.URL, {int(lookup_hash(u), 16) for u in urls})
+        old = matching.neighbours(session, ids)
+        members = matching.bucket_members(session, {b for found in buckets.values() for b in found})
+        crediting = items.items_crediting(session, [stored[i].url for i in ids])
+        targets = items.items_at(session, [u for found in credit_urls.values() for u in found])
+        # "Read the full story at X: <url>" names its source exactly: linked whatever the text.
+        credited = {
+            i: (crediting.get(stored[i].url, set()) | {targets[u] for u in credit_urls[i] if u in targets}) - {i} for i in ids
+        }
+        candidates = {
+            i: (old[i] | credited[i] | {m for b in buckets[i] for m in members.get(b, ())}) - {i} for i in ids
+        }
+        everyone = set().union(*candidates.values()) if candidates else set()
+        publishers = matching.publishers_of(session, everyone | ids)
+        theirs = {**matching.versions_of(session, everyone - ids), **versions}
+        edges: dict[tuple[int, int], Edge] = {}
         for item_id in sorted(ids):
-            touched |= self._match_one(session, stored[item_id], versions[item_id], buckets[item_id], credits.get(item_id, []))
+            mine = stored[item_id]
+            for other_id in sorted(candidates[item_id]):
+                if publishers.get(other_id) in (None, mine.publisher_id):
+                    continue
+                edge = self._edge(item_id, versions[item_id], other_id, theirs[other_id], other_id in credited[item_id])
+                if edge is not None:
+                    edges[(edge.a, edge.b)] = edge
+        matching.replace_edges(session, ids, edges.values(), utcnow())
+        touched = set(ids)
+        for item_id in ids:
+            touched |= old[item_id]
+        for a, b in edges:
+            touched.update((a, b))
         return touched
 
-    def _match_one(self, session: Session, item: items.StoredItem, mine: list[matching.VersionPrints],
-                   buckets: set[int], credits: list) -> set[int]:  # type: ignore[type-arg]
-        old = matching.neighbours_of(session, item.item_id)
-        # "Read the full story at X: <url>" names its source exactly: linked whatever the text.
-        credited = items.items_crediting(session, item.url) | set(items.items_at(session, [c.url for c in credits if c.url]).values())
-        credited.discard(item.item_id)
-        candidates = (old | matching.in_buckets(session, buckets) | credited) - {item.item_id}
-        publishers = matching.publishers_of(session, candidates)
-        candidates = {c for c in candidates if publishers.get(c) not in (None, item.publisher_id)}
-        theirs_all = matching.versions_of(session, candidates)
-        edges: list[Edge] = []
-        for other_id in sorted(candidates):
-            best: tuple[tuple[float, float], Similarity, matching.VersionPrints, matching.VersionPrints] | None = None
-            for a in mine:
-                for b in theirs_all[other_id]:
-                    sim = similarity(a.story, b.story)
-                    if (self._verified(sim) or other_id in credited) and (best is None or (sim.jaccard, sim.containment) > best[0]):
-                        best = ((sim.jaccard, sim.containment), sim, a, b)
-            if best is None:
-                continue
-            _, sim, a, b = best
-            shared_full = overlap(a.full, b.full)
-            full_mine, full_theirs = shared_full / max(1, a.full.size), shared_full / max(1, b.full.size)
-            if item.item_id < other_id:
-                edges.append(Edge(item.item_id, other_id, sim, full_mine, full_theirs))
-            else:
-                edges.append(Edge(other_id, item.item_id, sim.flipped(), full_theirs, full_mine))
-        matching.replace_edges(session, item.item_id, edges, utcnow())
-        return {item.item_id} | old | {e.a for e in edges} | {e.b for e in edges}
+    def _edge(
+        self, item_id: int, mine: list[matching.VersionPrints], other_id: int, theirs: list[matching.VersionPrints], credited: bool,
+    ) -> Edge | None:
+        """The verified match of two items (their closest versions), or None."""
+        best: tuple[tuple[float, float], Similarity, matching.VersionPrints, matching.VersionPrints] | None = None
+        for a in mine:
+            for b in theirs:
+                sim = similarity(a.story, b.story)
+                if (self._verified(sim) or credited) and (best is None or (sim.jaccard, sim.containment) > best[0]):
+                    best = ((sim.jaccard, sim.containment), sim, a, b)
+        if best is None:
+            return None
+        _, sim, a, b = best
+        shared_full = overlap(a.full, b.full)
+        full_mine, full_theirs = shared_full / max(1, a.full.size), shared_full / max(1, b.full.size)
+        if item_id < other_id:
+            return Edge(item_id, other_id, sim, full_mine, full_theirs)
+        return Edge(other_id, item_id, sim.flipped(), full_theirs, full_mine)
 
     def decide(self, session: Session, dirty: Collection[int], directory: Directory, report: IngestReport) -> None:
         """Decide again the provenance of every group of matches holding a dirty item.

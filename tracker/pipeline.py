@@ -145,7 +145,8 @@ class Pipeline:
     def is_stored(self, capture: Capture) -> bool:
         """Whether this capture is already in the database (so a re-run need not parse it)."""
         with self.sessions() as session:
-            self._catch_up(session)
+            if capture.feed_url not in self.directory.feed_ids:
+                self._catch_up(session)
             feed_id = self.directory.feed_ids.get(capture.feed_url)
             return feed_id is not None and evidence.has_capture(
                 session, feed_id, capture.captured_at, capture.kind, body_digest(capture)

@@ -197,7 +197,7 @@ def version_count(session: Session, item_id: int) -> int:
 # -- credits ---------------------------------------------------------------------------------
 _a = schema.ItemAttribution.__table__
 _CREDITS = select(_a.c.item_id, _a.c.kind, _a.c.name, _a.c.url).where(_a.c.item_id.in_(bindparam("ids", expanding=True))).order_by(_a.c.id)
-_CREDITING = select(_a.c.item_id).where(_a.c.url_hash == bindparam("h"))
+_CREDITING = select(_a.c.url_hash, _a.c.item_id).where(_a.c.url_hash.in_(bindparam("h", expanding=True)))
 
 
 def credits_of(session: Session, ids: Collection[int]) -> dict[int, list[Attribution]]:
@@ -220,17 +220,29 @@ def add_credit(session: Session, item_id: int, credit: Attribution) -> None:
 
 def items_at(session: Session, urls: Iterable[str]) -> dict[str, int]:
     """The item at each URL (by any variant of it), the earliest stored where several are."""
-    hashes = {lookup_hash(url): url for url in urls if url}
+    hashes: dict[str, list[str]] = defaultdict(list)
+    for url in urls:
+        if url:
+            hashes[lookup_hash(url)].append(url)
     found: dict[str, int] = {}
     i = schema.Item
     for part in chunks(hashes.keys()):
         for digest, item_id in session.connection().execute(
             select(i.url_hash, func.min(i.id)).where(i.url_hash.in_(part)).group_by(i.url_hash)
         ):
-            found[hashes[digest]] = int(item_id)
+            for url in hashes[digest]:
+                found[url] = int(item_id)
     return found
 
 
-def items_crediting(session: Session, url: str) -> set[int]:
-    """Items that credit this URL (by any variant of it)."""
-    return set(session.connection().execute(_CREDITING, {"h": lookup_hash(url)}).scalars())
+def items_crediting(session: Session, urls: Iterable[str]) -> dict[str, set[int]]:
+    """The items that credit each of these URLs (by any variant of it)."""
+    hashes: dict[str, list[str]] = defaultdict(list)
+    for url in urls:
+        hashes[lookup_hash(url)].append(url)
+    found: dict[str, set[int]] = defaultdict(set)
+    for part in chunks(hashes.keys()):
+        for digest, item_id in session.connection().execute(_CREDITING, {"h": part}):
+            for url in hashes[digest]:
+                found[url].add(item_id)
+    return found

@@ -7,6 +7,7 @@ row before they are written, so that only news is written (and alerted).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,14 +43,15 @@ def remove_buckets(session: Session, item_id: int, buckets: Collection[int]) -> 
 
 
 _b = schema.LshBucket.__table__
-_IN_BUCKETS = select(_b.c.item_id).where(_b.c.bucket.in_(bindparam("b", expanding=True))).distinct()
+_MEMBERS = select(_b.c.bucket, _b.c.item_id).where(_b.c.bucket.in_(bindparam("b", expanding=True)))
 
 
-def in_buckets(session: Session, buckets: Collection[int]) -> set[int]:
-    """Every item indexed under any of these buckets."""
-    found: set[int] = set()
+def bucket_members(session: Session, buckets: Collection[int]) -> dict[int, set[int]]:
+    """The items indexed under each of these buckets."""
+    found: dict[int, set[int]] = defaultdict(set)
     for part in chunks(buckets):
-        found.update(session.connection().execute(_IN_BUCKETS, {"b": part}).scalars())
+        for bucket, item_id in session.connection().execute(_MEMBERS, {"b": part}):
+            found[bucket].add(item_id)
     return found
 
 
@@ -137,19 +139,23 @@ def edges_of(session: Session, ids: Collection[int]) -> list[Edge]:
     return list(found.values())
 
 
-def neighbours_of(session: Session, item_id: int) -> set[int]:
-    """The items an item matches."""
-    found: set[int] = set()
-    for a, b in session.connection().execute(_PAIRS, {"ids": [item_id]}):
-        found.update((a, b))
-    found.discard(item_id)
+def neighbours(session: Session, ids: Collection[int]) -> dict[int, set[int]]:
+    """The items each of these items matches."""
+    found: dict[int, set[int]] = {i: set() for i in ids}
+    for part in chunks(ids):
+        for a, b in session.connection().execute(_PAIRS, {"ids": part}):
+            if a in found:
+                found[a].add(b)
+            if b in found:
+                found[b].add(a)
     return found
 
 
-def replace_edges(session: Session, item_id: int, edges: Iterable[Edge], now: datetime) -> None:
-    """Make these the item's matches."""
+def replace_edges(session: Session, ids: Collection[int], edges: Iterable[Edge], now: datetime) -> None:
+    """Make these the matches of these items (every match touching them is replaced)."""
     m = schema.Match.__table__
-    session.connection().execute(delete(m).where((m.c.item_a == item_id) | (m.c.item_b == item_id)))
+    for part in chunks(ids):
+        session.connection().execute(delete(m).where(m.c.item_a.in_(part) | m.c.item_b.in_(part)))
     rows = [
         {"item_a": e.a, "item_b": e.b, "jaccard": e.similarity.jaccard, "a_in_b": e.similarity.a_in_b,
          "b_in_a": e.similarity.b_in_a, "shared": e.similarity.shared, "full_a_in_b": e.full_a_in_b,
