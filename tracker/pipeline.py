@@ -460,7 +460,10 @@ class Pipeline:
 
     def _reclean(self, session: Session, publisher_id: int, item_id: int) -> None:
         """Fingerprint an item's versions again after its publisher's boilerplate grew."""
-        matching.remove_buckets(session, item_id, self.detector.buckets(matching.versions_of(session, [item_id])[item_id]))
+        old = self.detector.buckets(matching.versions_of(session, [item_id])[item_id])
+        # Whoever is matching a text against the old fingerprints commits first, or waits.
+        locks.lock(session, locks.BUCKET, old)
+        matching.remove_buckets(session, item_id, old)
         signatures = []
         for version_id, text, title in items.texts_of_item(session, item_id):
             prints = self.fingerprints(session, publisher_id, document_from_paragraphs(text.split("\n") if text else []), title)
