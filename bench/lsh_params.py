@@ -2,11 +2,10 @@
 
     .venv/bin/python bench/lsh_params.py --world ../shared/worlds/dev
 
-Ingests the world once with `tracker ingest` (or reads `--database URL`, an already
-ingested one), rebuilds the pipeline's corpus from it as every tracker process does —
-story and lead fingerprints of every version, 128 permutations — and, for each
-candidate (bands, rows) setting, indexes them as the pipeline's `CandidateIndex` does
-(story and lead of every version under one LSH) and reports:
+Ingests the world once with `tracker ingest` (or reads `--config FILE`'s database, an
+already ingested one), reads the stored story and lead signatures of every version
+(128 permutations) and, for each candidate (bands, rows) setting, buckets them as
+`tracker.lsh` does for the `lsh_buckets` table (story and lead of every version) and reports:
 
 - candidate recall of the truth's copy, excerpt and rewrite pairs: a pair is found when
   a query with either item's story or lead returns the other (the pipeline queries with
@@ -27,7 +26,10 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -66,47 +68,58 @@ def truth_pairs(world: Path) -> list[tuple[str, str, str]]:
     return pairs
 
 
-def load_corpus(config_path: Path):  # type: ignore[no-untyped-def]
-    """The corpus every tracker process rebuilds at start (versions with story and lead fingerprints)."""
+@dataclass
+class Corpus:
+    """The stored versions of every item: story shingles, story and lead signatures."""
+
+    urls: dict[int, str]
+    versions: dict[int, list[tuple[np.ndarray, bytes, bytes]]]
+
+
+def load_corpus(config_path: Path) -> tuple[Corpus, int]:
+    """Every item's stored fingerprints, as the tracker wrote them."""
+    import sqlalchemy as sa
+
     from tracker.config import load_config
-    from tracker.pipeline import Pipeline
-    from tracker.store.database import open_database
+    from tracker.fingerprint import unpack_shingles
 
     config = load_config(config_path)
-    pipeline = Pipeline(open_database(config.database.url), config)
-    return pipeline.corpus, config.detection.num_perm
+    engine = sa.create_engine(config.database.url)
+    corpus = Corpus({}, defaultdict(list))
+    with engine.connect() as conn:
+        for item_id, url, identity in conn.execute(sa.text("SELECT id, url, identity FROM items")):
+            corpus.urls[item_id] = url or identity
+        for item_id, story, signature, lead in conn.execute(sa.text(
+            "SELECT item_id, story_shingles, signature, lead_signature FROM item_versions ORDER BY item_id, version"
+        )):
+            corpus.versions[item_id].append((unpack_shingles(story), signature, lead))
+    engine.dispose()
+    return corpus, config.detection.num_perm
 
 
-def candidates(corpus, num_perm: int, bands: int, rows: int) -> dict[int, set[int]]:  # type: ignore[no-untyped-def]
-    """Every item's candidates (other items) under an LSH of `bands` × `rows`, as `CandidateIndex` indexes."""
-    from tracker.index import CandidateIndex
+def candidates(corpus: Corpus, num_perm: int, bands: int, rows: int) -> dict[int, set[int]]:
+    """Every item's candidates (other items) under an LSH of `bands` × `rows`: items sharing a
+    bucket of any story or lead signature, as the `lsh_buckets` table finds them."""
+    from tracker.lsh import buckets_of
 
-    index = CandidateIndex(num_perm, bands, rows)
-    for item_id, item in corpus.items.items():
-        for version in item.versions:
-            index.add((item_id, version.number, "story"), version.story)
-            index.add((item_id, version.number, "lead"), version.lead)
-    out: dict[int, set[int]] = {}
-    for item_id, item in corpus.items.items():
-        found: set[int] = set()
-        for version in item.versions:
-            found.update(key[0] for key in index.query(version.story) + index.query(version.lead))
-        found.discard(item_id)
-        out[item_id] = found
-    return out
+    buckets = {i: buckets_of([sig for _, story, lead in vs for sig in (story, lead) if sig], bands, rows)
+               for i, vs in corpus.versions.items()}
+    members: dict[int, set[int]] = defaultdict(set)
+    for item_id, found in buckets.items():
+        for bucket in found:
+            members[bucket].add(item_id)
+    return {i: set().union(*(members[b] for b in found)) - {i} if found else set() for i, found in buckets.items()}
 
 
-def closest(corpus, a: int, b: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    """The best exact (Jaccard, containment of the smaller) between two items' stories and leads."""
+def closest(corpus: Corpus, a: int, b: int) -> tuple[float, float]:
+    """The best exact (Jaccard, containment of the smaller) between two items' stories."""
     from tracker.fingerprint import similarity
 
     best = (0.0, 0.0)
-    for va in corpus.items[a].versions:
-        for vb in corpus.items[b].versions:
-            for x in (va.story, va.lead):
-                for y in (vb.story, vb.lead):
-                    sim = similarity(x.shingles, y.shingles)
-                    best = max(best, (sim.jaccard, max(sim.a_in_b, sim.b_in_a)))
+    for x, _, _ in corpus.versions[a]:
+        for y, _, _ in corpus.versions[b]:
+            sim = similarity(x, y)
+            best = max(best, (sim.jaccard, max(sim.a_in_b, sim.b_in_a)))
     return best
 
 
@@ -124,13 +137,13 @@ def main() -> None:
     pairs = truth_pairs(world)
     with tempfile.TemporaryDirectory(prefix="bench-lsh-") as folder:
         config = args.config or ingest_world(world, Path(folder))[1]
-        say("rebuilding the corpus (fingerprints of every stored version)")
+        say("reading the stored fingerprints of every version")
         corpus, num_perm = load_corpus(config)
     by_url: dict[str, list[int]] = defaultdict(list)
-    for item_id, item in corpus.items.items():
-        by_url[item.url].append(item_id)
+    for item_id, url in corpus.urls.items():
+        by_url[url].append(item_id)
     mapped = [(by_url[c], by_url[p], kind) for c, p, kind in pairs if by_url.get(c) and by_url.get(p)]
-    say(f"{len(corpus.items)} items; {len(mapped)} of {len(pairs)} truth pairs found among them")
+    say(f"{len(corpus.urls)} items; {len(mapped)} of {len(pairs)} truth pairs found among them")
     results = []
     for bands, rows in settings:
         if bands * rows > num_perm:
@@ -152,7 +165,7 @@ def main() -> None:
         threshold = (1 / bands) ** (1 / rows)
         results.append({"bands": bands, "rows": rows, "threshold": threshold, "recall": recall,
                         "mean": statistics.fmean(counts), "max": max(counts),
-                        "missed": [(kind, corpus.items[c].url, *closest(corpus, c, p)) for kind, c, p in missed]})
+                        "missed": [(kind, corpus.urls[c], *closest(corpus, c, p)) for kind, c, p in missed]})
         say(f"{bands}x{rows}: recall {recall}, {statistics.fmean(counts):.1f} candidates per item")
     sizes: dict[tuple[int, int], list[Size]] = defaultdict(list)
     for bands, rows in settings if args.versions > 0 else []:
@@ -165,7 +178,7 @@ def main() -> None:
             except Exception as error:  # noqa: BLE001 (no server: report SQLite alone)
                 say(f"PostgreSQL skipped: {error}")
                 args.pg_url = ""
-    print(f"Candidate recall on {world.name} ({len(corpus.items)} items; story and lead indexed; 128 permutations)\n")
+    print(f"Candidate recall on {world.name} ({len(corpus.urls)} items; story and lead indexed; 128 permutations)\n")
     heads = ["bands×rows", "J at P=½"] + [f"{k} recall" for k in KINDS] + ["candidates/item (mean)", "max"]
     print("| " + " | ".join(heads) + " |")
     print("|" + "|".join("---" for _ in heads) + "|")
