@@ -149,7 +149,7 @@ def test_a_copy_is_queued_once_across_re_ingests_and_restarts(any_db_url: str) -
     captures = network(article(4, paragraphs=8))
     Pipeline(open_database(any_db_url), config).ingest(captures[:2])
     assert by_alert(outbox(any_db_url)) == {"all": {MIRROR_URL}}
-    # A restarted process (fresh caches) sees the rest, and the first captures again.
+    # A restarted process sees the rest, and the first captures again.
     Pipeline(open_database(any_db_url), config).ingest(captures[1:] + captures[:2])
     rows = outbox(any_db_url)
     assert sorted(r["url"] for r in rows) == sorted([MIRROR_URL, DIGEST_URL, MOM_URL])

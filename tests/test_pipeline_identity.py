@@ -219,7 +219,7 @@ def test_a_capture_the_database_refuses_is_recorded_as_failed_and_nothing_half_s
     assert scalar(any_db_url, "SELECT COUNT(*) FROM items") == 0
     assert scalar(any_db_url, "SELECT error_kind FROM captures") == "store"
     monkeypatch.undo()
-    # The caches were rebuilt from SQL: the next capture of the feed is stored whole.
+    # Nothing of the failed capture was kept: the next capture of the feed is stored whole.
     report = pipeline.process(capture(feed, T0 + hours(1), body))
     assert report.new_items == 1 and report.errors == 0
 

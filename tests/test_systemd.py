@@ -151,7 +151,7 @@ def test_the_daemon_notifies_ready_watchdog_reloading_and_stopping(tmp_path: Pat
 
         ready = wait_until(lambda: systemd.received("READY=1"), STARTUP, "READY=1", details=daemon.tail)
         assert isinstance(ready, list) and len(ready) == 1
-        # Ready means polling: the caches were loaded before it was said.
+        # Ready means polling: the pipeline was open before it was said.
         assert daemon.logged("ready to poll"), daemon.tail()
         assert any(m.startswith("READY=1\nSTATUS=polling 1 feeds") for m in systemd.all()), systemd.all()
         wait_until(lambda: len(systemd.received("WATCHDOG=1")) >= 5, 5, "five watchdog pings", details=daemon.tail)

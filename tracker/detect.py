@@ -19,7 +19,7 @@ from tracker.facts import item_facts
 from tracker.fingerprint import overlap, similarity
 from tracker.identity import lookup_hash
 from tracker.lsh import buckets_of
-from tracker.model import IngestReport, Similarity, utcnow
+from tracker.model import IngestReport, Similarity, Sizes, VersionPrints, utcnow
 from tracker.provenance import Edge, decide
 from tracker.store import evidence, items, locks, matching
 
@@ -35,7 +35,7 @@ class Detector:
         self.detection = detection
         self.tolerance = timedelta(seconds=detection.claim_tolerance_seconds)
 
-    def buckets(self, versions: list[matching.VersionPrints]) -> set[int]:
+    def buckets(self, versions: list[VersionPrints]) -> set[int]:
         """The LSH buckets of an item's stories and leads."""
         signatures = [v.signature for v in versions] + [v.lead_signature for v in versions if v.lead_signature]
         return buckets_of(signatures, self.detection.lsh_bands, self.detection.lsh_rows)
@@ -97,10 +97,10 @@ class Detector:
         return touched
 
     def _edge(
-        self, item_id: int, mine: list[matching.VersionPrints], other_id: int, theirs: list[matching.VersionPrints], credited: bool,
+        self, item_id: int, mine: list[VersionPrints], other_id: int, theirs: list[VersionPrints], credited: bool,
     ) -> Edge | None:
         """The verified match of two items (their closest versions), or None."""
-        best: tuple[tuple[float, float], Similarity, matching.VersionPrints, matching.VersionPrints] | None = None
+        best: tuple[tuple[float, float], Similarity, VersionPrints, VersionPrints] | None = None
         for a in mine:
             for b in theirs:
                 sim = similarity(a.story, b.story)
@@ -145,7 +145,7 @@ class Detector:
         publisher_of = matching.publishers_of(session, set(targets.values()))
         facts = [
             item_facts(
-                stored[i], credits.get(i, []), sizes.get(i, matching.Sizes(0, 0)),
+                stored[i], credits.get(i, []), sizes.get(i, Sizes(0, 0)),
                 previous.get((stored[i].first_feed_id, stored[i].first_seen_at)), self.tolerance, directory, targets, publisher_of,
             )
             for i in sorted(group)

@@ -11,11 +11,9 @@ from datetime import datetime, timedelta
 
 from tracker.directory import Directory
 from tracker.identity import canonical_url, host_of
-from tracker.model import Attribution
+from tracker.model import Attribution, Sizes, StoredItem
 from tracker.normalise import fold
 from tracker.provenance import ItemFacts
-from tracker.store.items import StoredItem
-from tracker.store.matching import Sizes
 
 
 def estimated_time(

@@ -24,7 +24,7 @@ from tracker.store.gauges import DatabaseGauges, ping, read_gauges
 T = TypeVar("T")
 
 # Scheduler states. The watchdog is fed in all but STALLED and STOPPED; /healthz is
-# 200 only in POLLING and LOADING (the caches being rebuilt after an outage).
+# 200 only in POLLING and LOADING (the pipeline being opened again after an outage).
 STARTING, LOADING, POLLING, STOPPING, STALLED, STOPPED = "starting", "loading", "polling", "stopping", "stalled", "stopped"
 
 

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 disable_created_metrics()
 
 # Outcomes of a poll, besides the fetch error kinds: a 200 that was stored, a 304, a body
-# that is not a feed, and a poll that raised (its caches are rebuilt).
+# that is not a feed, and a poll that raised (the pipeline is opened again).
 POLL_OUTCOMES = ("ok", "not_modified", "parse", *ERROR_KINDS, "crashed")
 DATABASE_OPERATIONS = ("load", "dispatch", "poll")
 # Polls take from milliseconds (a 304 nearby) to the total timeout (60 s by default).
@@ -111,7 +111,7 @@ class _StateCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         live = self.liveness()
-        yield GaugeMetricFamily("tracker_scheduler_up", "1 while the dispatch loop is polling (or reloading its caches).",
+        yield GaugeMetricFamily("tracker_scheduler_up", "1 while the dispatch loop is polling (or opening its pipeline again).",
                                 value=1 if live.serving else 0)
         if live.last_dispatch_s is not None:
             yield GaugeMetricFamily("tracker_last_dispatch_age_seconds", "Seconds since the dispatch loop last completed a tick.",

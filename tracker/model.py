@@ -170,3 +170,45 @@ class IngestReport:
         self.warnings.extend(other.warnings)
         self.new_copies.extend(other.new_copies)
         self.store_error = self.store_error or other.store_error
+
+
+@dataclass
+class StoredItem:
+    """One stored item: what identity, sightings and provenance ask of it."""
+
+    item_id: int
+    publisher_id: int
+    url: str
+    title: str
+    claimed_at: datetime | None
+    first_seen_at: datetime
+    guid: str | None
+    feeds: dict[int, datetime] = field(default_factory=dict)
+    raw_hashes: set[str] = field(default_factory=set)
+
+    @property
+    def first_feed_id(self) -> int:
+        """The feed where the item was first seen."""
+        return min(self.feeds, key=lambda f: (self.feeds[f], f)) if self.feeds else 0
+
+
+@dataclass(frozen=True, eq=False)
+class VersionPrints:
+    """One stored version's fingerprints."""
+
+    version_id: int
+    item_id: int
+    number: int
+    story: np.ndarray
+    full: np.ndarray
+    signature: bytes
+    lead_signature: bytes
+    paragraph_keys: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """The largest story and full text among an item's versions, in shingles."""
+
+    story: int
+    full: int

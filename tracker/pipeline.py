@@ -32,7 +32,7 @@ from tracker.identity import (
     resolve,
     text_hash,
 )
-from tracker.model import Attribution, Capture, Document, IngestReport, ParsedEntry, ParsedFeed, utcnow
+from tracker.model import Attribution, Capture, Document, IngestReport, ParsedEntry, ParsedFeed, VersionPrints, utcnow
 from tracker.normalise import document_from_paragraphs, story_paragraphs, to_document, words_without_urls
 from tracker.parse import parse_capture_body
 from tracker.store import evidence, items, locks, matching
@@ -431,7 +431,7 @@ class Pipeline:
         )
 
     def _new_version(
-        self, session: Session, publisher_id: int, item_id: int, versions: Sequence[matching.VersionPrints],
+        self, session: Session, publisher_id: int, item_id: int, versions: Sequence[VersionPrints],
         entry: ParsedEntry, document: Document, when: datetime,
     ) -> set[int]:
         """Store a new text of an item; return the items whose matches must be recomputed."""
@@ -449,7 +449,7 @@ class Pipeline:
             },
         )
         matching.add_buckets(session, item_id, self.detector.buckets(
-            [matching.VersionPrints(0, item_id, 0, prints.story.shingles, prints.full, prints.story.signature, prints.lead.signature, ())]
+            [VersionPrints(0, item_id, 0, prints.story.shingles, prints.full, prints.story.signature, prints.lead.signature, ())]
         ), new=not versions)
         rematch = {item_id}
         if fresh.keys:
@@ -468,7 +468,7 @@ class Pipeline:
         for version_id, text, title in items.texts_of_item(session, item_id):
             prints = self.fingerprints(session, publisher_id, document_from_paragraphs(text.split("\n") if text else []), title)
             items.update_version(session, version_id, version_columns(prints))
-            signatures.append(matching.VersionPrints(
+            signatures.append(VersionPrints(
                 version_id, item_id, 0, prints.story.shingles, prints.full, prints.story.signature, prints.lead.signature, ()
             ))
         matching.add_buckets(session, item_id, self.detector.buckets(signatures))

@@ -118,7 +118,7 @@ class Poller:
         self.archive = (
             WarcArchive(Path(config.archive.dir), config.archive.max_file_mb * 1024 * 1024) if config.archive.dir else None
         )
-        # The pipeline's caches are not thread-safe: storing is one poll at a time.
+        # The pipeline is not thread-safe (its directory, its transaction): storing is one poll at a time.
         self.lock = threading.Lock()
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ Service behaviour (the rq worker model): the first SIGTERM/SIGINT stops dispatch
 lets polls in flight finish and commit, and exits 0; a second exits at once. SIGHUP
 re-reads the config (new feeds start, removed ones stop; an invalid file is refused and
 the old config kept). Losing the database does not kill the daemon: it logs, retries on
-the next tick, and rebuilds its caches from SQL once the database is back.
+the next tick, and opens the pipeline again once the database is back.
 
 Operations: `[http] listen` serves /healthz and /metrics (tracker.opsserver); under
 systemd (NOTIFY_SOCKET) it says READY=1 once polling, RELOADING=1 on SIGHUP, STOPPING=1
@@ -66,7 +66,7 @@ DISPATCH = "dispatch"
 PRUNE_HEARTBEATS_AFTER = timedelta(days=1)
 HOUSEKEEPING_SECONDS = 3600.0
 EXIT_AT_ONCE = 130
-# A tick loading the caches counts as alive this long (the unit's TimeoutStartSec): past
+# A tick opening the pipeline (migrations, a first build of the detection state) counts as alive this long (the unit's TimeoutStartSec): past
 # that, a load hanging on a black-holed database stops the watchdog and systemd restarts us.
 LOAD_GRACE_SECONDS = 15 * 60
 
@@ -110,7 +110,7 @@ class Daemon:
         self._lock = DaemonLock(config.database.url)
         self.exit_code = 0
         self._delivery = DeliveryThread(config)
-        self._polling = threading.Event()  # set once the caches are loaded and feeds are dispatched
+        self._polling = threading.Event()  # set once the pipeline is open and feeds are dispatched
         self._tick_started: float | None = None
         self._tick_ended: float | None = None
         self._systemd = Notifier.from_environment()
@@ -228,7 +228,7 @@ class Daemon:
 
     # -- the dispatch job ----------------------------------------------------------------
     def _ready(self) -> Poller | None:
-        """The poller: rebuilt from SQL when the caches may be stale, or with new settings."""
+        """The poller: opened again after a database failure, or with new settings."""
         if not self._stale and not self._reconfigure and self._poller is not None:
             return self._poller
         with self._state_lock:
@@ -241,7 +241,7 @@ class Daemon:
                 if self._stale or self._poller is None:
                     pipeline = Pipeline(self._sessions, self.config)
                 else:
-                    pipeline = self._poller.pipeline  # settings changed, caches are fine
+                    pipeline = self._poller.pipeline  # settings changed, the pipeline is fine
                     pipeline.alerts = Alerts.from_config(self.config)
                 poller = Poller(self._sessions, pipeline, self.config, owner=self.worker_id)
                 poller.sync_feeds(list(self.config.feeds))
@@ -275,11 +275,11 @@ class Daemon:
         finally:
             self._tick_ended = time.monotonic()
             if ready:
-                # Polling is said only once a tick has completed with the caches loaded.
+                # Polling is said only once a tick has completed with the pipeline open.
                 self._polling.set()
 
     def _dispatch(self) -> bool:
-        """The tick's work; False while the caches cannot be loaded."""
+        """The tick's work; False while the pipeline cannot be opened."""
         if self.stopping.is_set():
             return False
         poller = self._ready()
@@ -293,7 +293,7 @@ class Daemon:
         except SQLAlchemyError as error:
             self._stale = True
             _log_db_error("while dispatching; retrying", error, operation="dispatch")
-            return True  # the caches are loaded: a failed tick is still a polling daemon's
+            return True  # the pipeline is open: a failed tick is still a polling daemon's
         unused: list[int] = []
         for feed in claimed:
             with self._state_lock:
@@ -328,8 +328,8 @@ class Daemon:
             return
         except SQLAlchemyError as error:
             # The poll is not lost: its feed is still due and is fetched again once the
-            # database is back (its lease released, or expired). The caches may hold half
-            # of it: rebuild them from SQL.
+            # database is back (its lease released, or expired). The connection may be
+            # broken: the pipeline is opened again on the next tick.
             self._stale = True
             _log_db_error("during poll; will retry", error, operation="poll", feed=feed.url)
             self._release_leases(poller, [feed.feed_id])
@@ -337,7 +337,7 @@ class Daemon:
         except Exception:
             self._stale = True
             METRICS.polls.labels("crashed").inc()
-            log.exception("poll crashed; caches will be rebuilt", extra=fields(feed=feed.url))
+            log.exception("poll crashed; the pipeline will be opened again", extra=fields(feed=feed.url))
             self._release_leases(poller, [feed.feed_id])
             return
         if outcome.report.new_copies:
@@ -386,15 +386,15 @@ class Daemon:
         if not self._scheduler.running:
             return Liveness(STALLED, since, "the scheduler is not running")
         in_tick = started is not None and (ended is None or started > ended)
-        # A tick may run long while it loads the caches from SQL (a large database, or after an outage).
+        # A tick may run long while it opens the pipeline (a first build of the detection state, or after an outage).
         loading = in_tick and (self._stale or self._reconfigure or self._poller is None)
         quiet = now - (started if in_tick or ended is None else ended)
         if not loading and quiet > 3 * self.config.polling.dispatch_seconds + 30:
             return Liveness(STALLED, since, f"no dispatch tick completed for {quiet:.0f} s")
         if loading and quiet > LOAD_GRACE_SECONDS:
-            return Liveness(STALLED, since, f"loading the caches for {quiet:.0f} s")
+            return Liveness(STALLED, since, f"opening the pipeline for {quiet:.0f} s")
         if not self._polling.is_set():
-            return Liveness(STARTING, since, "loading the caches" if loading else "waiting for the database")
+            return Liveness(STARTING, since, "opening the pipeline" if loading else "waiting for the database")
         return Liveness(LOADING if loading else POLLING, since)
 
     def _start_http(self) -> None:

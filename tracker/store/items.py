@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker.identity import ItemLookup, KnownItem, key_hash, lookup_hash
-from tracker.model import Attribution
+from tracker.model import Attribution, StoredItem
 from tracker.store import schema
 
 _CHUNK = 500
@@ -26,30 +25,6 @@ def chunks(values: Collection[int] | Collection[str], size: int = _CHUNK) -> Ite
     ordered = sorted(values)
     for start in range(0, len(ordered), size):
         yield ordered[start : start + size]
-
-
-@dataclass
-class StoredItem:
-    """One stored item: what identity, sightings and provenance ask of it."""
-
-    item_id: int
-    publisher_id: int
-    url: str
-    title: str
-    claimed_at: datetime | None
-    first_seen_at: datetime
-    guid: str | None
-    feeds: dict[int, datetime] = field(default_factory=dict)
-    raw_hashes: set[str] = field(default_factory=set)
-
-    @property
-    def first_feed_id(self) -> int:
-        """The feed where the item was first seen."""
-        return min(self.feeds, key=lambda f: (self.feeds[f], f)) if self.feeds else 0
-
-    def known(self) -> KnownItem:
-        """The item as identity resolution sees it."""
-        return KnownItem(self.item_id, self.guid, self.title, self.claimed_at, frozenset(self.raw_hashes), frozenset(self.feeds))
 
 
 _i, _f, _r, _k = schema.Item, schema.ItemFeed, schema.ItemRaw, schema.ItemKey
@@ -78,6 +53,11 @@ def load_items(session: Session, ids: Collection[int], raws: bool = True) -> dic
     return found
 
 
+def _known(item: StoredItem) -> KnownItem:
+    """An item as identity resolution sees it."""
+    return KnownItem(item.item_id, item.guid, item.title, item.claimed_at, frozenset(item.raw_hashes), frozenset(item.feeds))
+
+
 class PublisherItems(ItemLookup):
     """`ItemLookup` over SQL for one publisher, fetched at once for the keys of one capture."""
 
@@ -102,7 +82,7 @@ class PublisherItems(ItemLookup):
         return found[0] if found else None
 
     def under(self, key: str) -> Sequence[KnownItem]:
-        return [self.items[i].known() for i in self.by_key.get(key, ())]
+        return [_known(self.items[i]) for i in self.by_key.get(key, ())]
 
 
 def has_identity(session: Session, publisher_id: int, identity: str) -> bool:

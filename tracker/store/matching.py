@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tracker.fingerprint import unpack_keys, unpack_shingles
-from tracker.model import Similarity
+from tracker.model import Similarity, Sizes, VersionPrints
 from tracker.provenance import Decision, DecisionKey, Edge, decision_key
 from tracker.store import schema
 from tracker.store.items import chunks
@@ -56,20 +54,6 @@ def bucket_members(session: Session, buckets: Collection[int]) -> dict[int, set[
 
 
 # -- versions as detection reads them ------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class VersionPrints:
-    """One stored version's fingerprints."""
-
-    version_id: int
-    item_id: int
-    number: int
-    story: np.ndarray
-    full: np.ndarray
-    signature: bytes
-    lead_signature: bytes
-    paragraph_keys: tuple[int, ...]
-
-
 _v = schema.ItemVersion.__table__
 _VERSIONS = (
     select(_v.c.id, _v.c.item_id, _v.c.version, _v.c.story_shingles, _v.c.full_shingles, _v.c.signature, _v.c.lead_signature,
@@ -98,14 +82,6 @@ def publishers_of(session: Session, ids: Collection[int]) -> dict[int, int]:
     for part in chunks(ids):
         found.update({a: b for a, b in session.connection().execute(select(i.id, i.publisher_id).where(i.id.in_(part)))})
     return found
-
-
-@dataclass(frozen=True)
-class Sizes:
-    """The largest story and full text among an item's versions, in shingles."""
-
-    story: int
-    full: int
 
 
 def sizes_of(session: Session, ids: Collection[int]) -> dict[int, Sizes]:
