@@ -223,7 +223,9 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
     try:
         report = ingest_paths(pipeline, list(paths), url, when, progress=show,
                               on_progress=None if show or progress is False else log_progress,
-                              progress_every=PROGRESS_SECONDS, share=part)
+                              progress_every=PROGRESS_SECONDS, share=part,
+                              # The shares already keep the cores busy: each parses its own captures.
+                              workers=0 if part is not None and part[1] > 1 else None)
     except IngestInterrupted as stop:
         report, interrupted = stop.report, True
     if part is not None:
