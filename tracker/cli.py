@@ -9,7 +9,9 @@ that feed data may carry.
 
 from __future__ import annotations
 
+import json
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from datetime import datetime
@@ -178,9 +180,11 @@ def _found(count: int) -> str:
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="PostgreSQL only: ingest in N processes, the captures split between them by feed URL.")
 @click.option("--share", hidden=True, help="I/N: ingest only the feeds of share I of N (a process of --workers N).")
+@click.option("--share-plan", hidden=True, type=click.Path(path_type=Path),
+              help="JSON {feed URL: share}: which share ingests each feed (written by --workers N).")
 @click.pass_context
 def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, captured_at: str | None, progress: bool | None,
-           workers: int, share: str | None) -> None:
+           workers: int, share: str | None, share_plan: Path | None) -> None:
     """Ingest WARC archives or plain feed files.
 
     Exits 1 when a capture or record could not be read (a file that is not a feed,
@@ -208,7 +212,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
     part = parse_share(share) if share else None
     if workers > 1 and part is None:
         check_paths(list(paths), url)
-        return _ingest_in_processes(ctx, config, list(paths), url, captured_at, workers)
+        return _ingest_in_processes(ctx, config, list(paths), url, when, captured_at, workers)
     sessions = open_database(config.database.url)
     before = republication_count(sessions)
     pipeline = Pipeline(sessions, config)
@@ -224,6 +228,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
         report = ingest_paths(pipeline, list(paths), url, when, progress=show,
                               on_progress=None if show or progress is False else log_progress,
                               progress_every=PROGRESS_SECONDS, share=part,
+                              plan=json.loads(share_plan.read_text()) if share_plan else None,
                               # The shares already keep the cores busy: each parses its own captures.
                               workers=0 if part is not None and part[1] > 1 else None)
     except IngestInterrupted as stop:
@@ -251,9 +256,10 @@ def _ingest_summary(report: IngestReport, found: int, interrupted: bool) -> None
         sys.exit(EXIT_FAILURES)
 
 
-def _ingest_in_processes(ctx: click.Context, config: Config, paths: list[Path], url: str | None, captured_at: str | None,
-                         workers: int) -> None:
+def _ingest_in_processes(ctx: click.Context, config: Config, paths: list[Path], url: str | None, when: datetime | None,
+                         captured_at: str | None, workers: int) -> None:
     """`ingest --workers N`: N processes, each a share of the feeds; one summary for them all."""
+    from tracker.ingest import plan_shares
     from tracker.store.counts import republication_count
     from tracker.store.database import open_database
     from tracker.workers import ingest_in_processes
@@ -261,7 +267,10 @@ def _ingest_in_processes(ctx: click.Context, config: Config, paths: list[Path], 
     sessions = open_database(config.database.url)  # migrated here, once, before the workers start
     before = republication_count(sessions)
     args = (["--url", url] if url else []) + (["--captured-at", captured_at] if captured_at else [])
-    done = ingest_in_processes(_global_args(ctx), args, paths, workers)
+    with tempfile.TemporaryDirectory(prefix="tracker-ingest-") as scratch:
+        plan = Path(scratch) / "plan.json"
+        plan.write_text(json.dumps(plan_shares(paths, url, when, workers)))
+        done = ingest_in_processes(_global_args(ctx), [*args, "--share-plan", str(plan)], paths, workers)
     failed = [code for code in done.exit_codes if code not in (0, EXIT_FAILURES, EXIT_INTERRUPTED)]
     _ingest_summary(done.report, republication_count(sessions) - before, done.interrupted and not failed)
     if failed:

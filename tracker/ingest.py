@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +47,19 @@ def _captures(paths: Sequence[Path], url: str | None, captured_at: datetime | No
             if not url:
                 raise InputError(f"{path}: a plain feed file needs --url (the feed it was captured from)")
             yield read_feed_file(path, url, captured_at)
+
+
+def plan_shares(paths: Sequence[Path], url: str | None, captured_at: datetime | None, count: int) -> dict[str, int]:
+    """Which of `count` processes ingests each feed, balanced by the feeds' captures (the
+    largest feed first, each to the least loaded process): a hash alone can leave one
+    process with most of the work when there are few feeds."""
+    sizes = Counter(capture.feed_url for capture in _captures(paths, url, captured_at, Counter()))
+    load = [0] * count
+    plan: dict[str, int] = {}
+    for feed, size in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])):
+        plan[feed] = min(range(count), key=lambda i: (load[i], i))
+        load[plan[feed]] += size
+    return plan
 
 
 # Parsing is the costliest stage and independent per capture: a worker process parses
@@ -125,6 +138,7 @@ def ingest_paths(
     on_progress: Callable[[Progress], None] | None = None,
     progress_every: float = 5.0,
     share: tuple[int, int] | None = None,
+    plan: Mapping[str, int] | None = None,
 ) -> IngestReport:
     """Ingest WARC files and plain feed files; return what was done.
 
@@ -159,7 +173,8 @@ def ingest_paths(
 
     captures = _captures(paths, url, captured_at, skipped)
     if share is not None:
-        captures = (c for c in captures if share_of(c.feed_url, share[1]) == share[0])
+        index, count = share
+        captures = (c for c in captures if (plan or {}).get(c.feed_url, share_of(c.feed_url, count)) == index)
     stream = parse_ahead(unstored(captures), default_workers() if workers is None else workers)
     # Ctrl-C is taken between captures, so the summary counts exactly what was committed;
     # a second Ctrl-C stops at once.
