@@ -306,9 +306,11 @@ class Pipeline:
             report.warnings.append(f"{capture.feed_url} at {capture.captured_at.isoformat()}: {problem}")
             return report
         dirty: set[int] = set()
-        if evidence.captured_later(session, feed_id, capture.captured_at):
-            # An earlier capture arrived late: it may disprove dates of items seen after it.
-            dirty |= evidence.first_seen_after(session, feed_id, capture.captured_at)
+        following = evidence.next_capture(session, feed_id, capture.captured_at)
+        if following is not None:
+            # An earlier capture arrived late: it may disprove the dates of the items first seen
+            # after it — only up to the next capture, which stays the last one before the rest.
+            dirty |= evidence.first_seen_between(session, feed_id, capture.captured_at, following)
         rematch: set[int] = set()
         if parsed:
             rematch = self._entries(session, feed_id, publisher_id, parsed.entries, capture.captured_at, report, dirty)

@@ -36,18 +36,19 @@ def count_capture(session: Session, capture_id: int, new_items: int, updates: in
     session.connection().execute(update(schema.Capture).where(schema.Capture.id == capture_id).values(new_items=new_items, updates=updates))
 
 
-_LATER = select(_c.id).where(_c.feed_id == bindparam("f"), _c.captured_at > bindparam("w"), _c.error.is_(None)).limit(1)
+_NEXT = select(func.min(_c.captured_at)).where(_c.feed_id == bindparam("f"), _c.captured_at > bindparam("w"), _c.error.is_(None))
 
 
-def captured_later(session: Session, feed_id: int, when: datetime) -> bool:
-    """Whether the feed has a successful capture later than `when` (this one arrived late)."""
-    return session.connection().execute(_LATER, {"f": feed_id, "w": when}).first() is not None
+def next_capture(session: Session, feed_id: int, when: datetime) -> datetime | None:
+    """The feed's first successful capture after `when`, if any (this one arrived late)."""
+    return session.connection().execute(_NEXT, {"f": feed_id, "w": when}).scalar_one()
 
 
-def first_seen_after(session: Session, feed_id: int, when: datetime) -> set[int]:
-    """Items the feed first showed after `when`."""
+def first_seen_between(session: Session, feed_id: int, after: datetime, until: datetime) -> set[int]:
+    """Items the feed first showed after `after`, up to `until` included."""
     f = schema.ItemFeed
-    return set(session.connection().execute(select(f.item_id).where(f.feed_id == feed_id, f.first_seen_at > when)).scalars())
+    query = select(f.item_id).where(f.feed_id == feed_id, f.first_seen_at > after, f.first_seen_at <= until)
+    return set(session.connection().execute(query).scalars())
 
 
 def captured_before(session: Session, sightings: Iterable[tuple[int, datetime]]) -> dict[tuple[int, datetime], datetime]:
