@@ -79,12 +79,6 @@ def minhash_of(fingerprint: Fingerprint) -> LeanMinHash:
     return LeanMinHash(seed=SEED, hashvalues=values, scheme=fingerprint.scheme)
 
 
-def stored_fingerprint(shingle_bytes: bytes | None, signature: bytes, num_perm: int, shingle_size: int) -> Fingerprint:
-    """A fingerprint as `pack` stored it (shingles may be absent: a lead is only ever looked up)."""
-    values = np.frombuffer(shingle_bytes, dtype=np.uint32) if shingle_bytes else np.empty(0, dtype=np.uint32)
-    return Fingerprint(shingles=values, signature=signature, scheme=SCHEME, num_perm=num_perm, shingle_size=shingle_size)
-
-
 def pack_shingles(values: np.ndarray) -> bytes:
     """Shingles as stored: their uint32 values, 4 bytes each."""
     return values.astype(np.uint32).tobytes()
