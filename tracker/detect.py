@@ -8,7 +8,7 @@ decided again by `tracker.provenance.decide`.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
@@ -115,12 +115,18 @@ class Detector:
             return Edge(item_id, other_id, sim, full_mine, full_theirs)
         return Edge(other_id, item_id, sim.flipped(), full_theirs, full_mine)
 
-    def decide(self, session: Session, dirty: Collection[int], directory: Directory, report: IngestReport) -> None:
+    def decide(
+        self, session: Session, dirty: Collection[int], current: Callable[[], Directory], report: IngestReport,
+    ) -> None:
         """Decide again the provenance of every group of matches holding a dirty item.
 
         Each group is locked item by item before it is read: another process deciding an
-        overlapping group waits, then reads it whole, with what this one wrote.
+        overlapping group waits, then reads it whole, with what this one wrote. `current`
+        gives the directory as it is now: a group may hold items of a publisher another
+        process added since this transaction began, and credits name publishers by it.
         """
+        if not dirty:
+            return
         done: set[int] = set()
         for seed in sorted(dirty):
             if seed in done:
@@ -134,7 +140,7 @@ class Detector:
                     break
                 group = grown
             done |= group
-            self._decide_group(session, group, directory, report)
+            self._decide_group(session, group, current(), report)
 
     def _decide_group(self, session: Session, group: set[int], directory: Directory, report: IngestReport) -> None:
         stored = items.load_items(session, group, raws=False)

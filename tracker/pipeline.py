@@ -109,6 +109,11 @@ class Pipeline:
             self.directory = load_directory(session)
             self._seen = seen
 
+    def _current(self, session: Session) -> Directory:
+        """The directory with whatever other processes committed meanwhile."""
+        self._catch_up(session)
+        return self.directory
+
     def _changing_directory(self, session: Session) -> None:
         """Before changing feeds or publishers: hold the directory (PostgreSQL) and read it
         again if another process changed it since this transaction began."""
@@ -318,7 +323,7 @@ class Pipeline:
             evidence.count_capture(session, capture_id, report.new_items, report.updates)
         if rematch:
             dirty |= self.detector.match(session, rematch)
-        self.detector.decide(session, dirty, self.directory, report)
+        self.detector.decide(session, dirty, lambda: self._current(session), report)
         # In this transaction: an alert is queued exactly when its copy is recorded.
         self.alerts.enqueue(session, report.new_copies)
         return report
