@@ -1,0 +1,166 @@
+"""The daemon and its checks: `tracker run`, `poll`, `status` and `alerts`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from tracker.cli import _config, _found, _global_args, _require_postgresql, _verbosity, main
+from tracker.config import Config
+from tracker.errors import EXIT_FAILURES
+from tracker.output import counted
+from tracker.terminal import echo
+
+
+def _logging(ctx: click.Context, config: Config, fmt: str | None) -> None:
+    from tracker.logs import configure
+
+    verbose = _verbosity(ctx)
+    level = "debug" if verbose > 1 else ("info" if verbose == 1 and config.log.level != "debug" else config.log.level)
+    configure(fmt or config.log.format, level)
+
+
+@main.command()
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="Log format (default: [log] format, else text).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="PostgreSQL only: run N worker processes and supervise them (restarted if they die).")
+@click.option("--worker-slot", type=click.IntRange(min=0), hidden=True, help="This process is worker I of a supervisor.")
+@click.pass_context
+def run(ctx: click.Context, log_format: str | None, workers: int, worker_slot: int | None) -> None:
+    """Run the polling daemon until SIGTERM/SIGINT (SIGHUP re-reads the config).
+
+    With [http] listen = "127.0.0.1:9180" it serves /healthz and /metrics (Prometheus);
+    under systemd it reports readiness and feeds the watchdog (contrib/tracker.service).
+
+    On PostgreSQL any number of daemons, on any machines, share the feeds (each claims
+    due feeds by lease); --workers N starts N of them here, and SIGTERM stops them all.
+    On SQLite a second daemon is refused.
+
+    \b
+    Examples:
+      tracker --config config/tracker.toml run --log-format json
+      tracker --config config/tracker.toml run --workers 4      # PostgreSQL
+      curl http://127.0.0.1:9180/healthz
+    """
+    from tracker.config import config_path
+    from tracker.scheduler import Daemon
+
+    config = _config(ctx)
+    _require_postgresql(config, workers)
+    _logging(ctx, config, log_format)
+    if workers > 1:
+        from tracker.workers import Supervisor, tracker_command
+
+        extra = ["--log-format", log_format] if log_format else []
+        command = lambda slot: tracker_command(_global_args(ctx), "run", "--worker-slot", str(slot), *extra)  # noqa: E731
+        sys.exit(Supervisor(workers, command).run())
+    daemon = Daemon(config, config_path(ctx.obj), http_port_offset=worker_slot or 0)
+    if worker_slot is not None:
+        import os
+        import signal
+
+        from tracker.workers import watch_supervisor
+
+        watch_supervisor(lambda: os.kill(os.getpid(), signal.SIGTERM))
+    sys.exit(daemon.run())
+
+
+@main.command()
+@click.option("--all", "everything", is_flag=True, help="Poll every active feed, due or not.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="Log format.")
+@click.pass_context
+def poll(ctx: click.Context, everything: bool, log_format: str | None) -> None:
+    """Poll every due feed once (--all: every feed) and exit; for cron. Exits 1 when every poll failed.
+
+    \b
+    Example:
+      tracker --config config/tracker.toml poll --all
+    """
+    from tracker.scheduler import poll_once
+    from tracker.store.counts import republication_count
+    from tracker.store.database import open_database
+
+    config = _config(ctx)
+    _logging(ctx, config, log_format)
+    sessions = open_database(config.database.url)
+    before = republication_count(sessions)
+    outcomes = poll_once(config, everything)
+    failed = sum(1 for o in outcomes if o.error_kind)
+    new = sum(o.report.new_items for o in outcomes)
+    unchanged = sum(1 for o in outcomes if o.not_modified)
+    echo(
+        f"{counted(len(outcomes), 'feed')} polled ({unchanged} unchanged, {failed} failed), {counted(new, 'new item')}, "
+        f"{_found(republication_count(sessions) - before)}"
+    )
+    _deliver(config)
+    if outcomes and failed == len(outcomes):
+        sys.exit(EXIT_FAILURES)  # for cron: nothing could be polled at all; `status` judges partial failure
+
+
+@main.command()
+@click.option("--max-failing", type=click.FloatRange(0.0, 1.0), metavar="SHARE",
+              help="Unhealthy when more than this share of active feeds fail (default: [status] max_failing_share, 0.5).")
+@click.option("--ignore-daemon", is_flag=True, help="Do not require a live daemon (feeds polled by `tracker poll` from cron).")
+@click.pass_context
+def status(ctx: click.Context, max_failing: float | None, ignore_daemon: bool) -> None:
+    """Is the daemon alive, what is due, what is failing, what was found lately.
+
+    Exits 0 when healthy, 1 when the daemon is not alive or more than the allowed
+    share of active feeds fail, 3 when the database cannot be opened: usable as a
+    health check. Read-only: a missing database is an error, never created.
+
+    \b
+    Examples:
+      tracker --config config/tracker.toml status
+      tracker status --config /etc/tracker.toml --max-failing 0.2 || alert "tracker unhealthy"
+    """
+    from tracker.status import status_report
+
+    config = _config(ctx)
+    share = config.status.max_failing_share if max_failing is None else max_failing
+    report = status_report(config, share, require_daemon=not ignore_daemon)
+    echo(report.text)
+    if not report.healthy:
+        echo(f"tracker: unhealthy: {'; '.join(report.problems)}", err=True)
+        sys.exit(EXIT_FAILURES)
+
+
+def _deliver(config: Config) -> None:
+    """Send the due alert messages and say what happened (nothing when no alert is configured)."""
+    from tracker.deliver import deliver_once
+
+    if not config.alerts:
+        return
+    report = deliver_once(config)
+    click.echo(f"alerts: {report.delivered} delivered, {report.retrying} to retry, {report.failed} given up")
+    for error in report.errors:
+        echo(f"warning: alert: {error}", err=True)
+
+
+@main.command()
+@click.option("--deliver", is_flag=True, help="First send every due message (as `tracker poll` does).")
+@click.option("--retry", "retry_failed", is_flag=True, help="Queue the messages that failed for good again, due now.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Undelivered messages listed.")
+@click.pass_context
+def alerts(ctx: click.Context, deliver: bool, retry_failed: bool, limit: int) -> None:
+    """Show alert deliveries: counts per alert, then pending and failed messages.
+
+    \b
+    Examples:
+      tracker --config config/tracker.toml alerts
+      tracker --config config/tracker.toml alerts --retry --deliver
+    """
+    from tracker.alerts import alerts_report
+    from tracker.model import utcnow
+    from tracker.store import outbox
+    from tracker.store.database import open_database
+
+    config = _config(ctx)
+    sessions = open_database(config.database.url, create=False)
+    if retry_failed:
+        with sessions.begin() as session:
+            click.echo(f"{counted(outbox.requeue_failed(session, utcnow()), 'failed message')} queued again")
+    if deliver:
+        _deliver(config)
+    echo(alerts_report(sessions, config, limit))

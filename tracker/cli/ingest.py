@@ -1,0 +1,130 @@
+"""`tracker ingest`: WARC archives and plain feed files, in one process or --workers N."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+# PROGRESS_SECONDS is the package's (tracker.cli.PROGRESS_SECONDS, where tests set it): read at run time.
+from tracker import cli
+from tracker.archive import parse_time
+from tracker.cli import _config, _found, _global_args, _require_postgresql, main
+from tracker.config import Config
+from tracker.errors import EXIT_FAILURES, EXIT_INTERRUPTED, IngestInterrupted, InputError, TrackerError
+from tracker.output import counted
+from tracker.terminal import echo
+
+if TYPE_CHECKING:
+    from tracker.model import IngestReport
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--url", help="For plain feed files: the URL of the feed they were captured from.")
+@click.option("--captured-at", help="For plain feed files: when they were captured (ISO 8601; default: file time).")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar (default: on a terminal; otherwise a progress line every few seconds).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="PostgreSQL only: ingest in N processes, the captures split between them by feed URL.")
+@click.option("--share", hidden=True, help="I/N: ingest only the feeds of share I of N (a process of --workers N).")
+@click.option("--share-plan", hidden=True, type=click.Path(path_type=Path),
+              help="JSON {feed URL: share}: which share ingests each feed (written by --workers N).")
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, captured_at: str | None, progress: bool | None,
+           workers: int, share: str | None, share_plan: Path | None) -> None:
+    """Ingest WARC archives or plain feed files.
+
+    Exits 1 when a capture or record could not be read (a file that is not a feed,
+    a damaged archive), 130 on Ctrl-C: what was stored stays stored, and running the
+    same command again resumes (stored captures are skipped).
+
+    \b
+    Examples:
+      tracker --config config/tracker.toml ingest samples/demo-network.warc.gz
+      tracker ingest --url https://www.khaama.com/feed/ --captured-at 2025-01-07T09:30:00Z khaama.xml
+      tracker ingest --workers 2 archive/*.warc.gz     # PostgreSQL
+    """
+    from tracker.ingest import Progress, check_paths, ingest_paths
+    from tracker.pipeline import Pipeline
+    from tracker.store.counts import republication_count
+    from tracker.store.database import open_database
+    from tracker.workers import parse_share, report_json
+
+    config = _config(ctx)
+    _require_postgresql(config, workers)
+    try:
+        when = parse_time(captured_at) if captured_at else None
+    except TrackerError as error:
+        raise InputError(f"--captured-at: {error}") from None
+    part = parse_share(share) if share else None
+    if workers > 1 and part is None:
+        check_paths(list(paths), url)
+        return _ingest_in_processes(ctx, config, list(paths), url, when, captured_at, workers)
+    sessions = open_database(config.database.url)
+    before = republication_count(sessions)
+    pipeline = Pipeline(sessions, config)
+    pipeline.register_feeds()
+    show = sys.stderr.isatty() if progress is None else progress
+
+    def log_progress(done: Progress) -> None:
+        echo(f"ingest: {counted(done.captures, 'capture')} done, {counted(done.new_items, 'new item')}, "
+             f"{counted(done.errors, 'error')}, {done.rate:.1f} captures/s", err=True)
+
+    interrupted = False
+    try:
+        report = ingest_paths(pipeline, list(paths), url, when, progress=show,
+                              on_progress=None if show or progress is False else log_progress,
+                              progress_every=cli.PROGRESS_SECONDS, share=part,
+                              plan=json.loads(share_plan.read_text()) if share_plan else None,
+                              # The shares already keep the cores busy: each parses its own captures.
+                              workers=0 if part is not None and part[1] > 1 else None)
+    except IngestInterrupted as stop:
+        report, interrupted = stop.report, True
+    if part is not None:
+        # One process of `--workers N`: its report is for the parent, which sums and prints.
+        click.echo(report_json(report))
+        sys.exit(EXIT_INTERRUPTED if interrupted else EXIT_FAILURES if report.errors or report.failed_records else 0)
+    _ingest_summary(report, republication_count(sessions) - before, interrupted)
+
+
+def _ingest_summary(report: IngestReport, found: int, interrupted: bool) -> None:
+    """The ingest's closing lines, and its exit status."""
+    for warning in report.warnings:
+        echo(f"warning: {warning}", err=True)
+    echo(
+        f"{counted(report.captures, 'capture')} ({report.skipped_known} already stored), {counted(report.new_items, 'new item')}, "
+        f"{counted(report.updates, 'update')}, {_found(found)}, {counted(report.errors + report.failed_records, 'error')}"
+    )
+    if interrupted:
+        echo("tracker: interrupted; everything above is stored. Run the same command again to resume "
+             "(captures already stored are skipped).", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if report.errors or report.failed_records:
+        sys.exit(EXIT_FAILURES)
+
+
+def _ingest_in_processes(ctx: click.Context, config: Config, paths: list[Path], url: str | None, when: datetime | None,
+                         captured_at: str | None, workers: int) -> None:
+    """`ingest --workers N`: N processes, each a share of the feeds; one summary for them all."""
+    from tracker.ingest import plan_shares
+    from tracker.store.counts import republication_count
+    from tracker.store.database import open_database
+    from tracker.workers import ingest_in_processes
+
+    sessions = open_database(config.database.url)  # migrated here, once, before the workers start
+    before = republication_count(sessions)
+    args = (["--url", url] if url else []) + (["--captured-at", captured_at] if captured_at else [])
+    with tempfile.TemporaryDirectory(prefix="tracker-ingest-") as scratch:
+        plan = Path(scratch) / "plan.json"
+        plan.write_text(json.dumps(plan_shares(paths, url, when, workers)))
+        done = ingest_in_processes(_global_args(ctx), [*args, "--share-plan", str(plan)], paths, workers)
+    failed = [code for code in done.exit_codes if code not in (0, EXIT_FAILURES, EXIT_INTERRUPTED)]
+    _ingest_summary(done.report, republication_count(sessions) - before, done.interrupted and not failed)
+    if failed:
+        sys.exit(max(failed))  # a worker could not run at all (it said why on stderr)
