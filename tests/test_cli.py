@@ -342,3 +342,17 @@ def test_a_real_ctrl_c_during_a_long_ingest_is_clean_and_resumable(tmp_path: Pat
     assert 20 <= done < 600
     code, out, _ = run("--config", str(config_file), "ingest", str(warc))
     assert code == 0 and f"({done} already stored)" in out and out.startswith(f"{600 - done} captures")
+
+
+def test_a_database_of_a_newer_tracker_is_refused_by_every_command_with_status_3(tmp_path: Path, config_file: Path) -> None:
+    warc = write_warc(tmp_path / "world.warc.gz", network(article(44, paragraphs=8)))
+    assert run("--config", str(config_file), "ingest", str(warc))[0] == 0
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'db' / 'tracker.sqlite3'}")
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    for command in (["stats"], ["ingest", str(warc)], ["run"]):
+        code, _, err = run("--config", str(config_file), *command)
+        assert code == 3, (command, err)
+        assert "schema revision 0099, newer than this tracker knows" in err, (command, err)
+        assert "internal error" not in err, (command, err)
