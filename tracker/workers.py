@@ -10,9 +10,10 @@ stops the others and exits 2. The workers run in sessions of their own (a Ctrl-C
 terminal reaches them once, through the supervisor) and stop by themselves if the
 supervisor is killed with -9.
 
-`ingest --workers N` splits the captures by feed URL (a stable hash modulo N) between N
-`tracker ingest --share I/N` processes; each reads every file, keeps its share, ingests it
-through the normal pipeline and prints its report as one JSON line, which the parent sums.
+`ingest --workers N` gives every feed to one of N `tracker ingest --share I/N` processes
+(planned by the feeds' captures, `ingest.plan_shares`; a stable hash of the feed URL for a
+feed the plan does not name); each reads every file, keeps its share, ingests it through
+the normal pipeline and prints its report as one JSON line, which the parent sums.
 
 Both need PostgreSQL: a SQLite database has one writer, and one daemon.
 """
