@@ -164,7 +164,7 @@ class Daemon:
     def start(self) -> None:
         """Start the dispatch job (the database may still be down: it is retried)."""
         log.info("daemon starting", extra=fields(pid=os.getpid(), worker=self.worker_id, feeds=len(self.config.feeds),
-                                                 workers=self.config.polling.workers))
+                                                 fetch_threads=self.config.polling.workers))
         self._start_http()
         self._scheduler.add_job(
             self.dispatch, "interval", id=DISPATCH, seconds=self.config.polling.dispatch_seconds, next_run_time=utcnow_aware()
