@@ -298,6 +298,41 @@ def test_without_a_terminal_a_long_ingest_logs_its_progress(tmp_path: Path, conf
     assert "ingest: " not in err
 
 
+def test_each_process_of_ingest_workers_logs_its_progress_as_lines(tmp_path: Path, config_file: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracker.cli
+
+    monkeypatch.setattr(tracker.cli, "PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)  # even on a terminal: no bar per process
+    warc = write_warc(tmp_path / "world.warc", network(article(58, paragraphs=8)))
+    code, _, err = run("--config", str(config_file), "ingest", "--share", "0/1", str(warc))
+    assert code == 0
+    lines = [line for line in err.splitlines() if line.startswith("ingest 1/1: ")]
+    assert len(lines) == 4 and lines[-1].startswith("ingest 1/1: 4 captures done, 4 new items, 0 errors, "), err
+    assert "it/s" not in err and "captures/s]" not in err  # no tqdm bar
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("flag", [[], ["--no-progress"]])
+def test_ingest_workers_passes_no_progress_on_only_when_asked(tmp_path: Path, pg_url: str, flag: list[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracker.workers
+
+    started: list[list[str]] = []
+
+    def record(global_args: list[str], ingest_args: list[str], paths: list[Path], count: int) -> tracker.workers.SharedIngest:
+        started.append(ingest_args)
+        return tracker.workers.SharedIngest(tracker.workers.IngestReport(), [0] * count, [True] * count)
+
+    monkeypatch.setattr(tracker.workers, "ingest_in_processes", record)
+    config = tmp_path / "pg.toml"
+    config.write_text(f'[database]\nurl = "{pg_url}"\n')
+    warc = write_warc(tmp_path / "world.warc", network(article(59, paragraphs=8)))
+    code, _, err = run("--config", str(config), "ingest", "--workers", "2", *flag, str(warc))
+    assert code == 0, err
+    assert [("--no-progress" in args) for args in started] == [bool(flag)]
+
+
 def test_a_real_ctrl_c_during_a_long_ingest_is_clean_and_resumable(tmp_path: Path, config_file: Path) -> None:
     """SIGINT to the whole process group, as a terminal sends it: parser processes included."""
     import os
@@ -342,3 +377,17 @@ def test_a_real_ctrl_c_during_a_long_ingest_is_clean_and_resumable(tmp_path: Pat
     assert 20 <= done < 600
     code, out, _ = run("--config", str(config_file), "ingest", str(warc))
     assert code == 0 and f"({done} already stored)" in out and out.startswith(f"{600 - done} captures")
+
+
+def test_a_database_of_a_newer_tracker_is_refused_by_every_command_with_status_3(tmp_path: Path, config_file: Path) -> None:
+    warc = write_warc(tmp_path / "world.warc.gz", network(article(44, paragraphs=8)))
+    assert run("--config", str(config_file), "ingest", str(warc))[0] == 0
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'db' / 'tracker.sqlite3'}")
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    for command in (["stats"], ["ingest", str(warc)], ["run"]):
+        code, _, err = run("--config", str(config_file), *command)
+        assert code == 3, (command, err)
+        assert "schema revision 0099, newer than this tracker knows" in err, (command, err)
+        assert "internal error" not in err, (command, err)

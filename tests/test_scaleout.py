@@ -201,3 +201,37 @@ def test_ingest_with_two_workers_stores_the_provenance_of_one(tmp_path: Path, re
     assert len(expected) == 10 * 4
     assert _provenance(two) == expected
     assert lines[0] == lines[1] and lines[0].startswith(f"{len(captures)} captures (0 already stored), 40 new items"), lines
+
+
+@pytest.mark.postgres
+def test_ingest_workers_run_the_installed_tracker_even_beside_a_folder_named_tracker(tmp_path: Path, pg_url: str) -> None:
+    """`python -m tracker` would import ./tracker (a clone of this repository) in the workers."""
+    (tmp_path / "tracker").mkdir()
+    (tmp_path / "tracker" / "README.md").write_text("a clone, say")
+    archive = write_warc(tmp_path / "a.warc", _captures(4))
+    config = _config(tmp_path / "w2.toml", pg_url)
+    done = subprocess.run([TRACKER, "--config", str(config), "ingest", "--workers", "2", str(archive)],
+                          cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout.startswith("16 captures (0 already stored), 16 new items"), done.stdout
+
+
+@pytest.mark.postgres
+def test_ingest_workers_that_die_without_a_report_fail_the_ingest(tmp_path: Path, pg_url: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that crashed (a traceback exits 1, like failed captures) must not pass for one that found nothing."""
+    import sys
+
+    from click.testing import CliRunner
+
+    import tracker.workers
+    from tracker.cli import main
+
+    monkeypatch.setattr(tracker.workers, "tracker_command", lambda *_: [sys.executable, "-c", "raise SystemExit(1)"])
+    archive = write_warc(tmp_path / "a.warc", _captures(2))
+    result = CliRunner().invoke(main, ["--config", str(_config(tmp_path / "w2.toml", pg_url)), "ingest", "--workers", "2",
+                                       str(archive)])
+    assert result.exit_code == 70, result.output
+    assert "tracker: error: ingest process 1/2 stopped without storing its share (exit 1; its error is above)" in result.stderr
+    assert "tracker: error: ingest process 2/2 stopped without storing its share" in result.stderr

@@ -12,7 +12,7 @@ from alembic.config import Config as AlembicConfig
 from tests.builders import article
 from tests.conftest import make_pipeline
 from tests.test_pipeline import FEEDS, MIRROR_URL, ORIGINAL_URL, network
-from tracker.errors import StoreError
+from tracker.errors import SchemaTooNewError, StoreError
 from tracker.store.database import MIGRATIONS, create_db_engine, describe, migrate, open_database
 
 ITEM_PROVENANCE_COLUMNS = {
@@ -123,6 +123,18 @@ def test_a_database_of_the_previous_schema_is_upgraded_and_its_items_found_again
 
     again = capture("https://www.khaama.com/feed/", datetime(2025, 1, 7, 9, 0), b"<rss/>")
     assert pipeline.is_stored(again)
+def test_a_database_upgraded_by_a_newer_tracker_is_refused_in_one_line(any_db_url: str) -> None:
+    """An older tracker among several sharing one database, after another upgraded it."""
+    engine = create_db_engine(any_db_url)
+    migrate(engine)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    with pytest.raises(SchemaTooNewError, match=r"schema revision 0099, newer than this tracker knows \(its newest is \d{4}\)"):
+        open_database(any_db_url)
+    assert _rows(any_db_url, "SELECT version_num FROM alembic_version") == [{"version_num": "0099"}]  # left as it was
+
+
 # -- read-only opening ---------------------------------------------------------------------------------------
 def test_read_only_open_never_creates_a_sqlite_file_or_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path / "not" / "yet"

@@ -61,6 +61,10 @@ class MissingDatabaseError(StoreError):
     """A read-only command was pointed at a database that does not exist (or holds no tracker data)."""
 
 
+class SchemaTooNewError(StoreError):
+    """The database was upgraded by a newer tracker, to a schema revision this one does not know."""
+
+
 class AlreadyRunningError(TrackerError):
     """A second polling daemon was started on a SQLite database that already has one."""
 

@@ -145,8 +145,9 @@ def ingest_paths(
     `progress` shows a progress bar; `on_progress` is called every `progress_every`
     seconds instead (for logs, when no terminal watches). Ctrl-C raises
     `IngestInterrupted` with the report of what was stored before it. With `share`
-    (I, N), only the captures of feeds whose URL hashes to I of N are ingested (one of N
-    processes, `tracker ingest --workers N`); skipped records are counted by share 0 alone.
+    (I, N), only the captures of the feeds that `plan` gives to share I are ingested (a feed
+    it does not name: by a hash of its URL) — one of N processes, `tracker ingest --workers
+    N`; skipped records are counted by share 0 alone.
     """
     check_paths(paths, url)
     report = IngestReport()

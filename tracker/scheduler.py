@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.alerts import Alerts
 from tracker.config import Config, load_config
 from tracker.deliver import DeliveryThread
-from tracker.errors import EXIT_FAILURES, AlreadyRunningError, ConfigError, LeaseLostError, StoreError
+from tracker.errors import EXIT_FAILURES, EXIT_STORE, AlreadyRunningError, ConfigError, LeaseLostError, SchemaTooNewError, StoreError
 from tracker.health import LOADING, POLLING, STALLED, STARTING, STOPPED, STOPPING, HealthCheck, Liveness
 from tracker.identity import host_of
 from tracker.logs import fields
@@ -164,7 +164,7 @@ class Daemon:
     def start(self) -> None:
         """Start the dispatch job (the database may still be down: it is retried)."""
         log.info("daemon starting", extra=fields(pid=os.getpid(), worker=self.worker_id, feeds=len(self.config.feeds),
-                                                 workers=self.config.polling.workers))
+                                                 fetch_threads=self.config.polling.workers))
         self._start_http()
         self._scheduler.add_job(
             self.dispatch, "interval", id=DISPATCH, seconds=self.config.polling.dispatch_seconds, next_run_time=utcnow_aware()
@@ -251,6 +251,12 @@ class Daemon:
             except AlreadyRunningError as error:
                 log.error("refusing to run", extra=fields(error=str(error)))
                 self.exit_code = EXIT_FAILURES
+                self.stopping.set()
+                return None
+            except SchemaTooNewError as error:
+                # Not a database that is away: retrying cannot help until this tracker is upgraded.
+                log.error("refusing to run", extra=fields(error=str(error)))
+                self.exit_code = EXIT_STORE
                 self.stopping.set()
                 return None
             except (SQLAlchemyError, StoreError) as error:

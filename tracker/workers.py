@@ -10,9 +10,10 @@ stops the others and exits 2. The workers run in sessions of their own (a Ctrl-C
 terminal reaches them once, through the supervisor) and stop by themselves if the
 supervisor is killed with -9.
 
-`ingest --workers N` splits the captures by feed URL (a stable hash modulo N) between N
-`tracker ingest --share I/N` processes; each reads every file, keeps its share, ingests it
-through the normal pipeline and prints its report as one JSON line, which the parent sums.
+`ingest --workers N` gives every feed to one of N `tracker ingest --share I/N` processes
+(planned by the feeds' captures, `ingest.plan_shares`; a stable hash of the feed URL for a
+feed the plan does not name); each reads every file, keeps its share, ingests it through
+the normal pipeline and prints its report as one JSON line, which the parent sums.
 
 Both need PostgreSQL: a SQLite database has one writer, and one daemon.
 """
@@ -49,8 +50,12 @@ _SYSTEMD_ENV = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", 
 
 
 def tracker_command(global_args: list[str], *args: str) -> list[str]:
-    """`python -m tracker GLOBAL… ARGS…` with this interpreter."""
-    return [sys.executable, "-m", "tracker", *global_args, *args]
+    """`python -P -m tracker GLOBAL… ARGS…` with this interpreter.
+
+    `-P`: `-m` would otherwise put the working folder first on the path, and a folder
+    named `tracker` there (a clone of this repository, say) would be imported instead.
+    """
+    return [sys.executable, "-P", "-m", "tracker", *global_args, *args]
 
 
 def _child_env() -> dict[str, str]:
@@ -202,6 +207,7 @@ class SharedIngest:
 
     report: IngestReport
     exit_codes: list[int]
+    reported: list[bool]  # each process printed its report (one that crashed did not)
 
     @property
     def interrupted(self) -> bool:
@@ -217,7 +223,7 @@ def ingest_in_processes(global_args: list[str], ingest_args: list[str], paths: l
     """
     processes = [
         subprocess.Popen(
-            tracker_command(global_args, "ingest", "--share", f"{i}/{count}", "--no-progress", *ingest_args, "--", *map(str, paths)),
+            tracker_command(global_args, "ingest", "--share", f"{i}/{count}", *ingest_args, "--", *map(str, paths)),
             env=_child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, start_new_session=True, text=True,
         )
         for i in range(count)
@@ -235,8 +241,10 @@ def ingest_in_processes(global_args: list[str], ingest_args: list[str], paths: l
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     total = IngestReport()
+    reported = []
     for output in outputs:
-        for line in output.splitlines():
-            if line.startswith("{"):
-                total.add(IngestReport(**json.loads(line)))
-    return SharedIngest(total, [process.returncode for process in processes])
+        reports = [IngestReport(**json.loads(line)) for line in output.splitlines() if line.startswith("{")]
+        for report in reports:
+            total.add(report)
+        reported.append(bool(reports))
+    return SharedIngest(total, [process.returncode for process in processes], reported)

@@ -16,7 +16,7 @@ from tracker import cli
 from tracker.archive import parse_time
 from tracker.cli import _config, _found, _global_args, _require_postgresql, main
 from tracker.config import Config
-from tracker.errors import EXIT_FAILURES, EXIT_INTERRUPTED, IngestInterrupted, InputError, TrackerError
+from tracker.errors import EXIT_FAILURES, EXIT_INTERNAL, EXIT_INTERRUPTED, IngestInterrupted, InputError, TrackerError
 from tracker.output import counted
 from tracker.terminal import echo
 
@@ -65,15 +65,17 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
     part = parse_share(share) if share else None
     if workers > 1 and part is None:
         check_paths(list(paths), url)
-        return _ingest_in_processes(ctx, config, list(paths), url, when, captured_at, workers)
+        return _ingest_in_processes(ctx, config, list(paths), url, when, captured_at, workers, progress)
     sessions = open_database(config.database.url)
     before = republication_count(sessions)
     pipeline = Pipeline(sessions, config)
     pipeline.register_feeds()
-    show = sys.stderr.isatty() if progress is None else progress
+    # One process of several shows progress lines, never a bar: N bars on one terminal would fight.
+    show = False if part is not None else sys.stderr.isatty() if progress is None else progress
+    who = f"ingest {part[0] + 1}/{part[1]}" if part is not None else "ingest"
 
     def log_progress(done: Progress) -> None:
-        echo(f"ingest: {counted(done.captures, 'capture')} done, {counted(done.new_items, 'new item')}, "
+        echo(f"{who}: {counted(done.captures, 'capture')} done, {counted(done.new_items, 'new item')}, "
              f"{counted(done.errors, 'error')}, {done.rate:.1f} captures/s", err=True)
 
     interrupted = False
@@ -110,7 +112,7 @@ def _ingest_summary(report: IngestReport, found: int, interrupted: bool) -> None
 
 
 def _ingest_in_processes(ctx: click.Context, config: Config, paths: list[Path], url: str | None, when: datetime | None,
-                         captured_at: str | None, workers: int) -> None:
+                         captured_at: str | None, workers: int, progress: bool | None) -> None:
     """`ingest --workers N`: N processes, each a share of the feeds; one summary for them all."""
     from tracker.ingest import plan_shares
     from tracker.store.counts import republication_count
@@ -120,11 +122,18 @@ def _ingest_in_processes(ctx: click.Context, config: Config, paths: list[Path], 
     sessions = open_database(config.database.url)  # migrated here, once, before the workers start
     before = republication_count(sessions)
     args = (["--url", url] if url else []) + (["--captured-at", captured_at] if captured_at else [])
+    args += ["--no-progress"] if progress is False else []
     with tempfile.TemporaryDirectory(prefix="tracker-ingest-") as scratch:
         plan = Path(scratch) / "plan.json"
         plan.write_text(json.dumps(plan_shares(paths, url, when, workers)))
         done = ingest_in_processes(_global_args(ctx), [*args, "--share-plan", str(plan)], paths, workers)
+    # A process that printed no report did not do its share, whatever its status (a traceback exits 1).
+    lost = [i for i, reported in enumerate(done.reported) if not reported]
     failed = [code for code in done.exit_codes if code not in (0, EXIT_FAILURES, EXIT_INTERRUPTED)]
+    failed += [EXIT_INTERNAL for i in lost if done.exit_codes[i] in (0, EXIT_FAILURES, EXIT_INTERRUPTED)]
     _ingest_summary(done.report, republication_count(sessions) - before, done.interrupted and not failed)
     if failed:
+        for i in lost:
+            echo(f"tracker: error: ingest process {i + 1}/{workers} stopped without storing its share "
+                 f"(exit {done.exit_codes[i]}; its error is above)", err=True)
         sys.exit(max(failed))  # a worker could not run at all (it said why on stderr)

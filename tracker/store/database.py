@@ -11,12 +11,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.errors import ConfigError, MissingDatabaseError, StoreError
+from tracker.errors import ConfigError, MissingDatabaseError, SchemaTooNewError, StoreError
 from tracker.logs import fields
 
 log = logging.getLogger(__name__)
@@ -135,6 +137,7 @@ def _migrate(engine: Engine) -> None:
                 # Two processes starting on an empty database would both create the schema.
                 connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7526744982103761411)")
             config.attributes["connection"] = connection
+            _refuse_unknown_revision(connection, config, engine.url.render_as_string(hide_password=False))
             command.upgrade(config, "head")
         if sqlite:
             with engine.connect() as connection:  # outside the transaction, where the pragma applies
@@ -144,6 +147,21 @@ def _migrate(engine: Engine) -> None:
         raise StoreError(f"cannot reach database {describe(engine.url.render_as_string(hide_password=False))}: {detail}") from None
     except SQLAlchemyError as error:
         raise StoreError(f"cannot migrate database: {error}") from None
+
+
+def _refuse_unknown_revision(connection: Any, config: AlembicConfig, url: str) -> None:
+    """Refuse, in one line, a database that a newer tracker has upgraded past what this one knows.
+
+    Alembic would fail with "Can't locate revision": a machine left on an older version
+    among several sharing one PostgreSQL database meets this as soon as another upgrades.
+    """
+    current = MigrationContext.configure(connection).get_current_revision()
+    script = ScriptDirectory.from_config(config)
+    if current is not None and current not in {revision.revision for revision in script.walk_revisions()}:
+        raise SchemaTooNewError(
+            f"database {describe(url)} has schema revision {current}, newer than this tracker knows "
+            f"(its newest is {script.get_current_head()}): it was upgraded by a newer version; install that version here"
+        )
 
 
 def _require_existing(engine: Engine, url: str) -> None:
