@@ -101,6 +101,13 @@ def create_db_engine(url: str, create: bool = True, timeout: float | None = None
             "connect_args": {"connect_timeout": max(2, math.ceil(timeout)), "options": f"-c statement_timeout={int(timeout * 1000)}"},
             "pool_size": 1, "max_overflow": 1, "pool_timeout": timeout,
         }
+    if parsed.get_backend_name() == "postgresql":
+        # A commit need not wait for its WAL to reach the disk: a server crash may lose the
+        # last fraction of a second of captures (whole transactions, never half of one), which
+        # a re-run ingests and a daemon polls again — as SQLite's WAL with synchronous=NORMAL.
+        # Waiting costs a disk flush per capture, the largest part of storing one.
+        connect_args = options.setdefault("connect_args", {})
+        connect_args["options"] = (connect_args.get("options", "") + " -c synchronous_commit=off").strip()
     try:
         return create_engine(parsed, pool_pre_ping=True, **options)
     except Exception as error:  # unknown dialects surface as assorted errors (NoSuchModuleError, ImportError, …)
