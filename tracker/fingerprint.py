@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xxhash
-from datasketch import LeanMinHash, MinHash
+
+if TYPE_CHECKING:
+    from datasketch import LeanMinHash
 
 from tracker.model import Fingerprint, Similarity
 
@@ -53,12 +56,18 @@ class Fingerprinter:
     def __init__(self, num_perm: int = 128, shingle_size: int = 5) -> None:
         self.num_perm = num_perm
         self.shingle_size = shingle_size
-        # Generating permutations is the slow part of constructing a MinHash: do it once.
-        self._permutations = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
+        self._permutations: Any = None
 
     def fingerprint(self, words: Sequence[str]) -> Fingerprint:
         """Fingerprint a token sequence."""
         shingle_set = shingles(words, self.shingle_size)
+        # Imported on first use: datasketch's package imports its LSH and scipy, a third of a
+        # second that a process starting up (to poll at once) need not pay.
+        from datasketch import MinHash
+
+        if self._permutations is None:
+            # Generating permutations is the slow part of constructing a MinHash: done once.
+            self._permutations = MinHash(num_perm=self.num_perm, seed=SEED, scheme=SCHEME).permutations
         minhash = MinHash(
             num_perm=self.num_perm, seed=SEED, hashfunc=_identity, scheme=SCHEME, permutations=self._permutations
         )
@@ -74,7 +83,9 @@ class Fingerprinter:
 
 
 def minhash_of(fingerprint: Fingerprint) -> LeanMinHash:
-    """The datasketch sketch behind a stored signature, for LSH insertion and queries."""
+    """The datasketch sketch behind a stored signature (to estimate similarity from it)."""
+    from datasketch import LeanMinHash
+
     values = np.frombuffer(fingerprint.signature, dtype=np.uint32)
     return LeanMinHash(seed=SEED, hashvalues=values, scheme=fingerprint.scheme)
 
