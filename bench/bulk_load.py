@@ -113,7 +113,7 @@ class Made:
     """One new item, fingerprinted: what the writer stores of it."""
 
     entry: ParsedEntry
-    document: Document
+    document: Document  # without its tokens, which cost more to send back than to make again
     used: frozenset[int]  # the boilerplate it was fingerprinted without
     columns: dict[str, object]
     buckets: np.ndarray
@@ -132,7 +132,8 @@ def made_from(entry: ParsedEntry, document: Document, publisher_id: int, boilerp
     prints = fingerprints(fp, d.shingle_size, document, entry.title, set(used), names)
     signatures = [prints.story.signature, prints.lead.signature]
     buckets = np.fromiter(buckets_of(signatures, d.lsh_bands, d.lsh_rows), dtype=np.int64)
-    return Made(entry, document, used, state.version_columns(prints), buckets)
+    light = Document(document.paragraphs, (), document.keys, document.attributions)
+    return Made(entry, light, used, state.version_columns(prints), buckets)
 
 
 def _work(task: list[tuple[ParsedEntry, int]], boilerplate: dict[int, set[int]], names: dict[int, list[str]]) -> list[Made]:
@@ -270,7 +271,8 @@ class Loader:
                 fresh_holders |= self._count(pid, item_id, document.keys)
                 now = frozenset(k for k in document.keys if k in self.boilerplate.get(pid, ()))
                 if now != m.used:
-                    m = made_from(entry, document, pid, set(now), self.d, self.fp, self.names[pid])
+                    full = document_from_paragraphs(document.paragraphs, document.attributions)
+                    m = made_from(entry, full, pid, set(now), self.d, self.fp, self.names[pid])
                 versions.append({
                     "id": self.next_version, "item_id": item_id, "version": 1, "content_hash": text_hash(entry.title, document.paragraphs),
                     "seen_at": when, "raw_hash": raw_hash(entry), "title": entry.title, "text": document.text,
