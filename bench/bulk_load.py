@@ -280,7 +280,7 @@ class Loader:
                 })
                 self.next_version += 1
                 self.bucket_parts.append(m.buckets)
-                self.item_parts.append(np.full(m.buckets.size, item_id, dtype=np.int64))
+                self.item_parts.append(np.full(m.buckets.size, item_id, dtype=np.int32))
         s = schema
         conn = self.conn
         conn.execute(insert(s.Capture.__table__), captures)
@@ -339,22 +339,19 @@ class Loader:
         for start in range(0, len(self.keys), 100_000):
             conn.execute(insert(schema.ItemKey.__table__),
                          [{"publisher_id": p, "key_hash": h, "item_id": i} for p, h, i in self.keys[start : start + 100_000]])
-        counts = [
-            {"publisher_id": pid, "key": as_signed(key), "item_count": -held[0] if held and held[0] < 0 else len(held),
-             "holders": "" if held and held[0] < 0 else " ".join(map(str, held))}
-            for (pid, key), held in self.counts.items()
-        ]
-        counts.sort(key=lambda r: (r["publisher_id"], r["key"]))
-        for start in range(0, len(counts), 100_000):
-            conn.execute(insert(schema.ParagraphCount.__table__), counts[start : start + 100_000])
+        ordered = sorted(self.counts)
+        for start in range(0, len(ordered), 100_000):
+            conn.execute(insert(schema.ParagraphCount.__table__), [_count_row(pid, key, self.counts[(pid, key)]) for pid, key in ordered[start : start + 100_000]])
+        del ordered
+        self.counts = {}
         self.say("  bulk: LSH buckets")
         buckets = np.concatenate(self.bucket_parts) if self.bucket_parts else np.empty(0, np.int64)
-        owners = np.concatenate(self.item_parts) if self.item_parts else np.empty(0, np.int64)
+        owners = np.concatenate(self.item_parts) if self.item_parts else np.empty(0, np.int32)
         self.bucket_parts, self.item_parts = [], []
         if self.recleaned:
-            keep = ~np.isin(owners, np.fromiter(self.recleaned, dtype=np.int64))
+            keep = ~np.isin(owners, np.fromiter(self.recleaned, dtype=np.int32))
             buckets = np.concatenate([buckets[keep], *self.recleaned.values()])
-            owners = np.concatenate([owners[keep], *(np.full(b.size, i, np.int64) for i, b in self.recleaned.items())])
+            owners = np.concatenate([owners[keep], *(np.full(b.size, i, np.int32) for i, b in self.recleaned.items())])
         order = np.lexsort((owners, buckets))
         buckets, owners = buckets[order], owners[order]
         if self.postgres:
@@ -377,6 +374,12 @@ class Loader:
                 conn.commit()
             else:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _count_row(pid: int, key: int, held: list[int]) -> dict[str, object]:
+    boilerplate = bool(held) and held[0] < 0
+    return {"publisher_id": pid, "key": as_signed(key), "item_count": -held[0] if boilerplate else len(held),
+            "holders": "" if boilerplate else " ".join(map(str, held))}
 
 
 def _fast_sqlite(dbapi_connection: Any, _record: Any) -> None:
