@@ -106,7 +106,8 @@ class Database:
         if self.kind == "postgresql":
             return int(self.scalar("SELECT pg_total_relation_size('lsh_buckets')"))  # type: ignore[arg-type]
         try:
-            return int(self.scalar("SELECT SUM(pgsize) FROM dbstat('main', 1) WHERE name = 'lsh_buckets'"))  # type: ignore[arg-type]
+            # Page by page: the aggregated form ('main', 1) wraps its sum at 2^32 in SQLite 3.40.
+            return int(self.scalar("SELECT SUM(pgsize) FROM dbstat WHERE name = 'lsh_buckets'"))  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 (SQLite built without dbstat: the whole file's pages, an upper bound)
             return int(self.scalar("PRAGMA page_count")) * int(self.scalar("PRAGMA page_size"))  # type: ignore[arg-type]
 
