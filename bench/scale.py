@@ -1,36 +1,34 @@
-"""Benchmark: how ingest speed, memory and start-up time grow with the corpus.
+"""Benchmark: ingest speed, memory, start-up time and size as the corpus grows (10k → 1M items).
 
-    .venv/bin/python bench/scale.py [--sizes 10000,100000] [--db sqlite,postgresql]
+    .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000] [--db sqlite,postgresql]
 
 For each database and size N it generates a synthetic syndication network of N items
 (`synthetic_network`: Zipf-vocabulary articles, mirrors with chrome lines and credits,
-excerpts, rewrites; 20 publishers, one feed each), then, through the real code paths:
+excerpts, rewrites; 20 publishers, one feed each), then:
 
-1. ingests the captures holding the first N - 10k items with `tracker ingest` (one
-   process, parse-ahead worker as usual — the same code path, just not timed in detail);
-2. ingests the captures of the last 10k items in a fresh process that does what
-   `tracker ingest` does (`Pipeline` + `ingest_paths`), timing the start-up rebuild and
-   the ingest apart: items/s of the last 10k, the process's peak RSS (getrusage), its
-   RSS after the rebuild, and the RSS an in-memory LSH of the corpus takes on its own;
-3. times `tracker run` until its first poll reaches a local feed server, `tracker poll
-   --all` (that one feed), and `tracker ingest` of one small feed file;
-4. measures the database: SQLite file size or PostgreSQL `pg_database_size`, less the
-   size of a freshly migrated empty database, per item.
+1. stores the first N − 10k items with `bulk_load` (the rows and fingerprints the
+   pipeline writes, computed by tracker's own functions on both cores, written in bulk),
+   and records the detection settings so that no process rebuilds anything;
+2. ingests the captures of the last 10k items (copies, excerpts and rewrites of items of
+   the prefix and of each other; captures listing prefix items again) with `tracker
+   ingest` of a WARC in a fresh process: start-up to its first stored capture, items/s
+   from there to its exit, its peak RSS (VmHWM);
+3. times `tracker run` and `tracker poll --all` to their first request to a local feed
+   server, and `tracker ingest` of one small feed file;
+4. measures the LSH index (`lsh_buckets`: SQLite dbstat, PostgreSQL
+   pg_total_relation_size) and the whole database (less a freshly migrated empty one) per item.
 
-A row for the empty database (N = 0) gives the baseline the per-item memory figures are
-counted from. PostgreSQL databases are scratch databases created and dropped on
-127.0.0.1:5432 (`--pg-url` names the server). Progress goes to stderr; each step is
-bounded by `--step-timeout` seconds (a step that overruns is reported as such).
+It prints one table (sizes × databases) and the issue's goals, met or missed. PostgreSQL
+databases are scratch databases created and dropped on 127.0.0.1:5432 (`--pg-url`).
+Progress goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -45,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synthetic_network import write_network  # noqa: E402
+from synthetic_network import FeedCapture, Network, WarcOut  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TAIL = 10_000
@@ -61,55 +59,6 @@ def rss_bytes() -> int:
     """This process's resident set now."""
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-# -- the measuring worker (a separate process, as `tracker ingest` is) ----------------------
-def worker(config_path: str, warc: str | None) -> None:
-    """Open the database as `tracker ingest` does, rebuild, ingest `warc`; print JSON figures."""
-    from tracker.config import load_config
-    from tracker.index import CandidateIndex
-    from tracker.ingest import ingest_paths
-    from tracker.pipeline import Pipeline
-    from tracker.store.database import open_database
-
-    config = load_config(config_path)
-    sessions = open_database(config.database.url)
-    gc.collect()
-    rss_opened = rss_bytes()
-    started = time.perf_counter()
-    pipeline = Pipeline(sessions, config)
-    pipeline.register_feeds()
-    rebuild = time.perf_counter() - started
-    gc.collect()
-    out: dict[str, float | int | None] = {"rebuild_s": rebuild, "rss_opened": rss_opened, "rss_loaded": rss_bytes(),
-                                          "items_loaded": len(pipeline.corpus.items)}
-    if warc:
-        started = time.perf_counter()
-
-        def progress(p: object) -> None:
-            print(f"{p.captures} captures, {p.new_items} new items, {p.rate:.1f} captures/s", file=sys.stderr, flush=True)  # type: ignore[attr-defined]
-
-        report = ingest_paths(pipeline, [Path(warc)], progress=False, on_progress=progress, progress_every=15)
-        out["ingest_s"] = time.perf_counter() - started
-        out["new_items"] = report.new_items
-        out["republications"] = report.republications
-        out["errors"] = report.errors
-    out["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    gc.collect()
-    out["rss_after"] = rss_bytes()
-    # The LSH alone: index every stored version again (story and lead) into a fresh one.
-    d = config.detection
-    gc.collect()
-    before = rss_bytes()
-    index = CandidateIndex(d.num_perm, d.lsh_bands, d.lsh_rows)
-    for item_id, item in pipeline.corpus.items.items():
-        for version in item.versions:
-            index.add((item_id, version.number, "story"), version.story)
-            index.add((item_id, version.number, "lead"), version.lead)
-    gc.collect()
-    out["lsh_rss"] = rss_bytes() - before
-    out["items_total"] = len(pipeline.corpus.items)
-    print(json.dumps(out))
 
 
 # -- databases ---------------------------------------------------------------------------------
@@ -140,9 +89,33 @@ class Database:
         finally:
             engine.dispose()
 
+    def scalar(self, sql: str) -> object:
+        """One value of a query."""
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        engine = create_engine(self.url, poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                return conn.exec_driver_sql(sql).scalar_one()
+        finally:
+            engine.dispose()
+
+    def index_bytes(self) -> int:
+        """Bytes of the LSH bucket table and its index."""
+        if self.kind == "postgresql":
+            return int(self.scalar("SELECT pg_total_relation_size('lsh_buckets')"))  # type: ignore[arg-type]
+        try:
+            # Page by page: the aggregated form ('main', 1) wraps its sum at 2^32 in SQLite 3.40.
+            return int(self.scalar("SELECT SUM(pgsize) FROM dbstat WHERE name = 'lsh_buckets'"))  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001 (SQLite built without dbstat: the whole file's pages, an upper bound)
+            return int(self.scalar("PRAGMA page_count")) * int(self.scalar("PRAGMA page_size"))  # type: ignore[arg-type]
+
     def size(self) -> int:
         """Bytes the database takes on disk now."""
         if self.kind == "sqlite":
+            with contextlib.suppress(Exception):
+                self.scalar("PRAGMA wal_checkpoint(TRUNCATE)")
             return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
         with self._admin() as conn:
             return int(conn.exec_driver_sql(f"SELECT pg_database_size('{self.name}')").scalar_one())
@@ -254,6 +227,99 @@ def time_run_until_poll(config: Path, server: FeedServer, timeout: float) -> flo
         _stop(process)
 
 
+def time_poll_all(config: Path, server: FeedServer, timeout: float) -> float:
+    """Seconds from starting `tracker poll --all` to its request to the local feed (it then finishes)."""
+    server.first_request = None
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "tracker", "--config", str(config), "poll", "--all"], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        raise StepTimeout(f"poll --all: over {timeout:.0f} s") from None
+    finally:
+        _stop(process)
+    if server.first_request is None:
+        raise RuntimeError(f"tracker poll --all exited {process.returncode} without polling")
+    return server.first_request - started
+
+
+def time_ingest_one(config: Path, feed_file: Path, timeout: float) -> float:
+    """Seconds `tracker ingest` of one small feed file takes, start to exit."""
+    return run_logged([sys.executable, "-m", "tracker", "--config", str(config), "ingest", "--no-progress", "--url",
+                       "http://bench.local/file.xml", "--captured-at", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                       str(feed_file)], timeout, "ingest-one")[0]
+
+
+def _peak_rss(pid: int) -> int:
+    """The largest VmHWM of a process and its children (0 once gone).
+
+    Not wait4's ru_maxrss: a child started by vfork + exec inherits the high-water mark of
+    the parent's memory (here, the bulk loader's), so it reports the benchmark, not tracker."""
+    peak = 0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for one in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) * 1024)
+    return peak
+
+
+def ingest_tail(config: Path, db: Database, warc: Path, timeout: float) -> dict[str, float]:
+    """`tracker ingest` of the tail's WARC in a fresh process: start-up to its first stored
+    capture, items/s from then to its exit, and its peak RSS (VmHWM, sampled until it exits)."""
+    items_before = int(db.scalar("SELECT COUNT(*) FROM items"))
+    last_capture = int(db.scalar("SELECT COALESCE(MAX(id), 0) FROM captures"))
+    log = warc.with_suffix(".log").open("w")
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "tracker", "--config", str(config), "ingest", "--no-progress", str(warc)],
+                               cwd=ROOT, stdout=log, stderr=log)
+    first: list[float] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        engine = create_engine(db.url, poolclass=NullPool)
+        try:
+            while not done.is_set():
+                with engine.connect() as conn:
+                    if int(conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM captures").scalar_one()) > last_capture:
+                        first.append(time.perf_counter())
+                        return
+                time.sleep(0.01)
+        finally:
+            engine.dispose()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    peak = 0
+    while True:
+        peak = max(peak, _peak_rss(process.pid))  # a zombie has no memory left: sampled before reaping
+        pid, status = os.waitpid(process.pid, os.WNOHANG)
+        if pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            break
+        if time.perf_counter() - started > timeout:
+            _stop(process)
+            raise StepTimeout(f"tail ingest: over {timeout:.0f} s")
+        time.sleep(0.05)
+    ended = time.perf_counter()
+    done.set()
+    watcher.join(5)
+    log.close()
+    if process.returncode != 0:
+        raise RuntimeError(f"tail ingest exited {process.returncode}: {warc.with_suffix('.log').read_text()[-400:]}")
+    new_items = int(db.scalar("SELECT COUNT(*) FROM items")) - items_before
+    begun = first[0] if first else started
+    return {"tail items": new_items, "tail startup s": begun - started, "tail items/s": new_items / (ended - begun),
+            "tail wall s": ended - started, "peak_rss": peak}
+
+
 @dataclass
 class Row:
     db: str
@@ -269,56 +335,68 @@ def write_config(path: Path, url: str, feed: str | None = None) -> Path:
     return path
 
 
-def measure(kind: str, items: int, scratch: Path, args: argparse.Namespace, server: FeedServer, empty: Row | None) -> Row:
+def build(db: Database, items: int, tail: int, tail_warc: Path, seed: int, workers: int | None) -> tuple[int, int]:
+    """Generate the network: the first `items - tail` items through the bulk loader, the rest
+    as a WARC for `tracker ingest`. Returns (items bulk-loaded, items in the WARC)."""
+    from bulk_load import bulk_load
+
+    from tracker.config import DetectionConfig
+
+    stream = Network(seed).captures(items)
+    loaded = 0
+
+    def prefix() -> Iterator[FeedCapture]:
+        nonlocal loaded
+        if items - tail <= 0:
+            return
+        for capture in stream:
+            yield capture
+            loaded += capture.new_items
+            if loaded >= items - tail:
+                return
+
+    if items > tail:
+        bulk_load(db.url, prefix(), DetectionConfig(), say, workers)
+    out = WarcOut(tail_warc)
+    try:
+        for capture in stream:
+            out.write(capture)
+    finally:
+        out.close()
+    return loaded, out.items
+
+
+def measure(kind: str, items: int, scratch: Path, args: argparse.Namespace, server: FeedServer) -> Row:
     """Build a database of `items` items on `kind` and take every figure."""
+    from tracker.store.database import open_database
+
     row = Row(kind, items)
-    python = sys.executable
+    size_started = time.perf_counter()
     db = Database(kind, scratch, f"n{items}", args.pg_url)
     try:
         config = write_config(scratch / f"{kind}-{items}.toml", db.url)
         polled = write_config(scratch / f"{kind}-{items}-poll.toml", db.url, server.url)
-        tail = min(args.tail, items)
-        bulk_warc, tail_warc = scratch / f"bulk-{items}.warc.gz", scratch / f"tail-{items}.warc.gz"
-        if items:
-            if not tail_warc.exists():
-                say(f"{kind} {items:,}: generating the network")
-                bulk, rest = write_network(items, tail, bulk_warc, tail_warc, seed=args.seed)
-                say(f"{kind} {items:,}: {bulk.captures:,} + {rest.captures:,} captures, {bulk.items:,} + {rest.items:,} items")
-        # A freshly migrated empty database: its size is the floor per-item sizes are counted from.
-        run_logged([python, str(Path(__file__).resolve()), "--worker", str(config)], args.step_timeout, "migrate")
+        open_database(db.url).kw["bind"].dispose()
         floor = db.size()
-        if items > tail:
-            say(f"{kind} {items:,}: bulk ingest of the first {items - tail:,} items (tracker ingest)")
-            seconds, _ = run_logged([python, "-m", "tracker", "--config", str(config), "ingest", "--no-progress", str(bulk_warc)],
-                                    args.step_timeout, "bulk")
-            row.figures["bulk items/s"] = (items - tail) / seconds
-        if items:
-            say(f"{kind} {items:,}: ingest of the last {tail:,} items, measured")
-            _, out = run_logged([python, str(Path(__file__).resolve()), "--worker", str(config), str(tail_warc)], args.step_timeout, "tail")
-        else:
-            _, out = run_logged([python, str(Path(__file__).resolve()), "--worker", str(config)], args.step_timeout, "load")
-        w = json.loads(out.strip().splitlines()[-1])
-        row.figures.update(w)
-        if items:
-            row.figures["tail items/s"] = w["new_items"] / w["ingest_s"]
-        stored = int(w["items_total"])
+        tail_warc = scratch / f"tail-{kind}-{items}.warc.gz"
+        say(f"{kind} {items:,}: generating; bulk load of the first {max(0, items - args.tail):,} items")
+        started = time.perf_counter()
+        loaded, rest = build(db, items, min(args.tail, items), tail_warc, args.seed, args.workers)
+        row.figures["bulk s"] = time.perf_counter() - started
+        say(f"{kind} {items:,}: {loaded:,} items loaded in {row.figures['bulk s']:.0f} s; ingest of the last {rest:,} (tracker ingest)")
+        row.figures.update(ingest_tail(config, db, tail_warc, args.step_timeout))
+        say(f"{kind} {items:,}: {row.figures['tail items/s']:.0f} items/s, peak RSS {row.figures['peak_rss'] / 1e6:.0f} MB")
+        stored = int(db.scalar("SELECT COUNT(*) FROM items"))
         row.figures["stored"] = stored
+        row.figures["index bytes/item"] = db.index_bytes() / stored
         size = db.size()
-        row.figures["db bytes/item"] = (size - floor) / stored if stored else None
-        row.figures["db MB"] = size / 1e6
-        if empty is not None and stored:
-            # The caches of all N items as the ingest left them (after the rebuild of the
-            # first N - 10k and the ingest of the rest), over an empty database's process.
-            row.figures["cache bytes/item"] = (w["rss_after"] - empty.figures["rss_after"]) / stored
-            row.figures["lsh bytes/item"] = w["lsh_rss"] / stored
+        row.figures["db bytes/item"] = (size - floor) / stored
         say(f"{kind} {items:,}: start-up of run, poll --all, ingest of one file")
-        limit = args.startup_timeout or args.step_timeout
+        limit = args.startup_timeout
         for label, action in (
             ("run→poll s", lambda: time_run_until_poll(polled, server, limit)),
-            ("poll --all s", lambda: run_logged([python, "-m", "tracker", "--config", str(polled), "poll", "--all"], limit, "poll")[0]),
-            ("ingest 1 file s", lambda: run_logged(
-                [python, "-m", "tracker", "--config", str(config), "ingest", "--no-progress", "--url", "http://bench.local/file.xml",
-                 "--captured-at", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), str(scratch / "one.xml")], limit, "ingest-one")[0]),
+            ("poll --all s", lambda: time_poll_all(polled, server, limit)),
+            ("ingest 1 file s", lambda: time_ingest_one(config, scratch / "one.xml", limit)),
         ):
             try:
                 row.figures[label] = action()
@@ -329,19 +407,21 @@ def measure(kind: str, items: int, scratch: Path, args: argparse.Namespace, serv
         say(str(error))
         row.figures["error"] = "timeout"
     except Exception as error:  # noqa: BLE001 (a benchmark reports and goes on to the next size)
-        say(f"{kind} {items:,}: failed: {error}")
+        say(f"{kind} {items:,}: failed: {error!r}")
         row.figures["error"] = str(error)[:80]
     finally:
-        with contextlib.suppress(Exception):
-            db.drop()
+        row.figures["wall s"] = time.perf_counter() - size_started
+        if not args.keep:
+            with contextlib.suppress(Exception):
+                db.drop()
     return row
 
 
 COLUMNS = [
-    ("db", "db"), ("items", "items"), ("tail items/s", "ingest last 10k items/s"), ("bulk items/s", "bulk items/s"),
-    ("peak_rss", "peak RSS MB"), ("rebuild_s", "rebuild s"), ("run→poll s", "run→1st poll s"), ("poll --all s", "poll --all s"),
-    ("ingest 1 file s", "ingest 1 file s"), ("db bytes/item", "DB bytes/item"), ("cache bytes/item", "cache RSS bytes/item"),
-    ("lsh bytes/item", "LSH RSS bytes/item"),
+    ("db", "db"), ("items", "items"), ("wall s", "wall s"), ("bulk s", "bulk prefix s"), ("tail items/s", "ingest last 10k items/s"),
+    ("tail startup s", "ingest start→1st capture s"), ("peak_rss", "peak RSS MB"), ("run→poll s", "run→1st poll s"),
+    ("poll --all s", "poll --all→1st poll s"), ("ingest 1 file s", "ingest 1 file s"), ("index bytes/item", "index bytes/item"),
+    ("db bytes/item", "DB bytes/item"),
 ]
 
 
@@ -352,12 +432,12 @@ def cell(key: str, row: Row) -> str:
         return f"{row.items:,}"
     value = row.figures.get(key)
     if value is None:
-        return "error" if "error" in row.figures and key != "bulk items/s" else "—"
+        return "error" if "error" in row.figures else "—"
     if isinstance(value, str):
         return value
     if key == "peak_rss":
         return f"{value / 1e6:,.0f}"
-    if key.endswith("/item") or key.endswith("items/s"):
+    if key.endswith("/item") or key.endswith("items/s") or key in ("wall s", "bulk s"):
         return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
     return f"{value:.2f}"
 
@@ -372,20 +452,48 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _number(row: Row, key: str) -> float | None:
+    value = row.figures.get(key)
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def goals(rows: list[Row]) -> list[str]:
+    """The issue's goals, judged per database on its smallest and largest size."""
+    lines = []
+    for kind in dict.fromkeys(r.db for r in rows):
+        mine = sorted((r for r in rows if r.db == kind), key=lambda r: r.items)
+        small, large = mine[0], mine[-1]
+        at = f"{kind} at {large.items:,}"
+
+        def judged(ok: bool | None, text: str) -> str:
+            return f"- [{'met' if ok else 'MISSED' if ok is not None else 'n/a'}] {at}: {text}"
+
+        base, rate = _number(small, "tail items/s"), _number(large, "tail items/s")
+        ok = None if base is None or rate is None else rate * 1.5 >= base
+        lines.append(judged(ok, f"ingest of the last 10k within 1.5× of the {small.items:,} figure ({rate or 0:,.0f} vs {base or 0:,.0f} items/s)"))
+        base, peak = _number(small, "peak_rss"), _number(large, "peak_rss")
+        ok = None if base is None or peak is None else peak <= 300e6 and peak <= base * 1.2
+        lines.append(judged(ok, f"peak RSS ≤ 300 MB and flat (≤ 1.2× the {small.items:,} figure): {(peak or 0) / 1e6:,.0f} vs {(base or 0) / 1e6:,.0f} MB"))
+        for key, label in (("run→poll s", "tracker run"), ("poll --all s", "tracker poll --all"), ("ingest 1 file s", "tracker ingest of one file")):
+            value = _number(large, key)
+            lines.append(judged(None if value is None else value <= 1.0, f"{label} start-up to the first poll ≤ 1 s ({value if value is not None else '—'} s)"))
+    return lines
+
+
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        worker(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
-        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10000,100000", help="comma-separated item counts (default 10000,100000)")
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated item counts (default 10000,100000,1000000)")
     parser.add_argument("--db", default="sqlite,postgresql", help="sqlite, postgresql or both (default both)")
     parser.add_argument("--pg-url", default=os.environ.get("TRACKER_BENCH_PG_URL", PG_SERVER),
                         help="a PostgreSQL server's maintenance database, where scratch databases are created")
-    parser.add_argument("--step-timeout", type=float, default=3600.0, help="seconds any one step may take (default 3600)")
-    parser.add_argument("--startup-timeout", type=float, default=None,
-                        help="seconds a start-up measurement may take before it is reported as '> N' (default: --step-timeout)")
+    parser.add_argument("--step-timeout", type=float, default=3600.0, help="seconds the measured ingest may take (default 3600)")
+    parser.add_argument("--startup-timeout", type=float, default=120.0,
+                        help="seconds a start-up measurement may take before it is reported as '> N' (default 120)")
     parser.add_argument("--tail", type=int, default=TAIL, help="items measured at the end of each size (default 10000)")
+    parser.add_argument("--workers", type=int, default=None, help="fingerprinting processes of the bulk prefix (default: cores)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch databases (in --scratch)")
+    parser.add_argument("--scratch", type=Path, help="folder for scratch files and SQLite databases (default: a temporary one)")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args()
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -395,25 +503,25 @@ def main() -> None:
     rows: list[Row] = []
     server = FeedServer()
     try:
-        with tempfile.TemporaryDirectory(prefix="bench-scale-") as folder:
+        with tempfile.TemporaryDirectory(prefix="bench-scale-", dir=args.scratch) as folder:
             scratch = Path(folder)
             (scratch / "one.xml").write_bytes(FeedServer.BODY.replace(b"bench.local/1", b"bench.local/file-1"))
             for kind in kinds:
-                say(f"{kind}: empty database")
-                empty = measure(kind, 0, scratch, args, server, None)
-                rows.append(empty)
                 for items in sizes:
-                    rows.append(measure(kind, items, scratch, args, server, empty if "rss_loaded" in empty.figures else None))
+                    rows.append(measure(kind, items, scratch, args, server))
                     print(table(rows[-1:]), file=sys.stderr, flush=True)
                     if args.json:
                         args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=1))
     finally:
         server.close()
     print(table(rows))
-    print("\nbulk: the first N-10k items ingested by one `tracker ingest`; ingest last 10k: a fresh process doing what "
-          "`tracker ingest` does, ingest time only (rebuild apart); cache RSS: RSS of the measuring process after its ingest less the "
-          "empty database's, per item; LSH RSS: an in-memory LSH of every version (story + lead) on its own, per item; DB bytes: "
-          "less a freshly migrated empty database.")
+    print()
+    print("\n".join(goals(rows)))
+    print("\nbulk prefix: the first N−10k items stored by bench/bulk_load.py (the pipeline's rows and fingerprints, written in "
+          "bulk); ingest last 10k: `tracker ingest` of a WARC in a fresh process, items/s from its first stored capture to its "
+          "exit; peak RSS: that process and its parser processes (largest VmHWM, sampled); start-ups: process start to the first request to a local feed (run, poll --all), "
+          "to exit (ingest of one small file); index: lsh_buckets (SQLite dbstat, PostgreSQL pg_total_relation_size); DB: less a "
+          "freshly migrated empty database.")
     if args.json:
         args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=1))
 

@@ -94,6 +94,9 @@ class FeedCapture:
     captured_at: datetime
     body: bytes
     new_items: int
+    # What the body lists, for loaders that skip parsing it (bench/bulk_load.py).
+    publisher: Publisher | None = None
+    entries: tuple[Entry, ...] = ()
 
 
 _ORIGINATORS = ["Northwind Herald", "Lakeside Courier", "Capital Ledger", "Harbour Post", "Valley Tribune", "Summit Daily",
@@ -189,7 +192,7 @@ class Network:
     def _capture(self, state: FeedState, when: datetime) -> FeedCapture:
         entries = list(reversed(state.new)) + list(reversed(state.old))
         body = rss(state.publisher, entries)
-        capture = FeedCapture(state.publisher.feed_url, when, body, len(state.new))
+        capture = FeedCapture(state.publisher.feed_url, when, body, len(state.new), state.publisher, tuple(entries))
         state.old.extend(state.new)
         state.new = []
         return capture
