@@ -73,3 +73,23 @@ def test_other_detection_settings_build_the_state_again(sqlite_url: str) -> None
     engine.dispose()
     assert after["buckets"] and after["buckets"] != before["buckets"]
     assert len({item for _, item in after["buckets"]}) == len({item for _, item in before["buckets"]})
+
+
+@pytest.mark.parametrize(("built", "now"), [(3, 2), (2, 3)])
+def test_another_boilerplate_threshold_cleans_the_stories_again(tmp_path, built: int, now: int) -> None:  # type: ignore[no-untyped-def]
+    # A paragraph on 2 items is boilerplate under 2 and not under 3: the stories holding it
+    # must be fingerprinted as a fresh database with the new threshold has them.
+    changed, fresh = (f"sqlite:///{tmp_path / name}.sqlite3" for name in ("changed", "fresh"))
+    disclaimer = "This article is provided for information only and does not constitute advice of any kind from the agency."
+    extra = [Item(f"Story {n}", f"https://www.khaama.com/s{n}/", [*article(70 + n, paragraphs=4), disclaimer], T0 + hours(n)) for n in range(2)]
+    captures = [capture(KHAAMA, T0 + hours(6), rss("Khaama Press", "https://www.khaama.com/", extra))]
+    make_pipeline(changed, FEEDS, boilerplate_min_items=built).ingest(captures)
+    make_pipeline(changed, FEEDS, boilerplate_min_items=now)
+    make_pipeline(fresh, FEEDS, boilerplate_min_items=now).ingest(captures)
+    engine = sa.create_engine(changed)
+    with engine.connect() as conn:
+        stories = conn.execute(sa.text("SELECT story_text FROM item_versions")).scalars().all()
+    engine.dispose()
+    assert len(stories) == 2 and all(("constitute advice" in s) == (now > 2) for s in stories)
+    for part in ("fingerprints", "buckets", "paragraphs"):
+        assert state_of(changed)[part] == state_of(fresh)[part], part

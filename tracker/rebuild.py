@@ -43,16 +43,27 @@ def prepare(pipeline: Pipeline) -> None:
     with pipeline.sessions.begin() as session:
         locks.begin_write(session)
         locks.lock(session, locks.REBUILD, [0])
-        if state.meta_value(session, SETTINGS) == wanted:
+        built = state.meta_value(session, SETTINGS)
+        if built == wanted:
             return  # another process built it while this one waited
         if state.has_versions(session):
             log.warning("building the detection state from the stored versions (once, for these detection settings)")
-            _rebuild(session, pipeline)
+            _rebuild(session, pipeline, _boilerplate_threshold(built))
         state.set_meta(session, SETTINGS, wanted)
 
 
-def _rebuild(session: Session, pipeline: Pipeline) -> None:
+def _boilerplate_threshold(settings: str | None) -> int | None:
+    """The boilerplate threshold the stored fingerprints were cleaned with (None: unknown,
+    as after the upgrade that introduced the state, whose versions were cleaned as now)."""
+    try:
+        return int(settings.rsplit("/", 1)[1]) if settings else None
+    except (IndexError, ValueError):
+        return None
+
+
+def _rebuild(session: Session, pipeline: Pipeline, threshold: int | None) -> None:
     d = pipeline.detection
+    before = d.boilerplate_min_items if threshold is None else threshold
     state.clear_derived(session)
     state.fill_full_counts(session)
     for publisher_id in state.publishers_with_items(session):
@@ -69,6 +80,13 @@ def _rebuild(session: Session, pipeline: Pipeline) -> None:
             for key in set(keys) - mine:
                 counts.setdefault(key, []).append(r.item_id)
             mine.update(keys)
+        # A paragraph on as many items as one threshold asks but not the other changed sides:
+        # the stories holding it were cleaned by the old threshold, and are fingerprinted again.
+        flipped = {key for key, ids in counts.items() if (len(ids) >= before) != (len(ids) >= d.boilerplate_min_items)}
+        if flipped:
+            again = [r.id for r in rows if r.id not in documents and flipped & set(unpack_keys(r.paragraph_keys))]
+            texts.update(state.texts_of(session, again))
+            documents.update({vid: document_from_paragraphs(texts[vid][0].split("\n") if texts[vid][0] else []) for vid in again})
         state.insert_counts(session, [
             {"publisher_id": publisher_id, "key": as_signed(key), "item_count": len(ids),
              "holders": "" if len(ids) >= d.boilerplate_min_items else " ".join(map(str, ids))}
