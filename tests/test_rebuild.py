@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from tests.builders import T0, Item, article, capture, hours, rss
 from tests.conftest import make_pipeline
 from tests.test_pipeline import FEEDS, KHAAMA, network
+from tracker.errors import ConfigError
 
 
 def boilerplate_network() -> list:  # type: ignore[type-arg]
@@ -93,3 +94,20 @@ def test_another_boilerplate_threshold_cleans_the_stories_again(tmp_path, built:
     assert len(stories) == 2 and all(("constitute advice" in s) == (now > 2) for s in stories)
     for part in ("fingerprints", "buckets", "paragraphs"):
         assert state_of(changed)[part] == state_of(fresh)[part], part
+
+
+def test_a_process_whose_settings_were_rebuilt_away_refuses_to_write(any_db_url: str) -> None:
+    # A daemon runs with one config; an ingest started with edited [detection] settings
+    # builds the state again. The daemon must not go on adding fingerprints of the old settings.
+    captures = network(article(6, paragraphs=8))
+    running = make_pipeline(any_db_url, FEEDS)
+    running.ingest(captures[:2])
+    make_pipeline(any_db_url, FEEDS, shingle_size=4)
+    with pytest.raises(ConfigError, match="other \\[detection\\] settings"):
+        running.ingest(captures[2:])
+    engine = sa.create_engine(any_db_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT DISTINCT shingle_size FROM item_versions")).scalars().all() == [4]
+    engine.dispose()
+    # Started again with the settings the state has, it writes.
+    assert make_pipeline(any_db_url, FEEDS, shingle_size=4).ingest(captures[2:]).captures == len(captures) - 2

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from tracker.errors import ConfigError
 from tracker.fingerprint import SCHEME, pack_keys, unpack_keys
 from tracker.lsh import band_keys
 from tracker.normalise import document_from_paragraphs
@@ -50,6 +51,20 @@ def prepare(pipeline: Pipeline) -> None:
             log.warning("building the detection state from the stored versions (once, for these detection settings)")
             _rebuild(session, pipeline, _boilerplate_threshold(built))
         state.set_meta(session, SETTINGS, wanted)
+
+
+def check(pipeline: Pipeline, session: Session) -> None:
+    """At the start of a write: the state must still be the one built for this process's
+    settings. A process started since with other settings built it again; writing on with
+    these would mix two sets of fingerprints and buckets in one index."""
+    # Shared: writers go on side by side; a rebuild (exclusive) waits for them, and they for it.
+    locks.share(session, locks.REBUILD, 0)
+    built = state.meta_value(session, SETTINGS)
+    if built != pipeline.settings:
+        raise ConfigError(
+            f"the detection state was built again by another process for other [detection] settings ({built}, here "
+            f"{pipeline.settings}); start this one again with the same settings"
+        )
 
 
 def _boilerplate_threshold(settings: str | None) -> int | None:

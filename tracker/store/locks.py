@@ -63,6 +63,15 @@ def lock(session: Session, kind: int, keys: Iterable[int]) -> bool:
     return True
 
 
+def share(session: Session, kind: int, key: int) -> None:
+    """Hold a shared `kind` lock on `key` until the transaction ends (PostgreSQL; SQLite's
+    writer holds the whole database): any number of holders, none while one holds it alone."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock_shared(CAST(:kind AS integer), CAST(:key AS integer))"),
+                           {"kind": _int4(kind), "key": _int4(key)})
+
+
 def retryable(error: BaseException) -> bool:
     """Whether a failed transaction lost a race with another writer and may simply run again."""
     code = getattr(getattr(error, "orig", None), "sqlstate", None)
