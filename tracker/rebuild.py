@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 from tracker.errors import ConfigError
 from tracker.fingerprint import SCHEME, pack_keys, unpack_keys
 from tracker.lsh import band_keys
+from tracker.model import IngestReport
 from tracker.normalise import document_from_paragraphs
 from tracker.store import locks, matching, state
+from tracker.store.directory import load_directory
 from tracker.store.evidence import as_signed
 
 if TYPE_CHECKING:
@@ -50,6 +52,11 @@ def prepare(pipeline: Pipeline) -> None:
         if state.has_versions(session):
             log.warning("building the detection state from the stored versions (once, for these detection settings)")
             _rebuild(session, pipeline, _boilerplate_threshold(built))
+            if built is not None:
+                # Matches were verified on the old fingerprints and candidates: found again,
+                # they are what a fresh database with these settings holds. (After the upgrade
+                # that introduced the state, `built` is unknown and the matches are current.)
+                _match_again(session, pipeline)
         state.set_meta(session, SETTINGS, wanted)
 
 
@@ -120,6 +127,19 @@ def _rebuild(session: Session, pipeline: Pipeline, threshold: int | None) -> Non
                 if sig:
                     found.update(band_keys(sig, d.lsh_bands, d.lsh_rows))
         _insert_new_buckets(session, per_item)
+
+
+def _match_again(session: Session, pipeline: Pipeline, batch: int = 500) -> None:
+    """Every item matched and every group decided again, on the rebuilt fingerprints."""
+    log.warning("matching every item again (the detection settings changed)")
+    state.clear_matches(session)
+    pipeline.directory = load_directory(session)
+    ids = state.item_ids(session)
+    touched: set[int] = set()
+    for start in range(0, len(ids), batch):
+        touched |= pipeline.detector.match(session, ids[start : start + batch])
+    # Not alerted: copies found because the settings changed are no news of the feeds.
+    pipeline.detector.decide(session, set(ids), pipeline.directory, IngestReport())
 
 
 def _insert_new_buckets(session: Session, per_item: dict[int, set[int]]) -> None:
