@@ -10,6 +10,7 @@ that feed data may carry.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import tempfile
 import traceback
@@ -271,10 +272,25 @@ def _ingest_in_processes(ctx: click.Context, config: Config, paths: list[Path], 
         plan = Path(scratch) / "plan.json"
         plan.write_text(json.dumps(plan_shares(paths, url, when, workers)))
         done = ingest_in_processes(_global_args(ctx), [*args, "--share-plan", str(plan)], paths, workers)
-    failed = [code for code in done.exit_codes if code not in (0, EXIT_FAILURES, EXIT_INTERRUPTED)]
-    _ingest_summary(done.report, republication_count(sessions) - before, done.interrupted and not failed)
+    # A share killed by a signal (kill -9, the OOM killer) says nothing itself and has a
+    # negative status, which no exit status can carry: it is named here, and the run failed.
+    killed = [(share, -code) for share, code in enumerate(done.exit_codes, 1) if code < 0]
+    failed = [code for code in done.exit_codes if code > 0 and code not in (EXIT_FAILURES, EXIT_INTERRUPTED)]
+    for share, signum in killed:
+        echo(f"tracker: ingest process {share} of {workers} was killed ({_signal_name(signum)}) before it finished; what it "
+             "stored stays stored. Run the same command again to resume.", err=True)
+    _ingest_summary(done.report, republication_count(sessions) - before, done.interrupted and not failed and not killed)
     if failed:
         sys.exit(max(failed))  # a worker could not run at all (it said why on stderr)
+    if killed:
+        sys.exit(EXIT_FAILURES)
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 @main.command()
