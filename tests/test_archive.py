@@ -6,6 +6,8 @@ import gzip
 import io
 import os
 import random
+import subprocess
+import sys
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -297,3 +299,24 @@ def test_a_capture_time_from_the_future_or_before_the_web_is_refused(value: str)
     with pytest.raises(InputError, match="out of range"):
         parse_time(value)
     assert parse_time("2025-01-07T09:30:00Z").year == 2025
+
+
+def test_workers_archiving_into_one_folder_in_the_same_second_write_files_of_their_own(tmp_path: Path) -> None:
+    # `run --workers N` starts N processes with one [archive] dir at once: each must have its
+    # own file, or their records interleave (and a killed worker's torn record sits mid-file).
+    script = (
+        "import datetime as d, sys, pathlib, tracker.archive as a\n"
+        "class Frozen(d.datetime):\n"
+        "    @classmethod\n"
+        "    def now(cls, tz=None): return d.datetime(2026, 1, 1, 12, 0, 0, tzinfo=tz)\n"
+        "a.datetime = Frozen\n"
+        "w = a.WarcArchive(pathlib.Path(sys.argv[1]))\n"
+        "w.write(sys.argv[2], d.datetime(2026, 1, 1, 12, 0, 0), 200, (('Content-Type', 'application/rss+xml'),), b'<rss/>' * 3000)\n"
+        "w.close()\n"
+    )
+    for feed in ("https://a.example/feed", "https://b.example/feed"):
+        subprocess.run([sys.executable, "-c", script, str(tmp_path), feed], check=True, timeout=60)
+    files = sorted(tmp_path.glob("*.warc.gz"))
+    assert len(files) == 2
+    assert [[c.feed_url for c in read_warc(f)] for f in files] in (
+        [["https://a.example/feed"], ["https://b.example/feed"]], [["https://b.example/feed"], ["https://a.example/feed"]])

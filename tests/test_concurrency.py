@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from tests.builders import T0, Item, article, capture, hours, rss, write_warc
 from tests.test_pipeline import DIGEST, FEEDS, KHAAMA, MIRRORS, RU24, khaama_item, mirror_item
+from tests.conftest import make_pipeline
 from tracker.model import Capture
 
 TRACKER = str(Path(sys.executable).with_name("tracker"))
@@ -80,3 +81,14 @@ def test_two_ingests_at_once_equal_a_serial_run(tmp_path: Path, backend: str, re
     expected = _provenance(urls[0])
     assert len(expected) == 12 * 4
     assert _provenance(urls[1]) == expected
+
+
+@pytest.mark.postgres
+def test_a_capture_of_hundreds_of_new_texts_fits_postgresqls_lock_table(pg_url: str) -> None:
+    # Every text has 64 to 128 LSH buckets, each an advisory lock: 300 new items asked for
+    # ~38,000, past what a default server holds (max_locks_per_transaction 64 × connections).
+    feed = "https://big.example/feed"
+    entries = [Item(f"Entry {n}", f"https://big.example/{n}", article(5000 + n, paragraphs=2, words=40), T0) for n in range(300)]
+    pipeline = make_pipeline(pg_url, [{"url": feed, "publisher": "Big"}])
+    report = pipeline.process(capture(feed, T0, rss("Big", "https://big.example/", entries)))
+    assert (report.captures, report.new_items, report.store_error) == (1, 300, None)

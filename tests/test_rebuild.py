@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from tests.builders import T0, Item, article, capture, hours, rss
 from tests.conftest import make_pipeline
 from tests.test_pipeline import FEEDS, KHAAMA, network
+from tracker.errors import ConfigError
 
 
 def boilerplate_network() -> list:  # type: ignore[type-arg]
@@ -73,3 +74,62 @@ def test_other_detection_settings_build_the_state_again(sqlite_url: str) -> None
     engine.dispose()
     assert after["buckets"] and after["buckets"] != before["buckets"]
     assert len({item for _, item in after["buckets"]}) == len({item for _, item in before["buckets"]})
+
+
+@pytest.mark.parametrize(("built", "now"), [(3, 2), (2, 3)])
+def test_another_boilerplate_threshold_cleans_the_stories_again(tmp_path, built: int, now: int) -> None:  # type: ignore[no-untyped-def]
+    # A paragraph on 2 items is boilerplate under 2 and not under 3: the stories holding it
+    # must be fingerprinted as a fresh database with the new threshold has them.
+    changed, fresh = (f"sqlite:///{tmp_path / name}.sqlite3" for name in ("changed", "fresh"))
+    disclaimer = "This article is provided for information only and does not constitute advice of any kind from the agency."
+    extra = [Item(f"Story {n}", f"https://www.khaama.com/s{n}/", [*article(70 + n, paragraphs=4), disclaimer], T0 + hours(n)) for n in range(2)]
+    captures = [capture(KHAAMA, T0 + hours(6), rss("Khaama Press", "https://www.khaama.com/", extra))]
+    make_pipeline(changed, FEEDS, boilerplate_min_items=built).ingest(captures)
+    make_pipeline(changed, FEEDS, boilerplate_min_items=now)
+    make_pipeline(fresh, FEEDS, boilerplate_min_items=now).ingest(captures)
+    engine = sa.create_engine(changed)
+    with engine.connect() as conn:
+        stories = conn.execute(sa.text("SELECT story_text FROM item_versions")).scalars().all()
+    engine.dispose()
+    assert len(stories) == 2 and all(("constitute advice" in s) == (now > 2) for s in stories)
+    for part in ("fingerprints", "buckets", "paragraphs"):
+        assert state_of(changed)[part] == state_of(fresh)[part], part
+
+
+def test_a_process_whose_settings_were_rebuilt_away_refuses_to_write(any_db_url: str) -> None:
+    # A daemon runs with one config; an ingest started with edited [detection] settings
+    # builds the state again. The daemon must not go on adding fingerprints of the old settings.
+    captures = network(article(6, paragraphs=8))
+    running = make_pipeline(any_db_url, FEEDS)
+    running.ingest(captures[:2])
+    make_pipeline(any_db_url, FEEDS, shingle_size=4)
+    with pytest.raises(ConfigError, match="other \\[detection\\] settings"):
+        running.ingest(captures[2:])
+    engine = sa.create_engine(any_db_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT DISTINCT shingle_size FROM item_versions")).scalars().all() == [4]
+    engine.dispose()
+    # Started again with the settings the state has, it writes.
+    assert make_pipeline(any_db_url, FEEDS, shingle_size=4).ingest(captures[2:]).captures == len(captures) - 2
+
+
+def _matches(url: str) -> list[tuple[int, int, float, float]]:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT item_a, item_b, jaccard, a_in_b FROM matches ORDER BY item_a, item_b")).all()
+    engine.dispose()
+    return [(a, b, round(j, 6), round(c, 6)) for a, b, j, c in rows]
+
+
+def test_other_detection_settings_find_the_matches_a_fresh_database_finds(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Matches verified on 5-word shingles stayed when the settings said 4: a rebuilt
+    # database must hold what one built with the new settings from the start holds.
+    changed, fresh = (f"sqlite:///{tmp_path / name}.sqlite3" for name in ("changed", "fresh"))
+    captures = boilerplate_network()
+    make_pipeline(changed, FEEDS).ingest(captures)
+    before = _matches(changed)
+    make_pipeline(changed, FEEDS, shingle_size=4, lsh_bands=32, lsh_rows=4)
+    make_pipeline(fresh, FEEDS, shingle_size=4, lsh_bands=32, lsh_rows=4).ingest(captures)
+    assert before and _matches(fresh) != before
+    assert _matches(changed) == _matches(fresh)
+    assert state_of(changed)["provenance"] == state_of(fresh)["provenance"]

@@ -7,6 +7,7 @@ and counts such overlaps per feed.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -235,3 +236,42 @@ def test_ingest_workers_that_die_without_a_report_fail_the_ingest(tmp_path: Path
     assert result.exit_code == 70, result.output
     assert "tracker: error: ingest process 1/2 stopped without storing its share (exit 1; its error is above)" in result.stderr
     assert "tracker: error: ingest process 2/2 stopped without storing its share" in result.stderr
+
+
+def _child(parent: int, share: str, timeout: float = 60) -> int:
+    """The pid of the ingest process of `share` ("1/2") started by `parent`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                command = (entry / "cmdline").read_bytes().split(b"\0")
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == parent and share.encode() in command:
+                return int(entry.name)
+        time.sleep(0.05)
+    raise AssertionError(f"no ingest share {share} under {parent}")
+
+
+@pytest.mark.postgres
+def test_ingest_workers_with_a_share_killed_fails_in_one_line_and_resumes(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    captures = _captures(10)
+    archives = [write_warc(tmp_path / "a.warc", captures[0::2]), write_warc(tmp_path / "b.warc", captures[1::2])]
+    make = request.getfixturevalue("pg_databases")
+    one, two = make(), make()
+    command = [TRACKER, "ingest", "--workers", "2", *map(str, archives)]
+    run = subprocess.Popen([*command, "--config", str(_config(tmp_path / "two.toml", two))], cwd=tmp_path, env=_env(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    os.kill(_child(run.pid, "1/2"), signal.SIGKILL)
+    out, err = run.communicate(timeout=300)
+    # Not 247 (-9 as a status byte) with "0 errors" and nothing said: failed, and why.
+    assert run.returncode == 1, (run.returncode, err)
+    assert "ingest process 2/2 was killed (SIGKILL)" in err and "Run the same command again" in err
+    again = subprocess.run([*command, "--config", str(tmp_path / "two.toml")], cwd=tmp_path, env=_env(), capture_output=True,
+                           text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    done = subprocess.run([TRACKER, "--config", str(_config(tmp_path / "one.toml", one)), "ingest", *map(str, archives)],
+                          cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert _provenance(two) == _provenance(one)

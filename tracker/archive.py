@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
@@ -171,7 +172,9 @@ class WarcArchive:
         self.close()
         self._sequence += 1
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        path = self.directory / f"tracker-{stamp}-{self._sequence:05d}.warc.gz"
+        # The pid: workers of one daemon share the folder and start in the same second; two
+        # processes appending to one file would interleave (and a killed one leave a torn record) in it.
+        path = self.directory / f"tracker-{stamp}-{os.getpid()}-{self._sequence:05d}.warc.gz"
         self._file = path.open("ab")
         self._writer = WARCWriter(self._file, gzip=True)
         return self._writer

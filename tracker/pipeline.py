@@ -38,7 +38,7 @@ from tracker.parse import parse_capture_body
 from tracker.store import evidence, items, locks, matching
 from tracker.store import directory as directory_store
 from tracker.store.directory import Generation, generation, load_directory
-from tracker.rebuild import prepare
+from tracker.rebuild import check, prepare, settings_of
 from tracker.store.feeds import SubscriptionFacts, sync_subscriptions
 from tracker.store.state import version_columns
 
@@ -91,6 +91,7 @@ class Pipeline:
         self.directory = Directory()
         self._seen: Generation | None = None
         self._directory_locked = False
+        self.settings = settings_of(self)
         prepare(self)
 
     def reload(self) -> None:
@@ -100,6 +101,7 @@ class Pipeline:
     def _writing(self, session: Session) -> None:
         """Start a write: take SQLite's writer lock, and catch up with the directory."""
         locks.begin_write(session)
+        check(self, session)
         self._directory_locked = False
         self._catch_up(session)
 

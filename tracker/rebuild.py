@@ -15,10 +15,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from tracker.errors import ConfigError
 from tracker.fingerprint import SCHEME, pack_keys, unpack_keys
 from tracker.lsh import band_keys
+from tracker.model import IngestReport
 from tracker.normalise import document_from_paragraphs
 from tracker.store import locks, matching, state
+from tracker.store.directory import load_directory
 from tracker.store.evidence import as_signed
 
 if TYPE_CHECKING:
@@ -43,16 +46,46 @@ def prepare(pipeline: Pipeline) -> None:
     with pipeline.sessions.begin() as session:
         locks.begin_write(session)
         locks.lock(session, locks.REBUILD, [0])
-        if state.meta_value(session, SETTINGS) == wanted:
+        built = state.meta_value(session, SETTINGS)
+        if built == wanted:
             return  # another process built it while this one waited
         if state.has_versions(session):
             log.warning("building the detection state from the stored versions (once, for these detection settings)")
-            _rebuild(session, pipeline)
+            _rebuild(session, pipeline, _boilerplate_threshold(built))
+            if built is not None:
+                # Matches were verified on the old fingerprints and candidates: found again,
+                # they are what a fresh database with these settings holds. (After the upgrade
+                # that introduced the state, `built` is unknown and the matches are current.)
+                _match_again(session, pipeline)
         state.set_meta(session, SETTINGS, wanted)
 
 
-def _rebuild(session: Session, pipeline: Pipeline) -> None:
+def check(pipeline: Pipeline, session: Session) -> None:
+    """At the start of a write: the state must still be the one built for this process's
+    settings. A process started since with other settings built it again; writing on with
+    these would mix two sets of fingerprints and buckets in one index."""
+    # Shared: writers go on side by side; a rebuild (exclusive) waits for them, and they for it.
+    locks.share(session, locks.REBUILD, 0)
+    built = state.meta_value(session, SETTINGS)
+    if built != pipeline.settings:
+        raise ConfigError(
+            f"the detection state was built again by another process for other [detection] settings ({built}, here "
+            f"{pipeline.settings}); start this one again with the same settings"
+        )
+
+
+def _boilerplate_threshold(settings: str | None) -> int | None:
+    """The boilerplate threshold the stored fingerprints were cleaned with (None: unknown,
+    as after the upgrade that introduced the state, whose versions were cleaned as now)."""
+    try:
+        return int(settings.rsplit("/", 1)[1]) if settings else None
+    except (IndexError, ValueError):
+        return None
+
+
+def _rebuild(session: Session, pipeline: Pipeline, threshold: int | None) -> None:
     d = pipeline.detection
+    before = d.boilerplate_min_items if threshold is None else threshold
     state.clear_derived(session)
     state.fill_full_counts(session)
     for publisher_id in state.publishers_with_items(session):
@@ -69,6 +102,13 @@ def _rebuild(session: Session, pipeline: Pipeline) -> None:
             for key in set(keys) - mine:
                 counts.setdefault(key, []).append(r.item_id)
             mine.update(keys)
+        # A paragraph on as many items as one threshold asks but not the other changed sides:
+        # the stories holding it were cleaned by the old threshold, and are fingerprinted again.
+        flipped = {key for key, ids in counts.items() if (len(ids) >= before) != (len(ids) >= d.boilerplate_min_items)}
+        if flipped:
+            again = [r.id for r in rows if r.id not in documents and flipped & set(unpack_keys(r.paragraph_keys))]
+            texts.update(state.texts_of(session, again))
+            documents.update({vid: document_from_paragraphs(texts[vid][0].split("\n") if texts[vid][0] else []) for vid in again})
         state.insert_counts(session, [
             {"publisher_id": publisher_id, "key": as_signed(key), "item_count": len(ids),
              "holders": "" if len(ids) >= d.boilerplate_min_items else " ".join(map(str, ids))}
@@ -87,6 +127,19 @@ def _rebuild(session: Session, pipeline: Pipeline) -> None:
                 if sig:
                     found.update(band_keys(sig, d.lsh_bands, d.lsh_rows))
         _insert_new_buckets(session, per_item)
+
+
+def _match_again(session: Session, pipeline: Pipeline, batch: int = 500) -> None:
+    """Every item matched and every group decided again, on the rebuilt fingerprints."""
+    log.warning("matching every item again (the detection settings changed)")
+    state.clear_matches(session)
+    pipeline.directory = load_directory(session)
+    ids = state.item_ids(session)
+    touched: set[int] = set()
+    for start in range(0, len(ids), batch):
+        touched |= pipeline.detector.match(session, ids[start : start + batch])
+    # Not alerted: copies found because the settings changed are no news of the feeds.
+    pipeline.detector.decide(session, set(ids), pipeline.directory, IngestReport())
 
 
 def _insert_new_buckets(session: Session, per_item: dict[int, set[int]]) -> None:

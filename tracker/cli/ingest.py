@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import tempfile
 from datetime import datetime
@@ -127,13 +128,28 @@ def _ingest_in_processes(ctx: click.Context, config: Config, paths: list[Path], 
         plan = Path(scratch) / "plan.json"
         plan.write_text(json.dumps(plan_shares(paths, url, when, workers)))
         done = ingest_in_processes(_global_args(ctx), [*args, "--share-plan", str(plan)], paths, workers)
+    # A share killed by a signal (kill -9, the OOM killer) says nothing itself and has a
+    # negative status, which no exit status can carry: it is named here, and the run failed.
+    killed = [(i, -code) for i, code in enumerate(done.exit_codes) if code < 0]
     # A process that printed no report did not do its share, whatever its status (a traceback exits 1).
-    lost = [i for i, reported in enumerate(done.reported) if not reported]
-    failed = [code for code in done.exit_codes if code not in (0, EXIT_FAILURES, EXIT_INTERRUPTED)]
+    lost = [i for i, reported in enumerate(done.reported) if not reported and done.exit_codes[i] >= 0]
+    failed = [code for code in done.exit_codes if code > 0 and code not in (EXIT_FAILURES, EXIT_INTERRUPTED)]
     failed += [EXIT_INTERNAL for i in lost if done.exit_codes[i] in (0, EXIT_FAILURES, EXIT_INTERRUPTED)]
-    _ingest_summary(done.report, republication_count(sessions) - before, done.interrupted and not failed)
+    for i, signum in killed:
+        echo(f"tracker: ingest process {i + 1}/{workers} was killed ({_signal_name(signum)}) before it finished; what it "
+             "stored stays stored. Run the same command again to resume.", err=True)
+    _ingest_summary(done.report, republication_count(sessions) - before, done.interrupted and not failed and not killed)
     if failed:
         for i in lost:
             echo(f"tracker: error: ingest process {i + 1}/{workers} stopped without storing its share "
                  f"(exit {done.exit_codes[i]}; its error is above)", err=True)
         sys.exit(max(failed))  # a worker could not run at all (it said why on stderr)
+    if killed:
+        sys.exit(EXIT_FAILURES)
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"

@@ -47,6 +47,14 @@ def begin_write(session: Session) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# PostgreSQL keeps advisory locks in its shared lock table, sized by max_locks_per_transaction
+# (64 by default) times the connections: a capture of a few hundred new texts (64 to 128
+# buckets each) ran it out ("out of shared memory"). Past this many keys a transaction takes
+# the whole kind instead, which every holder of single keys of that kind holds shared.
+MANY = 1000
+_WHOLE = 0x0100
+
+
 def lock(session: Session, kind: int, keys: Iterable[int]) -> bool:
     """Hold `kind` locks on `keys` (any integers) until the transaction ends; PostgreSQL only
     (SQLite's writer already holds the whole database: False, nothing to wait for)."""
@@ -55,12 +63,24 @@ def lock(session: Session, kind: int, keys: Iterable[int]) -> bool:
         return False
     # Sorted: two transactions locking overlapping sets take them in one order.
     wanted = sorted({_int4(k) for k in keys})
-    if wanted:
+    if len(wanted) > MANY:
+        connection.execute(text("SELECT pg_advisory_xact_lock(CAST(:kind AS integer), 0)"), {"kind": _int4(kind | _WHOLE)})
+    elif wanted:
+        share(session, kind | _WHOLE, 0)
         connection.execute(
             text("SELECT pg_advisory_xact_lock(CAST(:kind AS integer), k) FROM unnest(CAST(:keys AS integer[])) AS k"),
             {"kind": _int4(kind), "keys": wanted},
         )
     return True
+
+
+def share(session: Session, kind: int, key: int) -> None:
+    """Hold a shared `kind` lock on `key` until the transaction ends (PostgreSQL; SQLite's
+    writer holds the whole database): any number of holders, none while one holds it alone."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock_shared(CAST(:kind AS integer), CAST(:key AS integer))"),
+                           {"kind": _int4(kind), "key": _int4(key)})
 
 
 def retryable(error: BaseException) -> bool:

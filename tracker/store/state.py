@@ -46,6 +46,16 @@ def clear_derived(session: Session) -> None:
     session.execute(delete(schema.LshBucket))
 
 
+def clear_matches(session: Session) -> None:
+    """Drop every verified match (to be found again under new settings)."""
+    session.execute(delete(schema.Match))
+
+
+def item_ids(session: Session) -> list[int]:
+    """Every item, in order."""
+    return list(session.scalars(select(schema.Item.id).order_by(schema.Item.id)))
+
+
 def publishers_with_items(session: Session) -> list[int]:
     """Every publisher that has items."""
     return list(session.scalars(select(schema.Item.publisher_id).distinct().order_by(schema.Item.publisher_id)))
