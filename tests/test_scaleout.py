@@ -185,12 +185,18 @@ def test_workers_above_1_on_sqlite_is_refused_in_one_line(tmp_path: Path, sqlite
     assert not (tmp_path / "tracker.sqlite3").exists()
 
 
-@pytest.mark.postgres
-def test_ingest_with_two_workers_stores_the_provenance_of_one(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def _two_archives_two_databases(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[list[Path], str, str]:
+    """Ten stories' captures as two interleaved archives, and two fresh PostgreSQL databases."""
     captures = _captures(10)
     archives = [write_warc(tmp_path / "a.warc", captures[0::2]), write_warc(tmp_path / "b.warc", captures[1::2])]
     make = request.getfixturevalue("pg_databases")
-    one, two = make(), make()
+    return archives, make(), make()
+
+
+@pytest.mark.postgres
+def test_ingest_with_two_workers_stores_the_provenance_of_one(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    archives, one, two = _two_archives_two_databases(tmp_path, request)
+    captures = _captures(10)
     lines = []
     for url, workers in ((one, "1"), (two, "2")):
         config = _config(tmp_path / f"w{workers}.toml", url)
@@ -256,10 +262,7 @@ def _child(parent: int, share: str, timeout: float = 60) -> int:
 
 @pytest.mark.postgres
 def test_ingest_workers_with_a_share_killed_fails_in_one_line_and_resumes(tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    captures = _captures(10)
-    archives = [write_warc(tmp_path / "a.warc", captures[0::2]), write_warc(tmp_path / "b.warc", captures[1::2])]
-    make = request.getfixturevalue("pg_databases")
-    one, two = make(), make()
+    archives, one, two = _two_archives_two_databases(tmp_path, request)
     command = [TRACKER, "ingest", "--workers", "2", *map(str, archives)]
     run = subprocess.Popen([*command, "--config", str(_config(tmp_path / "two.toml", two))], cwd=tmp_path, env=_env(),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

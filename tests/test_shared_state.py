@@ -15,9 +15,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from tests.builders import Item, capture, rss, write_warc
+from tests.test_concurrency import _provenance
 from tests.feedserver import T_PUBLISHED, FeedServer, GrowingFeed
 from tests.test_scheduler import TRACKER, DaemonProcess, Db, daemons, open_db, server, write_config  # noqa: F401
 
@@ -39,17 +39,6 @@ def _mirror_archive(path: Path, feed: GrowingFeed) -> Path:
         shown = [copy, *shown[:1]]
         captures.append(capture(MIRROR, copy.published + timedelta(minutes=5), rss("Mirror Daily", "https://mirror.example/", shown)))
     return write_warc(path, captures)
-
-
-def _provenance(url: str) -> dict[str, tuple[str, str | None, str]]:
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT p.url, o.url, par.url, p.relation FROM item_provenance p JOIN items o ON o.id = p.original_item_id "
-            "LEFT JOIN items par ON par.id = p.parent_item_id"
-        )).all()
-    engine.dispose()
-    return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
