@@ -133,13 +133,12 @@ def _match_again(session: Session, pipeline: Pipeline, batch: int = 500) -> None
     """Every item matched and every group decided again, on the rebuilt fingerprints."""
     log.warning("matching every item again (the detection settings changed)")
     state.clear_matches(session)
-    pipeline.directory = load_directory(session)
+    directory = load_directory(session)
     ids = state.item_ids(session)
-    touched: set[int] = set()
     for start in range(0, len(ids), batch):
-        touched |= pipeline.detector.match(session, ids[start : start + batch])
+        pipeline.detector.match(session, ids[start : start + batch])
     # Not alerted: copies found because the settings changed are no news of the feeds.
-    pipeline.detector.decide(session, set(ids), pipeline.directory, IngestReport())
+    pipeline.detector.decide(session, set(ids), lambda: directory, IngestReport())
 
 
 def _insert_new_buckets(session: Session, per_item: dict[int, set[int]]) -> None:
