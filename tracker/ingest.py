@@ -176,7 +176,10 @@ def ingest_paths(
     if share is not None:
         index, count = share
         captures = (c for c in captures if (plan or {}).get(c.feed_url, share_of(c.feed_url, count)) == index)
-    stream = parse_ahead(unstored(captures), default_workers() if workers is None else workers)
+    if workers is None:
+        # Plain feed files are a capture each: a parser process would cost more to start than to use.
+        workers = default_workers() if any(is_warc(path) for path in paths) else 0
+    stream = parse_ahead(unstored(captures), workers)
     # Ctrl-C is taken between captures, so the summary counts exactly what was committed;
     # a second Ctrl-C stops at once.
     interrupted = threading.Event()
