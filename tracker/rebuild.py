@@ -65,8 +65,7 @@ def check(pipeline: Pipeline, session: Session) -> None:
     settings. A process started since with other settings built it again; writing on with
     these would mix two sets of fingerprints and buckets in one index."""
     # Shared: writers go on side by side; a rebuild (exclusive) waits for them, and they for it.
-    locks.share(session, locks.REBUILD, 0)
-    built = state.meta_value(session, SETTINGS)
+    built = state.meta_value(session, SETTINGS, shared_lock=(locks.REBUILD, 0))
     if built != pipeline.settings:
         raise ConfigError(
             f"the detection state was built again by another process for other [detection] settings ({built}, here "

@@ -66,21 +66,27 @@ def lock(session: Session, kind: int, keys: Iterable[int]) -> bool:
     if len(wanted) > MANY:
         connection.execute(text("SELECT pg_advisory_xact_lock(CAST(:kind AS integer), 0)"), {"kind": _int4(kind | _WHOLE)})
     elif wanted:
-        share(session, kind | _WHOLE, 0)
+        # One round trip: the kind shared first (an Append runs its branches in order), then the keys.
         connection.execute(
-            text("SELECT pg_advisory_xact_lock(CAST(:kind AS integer), k) FROM unnest(CAST(:keys AS integer[])) AS k"),
-            {"kind": _int4(kind), "keys": wanted},
+            text("SELECT pg_advisory_xact_lock_shared(CAST(:whole AS integer), 0) UNION ALL "
+                 "SELECT pg_advisory_xact_lock(CAST(:kind AS integer), k) FROM unnest(CAST(:keys AS integer[])) AS k"),
+            {"whole": _int4(kind | _WHOLE), "kind": _int4(kind), "keys": wanted},
         )
     return True
 
 
-def share(session: Session, kind: int, key: int) -> None:
-    """Hold a shared `kind` lock on `key` until the transaction ends (PostgreSQL; SQLite's
-    writer holds the whole database): any number of holders, none while one holds it alone."""
+def shared_read(session: Session, kind: int, key: int, query: str, params: dict[str, object]) -> object:
+    """The one value `query` selects, read while holding a shared `kind` lock on `key` until
+    the transaction ends (PostgreSQL: any number of holders, none while one holds it alone;
+    SQLite's writer holds the whole database). One round trip for both."""
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock_shared(CAST(:kind AS integer), CAST(:key AS integer))"),
-                           {"kind": _int4(kind), "key": _int4(key)})
+    if connection.dialect.name != "postgresql":
+        return connection.execute(text(query), params).scalar()
+    row = connection.execute(
+        text(f"SELECT pg_advisory_xact_lock_shared(CAST(:lock_kind AS integer), CAST(:lock_key AS integer)), ({query})"),
+        {**params, "lock_kind": _int4(kind), "lock_key": _int4(key)},
+    ).one()
+    return row[1]
 
 
 def retryable(error: BaseException) -> bool:

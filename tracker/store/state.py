@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from tracker.fingerprint import Fingerprints, pack_shingles
-from tracker.store import schema
+from tracker.store import locks, schema
 
 
 def version_columns(prints: Fingerprints) -> dict[str, object]:
@@ -22,8 +22,13 @@ def version_columns(prints: Fingerprints) -> dict[str, object]:
     }
 
 
-def meta_value(session: Session, name: str) -> str | None:
-    """A value of `tracker_meta`, if set."""
+def meta_value(session: Session, name: str, shared_lock: tuple[int, int] | None = None) -> str | None:
+    """A value of `tracker_meta`, if set; with `shared_lock` (kind, key), read under that
+    shared lock, held to the end of the transaction (`tracker.store.locks.shared_read`)."""
+    if shared_lock is not None:
+        query = "SELECT value FROM tracker_meta WHERE name = :name"
+        found = locks.shared_read(session, *shared_lock, query, {"name": name})
+        return None if found is None else str(found)
     m = schema.Meta
     return session.execute(select(m.value).where(m.name == name)).scalar_one_or_none()
 
