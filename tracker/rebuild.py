@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from tracker.errors import ConfigError
 from tracker.fingerprint import SCHEME, pack_keys, unpack_keys
-from tracker.lsh import band_keys
+from tracker.lsh import buckets_of
 from tracker.model import IngestReport
 from tracker.normalise import document_from_paragraphs
-from tracker.store import locks, matching, state
+from tracker.store import locks, state
 from tracker.store.directory import load_directory
 from tracker.store.evidence import as_signed
 
@@ -118,14 +118,12 @@ def _rebuild(session: Session, pipeline: Pipeline, threshold: int | None) -> Non
             prints = pipeline.fingerprints(session, publisher_id, documents[vid], title)
             updates.append({"vid": vid, **state.version_columns(prints), "paragraph_keys": pack_keys(documents[vid].keys)})
         state.update_versions(session, updates)
+    # The buckets were cleared above: every item's are written in bulk, none looked up first.
     for batch in state.signatures(session):
-        per_item: dict[int, set[int]] = {}
-        for item_id, signature, lead in batch:
-            found = per_item.setdefault(item_id, set())
-            for sig in (signature, lead):
-                if sig:
-                    found.update(band_keys(sig, d.lsh_bands, d.lsh_rows))
-        _insert_new_buckets(session, per_item)
+        state.insert_buckets(session, [
+            {"bucket": bucket, "item_id": item_id}
+            for item_id, signatures in batch.items() for bucket in buckets_of(signatures, d.lsh_bands, d.lsh_rows)
+        ])
 
 
 def _match_again(session: Session, pipeline: Pipeline, batch: int = 500) -> None:
@@ -138,8 +136,3 @@ def _match_again(session: Session, pipeline: Pipeline, batch: int = 500) -> None
         pipeline.detector.match(session, ids[start : start + batch])
     # Not alerted: copies found because the settings changed are no news of the feeds.
     pipeline.detector.decide(session, set(ids), lambda: directory, IngestReport())
-
-
-def _insert_new_buckets(session: Session, per_item: dict[int, set[int]]) -> None:
-    for item_id, buckets in per_item.items():
-        matching.add_buckets(session, item_id, buckets)

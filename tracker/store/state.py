@@ -100,22 +100,30 @@ def update_versions(session: Session, rows: list[dict[str, object]]) -> None:
         session.execute(update(table).where(table.c.id == bindparam("vid")).values(**columns), rows)
 
 
-def signatures(session: Session, batch: int = 5000) -> Iterator[list[tuple[int, bytes, bytes | None]]]:
-    """Every version's (item, signature, lead signature), in batches."""
+def signatures(session: Session, batch: int = 5000) -> Iterator[dict[int, list[bytes]]]:
+    """Every item's story and lead signatures, a batch of whole items at a time."""
     v = schema.ItemVersion
+    columns = select(v.item_id, v.signature, v.lead_signature)
     last = 0
     while True:
-        rows = session.execute(
-            select(v.id, v.item_id, v.signature, v.lead_signature).where(v.id > last).order_by(v.id).limit(batch)
-        ).all()
+        rows = session.execute(columns.where(v.item_id > last).order_by(v.item_id, v.id).limit(batch)).all()
         if not rows:
             return
-        last = rows[-1].id
-        yield [(r.item_id, r.signature, r.lead_signature) for r in rows]
+        if len(rows) == batch:
+            if rows[0].item_id != rows[-1].item_id:
+                # The last item may have more versions: it starts the next batch instead.
+                rows = [r for r in rows if r.item_id != rows[-1].item_id]
+            else:  # one item of more versions than a batch
+                rows = session.execute(columns.where(v.item_id == rows[0].item_id)).all()
+        found: dict[int, list[bytes]] = {}
+        for item_id, signature, lead in rows:
+            found.setdefault(item_id, []).extend(sig for sig in (signature, lead) if sig)
+        last = rows[-1].item_id
+        yield found
 
 
 def insert_buckets(session: Session, rows: list[dict[str, int]]) -> None:
-    """Bucket rows in bulk (no row already present)."""
+    """Bucket rows in bulk (none of them present yet)."""
     if rows:
         session.execute(insert(schema.LshBucket.__table__), rows)
 
