@@ -23,6 +23,7 @@ from tracker.config import AlertConfig, Config
 from tracker.model import utcnow
 from tracker.normalise import fold
 from tracker.store import outbox
+from tracker.terminal import json_line
 
 MESSAGE_VERSION = 1
 _ITEM_FIELDS = (
@@ -128,7 +129,9 @@ class Alerts:
                 message = build_message(watch.name, message_id, now, chain, *found)
                 rows.append({
                     "alert": watch.name, "item_id": item_id, "message_id": message_id, "created_at": now,
-                    "payload": json.dumps(message, ensure_ascii=False, separators=(",", ":")),
+                    # Bidi and other control characters as JSON escapes: the exact text for the
+                    # receiver, nothing that reorders a line of the alert file in an editor.
+                    "payload": json_line(json.dumps(message, ensure_ascii=False, separators=(",", ":"))),
                 })
         return outbox.enqueue(session, rows)
 
