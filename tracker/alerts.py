@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.config import AlertConfig, Config
 from tracker.model import utcnow
 from tracker.normalise import fold
+from tracker.redact import mask_credentials
 from tracker.store import outbox
 from tracker.terminal import json_line
 
@@ -158,7 +159,7 @@ def alerts_report(sessions: sessionmaker[Session], config: Config, limit: int = 
     table = [("alert", "destination", "delivered", "pending", "failed")]
     for name in names:
         alert = configured.get(name)
-        where = (alert.webhook or f"file {alert.file}") if alert else "(no longer configured)"
+        where = (mask_credentials(alert.webhook or "") or f"file {alert.file}") if alert else "(no longer configured)"
         n = counts.get(name, dict.fromkeys(outbox.STATES, 0))
         table.append((name, _short(where, 48), str(n[outbox.DELIVERED]), str(n[outbox.PENDING]), str(n[outbox.FAILED])))
     widths = [max(len(line[i]) for line in table) for i in range(5)]

@@ -1,0 +1,118 @@
+"""Credentials never leave the config (issue 13).
+
+A feed behind HTTP basic auth is polled for real (a local server that answers 401 without
+the password), with the archive on; then every command a user runs is run, and every
+output and every file the tracker wrote — logs, the database file, the WARC archive, the
+report — is searched for the password. The request still authenticates.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.builders import T0, Item, article, rss
+from tests.feedserver import FeedServer
+from tracker.cli import main
+from tracker.config import parse_config
+from tracker.errors import ConfigError
+from tracker.redact import Credentials, mask_credentials
+
+SECRET = "s3cr3t-Pa55"
+TOKEN = "tok3n-SECRET"
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    s = FeedServer()
+    yield s
+    s.close()
+
+
+def _guarded(server: FeedServer, path: str, user: str, password: str, body: bytes) -> None:
+    expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    def answer(handler):  # type: ignore[no-untyped-def]
+        if handler.headers.get("Authorization") != expected:
+            return 401, {"WWW-Authenticate": 'Basic realm="feeds"', "Content-Type": "text/plain"}, b"who are you?"
+        return 200, {"Content-Type": "application/rss+xml", "ETag": '"v1"'}, body
+
+    server.routes[path] = answer
+
+
+def _feed(seed: int) -> bytes:
+    items = [Item(f"Private story {seed}-{i}", f"https://private.example/{seed}/{i}", article(seed * 10 + i), T0) for i in range(2)]
+    return rss("Private News", "https://private.example/", items)
+
+
+def run(config: Path, *args: str) -> str:
+    result = CliRunner().invoke(main, ["--config", str(config), *args])
+    assert result.exit_code in (0, 1), result.output
+    return result.output  # stdout and stderr (logs, warnings) together
+
+
+def test_a_feed_password_is_in_no_output_and_no_file_while_the_feed_still_authenticates(server: FeedServer, tmp_path: Path) -> None:
+    _guarded(server, "/private/feed", "reader", SECRET, _feed(1))
+    # A permanent move within the host: the moved feed keeps its credentials.
+    server.routes["/private/old"] = lambda _h: (301, {"Location": "/private/feed"}, b"")
+    _guarded(server, "/private/token", TOKEN, "", _feed(2))
+    server.status("/private/broken", 500)
+    host = server.base.removeprefix("http://")
+    feeds = [f"http://reader:{SECRET}@{host}/private/old", f"http://{TOKEN}@{host}/private/token",
+             f"http://reader:{SECRET}@{host}/private/broken"]
+    work = tmp_path / "work"
+    work.mkdir()
+    config = work / "tracker.toml"
+    config.write_text("\n".join([
+        "[database]", 'url = "sqlite:///tracker.sqlite3"', "[archive]", 'dir = "archive"',
+        "[polling]", "allow_private_addresses = true", "total_timeout = 5.0",
+        *[f'[[feeds]]\nurl = "{url}"\npublisher = "Private {i}"' for i, url in enumerate(feeds)],
+    ]))
+
+    outputs = [run(config, "poll", "-v"), run(config, "poll", "--all", "--log-format", "json", "-v")]
+    # It authenticated: the feeds' stories are in, after a 401-free fetch.
+    assert all(h.get("Authorization") for h in server.hits("/private/feed") + server.hits("/private/token"))
+    stats = run(config, "stats", "--format", "csv")
+    assert "Private 0" in stats and "Private 1" in stats
+    for args in (("status", "--ignore-daemon"), ("feeds",), ("feeds", "--format", "json"), ("feeds", "--format", "csv"),
+                 ("feeds", "export"), ("stats",), ("stories", "--format", "json"), ("find", "Private"),
+                 ("export", "--format", "prov-json"), ("export", "--format", "prov-n"), ("export", "--format", "jsonl"),
+                 ("export", "--format", "csv"), ("report", "--out", str(work / "report"))):
+        outputs.append(run(config, *args))
+    shown = "\n".join(outputs)
+    assert f"reader:***@{host}/private/feed" in shown  # the moved feed, as the user knows it
+    assert f"***@{host}/private/token" in shown
+    assert "HTTP 500" in shown  # the failing feed was logged and reported, by its masked URL
+
+    secrets = [SECRET, TOKEN, base64.b64encode(f"reader:{SECRET}".encode()).decode(), base64.b64encode(f"{TOKEN}:".encode()).decode()]
+    for secret in secrets:
+        assert secret not in shown
+    written = [p for p in work.rglob("*") if p.is_file() and p != config]
+    assert any(p.suffix == ".gz" for p in written) and any(p.name == "tracker.sqlite3" for p in written)
+    for path in written:
+        data = path.read_bytes()
+        for secret in secrets:
+            assert secret.encode() not in data, f"{secret} in {path.relative_to(work)}"
+
+
+def test_masking_keeps_the_user_and_the_feed_identity_and_unmasking_needs_the_config() -> None:
+    assert mask_credentials("http://user:pw@host/feed") == "http://user:***@host/feed"
+    assert mask_credentials("https://TOKEN@host/feed") == "https://***@host/feed"
+    assert mask_credentials("https://medium.com/@name/feed") == "https://medium.com/@name/feed"
+    assert mask_credentials("fetch of http://a:b@x/ failed") == "fetch of http://a:***@x/ failed"
+    old = parse_config({"feeds": [{"url": "http://user:old@host/feed"}]}).feeds[0]
+    new = parse_config({"feeds": [{"url": "http://user:new@host/feed"}]}).feeds[0]
+    assert old.url == new.url == "http://user:***@host/feed"  # a changed password is the same feed
+    assert new.fetch_url == "http://user:new@host/feed" and "new" not in repr(new)
+    credentials = Credentials([new.fetch_url])
+    assert credentials.unmask("http://user:***@HOST/moved") == "http://user:new@HOST/moved"
+    assert credentials.unmask("http://other:***@host/feed") == "http://other:***@host/feed"
+
+
+def test_a_feed_url_over_2000_characters_is_refused_with_a_clear_message() -> None:
+    with pytest.raises(ConfigError, match=r"feeds\.0\.url: a feed URL is at most 2000 characters; this one has 2101"):
+        parse_config({"feeds": [{"url": "https://host.example/" + "a" * 2080}]})
