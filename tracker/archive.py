@@ -148,7 +148,7 @@ def read_feed_file(path: Path, url: str, captured_at: datetime | None) -> Captur
         when = captured_at or datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
     except OSError as error:
         raise InputError(f"{path}: cannot read ({error.strerror})") from None
-    return Capture(url, when, "file", body, f"file:{path}")
+    return Capture(mask_credentials(url), when, "file", body, f"file:{path}")
 
 
 class WarcArchive:
