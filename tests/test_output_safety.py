@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,9 @@ from tests.hostile_world import (
 from tests.test_report_browser import FLAGS, _chromium
 from tracker.cli import main
 from tracker.deliver import deliver_once
+from tracker.graph import to_mermaid
+from tracker.store.database import open_database
+from tracker.store.pictures import story_of
 from tracker.websafe import web_link
 
 ELEMENT_LINK = 'http://b.example/"><script>window.pwned=2</script>'
@@ -168,3 +172,18 @@ def test_an_alert_file_carries_the_title_exactly_but_no_raw_bidi_override(tmp_pa
     assert BIDI not in raw
     titles = {json.loads(line)["copy"]["title"] for line in raw.splitlines()}
     assert titles == {BIDI_TITLE, FORMULA_TITLE}
+
+
+@pytest.mark.parametrize("fmt", ["dot", "svg"])
+def test_picture_labels_show_a_bidi_override_escaped(world: Path, fmt: str) -> None:
+    text = run(world, "graph", "https://ru24.pro/2.html", "--format", fmt)
+    assert BIDI not in text and "\\u202e" in text
+
+
+def test_mermaid_labels_show_a_bidi_override_escaped(world: Path) -> None:
+    url = next(line.split('"')[1] for line in world.read_text().splitlines() if line.startswith("url = \"sqlite"))
+    with open_database(url, create=False)() as session:
+        story = story_of(session, "https://ru24.pro/2.html")
+    hostile = replace(story.items[0], publisher=f"Khaama {BIDI}sserP")
+    text = to_mermaid(replace(story, items=(hostile, *story.items[1:])))
+    assert BIDI not in text and "Khaama \\u202esserP" in text

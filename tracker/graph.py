@@ -184,7 +184,7 @@ def to_dot(story: Story, links: bool = True) -> str:
 
 def _mermaid_text(value: str) -> str:
     # Mermaid entity codes: quotes and angle brackets would otherwise end a label or become HTML.
-    value = value.replace("#", "#35;")
+    value = inline(value).replace("#", "#35;")
     for char, code in (('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("|", "#124;"), ("`", "#96;")):
         value = value.replace(char, code)
     return " ".join(value.split())
