@@ -1,7 +1,7 @@
 """Credentials never leave the config (issue 13).
 
 A feed behind HTTP basic auth is polled for real (a local server that answers 401 without
-the password), with the archive on; then every command a user runs is run, and every
+the password) by the daemon and by `tracker poll`, with the archive on; then every command a user runs is run, and every
 output and every file the tracker wrote — logs, the database file, the WARC archive, the
 report — is searched for the password. The request still authenticates.
 """
@@ -9,6 +9,7 @@ report — is searched for the password. The request still authenticates.
 from __future__ import annotations
 
 import base64
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from click.testing import CliRunner
 
 from tests.builders import T0, Item, article, rss
 from tests.feedserver import FeedServer
+from tests.test_scheduler import STARTUP, DaemonProcess, _env
 from tracker.cli import main
 from tracker.config import parse_config
 from tracker.errors import ConfigError
@@ -69,11 +71,19 @@ def test_a_feed_password_is_in_no_output_and_no_file_while_the_feed_still_authen
     config = work / "tracker.toml"
     config.write_text("\n".join([
         "[database]", 'url = "sqlite:///tracker.sqlite3"', "[archive]", 'dir = "archive"',
-        "[polling]", "allow_private_addresses = true", "total_timeout = 5.0",
+        "[polling]", "allow_private_addresses = true", "total_timeout = 5.0", "dispatch_seconds = 0.2",
         *[f'[[feeds]]\nurl = "{url}"\npublisher = "Private {i}"' for i, url in enumerate(feeds)],
     ]))
 
-    outputs = [run(config, "poll", "-v"), run(config, "poll", "--all", "--log-format", "json", "-v")]
+    daemon = DaemonProcess(config, work, _env())  # `tracker run --log-format json`
+    try:
+        daemon.wait_logged("poll", STARTUP, count=3)  # "poll" and "poll failed" events
+        daemon.send(signal.SIGTERM)
+        assert daemon.wait_exit(STARTUP) == 0
+    finally:
+        daemon.kill()
+    assert any(f"reader:***@{host}" in line for line in daemon.lines)  # its log names the feeds, masked
+    outputs = daemon.lines + [run(config, "poll", "--all", "-v"), run(config, "poll", "--all", "--log-format", "json", "-v")]
     # It authenticated: the feeds' stories are in, after a 401-free fetch.
     assert all(h.get("Authorization") for h in server.hits("/private/feed") + server.hits("/private/token"))
     stats = run(config, "stats", "--format", "csv")
