@@ -14,6 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
 from click.testing import CliRunner
 
 from tests.builders import T0, Item, article, rss
@@ -23,6 +26,7 @@ from tracker.cli import main
 from tracker.config import parse_config
 from tracker.errors import ConfigError
 from tracker.redact import Credentials, mask_credentials
+from tracker.store.database import MIGRATIONS, create_db_engine, migrate
 
 SECRET = "s3cr3t-Pa55"
 TOKEN = "tok3n-SECRET"
@@ -126,3 +130,36 @@ def test_masking_keeps_the_user_and_the_feed_identity_and_unmasking_needs_the_co
 def test_a_feed_url_over_2000_characters_is_refused_with_a_clear_message() -> None:
     with pytest.raises(ConfigError, match=r"feeds\.0\.url: a feed URL is at most 2000 characters; this one has 2101"):
         parse_config({"feeds": [{"url": "https://host.example/" + "a" * 2080}]})
+
+
+def test_an_older_database_has_its_feed_passwords_masked_on_upgrade(any_db_url: str) -> None:
+    """Revision 0011: the feed keeps its row and history, the password goes."""
+    engine = create_db_engine(any_db_url)
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0008")
+    with engine.begin() as connection:
+        connection.execute(sa.text("INSERT INTO publishers (id, name) VALUES (1, 'Private')"))
+        for feed_id, password in ((1, "old-" + SECRET), (2, SECRET)):
+            connection.execute(sa.text(
+                "INSERT INTO feeds (id, url, publisher_id, added_at, active, error_count, last_error_message) "
+                "VALUES (:id, :url, 1, '2025-01-07 09:00:00', :yes, 0, :error)"),
+                {"id": feed_id, "url": f"https://reader:{password}@host.example/feed", "yes": feed_id == 2,
+                 "error": f"connection: cannot reach https://reader:{password}@host.example/feed"})
+        connection.execute(sa.text("INSERT INTO feed_urls (id, feed_id, url, replaced_at) VALUES "
+                                   "(1, 2, :url, '2025-01-07 09:00:00')"), {"url": f"https://{TOKEN}@old.example/rss"})
+    migrate(engine)
+    with engine.connect() as connection:
+        feeds = connection.execute(sa.text("SELECT id, url, last_error_message FROM feeds ORDER BY id")).all()
+        moved = connection.execute(sa.text("SELECT url FROM feed_urls")).scalar_one()
+    engine.dispose()
+    assert [tuple(row) for row in feeds] == [
+        # The feed in use (active) keeps the URL the config names; the one of the old password moves aside.
+        (1, "https://reader:***@host.example/feed#feed-1", "connection: cannot reach https://reader:***@host.example/feed"),
+        (2, "https://reader:***@host.example/feed", "connection: cannot reach https://reader:***@host.example/feed"),
+    ]
+    assert moved == "https://***@old.example/rss"
+    if any_db_url.startswith("sqlite:///"):
+        assert SECRET.encode() not in Path(any_db_url.removeprefix("sqlite:///")).read_bytes()
