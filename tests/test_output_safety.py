@@ -30,7 +30,7 @@ from tests.hostile_world import (
 from tests.test_report_browser import FLAGS, _chromium
 from tracker.cli import main
 from tracker.deliver import deliver_once
-from tracker.graph import to_mermaid
+from tracker.graph import render, to_mermaid
 from tracker.store.database import open_database
 from tracker.store.pictures import story_of
 from tracker.websafe import web_link
@@ -187,3 +187,12 @@ def test_mermaid_labels_show_a_bidi_override_escaped(world: Path) -> None:
     hostile = replace(story.items[0], publisher=f"Khaama {BIDI}sserP")
     text = to_mermaid(replace(story, items=(hostile, *story.items[1:])))
     assert BIDI not in text and "Khaama \\u202esserP" in text
+
+
+def test_a_title_xml_cannot_carry_still_draws_a_well_formed_svg(world: Path) -> None:
+    url = next(line.split('"')[1] for line in world.read_text().splitlines() if line.startswith("url = \"sqlite"))
+    with open_database(url, create=False)() as session:
+        story = story_of(session, "https://ru24.pro/2.html")
+    hostile = replace(story.items[0], title="noncharacters \uffff\ufffe and a lone \ud800")
+    svg = render(replace(story, items=(hostile, *story.items[1:])), "svg")
+    assert _svg_problems(svg) == [] and b"noncharacters \\uffff\\ufffe and a lone \\ud800" in svg

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.errors import TrackerError
 from tracker.store.pictures import Story, StoryItem, story_of
 from tracker.terminal import inline
-from tracker.websafe import scrub_svg, web_link
+from tracker.websafe import UnsafeSvgError, scrub_svg, web_link
 
 FORMATS = ("dot", "svg", "png", "mermaid")
 INSTALL_HINT = "install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz)"
@@ -242,7 +242,7 @@ def inline_svg(story: Story) -> str | None:
     """The story's SVG for embedding in HTML (no XML prolog, no links), or None without `dot`."""
     try:
         svg = render(story, "svg", links=False).decode("utf-8")
-    except GraphvizMissing:
+    except (GraphvizMissing, UnsafeSvgError):
         return None
     start = svg.find("<svg")
     return svg[start:] if start >= 0 else None

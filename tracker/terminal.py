@@ -9,7 +9,7 @@ escaped (`\\x1b`, `\\u202e`, `\\U000e0001`), never emits them; JSON outputs writ
 as JSON `\\u` escapes instead, so that a JSON reader still gets the exact text.
 
 Escaped: C0 controls (but tab and newline, which layout uses, in `safe`), DEL, C1
-controls, the line and paragraph separators, lone surrogates, and every Unicode format
+controls, the line and paragraph separators, lone surrogates, U+FFFE/U+FFFF, and every Unicode format
 character (category Cf: bidi marks, embeddings, overrides and isolates, invisible
 operators, tag characters…) except ZERO WIDTH NON-JOINER and JOINER (U+200C, U+200D),
 which Persian, Indic and emoji text need to be spelt right.
@@ -22,10 +22,11 @@ import sys
 from typing import TextIO
 
 # Category Cf as of Unicode 15.1, less U+200C/U+200D (tests/test_terminal.py checks this
-# covers the running Python's Unicode database), plus the Zl/Zp separators and surrogates.
+# covers the running Python's Unicode database), plus the Zl/Zp separators, surrogates and
+# U+FFFE/U+FFFF (XML cannot carry them: an SVG label holding one would not parse).
 _FORMAT = (
     "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b\u200e\u200f\u2028-\u202e"
-    "\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb\ufffe\uffff\U000110bd\U000110cd\U00013430-\U0001343f"
     "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
 )
 _UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_FORMAT}]")
