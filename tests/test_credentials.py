@@ -130,6 +130,20 @@ def test_masking_keeps_the_user_and_the_feed_identity_and_unmasking_needs_the_co
 def test_a_feed_url_over_2000_characters_is_refused_with_a_clear_message() -> None:
     with pytest.raises(ConfigError, match=r"feeds\.0\.url: a feed URL is at most 2000 characters; this one has 2101"):
         parse_config({"feeds": [{"url": "https://host.example/" + "a" * 2080}]})
+    # What is stored is the masked URL: a one-letter password counts as three.
+    with pytest.raises(ConfigError, match="this one has 2001"):
+        parse_config({"feeds": [{"url": "https://u:p@host.example/" + "a" * 1974}]})
+    assert parse_config({"feeds": [{"url": "https://host.example/" + "a" * 1979}]}).feeds[0].url.endswith("a")
+
+
+def test_an_opml_feed_url_over_the_limit_is_named_briefly(tmp_path: Path) -> None:
+    long_url = "https://host.example/" + "b" * 2100
+    (tmp_path / "subs.opml").write_text(
+        f'<?xml version="1.0"?><opml version="2.0"><head/><body><outline type="rss" text="x" xmlUrl="{long_url}"/></body></opml>')
+    with pytest.raises(ConfigError) as error:
+        parse_config({"opml": [{"path": "subs.opml"}]}, tmp_path / "tracker.toml")
+    message = str(error.value)
+    assert "a feed URL is at most 2000 characters; this one has 2121" in message and len(message) < 400
 
 
 def test_an_older_database_has_its_feed_passwords_masked_on_upgrade(any_db_url: str) -> None:

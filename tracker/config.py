@@ -66,8 +66,10 @@ class FeedConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _short_enough(cls, value: str) -> str:
-        if len(value) > MAX_FEED_URL:
-            raise ValueError(f"a feed URL is at most {MAX_FEED_URL} characters; this one has {len(value)}")
+        # The masked form is what is stored: a one-letter password grows by two characters.
+        length = max(len(value), len(mask_credentials(value)))
+        if length > MAX_FEED_URL:
+            raise ValueError(f"a feed URL is at most {MAX_FEED_URL} characters; this one has {length}")
         return value
 
     @model_validator(mode="after")
@@ -362,7 +364,9 @@ def with_subscriptions(config: Config, path: Path | None) -> list[FeedConfig]:
             try:
                 feed = FeedConfig(url=sub.url, publisher=sub.publisher, title=sub.title, site_url=sub.html_url, tags=list(sub.tags))
             except ValidationError as error:
-                raise ConfigError(f"{where}opml[{i}] {file}: feed {mask_credentials(sub.url)!r}: {_describe(error, None)}") from None
+                shown = mask_credentials(sub.url)
+                shown = shown if len(shown) <= 100 else shown[:99] + "…"
+                raise ConfigError(f"{where}opml[{i}] {file}: feed {shown!r}: {_describe(error, None)}") from None
             known = merged.get(feed.url)
             if known is not None:
                 feed = known.model_copy(update={
