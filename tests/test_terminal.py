@@ -57,3 +57,18 @@ def test_json_log_lines_stay_valid_json_and_carry_no_raw_controls() -> None:
     assert not any(c in line for c in "\x1b\u202e\x85")
     assert json.loads(line)["title"] == "a\x1b[2J\u202e\x85b"
     assert json.loads(json_line('{"t": "\u2028"}')) == {"t": "\u2028"}
+
+
+def test_every_unicode_format_character_is_escaped_but_the_joiners_text_needs() -> None:
+    import sys
+    import unicodedata
+
+    kept = {"\u200c", "\u200d"}  # ZWNJ and ZWJ spell Persian, Indic and emoji text
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if unicodedata.category(char) == "Cf" and char not in kept:
+            assert safe(char) != char and inline(char) != char, f"U+{code:04X} passes raw"
+            assert json.loads(json_line(json.dumps(char, ensure_ascii=False))) == char
+            assert char not in json_line(json.dumps(char, ensure_ascii=False))
+    assert safe("ن\u200cم 👩\u200d💻") == "ن\u200cم 👩\u200d💻"
+    assert safe("\U000e0041") == "\\U000e0041"

@@ -22,7 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.config import AlertConfig, Config
 from tracker.model import utcnow
 from tracker.normalise import fold
+from tracker.redact import mask_credentials
 from tracker.store import outbox
+from tracker.terminal import json_line
 
 MESSAGE_VERSION = 1
 _ITEM_FIELDS = (
@@ -128,7 +130,9 @@ class Alerts:
                 message = build_message(watch.name, message_id, now, chain, *found)
                 rows.append({
                     "alert": watch.name, "item_id": item_id, "message_id": message_id, "created_at": now,
-                    "payload": json.dumps(message, ensure_ascii=False, separators=(",", ":")),
+                    # Bidi and other control characters as JSON escapes: the exact text for the
+                    # receiver, nothing that reorders a line of the alert file in an editor.
+                    "payload": json_line(json.dumps(message, ensure_ascii=False, separators=(",", ":"))),
                 })
         return outbox.enqueue(session, rows)
 
@@ -155,7 +159,7 @@ def alerts_report(sessions: sessionmaker[Session], config: Config, limit: int = 
     table = [("alert", "destination", "delivered", "pending", "failed")]
     for name in names:
         alert = configured.get(name)
-        where = (alert.webhook or f"file {alert.file}") if alert else "(no longer configured)"
+        where = (mask_credentials(alert.webhook or "") or f"file {alert.file}") if alert else "(no longer configured)"
         n = counts.get(name, dict.fromkeys(outbox.STATES, 0))
         table.append((name, _short(where, 48), str(n[outbox.DELIVERED]), str(n[outbox.PENDING]), str(n[outbox.FAILED])))
     widths = [max(len(line[i]) for line in table) for i in range(5)]

@@ -25,6 +25,7 @@ from warcio.warcwriter import WARCWriter
 
 from tracker.errors import InputError
 from tracker.model import Capture, utcnow
+from tracker.redact import mask_credentials
 
 _FEED_TYPES = ("rss", "atom", "rdf", "xml")
 _FEED_STARTS = (b"<?xml", b"<rss", b"<feed", b"<rdf:rdf", b"<rdf")
@@ -103,7 +104,8 @@ def read_warc(path: Path) -> Iterator[Capture | Skipped]:
 def _from_record(path: Path, record) -> Capture | Skipped:  # type: ignore[no-untyped-def]
     headers = record.rec_headers
     kind = record.rec_type
-    uri = headers.get_header("WARC-Target-URI")
+    # Known by its masked URL, like a configured feed: an archive's passwords go no further.
+    uri = mask_credentials(headers.get_header("WARC-Target-URI") or "")
     record_id = headers.get_header("WARC-Record-ID") or "?"
     where = f"{path.name} {record_id}"
     if kind not in ("response", "revisit"):
@@ -146,7 +148,7 @@ def read_feed_file(path: Path, url: str, captured_at: datetime | None) -> Captur
         when = captured_at or datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
     except OSError as error:
         raise InputError(f"{path}: cannot read ({error.strerror})") from None
-    return Capture(url, when, "file", body, f"file:{path}")
+    return Capture(mask_credentials(url), when, "file", body, f"file:{path}")
 
 
 class WarcArchive:
@@ -183,6 +185,7 @@ class WarcArchive:
         self, url: str, when: datetime, status: int, headers: tuple[tuple[str, str], ...], body: bytes | None
     ) -> None:
         """Append one capture: a response with `body`, or a revisit when `body` is None (304)."""
+        url = mask_credentials(url)  # a WARC-Target-URI never carries a password
         date = when.strftime("%Y-%m-%dT%H:%M:%SZ")
         http = StatusAndHeaders(f"{status} {'Not Modified' if body is None else 'OK'}", list(headers), protocol="HTTP/1.1")
         with self._lock:

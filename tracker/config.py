@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from tracker.addresses import local_host_problem
 from tracker.errors import ConfigError
+from tracker.redact import mask_credentials
 
 DEFAULT_DATABASE_URL = "sqlite:///db/tracker.sqlite3"
 # An OPML subscription list of 100,000 feeds is a few MiB; more is not a subscription list.
@@ -44,15 +45,45 @@ class DatabaseConfig(_Strict):
     url: str = DEFAULT_DATABASE_URL
 
 
+MAX_FEED_URL = 2000
+
+
 class FeedConfig(_Strict):
     """One `[[feeds]]` entry (or one feed of an OPML file): the feed URL and, optionally,
-    who publishes it, its title and its tags."""
+    who publishes it, its title and its tags.
 
-    url: str = Field(pattern=r"^https?://\S+$", max_length=2000)
+    `url` is the feed's identity with any password masked (tracker.redact); the URL as
+    configured, credentials and all, is `fetch_url`, for the request alone.
+    """
+
+    url: str = Field(pattern=r"^https?://\S+$")
     publisher: str | None = Field(default=None, min_length=1)
     title: str | None = Field(default=None, min_length=1)
     site_url: str | None = Field(default=None, min_length=1)
     tags: list[str] = Field(default_factory=list)
+    _fetch_url: str | None = PrivateAttr(default=None)
+
+    @field_validator("url")
+    @classmethod
+    def _short_enough(cls, value: str) -> str:
+        # The masked form is what is stored: a one-letter password grows by two characters.
+        length = max(len(value), len(mask_credentials(value)))
+        if length > MAX_FEED_URL:
+            raise ValueError(f"a feed URL is at most {MAX_FEED_URL} characters; this one has {length}")
+        return value
+
+    @model_validator(mode="after")
+    def _hide_credentials(self) -> FeedConfig:
+        masked = mask_credentials(self.url)
+        if masked != self.url and self._fetch_url is None:
+            self._fetch_url = self.url
+            object.__setattr__(self, "url", masked)  # frozen: this is its one assignment
+        return self
+
+    @property
+    def fetch_url(self) -> str:
+        """The URL to request, with the credentials the config gives."""
+        return self._fetch_url or self.url
 
 
 class OpmlConfig(_Strict):
@@ -333,7 +364,9 @@ def with_subscriptions(config: Config, path: Path | None) -> list[FeedConfig]:
             try:
                 feed = FeedConfig(url=sub.url, publisher=sub.publisher, title=sub.title, site_url=sub.html_url, tags=list(sub.tags))
             except ValidationError as error:
-                raise ConfigError(f"{where}opml[{i}] {file}: feed {sub.url!r}: {_describe(error, None)}") from None
+                shown = mask_credentials(sub.url)
+                shown = shown if len(shown) <= 100 else shown[:99] + "…"
+                raise ConfigError(f"{where}opml[{i}] {file}: feed {shown!r}: {_describe(error, None)}") from None
             known = merged.get(feed.url)
             if known is not None:
                 feed = known.model_copy(update={

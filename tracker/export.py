@@ -16,7 +16,8 @@ urn:tracker:item:<item_id>, publishers `publisher:<slug>` = urn:tracker:publishe
 
 `--since` keeps the items published since then, and the parents and originals they
 point to, so that every relation has both ends. jsonl and csv are the item_provenance
-rows of the same items, one per line, for spreadsheets and scripts.
+rows of the same items, one per line, for spreadsheets and scripts. Text outputs
+(PROV-N, CSV) show control and bidi characters escaped; JSON ones keep the exact text.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.output import csv_text, iso, json_lines
 from tracker.store import views
+from tracker.terminal import safe
 
 FORMATS = ("prov-json", "prov-n", "jsonl", "csv")
 TRACKER = Namespace("tracker", "urn:tracker:ns:")
@@ -120,7 +122,8 @@ def export(sessions: sessionmaker[Session], fmt: str, since: datetime | None = N
         return json_lines(rows)
     if fmt == "csv":
         return csv_text(rows, views.ITEM_COLUMNS)
-    doc = prov_document(rows)
     if fmt == "prov-n":
-        return doc.get_provn()
-    return str(doc.serialize(format="json", indent=2))
+        # PROV-N is read by people: control and bidi characters shown escaped, as in every
+        # text output (PROV-JSON is JSON, whose \\u escapes keep the exact text).
+        return prov_document([{k: safe(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows]).get_provn()
+    return str(prov_document(rows).serialize(format="json", indent=2))

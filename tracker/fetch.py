@@ -41,6 +41,7 @@ import httpx
 from tracker.addresses import AddressGuard
 from tracker.decompress import decoder_for
 from tracker.errors import BlockedAddressError, FetchError
+from tracker.redact import mask_credentials
 
 ERROR_KINDS = ("timeout", "connection", "tls", "http_status", "too_large", "redirect_loop",
                "too_many_redirects", "invalid_url", "rate_limited", "gone", "blocked_address")
@@ -153,6 +154,10 @@ class _Progress:
             cache_max_age_s=None, expires_at=None, error_kind=None, error_message=None,
             bytes_read=self.bytes_read, headers=self.headers)
         values.update(fields)
+        # A result is logged, stored and archived: the URL's password stays in the request.
+        for key in ("requested_url", "final_url", "permanent_redirect", "error_message"):
+            if values[key]:
+                values[key] = mask_credentials(values[key])
         return FetchResult(**values)
 
 
@@ -507,4 +512,4 @@ class WebhookPoster:
         except httpx.TimeoutException as exc:
             return PostResult(None, f"timeout after {timeout:g}s ({type(exc).__name__})", None)
         except httpx.HTTPError as exc:
-            return PostResult(None, f"{'tls' if _caused_by_ssl(exc) else 'connection'}: {_one_line(exc)}", None)
+            return PostResult(None, mask_credentials(f"{'tls' if _caused_by_ssl(exc) else 'connection'}: {_one_line(exc)}"), None)

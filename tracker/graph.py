@@ -6,12 +6,14 @@ and how long after its parent it appeared. The original is drawn bold on a fille
 background; an item whose claimed date was disproved gets a dashed red outline and a
 note. Every string from a feed is escaped before it reaches DOT or Mermaid: feeds are
 untrusted input, and a title such as `<b>` must not become markup in either language.
+Control and bidi characters are shown escaped (tracker.terminal), links are web links
+percent-encoded (tracker.websafe), and the SVG Graphviz draws is checked and scrubbed
+before it is written: opening a picture in a browser never runs anything.
 """
 
 from __future__ import annotations
 
 import html
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -22,6 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import TrackerError
 from tracker.store.pictures import Story, StoryItem, story_of
+from tracker.terminal import inline
+from tracker.websafe import UnsafeSvgError, scrub_svg, web_link
 
 FORMATS = ("dot", "svg", "png", "mermaid")
 INSTALL_HINT = "install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz)"
@@ -106,9 +110,11 @@ def node_lines(item: StoryItem, seconds: bool = False) -> list[tuple[str, str]]:
     return lines
 
 
-def _http(url: str | None) -> str | None:
-    # Only web links: a feed could carry `javascript:` or `data:` URLs.
-    return url if url and re.match(r"(?i)https?://", url) else None
+def _href(url: str | None) -> str | None:
+    link = web_link(url)
+    # Graphviz 2.43 writes an href into the SVG as it is, newer ones escape a bare `&` but
+    # keep an entity: given `&amp;`, both write a well-formed attribute meaning `&`.
+    return link.replace("&", "&amp;") if link else None
 
 
 def _node_id(story: Story, item: StoryItem) -> str:
@@ -126,7 +132,8 @@ def to_digraph(story: Story, links: bool = True) -> graphviz.Digraph:
     graph.attr(rankdir="LR", id=f"story{story.story_id}", bgcolor="white" if links else "transparent",
                nodesep="0.3", ranksep="0.6", fontname="DejaVu Sans,Arial,sans-serif", pad="0.15")
     if links:
-        title = story.title if len(story.title) <= 90 else story.title[:89] + "…"
+        title = inline(story.title)
+        title = title if len(title) <= 90 else title[:89] + "…"
         graph.attr(label=f"<<B>{html.escape(title, quote=True)}</B>>", labelloc="t", labeljust="l", fontsize="12")
     seconds = _needs_seconds(story)
     graph.attr("node", shape="box", style="rounded,filled", fillcolor="white", color="#475569",
@@ -136,7 +143,7 @@ def to_digraph(story: Story, links: bool = True) -> graphviz.Digraph:
         # An HTML-like label built from escaped text: nothing a feed says becomes DOT or markup.
         rows = []
         for style, line in node_lines(item, seconds):
-            cell = html.escape(line, quote=True)
+            cell = html.escape(inline(line), quote=True)
             if style == "b":
                 cell = f"<B>{cell}</B>"
             elif style == "warn":
@@ -145,16 +152,16 @@ def to_digraph(story: Story, links: bool = True) -> graphviz.Digraph:
                 cell = f'<FONT POINT-SIZE="9">{cell}</FONT>'
             rows.append(cell)
         attrs: dict[str, str] = {"id": _node_id(story, item), "label": "<" + "<BR/>".join(rows) + ">",
-                                 "tooltip": graphviz.escape(item.title or item.url or item.publisher)}
+                                 "tooltip": graphviz.escape(inline(item.title or item.url or item.publisher))}
         if item.is_original:
             attrs.update(fillcolor=_ORIGINAL_FILL, penwidth="2.2", color="#92400e")
         if item.item_id == story.focus_item_id and not item.is_original:
             attrs.update(fillcolor=_FOCUS_FILL, penwidth="1.8")
         if item.claim_disproved:
             attrs.update(color=_DISPROVED, style="rounded,filled,dashed", penwidth="1.8")
-        url = _http(item.url) if links else None
+        url = _href(item.url) if links else None
         if url:
-            attrs["href"] = graphviz.escape(url)
+            attrs["href"] = url  # percent-encoded: no backslash, quote or space left for DOT to read
             attrs["target"] = "_blank"
         graph.node(_node_id(story, item), **attrs)
     known = {i.item_id for i in story.items}
@@ -177,7 +184,7 @@ def to_dot(story: Story, links: bool = True) -> str:
 
 def _mermaid_text(value: str) -> str:
     # Mermaid entity codes: quotes and angle brackets would otherwise end a label or become HTML.
-    value = value.replace("#", "#35;")
+    value = inline(value).replace("#", "#35;")
     for char, code in (('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("|", "#124;"), ("`", "#96;")):
         value = value.replace(char, code)
     return " ".join(value.split())
@@ -217,9 +224,10 @@ def render(story: Story, fmt: str, links: bool = True) -> bytes:
     if not dot_available():
         raise GraphvizMissing(f"Graphviz's dot program is not installed: {INSTALL_HINT}")
     try:
-        return graphviz.pipe("dot", fmt, source.encode("utf-8"), quiet=True)  # type: ignore[no-any-return]
+        drawn: bytes = graphviz.pipe("dot", fmt, source.encode("utf-8"), quiet=True)
     except (graphviz.ExecutableNotFound, subprocess.CalledProcessError) as error:
         raise GraphvizMissing(f"Graphviz's dot failed ({error}); {INSTALL_HINT}") from None
+    return scrub_svg(drawn, links) if fmt == "svg" else drawn
 
 
 def draw(story: Story, fmt: str, links: bool = True) -> tuple[Picture, str | None]:
@@ -234,7 +242,7 @@ def inline_svg(story: Story) -> str | None:
     """The story's SVG for embedding in HTML (no XML prolog, no links), or None without `dot`."""
     try:
         svg = render(story, "svg", links=False).decode("utf-8")
-    except GraphvizMissing:
+    except (GraphvizMissing, UnsafeSvgError):
         return None
     start = svg.find("<svg")
     return svg[start:] if start >= 0 else None

@@ -12,6 +12,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from tracker.redact import mask_credentials
 from tracker.terminal import inline, json_line
 
 _FIELDS = "tracker_fields"
@@ -38,8 +39,9 @@ class TextFormatter(logging.Formatter):
         line = " ".join(parts)
         if record.exc_info:
             line += " error=" + _value(repr(record.exc_info[1]))
-        # Messages quote feed data: one line, no terminal control sequences.
-        return inline(line)
+        # Messages quote feed data: one line, no terminal control sequences, no password
+        # (an exception may quote a URL as it was requested).
+        return inline(mask_credentials(line))
 
 
 class JsonFormatter(logging.Formatter):
@@ -55,7 +57,7 @@ class JsonFormatter(logging.Formatter):
         payload.update({k: v for k, v in getattr(record, _FIELDS, {}).items() if v is not None})
         if record.exc_info:
             payload["error"] = repr(record.exc_info[1])
-        return json_line(json.dumps(payload, ensure_ascii=False, default=str))
+        return json_line(mask_credentials(json.dumps(payload, ensure_ascii=False, default=str)))
 
 
 def configure(format: str = "text", level: str = "info", stream: Any = None) -> None:

@@ -19,6 +19,7 @@ from tracker.errors import ConfigError
 from tracker.health import HealthCheck
 from tracker.logs import fields
 from tracker.metrics import Metrics
+from tracker.terminal import json_line
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def _handler(metrics: Metrics, health: HealthCheck) -> type[BaseHTTPRequestHandl
             self._reply(200 if healthy else 503, body, send_body)
 
         def _reply(self, status: int, body: dict[str, Any], send_body: bool = True) -> None:
-            data = (json.dumps(body, ensure_ascii=False) + "\n").encode()
+            data = (json_line(json.dumps(body, ensure_ascii=False)) + "\n").encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))

@@ -3,8 +3,9 @@
 Every query command hands this module a list of plain dicts (keys in a stable order,
 shaped like the view rows) and a few column specs for the table. JSON lines and CSV
 carry every key; the table shows the columns a person reads first. Times are ISO 8601
-UTC with a `Z` everywhere; in a table, feed data (titles, names, URLs) has its control
-characters escaped so that a hostile feed cannot move the cursor or clear the screen.
+UTC with a `Z` everywhere; in a table and in CSV, feed data (titles, names, URLs) has its
+control characters escaped so that a hostile feed cannot move the cursor or clear the
+screen, and CSV cells are made inert for spreadsheets (`spreadsheet_cell`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import csv
 import io
 import json
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tracker.terminal import inline, json_line
+from tracker.terminal import inline, json_line, safe
 
 FORMATS = ("table", "json", "csv")
 Row = dict[str, Any]
@@ -67,17 +69,35 @@ def _plain(value: Any) -> Any:
 
 
 def _cell(value: Any) -> str:
-    """A value as CSV has it: empty for NULL, lists joined with "; ", objects as JSON."""
+    """A value as text: empty for NULL, lists joined with "; ", objects as JSON."""
     value = _plain(value)
     if value is None:
         return ""
     if isinstance(value, list):
         return "; ".join(str(v) for v in value)
     if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+        return json_line(json.dumps(value, ensure_ascii=False, sort_keys=True))
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+# What a spreadsheet takes for the start of a formula (OWASP "CSV injection").
+_FORMULA_LEADERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: Any) -> str:
+    """A value as every CSV the tracker writes has it: inert when a spreadsheet opens it.
+
+    Numbers stay numbers. Any other text starting with `=`, `+`, `-`, `@`, tab or CR (a
+    title such as `=HYPERLINK(…)`) gets a leading `'`, so that Excel, LibreOffice and
+    Sheets show it as text instead of evaluating it; control and bidi characters are shown
+    escaped (tracker.terminal), as everywhere else.
+    """
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return _cell(value)
+    text = safe(_cell(value))
+    return "'" + text if text.startswith(_FORMULA_LEADERS) else text
 
 
 @dataclass(frozen=True)
@@ -129,13 +149,14 @@ def json_lines(rows: Sequence[Row]) -> str:
 
 
 def csv_text(rows: Sequence[Row], keys: Sequence[str] | None = None) -> str:
-    """CSV with a header line of every key (RFC 4180 quoting, \\r\\n line ends)."""
+    """CSV with a header line of every key (RFC 4180 quoting, \\r\\n line ends); every
+    cell made inert for spreadsheets by `spreadsheet_cell`."""
     keys = list(keys or (rows[0].keys() if rows else []))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(keys)
     for row in rows:
-        writer.writerow([_cell(row.get(k)) for k in keys])
+        writer.writerow([spreadsheet_cell(row.get(k)) for k in keys])
     return buffer.getvalue()
 
 

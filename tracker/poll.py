@@ -29,6 +29,7 @@ from tracker.logs import fields
 from tracker.model import Capture, IngestReport, ParsedFeed, utcnow
 from tracker.parse import parse_capture_body
 from tracker.pipeline import Pipeline
+from tracker.redact import Credentials
 from tracker.store import leases, schema
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,8 @@ class Poller:
         self.archive = (
             WarcArchive(Path(config.archive.dir), config.archive.max_file_mb * 1024 * 1024) if config.archive.dir else None
         )
+        # Feeds are known by their URLs with passwords masked; the real ones stay in the config.
+        self.credentials = Credentials(feed.fetch_url for feed in config.feeds)
         # The pipeline is not thread-safe (its directory, its transaction): storing is one poll at a time.
         self.lock = threading.Lock()
 
@@ -131,6 +134,7 @@ class Poller:
     def sync_feeds(self, feeds: list[FeedConfig]) -> None:
         """Make the configured feeds exactly the active ones; new ones are due at once."""
         urls = [feed.url for feed in feeds]
+        self.credentials = Credentials(feed.fetch_url for feed in feeds)
         with self.lock:
             self.pipeline.register_feeds(feeds)
         with self.sessions.begin() as session:
@@ -190,7 +194,7 @@ class Poller:
     # -- one poll -----------------------------------------------------------------------
     def fetch(self, feed: FeedToPoll) -> FetchResult:
         """The HTTP step: no database, safe in any worker thread."""
-        return self.fetcher.fetch(feed.url, Validators(feed.etag, feed.last_modified))
+        return self.fetcher.fetch(self.credentials.unmask(feed.url), Validators(feed.etag, feed.last_modified))
 
     def store(self, feed: FeedToPoll, result: FetchResult) -> PollOutcome:
         """Record the poll and what it found, then schedule the next one (under the lock)."""

@@ -37,6 +37,7 @@ from tracker.store.pictures import (
     publisher_summaries,
     top_stories,
 )
+from tracker.websafe import scrub_svg, web_link
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
@@ -178,17 +179,16 @@ def _tree(story: Story) -> list[TreeRow]:
 
 _SVG_NS = "http://www.w3.org/2000/svg"
 _XLINK_TITLE = "{http://www.w3.org/1999/xlink}title"
-_ACTIVE_TAGS = {"script", "foreignObject", "iframe", "object", "embed", "animate", "set", "handler"}
 
 
 def clean_svg(svg: str) -> Markup:
     """SVG made safe to inline: no scripts, foreign HTML, event handlers, or links out of it.
 
-    Graphviz and matplotlib already escape the text they are given; this is a second
-    guard, so that a flaw in either can never run a feed's script in the report.
+    Graphviz and matplotlib already escape the text they are given; `scrub_svg` is a
+    second guard, so that a flaw in either can never run a feed's script in the report.
     """
     parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True, huge_tree=False)
-    root = etree.fromstring(svg.encode("utf-8"), parser)
+    root = etree.fromstring(scrub_svg(svg.encode("utf-8"), links=False), parser)
     for element in list(root.iter()):
         if not isinstance(element.tag, str):
             continue
@@ -196,13 +196,6 @@ def clean_svg(svg: str) -> Markup:
         if etree.QName(element).localname == "title" and parent is not None and parent.get("class") in ("graph", "node", "edge"):
             parent.remove(element)  # Graphviz's internal ids ("s1i5"), shown on hover otherwise
             continue
-        if etree.QName(element).localname in _ACTIVE_TAGS:
-            element.getparent().remove(element)  # type: ignore[union-attr]
-            continue
-        for name in list(element.attrib):
-            local = etree.QName(name).localname.lower()
-            if local.startswith("on") or (local == "href" and not element.attrib[name].startswith("#")):
-                del element.attrib[name]  # `#id` references (plot markers) stay: they point inside
         if etree.QName(element).localname == "a":
             # Keep the anchor's drawing, drop the link; its tooltip (an item's title) becomes
             # the group's <title>, which browsers show on hover, instead of Graphviz's node id.
@@ -263,11 +256,6 @@ def gather(sessions: sessionmaker[Session], since: datetime | None = None, top: 
         publishers=publishers,
         warnings=warnings,
     )
-
-
-def web_link(url: str | None) -> str | None:
-    """The URL if it is a web link (http or https), else None: feeds may carry `javascript:` URLs."""
-    return url if url and re.match(r"(?i)https?://[^\s]+$", url) else None
 
 
 def _environment() -> Environment:

@@ -43,9 +43,11 @@ def _verbosity(ctx: click.Context) -> int:
 
 
 def _fail(ctx: click.Context, message: str, code: int) -> None:
+    from tracker.redact import mask_credentials
+
     if _verbosity(ctx) >= 2:
-        echo(traceback.format_exc().rstrip(), err=True)
-    echo(f"tracker: {message}", err=True)
+        echo(mask_credentials(traceback.format_exc().rstrip()), err=True)
+    echo(f"tracker: {mask_credentials(message)}", err=True)
     sys.exit(code)
 
 

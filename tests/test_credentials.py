@@ -1,0 +1,179 @@
+"""Credentials never leave the config (issue 13).
+
+A feed behind HTTP basic auth is polled for real (a local server that answers 401 without
+the password) by the daemon and by `tracker poll`, with the archive on; then every command a user runs is run, and every
+output and every file the tracker wrote — logs, the database file, the WARC archive, the
+report — is searched for the password. The request still authenticates.
+"""
+
+from __future__ import annotations
+
+import base64
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from click.testing import CliRunner
+
+from tests.builders import T0, Item, article, rss
+from tests.feedserver import FeedServer
+from tests.test_scheduler import STARTUP, DaemonProcess, _env
+from tracker.cli import main
+from tracker.config import parse_config
+from tracker.errors import ConfigError
+from tracker.redact import Credentials, mask_credentials
+from tracker.store.database import MIGRATIONS, create_db_engine, migrate
+
+SECRET = "s3cr3t-Pa55"
+TOKEN = "tok3n-SECRET"
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    s = FeedServer()
+    yield s
+    s.close()
+
+
+def _guarded(server: FeedServer, path: str, user: str, password: str, body: bytes) -> None:
+    expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    def answer(handler):  # type: ignore[no-untyped-def]
+        if handler.headers.get("Authorization") != expected:
+            return 401, {"WWW-Authenticate": 'Basic realm="feeds"', "Content-Type": "text/plain"}, b"who are you?"
+        return 200, {"Content-Type": "application/rss+xml", "ETag": '"v1"'}, body
+
+    server.routes[path] = answer
+
+
+def _feed(seed: int) -> bytes:
+    items = [Item(f"Private story {seed}-{i}", f"https://private.example/{seed}/{i}", article(seed * 10 + i), T0) for i in range(2)]
+    return rss("Private News", "https://private.example/", items)
+
+
+def run(config: Path, *args: str) -> str:
+    result = CliRunner().invoke(main, ["--config", str(config), *args])
+    assert result.exit_code in (0, 1), result.output
+    return result.output  # stdout and stderr (logs, warnings) together
+
+
+def test_a_feed_password_is_in_no_output_and_no_file_while_the_feed_still_authenticates(server: FeedServer, tmp_path: Path) -> None:
+    _guarded(server, "/private/feed", "reader", SECRET, _feed(1))
+    # A permanent move within the host: the moved feed keeps its credentials.
+    server.routes["/private/old"] = lambda _h: (301, {"Location": "/private/feed"}, b"")
+    _guarded(server, "/private/token", TOKEN, "", _feed(2))
+    server.status("/private/broken", 500)
+    host = server.base.removeprefix("http://")
+    feeds = [f"http://reader:{SECRET}@{host}/private/old", f"http://{TOKEN}@{host}/private/token",
+             f"http://reader:{SECRET}@{host}/private/broken"]
+    work = tmp_path / "work"
+    work.mkdir()
+    config = work / "tracker.toml"
+    config.write_text("\n".join([
+        "[database]", 'url = "sqlite:///tracker.sqlite3"', "[archive]", 'dir = "archive"',
+        "[polling]", "allow_private_addresses = true", "total_timeout = 5.0", "dispatch_seconds = 0.2",
+        *[f'[[feeds]]\nurl = "{url}"\npublisher = "Private {i}"' for i, url in enumerate(feeds)],
+    ]))
+
+    daemon = DaemonProcess(config, work, _env())  # `tracker run --log-format json`
+    try:
+        daemon.wait_logged("poll", STARTUP, count=3)  # "poll" and "poll failed" events
+        daemon.send(signal.SIGTERM)
+        assert daemon.wait_exit(STARTUP) == 0
+    finally:
+        daemon.kill()
+    assert any(f"reader:***@{host}" in line for line in daemon.lines)  # its log names the feeds, masked
+    outputs = daemon.lines + [run(config, "poll", "--all", "-v"), run(config, "poll", "--all", "--log-format", "json", "-v")]
+    # It authenticated: the feeds' stories are in, after a 401-free fetch.
+    assert all(h.get("Authorization") for h in server.hits("/private/feed") + server.hits("/private/token"))
+    stats = run(config, "stats", "--format", "csv")
+    assert "Private 0" in stats and "Private 1" in stats
+    for args in (("status", "--ignore-daemon"), ("feeds",), ("feeds", "--format", "json"), ("feeds", "--format", "csv"),
+                 ("feeds", "export"), ("stats",), ("stories", "--format", "json"), ("find", "Private"),
+                 ("export", "--format", "prov-json"), ("export", "--format", "prov-n"), ("export", "--format", "jsonl"),
+                 ("export", "--format", "csv"), ("report", "--out", str(work / "report"))):
+        outputs.append(run(config, *args))
+    shown = "\n".join(outputs)
+    assert f"reader:***@{host}/private/feed" in shown  # the moved feed, as the user knows it
+    assert f"***@{host}/private/token" in shown
+    assert "HTTP 500" in shown  # the failing feed was logged and reported, by its masked URL
+
+    secrets = [SECRET, TOKEN, base64.b64encode(f"reader:{SECRET}".encode()).decode(), base64.b64encode(f"{TOKEN}:".encode()).decode()]
+    for secret in secrets:
+        assert secret not in shown
+    written = [p for p in work.rglob("*") if p.is_file() and p != config]
+    assert any(p.suffix == ".gz" for p in written) and any(p.name == "tracker.sqlite3" for p in written)
+    for path in written:
+        data = path.read_bytes()
+        for secret in secrets:
+            assert secret.encode() not in data, f"{secret} in {path.relative_to(work)}"
+
+
+def test_masking_keeps_the_user_and_the_feed_identity_and_unmasking_needs_the_config() -> None:
+    assert mask_credentials("http://user:pw@host/feed") == "http://user:***@host/feed"
+    assert mask_credentials("https://TOKEN@host/feed") == "https://***@host/feed"
+    assert mask_credentials("https://medium.com/@name/feed") == "https://medium.com/@name/feed"
+    assert mask_credentials("fetch of http://a:b@x/ failed") == "fetch of http://a:***@x/ failed"
+    old = parse_config({"feeds": [{"url": "http://user:old@host/feed"}]}).feeds[0]
+    new = parse_config({"feeds": [{"url": "http://user:new@host/feed"}]}).feeds[0]
+    assert old.url == new.url == "http://user:***@host/feed"  # a changed password is the same feed
+    assert new.fetch_url == "http://user:new@host/feed" and "new" not in repr(new)
+    credentials = Credentials([new.fetch_url])
+    assert credentials.unmask("http://user:***@HOST/moved") == "http://user:new@HOST/moved"
+    assert credentials.unmask("http://other:***@host/feed") == "http://other:***@host/feed"
+
+
+def test_a_feed_url_over_2000_characters_is_refused_with_a_clear_message() -> None:
+    with pytest.raises(ConfigError, match=r"feeds\.0\.url: a feed URL is at most 2000 characters; this one has 2101"):
+        parse_config({"feeds": [{"url": "https://host.example/" + "a" * 2080}]})
+    # What is stored is the masked URL: a one-letter password counts as three.
+    with pytest.raises(ConfigError, match="this one has 2001"):
+        parse_config({"feeds": [{"url": "https://u:p@host.example/" + "a" * 1974}]})
+    assert parse_config({"feeds": [{"url": "https://host.example/" + "a" * 1979}]}).feeds[0].url.endswith("a")
+
+
+def test_an_opml_feed_url_over_the_limit_is_named_briefly(tmp_path: Path) -> None:
+    long_url = "https://host.example/" + "b" * 2100
+    (tmp_path / "subs.opml").write_text(
+        f'<?xml version="1.0"?><opml version="2.0"><head/><body><outline type="rss" text="x" xmlUrl="{long_url}"/></body></opml>')
+    with pytest.raises(ConfigError) as error:
+        parse_config({"opml": [{"path": "subs.opml"}]}, tmp_path / "tracker.toml")
+    message = str(error.value)
+    assert "a feed URL is at most 2000 characters; this one has 2121" in message and len(message) < 400
+
+
+def test_an_older_database_has_its_feed_passwords_masked_on_upgrade(any_db_url: str) -> None:
+    """Revision 0011: the feed keeps its row and history, the password goes."""
+    engine = create_db_engine(any_db_url)
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0008")
+    with engine.begin() as connection:
+        connection.execute(sa.text("INSERT INTO publishers (id, name) VALUES (1, 'Private')"))
+        for feed_id, password in ((1, "old-" + SECRET), (2, SECRET)):
+            connection.execute(sa.text(
+                "INSERT INTO feeds (id, url, publisher_id, added_at, active, error_count, last_error_message) "
+                "VALUES (:id, :url, 1, '2025-01-07 09:00:00', :yes, 0, :error)"),
+                {"id": feed_id, "url": f"https://reader:{password}@host.example/feed", "yes": feed_id == 2,
+                 "error": f"connection: cannot reach https://reader:{password}@host.example/feed"})
+        connection.execute(sa.text("INSERT INTO feed_urls (id, feed_id, url, replaced_at) VALUES "
+                                   "(1, 2, :url, '2025-01-07 09:00:00')"), {"url": f"https://{TOKEN}@old.example/rss"})
+    migrate(engine)
+    with engine.connect() as connection:
+        feeds = connection.execute(sa.text("SELECT id, url, last_error_message FROM feeds ORDER BY id")).all()
+        moved = connection.execute(sa.text("SELECT url FROM feed_urls")).scalar_one()
+    engine.dispose()
+    assert [tuple(row) for row in feeds] == [
+        # The feed in use (active) keeps the URL the config names; the one of the old password moves aside.
+        (1, "https://reader:***@host.example/feed#feed-1", "connection: cannot reach https://reader:***@host.example/feed"),
+        (2, "https://reader:***@host.example/feed", "connection: cannot reach https://reader:***@host.example/feed"),
+    ]
+    assert moved == "https://***@old.example/rss"
+    if any_db_url.startswith("sqlite:///"):
+        assert SECRET.encode() not in Path(any_db_url.removeprefix("sqlite:///")).read_bytes()

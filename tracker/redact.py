@@ -1,0 +1,58 @@
+"""Credentials never leave the config: feed URLs are shown with their userinfo masked.
+
+A feed behind HTTP basic auth is configured as `https://user:secret@host/feed`. The
+tracker knows it as `https://user:***@host/feed` everywhere but in the request itself:
+that masked URL is the feed's identity in the database, and the one logs, `status`,
+`feeds`, exports and the archive's `WARC-Target-URI` show (as the database password is
+shown as `***`). A userinfo without a password (`https://TOKEN@host/`) is usually a
+token and is masked whole (`https://***@host/`). Changing the password in the config
+keeps the feed's identity and history; only the fetcher gets the real URL back, from
+the config, through `Credentials.unmask`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+MASK = "***"
+# scheme://userinfo@ — userinfo never holds "/", "?", "#", "@" or whitespace, so a path
+# with an "@" in it (https://medium.com/@name/feed) is not mistaken for credentials.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s\"'<>]*)@")
+_AUTHORITY = re.compile(r"(?i)^([a-z][a-z0-9+.-]*://)([^/?#@\s\"'<>]*)@([^/?#\s]*)")
+
+
+def _masked(match: re.Match[str]) -> str:
+    user, colon, _ = match.group(2).partition(":")
+    return f"{match.group(1)}{user}:{MASK}@" if colon else f"{match.group(1)}{MASK}@"
+
+
+def mask_credentials(text: str) -> str:
+    """`text` (a URL, or a message quoting URLs) with every URL's userinfo masked."""
+    return _USERINFO.sub(_masked, text) if "@" in text else text
+
+
+def _key(scheme: str, userinfo: str, host: str) -> tuple[str, str, str]:
+    return scheme.lower(), userinfo, host.lower()
+
+
+class Credentials:
+    """The real userinfo of the configured feeds, to put back into a masked URL to fetch it."""
+
+    def __init__(self, urls: Iterable[str] = ()) -> None:
+        self._userinfo: dict[tuple[str, str, str], str] = {}
+        for url in urls:
+            found = _AUTHORITY.match(url.strip())
+            if found:
+                masked = _AUTHORITY.match(mask_credentials(url.strip()))
+                assert masked is not None
+                self._userinfo[_key(masked.group(1), masked.group(2), masked.group(3))] = found.group(2)
+
+    def unmask(self, url: str) -> str:
+        """The URL to request: a masked userinfo replaced by the configured one for that
+        host (a feed moved within its host keeps its credentials); others as they are."""
+        found = _AUTHORITY.match(url) if MASK in url else None
+        if found is None:
+            return url
+        real = self._userinfo.get(_key(found.group(1), found.group(2), found.group(3)))
+        return url if real is None else f"{found.group(1)}{real}@{url[len(found.group(1)) + len(found.group(2)) + 1:]}"

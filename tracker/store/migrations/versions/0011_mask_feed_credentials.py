@@ -1,0 +1,66 @@
+"""Feed passwords out of the database: stored feed URLs get their userinfo masked.
+
+A feed configured as `https://user:secret@host/feed` is now known as
+`https://user:***@host/feed` (tracker.redact); the real URL stays in the config. A
+database written before kept the password in `feeds.url`, `feed_urls.url` and in error
+messages quoting a URL; this masks them, so the feed keeps its row and its history.
+Two stored URLs that differ only in their password (the password was changed) cannot
+both become the same masked URL: the active (else the newest) one takes it, so that the
+config finds it; the other keeps its row under `…#feed-<id>`.
+
+Data only, on columns that exist since 0002: it can sit after any revision.
+
+Revision ID: 0011 (numbered after the 0009 and 0010 other branches add; on merge, point down_revision at the newest)
+Revises: 0008
+Create Date: 2026-12-06
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from tracker.redact import mask_credentials
+
+revision = "0011"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def _mask_urls(bind: sa.Connection, table: sa.TableClause, *order: sa.ColumnElement[object]) -> None:
+    taken = set(bind.execute(sa.select(table.c.url)).scalars())
+    query = sa.select(table.c.id, table.c.url).where(table.c.url.like("%@%")).order_by(*order, table.c.id.desc())
+    for row_id, url in bind.execute(query).all():
+        masked = mask_credentials(url)
+        if masked == url:
+            continue
+        if masked in taken:
+            masked = f"{masked}#feed-{row_id}"
+        taken.add(masked)
+        bind.execute(sa.update(table).where(table.c.id == row_id).values(url=masked))
+
+
+def _mask_texts(bind: sa.Connection, table: sa.TableClause, column: str) -> None:
+    text = table.c[column]
+    for row_id, value in bind.execute(sa.select(table.c.id, text).where(text.like("%://%@%"))).all():
+        masked = mask_credentials(value)
+        if masked != value:
+            bind.execute(sa.update(table).where(table.c.id == row_id).values({column: masked}))
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        # Overwrite what is replaced instead of leaving it in the file's free space.
+        bind.exec_driver_sql("PRAGMA secure_delete = ON")
+    feeds = sa.table("feeds", sa.column("id"), sa.column("url"), sa.column("active"), sa.column("last_error_message"))
+    moved = sa.table("feed_urls", sa.column("id"), sa.column("url"))
+    captures = sa.table("captures", sa.column("id"), sa.column("source"), sa.column("error"))
+    _mask_urls(bind, feeds, feeds.c.active.desc())
+    _mask_urls(bind, moved)
+    _mask_texts(bind, feeds, "last_error_message")
+    _mask_texts(bind, captures, "source")
+    _mask_texts(bind, captures, "error")
+
+
+def downgrade() -> None:
+    """Nothing to undo: the passwords are in the config, where they belong."""
