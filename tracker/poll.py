@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.archive import WarcArchive
@@ -29,6 +29,7 @@ from tracker.logs import fields
 from tracker.model import Capture, IngestReport, ParsedFeed, utcnow
 from tracker.parse import parse_capture_body
 from tracker.pipeline import Pipeline
+from tracker.store import feeds as feeds_store
 from tracker.store import leases, schema
 
 log = logging.getLogger(__name__)
@@ -280,15 +281,12 @@ class Poller:
             log.warning("lease lost while storing; schedule left to its new holder", extra=fields(feed=feed.url))
 
     def _move(self, feed: FeedToPoll, new_url: str, when: datetime) -> None:
-        """A permanent redirect: the feed's URL becomes the new one; the old one is kept."""
-        f = schema.Feed
+        """A permanent redirect: the feed's URL becomes the new one; the move is kept in its history."""
         with self.sessions.begin() as session:
-            taken = session.scalar(select(f.id).where(f.url == new_url))
-            if taken is not None and taken != feed.feed_id:
-                log.warning("redirect target already followed", extra=fields(feed=feed.url, target=new_url))
-                return
-            session.execute(insert(schema.FeedUrl).values(feed_id=feed.feed_id, url=feed.url, replaced_at=when))
-            session.execute(update(f).where(f.id == feed.feed_id).values(url=new_url))
+            refused = feeds_store.move_feed(session, feed.feed_id, feed.url, new_url, when)
+        if refused:
+            log.warning(refused, extra=fields(feed=feed.url, target=new_url))
+            return
         self.pipeline.rename_feed(feed.url, new_url)
         log.info("feed moved", extra=fields(feed=feed.url, to=new_url))
 
