@@ -162,6 +162,8 @@ class Item(Base):
     title: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str | None] = mapped_column(Text)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Why the feed's date string was not taken as `claimed_at` (tracker.dates), if it was not.
+    claimed_date_rejected: Mapped[str | None] = mapped_column(Text)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime)
 
 
