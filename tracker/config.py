@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from tracker.addresses import local_host_problem
 from tracker.errors import ConfigError
+
 
 DEFAULT_DATABASE_URL = "sqlite:///db/tracker.sqlite3"
 # An OPML subscription list of 100,000 feeds is a few MiB; more is not a subscription list.
@@ -228,9 +229,14 @@ class Config(_Strict):
         The OPML files are read on first use, not when the config is loaded, so that
         commands that never need them do not pay for them; ConfigError when one is bad."""
         if self._feeds is None:
-            feeds = with_subscriptions(self, self.path) if self.opml else list(self.listed_feeds)
-            _check_feed_hosts(self, feeds, self.path)
-            self._feeds = feeds
+            if not self.opml:
+                self._feeds = list(self.listed_feeds)  # checked when the config was loaded
+            else:
+                from tracker.subscriptions import with_subscriptions
+
+                feeds, local = with_subscriptions(self, self.path)
+                _check_opml_hosts(self, feeds, local, self.path)
+                self._feeds = feeds
         return self._feeds
 
     @model_validator(mode="after")
@@ -267,6 +273,16 @@ def _check_feed_hosts(config: Config, feeds: list[FeedConfig], path: Path | None
         if problem:
             where = f"{path}: " if path else ""
             raise ConfigError(f"{where}feeds.{i}.url: {feed.url!r}: {problem}; set [polling] "
+                              "allow_private_addresses = true to follow it")
+
+
+def _check_opml_hosts(config: Config, feeds: list[FeedConfig], local: dict[str, str], path: Path | None) -> None:
+    """`_check_feed_hosts` for a list with OPML feeds, whose hosts were judged when the OPML was parsed."""
+    if config.polling.allow_private_addresses or not local:
+        return
+    for i, feed in enumerate(feeds):
+        if feed.url in local:
+            raise ConfigError(f"{f'{path}: ' if path else ''}feeds.{i}.url: {feed.url!r}: {local[feed.url]}; set [polling] "
                               "allow_private_addresses = true to follow it")
 
 
@@ -316,7 +332,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     return config
 
 
-def _opml_file(config: Config, path: Path | None, entry: OpmlConfig) -> Path:
+def opml_file(config: Config, path: Path | None, entry: OpmlConfig) -> Path:
+    """Where an `[[opml]]` file is: its path relative to the config file's folder."""
     base = path.parent if path else Path.cwd()
     return (base / Path(entry.path).expanduser()).resolve()
 
@@ -324,53 +341,12 @@ def _opml_file(config: Config, path: Path | None, entry: OpmlConfig) -> Path:
 def _check_opml_paths(config: Config, path: Path | None) -> None:
     """What can be said of the `[[opml]]` files without reading them: each is a regular file."""
     for i, entry in enumerate(config.opml):
-        file = _opml_file(config, path, entry)
+        file = opml_file(config, path, entry)
         where = f"{f'{path}: ' if path else ''}opml[{i}].path"
         if not file.exists():
             raise ConfigError(f"{where}: cannot read {file} (No such file or directory)")
         if not file.is_file():
             raise ConfigError(f"{where}: {file} is not a regular file")
-
-
-_FEED_LIST = TypeAdapter(list[FeedConfig])
-
-
-def with_subscriptions(config: Config, path: Path | None) -> list[FeedConfig]:
-    """`[[feeds]]` and the feeds of every `[[opml]]` file as one list.
-
-    A feed in several places is one feed: its tags are merged, and a title or publisher
-    given in `[[feeds]]` (else the first OPML file naming one) wins. Each OPML file is
-    parsed only when it changed since it was last parsed (tracker.subscriptions), so that
-    SIGHUP picks up a change and an unchanged list of 100,000 feeds costs little."""
-    from tracker.subscriptions import read_subscriptions
-
-    merged: dict[str, FeedConfig] = {feed.url: feed for feed in config.listed_feeds}
-    for i, entry in enumerate(config.opml):
-        file = _opml_file(config, path, entry)
-        where = f"{f'{path}: ' if path else ''}opml[{i}].path"
-        subscriptions = read_subscriptions(file, where, OPML_MAX_BYTES)
-        rows = [
-            {"url": s.url, "publisher": s.publisher, "title": s.title, "site_url": s.html_url, "tags": list(s.tags)}
-            for s in subscriptions
-        ]
-        try:
-            feeds = _FEED_LIST.validate_python(rows)  # one call for the whole list: 100,000 feeds validate in a blink
-        except ValidationError as error:
-            bad = error.errors()[0]["loc"][0]
-            url = rows[bad]["url"] if isinstance(bad, int) else "?"
-            first = error.errors()[0]
-            message = ".".join(str(p) for p in first["loc"][1:]) + ": " + first["msg"].removeprefix("Value error, ")
-            raise ConfigError(f"{f'{path}: ' if path else ''}opml[{i}] {file}: feed {url!r}: {message}") from None
-        for feed in feeds:
-            known = merged.get(feed.url)
-            if known is not None:
-                feed = known.model_copy(update={
-                    "publisher": known.publisher or feed.publisher, "title": known.title or feed.title,
-                    "site_url": known.site_url or feed.site_url,
-                    "tags": sorted(set(known.tags) | set(feed.tags)),
-                })
-            merged[feed.url] = feed
-    return list(merged.values())
 
 
 def config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
