@@ -37,12 +37,16 @@ def write_opml(path: Path, feeds: int, per_folder: int = 1000) -> None:
         out.write("</body></opml>\n")
 
 
-def measure(command: list[str], env: dict[str, str]) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS in MiB, exit code) of one process."""
+def measure(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in MiB, exit code) of one process; its last error line is shown on failure."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, env=env, cwd=cwd)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode not in (0, 1):  # status exits 1 when nothing was ever polled
+            errors.seek(0)
+            print("   ", (errors.read().decode(errors="replace").strip().splitlines() or ["?"])[-1][:200])
     return time.perf_counter() - started, usage.ru_maxrss / 1024, process.returncode
 
 
@@ -59,7 +63,8 @@ def main() -> None:
         url = f"sqlite:///{folder / 'tracker.sqlite3'}"
         (folder / "tracker.toml").write_text(f'[database]\nurl = "{url}"\n\n[[opml]]\npath = "subs.opml"\n')
         subprocess.run([str(tracker.with_name("python")), "-c",
-                        f"from tracker.store.database import open_database; open_database({url!r})"], check=True)
+                        f"from tracker.store.database import open_database; open_database({url!r})"],
+                       check=True, cwd=folder)  # not here: `python -c` would import this checkout
         env = {**os.environ, "TRACKER_CACHE_DIR": str(folder / "cache"), "TRACKER_CONFIG": str(folder / "tracker.toml")}
         size = (folder / "subs.opml").stat().st_size / 2**20
         print(f"{tracker}: {args.feeds:,} feeds, OPML {size:.1f} MiB, load average {os.getloadavg()[0]:.1f}")
@@ -68,7 +73,7 @@ def main() -> None:
             ("stats", ["stats"]), ("status", ["status", "--ignore-daemon"]),
         ]
         for name, command in commands:
-            best = min((measure([str(tracker), *command], env) for _ in range(args.runs)), key=lambda m: m[0])
+            best = min((measure([str(tracker), *command], env, folder) for _ in range(args.runs)), key=lambda m: m[0])
             print(f"  {name:<14} {best[0]:7.2f} s  {best[1]:7.0f} MiB peak RSS  (exit {best[2]})")
 
 
