@@ -3,11 +3,12 @@
 feedparser reads any date it can and silently coerces what it cannot (an offset of
 +99:00 becomes four days, year -0001 becomes 2000, a missing zone becomes UTC), and a
 mirror that claims an early date that way becomes the original. Here the raw string is
-read by two strict grammars, RFC 822 (RSS `pubDate`) and ISO 8601 / W3C-DTF (Atom,
-`dc:date`), and refused, with the reason, when:
+read by strict grammars, RFC 822 (RSS `pubDate`) and ISO 8601 / W3C-DTF (Atom,
+`dc:date`) above all, and refused, with the reason, when:
 
-- it fits neither grammar, or is partial (a date without a time of day, a time without
-  a zone: both leave the moment open by up to a day);
+- it fits none of the grammars (JavaScript's `Date.toString` and C's `asctime` are read
+  too), or is partial (a date without a time of day leaves the moment open by a day; a
+  time without a zone is read as UTC);
 - its offset lies beyond ±14:00 (the widest real zone, UTC+14 in Kiribati) or its zone
   name is unknown (only unambiguous abbreviations are read);
 - its year is before 1991 (the first year of the web: no feed item is older);
@@ -38,6 +39,13 @@ _RFC822 = re.compile(
     r"(?:[a-z]{2,9}\.?,?\s*)?(?P<d>\d{1,2})(?:\s+|-)(?P<mon>[a-z]{3,9})\.?(?:\s+|-)(?P<y>[+-]?\d+)"
     r"(?:\s+|T)(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.\d+)?)?"
     r"\s*(?P<zone>[+-]\d{1,2}:?\d{2}|[a-z]{1,5})?\s*(?:\([^)]*\))?", re.IGNORECASE,
+)
+# JavaScript's Date.toString ("Sat Oct 06 2018 00:00:00 GMT+0000 (UTC)") and C's asctime
+# ("Sat Oct  6 00:00:00 2018", no zone): month before day.
+_MONTH_FIRST = re.compile(
+    r"(?:[a-z]{2,9},?\s+)?(?P<mon>[a-z]{3,9})\.?\s+(?P<d>\d{1,2}),?\s+(?:(?P<y>[+-]?\d+)\s+)?"
+    r"(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.\d+)?)?(?:\s+(?P<y2>[+-]?\d+))?"
+    r"\s*(?:(?:GMT|UTC)(?=[+-]))?(?P<zone>[+-]\d{1,2}:?\d{2}|[a-z]{1,5})?\s*(?:\([^)]*\))?", re.IGNORECASE,
 )
 _ISO = re.compile(
     r"(?P<y>[+-]?\d{4,})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})"
@@ -75,9 +83,9 @@ def _year(text: str, two_digit_ok: bool) -> int:
 
 
 def _moment(year: int, month: int, day: int, hour: str, minute: str, second: str | None, zone: str | None) -> datetime:
-    if zone is None:
-        raise Rejected("no time zone")
-    offset = _offset(zone)
+    # A time without a zone is read as UTC, as feed readers do: a lying feed gains nothing
+    # by it (it could write any zone), an honest one keeps its date, hours off at worst.
+    offset = _offset(zone) if zone is not None else timedelta(0)
     try:
         local = datetime(year, month, day, int(hour), int(minute), int(second or 0))
     except ValueError as error:
@@ -99,6 +107,12 @@ def _read(raw: str) -> datetime:
         if month is None:
             raise Rejected(f"unknown month {rfc['mon']!r}")
         return _moment(_year(rfc["y"], True), month, int(rfc["d"]), rfc["H"], rfc["M"], rfc["S"], rfc["zone"])
+    other = _MONTH_FIRST.fullmatch(text)
+    if other and bool(other["y"]) != bool(other["y2"]):
+        month = _MONTHS.get(other["mon"][:3].lower())
+        if month is not None:
+            year = _year(other["y"] or other["y2"], False)
+            return _moment(year, month, int(other["d"]), other["H"], other["M"], other["S"], other["zone"] or "UTC")
     raise Rejected("not an RFC 822 or ISO 8601 date")
 
 
