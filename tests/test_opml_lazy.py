@@ -98,3 +98,17 @@ def test_a_bad_opml_fails_the_commands_that_need_it_and_no_other(tmp_path: Path)
     code, output = run("--config", str(config), "feeds")
     assert code != 0 and "not an OPML subscription list" in output
     assert run("--config", str(config), "stats")[0] == 0
+
+
+@pytest.mark.parametrize("url", ["http://127.1/rss", "http://localhost:8080/rss", "http://[::1]/rss", "http://u@10.0.0.1:80/rss"])
+def test_an_opml_feed_on_a_local_host_is_refused_parsed_or_cached(tmp_path: Path, url: str) -> None:
+    source = tmp_path / "subs.opml"
+    source.write_text(f'<opml version="2.0"><body><outline text="x" xmlUrl="https://ok.example/rss"/>'
+                      f'<outline text="y" xmlUrl="{url}"/></body></opml>')
+    config = config_with(tmp_path, source)
+    for _ in range(2):  # parsed, then from the cache
+        code, output = run("--config", str(config), "feeds")
+        assert code != 0 and "allow_private_addresses" in output, output
+    config.write_text(config.read_text().replace("[[opml]]", "[polling]\nallow_private_addresses = true\n\n[[opml]]"))
+    code, output = run("--config", str(config), "feeds", "--format", "csv")
+    assert code == 0 and url in output

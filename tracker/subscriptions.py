@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +52,19 @@ class SubscriptionList:
             _store(self.file, self.key, self)
 
 
+# The host of an http(s) URL without brackets (IPv6) or odd characters, and the hosts that
+# could be a literal address in some spelling ("127.1", "0x7f.1"): only those need asking.
+_PLAIN_HOST = re.compile(r"https?://(?:[^@/?#]*@)?([^:/?#\[\]]*)(?:[:/?#]|$)", re.IGNORECASE)
+_MAYBE_LITERAL = re.compile(r"[0-9a-fx.]*")
+
+
 def _local(url: str) -> str | None:
+    """`local_host_problem` of a URL's host; a plain DNS name (most of a list) is answered at once."""
+    plain = _PLAIN_HOST.match(url)
+    if plain:
+        host = plain[1].lower().rstrip(".")
+        if not _MAYBE_LITERAL.fullmatch(host) and host != "localhost" and not host.endswith(".localhost"):
+            return None
     try:
         return local_host_problem(urlsplit(url).hostname or "")
     except ValueError:
@@ -92,8 +105,9 @@ def _store(file: Path, key: list[object], found: SubscriptionList) -> None:
     feeds = [[s.url, s.title, s.publisher, s.html_url, list(s.tags)] for s in found.feeds]
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=target.parent, suffix=".tmp", delete=False, encoding="utf-8") as out:
-            json.dump({"key": key, "feeds": feeds, "local": found.local}, out, ensure_ascii=False, separators=(",", ":"))
+        data = json.dumps({"key": key, "feeds": feeds, "local": found.local}, ensure_ascii=False, separators=(",", ":"))
+        with tempfile.NamedTemporaryFile("wb", dir=target.parent, suffix=".tmp", delete=False) as out:
+            out.write(data.encode("utf-8"))  # dumps, not dump: dump encodes piecemeal, several times slower
         os.replace(out.name, target)  # atomic: a concurrent reader sees the old cache or the new
     except OSError as error:
         log.debug("opml cache not written", extra={"path": str(target), "error": str(error)})
