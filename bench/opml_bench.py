@@ -37,8 +37,9 @@ def write_opml(path: Path, feeds: int, per_folder: int = 1000) -> None:
         out.write("</body></opml>\n")
 
 
-def measure(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS in MiB, exit code) of one process; its last error line is shown on failure."""
+def measure(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS in MiB, exit code) of one process; its last error
+    line is shown on failure. CPU time is the steadier figure on a shared machine."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, env=env, cwd=cwd)
@@ -47,7 +48,7 @@ def measure(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, 
         if process.returncode not in (0, 1):  # status exits 1 when nothing was ever polled
             errors.seek(0)
             print("   ", (errors.read().decode(errors="replace").strip().splitlines() or ["?"])[-1][:200])
-    return time.perf_counter() - started, usage.ru_maxrss / 1024, process.returncode
+    return time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode
 
 
 def main() -> None:
@@ -74,7 +75,7 @@ def main() -> None:
         ]
         for name, command in commands:
             best = min((measure([str(tracker), *command], env, folder) for _ in range(args.runs)), key=lambda m: m[0])
-            print(f"  {name:<14} {best[0]:7.2f} s  {best[1]:7.0f} MiB peak RSS  (exit {best[2]})")
+            print(f"  {name:<14} {best[0]:7.2f} s wall {best[1]:7.2f} s CPU {best[2]:6.0f} MiB peak RSS  (exit {best[3]})")
 
 
 if __name__ == "__main__":
