@@ -18,11 +18,13 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE, not a batch: SQLite's table rebuild would trip over the public views
+# that read `items`, and adding or dropping a nullable column needs no rebuild (SQLite ≥ 3.35).
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("items") as batch:
-        batch.add_column(sa.Column("claimed_date_rejected", sa.Text))
+    op.add_column("items", sa.Column("claimed_date_rejected", sa.Text))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("items") as batch:
-        batch.drop_column("claimed_date_rejected")
+    op.drop_column("items", "claimed_date_rejected")
