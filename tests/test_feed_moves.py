@@ -111,3 +111,28 @@ def test_the_daemon_follows_a_flipping_redirect_without_a_database_error(
     assert not daemon.logged("database error") and not daemon.logged("poll failed"), daemon.tail()
     assert _moves(url) == [("a", "b"), ("b", "a"), ("a", "b")]
     assert scalar(url, "SELECT COUNT(*) FROM feeds") == 1
+
+
+def test_the_migration_carries_former_urls_over_as_moves(any_db_url: str) -> None:
+    """A database of 0008 whose feed moved a→b→c has those two moves in `feed_moves` after upgrading."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    import tracker.store.database as database
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(Path(database.__file__).parent / "migrations"))
+    engine = sa.create_engine(any_db_url)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0008")
+        conn.execute(sa.text("INSERT INTO publishers (id, name, name_source) VALUES (1, 'P', 'config')"))
+        conn.execute(sa.text("INSERT INTO feeds (id, url, publisher_id, added_at, active, error_count) "
+                             "VALUES (1, 'http://x.example/c', 1, '2025-01-01 00:00:00', true, 0)"))
+        conn.execute(sa.text("INSERT INTO feed_urls (feed_id, url, replaced_at) VALUES "
+                             "(1, 'http://x.example/b', '2025-01-03 00:00:00'), (1, 'http://x.example/a', '2025-01-02 00:00:00')"))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    engine.dispose()
+    assert _moves(any_db_url) == [("a", "b"), ("b", "c")]

@@ -20,7 +20,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    moves = op.create_table(
+    op.create_table(
         "feed_moves",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("feed_id", sa.Integer, sa.ForeignKey("feeds.id"), nullable=False, index=True),
@@ -28,17 +28,14 @@ def upgrade() -> None:
         sa.Column("to_url", sa.String(2000), nullable=False),
         sa.Column("moved_at", sa.DateTime, nullable=False),
     )
-    bind = op.get_bind()
-    current = dict(bind.execute(sa.text("SELECT id, url FROM feeds")).all())
-    rows = bind.execute(sa.text("SELECT feed_id, url, replaced_at FROM feed_urls ORDER BY feed_id, replaced_at, id")).all()
-    history = []
-    for i, (feed_id, url, replaced_at) in enumerate(rows):
-        following = rows[i + 1] if i + 1 < len(rows) and rows[i + 1][0] == feed_id else None
-        to_url = following[1] if following else current.get(feed_id)
-        if to_url:
-            history.append({"feed_id": feed_id, "from_url": url, "to_url": to_url, "moved_at": replaced_at})
-    if history:
-        op.bulk_insert(moves, history)
+    # In SQL, not Python: SQLite hands raw times back as text, which a DateTime insert refuses.
+    op.execute(sa.text(
+        "INSERT INTO feed_moves (feed_id, from_url, to_url, moved_at) "
+        "SELECT u.feed_id, u.url, COALESCE((SELECT n.url FROM feed_urls n WHERE n.feed_id = u.feed_id "
+        "AND (n.replaced_at > u.replaced_at OR (n.replaced_at = u.replaced_at AND n.id > u.id)) "
+        "ORDER BY n.replaced_at, n.id LIMIT 1), f.url), u.replaced_at "
+        "FROM feed_urls u JOIN feeds f ON f.id = u.feed_id ORDER BY u.feed_id, u.replaced_at, u.id"
+    ))
 
 
 def downgrade() -> None:
