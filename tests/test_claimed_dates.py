@@ -8,8 +8,9 @@ the evidence says why the date was refused.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from html import escape
 
@@ -39,7 +40,7 @@ def atom_mirror(paragraphs: list[str], date: str) -> bytes:
 
 def rss_mirror(paragraphs: list[str], date: str) -> bytes:
     body = rss("Mirror Daily", "https://mirror.example/", [Item("Harvest talks resume", MIRROR_URL, paragraphs, T0)])
-    return body.replace(format_datetime(T0.replace(tzinfo=__import__("datetime").timezone.utc)).encode(), escape(date).encode())
+    return body.replace(format_datetime(T0.replace(tzinfo=UTC)).encode(), escape(date).encode())
 
 
 CASES = [
@@ -60,8 +61,7 @@ def test_a_mirror_claiming_an_impossible_date_stays_a_copy(any_db_url: str, kind
     original = rss("Origin News", "https://origin.example/", [Item("Harvest talks resume", ORIGINAL_URL, paragraphs, T0)])
     mirror = (atom_mirror if kind == "atom" else rss_mirror)(paragraphs, date)
     content_type = "application/atom+xml" if kind == "atom" else "application/rss+xml"
-    mirror_capture = capture(MIRROR, T0 + hours(2), mirror)
-    mirror_capture = type(mirror_capture)(**{**mirror_capture.__dict__, "content_type": content_type})
+    mirror_capture = dataclasses.replace(capture(MIRROR, T0 + hours(2), mirror), content_type=content_type)
     make_pipeline(any_db_url, FEEDS).ingest([capture(ORIGIN, T0 + hours(0.5), original), mirror_capture])
 
     engine = sa.create_engine(any_db_url)
