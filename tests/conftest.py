@@ -83,3 +83,15 @@ def any_db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _opml_cache_of_the_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Parsed OPML lists are cached under a folder of the test run, not the user's ~/.cache."""
+    previous = os.environ.get("TRACKER_CACHE_DIR")
+    os.environ["TRACKER_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("TRACKER_CACHE_DIR", None)
+    else:
+        os.environ["TRACKER_CACHE_DIR"] = previous

@@ -1,4 +1,4 @@
-"""OPML subscription lists: the shapes feed readers export, read with listparser, written back as OPML 2.0."""
+"""OPML subscription lists: the shapes feed readers export, read (listparser's rules, one lxml pass), written back as OPML 2.0."""
 
 from __future__ import annotations
 
@@ -77,3 +77,15 @@ def test_characters_xml_cannot_carry_are_dropped_not_fatal() -> None:
     written = write_opml([Subscription("https://a.example/rss", "Evil\x1b[2J\x00 Corp", publisher="P\x07", tags=("Ne\x0bws",))])
     back = read_opml(written)
     assert back == [Subscription("https://a.example/rss", "Evil[2J Corp", publisher="P", tags=("News",))]
+
+
+def test_names_are_read_without_case_and_nested_lists_are_not_feeds() -> None:
+    body = b"""<?xml version="1.0"?><OPML version="1.0"><body>
+<outline TEXT="Desk"><outline XMLURL="https://a.example/r" TYPE="rss" Publisher="P"/>
+<outline type="source" xmlUrl="https://list.example/opml"/>
+<outline type="link" url="https://x.example/" text="Linked"><outline xmlUrl="https://b.example/r" text="B" category="x/y, z"/></outline>
+</outline><outline xmlUrl="https://a.example/r" text="again" htmlUrl="https://a.example/"/></body></OPML>"""
+    assert read_opml(body) == [
+        Subscription("https://a.example/r", None, publisher="P", html_url="https://a.example/", tags=("Desk",)),
+        Subscription("https://b.example/r", "B", tags=("Desk", "x/y", "z")),
+    ]

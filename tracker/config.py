@@ -28,6 +28,7 @@ from tracker.addresses import local_host_problem
 from tracker.errors import ConfigError
 from tracker.redact import mask_credentials
 
+
 DEFAULT_DATABASE_URL = "sqlite:///db/tracker.sqlite3"
 # An OPML subscription list of 100,000 feeds is a few MiB; more is not a subscription list.
 OPML_MAX_BYTES = 32 * 2**20
@@ -245,15 +246,34 @@ class Config(_Strict):
     log: LogConfig = LogConfig()
     status: StatusConfig = StatusConfig()
     http: HttpConfig = HttpConfig()
-    feeds: list[FeedConfig] = Field(default_factory=list)
+    # `[[feeds]]` as written; `feeds` adds those of the `[[opml]]` files, read when first asked for.
+    listed_feeds: list[FeedConfig] = Field(default_factory=list, alias="feeds")
     opml: list[OpmlConfig] = Field(default_factory=list)
     alerts: list[AlertConfig] = Field(default_factory=list)
     path: Path | None = Field(default=None, exclude=True)
+    _feeds: list[FeedConfig] | None = PrivateAttr(default=None)
+
+    @property
+    def feeds(self) -> list[FeedConfig]:
+        """`[[feeds]]` and the feeds of every `[[opml]]` file (see `with_subscriptions`).
+
+        The OPML files are read on first use, not when the config is loaded, so that
+        commands that never need them do not pay for them; ConfigError when one is bad."""
+        if self._feeds is None:
+            if not self.opml:
+                self._feeds = list(self.listed_feeds)  # checked when the config was loaded
+            else:
+                from tracker.subscriptions import with_subscriptions
+
+                feeds, local = with_subscriptions(self, self.path)
+                _check_opml_hosts(self, feeds, local, self.path)
+                self._feeds = feeds
+        return self._feeds
 
     @model_validator(mode="after")
     def _unique_feeds(self) -> Config:
         seen: set[str] = set()
-        for i, feed in enumerate(self.feeds):
+        for i, feed in enumerate(self.listed_feeds):
             if feed.url in seen:
                 raise ValueError(f"feeds[{i}].url {feed.url!r} is listed twice")
             seen.add(feed.url)
@@ -275,15 +295,25 @@ def _describe(error: ValidationError, path: Path | None) -> str:
     return f"{where}{key}: {message}"
 
 
-def _check_feed_hosts(config: Config, path: Path | None) -> None:
+def _check_feed_hosts(config: Config, feeds: list[FeedConfig], path: Path | None) -> None:
     """Refuse feeds on local addresses unless [polling] allows them (names are checked when fetched)."""
     if config.polling.allow_private_addresses:
         return
-    for i, feed in enumerate(config.feeds):
+    for i, feed in enumerate(feeds):
         problem = local_host_problem(urlsplit(feed.url).hostname or "")
         if problem:
             where = f"{path}: " if path else ""
             raise ConfigError(f"{where}feeds.{i}.url: {feed.url!r}: {problem}; set [polling] "
+                              "allow_private_addresses = true to follow it")
+
+
+def _check_opml_hosts(config: Config, feeds: list[FeedConfig], local: dict[str, str], path: Path | None) -> None:
+    """`_check_feed_hosts` for a list with OPML feeds, whose hosts were judged when the OPML was parsed."""
+    if config.polling.allow_private_addresses or not local:
+        return
+    for i, feed in enumerate(feeds):
+        if feed.url in local:
+            raise ConfigError(f"{f'{path}: ' if path else ''}feeds.{i}.url: {feed.url!r}: {local[feed.url]}; set [polling] "
                               "allow_private_addresses = true to follow it")
 
 
@@ -323,9 +353,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         config = Config.model_validate({**data, "path": path} if path else data)
     except ValidationError as error:
         raise ConfigError(_describe(error, path)) from None
-    if config.opml:
-        config = config.model_copy(update={"feeds": with_subscriptions(config, path)})
-    _check_feed_hosts(config, path)
+    _check_feed_hosts(config, config.listed_feeds, path)
+    _check_opml_paths(config, path)
     if path is not None:
         config = _relative_to_file(config, data, path)
     override = os.environ.get(DATABASE_ENV)
@@ -334,48 +363,21 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     return config
 
 
-def with_subscriptions(config: Config, path: Path | None) -> list[FeedConfig]:
-    """`[[feeds]]` and the feeds of every `[[opml]]` file as one list.
-
-    A feed in several places is one feed: its tags are merged, and a title or publisher
-    given in `[[feeds]]` (else the first OPML file naming one) wins. The OPML files are
-    read each time the config is loaded, so SIGHUP picks up their changes too."""
-    from tracker.errors import InputError
-    from tracker.opml import read_opml
-
+def opml_file(config: Config, path: Path | None, entry: OpmlConfig) -> Path:
+    """Where an `[[opml]]` file is: its path relative to the config file's folder."""
     base = path.parent if path else Path.cwd()
-    merged: dict[str, FeedConfig] = {feed.url: feed for feed in config.feeds}
+    return (base / Path(entry.path).expanduser()).resolve()
+
+
+def _check_opml_paths(config: Config, path: Path | None) -> None:
+    """What can be said of the `[[opml]]` files without reading them: each is a regular file."""
     for i, entry in enumerate(config.opml):
-        file = (base / Path(entry.path).expanduser()).resolve()
-        where = f"{path}: " if path else ""
-        try:
-            if file.exists() and not file.is_file():
-                raise ConfigError(f"{where}opml[{i}].path: {file} is not a regular file")
-            with file.open("rb") as handle:  # bounded: a device or a huge file is no subscription list
-                body = handle.read(OPML_MAX_BYTES + 1)
-            if len(body) > OPML_MAX_BYTES:
-                raise ConfigError(f"{where}opml[{i}].path: {file} is larger than {OPML_MAX_BYTES // 2**20} MiB")
-            subscriptions = read_opml(body, str(file))
-        except OSError as error:
-            raise ConfigError(f"{where}opml[{i}].path: cannot read {file} ({error.strerror})") from None
-        except InputError as error:
-            raise ConfigError(f"{where}opml[{i}].path: {error}") from None
-        for sub in subscriptions:
-            try:
-                feed = FeedConfig(url=sub.url, publisher=sub.publisher, title=sub.title, site_url=sub.html_url, tags=list(sub.tags))
-            except ValidationError as error:
-                shown = mask_credentials(sub.url)
-                shown = shown if len(shown) <= 100 else shown[:99] + "…"
-                raise ConfigError(f"{where}opml[{i}] {file}: feed {shown!r}: {_describe(error, None)}") from None
-            known = merged.get(feed.url)
-            if known is not None:
-                feed = known.model_copy(update={
-                    "publisher": known.publisher or feed.publisher, "title": known.title or feed.title,
-                    "site_url": known.site_url or feed.site_url,
-                    "tags": sorted(set(known.tags) | set(feed.tags)),
-                })
-            merged[feed.url] = feed
-    return list(merged.values())
+        file = opml_file(config, path, entry)
+        where = f"{f'{path}: ' if path else ''}opml[{i}].path"
+        if not file.exists():
+            raise ConfigError(f"{where}: cannot read {file} (No such file or directory)")
+        if not file.is_file():
+            raise ConfigError(f"{where}: {file} is not a regular file")
 
 
 def config_path(explicit: str | os.PathLike[str] | None) -> Path | None:

@@ -17,16 +17,20 @@ from tracker.provenance import ItemFacts
 
 
 def estimated_time(
-    first_seen: datetime, claimed: datetime | None, previous_capture: datetime | None, tolerance: timedelta
+    first_seen: datetime, claimed: datetime | None, previous_capture: datetime | None, tolerance: timedelta,
+    rejected: str | None = None,
 ) -> tuple[datetime, str]:
     """When the item was most credibly published, and the evidence for that.
 
     A claimed date is believed unless the feed where the item was first seen was captured
     after that date (beyond the tolerance) without it (`previous_capture`: that feed's last
     successful capture before the first sighting), or the date lies after the first
-    sighting; then the first sighting is the estimate.
+    sighting; then the first sighting is the estimate. A date string the parser refused
+    (`rejected` says why) is no claim at all.
     """
     if claimed is None:
+        if rejected:
+            return first_seen, f"no claimed date (rejected: {rejected}): first seen"
         return first_seen, "no claimed date: first seen"
     if claimed > first_seen + tolerance:
         return first_seen, f"claimed {claimed.isoformat()} is after first sighting: first seen"
@@ -63,7 +67,7 @@ def item_facts(
     directory: Directory, items_at: Mapping[str, int], publisher_of: Mapping[int, int],
 ) -> ItemFacts:
     """What provenance needs to know of one item."""
-    estimated, evidence = estimated_time(item.first_seen_at, item.claimed_at, previous_capture, tolerance)
+    estimated, evidence = estimated_time(item.first_seen_at, item.claimed_at, previous_capture, tolerance, item.claimed_rejected)
     credited_items: set[int] = set()
     credited_publishers: set[int] = set()
     labels: list[str] = []
@@ -99,4 +103,5 @@ def item_facts(
         unresolved_credit=unresolved,
         story_size=sizes.story,
         full_size=sizes.full,
+        claimed_date_rejected=item.claimed_rejected if item.claimed_at is None else None,
     )

@@ -104,14 +104,14 @@ def parse_ahead(captures: Iterator[Capture], workers: int) -> Iterator[tuple[Cap
     """Captures with their parsed bodies, in order; parsed by `workers` processes (0: inline)."""
     if workers <= 0:
         for capture in captures:
-            yield capture, parse_capture_body(capture.body, capture.content_type)
+            yield capture, parse_capture_body(capture.body, capture.content_type, capture.captured_at)
         return
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_parser_started, initargs=(os.getpid(),))
     try:
         pending: deque[tuple[Capture, Future[ParsedFeed | ParseError | None]]] = deque()
         for capture in captures:
-            pending.append((capture, pool.submit(parse_capture_body, capture.body, capture.content_type)))
+            pending.append((capture, pool.submit(parse_capture_body, capture.body, capture.content_type, capture.captured_at)))
             if len(pending) >= _READ_AHEAD:
                 done, future = pending.popleft()
                 yield done, future.result()

@@ -64,6 +64,7 @@ class ParsedEntry:
     content_is_html: bool
     summary: str = ""
     attributions: tuple[Attribution, ...] = ()
+    claimed_rejected: str | None = None  # why the entry's date string claims nothing (tracker.dates)
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,7 @@ class StoredItem:
     guid: str | None
     feeds: dict[int, datetime] = field(default_factory=dict)
     raw_hashes: set[str] = field(default_factory=set)
+    claimed_rejected: str | None = None
 
     @property
     def first_feed_id(self) -> int:

@@ -7,14 +7,14 @@ all (an HTML page, an error document) raise ParseError.
 
 from __future__ import annotations
 
-import calendar
 import html
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import feedparser
 
+from tracker.dates import claimed_date
 from tracker.errors import ParseError
 from tracker.model import Attribution, ParsedEntry, ParsedFeed
 
@@ -50,24 +50,25 @@ def _text_value(value: str | None, is_html: bool) -> str:
     return " ".join(value.split())
 
 
-_EARLIEST_CLAIM = datetime(1991, 1, 1)
 # Numeric character references to UTF-16 surrogates: no character, and some XML readers
 # abort the whole document on one. They are read as U+FFFD instead.
 _SURROGATE_REF = re.compile(rb"&#(?:[xX]0*[dD][89a-fA-F][0-9a-fA-F]{2}|0*(?:5529[6-9]|55[3-9][0-9]{2}|56[0-9]{3}|57[0-2][0-9]{2}|573[0-3][0-9]|5734[0-3]));")
 
 
-def _when(entry: Any, *keys: str) -> datetime | None:
-    """The first date feedparser could read, as naive UTC like every time the tracker stores."""
-    for key in keys:
-        parsed = entry.get(key)
-        if parsed:
-            try:
-                when = datetime.fromtimestamp(calendar.timegm(parsed), UTC).replace(tzinfo=None)
-            except (OverflowError, ValueError, OSError):
-                continue
-            # A date before the web (year 1, the epoch of a broken CMS) claims nothing.
-            return when if when >= _EARLIEST_CLAIM else None
-    return None
+def _claim(entry: Any, captured_at: datetime | None) -> tuple[datetime | None, str | None]:
+    """The entry's claimed date (published, else updated, else created) read from the raw
+    string, not feedparser's reading of it, which coerces impossible dates into real ones;
+    or None and why the first date given claims nothing."""
+    rejected = None
+    for key in ("published", "updated", "created"):
+        raw = dict.get(entry, key)  # not entry.get: feedparser maps a missing "updated" to "published"
+        if not isinstance(raw, str) or not raw.strip():
+            continue
+        when, why = claimed_date(raw, captured_at)
+        if when is not None:
+            return when, None
+        rejected = rejected or why
+    return None, rejected
 
 
 def _link(entry: Any) -> str | None:
@@ -105,8 +106,9 @@ def _declared_sources(entry: Any) -> tuple[Attribution, ...]:
     return tuple(found)
 
 
-def _entry(entry: Any) -> ParsedEntry:
+def _entry(entry: Any, captured_at: datetime | None) -> ParsedEntry:
     body, body_is_html, summary = _body(entry)
+    claimed_at, rejected = _claim(entry, captured_at)
     title_detail = entry.get("title_detail", {})
     title = _text_value(entry.get("title"), "html" in (title_detail.get("type") or ""))
     return ParsedEntry(
@@ -114,20 +116,22 @@ def _entry(entry: Any) -> ParsedEntry:
         link=_link(entry),
         title=title,
         author=_clean_opt(entry.get("author")),
-        claimed_at=_when(entry, "published_parsed", "updated_parsed", "created_parsed"),
+        claimed_at=claimed_at,
         content=body,
         content_is_html=body_is_html,
         summary=summary,
         attributions=_declared_sources(entry),
+        claimed_rejected=rejected,
     )
 
 
-def parse_feed(body: bytes, content_type: str | None = None) -> ParsedFeed:
+def parse_feed(body: bytes, content_type: str | None = None, captured_at: datetime | None = None) -> ParsedFeed:
     """Parse feed bytes (any RSS, Atom, RDF or JSON-less feed feedparser knows).
 
     Raises ParseError when the bytes are not a feed. Sanitising and relative-URI
     resolution are off: the tracker never renders the HTML, it only reads its text,
-    and they double feedparser's cost.
+    and they double feedparser's cost. With `captured_at` (naive UTC), an entry dated after
+    the capture (beyond tracker.dates.CLOCK_SKEW) claims no date.
     """
     headers = {"content-type": content_type} if content_type else None
     body = _SURROGATE_REF.sub(b"&#xFFFD;", body)
@@ -149,17 +153,19 @@ def parse_feed(body: bytes, content_type: str | None = None) -> ParsedFeed:
     return ParsedFeed(
         title=_text_value(feed.get("title"), False) or None,
         site_url=_clean_opt(feed.get("link")),
-        entries=tuple(_entry(e) for e in parsed.entries),
+        entries=tuple(_entry(e, captured_at) for e in parsed.entries),
         warning=str(problem) if problem else None,
         ttl_seconds=int(ttl) * 60 if ttl.isdigit() else None,
     )
 
 
-def parse_capture_body(body: bytes | None, content_type: str | None) -> ParsedFeed | ParseError | None:
+def parse_capture_body(
+    body: bytes | None, content_type: str | None, captured_at: datetime | None = None
+) -> ParsedFeed | ParseError | None:
     """`parse_feed` for a worker process: the error is returned, not raised (None for no body)."""
     if body is None:
         return None
     try:
-        return parse_feed(body, content_type)
+        return parse_feed(body, content_type, captured_at)
     except ParseError as error:
         return error

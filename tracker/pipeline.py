@@ -245,7 +245,7 @@ class Pipeline:
         reached raises.
         """
         if parsed_body is None:
-            parsed_body = parse_capture_body(capture.body, capture.content_type)
+            parsed_body = parse_capture_body(capture.body, capture.content_type, capture.captured_at)
         for attempt in range(_RETRIES):
             try:
                 return self._process(capture, parsed_body)
@@ -411,7 +411,7 @@ class Pipeline:
         item_id = items.insert_item(session, {
             "publisher_id": publisher_id, "identity": identity, "identity_hash": key_hash(identity), "url": url,
             "url_hash": lookup_hash(url) if url else None, "title": entry.title, "author": entry.author,
-            "claimed_at": entry.claimed_at, "first_seen_at": when,
+            "claimed_at": entry.claimed_at, "claimed_date_rejected": entry.claimed_rejected, "first_seen_at": when,
         })
         items.add_sighting(session, item_id, feed_id, when)
         items.add_raw(session, item_id, raw_hash(entry))

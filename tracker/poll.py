@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.archive import WarcArchive
@@ -30,6 +30,7 @@ from tracker.model import Capture, IngestReport, ParsedFeed, utcnow
 from tracker.parse import parse_capture_body
 from tracker.pipeline import Pipeline
 from tracker.redact import Credentials
+from tracker.store import feeds as feeds_store
 from tracker.store import leases, schema
 
 log = logging.getLogger(__name__)
@@ -205,7 +206,7 @@ class Poller:
         if result.not_modified:
             capture = Capture(feed.url, when, "revisit", None, "poll", status=304, duration_ms=duration_ms)
         elif result.body is not None and result.error_kind is None:
-            parsed_body = parse_capture_body(result.body, result.content_type)
+            parsed_body = parse_capture_body(result.body, result.content_type, when)
             parsed = parsed_body if isinstance(parsed_body, ParsedFeed) else None
             parse_error = None if parsed else str(parsed_body)
             capture = Capture(
@@ -284,15 +285,12 @@ class Poller:
             log.warning("lease lost while storing; schedule left to its new holder", extra=fields(feed=feed.url))
 
     def _move(self, feed: FeedToPoll, new_url: str, when: datetime) -> None:
-        """A permanent redirect: the feed's URL becomes the new one; the old one is kept."""
-        f = schema.Feed
+        """A permanent redirect: the feed's URL becomes the new one; the move is kept in its history."""
         with self.sessions.begin() as session:
-            taken = session.scalar(select(f.id).where(f.url == new_url))
-            if taken is not None and taken != feed.feed_id:
-                log.warning("redirect target already followed", extra=fields(feed=feed.url, target=new_url))
-                return
-            session.execute(insert(schema.FeedUrl).values(feed_id=feed.feed_id, url=feed.url, replaced_at=when))
-            session.execute(update(f).where(f.id == feed.feed_id).values(url=new_url))
+            refused = feeds_store.move_feed(session, feed.feed_id, feed.url, new_url, when)
+        if refused:
+            log.warning(refused, extra=fields(feed=feed.url, target=new_url))
+            return
         self.pipeline.rename_feed(feed.url, new_url)
         log.info("feed moved", extra=fields(feed=feed.url, to=new_url))
 

@@ -50,6 +50,7 @@ class ItemFacts:
     unresolved_credit: str | None = None
     story_size: int = 0
     full_size: int = 0
+    claimed_date_rejected: str | None = None  # why the item's date string was no claim
 
     @property
     def order_key(self) -> tuple[datetime, int, int, datetime, str, int]:
@@ -198,6 +199,8 @@ def decide(items: Sequence[ItemFacts], edges: Iterable[Edge]) -> list[Decision]:
         }
         if item.credit_labels:
             base_evidence["credits"] = list(item.credit_labels)
+        if item.claimed_date_rejected:
+            base_evidence["claimed_date_rejected"] = item.claimed_date_rejected
         if not choices:
             # A story's first item that credits a publisher we follow but whose item we
             # never saw (it left the feed before we looked) still names its origin.

@@ -55,6 +55,8 @@ def _time_note(row: dict[str, object]) -> str:
         notes.append("its claimed date was disproved: an earlier capture of its feed did not have it; dated by first sighting")
     elif "after first sighting" in said:
         notes.append("its claimed date is after it was first seen; dated by first sighting")
+    elif evidence.get("claimed_date_rejected"):
+        notes.append(f"its date string claims no date ({evidence['claimed_date_rejected']}); dated by first sighting")
     return "; ".join(notes)
 
 

@@ -205,6 +205,7 @@ class Daemon:
     def _reload(self) -> None:
         try:
             config = load_config(self.config_path)
+            config.feeds  # noqa: B018  (the OPML files are read now: a bad one is refused here, not mid-poll)
         except ConfigError as error:
             log.error("config refused, keeping the old one", extra=fields(error=str(error)))
             return

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker.store import schema
+from tracker.store.directory import bump_revision
 
 
 @dataclass(frozen=True)
@@ -99,3 +100,32 @@ def feed_rows(session: Session) -> list[FeedRow]:
         )
         for r in rows
     ]
+
+
+def move_feed(session: Session, feed_id: int, old_url: str, new_url: str, when: datetime) -> str | None:
+    """Record a permanent redirect of a feed from `old_url` to `new_url`; None when done, else why not.
+
+    The move is appended to `feed_moves`; `feed_urls` keeps each former URL once (its
+    latest replacement time) and never the current one, so a feed may move back and forth
+    (A→B→A, A→B→C→A) for ever. A target that is another feed's URL, current or former,
+    is refused: two feeds never share a URL."""
+    f, old = schema.Feed.__table__, schema.FeedUrl.__table__
+    owner = session.scalar(select(f.c.id).where(f.c.url == new_url))
+    former_owner = session.scalar(select(old.c.feed_id).where(old.c.url == new_url))
+    if (owner is not None and owner != feed_id) or (former_owner is not None and former_owner != feed_id):
+        return "redirect target already followed"
+    session.execute(insert(schema.FeedMove).values(feed_id=feed_id, from_url=old_url, to_url=new_url, moved_at=when))
+    session.execute(delete(old).where(old.c.url == new_url))
+    kept = session.execute(update(old).where(old.c.url == old_url, old.c.feed_id == feed_id).values(replaced_at=when))
+    if not kept.rowcount:
+        session.execute(insert(old).values(feed_id=feed_id, url=old_url, replaced_at=when))
+    session.execute(update(f).where(f.c.id == feed_id).values(url=new_url))
+    bump_revision(session)  # other workers' directories: a URL changed in place
+    return None
+
+
+def moves_of(session: Session, feed_id: int) -> list[tuple[str, str, datetime]]:
+    """A feed's moves, oldest first: (from, to, when)."""
+    m = schema.FeedMove.__table__
+    rows = session.execute(select(m.c.from_url, m.c.to_url, m.c.moved_at).where(m.c.feed_id == feed_id).order_by(m.c.moved_at, m.c.id))
+    return [(r.from_url, r.to_url, r.moved_at) for r in rows]

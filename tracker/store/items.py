@@ -29,7 +29,9 @@ def chunks(values: Collection[int] | Collection[str], size: int = _CHUNK) -> Ite
 
 _i, _f, _r, _k = schema.Item, schema.ItemFeed, schema.ItemRaw, schema.ItemKey
 # Built once: the hot statements of every capture, with their list parameters expanded.
-_ITEMS = select(_i.id, _i.publisher_id, _i.url, _i.identity, _i.title, _i.claimed_at, _i.first_seen_at).where(
+_ITEMS = select(
+    _i.id, _i.publisher_id, _i.url, _i.identity, _i.title, _i.claimed_at, _i.first_seen_at, _i.claimed_date_rejected
+).where(
     _i.id.in_(bindparam("ids", expanding=True))
 )
 _SIGHTINGS = select(_f.item_id, _f.feed_id, _f.first_seen_at).where(_f.item_id.in_(bindparam("ids", expanding=True)))
@@ -44,7 +46,8 @@ def load_items(session: Session, ids: Collection[int], raws: bool = True) -> dic
         for row in session.connection().execute(_ITEMS, {"ids": part}):
             guid = row.identity.removeprefix("guid:") if row.identity.startswith("guid:") else None
             found[row.id] = StoredItem(
-                row.id, row.publisher_id, row.url or row.identity, row.title, row.claimed_at, row.first_seen_at, guid
+                row.id, row.publisher_id, row.url or row.identity, row.title, row.claimed_at, row.first_seen_at, guid,
+                claimed_rejected=row.claimed_date_rejected,
             )
         for item_id, feed_id, first in session.connection().execute(_SIGHTINGS, {"ids": part}):
             found[item_id].feeds[feed_id] = first

@@ -72,7 +72,9 @@ class Feed(Base):
 
 
 class FeedUrl(Base):
-    """A URL a feed had before a permanent redirect moved it."""
+    """A URL a feed had before a permanent redirect moved it (not its current one; each URL once).
+
+    The moves themselves, repeated ones included, are in `feed_moves`."""
 
     __tablename__ = "feed_urls"
 
@@ -80,6 +82,18 @@ class FeedUrl(Base):
     feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"), index=True)
     url: Mapped[str] = mapped_column(String(2000), unique=True)
     replaced_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class FeedMove(Base):
+    """One permanent redirect a feed followed: its history, in order, a move back included."""
+
+    __tablename__ = "feed_moves"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"), index=True)
+    from_url: Mapped[str] = mapped_column(String(2000))
+    to_url: Mapped[str] = mapped_column(String(2000))
+    moved_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class FeedTag(Base):
@@ -148,6 +162,8 @@ class Item(Base):
     title: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str | None] = mapped_column(Text)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Why the feed's date string was not taken as `claimed_at` (tracker.dates), if it was not.
+    claimed_date_rejected: Mapped[str | None] = mapped_column(Text)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime)
 
 
