@@ -137,7 +137,8 @@ def read_subscriptions(file: Path, where: str, max_bytes: int) -> SubscriptionLi
         subscriptions = read_opml(body, str(file))
     except InputError as error:
         raise ConfigError(f"{where}: {error}") from None
-    local = {s.url: problem for s in subscriptions if (problem := _local(s.url))}
+    # Keyed as the feeds will be known: by the URL with its credentials masked.
+    local = {mask_credentials(s.url): problem for s in subscriptions if (problem := _local(s.url))}
     return SubscriptionList(subscriptions, False, local, file, key)
 
 

@@ -10,8 +10,8 @@ config finds it; the other keeps its row under `…#feed-<id>`.
 
 Data only, on columns that exist since 0002: it can sit after any revision.
 
-Revision ID: 0011 (numbered after the 0009 and 0010 other branches add; on merge, point down_revision at the newest)
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-06
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 from tracker.redact import mask_credentials
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
@@ -58,6 +58,10 @@ def upgrade() -> None:
     _mask_urls(bind, feeds, feeds.c.active.desc())
     _mask_urls(bind, moved)
     _mask_texts(bind, feeds, "last_error_message")
+    # The move history (0009) was carried over from feed_urls before this ran.
+    history = sa.table("feed_moves", sa.column("id"), sa.column("from_url"), sa.column("to_url"))
+    _mask_texts(bind, history, "from_url")
+    _mask_texts(bind, history, "to_url")
     _mask_texts(bind, captures, "source")
     _mask_texts(bind, captures, "error")
 
