@@ -200,10 +200,10 @@ def _since(value: str | None, option: str = "--since") -> datetime | None:
 
 
 def _sessions(ctx: click.Context) -> sessionmaker[Session]:
-    from tracker.store.database import open_database
+    from tracker.store.database import open_reader
 
-    # Every command of this section only reads: it never creates a database.
-    return open_database(_config(ctx).database.url, create=False)
+    # Every command of this section only reads: it never creates, upgrades or locks a database.
+    return open_reader(_config(ctx).database.url)
 
 
 # The commands register themselves on `main` when their modules are imported; they import

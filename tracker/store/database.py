@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.errors import ConfigError, MissingDatabaseError, SchemaTooNewError, StoreError
+from tracker.errors import ConfigError, MissingDatabaseError, SchemaOutdatedError, SchemaTooNewError, StoreError
 from tracker.logs import fields
 
 log = logging.getLogger(__name__)
@@ -129,9 +129,19 @@ def migrate(engine: Engine) -> None:
             time.sleep(0.5)
 
 
-def _migrate(engine: Engine) -> None:
+def _alembic_config() -> AlembicConfig:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    """The newest schema revision this tracker knows (what `migrate` brings a database to)."""
+    return str(ScriptDirectory.from_config(_alembic_config()).get_current_head())
+
+
+def _migrate(engine: Engine) -> None:
+    config = _alembic_config()
     try:
         with _MIGRATING, engine.begin() as connection:
             sqlite = connection.dialect.name == "sqlite"
@@ -163,7 +173,10 @@ def _refuse_unknown_revision(connection: Any, config: AlembicConfig, url: str) -
     among several sharing one PostgreSQL database meets this as soon as another upgrades.
     """
     current = MigrationContext.configure(connection).get_current_revision()
-    script = ScriptDirectory.from_config(config)
+    _refuse_too_new(current, ScriptDirectory.from_config(config), url)
+
+
+def _refuse_too_new(current: str | None, script: ScriptDirectory, url: str) -> None:
     if current is not None and current not in {revision.revision for revision in script.walk_revisions()}:
         raise SchemaTooNewError(
             f"database {describe(url)} has schema revision {current}, newer than this tracker knows "
@@ -171,8 +184,13 @@ def _refuse_unknown_revision(connection: Any, config: AlembicConfig, url: str) -
         )
 
 
-def _require_existing(engine: Engine, url: str) -> None:
-    """Refuse, in one line, a database that a read-only command would have to create."""
+def _require_existing(engine: Engine, url: str) -> str:
+    """The schema revision of an existing database; refuse, in one line, one that a
+    command that must not create it would have to create.
+
+    Only reads (the revision in `alembic_version`): no write transaction, so this never
+    waits for a writer (an ingest holding SQLite's write lock) and never blocks one.
+    """
     path = sqlite_file(url)
     if path is not None and not path.is_file():
         raise MissingDatabaseError(
@@ -181,24 +199,54 @@ def _require_existing(engine: Engine, url: str) -> None:
     try:
         with engine.connect() as connection:
             present = inspect(connection).has_table("alembic_version")
+            current = MigrationContext.configure(connection).get_current_revision() if present else None
     except OperationalError as error:
         detail = " ".join(str(error.orig).split())
         raise StoreError(f"cannot reach database {describe(url)}: {detail}") from None
-    if not present:
+    if current is None:
         raise MissingDatabaseError(f"database {describe(url)} holds no tracker data yet (run `tracker ingest` or `tracker run` first)")
+    return current
+
+
+def _require_current(engine: Engine, url: str) -> None:
+    """Refuse, in one line, a database a read-only command cannot read as it is: missing,
+    empty, upgraded by a newer tracker, or not yet upgraded to this one's schema (a reader
+    never upgrades: that takes the write lock, and would wait for every writer)."""
+    current = _require_existing(engine, url)
+    script = ScriptDirectory.from_config(_alembic_config())
+    _refuse_too_new(current, script, url)
+    head = script.get_current_head()
+    if current != head:
+        raise SchemaOutdatedError(
+            f"database {describe(url)} has schema revision {current}, older than this tracker's {head}: "
+            "run `tracker upgrade` (or any command that writes: ingest, poll, run) to upgrade it, then again"
+        )
 
 
 def open_database(url: str, create: bool = True) -> sessionmaker[Session]:
-    """Open (and migrate) the database at `url`; return a session factory.
+    """Open (and migrate) the database at `url` to write in; return a session factory.
 
-    With `create=False` (read-only commands) a database that does not exist yet is an
-    error rather than silently created, empty, wherever the URL happens to point.
+    With `create=False` a database that does not exist yet is an error rather than
+    silently created, empty, wherever the URL happens to point.
     """
     log.info("database", extra=fields(url=describe(url)))
     engine = create_db_engine(url, create)
     if not create:
         _require_existing(engine, url)
     migrate(engine)
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def open_reader(url: str) -> sessionmaker[Session]:
+    """Open the database at `url` to read only; return a session factory.
+
+    Never creates, migrates or locks anything: a read-only command answers while an
+    ingest or a daemon writes (SQLite's WAL gives it a snapshot; PostgreSQL's MVCC one
+    per statement), and a database at another schema revision is refused in one line.
+    """
+    log.info("database", extra=fields(url=describe(url)))
+    engine = create_db_engine(url, create=False)
+    _require_current(engine, url)
     return sessionmaker(engine, expire_on_commit=False)
 
 
