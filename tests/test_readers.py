@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,12 +17,16 @@ from alembic.config import Config as AlembicConfig
 from click.testing import CliRunner
 
 from tests.conftest import make_pipeline
+from tests.feedserver import FeedServer, wait_until
+from tests.test_scheduler import STARTUP, Db, DaemonProcess, daemons, open_db, server, write_config  # noqa: F401 (fixtures)
 from tests.test_concurrency import TRACKER, _captures, _config
 from tests.test_pipeline import FEEDS
 from tracker.cli import main
 from tracker.errors import EXIT_STORE
 from tracker.model import IngestReport
-from tracker.store.database import MIGRATIONS, head_revision
+from tracker.config import parse_config
+from tracker.pipeline import Pipeline
+from tracker.store.database import MIGRATIONS, create_db_engine, head_revision, open_database
 
 # The commands of a user checking on a long ingest, with what each must show of the committed data.
 READERS: dict[str, tuple[list[str], str]] = {
@@ -136,3 +143,48 @@ def test_a_reader_still_refuses_a_database_that_does_not_exist(tmp_path: Path) -
     result = CliRunner().invoke(main, ["--config", str(config), "stats"])
     assert result.exit_code == EXIT_STORE and "no database at" in result.output
     assert not (tmp_path / "nothing.sqlite3").exists()
+
+
+def test_the_daemon_keeps_dispatching_while_another_process_holds_the_write_lock(
+    tmp_path: Path, server: FeedServer, daemons: Callable[[Path], DaemonProcess], open_db: Callable[[str], Db], sqlite_url: str,
+) -> None:
+    feed = server.growing_feed("/alpha.xml", "Alpha", seed=1, initial=2)
+    daemon = daemons(write_config(tmp_path / "tracker.toml", sqlite_url, [feed]))
+    db = open_db(sqlite_url)
+    wait_until(lambda: db.has_all(feed), STARTUP, "the first poll stored", details=daemon.tail)
+    # Another process's long write transaction (a large capture of an ingest, a rebuild).
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None, timeout=30)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        published = feed.publish()
+        # The tick gives up waiting after a second, says why once, and goes on ticking.
+        daemon.wait_logged("database busy: another process holds the write lock", timeout=15)
+        time.sleep(3)
+        assert daemon.alive(), daemon.tail()
+        assert not db.has_all(feed, published)
+    finally:
+        holder.rollback()
+        holder.close()
+    # The poll that waited to store is stored; nothing was taken for a database outage.
+    wait_until(lambda: db.has_all(feed, published), 30, "the item published during the hold stored", details=daemon.tail)
+    daemon.wait_logged("database free again", timeout=15)
+    assert len(daemon.logged("database busy: another process")) == 1, daemon.tail()
+    assert not daemon.logged("database unavailable") and not daemon.logged("database error"), daemon.tail()
+    assert len(daemon.logged("ready to poll")) == 1, daemon.tail()
+
+
+def test_a_capture_that_waited_out_the_busy_timeout_is_stored_once_the_writer_lets_go(sqlite_url: str) -> None:
+    open_database(sqlite_url)
+    config = parse_config({"database": {"url": sqlite_url}, "feeds": FEEDS})
+    # A writer that waits 0.3 s for the lock, against another process's transaction of about a second.
+    pipeline = Pipeline(sa.orm.sessionmaker(create_db_engine(sqlite_url, busy_seconds=0.3), expire_on_commit=False), config)
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    timer = threading.Timer(0.8, holder.rollback)
+    timer.start()
+    try:
+        report = pipeline.process(_captures(1)[0])
+    finally:
+        timer.join()
+        holder.close()
+    assert (report.captures, report.new_items, report.store_error) == (1, 1, None)

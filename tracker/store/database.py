@@ -30,15 +30,22 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATING = threading.Lock()
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-    cursor = dbapi_connection.cursor()
-    # First: another process may hold the database (creating it, say); wait for it.
-    cursor.execute("PRAGMA busy_timeout=30000")
-    # WAL lets `tracker stats` or a user's SQL read while an ingest writes.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+# How long a SQLite write waits for another process's write lock before "database is locked".
+BUSY_SECONDS = 30.0
+
+
+def _sqlite_pragmas(busy_seconds: float):  # type: ignore[no-untyped-def]
+    def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        # First: another process may hold the database (creating it, say); wait for it.
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
+        # WAL lets `tracker stats` or a user's SQL read while an ingest writes.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return on_connect
 
 
 def _parse(url: str) -> URL:
@@ -75,11 +82,12 @@ def describe(url: str) -> str:
     return _parse(url).render_as_string(hide_password=True)
 
 
-def create_db_engine(url: str, create: bool = True, timeout: float | None = None) -> Engine:
+def create_db_engine(url: str, create: bool = True, timeout: float | None = None, busy_seconds: float = BUSY_SECONDS) -> Engine:
     """An engine for `url`; with `create`, a SQLite file's folder is created if missing.
 
     `timeout` (seconds) bounds connecting and each statement, for short probes such as
-    health checks; such an engine keeps at most two connections.
+    health checks; such an engine keeps at most two connections. `busy_seconds`: how long
+    a SQLite write waits for another process's write lock.
     """
     parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
@@ -92,7 +100,7 @@ def create_db_engine(url: str, create: bool = True, timeout: float | None = None
             except OSError as error:
                 raise StoreError(f"cannot create the database folder {path.parent}: {error.strerror}") from None
         engine = create_engine(parsed, **({"connect_args": {"timeout": timeout}} if timeout else {}))
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(busy_seconds))
         return engine
     options: dict[str, Any] = {}
     if timeout and parsed.get_backend_name() == "postgresql":
@@ -235,6 +243,19 @@ def open_database(url: str, create: bool = True) -> sessionmaker[Session]:
         _require_existing(engine, url)
     migrate(engine)
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def impatient(sessions: sessionmaker[Session], busy_seconds: float) -> sessionmaker[Session]:
+    """Sessions on the same database whose SQLite writes give up after `busy_seconds` when
+    another process holds the write lock (`locks.busy` tells that error apart), for the
+    daemon's bookkeeping between polls: a dispatch tick must not stall behind a long
+    ingest transaction. Elsewhere (PostgreSQL) `sessions` themselves: writers there do
+    not wait for each other's whole transactions."""
+    engine = sessions.kw["bind"]
+    if engine.dialect.name != "sqlite":
+        return sessions
+    url = engine.url.render_as_string(hide_password=False)
+    return sessionmaker(create_db_engine(url, create=False, busy_seconds=busy_seconds), expire_on_commit=False)
 
 
 def open_reader(url: str) -> sessionmaker[Session]:
