@@ -1,7 +1,7 @@
 """Benchmark: how long `status`, `stats` and `origin` take while an ingest writes.
 
     python bench/readers_bench.py /work/shared/worlds/dev/world.warc.gz [--feeds FEEDS.toml]
-        [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--before]
+        [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--before] [--rebuild]
 
 Ingests the archive (its feeds: FEEDS.toml, default `feeds.toml` beside it) into a scratch
 SQLite database (and, with --pg-url, a scratch PostgreSQL database) in a `tracker ingest`
@@ -12,7 +12,11 @@ one short write transaction), which must wait its turn behind each capture on SQ
 
 --before also times each command opening the database as every command did before
 readers were separated from writers (`open_database`: a migration check in a write
-transaction), a few times each: on SQLite each waits for the ingest's write lock.
+transaction), right after each: on SQLite each waits for the ingest's write lock.
+
+--rebuild then ingests the archive again with other [detection] settings: the ingest
+builds the detection state again (and matches every item again) in one long write
+transaction before it reads a capture, the longest a writer holds SQLite's lock.
 """
 
 from __future__ import annotations
@@ -89,8 +93,11 @@ def measure(url: str, archive: Path, feeds: str, before: bool) -> None:
             return lambda: runner.invoke(cli, ["--config", str(config), *args]).exit_code == 0
 
         def beat() -> bool:
-            with sessions.begin() as session:
-                heartbeats.beat(session, heartbeats.Beat("bench", os.getpid(), socket.gethostname(), utcnow(), utcnow(), 5.0, "running"))
+            try:
+                with sessions.begin() as session:
+                    heartbeats.beat(session, heartbeats.Beat("bench", os.getpid(), socket.gethostname(), utcnow(), utcnow(), 5.0, "running"))
+            except sa.exc.OperationalError:
+                return False  # waited out the busy timeout (SQLite)
             return True
 
         while ingest.poll() is None:
@@ -98,7 +105,7 @@ def measure(url: str, archive: Path, feeds: str, before: bool) -> None:
             readers = [("status", ["status", "--ignore-daemon"]), ("stats", ["stats"])] + ([("origin", ["origin", copy])] if copy else [])
             for name, args in readers:
                 timed(name, command(*args))
-                if before and rounds < 3 and ingest.poll() is None:
+                if before and ingest.poll() is None:
                     with opened_as_before():
                         timed(f"{name} (before)", command(*args))
             timed("daemon heartbeat (write)", beat)
@@ -109,7 +116,7 @@ def measure(url: str, archive: Path, feeds: str, before: bool) -> None:
         if ingest.returncode != 0:
             sys.exit(f"ingest failed ({ingest.returncode}): {err.decode()[-2000:]}")
         sessions.kw["bind"].dispose()
-        print(f"  ingest: {seconds:.0f} s; {rounds} rounds of readers during it")
+        print(f"  ingest: {seconds:.0f} s; {rounds} rounds of readers during it (latency of each: median, largest)")
         for name, values in times.items():
             note = f", {failures[name]} failed" if failures[name] else ""
             print(f"  {name:<26} n={len(values):<4} median {statistics.median(values) * 1000:7.0f} ms   "
@@ -137,16 +144,26 @@ def main() -> None:
     parser.add_argument("--feeds", type=Path, help="its feeds (TOML [[feeds]]; default: feeds.toml beside it)")
     parser.add_argument("--pg-url", default="", help="a PostgreSQL server to run on as well (scratch database)")
     parser.add_argument("--before", action="store_true", help="also time the commands opening the database as before")
+    parser.add_argument("--rebuild", action="store_true", help="then ingest again with other [detection] settings")
     args = parser.parse_args()
     archive = args.archive.resolve()
     feeds = (args.feeds or archive.parent / "feeds.toml").read_text()
+    # Other detection settings than the first ingest's: the second builds the state again.
+    rebuilt = "[detection]\nshingle_size = 4\n\n" + feeds
     with tempfile.TemporaryDirectory() as scratch:
-        print(f"SQLite (WAL), {archive.name}:")
-        measure(f"sqlite:///{Path(scratch) / 'bench.sqlite3'}", archive, feeds, args.before)
+        url = f"sqlite:///{Path(scratch) / 'bench.sqlite3'}"
+        print(f"SQLite (WAL), ingest of {archive.name}:")
+        measure(url, archive, feeds, args.before)
+        if args.rebuild:
+            print(f"SQLite (WAL), ingest of {archive.name} again with other [detection] settings (a rebuild):")
+            measure(url, archive, rebuilt, args.before)
     if args.pg_url:
         with scratch_pg(args.pg_url) as url:
-            print(f"PostgreSQL, {archive.name}:")
+            print(f"PostgreSQL, ingest of {archive.name}:")
             measure(url, archive, feeds, args.before)
+            if args.rebuild:
+                print(f"PostgreSQL, ingest of {archive.name} again with other [detection] settings (a rebuild):")
+                measure(url, archive, rebuilt, args.before)
 
 
 if __name__ == "__main__":
