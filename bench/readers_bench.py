@@ -116,11 +116,12 @@ def measure(url: str, archive: Path, feeds: str, before: bool) -> None:
         if ingest.returncode != 0:
             sys.exit(f"ingest failed ({ingest.returncode}): {err.decode()[-2000:]}")
         sessions.kw["bind"].dispose()
-        print(f"  ingest: {seconds:.0f} s; {rounds} rounds of readers during it (latency of each: median, largest)")
+        print(f"  ingest: {seconds:.0f} s; {rounds} rounds of readers during it (latency of each)")
         for name, values in times.items():
             note = f", {failures[name]} failed" if failures[name] else ""
-            print(f"  {name:<26} n={len(values):<4} median {statistics.median(values) * 1000:7.0f} ms   "
-                  f"max {max(values) * 1000:7.0f} ms{note}")
+            ordered = sorted(values)
+            print(f"  {name:<26} n={len(values):<4} median {statistics.median(values) * 1000:6.0f} ms   "
+                  f"p90 {ordered[int(len(ordered) * 0.9)] * 1000:6.0f} ms   max {ordered[-1] * 1000:6.0f} ms{note}")
 
 
 @contextmanager

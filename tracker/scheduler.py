@@ -69,8 +69,8 @@ EXIT_AT_ONCE = 130
 # A tick opening the pipeline (migrations, a first build of the detection state) counts as alive this long (the unit's TimeoutStartSec): past
 # that, a load hanging on a black-holed database stops the watchdog and systemd restarts us.
 LOAD_GRACE_SECONDS = 15 * 60
-# On SQLite, a tick's own writes (heartbeat, leases) wait at most this long (and at most a
-# dispatch interval) for another process's write lock, then the tick tries again next time:
+# On SQLite, a tick's own writes (heartbeat, leases) wait at most this long (and at most half
+# a dispatch interval) for another writer's lock, then the tick tries again next time:
 # a long ingest transaction must not stall the dispatch loop (nor trip the watchdog).
 TICK_BUSY_SECONDS = 5.0
 
@@ -244,7 +244,8 @@ class Daemon:
                 self._lock.acquire()
                 if self._sessions is None:
                     self._sessions = open_database(self.config.database.url)
-                    busy_wait = min(TICK_BUSY_SECONDS, max(1.0, self.config.polling.dispatch_seconds))
+                    # Within half an interval: a tick that waited longer would overlap the next.
+                    busy_wait = min(TICK_BUSY_SECONDS, self.config.polling.dispatch_seconds / 2)
                     self._bookkeeping = impatient(self._sessions, busy_wait)
                 if self._stale or self._poller is None:
                     pipeline = Pipeline(self._sessions, self.config)
@@ -331,12 +332,13 @@ class Daemon:
         return True
 
     def _busy(self, error: SQLAlchemyError | StoreError) -> None:
-        """A tick found the database's write lock taken by another process (a long ingest
-        transaction on SQLite): said once per spell, and the next tick tries again."""
+        """A tick found the database's write lock taken by another writer (a long ingest
+        transaction on SQLite, or this daemon's own poll storing a large capture): said
+        once per spell, and the next tick tries again."""
         record_database_error("busy")
         if self._busy_since is None:
             self._busy_since = time.monotonic()
-            log.warning("database busy: another process holds the write lock; dispatching waits for it",
+            log.warning("database busy: another writer holds the write lock; dispatching waits for it",
                         extra=fields(error=str(error).splitlines()[0]))
 
     def _not_busy(self) -> None:
@@ -368,7 +370,7 @@ class Daemon:
             # was only taken by another writer for longer than the store's retries.
             if locks.busy(error):
                 record_database_error("busy")
-                log.warning("database busy during poll (another process holds the write lock); the feed is polled again",
+                log.warning("database busy during poll (another writer held the write lock throughout); the feed is polled again",
                             extra=fields(feed=feed.url))
             else:
                 self._stale = True

@@ -34,7 +34,7 @@ _MIGRATING = threading.Lock()
 BUSY_SECONDS = 30.0
 
 
-def _sqlite_pragmas(busy_seconds: float):  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(busy_seconds: float, readonly: bool):  # type: ignore[no-untyped-def]
     def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         cursor = dbapi_connection.cursor()
         # First: another process may hold the database (creating it, say); wait for it.
@@ -43,6 +43,9 @@ def _sqlite_pragmas(busy_seconds: float):  # type: ignore[no-untyped-def]
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if readonly:
+            # A reader that tried to write would wait for the write lock: refused at once instead.
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     return on_connect
@@ -82,12 +85,15 @@ def describe(url: str) -> str:
     return _parse(url).render_as_string(hide_password=True)
 
 
-def create_db_engine(url: str, create: bool = True, timeout: float | None = None, busy_seconds: float = BUSY_SECONDS) -> Engine:
+def create_db_engine(
+    url: str, create: bool = True, timeout: float | None = None, busy_seconds: float = BUSY_SECONDS, readonly: bool = False,
+) -> Engine:
     """An engine for `url`; with `create`, a SQLite file's folder is created if missing.
 
     `timeout` (seconds) bounds connecting and each statement, for short probes such as
     health checks; such an engine keeps at most two connections. `busy_seconds`: how long
-    a SQLite write waits for another process's write lock.
+    a SQLite write waits for another process's write lock. `readonly`: every transaction
+    is read-only (a write fails at once rather than waiting for, or holding, a lock).
     """
     parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
@@ -100,7 +106,7 @@ def create_db_engine(url: str, create: bool = True, timeout: float | None = None
             except OSError as error:
                 raise StoreError(f"cannot create the database folder {path.parent}: {error.strerror}") from None
         engine = create_engine(parsed, **({"connect_args": {"timeout": timeout}} if timeout else {}))
-        event.listen(engine, "connect", _sqlite_pragmas(busy_seconds))
+        event.listen(engine, "connect", _sqlite_pragmas(busy_seconds, readonly))
         return engine
     options: dict[str, Any] = {}
     if timeout and parsed.get_backend_name() == "postgresql":
@@ -117,7 +123,9 @@ def create_db_engine(url: str, create: bool = True, timeout: float | None = None
         connect_args = options.setdefault("connect_args", {})
         connect_args["options"] = (connect_args.get("options", "") + " -c synchronous_commit=off").strip()
     try:
-        return create_engine(parsed, pool_pre_ping=True, **options)
+        engine = create_engine(parsed, pool_pre_ping=True, **options)
+        # Read-only transactions take no row locks; PostgreSQL says so, and refuses writes.
+        return engine.execution_options(postgresql_readonly=True) if readonly and parsed.get_backend_name() == "postgresql" else engine
     except Exception as error:  # unknown dialects surface as assorted errors (NoSuchModuleError, ImportError, …)
         raise ConfigError(f"database.url: cannot use {parsed.render_as_string()}: {error}") from None
 
@@ -266,7 +274,7 @@ def open_reader(url: str) -> sessionmaker[Session]:
     per statement), and a database at another schema revision is refused in one line.
     """
     log.info("database", extra=fields(url=describe(url)))
-    engine = create_db_engine(url, create=False)
+    engine = create_db_engine(url, create=False, readonly=True)
     _require_current(engine, url)
     return sessionmaker(engine, expire_on_commit=False)
 
