@@ -195,3 +195,16 @@ def test_a_reader_cannot_write_so_it_never_takes_a_writers_lock(any_db_url: str)
         assert session.execute(sa.text("SELECT COUNT(*) FROM feeds")).scalar_one() == len(FEEDS)
         with pytest.raises(sa.exc.DBAPIError, match="(?i)read-?only"):
             session.execute(sa.text("UPDATE feeds SET active = active"))
+
+
+def test_a_reader_session_reads_one_snapshot_of_what_was_committed(any_db_url: str) -> None:
+    pipeline = make_pipeline(any_db_url, FEEDS)
+    captures = _captures(2)
+    pipeline.ingest(captures[:4])
+    count = sa.text("SELECT COUNT(*) FROM items")
+    with open_reader(any_db_url)() as session:
+        before = session.execute(count).scalar_one()
+        pipeline.ingest(captures[4:])  # another writer commits meanwhile
+        assert session.execute(count).scalar_one() == before == 4
+    with open_reader(any_db_url)() as session:
+        assert session.execute(count).scalar_one() == 8

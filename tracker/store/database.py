@@ -47,6 +47,11 @@ def _sqlite_pragmas(busy_seconds: float, readonly: bool):  # type: ignore[no-unt
             # A reader that tried to write would wait for the write lock: refused at once instead.
             cursor.execute("PRAGMA query_only=ON")
         cursor.close()
+        if readonly:
+            # The driver begins no transaction before a SELECT: each statement would read its
+            # own snapshot. A deferred BEGIN (on "begin", below) gives a session one snapshot
+            # of what was committed, and takes no lock that a writer waits for (WAL).
+            dbapi_connection.isolation_level = None
 
     return on_connect
 
@@ -107,6 +112,8 @@ def create_db_engine(
                 raise StoreError(f"cannot create the database folder {path.parent}: {error.strerror}") from None
         engine = create_engine(parsed, **({"connect_args": {"timeout": timeout}} if timeout else {}))
         event.listen(engine, "connect", _sqlite_pragmas(busy_seconds, readonly))
+        if readonly:
+            event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN DEFERRED"))
         return engine
     options: dict[str, Any] = {}
     if timeout and parsed.get_backend_name() == "postgresql":
@@ -124,8 +131,11 @@ def create_db_engine(
         connect_args["options"] = (connect_args.get("options", "") + " -c synchronous_commit=off").strip()
     try:
         engine = create_engine(parsed, pool_pre_ping=True, **options)
-        # Read-only transactions take no row locks; PostgreSQL says so, and refuses writes.
-        return engine.execution_options(postgresql_readonly=True) if readonly and parsed.get_backend_name() == "postgresql" else engine
+        if readonly and parsed.get_backend_name() == "postgresql":
+            # Read-only: refuses writes, so it takes no row lock. Repeatable read: one snapshot
+            # per session, as on SQLite (never a serialisation failure when read-only).
+            return engine.execution_options(postgresql_readonly=True, isolation_level="REPEATABLE READ")
+        return engine
     except Exception as error:  # unknown dialects surface as assorted errors (NoSuchModuleError, ImportError, …)
         raise ConfigError(f"database.url: cannot use {parsed.render_as_string()}: {error}") from None
 
@@ -270,8 +280,9 @@ def open_reader(url: str) -> sessionmaker[Session]:
     """Open the database at `url` to read only; return a session factory.
 
     Never creates, migrates or locks anything: a read-only command answers while an
-    ingest or a daemon writes (SQLite's WAL gives it a snapshot; PostgreSQL's MVCC one
-    per statement), and a database at another schema revision is refused in one line.
+    ingest or a daemon writes, each session reading one snapshot of what was committed
+    (SQLite's WAL, PostgreSQL's MVCC), and a database at another schema revision is
+    refused in one line.
     """
     log.info("database", extra=fields(url=describe(url)))
     engine = create_db_engine(url, create=False, readonly=True)
