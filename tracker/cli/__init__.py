@@ -7,7 +7,7 @@ Everything printed goes through `tracker.terminal`, which escapes control charac
 that feed data may carry.
 
 The commands live in the modules of this package, grouped by what they do: ingest,
-daemon (run, poll, status, alerts), queries (origin, stats, stories, copies, publishers,
+daemon (run, poll, status, alerts, upgrade), queries (origin, stats, stories, copies, publishers,
 find), exports (feeds, export, graph, report) and demo. This module holds the `tracker`
 group itself, its global options and error handling, and the helpers they share.
 """
