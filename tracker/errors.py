@@ -65,6 +65,10 @@ class SchemaTooNewError(StoreError):
     """The database was upgraded by a newer tracker, to a schema revision this one does not know."""
 
 
+class SchemaOutdatedError(StoreError):
+    """A read-only command met a database not yet upgraded to this tracker's schema (only writers upgrade)."""
+
+
 class AlreadyRunningError(TrackerError):
     """A second polling daemon was started on a SQLite database that already has one."""
 

@@ -37,7 +37,7 @@ disable_created_metrics()
 # Outcomes of a poll, besides the fetch error kinds: a 200 that was stored, a 304, a body
 # that is not a feed, and a poll that raised (the pipeline is opened again).
 POLL_OUTCOMES = ("ok", "not_modified", "parse", *ERROR_KINDS, "crashed")
-DATABASE_OPERATIONS = ("load", "dispatch", "poll")
+DATABASE_OPERATIONS = ("load", "dispatch", "poll", "busy")
 # Polls take from milliseconds (a 304 nearby) to the total timeout (60 s by default).
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
 
@@ -154,5 +154,6 @@ def record_alert_delivery(channel: str, delivered: bool) -> None:
 
 
 def record_database_error(operation: str) -> None:
-    """Count one database failure during `operation` ("load", "dispatch" or "poll")."""
+    """Count one database failure during `operation` ("load", "dispatch" or "poll"), or
+    "busy": a write that gave up waiting for another process's write lock (SQLite)."""
     METRICS.database_errors.labels(operation).inc()

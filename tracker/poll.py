@@ -103,9 +103,12 @@ class Poller:
     """Polls feeds through the pipeline; shared by `tracker run` and `tracker poll`."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], pipeline: Pipeline, config: Config, owner: str | None = None
+        self, sessions: sessionmaker[Session], pipeline: Pipeline, config: Config, owner: str | None = None,
+        bookkeeping: sessionmaker[Session] | None = None,
     ) -> None:
         self.sessions = sessions
+        # Claiming and releasing leases (a daemon's tick, not a poll): may wait less for a writer.
+        self.bookkeeping = bookkeeping or sessions
         self.owner = owner
         self.pipeline = pipeline
         self.polling = config.polling
@@ -170,7 +173,7 @@ class Poller:
         once, counting every worker's leases.
         """
         assert self.owner is not None, "claiming needs an owner"
-        with self.sessions.begin() as session:
+        with self.bookkeeping.begin() as session:
             rows = leases.claim(
                 session, self.owner, utcnow(), self.polling.lease_seconds, limit=limit, everything=everything,
                 per_host=self.polling.per_host if per_host else None, host=lambda url: host_of(url) or url,
@@ -189,7 +192,7 @@ class Poller:
         """Give up this poller's leases (on `feed_ids`, or all) without polling; how many."""
         if self.owner is None:
             return 0
-        with self.sessions.begin() as session:
+        with self.bookkeeping.begin() as session:
             return leases.release(session, self.owner, feed_ids)
 
     # -- one poll -----------------------------------------------------------------------

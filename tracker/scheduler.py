@@ -54,8 +54,8 @@ from tracker.model import utcnow
 from tracker.opsserver import OpsServer
 from tracker.pipeline import Pipeline
 from tracker.poll import FeedToPoll, Poller, PollOutcome
-from tracker.store import heartbeats, leases
-from tracker.store.database import open_database
+from tracker.store import heartbeats, leases, locks
+from tracker.store.database import impatient, open_database
 from tracker.store.lock import DaemonLock
 from tracker.systemd import Notifier, Watchdog, watchdog_interval
 
@@ -69,6 +69,10 @@ EXIT_AT_ONCE = 130
 # A tick opening the pipeline (migrations, a first build of the detection state) counts as alive this long (the unit's TimeoutStartSec): past
 # that, a load hanging on a black-holed database stops the watchdog and systemd restarts us.
 LOAD_GRACE_SECONDS = 15 * 60
+# On SQLite, a tick's own writes (heartbeat, leases) wait at most this long (and at most half
+# a dispatch interval) for another writer's lock, then the tick tries again next time:
+# a long ingest transaction must not stall the dispatch loop (nor trip the watchdog).
+TICK_BUSY_SECONDS = 5.0
 
 
 def worker_id() -> str:
@@ -99,6 +103,8 @@ class Daemon:
         self.stopped = threading.Event()
         self._signals = 0
         self._sessions: sessionmaker[Session] | None = None
+        self._bookkeeping: sessionmaker[Session] | None = None  # the tick's writes: see TICK_BUSY_SECONDS
+        self._busy_since: float | None = None  # when the tick first found the database taken by another writer
         self._poller: Poller | None = None
         self._stale = True
         self._reconfigure = False
@@ -182,7 +188,7 @@ class Daemon:
         try:
             if self._poller:
                 self._poller.release()  # leases of polls that failed: the feeds are free at once
-            self._beat("stopped")
+            self._beat("stopped", self._sessions)
         except (SQLAlchemyError, StoreError):
             pass  # the leases expire, and status tells a silent worker from a live one
         if self._poller:
@@ -239,12 +245,15 @@ class Daemon:
                 self._lock.acquire()
                 if self._sessions is None:
                     self._sessions = open_database(self.config.database.url)
+                    # Within half an interval: a tick that waited longer would overlap the next.
+                    busy_wait = min(TICK_BUSY_SECONDS, self.config.polling.dispatch_seconds / 2)
+                    self._bookkeeping = impatient(self._sessions, busy_wait)
                 if self._stale or self._poller is None:
                     pipeline = Pipeline(self._sessions, self.config)
                 else:
                     pipeline = self._poller.pipeline  # settings changed, the pipeline is fine
                     pipeline.alerts = Alerts.from_config(self.config)
-                poller = Poller(self._sessions, pipeline, self.config, owner=self.worker_id)
+                poller = Poller(self._sessions, pipeline, self.config, owner=self.worker_id, bookkeeping=self._bookkeeping)
                 poller.sync_feeds(list(self.config.feeds))
                 # Nothing is in flight: leases this worker still holds are of polls that failed
                 # with the database (and could not be released then). Free, they are due again.
@@ -261,10 +270,13 @@ class Daemon:
                 self.stopping.set()
                 return None
             except (SQLAlchemyError, StoreError) as error:
+                if locks.busy(error):
+                    self._busy(error)  # the database is fine: open the pipeline on a later tick
+                    return None
                 _log_db_error("while loading; retrying", error, operation="load")
-                if self._sessions is not None:
-                    self._sessions.kw["bind"].dispose()
-                self._sessions = None
+                for sessions in {self._sessions, self._bookkeeping} - {None}:
+                    sessions.kw["bind"].dispose()  # type: ignore[union-attr]
+                self._sessions = self._bookkeeping = None
                 return None
             self._reconfigure = False
             if self._poller is not None:
@@ -298,9 +310,13 @@ class Daemon:
             free = self.config.polling.workers - len(self._in_flight)
             claimed = poller.claim(limit=free) if free > 0 else []
         except SQLAlchemyError as error:
+            if locks.busy(error):
+                self._busy(error)
+                return True  # nothing is broken: the next tick claims what is due
             self._stale = True
             _log_db_error("while dispatching; retrying", error, operation="dispatch")
             return True  # the pipeline is open: a failed tick is still a polling daemon's
+        self._not_busy()
         unused: list[int] = []
         for feed in claimed:
             with self._state_lock:
@@ -315,6 +331,21 @@ class Daemon:
         if unused:
             self._release_leases(poller, unused)
         return True
+
+    def _busy(self, error: SQLAlchemyError | StoreError) -> None:
+        """A tick found the database's write lock taken by another writer (a long ingest
+        transaction on SQLite, or this daemon's own poll storing a large capture): said
+        once per spell, and the next tick tries again."""
+        record_database_error("busy")
+        if self._busy_since is None:
+            self._busy_since = time.monotonic()
+            log.warning("database busy: another writer holds the write lock; dispatching waits for it",
+                        extra=fields(error=str(error).splitlines()[0]))
+
+    def _not_busy(self) -> None:
+        if self._busy_since is not None:
+            log.info("database free again; dispatching", extra=fields(waited_s=round(time.monotonic() - self._busy_since, 1)))
+            self._busy_since = None
 
     def _done(self, feed_id: int) -> None:
         with self._state_lock:
@@ -336,9 +367,15 @@ class Daemon:
         except SQLAlchemyError as error:
             # The poll is not lost: its feed is still due and is fetched again once the
             # database is back (its lease released, or expired). The connection may be
-            # broken: the pipeline is opened again on the next tick.
-            self._stale = True
-            _log_db_error("during poll; will retry", error, operation="poll", feed=feed.url)
+            # broken: the pipeline is opened again on the next tick — unless the database
+            # was only taken by another writer for longer than the store's retries.
+            if locks.busy(error):
+                record_database_error("busy")
+                log.warning("database busy during poll (another writer held the write lock throughout); the feed is polled again",
+                            extra=fields(feed=feed.url))
+            else:
+                self._stale = True
+                _log_db_error("during poll; will retry", error, operation="poll", feed=feed.url)
             self._release_leases(poller, [feed.feed_id])
             return
         except Exception:
@@ -353,22 +390,23 @@ class Daemon:
         if self.on_poll:
             self.on_poll(outcome)
 
-    def _beat(self, state: str) -> None:
-        if self._sessions is None:
+    def _beat(self, state: str, sessions: sessionmaker[Session] | None = None) -> None:
+        sessions = sessions or self._bookkeeping
+        if sessions is None:
             return
         beat = heartbeats.Beat(self.worker_id, os.getpid(), socket.gethostname(), self._started_at, utcnow(),
                                self.config.polling.dispatch_seconds, state)
-        with self._sessions.begin() as session:
+        with sessions.begin() as session:
             heartbeats.beat(session, beat)
 
     def _housekeeping(self) -> None:
         """At start, then hourly: free the leases of dead workers of this machine (a daemon
         restarted after kill -9 goes on at once rather than after its predecessor's leases
         expire), and drop the heartbeats of workers dead for long."""
-        if self._sessions is None or (self._tidied_at is not None and time.monotonic() - self._tidied_at < HOUSEKEEPING_SECONDS):
+        if self._bookkeeping is None or (self._tidied_at is not None and time.monotonic() - self._tidied_at < HOUSEKEEPING_SECONDS):
             return
         here = socket.gethostname()
-        with self._sessions.begin() as session:
+        with self._bookkeeping.begin() as session:
             dead = [b.name for b in heartbeats.workers(session) if b.name != self.worker_id and heartbeats.dead_here(b, here)]
             freed = leases.release_owners(session, dead) if dead else 0
             gone = heartbeats.prune(session, utcnow() - PRUNE_HEARTBEATS_AFTER)

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from tracker.config import Config
 from tracker.model import utcnow
 from tracker.store import heartbeats, schema
-from tracker.store.database import describe, open_database
+from tracker.store.database import describe, open_reader
 from tracker.output import counted
 from tracker.terminal import inline
 
@@ -84,7 +84,7 @@ def status_report(config: Config, max_failing_share: float | None = None, requir
     `max_failing_share` (default: the config's) of the active feeds failing.
     """
     share = config.status.max_failing_share if max_failing_share is None else max_failing_share
-    sessions = open_database(config.database.url, create=False)
+    sessions = open_reader(config.database.url)
     now = utcnow()
     f = schema.Feed
     with sessions() as session:

@@ -7,7 +7,7 @@ Everything printed goes through `tracker.terminal`, which escapes control charac
 that feed data may carry.
 
 The commands live in the modules of this package, grouped by what they do: ingest,
-daemon (run, poll, status, alerts), queries (origin, stats, stories, copies, publishers,
+daemon (run, poll, status, alerts, upgrade), queries (origin, stats, stories, copies, publishers,
 find), exports (feeds, export, graph, report) and demo. This module holds the `tracker`
 group itself, its global options and error handling, and the helpers they share.
 """
@@ -202,10 +202,10 @@ def _since(value: str | None, option: str = "--since") -> datetime | None:
 
 
 def _sessions(ctx: click.Context) -> sessionmaker[Session]:
-    from tracker.store.database import open_database
+    from tracker.store.database import open_reader
 
-    # Every command of this section only reads: it never creates a database.
-    return open_database(_config(ctx).database.url, create=False)
+    # Every command of this section only reads: it never creates, upgrades or locks a database.
+    return open_reader(_config(ctx).database.url)
 
 
 # The commands register themselves on `main` when their modules are imported; they import

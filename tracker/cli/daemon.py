@@ -1,4 +1,4 @@
-"""The daemon and its checks: `tracker run`, `poll`, `status` and `alerts`."""
+"""The daemon and its checks: `tracker run`, `poll`, `status`, `alerts` and `upgrade`."""
 
 from __future__ import annotations
 
@@ -154,13 +154,34 @@ def alerts(ctx: click.Context, deliver: bool, retry_failed: bool, limit: int) ->
     from tracker.alerts import alerts_report
     from tracker.model import utcnow
     from tracker.store import outbox
-    from tracker.store.database import open_database
+    from tracker.store.database import open_database, open_reader
 
     config = _config(ctx)
-    sessions = open_database(config.database.url, create=False)
+    # Only --retry writes here (--deliver opens the database itself): listing never waits for a writer.
+    sessions = open_database(config.database.url, create=False) if retry_failed else open_reader(config.database.url)
     if retry_failed:
         with sessions.begin() as session:
             click.echo(f"{counted(outbox.requeue_failed(session, utcnow()), 'failed message')} queued again")
     if deliver:
         _deliver(config)
     echo(alerts_report(sessions, config, limit))
+
+
+@main.command()
+@click.pass_context
+def upgrade(ctx: click.Context) -> None:
+    """Upgrade the database schema to this tracker's (creating it if missing), then exit.
+
+    Commands that write (ingest, poll, run) upgrade the schema when they open the
+    database; read-only ones (status, stats, origin, …) never do, so that they never wait
+    for a writer's lock: after installing a new version, run this (or a writer) first.
+
+    \b
+    Example:
+      tracker --config config/tracker.toml upgrade
+    """
+    from tracker.store.database import describe, head_revision, open_database
+
+    url = _config(ctx).database.url
+    open_database(url)
+    echo(f"database {describe(url)}: schema at revision {head_revision()}")

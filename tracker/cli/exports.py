@@ -142,14 +142,13 @@ def graph(ctx: click.Context, url: str, fmt: str | None, out: Path | None) -> No
       tracker graph https://ru24.pro/70678-….html --format mermaid
     """
     from tracker.graph import story_picture
-    from tracker.store.database import open_database
 
     if fmt is None and out is not None and out.suffix.lower() not in _GRAPH_SUFFIXES:
         raise InputError(f"--out {out.name}: say --format, or use one of {', '.join(sorted(_GRAPH_SUFFIXES))}")
     fmt = fmt or (_GRAPH_SUFFIXES[out.suffix.lower()] if out else "dot")
     if fmt == "png" and out is None and sys.stdout.isatty():
         raise InputError("PNG is binary: give --out FILE or redirect standard output")
-    picture, warning = story_picture(open_database(_config(ctx).database.url, create=False), url, fmt)
+    picture, warning = story_picture(_sessions(ctx), url, fmt)
     if warning:
         echo(f"tracker: warning: {warning}", err=True)
     if out is None:
@@ -180,10 +179,9 @@ def report(ctx: click.Context, out: Path, since: str | None, top: int) -> None:
       tracker report --out report/ --since 2025-01-01
     """
     from tracker.report import parse_since, write_report
-    from tracker.store.database import open_database
 
     when = parse_since(since) if since else None
-    result = write_report(open_database(_config(ctx).database.url, create=False), out, when, top)
+    result = write_report(_sessions(ctx), out, when, top)
     for warning in result.warnings:
         echo(f"tracker: warning: {warning}", err=True)
     stories = "1 story" if result.stories == 1 else f"{result.stories} stories"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tracker.cli import _config, _emit, _format_option, _sessions, _since, main
+from tracker.cli import _emit, _format_option, _sessions, _since, main
 from tracker.terminal import echo
 
 
@@ -24,9 +24,7 @@ def origin(ctx: click.Context, url: str, fmt: str) -> None:
       tracker --config samples/tracker.toml origin https://mirror-of-mirrors.example/p/7100/
       tracker origin --format json https://mirror-of-mirrors.example/p/7100/ | jq 'select(.in_chain)'
     """
-    from tracker.store.database import open_database
-
-    sessions = open_database(_config(ctx).database.url, create=False)
+    sessions = _sessions(ctx)
     if fmt == "table":
         from tracker.queries import origin_report
 
@@ -53,9 +51,7 @@ def stats(ctx: click.Context, fmt: str) -> None:
       tracker --config config/tracker.toml stats
       tracker stats --format csv > publishers.csv
     """
-    from tracker.store.database import open_database
-
-    sessions = open_database(_config(ctx).database.url, create=False)
+    sessions = _sessions(ctx)
     if fmt == "table":
         from tracker.queries import stats_report
 

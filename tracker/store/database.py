@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.errors import ConfigError, MissingDatabaseError, SchemaTooNewError, StoreError
+from tracker.errors import ConfigError, MissingDatabaseError, SchemaOutdatedError, SchemaTooNewError, StoreError
 from tracker.logs import fields
 
 log = logging.getLogger(__name__)
@@ -30,15 +30,30 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATING = threading.Lock()
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-    cursor = dbapi_connection.cursor()
-    # First: another process may hold the database (creating it, say); wait for it.
-    cursor.execute("PRAGMA busy_timeout=30000")
-    # WAL lets `tracker stats` or a user's SQL read while an ingest writes.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+# How long a SQLite write waits for another process's write lock before "database is locked".
+BUSY_SECONDS = 30.0
+
+
+def _sqlite_pragmas(busy_seconds: float, readonly: bool):  # type: ignore[no-untyped-def]
+    def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        # First: another process may hold the database (creating it, say); wait for it.
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
+        # WAL lets `tracker stats` or a user's SQL read while an ingest writes.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if readonly:
+            # A reader that tried to write would wait for the write lock: refused at once instead.
+            cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+        if readonly:
+            # The driver begins no transaction before a SELECT: each statement would read its
+            # own snapshot. A deferred BEGIN (on "begin", below) gives a session one snapshot
+            # of what was committed, and takes no lock that a writer waits for (WAL).
+            dbapi_connection.isolation_level = None
+
+    return on_connect
 
 
 def _parse(url: str) -> URL:
@@ -75,11 +90,15 @@ def describe(url: str) -> str:
     return _parse(url).render_as_string(hide_password=True)
 
 
-def create_db_engine(url: str, create: bool = True, timeout: float | None = None) -> Engine:
+def create_db_engine(
+    url: str, create: bool = True, timeout: float | None = None, busy_seconds: float = BUSY_SECONDS, readonly: bool = False,
+) -> Engine:
     """An engine for `url`; with `create`, a SQLite file's folder is created if missing.
 
     `timeout` (seconds) bounds connecting and each statement, for short probes such as
-    health checks; such an engine keeps at most two connections.
+    health checks; such an engine keeps at most two connections. `busy_seconds`: how long
+    a SQLite write waits for another process's write lock. `readonly`: every transaction
+    is read-only (a write fails at once rather than waiting for, or holding, a lock).
     """
     parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
@@ -92,7 +111,9 @@ def create_db_engine(url: str, create: bool = True, timeout: float | None = None
             except OSError as error:
                 raise StoreError(f"cannot create the database folder {path.parent}: {error.strerror}") from None
         engine = create_engine(parsed, **({"connect_args": {"timeout": timeout}} if timeout else {}))
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(busy_seconds, readonly))
+        if readonly:
+            event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN DEFERRED"))
         return engine
     options: dict[str, Any] = {}
     if timeout and parsed.get_backend_name() == "postgresql":
@@ -109,7 +130,12 @@ def create_db_engine(url: str, create: bool = True, timeout: float | None = None
         connect_args = options.setdefault("connect_args", {})
         connect_args["options"] = (connect_args.get("options", "") + " -c synchronous_commit=off").strip()
     try:
-        return create_engine(parsed, pool_pre_ping=True, **options)
+        engine = create_engine(parsed, pool_pre_ping=True, **options)
+        if readonly and parsed.get_backend_name() == "postgresql":
+            # Read-only: refuses writes, so it takes no row lock. Repeatable read: one snapshot
+            # per session, as on SQLite (never a serialisation failure when read-only).
+            return engine.execution_options(postgresql_readonly=True, isolation_level="REPEATABLE READ")
+        return engine
     except Exception as error:  # unknown dialects surface as assorted errors (NoSuchModuleError, ImportError, …)
         raise ConfigError(f"database.url: cannot use {parsed.render_as_string()}: {error}") from None
 
@@ -129,9 +155,19 @@ def migrate(engine: Engine) -> None:
             time.sleep(0.5)
 
 
-def _migrate(engine: Engine) -> None:
+def _alembic_config() -> AlembicConfig:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    """The newest schema revision this tracker knows (what `migrate` brings a database to)."""
+    return str(ScriptDirectory.from_config(_alembic_config()).get_current_head())
+
+
+def _migrate(engine: Engine) -> None:
+    config = _alembic_config()
     try:
         with _MIGRATING, engine.begin() as connection:
             sqlite = connection.dialect.name == "sqlite"
@@ -163,7 +199,10 @@ def _refuse_unknown_revision(connection: Any, config: AlembicConfig, url: str) -
     among several sharing one PostgreSQL database meets this as soon as another upgrades.
     """
     current = MigrationContext.configure(connection).get_current_revision()
-    script = ScriptDirectory.from_config(config)
+    _refuse_too_new(current, ScriptDirectory.from_config(config), url)
+
+
+def _refuse_too_new(current: str | None, script: ScriptDirectory, url: str) -> None:
     if current is not None and current not in {revision.revision for revision in script.walk_revisions()}:
         raise SchemaTooNewError(
             f"database {describe(url)} has schema revision {current}, newer than this tracker knows "
@@ -171,8 +210,13 @@ def _refuse_unknown_revision(connection: Any, config: AlembicConfig, url: str) -
         )
 
 
-def _require_existing(engine: Engine, url: str) -> None:
-    """Refuse, in one line, a database that a read-only command would have to create."""
+def _require_existing(engine: Engine, url: str) -> str:
+    """The schema revision of an existing database; refuse, in one line, one that a
+    command that must not create it would have to create.
+
+    Only reads (the revision in `alembic_version`): no write transaction, so this never
+    waits for a writer (an ingest holding SQLite's write lock) and never blocks one.
+    """
     path = sqlite_file(url)
     if path is not None and not path.is_file():
         raise MissingDatabaseError(
@@ -181,24 +225,68 @@ def _require_existing(engine: Engine, url: str) -> None:
     try:
         with engine.connect() as connection:
             present = inspect(connection).has_table("alembic_version")
+            current = MigrationContext.configure(connection).get_current_revision() if present else None
     except OperationalError as error:
         detail = " ".join(str(error.orig).split())
         raise StoreError(f"cannot reach database {describe(url)}: {detail}") from None
-    if not present:
+    if current is None:
         raise MissingDatabaseError(f"database {describe(url)} holds no tracker data yet (run `tracker ingest` or `tracker run` first)")
+    return current
+
+
+def _require_current(engine: Engine, url: str) -> None:
+    """Refuse, in one line, a database a read-only command cannot read as it is: missing,
+    empty, upgraded by a newer tracker, or not yet upgraded to this one's schema (a reader
+    never upgrades: that takes the write lock, and would wait for every writer)."""
+    current = _require_existing(engine, url)
+    script = ScriptDirectory.from_config(_alembic_config())
+    _refuse_too_new(current, script, url)
+    head = script.get_current_head()
+    if current != head:
+        raise SchemaOutdatedError(
+            f"database {describe(url)} has schema revision {current}, older than this tracker's {head}: "
+            "run `tracker upgrade` (or any command that writes: ingest, poll, run) to upgrade it, then again"
+        )
 
 
 def open_database(url: str, create: bool = True) -> sessionmaker[Session]:
-    """Open (and migrate) the database at `url`; return a session factory.
+    """Open (and migrate) the database at `url` to write in; return a session factory.
 
-    With `create=False` (read-only commands) a database that does not exist yet is an
-    error rather than silently created, empty, wherever the URL happens to point.
+    With `create=False` a database that does not exist yet is an error rather than
+    silently created, empty, wherever the URL happens to point.
     """
     log.info("database", extra=fields(url=describe(url)))
     engine = create_db_engine(url, create)
     if not create:
         _require_existing(engine, url)
     migrate(engine)
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def impatient(sessions: sessionmaker[Session], busy_seconds: float) -> sessionmaker[Session]:
+    """Sessions on the same database whose SQLite writes give up after `busy_seconds` when
+    another process holds the write lock (`locks.busy` tells that error apart), for the
+    daemon's bookkeeping between polls: a dispatch tick must not stall behind a long
+    ingest transaction. Elsewhere (PostgreSQL) `sessions` themselves: writers there do
+    not wait for each other's whole transactions."""
+    engine = sessions.kw["bind"]
+    if engine.dialect.name != "sqlite":
+        return sessions
+    url = engine.url.render_as_string(hide_password=False)
+    return sessionmaker(create_db_engine(url, create=False, busy_seconds=busy_seconds), expire_on_commit=False)
+
+
+def open_reader(url: str) -> sessionmaker[Session]:
+    """Open the database at `url` to read only; return a session factory.
+
+    Never creates, migrates or locks anything: a read-only command answers while an
+    ingest or a daemon writes, each session reading one snapshot of what was committed
+    (SQLite's WAL, PostgreSQL's MVCC), and a database at another schema revision is
+    refused in one line.
+    """
+    log.info("database", extra=fields(url=describe(url)))
+    engine = create_db_engine(url, create=False, readonly=True)
+    _require_current(engine, url)
     return sessionmaker(engine, expire_on_commit=False)
 
 

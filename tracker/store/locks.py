@@ -36,6 +36,8 @@ REBUILD = 0x7472_0005
 
 # Deadlock detected, serialisation failure, and a unique key another writer took first.
 _RETRYABLE = {"40P01", "40001", "23505"}
+# SQLITE_BUSY and SQLITE_BUSY_SNAPSHOT (sqlite3's primary and extended result codes).
+_SQLITE_BUSY = {5, 517}
 
 
 def begin_write(session: Session) -> None:
@@ -90,9 +92,17 @@ def shared_read(session: Session, kind: int, key: int, query: str, params: dict[
 
 
 def retryable(error: BaseException) -> bool:
-    """Whether a failed transaction lost a race with another writer and may simply run again."""
+    """Whether a failed transaction lost a race with another writer and may simply run again
+    (on SQLite: waited its whole busy timeout for another process's write lock)."""
     code = getattr(getattr(error, "orig", None), "sqlstate", None)
-    return isinstance(error, DBAPIError) and code in _RETRYABLE
+    return isinstance(error, DBAPIError) and code in _RETRYABLE or busy(error)
+
+
+def busy(error: BaseException) -> bool:
+    """Whether SQLite refused a write because another process held the write lock past the
+    busy timeout ("database is locked"): the database is there, only taken for now."""
+    orig = getattr(error, "orig", None)
+    return isinstance(error, DBAPIError) and getattr(orig, "sqlite_errorcode", None) in _SQLITE_BUSY
 
 
 def _int4(value: int) -> int:
