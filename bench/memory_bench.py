@@ -80,8 +80,8 @@ def write_warc(path: Path, body: bytes) -> None:
         writer.write_record(record)
 
 
-def _tree_rss(root: int) -> int:
-    """Resident bytes of `root` and every descendant, from /proc."""
+def _tree_rss(root: int) -> dict[int, int]:
+    """Resident bytes of `root` and of every descendant, by pid, from /proc."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -95,25 +95,28 @@ def _tree_rss(root: int) -> int:
         pid = int(entry)
         children.setdefault(int(fields[1]), []).append(pid)
         rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-    total, todo = 0, [root]
+    tree, todo = {}, [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
+        tree[pid] = rss.get(pid, 0)
         todo.extend(children.get(pid, ()))
-    return total
+    return tree
 
 
-def peak(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Peak MiB of the process tree, wall seconds and the last line of output of `command`."""
+def peak(command: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
+    """Peak MiB of the process tree, of its largest process, wall seconds and the last line
+    of output of `command`."""
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    highest = 0
+    highest = largest = 0
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal highest
+        nonlocal highest, largest
         while not done.is_set():
-            highest = max(highest, _tree_rss(process.pid))
+            tree = _tree_rss(process.pid)
+            highest = max(highest, sum(tree.values()))
+            largest = max(largest, *tree.values())
             time.sleep(0.01)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -126,7 +129,8 @@ def peak(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     if status != 0 and os.waitstatus_to_exitcode(status) not in (0, 1):
         sys.exit(f"failed ({status}): {' '.join(command)}\n{output}")
     lines = [line for line in output.strip().splitlines() if line.strip()]
-    return max(highest, usage.ru_maxrss * 1024) / 2**20, seconds, (lines[-1] if lines else "")[:110]
+    largest = max(largest, usage.ru_maxrss * 1024)
+    return max(highest, largest) / 2**20, largest / 2**20, seconds, (lines[-1] if lines else "")[:100]
 
 
 class _Serve(BaseHTTPRequestHandler):
@@ -172,9 +176,10 @@ def main() -> None:
             del body
             config = scratch / f"{name}.toml"
             config.write_text(f'[database]\nurl = "sqlite:///{scratch / name}.sqlite3"\n')
-            mib, seconds, last = peak([*python, "--config", str(config), "ingest", "--no-progress", str(warc)], env)
+            mib, one, seconds, last = peak([*python, "--config", str(config), "ingest", "--no-progress", str(warc)], env)
             results.append((label, mib))
-            print(f"{label:<44} {size / 2**20:6.1f} MB body  peak {mib:7.1f} MiB  {seconds:6.1f} s  | {last}", flush=True)
+            print(f"{label:<42} {size / 2**20:5.1f} MB  peak {mib:7.1f} MiB (largest process {one:6.1f})  {seconds:6.1f} s  | {last}",
+                  flush=True)
         if args.only is None or "poll9" in args.only:
             results.append(poll_case(scratch, python, env))
     worst = max((mib for _, mib in results), default=0.0)
@@ -194,10 +199,11 @@ def poll_case(scratch: Path, python: list[str], env: dict[str, str]) -> tuple[st
             f'[database]\nurl = "sqlite:///{scratch}/poll.sqlite3"\n\n[polling]\nallow_private_addresses = true\n\n'
             f'[[feeds]]\nurl = "{url}"\n'
         )
-        mib, seconds, last = peak([*python, "--config", str(config), "poll", "--all"], env)
+        mib, one, seconds, last = peak([*python, "--config", str(config), "poll", "--all"], env)
     finally:
         server.shutdown()
-    print(f"{label:<44} {len(_Serve.body) / 2**20:6.1f} MB body  peak {mib:7.1f} MiB  {seconds:6.1f} s  | {last}", flush=True)
+    print(f"{label:<42} {len(_Serve.body) / 2**20:5.1f} MB  peak {mib:7.1f} MiB (largest process {one:6.1f})  {seconds:6.1f} s  | {last}",
+          flush=True)
     return label, mib
 
 

@@ -34,17 +34,26 @@ def clean(value: str) -> str:
     return value
 
 
+# What one entry may bring out of the parse stage (characters): the body (content or
+# summary) is cut to ENTRY_MARKUP_MAX, a one-line field (title, link, GUID, author, names)
+# to FIELD_MAX, before anything copies them. Normal entries are far below both; a hostile
+# 50 MB entry otherwise costs gigabytes in every later stage (and in pickling between
+# processes). The body's full length is kept (`ParsedEntry.content_chars`).
+ENTRY_MARKUP_MAX = 1_000_000
+FIELD_MAX = 10_000
+
+
 def _clean_opt(value: object) -> str | None:
     if not value:
         return None
-    return clean(str(value)).strip() or None
+    return clean(str(value)[:FIELD_MAX]).strip() or None
 _ROOT_END = re.compile(rb"</(?:[\w-]+:)?(?:rss|feed|RDF|rdf)\s*>\s*(?:<!--.*?-->\s*)*$", re.DOTALL)
 
 
 def _text_value(value: str | None, is_html: bool) -> str:
     if not value:
         return ""
-    value = clean(value)
+    value = clean(value[:FIELD_MAX])
     if is_html:
         value = html.unescape(_TAG.sub(" ", value))
     return " ".join(value.split())
@@ -79,8 +88,9 @@ def _link(entry: Any) -> str | None:
     return None
 
 
-def _body(entry: Any) -> tuple[str, bool, str]:
-    """The fullest body an entry carries (content beats summary), whether it is HTML, and the summary."""
+def _body(entry: Any) -> tuple[str, bool, str, int]:
+    """The fullest body an entry carries (content beats summary), whether it is HTML, the
+    summary, and the body's length as served; body and summary cut to ENTRY_MARKUP_MAX."""
     summary = entry.get("summary") or ""
     summary_is_html = "html" in (entry.get("summary_detail", {}).get("type") or "text/html")
     best, best_html = summary, summary_is_html
@@ -88,7 +98,9 @@ def _body(entry: Any) -> tuple[str, bool, str]:
         value = content.get("value") or ""
         if len(value) > len(best):
             best, best_html = value, "html" in (content.get("type") or "text/html")
-    return clean(best), best_html, clean(summary) if summary != best else ""
+    # Cut before cleaning: cleaning copies the whole string, twice.
+    other = clean(summary[:ENTRY_MARKUP_MAX]) if summary != best else ""
+    return clean(best[:ENTRY_MARKUP_MAX]), best_html, other, len(best)
 
 
 def _declared_sources(entry: Any) -> tuple[Attribution, ...]:
@@ -106,7 +118,7 @@ def _declared_sources(entry: Any) -> tuple[Attribution, ...]:
 
 
 def _entry(entry: Any) -> ParsedEntry:
-    body, body_is_html, summary = _body(entry)
+    body, body_is_html, summary, served = _body(entry)
     title_detail = entry.get("title_detail", {})
     title = _text_value(entry.get("title"), "html" in (title_detail.get("type") or ""))
     return ParsedEntry(
@@ -119,6 +131,7 @@ def _entry(entry: Any) -> ParsedEntry:
         content_is_html=body_is_html,
         summary=summary,
         attributions=_declared_sources(entry),
+        content_chars=served,
     )
 
 

@@ -460,6 +460,8 @@ class Pipeline:
             {
                 "item_id": item_id, "version": len(versions) + 1, "content_hash": text_hash(entry.title, document.paragraphs),
                 "seen_at": when, "raw_hash": raw_hash(entry), "title": entry.title, "text": document.text,
+                "body_chars": entry.content_chars if entry.content_chars is not None else len(entry.content),
+                "text_truncated": document.truncated,
                 **version_columns(prints), "paragraph_keys": pack_keys(document.keys),
             },
         )
