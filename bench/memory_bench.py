@@ -8,7 +8,8 @@ processes included) from /proc every 10 ms; the figure printed is the peak of th
 or the largest single process's peak (wait4) when that is higher. The target for every
 case is under 500 MiB.
 
-Cases: one 50 MB entry in a WARC capture; a 20,000-entry feed; a 60 MB WARC record (60
+Cases (each WARC starts with a small capture, so that the parser process runs as on any
+real archive): one 50 MB entry in a WARC capture; a 20,000-entry feed; a 60 MB WARC record (60
 entries of 1 MB); a 9 MB body served over HTTP and polled (`tracker poll`, under the
 10 MiB fetch cap).
 
@@ -54,30 +55,33 @@ def _paragraphs(size: int, seed: int) -> Iterator[str]:
         yield paragraph
 
 
-def _entry(n: int, size: int) -> str:
+def _entry(n: int, size: int, host: str) -> str:
     body = "".join(_paragraphs(size, n)).replace("]]>", "")
     return (
-        f"<item><title>Story {n}</title><link>https://big.example/{n}</link><guid>https://big.example/{n}</guid>"
+        f"<item><title>Story {n}</title><link>{host}/{n}</link><guid>{host}/{n}</guid>"
         f"<pubDate>Mon, 01 Jan 2024 00:00:00 GMT</pubDate><description><![CDATA[{body}]]></description></item>\n"
     )
 
 
-def feed(entries: int, entry_size: int) -> bytes:
+def feed(entries: int, entry_size: int, host: str = "https://big.example") -> bytes:
     """An RSS feed of `entries` entries of about `entry_size` characters of HTML each."""
-    items = "".join(_entry(n, entry_size) for n in range(entries))
-    return (f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>Big</title>'
-            f"<link>https://big.example/</link>{items}</channel></rss>\n").encode()
+    items = "".join(_entry(n, entry_size, host) for n in range(entries))
+    return (f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>{host}</title>'
+            f"<link>{host}/</link>{items}</channel></rss>\n").encode()
 
 
 def write_warc(path: Path, body: bytes) -> None:
-    """One response record of FEED holding `body`."""
+    """A small capture of another feed (so that the ingest starts its parser process, as
+    on any real archive), then one response record of FEED holding `body`."""
     with path.open("wb") as stream:
         writer = WARCWriter(stream, gzip=True)
-        http = StatusAndHeaders("200 OK", [("Content-Type", "application/rss+xml"), ("Content-Length", str(len(body)))],
-                                protocol="HTTP/1.1")
-        record = writer.create_warc_record(FEED, "response", payload=io.BytesIO(body), http_headers=http,
-                                           warc_headers_dict={"WARC-Date": "2024-01-02T00:00:00Z"})
-        writer.write_record(record)
+        for url, payload, date in (("https://small.example/feed.xml", feed(3, 2000, "https://small.example"), "2024-01-01T00:00:00Z"),
+                                   (FEED, body, "2024-01-02T00:00:00Z")):
+            http = StatusAndHeaders("200 OK", [("Content-Type", "application/rss+xml"), ("Content-Length", str(len(payload)))],
+                                    protocol="HTTP/1.1")
+            record = writer.create_warc_record(url, "response", payload=io.BytesIO(payload), http_headers=http,
+                                               warc_headers_dict={"WARC-Date": date})
+            writer.write_record(record)
 
 
 def _tree_rss(root: int) -> dict[int, int]:

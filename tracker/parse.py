@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import html
 import re
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +42,12 @@ def clean(value: str) -> str:
 # processes). The body's full length is kept (`ParsedEntry.content_chars`).
 ENTRY_MARKUP_MAX = 1_000_000
 FIELD_MAX = 10_000
+# A text longer than this in one piece of the document (bytes) is cut before feedparser
+# reads it (`_cut_long_texts`): at most 4 bytes a character, it still holds more than
+# ENTRY_MARKUP_MAX characters.
+RUN_MAX_BYTES = 4 * ENTRY_MARKUP_MAX
+_CONTINUATION = bytes(range(0x80, 0xC0))  # a character is counted by its bytes but these
+_STEP = 1 << 20
 
 
 def _clean_opt(value: object) -> str | None:
@@ -88,19 +95,62 @@ def _link(entry: Any) -> str | None:
     return None
 
 
-def _body(entry: Any) -> tuple[str, bool, str, int]:
+def _cut_long_texts(body: bytes, mark: str) -> bytes:
+    """`body` with every text over RUN_MAX_BYTES in one piece (character data or a CDATA
+    section) cut to its first RUN_MAX_BYTES, followed by `mark` and the number of
+    characters cut (`_served`). feedparser holds what it parses four to five times over:
+    it must never see a 50 MB entry whole. A body of at most RUN_MAX_BYTES is unchanged."""
+    if len(body) <= RUN_MAX_BYTES or body[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return body  # nothing can be that long (and UTF-16 is not cut byte-wise)
+    pieces: list[bytes] = []
+    kept = position = 0
+    while position < len(body):
+        start = body.find(b"<", position)
+        start = len(body) if start < 0 else start
+        if body.startswith(b"<![CDATA[", start):
+            text, end = start + 9, body.find(b"]]>", start + 9)
+            end, after = (len(body), len(body)) if end < 0 else (end, end + 3)
+        else:
+            text, end = position, start
+            close = body.find(b">", start)
+            after = len(body) if close < 0 else close + 1
+        if end - text > RUN_MAX_BYTES:
+            cut = text + RUN_MAX_BYTES
+            while cut > text and body[cut] & 0xC0 == 0x80:  # not inside a UTF-8 character
+                cut -= 1
+            if text == position and (amp := body.rfind(b"&", cut - 12, cut)) >= 0 and b";" not in body[amp:cut]:
+                cut = amp  # not inside an entity reference
+            removed = sum(len(body[i : min(i + _STEP, end)].translate(None, _CONTINUATION)) for i in range(cut, end, _STEP))
+            pieces += [body[kept:cut], f" {mark}{removed}.".encode()]
+            kept = end
+        position = after
+    return body if not pieces else b"".join([*pieces, body[kept:]])
+
+
+def _served(value: str, mark: str) -> tuple[str, int]:
+    """A value without the cut mark `_cut_long_texts` left in it, and its length as served."""
+    where = value.find(mark)
+    if where < 1:
+        return value, len(value)
+    end = value.find(".", where)
+    removed = value[where + len(mark) : end]
+    rest = value[end + 1 :]
+    return value[: where - 1] + rest, where - 1 + (int(removed) if removed.isdigit() else 0) + len(rest)
+
+
+def _body(entry: Any, mark: str) -> tuple[str, bool, str, int]:
     """The fullest body an entry carries (content beats summary), whether it is HTML, the
     summary, and the body's length as served; body and summary cut to ENTRY_MARKUP_MAX."""
-    summary = entry.get("summary") or ""
+    summary, summary_chars = _served(entry.get("summary") or "", mark)
     summary_is_html = "html" in (entry.get("summary_detail", {}).get("type") or "text/html")
-    best, best_html = summary, summary_is_html
+    best, best_html, served = summary, summary_is_html, summary_chars
     for content in entry.get("content", ()):
-        value = content.get("value") or ""
-        if len(value) > len(best):
-            best, best_html = value, "html" in (content.get("type") or "text/html")
+        value, chars = _served(content.get("value") or "", mark)
+        if chars > served:
+            best, best_html, served = value, "html" in (content.get("type") or "text/html"), chars
     # Cut before cleaning: cleaning copies the whole string, twice.
     other = clean(summary[:ENTRY_MARKUP_MAX]) if summary != best else ""
-    return clean(best[:ENTRY_MARKUP_MAX]), best_html, other, len(best)
+    return clean(best[:ENTRY_MARKUP_MAX]), best_html, other, served
 
 
 def _declared_sources(entry: Any) -> tuple[Attribution, ...]:
@@ -117,8 +167,8 @@ def _declared_sources(entry: Any) -> tuple[Attribution, ...]:
     return tuple(found)
 
 
-def _entry(entry: Any) -> ParsedEntry:
-    body, body_is_html, summary, served = _body(entry)
+def _entry(entry: Any, mark: str) -> ParsedEntry:
+    body, body_is_html, summary, served = _body(entry, mark)
     title_detail = entry.get("title_detail", {})
     title = _text_value(entry.get("title"), "html" in (title_detail.get("type") or ""))
     return ParsedEntry(
@@ -144,6 +194,9 @@ def parse_feed(body: bytes, content_type: str | None = None) -> ParsedFeed:
     """
     headers = {"content-type": content_type} if content_type else None
     body = _SURROGATE_REF.sub(b"&#xFFFD;", body)
+    # A mark no feed can forge: a feed's own text never says what was cut from it.
+    mark = f"[cut {secrets.token_hex(8)}] "
+    body = _cut_long_texts(body, mark)
     try:
         parsed = feedparser.parse(
             body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
@@ -162,7 +215,7 @@ def parse_feed(body: bytes, content_type: str | None = None) -> ParsedFeed:
     return ParsedFeed(
         title=_text_value(feed.get("title"), False) or None,
         site_url=_clean_opt(feed.get("link")),
-        entries=tuple(_entry(e) for e in parsed.entries),
+        entries=tuple(_entry(e, mark) for e in parsed.entries),
         warning=str(problem) if problem else None,
         ttl_seconds=int(ttl) * 60 if ttl.isdigit() else None,
     )
