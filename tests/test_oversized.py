@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from tests.builders import T0, Item, article, capture, hours, html, rss, write_warc
 from tests.conftest import make_pipeline
+from tracker.archive import WARC_BODY_MAX
 from tracker.ingest import INLINE_PARSE_BYTES, ingest_paths
 from tracker.normalise import ENTRY_TEXT_MAX
 from tracker.parse import ENTRY_MARKUP_MAX, FIELD_MAX, parse_feed
@@ -122,5 +123,20 @@ def test_an_archive_with_a_large_record_among_small_ones_is_stored_whole_in_orde
 def test_the_readme_documents_the_caps() -> None:
     text = README.read_text()
     for figure in (ENTRY_TEXT_MAX, ENTRY_MARKUP_MAX, FIELD_MAX):
-        assert f"{figure:,}" in text
+        assert f"**{figure:,} characters" in text
+    assert f"**{WARC_BODY_MAX // 2**20} MiB**" in text
     assert "body_chars" in text and "text_truncated" in text
+
+
+def test_a_warc_record_over_the_cap_is_skipped_and_reported_and_the_rest_stored(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import tracker.archive
+
+    small = rss("Origin", "https://origin.example/", [Item("Story", "https://origin.example/s", article(1), T0)])
+    big = rss("Other", "https://other.example/", [Item("Long", "https://other.example/l", article(2, paragraphs=200), T0)])
+    monkeypatch.setattr(tracker.archive, "WARC_BODY_MAX", len(big) - 1)
+    warc = write_warc(tmp_path / "a.warc.gz", [capture(OTHER, T0, big), capture(ORIGIN, T0 + hours(1), small)])
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    report = ingest_paths(make_pipeline(url, FEEDS), [warc], workers=0)
+    assert (report.captures, report.new_items, report.failed_records) == (1, 1, 1)
+    assert any("1 too large" in warning for warning in report.warnings)
+    assert list(_versions(url)) == ["https://origin.example/s"]

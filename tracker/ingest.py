@@ -73,7 +73,7 @@ _READ_AHEAD_BYTES = 16 * 1024 * 1024
 INLINE_PARSE_BYTES = 4 * 1024 * 1024
 _MAX_WARNINGS = 20
 # Skipped WARC records that mean something went wrong (not merely "not a feed").
-FAILED_KINDS = ("damaged", "broken")
+FAILED_KINDS = ("damaged", "broken", "too large")
 
 
 @dataclass(frozen=True)
