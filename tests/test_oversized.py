@@ -140,3 +140,17 @@ def test_a_warc_record_over_the_cap_is_skipped_and_reported_and_the_rest_stored(
     assert (report.captures, report.new_items, report.failed_records) == (1, 1, 1)
     assert any("1 too large" in warning for warning in report.warnings)
     assert list(_versions(url)) == ["https://origin.example/s"]
+
+
+def test_a_text_of_several_megabytes_in_a_feed_is_cut_before_parsing_and_its_length_kept() -> None:
+    markup = "<p>" + "héllo wörld and more " * 250_000 + "</p>"  # 5.25 M characters, 5.75 MB
+    document = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>F</title>'
+        f"<item><title>A</title><link>https://f.example/1</link><description><![CDATA[{markup}]]></description></item>"
+        "<item><title>B</title><link>https://f.example/2</link><description>after it</description></item>"
+        "</channel></rss>"
+    ).encode()
+    first, second = parse_feed(document).entries
+    assert markup.startswith(first.content) and len(first.content) == ENTRY_MARKUP_MAX
+    assert first.content_chars == len(markup) and "[cut" not in first.content
+    assert (second.title, second.content, second.content_chars) == ("B", "after it", 8)

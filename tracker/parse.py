@@ -104,26 +104,31 @@ def _cut_long_texts(body: bytes, mark: str) -> bytes:
         return body  # nothing can be that long (and UTF-16 is not cut byte-wise)
     pieces: list[bytes] = []
     kept = position = 0
+
+    def cut_run(text: int, end: int, escaped: bool) -> None:
+        nonlocal kept
+        if end - text <= RUN_MAX_BYTES:
+            return
+        cut = text + RUN_MAX_BYTES
+        while cut > text and body[cut] & 0xC0 == 0x80:  # not inside a UTF-8 character
+            cut -= 1
+        if escaped and (amp := body.rfind(b"&", cut - 12, cut)) >= 0 and b";" not in body[amp:cut]:
+            cut = amp  # not inside an entity reference
+        removed = sum(len(body[i : min(i + _STEP, end)].translate(None, _CONTINUATION)) for i in range(cut, end, _STEP))
+        pieces.extend((body[kept:cut], f" {mark}{removed}.".encode()))
+        kept = end
+
     while position < len(body):
         start = body.find(b"<", position)
         start = len(body) if start < 0 else start
+        cut_run(position, start, escaped=True)
         if body.startswith(b"<![CDATA[", start):
-            text, end = start + 9, body.find(b"]]>", start + 9)
-            end, after = (len(body), len(body)) if end < 0 else (end, end + 3)
+            end = body.find(b"]]>", start + 9)
+            end, position = (len(body), len(body)) if end < 0 else (end, end + 3)
+            cut_run(start + 9, end, escaped=False)
         else:
-            text, end = position, start
             close = body.find(b">", start)
-            after = len(body) if close < 0 else close + 1
-        if end - text > RUN_MAX_BYTES:
-            cut = text + RUN_MAX_BYTES
-            while cut > text and body[cut] & 0xC0 == 0x80:  # not inside a UTF-8 character
-                cut -= 1
-            if text == position and (amp := body.rfind(b"&", cut - 12, cut)) >= 0 and b";" not in body[amp:cut]:
-                cut = amp  # not inside an entity reference
-            removed = sum(len(body[i : min(i + _STEP, end)].translate(None, _CONTINUATION)) for i in range(cut, end, _STEP))
-            pieces += [body[kept:cut], f" {mark}{removed}.".encode()]
-            kept = end
-        position = after
+            position = len(body) if close < 0 else close + 1
     return body if not pieces else b"".join([*pieces, body[kept:]])
 
 
