@@ -28,6 +28,8 @@ from tracker.model import Capture, utcnow
 from tracker.redact import mask_credentials
 
 _FEED_TYPES = ("rss", "atom", "rdf", "xml")
+# The largest record body read as a capture (bytes): a larger one is skipped, and reported.
+WARC_BODY_MAX = 64 * 2**20
 _FEED_STARTS = (b"<?xml", b"<rss", b"<feed", b"<rdf:rdf", b"<rdf")
 
 
@@ -130,9 +132,12 @@ def _from_record(path: Path, record) -> Capture | Skipped:  # type: ignore[no-un
     if status is not None and not 200 <= status < 300:
         return Skipped(where, f"HTTP {status} response for {uri}", "HTTP error")
     try:
-        body = record.content_stream().read()
+        body = record.content_stream().read(WARC_BODY_MAX + 1)
     except Exception as error:  # warcio surfaces decoding failures as assorted exceptions
         return Skipped(where, f"unreadable body: {error}", "broken")
+    if len(body) > WARC_BODY_MAX:
+        # Not held at all: no feed is this large, and parsing it would cost several times its size.
+        return Skipped(where, f"body over {WARC_BODY_MAX // 2**20} MiB at {uri}: not read", "too large")
     if getattr(record.raw_stream, "limit", 0) > 0:
         # Fewer bytes than Content-Length promised: a crawler stopped mid-write.
         return Skipped(where, f"truncated record for {uri}", "broken")

@@ -23,6 +23,8 @@ from tracker.model import Fingerprint, Similarity
 
 SCHEME = "affine32"
 SEED = 1
+# Shingles handed to datasketch at once (see `Fingerprinter.fingerprint`).
+_BATCH = 4096
 
 
 def _identity(value: int) -> int:
@@ -36,8 +38,10 @@ def shingles(words: Sequence[str], size: int) -> np.ndarray:
     """
     if not words:
         return np.empty(0, dtype=np.uint32)
-    runs = ["\x1f".join(words[i : i + size]) for i in range(max(1, len(words) - size + 1))]
-    return np.unique(np.fromiter((xxhash.xxh32_intdigest(r.encode()) for r in runs), np.uint32, len(runs)))
+    count = max(1, len(words) - size + 1)
+    # A generator, not a list of the runs: a long text's runs would be held all at once.
+    hashes = (xxhash.xxh32_intdigest("\x1f".join(words[i : i + size]).encode()) for i in range(count))
+    return np.unique(np.fromiter(hashes, np.uint32, count))
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,8 +75,10 @@ class Fingerprinter:
         minhash = MinHash(
             num_perm=self.num_perm, seed=SEED, hashfunc=_identity, scheme=SCHEME, permutations=self._permutations
         )
-        if shingle_set.size:
-            minhash.update_batch(shingle_set.tolist())
+        # In slices: datasketch permutes a whole batch at once, a num_perm × n matrix (1.3 GB
+        # for the million shingles of a 9 MB text); a minimum taken slice by slice is the same.
+        for start in range(0, shingle_set.size, _BATCH):
+            minhash.update_batch(shingle_set[start : start + _BATCH].tolist())
         return Fingerprint(
             shingles=shingle_set,
             signature=minhash.hashvalues.astype(np.uint32).tobytes(),

@@ -63,11 +63,17 @@ def plan_shares(paths: Sequence[Path], url: str | None, captured_at: datetime | 
 
 
 # Parsing is the costliest stage and independent per capture: a worker process parses
-# ahead while this one stores. Bounded, so a huge archive is never read ahead whole.
+# ahead while this one stores. Bounded in captures and in bytes, so neither a huge archive
+# nor a run of large records is ever read ahead whole.
 _READ_AHEAD = 64
+_READ_AHEAD_BYTES = 16 * 1024 * 1024
+# A body this large is parsed here: sent to a parser process it would be held three times
+# more (pickled there, unpickled, and its entries pickled back), which costs more than the
+# parallelism gains on one capture.
+INLINE_PARSE_BYTES = 4 * 1024 * 1024
 _MAX_WARNINGS = 20
 # Skipped WARC records that mean something went wrong (not merely "not a feed").
-FAILED_KINDS = ("damaged", "broken")
+FAILED_KINDS = ("damaged", "broken", "too large")
 
 
 @dataclass(frozen=True)
@@ -110,10 +116,22 @@ def parse_ahead(captures: Iterator[Capture], workers: int) -> Iterator[tuple[Cap
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_parser_started, initargs=(os.getpid(),))
     try:
         pending: deque[tuple[Capture, Future[ParsedFeed | ParseError | None]]] = deque()
+        held = 0  # bytes of the bodies pending
         for capture in captures:
+            size = len(capture.body or b"")
+            if size >= INLINE_PARSE_BYTES:
+                # In order: what was read ahead is stored first, then this one.
+                while pending:
+                    done, future = pending.popleft()
+                    yield done, future.result()
+                held = 0
+                yield capture, parse_capture_body(capture.body, capture.content_type, capture.captured_at)
+                continue
             pending.append((capture, pool.submit(parse_capture_body, capture.body, capture.content_type, capture.captured_at)))
-            if len(pending) >= _READ_AHEAD:
+            held += size
+            while pending and (len(pending) >= _READ_AHEAD or held > _READ_AHEAD_BYTES):
                 done, future = pending.popleft()
+                held -= len(done.body or b"")
                 yield done, future.result()
         while pending:
             done, future = pending.popleft()

@@ -65,6 +65,14 @@ class ParsedEntry:
     summary: str = ""
     attributions: tuple[Attribution, ...] = ()
     claimed_rejected: str | None = None  # why the entry's date string claims nothing (tracker.dates)
+    # The body's length as served, in characters: `content` holds at most the parse
+    # stage's cap of it (None: all of it, as for an entry made by hand).
+    content_chars: int | None = None
+
+    @property
+    def content_cut(self) -> bool:
+        """Whether `content` is only the beginning of the body the feed served."""
+        return self.content_chars is not None and self.content_chars > len(self.content)
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,8 @@ class Document:
     tokens: tuple[tuple[str, ...], ...]
     keys: tuple[int, ...]
     attributions: tuple[Attribution, ...] = ()
+    # Whether the paragraphs are only the beginning of the entry's text (see `normalise`).
+    truncated: bool = False
 
     @property
     def text(self) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Container, Iterable, Sequence
+from dataclasses import replace
 
 import regex
 import xxhash
@@ -24,6 +25,11 @@ from lxml.etree import ParserError
 from lxml.html import document_fromstring
 
 from tracker.model import Attribution, Document, ParsedEntry
+
+# An entry's text is read (normalised, fingerprinted, stored) up to this many characters:
+# about 30,000 words, several times the longest articles. The rest of a longer entry is
+# only counted (`item_versions.body_chars`), so one hostile entry costs bounded memory.
+ENTRY_TEXT_MAX = 200_000
 
 _INSCRIPTIS = ParserConfig(css=CSS_PROFILES["strict"], display_links=False, display_images=False)
 
@@ -146,6 +152,20 @@ def _credit(paragraph: str, anchors: dict[str, str]) -> Attribution | None:
     return None
 
 
+def _capped(paragraphs: list[str]) -> tuple[list[str], bool]:
+    """The paragraphs up to ENTRY_TEXT_MAX characters of text (the last one cut between
+    words), and whether anything was cut."""
+    used = 0
+    for index, paragraph in enumerate(paragraphs):
+        if used + len(paragraph) > ENTRY_TEXT_MAX:
+            head = paragraph[: ENTRY_TEXT_MAX - used]
+            if " " in head and len(paragraph) > len(head) and not paragraph[len(head)].isspace():
+                head = head.rsplit(" ", 1)[0]  # no half word: it would be a token no copy has
+            return paragraphs[:index] + ([head] if head.strip() else []), True
+        used += len(paragraph) + 1  # and the newline that joins it to the next
+    return paragraphs, False
+
+
 def to_document(entry: ParsedEntry) -> Document:
     """Read an entry's body as paragraphs and collect every credit it gives.
 
@@ -156,6 +176,7 @@ def to_document(entry: ParsedEntry) -> Document:
         paragraphs, anchors = _html_paragraphs(entry.content)
     else:
         paragraphs, anchors = _text_paragraphs(entry.content), {}
+    paragraphs, cut = _capped(paragraphs)
     credits = list(entry.attributions)
     for paragraph in paragraphs:
         credit = _credit(paragraph, anchors)
@@ -167,7 +188,8 @@ def to_document(entry: ParsedEntry) -> Document:
             credit = _credit(paragraph, summary_anchors)
             if credit:
                 credits.append(credit)
-    return document_from_paragraphs(paragraphs, dict.fromkeys(credits))
+    document = document_from_paragraphs(paragraphs, dict.fromkeys(credits))
+    return replace(document, truncated=True) if cut or entry.content_cut else document
 
 
 def is_credit(paragraph: str) -> bool:

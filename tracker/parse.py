@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -34,17 +35,32 @@ def clean(value: str) -> str:
     return value
 
 
+# What one entry may bring out of the parse stage (characters): the body (content or
+# summary) is cut to ENTRY_MARKUP_MAX, a one-line field (title, link, GUID, author, names)
+# to FIELD_MAX, before anything copies them. Normal entries are far below both; a hostile
+# 50 MB entry otherwise costs gigabytes in every later stage (and in pickling between
+# processes). The body's full length is kept (`ParsedEntry.content_chars`).
+ENTRY_MARKUP_MAX = 1_000_000
+FIELD_MAX = 10_000
+# A text longer than this in one piece of the document (bytes) is cut before feedparser
+# reads it (`_cut_long_texts`): at most 4 bytes a character, it still holds more than
+# ENTRY_MARKUP_MAX characters.
+RUN_MAX_BYTES = 4 * ENTRY_MARKUP_MAX
+_CONTINUATION = bytes(range(0x80, 0xC0))  # a character is counted by its bytes but these
+_STEP = 1 << 20
+
+
 def _clean_opt(value: object) -> str | None:
     if not value:
         return None
-    return clean(str(value)).strip() or None
+    return clean(str(value)[:FIELD_MAX]).strip() or None
 _ROOT_END = re.compile(rb"</(?:[\w-]+:)?(?:rss|feed|RDF|rdf)\s*>\s*(?:<!--.*?-->\s*)*$", re.DOTALL)
 
 
 def _text_value(value: str | None, is_html: bool) -> str:
     if not value:
         return ""
-    value = clean(value)
+    value = clean(value[:FIELD_MAX])
     if is_html:
         value = html.unescape(_TAG.sub(" ", value))
     return " ".join(value.split())
@@ -80,16 +96,67 @@ def _link(entry: Any) -> str | None:
     return None
 
 
-def _body(entry: Any) -> tuple[str, bool, str]:
-    """The fullest body an entry carries (content beats summary), whether it is HTML, and the summary."""
-    summary = entry.get("summary") or ""
+def _cut_long_texts(body: bytes, mark: str) -> bytes:
+    """`body` with every text over RUN_MAX_BYTES in one piece (character data or a CDATA
+    section) cut to its first RUN_MAX_BYTES, followed by `mark` and the number of
+    characters cut (`_served`). feedparser holds what it parses four to five times over:
+    it must never see a 50 MB entry whole. A body of at most RUN_MAX_BYTES is unchanged."""
+    if len(body) <= RUN_MAX_BYTES or body[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return body  # nothing can be that long (and UTF-16 is not cut byte-wise)
+    pieces: list[bytes] = []
+    kept = position = 0
+
+    def cut_run(text: int, end: int, escaped: bool) -> None:
+        nonlocal kept
+        if end - text <= RUN_MAX_BYTES:
+            return
+        cut = text + RUN_MAX_BYTES
+        while cut > text and body[cut] & 0xC0 == 0x80:  # not inside a UTF-8 character
+            cut -= 1
+        if escaped and (amp := body.rfind(b"&", cut - 12, cut)) >= 0 and b";" not in body[amp:cut]:
+            cut = amp  # not inside an entity reference
+        removed = sum(len(body[i : min(i + _STEP, end)].translate(None, _CONTINUATION)) for i in range(cut, end, _STEP))
+        pieces.extend((body[kept:cut], f" {mark}{removed}.".encode()))
+        kept = end
+
+    while position < len(body):
+        start = body.find(b"<", position)
+        start = len(body) if start < 0 else start
+        cut_run(position, start, escaped=True)
+        if body.startswith(b"<![CDATA[", start):
+            end = body.find(b"]]>", start + 9)
+            end, position = (len(body), len(body)) if end < 0 else (end, end + 3)
+            cut_run(start + 9, end, escaped=False)
+        else:
+            close = body.find(b">", start)
+            position = len(body) if close < 0 else close + 1
+    return body if not pieces else b"".join([*pieces, body[kept:]])
+
+
+def _served(value: str, mark: str) -> tuple[str, int]:
+    """A value without the cut mark `_cut_long_texts` left in it, and its length as served."""
+    where = value.find(mark)
+    if where < 1:
+        return value, len(value)
+    end = value.find(".", where)
+    removed = value[where + len(mark) : end]
+    rest = value[end + 1 :]
+    return value[: where - 1] + rest, where - 1 + (int(removed) if removed.isdigit() else 0) + len(rest)
+
+
+def _body(entry: Any, mark: str) -> tuple[str, bool, str, int]:
+    """The fullest body an entry carries (content beats summary), whether it is HTML, the
+    summary, and the body's length as served; body and summary cut to ENTRY_MARKUP_MAX."""
+    summary, summary_chars = _served(entry.get("summary") or "", mark)
     summary_is_html = "html" in (entry.get("summary_detail", {}).get("type") or "text/html")
-    best, best_html = summary, summary_is_html
+    best, best_html, served = summary, summary_is_html, summary_chars
     for content in entry.get("content", ()):
-        value = content.get("value") or ""
-        if len(value) > len(best):
-            best, best_html = value, "html" in (content.get("type") or "text/html")
-    return clean(best), best_html, clean(summary) if summary != best else ""
+        value, chars = _served(content.get("value") or "", mark)
+        if chars > served:
+            best, best_html, served = value, "html" in (content.get("type") or "text/html"), chars
+    # Cut before cleaning: cleaning copies the whole string, twice.
+    other = clean(summary[:ENTRY_MARKUP_MAX]) if summary != best else ""
+    return clean(best[:ENTRY_MARKUP_MAX]), best_html, other, served
 
 
 def _declared_sources(entry: Any) -> tuple[Attribution, ...]:
@@ -106,8 +173,8 @@ def _declared_sources(entry: Any) -> tuple[Attribution, ...]:
     return tuple(found)
 
 
-def _entry(entry: Any, captured_at: datetime | None) -> ParsedEntry:
-    body, body_is_html, summary = _body(entry)
+def _entry(entry: Any, mark: str, captured_at: datetime | None) -> ParsedEntry:
+    body, body_is_html, summary, served = _body(entry, mark)
     claimed_at, rejected = _claim(entry, captured_at)
     title_detail = entry.get("title_detail", {})
     title = _text_value(entry.get("title"), "html" in (title_detail.get("type") or ""))
@@ -122,6 +189,7 @@ def _entry(entry: Any, captured_at: datetime | None) -> ParsedEntry:
         summary=summary,
         attributions=_declared_sources(entry),
         claimed_rejected=rejected,
+        content_chars=served,
     )
 
 
@@ -135,6 +203,9 @@ def parse_feed(body: bytes, content_type: str | None = None, captured_at: dateti
     """
     headers = {"content-type": content_type} if content_type else None
     body = _SURROGATE_REF.sub(b"&#xFFFD;", body)
+    # A mark no feed can forge: a feed's own text never says what was cut from it.
+    mark = f"[cut {secrets.token_hex(8)}] "
+    body = _cut_long_texts(body, mark)
     try:
         parsed = feedparser.parse(
             body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
@@ -153,7 +224,7 @@ def parse_feed(body: bytes, content_type: str | None = None, captured_at: dateti
     return ParsedFeed(
         title=_text_value(feed.get("title"), False) or None,
         site_url=_clean_opt(feed.get("link")),
-        entries=tuple(_entry(e, captured_at) for e in parsed.entries),
+        entries=tuple(_entry(e, mark, captured_at) for e in parsed.entries),
         warning=str(problem) if problem else None,
         ttl_seconds=int(ttl) * 60 if ttl.isdigit() else None,
     )

@@ -49,6 +49,8 @@ LEAD_TOKENS = 60
 # Bounded columns that hold strings from feeds (everything else from a feed is Text).
 PUBLISHER_NAME_MAX = 300
 FEED_URL_MAX = 2000
+# Items matched at once after a capture (see `_store`).
+MATCH_BATCH = 500
 # A capture that lost a race with another writer (PostgreSQL) runs again, this many times.
 _RETRIES = 5
 
@@ -323,8 +325,12 @@ class Pipeline:
             rematch = self._entries(session, feed_id, publisher_id, parsed.entries, capture.captured_at, report, dirty)
         if report.new_items or report.updates:
             evidence.count_capture(session, capture_id, report.new_items, report.updates)
-        if rematch:
-            dirty |= self.detector.match(session, rematch)
+        # In batches, as the rebuild does: one batch's facts are read at once, and a capture
+        # of 20,000 new items would otherwise hold all of theirs (1.4 GB). A pair is judged
+        # the same from either side, so the batches decide what one batch would.
+        ordered = sorted(rematch)
+        for start in range(0, len(ordered), MATCH_BATCH):
+            dirty |= self.detector.match(session, ordered[start : start + MATCH_BATCH])
         self.detector.decide(session, dirty, lambda: self._current(session), report)
         # In this transaction: an alert is queued exactly when its copy is recorded.
         self.alerts.enqueue(session, report.new_copies)
@@ -454,6 +460,8 @@ class Pipeline:
             {
                 "item_id": item_id, "version": len(versions) + 1, "content_hash": text_hash(entry.title, document.paragraphs),
                 "seen_at": when, "raw_hash": raw_hash(entry), "title": entry.title, "text": document.text,
+                "body_chars": entry.content_chars if entry.content_chars is not None else len(entry.content),
+                "text_truncated": document.truncated,
                 **version_columns(prints), "paragraph_keys": pack_keys(document.keys),
             },
         )

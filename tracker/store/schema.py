@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -207,6 +208,10 @@ class ItemVersion(Base):
     full_shingles: Mapped[bytes | None] = mapped_column(LargeBinary)
     lead_signature: Mapped[bytes | None] = mapped_column(LargeBinary)
     paragraph_keys: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The entry's body as served, in characters (markup included), and whether `text` is
+    # only its beginning (cut at `normalise.ENTRY_TEXT_MAX`); unknown before revision 0009.
+    body_chars: Mapped[int | None] = mapped_column(Integer)
+    text_truncated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ItemAttribution(Base):
