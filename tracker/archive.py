@@ -24,6 +24,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from tracker.errors import InputError
+from tracker.jsonfeed import looks_like_json_feed
 from tracker.model import Capture, utcnow
 
 _FEED_TYPES = ("rss", "atom", "rdf", "xml")
@@ -59,8 +60,11 @@ def parse_time(value: str) -> datetime:
 
 
 def looks_like_feed(body: bytes, content_type: str | None) -> bool:
-    """Whether bytes are plausibly a feed: by media type, else by their first tag."""
+    """Whether bytes are plausibly a feed: by media type, else by their first tag (or,
+    for JSON, by the JSON Feed version they name)."""
     if content_type and any(t in content_type.lower() for t in _FEED_TYPES):
+        return True
+    if looks_like_json_feed(body, content_type):
         return True
     head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith(b"<?xml"):
