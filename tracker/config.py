@@ -53,6 +53,9 @@ class FeedConfig(_Strict):
     title: str | None = Field(default=None, min_length=1)
     site_url: str | None = Field(default=None, min_length=1)
     tags: list[str] = Field(default_factory=list)
+    # Off, the daemon fetches this feed's article pages without asking the site's robots.txt
+    # (for a site that allowed it otherwise, or one's own).
+    robots: bool = True
 
 
 class OpmlConfig(_Strict):
@@ -117,6 +120,28 @@ class PollingConfig(_Strict):
     def _bounds(self) -> PollingConfig:
         if self.min_interval_seconds > self.max_interval_seconds:
             raise ValueError("min_interval_seconds is larger than max_interval_seconds")
+        return self
+
+
+class PagesConfig(_Strict):
+    """`[pages]`: how the daemon fetches items' article pages (tracker.pagefetch), beside and
+    never in the way of feed polling. Timeouts, User-Agent and private addresses are `[polling]`'s."""
+
+    fetch: bool = True
+    workers: int = Field(default=2, ge=1, le=64)
+    host_delay_seconds: float = Field(default=5.0, ge=0, le=3600)
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    robots_cache_seconds: int = Field(default=86400, ge=60)
+    retry_seconds: int = Field(default=600, ge=1)
+    max_retry_seconds: int = Field(default=86400, ge=1)
+    max_attempts: int = Field(default=5, ge=1)
+    refill_seconds: float = Field(default=10.0, gt=0, le=3600)
+    queue: int = Field(default=200, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> PagesConfig:
+        if self.retry_seconds > self.max_retry_seconds:
+            raise ValueError("retry_seconds is larger than max_retry_seconds")
         return self
 
 
@@ -210,6 +235,7 @@ class Config(_Strict):
     database: DatabaseConfig = DatabaseConfig()
     detection: DetectionConfig = DetectionConfig()
     polling: PollingConfig = PollingConfig()
+    pages: PagesConfig = PagesConfig()
     archive: ArchiveConfig = ArchiveConfig()
     log: LogConfig = LogConfig()
     status: StatusConfig = StatusConfig()

@@ -43,7 +43,8 @@ from tracker.decompress import decoder_for
 from tracker.errors import BlockedAddressError, FetchError
 
 ERROR_KINDS = ("timeout", "connection", "tls", "http_status", "too_large", "redirect_loop",
-               "too_many_redirects", "invalid_url", "rate_limited", "gone", "blocked_address")
+               "too_many_redirects", "invalid_url", "rate_limited", "gone", "blocked_address",
+               "unwanted_type")
 
 ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
           "application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5")
@@ -69,6 +70,10 @@ class FetchPolicy:
     max_body_bytes: int = 10 * 1024 * 1024   # counted AFTER decompression (gzip/deflate/br bombs)
     max_redirects: int = 5
     allow_private_addresses: bool = False   # loopback, RFC 1918, link-local… (tests, intranets)
+    accept: str = ACCEPT
+    # Media types a 2xx body may have (empty: any). Another type is refused before its body
+    # is read; a response without a Content-Type is read (the caller sniffs it).
+    content_types: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         timeouts = (self.connect_timeout, self.read_timeout, self.total_timeout)
@@ -168,7 +173,7 @@ class Fetcher:
         # unrelated publishers (Go's default client, under Miniflux, keeps none either).
         no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
         self._client = httpx.Client(
-            headers={"User-Agent": policy.user_agent, "Accept": ACCEPT,
+            headers={"User-Agent": policy.user_agent, "Accept": policy.accept,
                      "Accept-Encoding": ACCEPT_ENCODING},
             cookies=no_cookies, follow_redirects=False, transport=_GuardedTransport(self.guard),
             timeout=_hop_timeout(policy, policy.total_timeout))
@@ -273,6 +278,9 @@ class Fetcher:
         if status == 304:
             return progress.result(not_modified=True, permanent_redirect=moved_to, **fresh, **meta)
         if 200 <= status < 300:
+            unwanted = _unwanted_type(meta["content_type"], self.policy.content_types)
+            if unwanted:
+                return progress.result(error_kind="unwanted_type", error_message=unwanted, **meta)
             cap = self.policy.max_body_bytes
             declared = (_header(headers, "content-length") or "").strip()
             # Content-Length is the *encoded* size, so it can prove "too big", never "small".
@@ -399,6 +407,16 @@ def _conditional_headers(validators: Validators) -> dict[str, bytes]:
             except UnicodeEncodeError:
                 headers[name] = value.encode("utf-8")
     return headers
+
+
+def _unwanted_type(content_type: str | None, wanted: tuple[str, ...]) -> str | None:
+    """Why a body of `content_type` is not read, or None when it is one of `wanted`."""
+    if not wanted or not content_type:
+        return None
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media in wanted:
+        return None
+    return f"Content-Type {media[:100]!r} is not one of {', '.join(wanted)}"
 
 
 def _header(headers: Headers, name: str) -> str | None:
