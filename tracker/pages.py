@@ -175,6 +175,8 @@ def extract_article(body: bytes, url: str, content_type: str | None) -> Article 
         found = bare_extraction(
             markup, url=url, with_metadata=True, include_comments=False, include_tables=True, include_images=False,
             include_links=False, favor_precision=True,
+            # The page's own metadata only: a year guessed from a URL or a © line is no date.
+            date_extraction_params={"extensive_search": False, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
         )
     except Exception as error:  # whatever a hostile document makes an HTML reader raise
         raise PageError("unreadable", f"{type(error).__name__}: {error}"[:300]) from None

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from tracker.errors import PageError
 from tracker.identity import content_digest, host_of, link_key, lookup_hash, text_hash
 from tracker.model import Attribution, Document, IngestReport, PageCapture, PageRedirect, PageRequest, utcnow
-from tracker.normalise import document_from_paragraphs
+from tracker.normalise import credits_in, document_from_paragraphs
 from tracker.pages import extract_article, needs_page, use_page
 from tracker.store import items, locks, matching
 from tracker.store import pages as page_store
@@ -42,6 +42,25 @@ _URL_MAX = 2000
 
 def _url_locks(hashes: set[str]) -> set[int]:
     return {int(h, 16) for h in hashes}
+
+
+# Second-level labels under which a site's own name is the third label (bbc.co.uk).
+_SHARED_SECOND = {"co", "com", "org", "net", "gov", "ac", "edu", "ne", "or", "go"}
+
+
+def _site(url: str | None) -> str | None:
+    """The site a URL is on: its host without subdomains (news.x.org and www.x.org are one site)."""
+    host = host_of(url)
+    if not host:
+        return None
+    labels = host.split(".")
+    keep = 3 if len(labels) >= 3 and labels[-2] in _SHARED_SECOND else 2
+    return ".".join(labels[-keep:])
+
+
+def same_site(url: str, page: StoredPage | PageCapture) -> bool:
+    """Whether `url` is on the site of the page (asked or answered URL)."""
+    return _site(url) in (_site(page.url), _site(page.final_url))
 
 
 class PagesMixin:
@@ -112,7 +131,7 @@ class PagesMixin:
         except PageError as refused:
             error, kind = refused.message, refused.kind
         canonical = article.canonical_url if article else None
-        if canonical and host_of(canonical) in (host_of(page.final_url), host_of(page.url)):
+        if canonical and same_site(canonical, page):
             keys.add(lookup_hash(canonical))  # the same site's canonical form: the page's identity
         keys = page_store.redirected_from(session, keys)
         page_id = page_store.insert_page(session, {
@@ -219,16 +238,21 @@ class PagesMixin:
             return False, set()
         rematch: set[int] = set()
         canonical = page.canonical_url
-        if canonical and host_of(canonical) not in (host_of(page.final_url), host_of(page.url)):
-            credit = Attribution("canonical", None, canonical)
-            if credit not in items.credits_of(session, [item_id]).get(item_id, []):
-                items.add_credit(session, item_id, credit)
-                rematch.add(item_id)
+        credits: list[Attribution] = []
+        if canonical and not same_site(canonical, page):
+            # A page declaring another site's URL its canonical form credits that article.
+            credits.append(Attribution("canonical", None, canonical))
         elif canonical:
             items.add_keys(session, publisher_id, item_id, [key for key in [link_key(canonical)] if key])
         used = use_page(page_store.feed_words(session, item_id), page.words, setting)  # type: ignore[arg-type]
         if used:
             rematch |= self._page_version(session, publisher_id, item_id, page)
+            credits += credits_in(page.text.split("\n"))
+        given = items.credits_of(session, [item_id]).get(item_id, [])
+        for credit in dict.fromkeys(credits):
+            if credit not in given:
+                items.add_credit(session, item_id, credit)
+                rematch.add(item_id)
         page_store.set_state(session, item_id, state is not None, {
             "state": "used" if used else "not_used", "page_id": page.page_id, "tried_at": page.fetched_at, "next_try_at": None,
             "last_error": None, "error_kind": None, "etag": etag, "last_modified": last_modified, "setting": setting,
