@@ -193,7 +193,8 @@ def record_failure(
     states = states_of(session, item_ids)
     for item_id in sorted(item_ids):
         attempts = (states[item_id].attempts if item_id in states else 0) + 1
-        gone = status in GONE_STATUSES or attempts >= MAX_ATTEMPTS
+        # Gone stays gone: a page refused for what it is (too large, not HTML) is not tried again.
+        gone = status in GONE_STATUSES or attempts >= MAX_ATTEMPTS or (item_id in states and states[item_id].state == "gone")
         set_state(session, item_id, item_id in states, {
             "state": "gone" if gone else "failed", "attempts": attempts, "last_error": message[:1000], "error_kind": kind,
             "tried_at": when, "next_try_at": None if gone else when + backoff(attempts),
