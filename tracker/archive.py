@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urljoin
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
@@ -25,7 +26,8 @@ from warcio.warcwriter import WARCWriter
 
 from tracker.errors import InputError
 from tracker.jsonfeed import looks_like_json_feed
-from tracker.model import Capture, utcnow
+from tracker.model import Capture, PageCapture, PageRedirect, utcnow
+from tracker.pages import MAX_PAGE_BYTES, is_html
 
 _FEED_TYPES = ("rss", "atom", "rdf", "xml")
 _FEED_STARTS = (b"<?xml", b"<rss", b"<feed", b"<rdf:rdf", b"<rdf")
@@ -78,8 +80,12 @@ def is_warc(path: Path) -> bool:
     return name.endswith((".warc", ".warc.gz", ".arc", ".arc.gz"))
 
 
-def read_warc(path: Path) -> Iterator[Capture | Skipped]:
-    """Every record of a WARC file as a feed capture, or as a Skipped with the reason."""
+Record = Capture | PageCapture | PageRedirect | Skipped
+
+
+def read_warc(path: Path) -> Iterator[Record]:
+    """Every record of a WARC file as a feed capture, an HTML page, a redirect, or as a
+    Skipped with the reason."""
     try:
         stream = path.open("rb")
     except OSError as error:
@@ -104,7 +110,11 @@ def read_warc(path: Path) -> Iterator[Capture | Skipped]:
             yield Skipped(str(path), f"archive damaged after this point: {size - end} bytes at its end are not a whole record", "damaged")
 
 
-def _from_record(path: Path, record) -> Capture | Skipped:  # type: ignore[no-untyped-def]
+def _page_type(content_type: str | None) -> bool:
+    return bool(content_type) and is_html(content_type, b"")
+
+
+def _from_record(path: Path, record) -> Record:  # type: ignore[no-untyped-def]
     headers = record.rec_headers
     kind = record.rec_type
     uri = headers.get_header("WARC-Target-URI")
@@ -127,10 +137,27 @@ def _from_record(path: Path, record) -> Capture | Skipped:  # type: ignore[no-un
         content_type = record.http_headers.get_header("Content-Type")
     digest = headers.get_header("WARC-Payload-Digest")
     source = f"warc:{path.name}#{record_id}"
+    if kind == "revisit" and _page_type(content_type):
+        return Skipped(where, f"revisit of a page at {uri}", "page revisit")
     if kind == "revisit":
         return Capture(uri, captured_at, "revisit", None, source, content_type, status, digest)
+    if status is not None and 300 <= status < 400 and record.http_headers.get_header("Location"):
+        try:
+            location = urljoin(uri, record.http_headers.get_header("Location").strip())
+        except ValueError:
+            location = ""
+        if location.startswith(("http://", "https://")):
+            return PageRedirect(uri, location, captured_at, source)
     if status is not None and not 200 <= status < 300:
         return Skipped(where, f"HTTP {status} response for {uri}", "HTTP error")
+    if _page_type(content_type):
+        # An article page: read no further than a page may be (a larger one is refused as such).
+        try:
+            body = record.content_stream().read(MAX_PAGE_BYTES + 1)
+        except Exception as error:
+            return Skipped(where, f"unreadable body: {error}", "broken")
+        headers = tuple((str(k), str(v)) for k, v in record.http_headers.headers)
+        return PageCapture(uri, uri, captured_at, status, headers, body, source)
     try:
         body = record.content_stream().read()
     except Exception as error:  # warcio surfaces decoding failures as assorted exceptions
@@ -139,6 +166,9 @@ def _from_record(path: Path, record) -> Capture | Skipped:  # type: ignore[no-un
         # Fewer bytes than Content-Length promised: a crawler stopped mid-write.
         return Skipped(where, f"truncated record for {uri}", "broken")
     if not looks_like_feed(body, content_type):
+        if is_html(content_type, body):
+            headers = tuple((str(k), str(v)) for k, v in record.http_headers.headers) if record.http_headers else ()
+            return PageCapture(uri, uri, captured_at, status, headers, body[: MAX_PAGE_BYTES + 1], source)
         return Skipped(where, f"not a feed ({content_type or 'unknown type'}) at {uri}", "not a feed")
     return Capture(uri, captured_at, "response", body, source, content_type, status, digest)
 

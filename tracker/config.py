@@ -53,6 +53,9 @@ class FeedConfig(_Strict):
     title: str | None = Field(default=None, min_length=1)
     site_url: str | None = Field(default=None, min_length=1)
     tags: list[str] = Field(default_factory=list)
+    # Whether an entry's linked page stands for its text: "auto" when the feed carries a
+    # summary only (tracker.pages.use_page), "always", or "never".
+    pages: Literal["auto", "always", "never"] = "auto"
     # Off, the daemon fetches this feed's article pages without asking the site's robots.txt
     # (for a site that allowed it otherwise, or one's own).
     robots: bool = True

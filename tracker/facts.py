@@ -99,4 +99,5 @@ def item_facts(
         unresolved_credit=unresolved,
         story_size=sizes.story,
         full_size=sizes.full,
+        text_from_page=sizes.from_page,
     )
