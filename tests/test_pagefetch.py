@@ -6,7 +6,6 @@ from __future__ import annotations
 import ipaddress
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,8 @@ from tests.feedserver import FeedServer
 from tracker.addresses import AddressGuard
 from tracker.archive import WarcArchive
 from tracker.config import PagesConfig, PollingConfig
-from tracker.model import utcnow
-from tracker.pagefetch import PageCapture, PageFetcher, PageOutcome, PageRequest, retry_at
+from tracker.model import IngestReport, PageCapture, PageRequest
+from tracker.pagefetch import PageFetcher, PageOutcome
 from tracker.politeness import HostGate, origin_of, product_token
 
 PAGE = b"<!doctype html><html><head><title>Story</title></head><body><article><p>The whole article.</p></article></body></html>"
@@ -25,36 +24,40 @@ HTML = "text/html; charset=utf-8"
 
 
 class FakeStore:
-    """The PageStore interface, in memory: what is due, what was stored, what failed."""
+    """The PageStore interface, in memory: what is due, and every capture handed back."""
 
-    def __init__(self, requests: list[PageRequest] = ()) -> None:  # type: ignore[assignment]
+    def __init__(self, requests: list[PageRequest] = (), exempt: set[int] = frozenset()) -> None:  # type: ignore[assignment]
         self.due = list(requests)
-        self.stored: list[PageCapture] = []
-        self.failures: dict[int, tuple[str, str, datetime | None]] = {}
+        self.exempt = set(exempt)
+        self.captures: list[PageCapture] = []
         self.refuse = False
         self.lock = threading.Lock()
         self.settled = threading.Event()
 
-    def items_needing_pages(self, limit: int) -> list[PageRequest]:
+    def pages_wanted(self, limit: int) -> list[PageRequest]:
         with self.lock:
             return self.due[:limit]
 
-    def _settle(self, item_id: int) -> None:
-        self.due = [r for r in self.due if r.item_id != item_id]
-        if not self.due:
-            self.settled.set()
+    def robots_exempt(self, requests: list[PageRequest]) -> set[int]:
+        return {r.item_id for r in requests} & self.exempt
 
-    def store_page(self, capture: PageCapture) -> None:
+    def process_page(self, capture: PageCapture) -> IngestReport:
         if self.refuse:
             raise RuntimeError("the database refused it")
         with self.lock:
-            self.stored.append(capture)
-            self._settle(capture.item_id)
+            self.captures.append(capture)
+            self.due = [r for r in self.due if r.url != capture.url]
+            if not self.due:
+                self.settled.set()
+        return IngestReport()
 
-    def record_page_failure(self, item_id: int, kind: str, message: str, retry_at: datetime | None) -> None:
-        with self.lock:
-            self.failures[item_id] = (kind, message, retry_at)
-            self._settle(item_id)
+    @property
+    def stored(self) -> list[PageCapture]:
+        return [c for c in self.captures if c.error is None]
+
+    @property
+    def failures(self) -> dict[str, PageCapture]:
+        return {c.url.rsplit("/", 1)[1]: c for c in self.captures if c.error is not None}
 
 
 class FirstHopOnly(AddressGuard):
@@ -81,10 +84,14 @@ POLLING = PollingConfig(connect_timeout=1.0, read_timeout=1.0, total_timeout=2.0
                         user_agent="tracker-test/1.0 (+https://example.invalid)")
 
 
-def make(store: FakeStore, **pages: object) -> PageFetcher:
-    settings = {"host_delay_seconds": 0.0, "max_body_bytes": 64 * 1024, **pages}
-    extra = {k: settings.pop(k) for k in ("archive", "robots_exempt", "guard", "on_outcome") if k in settings}
-    return PageFetcher(store, PagesConfig(**settings), POLLING, **extra)  # type: ignore[arg-type]
+def request(n: int, url: str, etag: str | None = None, last_modified: str | None = None) -> PageRequest:
+    return PageRequest(n, url, 0, etag, last_modified)
+
+
+def make(store: FakeStore, polling: PollingConfig = POLLING, **options: object) -> PageFetcher:
+    settings = {"host_delay_seconds": 0.0, "max_body_bytes": 64 * 1024, **options}
+    extra = {k: settings.pop(k) for k in ("archive", "guard", "on_outcome") if k in settings}
+    return PageFetcher(store, PagesConfig(**settings), polling, **extra)  # type: ignore[arg-type]
 
 
 def run(fetcher: PageFetcher) -> None:
@@ -94,7 +101,8 @@ def run(fetcher: PageFetcher) -> None:
     while len(fetcher.gate):
         taken = fetcher.gate.take(stop, longest=0.01)
         assert taken is not None
-        fetcher.gate.done(taken[0], fetcher.fetch_one(taken[1]))
+        host, (wanted, obey) = taken
+        fetcher.gate.done(host, fetcher.fetch_one(wanted, obey))
 
 
 def page_route(server: FeedServer, path: str, body: bytes = PAGE, etag: str = '"p1"') -> None:
@@ -105,101 +113,117 @@ def page_route(server: FeedServer, path: str, body: bytes = PAGE, etag: str = '"
     server.routes[path] = answer
 
 
+def warc_records(folder: Path) -> list[tuple[str, str, str, bytes]]:
+    records = []
+    for path in sorted(folder.iterdir()):
+        with path.open("rb") as stream:
+            for r in ArchiveIterator(stream):
+                records.append((r.rec_type, r.rec_headers.get_header("WARC-Target-URI"), r.http_headers.get_statuscode(),
+                                r.content_stream().read()))
+    return records
+
+
 def test_a_page_is_fetched_stored_and_archived_then_asked_again_conditionally(server: FeedServer, tmp_path: Path) -> None:
     page_route(server, "/story")
-    store = FakeStore([PageRequest(1, server.url("/story"), "https://feed.example/rss")])
+    server.routes["/old-link"] = lambda _h: (301, {"Location": "/story"}, b"")
+    store = FakeStore([request(1, server.url("/old-link"))])
     archive = WarcArchive(tmp_path / "archive")
     fetcher = make(store, archive=archive)
     run(fetcher)
-    [capture] = store.stored
-    assert (capture.item_id, capture.status, capture.body, capture.etag, capture.not_modified) == (1, 200, PAGE, '"p1"', False)
-    # Again, with what was learnt: a 304, stored as "unchanged".
-    store.due = [PageRequest(1, server.url("/story"), None, capture.etag, capture.last_modified)]
+    [capture] = store.captures
+    assert (capture.url, capture.final_url, capture.status, capture.body) == (server.url("/old-link"), server.url("/story"), 200, PAGE)
+    assert capture.header("ETag") == '"p1"' and capture.error is None
+    # Again, with what was learnt: a 304, handed back without a body.
+    store.due = [request(1, server.url("/story"), '"p1"', "Tue, 07 Jan 2025 09:00:00 GMT")]
     run(fetcher)
-    assert store.stored[1].not_modified and store.stored[1].body is None
+    assert (store.captures[1].status, store.captures[1].body, store.captures[1].error) == (304, None, None)
     assert server.hits("/story")[1]["If-None-Match"] == '"p1"'
     assert server.count("/robots.txt") == 1  # robots.txt is kept, not asked per page
     fetcher.stop()
     archive.close()
-    records = []
-    for path in sorted((tmp_path / "archive").iterdir()):
-        with path.open("rb") as stream:
-            records += [(r.rec_type, r.rec_headers.get_header("WARC-Target-URI"), r.content_stream().read()) for r in ArchiveIterator(stream)]
-    assert records == [("response", server.url("/story"), PAGE), ("revisit", server.url("/story"), b"")]
+    # The redirect, the page and the revisit, as a crawler writes them: ingest joins them to the link.
+    assert warc_records(tmp_path / "archive") == [
+        ("response", server.url("/old-link"), "301", b""), ("response", server.url("/story"), "200", PAGE),
+        ("revisit", server.url("/story"), "304", b""),
+    ]
 
 
 def test_robots_txt_is_obeyed_unless_the_feed_opts_out(server: FeedServer) -> None:
     server.routes["/robots.txt"] = lambda _h: (200, {"Content-Type": "text/plain"}, b"User-agent: tracker-test\nDisallow: /private/\n")
     page_route(server, "/private/a")
     page_route(server, "/public/b")
-    store = FakeStore([PageRequest(1, server.url("/private/a"), "https://f.example/1"), PageRequest(2, server.url("/public/b"), "https://f.example/1")])
+    store = FakeStore([request(1, server.url("/private/a")), request(2, server.url("/public/b"))])
     run(make(store))
-    assert store.failures[1][0] == "robots_disallowed" and "disallows" in store.failures[1][1]
-    assert [c.item_id for c in store.stored] == [2] and server.count("/private/a") == 0
-    exempt = FakeStore([PageRequest(3, server.url("/private/a"), "https://own.example/rss")])
-    run(make(exempt, robots_exempt={"https://own.example/rss"}))
-    assert [c.item_id for c in exempt.stored] == [3]
+    refused = store.failures["a"]
+    assert refused.error_kind == "robots" and "disallows" in (refused.error or "") and refused.status is None
+    assert [c.url for c in store.stored] == [server.url("/public/b")] and server.count("/private/a") == 0
+    exempt = FakeStore([request(3, server.url("/private/a"))], exempt={3})
+    run(make(exempt))
+    assert [c.url for c in exempt.stored] == [server.url("/private/a")]
 
 
 @pytest.mark.parametrize(("status", "allowed"), [(404, True), (410, True), (403, True), (500, False), (429, False)])
 def test_robots_txt_answers_per_rfc_9309(server: FeedServer, status: int, allowed: bool) -> None:
     server.status("/robots.txt", status)
     page_route(server, "/a")
-    store = FakeStore([PageRequest(1, server.url("/a"))])
+    store = FakeStore([request(1, server.url("/a"))])
     run(make(store))
     assert bool(store.stored) is allowed
     if not allowed:
-        kind, message, again = store.failures[1]
-        assert kind == "robots_disallowed" and "unreachable" in message and again is not None
+        assert store.failures["a"].error_kind == "robots" and "unreachable" in (store.failures["a"].error or "")
 
 
-def test_only_html_is_read_and_other_failures_are_recorded_with_their_retry(server: FeedServer) -> None:
+def test_only_html_is_read_and_failures_are_handed_back_as_data(server: FeedServer) -> None:
     server.routes["/doc.pdf"] = lambda _h: (200, {"Content-Type": "application/pdf"}, b"%PDF-1.7" + b"x" * 1000)
     server.status("/missing", 404)
     server.routes["/huge"] = lambda _h: (200, {"Content-Type": HTML}, b"<p>" + b"x" * 100_000)
     server.routes["/busy"] = lambda _h: (429, {"Retry-After": "7200", "Content-Type": "text/plain"}, b"slow down")
+    server.routes["/robots.txt"] = lambda _h: (404, {}, b"")
     paths = ["/doc.pdf", "/missing", "/huge", "/busy"]
-    store = FakeStore([PageRequest(n, server.url(p)) for n, p in enumerate(paths)])
+    store = FakeStore([request(n, server.url(p)) for n, p in enumerate(paths)])
     outcomes: list[PageOutcome] = []
-    before = utcnow()
-    run(make(store, on_outcome=outcomes.append, retry_seconds=60))
-    kinds = {n: store.failures[n][0] for n in range(4)}
-    assert kinds == {0: "unwanted_type", 1: "http_status", 2: "too_large", 3: "rate_limited"}
-    assert "application/pdf" in store.failures[0][1] and store.failures[0][2] is None  # never again
-    assert store.failures[2][2] is None
-    missing_retry, busy_retry = store.failures[1][2], store.failures[3][2]
-    assert missing_retry is not None and before + timedelta(seconds=60) <= missing_retry < before + timedelta(seconds=120)
-    assert busy_retry is not None and busy_retry >= before + timedelta(seconds=7200)  # Retry-After honoured
-    assert sorted(o.outcome for o in outcomes) == sorted(kinds.values())
+    fetcher = make(store, on_outcome=outcomes.append)
+    fetcher.refill()
+    rests = {}
+    stop = threading.Event()
+    while len(fetcher.gate):
+        host, (wanted, obey) = fetcher.gate.take(stop, 0.01)  # type: ignore[misc]
+        rests[wanted.url.rsplit("/", 1)[1]] = rest = fetcher.fetch_one(wanted, obey)
+        fetcher.gate.done(host, 0.0)
+    kinds = {name: (c.error_kind, c.status, c.body) for name, c in store.failures.items()}
+    assert kinds == {"doc.pdf": ("not_html", 200, None), "missing": ("http_status", 404, None),
+                     "huge": ("too_large", 200, None), "busy": ("rate_limited", 429, None)}
+    assert "application/pdf" in (store.failures["doc.pdf"].error or "") and server.count("/doc.pdf") == 1
+    assert rests["busy"] == 3600.0 and rests["missing"] == 0.0  # the host rests as long as Retry-After asks (capped)
+    assert sorted(o.outcome for o in outcomes) == ["http_status", "not_html", "rate_limited", "too_large"]
 
 
 def test_a_page_redirecting_to_a_private_address_is_refused(server: FeedServer) -> None:
     server.routes["/go"] = lambda _h: (302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b"")
     server.routes["/robots.txt"] = lambda _h: (404, {}, b"")
-    store = FakeStore([PageRequest(1, server.url("/go"))])
+    store = FakeStore([request(1, server.url("/go"))])
     polling = POLLING.model_copy(update={"allow_private_addresses": False})
-    fetcher = PageFetcher(store, PagesConfig(host_delay_seconds=0.0), polling, guard=FirstHopOnly(int(server.base.rsplit(":", 1)[1])))
-    run(fetcher)
-    kind, message, again = store.failures[1]
-    assert kind == "blocked_address" and "169.254.169.254" in message and again is None
+    run(make(store, polling, guard=FirstHopOnly(int(server.base.rsplit(":", 1)[1]))))
+    refused = store.failures["go"]
+    assert refused.error_kind == "blocked_address" and "169.254.169.254" in (refused.error or "")
 
 
-def test_a_page_the_database_refuses_is_recorded_and_retried_later(server: FeedServer) -> None:
+def test_a_page_the_database_refuses_is_not_fetched_again_at_once(server: FeedServer) -> None:
     page_route(server, "/a")
-    store = FakeStore([PageRequest(1, server.url("/a"))])
+    store = FakeStore([request(1, server.url("/a"))])
     store.refuse = True
-    run(make(store))
-    kind, message, again = store.failures[1]
-    assert kind == "store" and "refused" in message and again is not None
+    outcomes: list[PageOutcome] = []
+    fetcher = make(store, on_outcome=outcomes.append)
+    run(fetcher)
+    assert [o.outcome for o in outcomes] == ["store"]
+    assert fetcher.refill() == 0 and server.count("/a") == 1  # cooling down, though the store still wants it
 
 
-def test_back_off_doubles_and_gives_up() -> None:
-    config = PagesConfig(retry_seconds=100, max_retry_seconds=350, max_attempts=4)
-    now = datetime(2026, 1, 1)
-    assert [retry_at("timeout", n, config, now) for n in range(4)] == [
-        now + timedelta(seconds=100), now + timedelta(seconds=200), now + timedelta(seconds=350), None,
-    ]
-    assert retry_at("gone", 0, config, now) is None
+def test_refill_queues_an_item_once(server: FeedServer) -> None:
+    store = FakeStore([request(1, server.url("/a")), request(2, server.url("/b"))])
+    fetcher = make(store, queue=5)
+    assert (fetcher.refill(), fetcher.refill()) == (2, 0)
+    assert len(fetcher.gate) == 2
 
 
 def test_the_gate_gives_a_host_one_request_at_a_time_and_a_rest() -> None:
@@ -224,7 +248,7 @@ def test_pages_of_one_host_never_overlap_with_many_workers(server: FeedServer) -
     server.routes["/robots.txt"] = lambda _h: (404, {}, b"")
     for n in range(6):
         page_route(server, f"/p{n}")
-    store = FakeStore([PageRequest(n, server.url(f"/p{n}")) for n in range(6)])
+    store = FakeStore([request(n, server.url(f"/p{n}")) for n in range(6)])
     fetcher = make(store, workers=4, refill_seconds=0.05)
     fetcher.start()
     try:

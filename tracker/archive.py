@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -183,6 +184,13 @@ def read_feed_file(path: Path, url: str, captured_at: datetime | None) -> Captur
     return Capture(url, when, "file", body, f"file:{path}")
 
 
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
 class WarcArchive:
     """Rolling WARC files of every capture: the evidence of what a feed showed, and when.
 
@@ -216,9 +224,9 @@ class WarcArchive:
     def write(
         self, url: str, when: datetime, status: int, headers: tuple[tuple[str, str], ...], body: bytes | None
     ) -> None:
-        """Append one capture: a response with `body`, or a revisit when `body` is None (304)."""
+        """Append one capture: a response with `body` (b"" for a redirect), or a revisit when `body` is None (304)."""
         date = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-        http = StatusAndHeaders(f"{status} {'Not Modified' if body is None else 'OK'}", list(headers), protocol="HTTP/1.1")
+        http = StatusAndHeaders(f"{status} {_reason(status)}", list(headers), protocol="HTTP/1.1")
         with self._lock:
             writer = self._rotate()
             if body is None:

@@ -133,19 +133,14 @@ class PagesConfig(_Strict):
     fetch: bool = True
     workers: int = Field(default=2, ge=1, le=64)
     host_delay_seconds: float = Field(default=5.0, ge=0, le=3600)
-    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=5 * 1024 * 1024)
     robots_cache_seconds: int = Field(default=86400, ge=60)
-    retry_seconds: int = Field(default=600, ge=1)
-    max_retry_seconds: int = Field(default=86400, ge=1)
-    max_attempts: int = Field(default=5, ge=1)
+    # Pages of items first seen longer ago are not fetched (an ingested archive's years of items).
+    max_age_hours: float = Field(default=48.0, gt=0)
+    # A page fetched is asked again (conditionally) this long after, while its item is young; 0: never.
+    revisit_hours: float = Field(default=24.0, ge=0)
     refill_seconds: float = Field(default=10.0, gt=0, le=3600)
     queue: int = Field(default=200, ge=1, le=100_000)
-
-    @model_validator(mode="after")
-    def _bounds(self) -> PagesConfig:
-        if self.retry_seconds > self.max_retry_seconds:
-            raise ValueError("retry_seconds is larger than max_retry_seconds")
-        return self
 
 
 class ArchiveConfig(_Strict):

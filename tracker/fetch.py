@@ -120,6 +120,7 @@ class FetchResult:
     error_message: str | None
     bytes_read: int                 # body bytes after decompression
     headers: Headers                # final response headers as received
+    redirects: tuple[tuple[str, int, str], ...] = ()  # (url, status, location) of each hop followed
 
     @property
     def ok(self) -> bool:
@@ -140,6 +141,7 @@ class _Progress:
     fetched_at: datetime
     started: float
     hops: list[int] = field(default_factory=list)
+    chain: list[tuple[str, int, str]] = field(default_factory=list)
     status: int | None = None
     headers: Headers = ()
     bytes_read: int = 0
@@ -156,7 +158,7 @@ class _Progress:
             etag=self.validators.etag, last_modified=self.validators.last_modified,
             not_modified=False, permanent_redirect=None, gone=False, retry_after_s=None,
             cache_max_age_s=None, expires_at=None, error_kind=None, error_message=None,
-            bytes_read=self.bytes_read, headers=self.headers)
+            bytes_read=self.bytes_read, headers=self.headers, redirects=tuple(self.chain))
         values.update(fields)
         return FetchResult(**values)
 
@@ -257,6 +259,7 @@ class Fetcher:
                         f"more than {policy.max_redirects} redirects"))
                 seen.add(_loop_key(target))
                 progress.hops.append(status)
+                progress.chain.append((progress.final_url, status, str(target)))
 
     def _final(self, resp: httpx.Response, progress: _Progress, deadline: float) -> FetchResult:
         """Turn the last response of the chain into a result, reading the body on 2xx."""

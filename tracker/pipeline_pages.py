@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _RETRIES = 5
 # Page failures that fetching again will not mend.
-_FINAL_KINDS = ("too_large", "not_html")
+_FINAL_KINDS = ("too_large", "not_html", "blocked_address", "invalid_url")
 _URL_MAX = 2000
 
 
@@ -79,10 +79,14 @@ class PagesMixin:
         """An archived redirect: the page stored at its target answers for its URL too."""
         return self._page_transaction(lambda session, report: self._store_redirect(session, redirect, report))
 
-    def pages_wanted(self: Pipeline, limit: int = 100, now: datetime | None = None, seen_since: datetime | None = None) -> list[PageRequest]:
-        """Items whose page should be fetched now, oldest due first (for the live fetcher)."""
+    def pages_wanted(
+        self: Pipeline, limit: int = 100, now: datetime | None = None, seen_since: datetime | None = None,
+        revisit_before: datetime | None = None,
+    ) -> list[PageRequest]:
+        """Items whose page should be fetched now, oldest due first (for the live fetcher);
+        with `revisit_before`, pages read before then are due again (conditional GET)."""
         with self.sessions() as session:
-            return page_store.wanted_pages(session, now or utcnow(), limit, seen_since)
+            return page_store.wanted_pages(session, now or utcnow(), limit, seen_since, revisit_before)
 
     def unjoined_pages(self: Pipeline) -> int:
         """How many stored pages with an article no item links to."""
@@ -165,7 +169,8 @@ class PagesMixin:
         report.pages_failed += 1
         message = page.error or f"HTTP {page.status}"
         report.warnings.append(f"page {page.url[:200]} at {page.fetched_at.isoformat()}: {message}")
-        page_store.record_failure(session, joined, page.error_kind or "http", message, page.fetched_at, page.status)
+        final = 410 if page.error_kind in _FINAL_KINDS else page.status
+        page_store.record_failure(session, joined, page.error_kind or "http", message, page.fetched_at, final)
 
     def _store_redirect(self: Pipeline, session: Session, redirect: PageRedirect, report: IngestReport) -> None:
         if len(redirect.url) > _URL_MAX or len(redirect.location) > _URL_MAX:

@@ -42,6 +42,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from tracker.addresses import AddressGuard
 from tracker.alerts import Alerts
 from tracker.config import Config, load_config
 from tracker.deliver import DeliveryThread
@@ -52,6 +53,8 @@ from tracker.logs import fields
 from tracker.metrics import METRICS, record_database_error
 from tracker.model import utcnow
 from tracker.opsserver import OpsServer
+from tracker.pagefetch import PageFetcher, PageOutcome
+from tracker.pagework import DaemonPages
 from tracker.pipeline import Pipeline
 from tracker.poll import FeedToPoll, Poller, PollOutcome
 from tracker.store import heartbeats, leases
@@ -87,9 +90,13 @@ class Daemon:
 
     def __init__(
         self, config: Config, config_path: Path | None = None, on_poll: Callable[[PollOutcome], None] | None = None,
-        http_port_offset: int = 0,
+        http_port_offset: int = 0, page_guard: AddressGuard | None = None,
     ) -> None:
+        """`page_guard`: which addresses article pages may be fetched from (default: `[polling]`'s policy)."""
         self.config = config
+        self._page_guard = page_guard
+        self._pages: PageFetcher | None = None
+        self.on_page: Callable[[PageOutcome], None] | None = None
         self.worker_id = worker_id()
         self._http_port_offset = http_port_offset
         self._tidied_at: float | None = None
@@ -171,6 +178,10 @@ class Daemon:
         )
         self._scheduler.start()
         self._delivery.start()
+        if self.config.pages.fetch:
+            store = DaemonPages(lambda: None if self._stale else self._poller, lambda: self.config)
+            self._pages = PageFetcher(store, self.config.pages, self.config.polling, archive=store, guard=self._page_guard,
+                                      on_outcome=self._page_done).start()
 
     def shutdown(self) -> None:
         """Stop dispatching, let polls in flight finish and commit, then mark the heartbeat stopped."""
@@ -179,6 +190,8 @@ class Daemon:
         self._systemd.stopping()
         self._scheduler.shutdown(wait=True)
         self._workers.shutdown(wait=True)
+        if self._pages:
+            self._pages.stop(timeout=self.config.polling.total_timeout + 5)
         try:
             if self._poller:
                 self._poller.release()  # leases of polls that failed: the feeds are free at once
@@ -244,6 +257,8 @@ class Daemon:
                     pipeline = self._poller.pipeline  # settings changed, the pipeline is fine
                     pipeline.alerts = Alerts.from_config(self.config)
                 poller = Poller(self._sessions, pipeline, self.config, owner=self.worker_id)
+                if self._poller is not None and pipeline is self._poller.pipeline:
+                    poller.lock = self._poller.lock  # one pipeline, one writer: page stores hold this lock too
                 poller.sync_feeds(list(self.config.feeds))
                 # Nothing is in flight: leases this worker still holds are of polls that failed
                 # with the database (and could not be released then). Free, they are due again.
@@ -314,6 +329,13 @@ class Daemon:
         if unused:
             self._release_leases(poller, unused)
         return True
+
+    def _page_done(self, outcome: PageOutcome) -> None:
+        METRICS.observe_page(outcome)
+        if outcome.report is not None and outcome.report.new_copies:
+            self._delivery.wake()
+        if self.on_page:
+            self.on_page(outcome)
 
     def _done(self, feed_id: int) -> None:
         with self._state_lock:

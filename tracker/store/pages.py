@@ -161,18 +161,23 @@ def feed_words(session: Session, item_id: int) -> int:
     return max((len((text or "").split()) for text in texts), default=0)
 
 
-def wanted_pages(session: Session, now: datetime, limit: int, seen_since: datetime | None = None) -> list[PageRequest]:
+def wanted_pages(
+    session: Session, now: datetime, limit: int, seen_since: datetime | None = None, revisit_before: datetime | None = None,
+) -> list[PageRequest]:
     """Items whose page should be fetched now: wanted and never tried, or failed and due
-    again; oldest due first. `seen_since` leaves out items first seen before it."""
+    again; with `revisit_before`, also pages read last before it (asked again with their
+    validators), after the others. Oldest due first. `seen_since` leaves out items first
+    seen before it."""
+    due = [and_(_s.c.state == "wanted", or_(_s.c.next_try_at.is_(None), _s.c.next_try_at <= now)),
+           and_(_s.c.state == "failed", _s.c.next_try_at <= now)]
+    read = _s.c.state.in_(("used", "not_used"))
+    if revisit_before is not None:
+        due.append(and_(read, _s.c.page_id.is_not(None), _s.c.tried_at <= revisit_before))
     query = (
         select(_s.c.item_id, _i.c.url, _s.c.attempts, _s.c.etag, _s.c.last_modified)
         .join(_i, _i.c.id == _s.c.item_id)
-        .where(
-            or_(and_(_s.c.state == "wanted", or_(_s.c.next_try_at.is_(None), _s.c.next_try_at <= now)),
-                and_(_s.c.state == "failed", _s.c.next_try_at <= now)),
-            _i.c.url.is_not(None),
-        )
-        .order_by(func.coalesce(_s.c.next_try_at, _i.c.first_seen_at), _s.c.item_id)
+        .where(or_(*due), _i.c.url.is_not(None))
+        .order_by(read, func.coalesce(_s.c.next_try_at, _i.c.first_seen_at), _s.c.item_id)
         .limit(limit)
     )
     if seen_since is not None:
