@@ -39,6 +39,8 @@ class PageFarmConfig:
     feeds: int = 4
     items: int = 5
     mix: Mapping[str, float] = field(default_factory=dict)
+    # Instead of `mix`: the kinds in turn, item after item, feed after feed.
+    cycle: tuple[str, ...] = ()
     slow_seconds: float = 0.5
     huge_bytes: int = 12 * 1024 * 1024
     seed: int = 3
@@ -106,7 +108,9 @@ class PageFarm:
         return [f"{self.base}/feed/{f}.xml" for f in range(self.config.feeds)]
 
     def kind(self, feed: int, n: int) -> str:
-        """The page kind of item `n` of `feed` (fixed by the seed)."""
+        """The page kind of item `n` of `feed` (fixed by `cycle`, else by the seed)."""
+        if self.config.cycle:
+            return self.config.cycle[(feed * self.config.items + n) % len(self.config.cycle)]
         u = random.Random(f"kind:{self.config.seed}:{feed}:{n}").random()
         for kind in PAGE_KINDS[1:]:
             share = self.config.mix.get(kind, 0.0)

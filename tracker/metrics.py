@@ -150,6 +150,11 @@ class _StateCollector(Collector):
             feeds.add_metric([state], stored.feeds.get(state, 0))
         yield feeds
         yield GaugeMetricFamily("tracker_items", "Items stored.", value=stored.items)
+        pages = GaugeMetricFamily("tracker_item_pages", "Items by article page state: wanted, used, not_used, failed (retried), gone.",
+                                  labels=["state"])
+        for state, count in stored.pages.items():
+            pages.add_metric([state], count)
+        yield pages
         yield GaugeMetricFamily("tracker_republications", "Republications stored (copy → parent edges).", value=stored.republications)
         now = utcnow()
         if stored.newest_capture_at is not None:
