@@ -41,6 +41,8 @@ class PageFarmConfig:
     mix: Mapping[str, float] = field(default_factory=dict)
     # Instead of `mix`: the kinds in turn, item after item, feed after feed.
     cycle: tuple[str, ...] = ()
+    # Servers (ports, so sites to a polite client) the pages are spread over: feed F's on F % sites.
+    sites: int = 1
     slow_seconds: float = 0.5
     huge_bytes: int = 12 * 1024 * 1024
     seed: int = 3
@@ -87,21 +89,23 @@ class PageFarm:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        self._server = server
-        self.port = server.server_address[1]
+        self._servers = [ThreadingHTTPServer(("127.0.0.1", 0), Handler) for _ in range(max(1, config.sites))]
+        for server in self._servers:
+            server.daemon_threads = True
+        self.ports = [server.server_address[1] for server in self._servers]
+        self.port = self.ports[0]  # the feeds (every server answers every path)
         self.base = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
 
     def start(self) -> PageFarm:
-        self._thread.start()
+        for server in self._servers:
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
         return self
 
     def close(self) -> None:
         self._closed.set()  # hanging pages return, so their threads end
-        self._server.shutdown()
-        self._server.server_close()
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
 
     # -- what is served ----------------------------------------------------------------------
     def feed_urls(self) -> list[str]:
@@ -118,6 +122,9 @@ class PageFarm:
                 return kind
             u -= share
         return "ok"
+
+    def page_url(self, feed: int, n: int) -> str:
+        return f"http://127.0.0.1:{self.ports[feed % len(self.ports)]}{self.page_path(feed, n)}"
 
     def page_path(self, feed: int, n: int) -> str:
         folder = "private" if self.kind(feed, n) == "robots" else "page"
@@ -157,7 +164,7 @@ class PageFarm:
             words = article(feed, n, self.config.seed)[0].split()[:18]
             when = format_datetime((PUBLISHED + timedelta(minutes=n)).replace(tzinfo=UTC))
             items.append(
-                f"<item><title>Feed {feed} story {n}</title><link>{self.base}{self.page_path(feed, n)}</link>"
+                f"<item><title>Feed {feed} story {n}</title><link>{self.page_url(feed, n)}</link>"
                 f"<guid>urn:farm:{feed}:{n}</guid><pubDate>{when}</pubDate>"
                 f"<description>{escape(' '.join(words))}…</description></item>"
             )
