@@ -67,7 +67,8 @@ class Metrics:
             ["outcome"], registry=r,
         )
         for outcome in (*PAGE_OUTCOMES, *ERROR_KINDS):
-            self.pages.labels(outcome)
+            if outcome != "unwanted_type":  # a page's is counted as not_html
+                self.pages.labels(outcome)
         self.page_duration = Histogram(
             "tracker_page_fetch_duration_seconds", "Time to fetch one article page.", buckets=DURATION_BUCKETS, registry=r,
         )

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from tracker.config import Config
 from tracker.fetch import Headers
 from tracker.model import IngestReport, PageCapture, PageRequest, utcnow
+from tracker.pipeline_pages import read_article
 from tracker.poll import Poller
 from tracker.store.pagefetch import feed_urls_of
 
@@ -56,10 +57,12 @@ class DaemonPages:
         return {item for item, urls in feeds.items() if urls & exempt}
 
     def process_page(self, capture: PageCapture) -> IngestReport:
-        """Store the page through the pipeline, one writer at a time with the feed polls."""
+        """Store the page through the pipeline, one writer at a time with the feed polls; its
+        article is read first, outside the lock (reading HTML is the slow part of storing it)."""
         poller = self._current()
+        read = read_article(capture) if capture.error is None else None
         with poller.lock:
-            return poller.pipeline.process_page(capture)
+            return poller.pipeline.process_page(capture, read)
 
     def write(self, url: str, when: datetime, status: int, headers: Headers, body: bytes | None) -> None:
         """Into the daemon's evidence archive, when it keeps one."""

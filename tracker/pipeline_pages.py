@@ -25,7 +25,7 @@ from tracker.errors import PageError
 from tracker.identity import content_digest, host_of, link_key, lookup_hash, text_hash
 from tracker.model import Attribution, Document, IngestReport, PageCapture, PageRedirect, PageRequest, utcnow
 from tracker.normalise import credits_in, document_from_paragraphs
-from tracker.pages import extract_article, needs_page, use_page
+from tracker.pages import Article, extract_article, needs_page, use_page
 from tracker.store import items, locks, matching
 from tracker.store import pages as page_store
 from tracker.store.pages import PageState, StoredPage
@@ -63,17 +63,32 @@ def same_site(url: str, page: StoredPage | PageCapture) -> bool:
     return _site(url) in (_site(page.url), _site(page.final_url))
 
 
+ReadArticle = tuple[Article | None, str | None, str | None]
+
+
+def read_article(page: PageCapture) -> ReadArticle:
+    """A fetched page's article, or why there is none: (article, error, error kind)."""
+    if page.body is None:
+        return None, None, None
+    try:
+        article = extract_article(page.body, page.final_url, page.header("Content-Type"))
+    except PageError as refused:
+        return None, refused.message, refused.kind
+    return (article, None, None) if article is not None else (None, "no article text found on the page", "no_article")
+
+
 class PagesMixin:
     """`Pipeline`'s methods for pages (kept apart: the feed half is long enough)."""
 
-    def process_page(self: Pipeline, page: PageCapture) -> IngestReport:
+    def process_page(self: Pipeline, page: PageCapture, read: ReadArticle | None = None) -> IngestReport:
         """Store one page fetch (or its failure) and everything it teaches; one transaction.
 
         The article becomes the text of the items whose link the page answers for (when
         their feed's `pages` setting says so); a page no item links to yet is kept for the
-        item to join when it arrives (`report.pages_unmatched`).
+        item to join when it arrives (`report.pages_unmatched`). `read` is the page's
+        `read_article`, when the caller read it already (outside any lock: it is the slow part).
         """
-        return self._page_transaction(lambda session, report: self._store_page(session, page, report))
+        return self._page_transaction(lambda session, report: self._store_page(session, page, report, read))
 
     def process_redirect(self: Pipeline, redirect: PageRedirect) -> IngestReport:
         """An archived redirect: the page stored at its target answers for its URL too."""
@@ -113,7 +128,7 @@ class PagesMixin:
         raise AssertionError("unreachable")
 
     # -- a page arrives -------------------------------------------------------------------
-    def _store_page(self: Pipeline, session: Session, page: PageCapture, report: IngestReport) -> None:
+    def _store_page(self: Pipeline, session: Session, page: PageCapture, report: IngestReport, read: ReadArticle | None = None) -> None:
         if len(page.url) > _URL_MAX or len(page.final_url) > _URL_MAX:
             report.pages_failed += 1
             report.warnings.append(f"page {page.url[:80]!r}: URL over {_URL_MAX} characters; skipped")
@@ -127,13 +142,7 @@ class PagesMixin:
         if page_store.has_page(session, lookup_hash(page.url), page.fetched_at, body_hash):
             report.skipped_known += 1
             return
-        article, error, kind = None, None, None
-        try:
-            article = extract_article(page.body, page.final_url, page.header("Content-Type"))
-            if article is None:
-                error, kind = "no article text found on the page", "no_article"
-        except PageError as refused:
-            error, kind = refused.message, refused.kind
+        article, error, kind = read if read is not None else read_article(page)
         canonical = article.canonical_url if article else None
         if canonical and same_site(canonical, page):
             keys.add(lookup_hash(canonical))  # the same site's canonical form: the page's identity
