@@ -5,7 +5,8 @@
 Runs the daemon in this process against `bench/pagefarm.py` (summary-only feeds on
 127.0.0.1; each new item's page is fetched by the daemon's page workers), once with every
 page answering and once with a share of them hanging until the fetch's total timeout
-(a quarter of the run). A publisher adds an item to a random feed every `--every` s. Prints per run:
+(a quarter of the run), after a first run without page fetching as the baseline. A
+publisher adds an item to a random feed every `--every` s. Prints per run:
 polls done, poll latency (fetch + store, including any wait for the pipeline's lock)
 p50/p95/max, the discovery lag of new items (published → stored), and page outcomes.
 """
@@ -59,9 +60,10 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
-def run(feeds: int, seconds: float, hang: float, every: float, timeout: float) -> dict[str, object]:
+def run(feeds: int, seconds: float, hang: float | None, every: float, timeout: float) -> dict[str, object]:
+    """One run of the daemon; `hang` None: pages not fetched at all (the baseline)."""
     # Every feed's pages on a site of their own: hanging pages tie up the page workers, not one host's turn.
-    farm = PageFarm(PageFarmConfig(feeds=feeds, items=2, mix={"hanging": hang}, seed=14, sites=feeds)).start()
+    farm = PageFarm(PageFarmConfig(feeds=feeds, items=2, mix={"hanging": hang or 0.0}, seed=14, sites=feeds)).start()
     scratch = Path(tempfile.mkdtemp(prefix="tracker-pagebench-"))
     url = f"sqlite:///{scratch / 'tracker.sqlite3'}"
     config = parse_config({
@@ -69,7 +71,7 @@ def run(feeds: int, seconds: float, hang: float, every: float, timeout: float) -
         "feeds": [{"url": u, "publisher": f"Farm {n}"} for n, u in enumerate(farm.feed_urls())],
         "polling": {"dispatch_seconds": 0.5, "default_interval_seconds": 2, "min_interval_seconds": 2, "max_interval_seconds": 2,
                     "workers": 8, "per_host": 16, "total_timeout": timeout, "read_timeout": timeout, "allow_private_addresses": True},
-        "pages": {"host_delay_seconds": 1.0, "refill_seconds": 1.0, "revisit_hours": 0},
+        "pages": {"fetch": hang is not None, "host_delay_seconds": 1.0, "refill_seconds": 1.0, "revisit_hours": 0},
     })
     outcomes: Counter[str] = Counter()
     published: dict[str, datetime] = {}
@@ -118,11 +120,12 @@ def main() -> None:
     timeout = max(2.0, args.seconds / 4)
     print(f"{args.feeds} summary-only feeds polled every 2 s, a new item every {args.every:g} s for {args.seconds:g} s; "
           f"hanging pages cut after {timeout:g} s")
-    for hang in (0.0, args.hang):
+    for hang in (None, 0.0, args.hang):
         result = run(args.feeds, args.seconds, hang, args.every, timeout)
         lat, lags = result["latencies"], result["lags"]
         pages = ", ".join(f"{n} {k}" for k, n in sorted(result["pages"].items()))  # type: ignore[union-attr]
-        print(f"\n{hang:.0%} hanging pages: {result['polls']} polls; poll latency (fetch + store) "
+        label = "pages not fetched" if hang is None else f"{hang:.0%} hanging pages"
+        print(f"\n{label}: {result['polls']} polls; poll latency (fetch + store) "
               f"p50 {percentile(lat, 0.5) * 1000:.0f} ms, p95 {percentile(lat, 0.95) * 1000:.0f} ms, "  # type: ignore[arg-type]
               f"max {max(lat) * 1000:.0f} ms")  # type: ignore[type-var]
         print(f"  items published {result['published']}, stored {result['stored']}; discovery lag "

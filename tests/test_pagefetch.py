@@ -266,3 +266,11 @@ def test_origin_and_product_token() -> None:
     assert origin_of("HTTPS://News.Example:443/a?b") == "https://news.example"
     assert origin_of("http://news.example:8080/a") == "http://news.example:8080"
     assert product_token("tracker/0.1 (+https://x)") == "tracker"
+
+
+def test_one_site_cannot_fill_the_queue() -> None:
+    busy = [request(n, f"https://busy.example/{n}") for n in range(30)]
+    store = FakeStore([*busy, request(100, "https://quiet.example/a")])
+    fetcher = make(store, queue=20)
+    assert fetcher.refill() == 11  # ten of the busy site's, and the quiet site's one behind them
+    assert {wanted.url.split("/")[2] for _, (wanted, _) in fetcher.gate._pending} == {"busy.example", "quiet.example"}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,10 @@ PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 PAGE_OUTCOMES = ("ok", "not_modified", "robots", "not_html", "store")
 # A Retry-After longer than this rests the host this long (the item's own retry is the store's).
 MAX_HOST_PAUSE = 3600.0
+# Pages of one host waiting in memory at most (the rest wait in the database), and how many
+# more rows than there is room for a refill reads to find other hosts' pages.
+PER_HOST_QUEUED = 10
+WINDOW = 4
 # A page the database refused is not fetched again for this long.
 STORE_COOLDOWN = 600.0
 
@@ -112,7 +117,7 @@ class PageFetcher:
         self._robots_fetcher = Fetcher(_policy(polling, ROBOTS_MAX_BYTES, page=False), self.fetcher.guard)
         self.robots = RobotsCache(self._robots_fetcher.fetch, product_token(polling.user_agent), config.robots_cache_seconds)
         self.gate: HostGate[tuple[PageRequest, bool]] = HostGate()
-        self._queued: set[int] = set()
+        self._queued: dict[int, str] = {}  # item → its host, from refill until handed back
         self._cooling: dict[int, float] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -160,20 +165,30 @@ class PageFetcher:
 
     # -- work --------------------------------------------------------------------------------
     def refill(self) -> int:
-        """Queue the store's due pages not queued already, up to `queue` in all; how many were added."""
+        """Queue the store's due pages not queued already, up to `queue` in all and
+        `PER_HOST_QUEUED` per host (so that one slow or paused site cannot fill the queue
+        while others wait); how many were added."""
         with self._lock:
             room = self.config.queue - len(self._queued)
             now = time.monotonic()
             self._cooling = {item: until for item, until in self._cooling.items() if until > now}
+            skip = set(self._queued) | set(self._cooling)
+            per_host = Counter(self._queued.values())
         if room <= 0:
             return 0
-        with self._lock:
-            skip = self._queued | set(self._cooling)
-        # Asked for more than room: the queued and cooling ones come back too.
-        wanted = [r for r in self.store.pages_wanted(room + len(skip)) if r.item_id not in skip][:room]
+        # Asked for more than room: the queued and cooling ones come back too, and a busy site's surplus.
+        wanted: list[PageRequest] = []
+        for request in self.store.pages_wanted(WINDOW * room + len(skip)):
+            host = origin_of(request.url)
+            if request.item_id in skip or per_host[host] >= PER_HOST_QUEUED:
+                continue
+            per_host[host] += 1
+            wanted.append(request)
+            if len(wanted) == room:
+                break
         exempt = self.store.robots_exempt(wanted) if wanted else set()
         with self._lock:
-            self._queued.update(r.item_id for r in wanted)
+            self._queued.update((r.item_id, origin_of(r.url)) for r in wanted)
         for request in wanted:
             self.gate.put(origin_of(request.url), (request, request.item_id not in exempt))
         return len(wanted)
@@ -204,7 +219,7 @@ class PageFetcher:
             self._hand_over(request, _capture(request, result, kind), outcome, result.status, result.duration_s)
         finally:
             with self._lock:
-                self._queued.discard(request.item_id)
+                self._queued.pop(request.item_id, None)
         return rest
 
     def _archive(self, result: FetchResult) -> None:
