@@ -102,3 +102,20 @@ def test_auto_uses_the_page_only_for_a_summary_feed() -> None:
     # A short post whose page says no more than the feed: the feed's text stands.
     assert not use_page(25, 40)
     assert use_page(400, 420, "always") and not use_page(25, 400, "never")
+
+
+def test_feed_entry_naming_another_sites_article_canonical_credits_it() -> None:
+    from tracker.parse import parse_feed
+
+    entry = ('<entry><id>{n}</id><title>T{n}</title><updated>2025-01-01T00:00:00Z</updated>'
+             '<link rel="alternate" href="https://mirror.example/{n}"/><link rel="canonical" href="{href}"/><summary>x</summary></entry>')
+    feed = ('<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>M</title><id>m</id>'
+            '<updated>2025-01-01T00:00:00Z</updated>'
+            + entry.format(n=1, href="https://orig.example/story")
+            + entry.format(n=2, href="javascript:alert(1)")
+            + entry.format(n=3, href="http://192.168.1.1/story")
+            + entry.format(n=4, href="https://www.mirror.example/4") + "</feed>")
+    credits = [e.attributions for e in parse_feed(feed.encode()).entries]
+    assert [c.url for c in credits[0]] == ["https://orig.example/story"] and credits[0][0].kind == "canonical"
+    # A script, a private address, or its own site: no credit.
+    assert credits[1:] == [(), (), ()]

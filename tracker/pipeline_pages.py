@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tracker.errors import PageError
-from tracker.identity import content_digest, host_of, link_key, lookup_hash, text_hash
+from tracker.identity import content_digest, host_of, link_key, lookup_hash, site_of, text_hash
 from tracker.model import Attribution, Document, IngestReport, PageCapture, PageRedirect, PageRequest, utcnow
 from tracker.normalise import credits_in, document_from_paragraphs
 from tracker.pages import extract_article, needs_page, use_page
@@ -44,23 +44,9 @@ def _url_locks(hashes: set[str]) -> set[int]:
     return {int(h, 16) for h in hashes}
 
 
-# Second-level labels under which a site's own name is the third label (bbc.co.uk).
-_SHARED_SECOND = {"co", "com", "org", "net", "gov", "ac", "edu", "ne", "or", "go"}
-
-
-def _site(url: str | None) -> str | None:
-    """The site a URL is on: its host without subdomains (news.x.org and www.x.org are one site)."""
-    host = host_of(url)
-    if not host:
-        return None
-    labels = host.split(".")
-    keep = 3 if len(labels) >= 3 and labels[-2] in _SHARED_SECOND else 2
-    return ".".join(labels[-keep:])
-
-
 def same_site(url: str, page: StoredPage | PageCapture) -> bool:
     """Whether `url` is on the site of the page (asked or answered URL)."""
-    return _site(url) in (_site(page.url), _site(page.final_url))
+    return site_of(url) in (site_of(page.url), site_of(page.final_url))
 
 
 class PagesMixin:
