@@ -119,3 +119,22 @@ def test_feed_entry_naming_another_sites_article_canonical_credits_it() -> None:
     assert [c.url for c in credits[0]] == ["https://orig.example/story"] and credits[0][0].kind == "canonical"
     # A script, a private address, or its own site: no credit.
     assert credits[1:] == [(), (), ()]
+
+
+def test_old_table_layout_without_paragraph_tags() -> None:
+    paragraphs = [
+        "The council met on Tuesday to discuss the plan for the new library, which would replace the old building on the "
+        "square that closed five years ago after the roof began to leak badly.",
+        "Several members asked whether the budget would cover the cost of books as well as the building itself, and the "
+        "treasurer promised a detailed answer at the next meeting in March.",
+    ] * 3
+    page = ("<html><body><table><tr><td class='nav'><a href='/'>Home</a><br><a href='/a'>Archive</a><br>"
+            "<a href='/links'>Links</a></td><td><font size=2>" + "<br><br>".join(paragraphs) + "</font></td></tr></table></body></html>")
+    article = extract_article(page.encode("cp1252"), "https://oldtown.example/news.php?id=7", "text/html; charset=iso-8859-1")
+    assert article is not None and paragraphs[1] in article.text
+    # The navigation cell is short lines of its own, which the story leaves out as chrome.
+    from tracker.normalise import document_from_paragraphs, story_paragraphs
+
+    document = document_from_paragraphs(article.text.split("\n"))
+    story = [document.paragraphs[i] for i in story_paragraphs(document, "")]
+    assert paragraphs[0] in story and not any("Archive" in line for line in story)

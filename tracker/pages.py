@@ -158,6 +158,23 @@ def _capped(text: str) -> str:
     return text[: cut if cut > 0 else MAX_ARTICLE_CHARS]
 
 
+def _extract(markup: str, url: str, **mode: bool):  # type: ignore[no-untyped-def]
+    """trafilatura's extraction of the article and the page's metadata, in one mode."""
+    from trafilatura import bare_extraction  # imported on the first page: most runs read none
+
+    try:
+        return bare_extraction(
+            # Tables off: a table-layout page would come out as one line of navigation and text.
+            markup, url=url, with_metadata=True, include_comments=False, include_tables=False, include_images=False,
+            include_links=False,
+            # The page's own metadata only: a year guessed from a URL or a © line is no date.
+            date_extraction_params={"extensive_search": False, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
+            **mode,
+        )
+    except Exception as error:  # whatever a hostile document makes an HTML reader raise
+        raise PageError("unreadable", f"{type(error).__name__}: {error}"[:300]) from None
+
+
 def extract_article(body: bytes, url: str, content_type: str | None) -> Article | None:
     """The article of an HTML page, or None when the page holds no article text.
 
@@ -169,17 +186,10 @@ def extract_article(body: bytes, url: str, content_type: str | None) -> Article 
     if not is_html(content_type, body):
         raise PageError("not_html", f"not an HTML page ({content_type or 'unrecognised bytes'})")
     markup = decode(body, content_type)
-    from trafilatura import bare_extraction  # imported on the first page: most runs read none
-
-    try:
-        found = bare_extraction(
-            markup, url=url, with_metadata=True, include_comments=False, include_tables=True, include_images=False,
-            include_links=False, favor_precision=True,
-            # The page's own metadata only: a year guessed from a URL or a © line is no date.
-            date_extraction_params={"extensive_search": False, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
-        )
-    except Exception as error:  # whatever a hostile document makes an HTML reader raise
-        raise PageError("unreadable", f"{type(error).__name__}: {error}"[:300]) from None
+    found = _extract(markup, url, favor_precision=True)
+    if not getattr(found, "text", None):
+        # A layout the precise pass finds nothing in (no <article>, text in bare <div>s): look wider.
+        found = _extract(markup, url, favor_recall=True)
     text = _capped("\n".join(line.strip() for line in (getattr(found, "text", None) or "").splitlines() if line.strip()))
     if not text:
         return None
