@@ -99,6 +99,8 @@ def test_auto_uses_the_page_only_for_a_summary_feed() -> None:
     assert needs_page(summary) and not needs_page(full)
     assert needs_page(full, "always") and not needs_page(summary, "never")
     assert use_page(25, 400) and not use_page(400, 420)
+    # A feed carrying the first paragraphs is a summary too, its page fetched when it ends cut short.
+    assert use_page(180, 900) and needs_page(" ".join(["word"] * 180) + " […]") and needs_page(full + " Read more »")
     # A short post whose page says no more than the feed: the feed's text stands.
     assert not use_page(25, 40)
     assert use_page(400, 420, "always") and not use_page(25, 400, "never")

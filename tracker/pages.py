@@ -41,9 +41,16 @@ _EARLIEST = datetime(1991, 1, 1)
 _LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".lan", ".home.arpa")
 
 PageSetting = Literal["auto", "always", "never"]
-# "auto": a feed text under this many words is a summary whose page may hold the article…
+# "auto" fetches the page of a feed text under this many words (summary feeds carry 10-55,
+# full-text feeds 70 and more: /work/shared/realfeeds), or one that ends cut short…
 SUMMARY_MAX_WORDS = 120
-# …and the page is used when its article is this much longer than the feed's text.
+_CUT_SHORT = re.compile(
+    r"(?:…|\.\.\.|\[…\]|\[\.\.\.\]|\b(?:read|continue reading|read the full|more|weiterlesen|lire la suite|leer más|"
+    r"leggi tutto|читать далее|lees verder)\W{0,20})\s*$",
+    re.IGNORECASE,
+)
+# …and uses the page when its article is this much longer than the feed's text (a feed
+# that carries the first paragraphs is as much a summary as one that carries a sentence).
 PAGE_MIN_RATIO = 2.0
 PAGE_MIN_EXTRA_WORDS = 40
 
@@ -205,21 +212,19 @@ def extract_article(body: bytes, url: str, content_type: str | None) -> Article 
 
 def needs_page(feed_text: str, setting: PageSetting = "auto") -> bool:
     """Whether an entry's page should be fetched, given its feed text and the feed's `pages`
-    setting: always, never, or ("auto") when the feed text is short enough to be a summary."""
+    setting: always, never, or ("auto") when the feed text is short enough to be a summary
+    or ends cut short ("…", "[...]", "Read more")."""
     if setting == "never":
         return False
-    return setting == "always" or len(feed_text.split()) < SUMMARY_MAX_WORDS
+    text = feed_text.strip()
+    return setting == "always" or len(text.split()) < SUMMARY_MAX_WORDS or bool(_CUT_SHORT.search(text[-80:]))
 
 
 def use_page(feed_words: int, article_words: int, setting: PageSetting = "auto") -> bool:
     """Whether a page's article stands for its item's text: always (when there is one), never,
-    or ("auto") when the feed text is summary-short and the article much longer than it."""
+    or ("auto") when the article is much longer than the feed's text (which is a summary)."""
     if setting == "never" or article_words == 0:
         return False
     if setting == "always":
         return True
-    return (
-        feed_words < SUMMARY_MAX_WORDS
-        and article_words >= PAGE_MIN_RATIO * feed_words
-        and article_words >= feed_words + PAGE_MIN_EXTRA_WORDS
-    )
+    return article_words >= PAGE_MIN_RATIO * feed_words and article_words >= feed_words + PAGE_MIN_EXTRA_WORDS
