@@ -269,13 +269,12 @@ class PagesMixin:
                 state: PageState | None = PageState(item_id, kind, setting, None, 0)
             else:
                 state = None
-            found = waiting.get(lookup_hash(url)) if url else None
-            if not found:
-                continue
-            page = found[0]
-            keys = page_store.page_keys(session, [page.page_id])[page.page_id]
-            if (item_id, publisher_id) in self._page_items(session, keys, (page.url, page.final_url)):
-                used, changed = self._apply_page(session, item_id, publisher_id, page, state, None, None)
-                report.pages_used += used
-                rematch |= changed
+            # Oldest first, as they would have been joined had the item come before them.
+            for page in reversed(waiting.get(lookup_hash(url), []) if url else []):
+                keys = page_store.page_keys(session, [page.page_id])[page.page_id]
+                if (item_id, publisher_id) in self._page_items(session, keys, (page.url, page.final_url)):
+                    used, changed = self._apply_page(session, item_id, publisher_id, page, state, None, None)
+                    report.pages_used += used
+                    rematch |= changed
+                    state = PageState(item_id, "used" if used else "not_used", setting, page.page_id, 0)
         return rematch
