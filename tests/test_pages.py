@@ -99,6 +99,44 @@ def test_auto_uses_the_page_only_for_a_summary_feed() -> None:
     assert needs_page(summary) and not needs_page(full)
     assert needs_page(full, "always") and not needs_page(summary, "never")
     assert use_page(25, 400) and not use_page(400, 420)
+    # A feed carrying the first paragraphs is a summary too, its page fetched when it ends cut short.
+    assert use_page(180, 900) and needs_page(" ".join(["word"] * 180) + " […]") and needs_page(full + " Read more »")
     # A short post whose page says no more than the feed: the feed's text stands.
     assert not use_page(25, 40)
     assert use_page(400, 420, "always") and not use_page(25, 400, "never")
+
+
+def test_feed_entry_naming_another_sites_article_canonical_credits_it() -> None:
+    from tracker.parse import parse_feed
+
+    entry = ('<entry><id>{n}</id><title>T{n}</title><updated>2025-01-01T00:00:00Z</updated>'
+             '<link rel="alternate" href="https://mirror.example/{n}"/><link rel="canonical" href="{href}"/><summary>x</summary></entry>')
+    feed = ('<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>M</title><id>m</id>'
+            '<updated>2025-01-01T00:00:00Z</updated>'
+            + entry.format(n=1, href="https://orig.example/story")
+            + entry.format(n=2, href="javascript:alert(1)")
+            + entry.format(n=3, href="http://192.168.1.1/story")
+            + entry.format(n=4, href="https://www.mirror.example/4") + "</feed>")
+    credits = [e.attributions for e in parse_feed(feed.encode()).entries]
+    assert [c.url for c in credits[0]] == ["https://orig.example/story"] and credits[0][0].kind == "canonical"
+    # A script, a private address, or its own site: no credit.
+    assert credits[1:] == [(), (), ()]
+
+
+def test_old_table_layout_without_paragraph_tags() -> None:
+    paragraphs = [
+        "The council met on Tuesday to discuss the plan for the new library, which would replace the old building on the "
+        "square that closed five years ago after the roof began to leak badly.",
+        "Several members asked whether the budget would cover the cost of books as well as the building itself, and the "
+        "treasurer promised a detailed answer at the next meeting in March.",
+    ] * 3
+    page = ("<html><body><table><tr><td class='nav'><a href='/'>Home</a><br><a href='/a'>Archive</a><br>"
+            "<a href='/links'>Links</a></td><td><font size=2>" + "<br><br>".join(paragraphs) + "</font></td></tr></table></body></html>")
+    article = extract_article(page.encode("cp1252"), "https://oldtown.example/news.php?id=7", "text/html; charset=iso-8859-1")
+    assert article is not None and paragraphs[1] in article.text
+    # The navigation cell is short lines of its own, which the story leaves out as chrome.
+    from tracker.normalise import document_from_paragraphs, story_paragraphs
+
+    document = document_from_paragraphs(article.text.split("\n"))
+    story = [document.paragraphs[i] for i in story_paragraphs(document, "")]
+    assert paragraphs[0] in story and not any("Archive" in line for line in story)

@@ -21,6 +21,7 @@ ORIGINAL_FEED = "https://capitalpost.example/rss"
 MIRROR_FEED = "https://scrapemirror.example/rss"
 DIGEST_FEED = "https://digest.example/rss"
 CANON_FEED = "https://canonmirror.example/rss"
+SYNDICATOR_FEED = "https://syndicator.example/rss"
 STORY = "https://capitalpost.example/2025/01/harbour-bridge/"
 MIRROR = "https://scrapemirror.example/123.html"
 DIGEST = "https://digest.example/9.html"
@@ -30,6 +31,7 @@ FEEDS = [
     {"url": MIRROR_FEED, "publisher": "Scrape Mirror"},
     {"url": DIGEST_FEED, "publisher": "Digest"},
     {"url": CANON_FEED, "publisher": "Canon Mirror"},
+    {"url": SYNDICATOR_FEED, "publisher": "Syndicator"},
 ]
 TITLE = "Harbour bridge reopens"
 TEXT = article(140, paragraphs=7)
@@ -74,21 +76,30 @@ def network_records() -> list[Capture]:
             Item("The bridge is back", CANON, ["A bridge story, briefly told for the feed."], T0 + hours(2.9))],
             full_content=False)),
         page_capture(CANON, T0 + hours(3.1), page_html("The bridge is back", rewritten, canonical=STORY)),
+        # A syndicator keeping the original's link: the page on Capital Post's site is not its text.
+        capture(SYNDICATOR_FEED, T0 + hours(0.5), rss("Syndicator", "https://syndicator.example/", [
+            Item(TITLE, STORY, ["Syndicated: a bridge reopens, and what it means for the city's commuters and ferries."],
+                 T0 + hours(0.4), guid="syndicator-1")], full_content=False)),
         # A page no item links to: counted, kept.
         page_capture("https://elsewhere.example/unrelated", T0 + hours(4), page_html("Elsewhere", article(141, paragraphs=4))),
     ]
 
 
 def provenance(url: str) -> dict[str, tuple[str, str | None, str]]:
-    """Each item's (original's URL, parent's URL, relation), by its URL."""
+    """Each item's (original's publisher, parent's publisher, relation), by its publisher
+    (each publisher has one item here)."""
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         rows = conn.execute(sa.text(
-            "SELECT p.url, o.url AS original, par.url AS parent, p.relation FROM item_provenance p "
-            "JOIN items o ON o.id = p.original_item_id LEFT JOIN items par ON par.id = p.parent_item_id"
+            "SELECT p.publisher, op.name AS original, pp.name AS parent, p.relation FROM item_provenance p "
+            "JOIN items o ON o.id = p.original_item_id JOIN publishers op ON op.id = o.publisher_id "
+            "LEFT JOIN items par ON par.id = p.parent_item_id LEFT JOIN publishers pp ON pp.id = par.publisher_id"
         )).all()
     engine.dispose()
-    return {r.url: (r.original, r.parent, r.relation) for r in rows}
+    return {r.publisher: (r.original, r.parent, r.relation) for r in rows}
+
+
+CAPITAL, SCRAPER, DIGESTER, CANONICAL = "Capital Post", "Scrape Mirror", "Digest", "Canon Mirror"
 
 
 def ingest(url: str, paths: list[Path], feeds: list[dict[str, str]] = FEEDS):  # type: ignore[no-untyped-def]
@@ -98,19 +109,23 @@ def ingest(url: str, paths: list[Path], feeds: list[dict[str, str]] = FEEDS):  #
 def test_summary_only_original_is_credited_from_its_page(any_db_url: str, tmp_path: Path) -> None:
     report = ingest(any_db_url, [write_warc(tmp_path / "net.warc.gz", network_records())])
     rows = provenance(any_db_url)
-    assert rows[STORY] == (STORY, None, "original")
-    assert rows[MIRROR][:2] == (STORY, STORY)
-    assert rows[DIGEST] == (STORY, STORY, "excerpt")
+    assert rows[CAPITAL] == (CAPITAL, None, "original")
+    assert rows[SCRAPER][:2] == (CAPITAL, CAPITAL)
+    assert rows[DIGESTER] == (CAPITAL, CAPITAL, "excerpt")
     # Its text is a rewrite, but its page names the original as canonical: attributed to it.
-    assert rows[CANON][:2] == (STORY, STORY)
+    assert rows[CANONICAL][:2] == (CAPITAL, CAPITAL)
     assert report.pages == 3 and report.pages_used == 2 and report.pages_unmatched == 1
     engine = sa.create_engine(any_db_url)
     with engine.connect() as conn:
+        with_pages = conn.execute(sa.text(
+            "SELECT p.name FROM item_versions v JOIN items i ON i.id = v.item_id JOIN publishers p ON p.id = i.publisher_id "
+            "WHERE v.from_page ORDER BY p.name")).scalars().all()
         evidence = json.loads(conn.execute(sa.text(
             "SELECT evidence FROM provenance JOIN items ON items.id = provenance.item_id WHERE items.url = :u"), {"u": MIRROR}
         ).scalar_one())
-        first_seen = conn.execute(sa.text("SELECT first_seen_at FROM items WHERE url = :u"), {"u": STORY}).scalar_one()
+        first_seen = conn.execute(sa.text("SELECT min(first_seen_at) FROM items WHERE url = :u"), {"u": STORY}).scalar_one()
     engine.dispose()
+    assert with_pages == ["Canon Mirror", "Capital Post"]
     assert evidence["parent"]["from_page"] == ["parent"]
     # The page (captured 7 minutes later) gives the original no other date than its feed's.
     assert str(first_seen).startswith(T0.isoformat(sep=" "))
@@ -121,8 +136,8 @@ def test_without_its_page_the_mirror_is_taken_for_the_original(tmp_path: Path) -
     feeds = [{**FEEDS[0], "pages": "never"}, *FEEDS[1:]]
     ingest(url, [write_warc(tmp_path / "net.warc.gz", network_records())], feeds)
     rows = provenance(url)
-    assert rows[STORY] == (STORY, None, "original")
-    assert rows[MIRROR][1] is None  # the teaser matches nothing: the mirror starts its own story
+    assert rows[CAPITAL][1] is None
+    assert rows[SCRAPER] == (SCRAPER, None, "original")  # the teaser matches nothing: the mirror is taken for the original
 
 
 @pytest.mark.parametrize("arrangement", ["pages_first", "pages_last", "shuffled", "two_files"])
@@ -163,7 +178,7 @@ def test_page_reached_through_a_redirect(tmp_path: Path) -> None:
     # The redirect arrives last (another archive): the stored page answers for the short link now.
     pipeline.process_redirect(PageRedirect(short, STORY, T0 + timedelta(minutes=8), "test"))
     rows = provenance(f"sqlite:///{tmp_path / 'r.sqlite3'}")
-    assert rows[MIRROR][:2] == (short, short)
+    assert rows[SCRAPER][:2] == (CAPITAL, CAPITAL)
     assert any(True for _ in read_warc(path))
 
 

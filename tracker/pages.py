@@ -41,9 +41,16 @@ _EARLIEST = datetime(1991, 1, 1)
 _LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".lan", ".home.arpa")
 
 PageSetting = Literal["auto", "always", "never"]
-# "auto": a feed text under this many words is a summary whose page may hold the article…
+# "auto" fetches the page of a feed text under this many words (summary feeds carry 10-55,
+# full-text feeds 70 and more: /work/shared/realfeeds), or one that ends cut short…
 SUMMARY_MAX_WORDS = 120
-# …and the page is used when its article is this much longer than the feed's text.
+_CUT_SHORT = re.compile(
+    r"(?:…|\.\.\.|\[…\]|\[\.\.\.\]|\b(?:read|continue reading|read the full|more|weiterlesen|lire la suite|leer más|"
+    r"leggi tutto|читать далее|lees verder)\W{0,20})\s*$",
+    re.IGNORECASE,
+)
+# …and uses the page when its article is this much longer than the feed's text (a feed
+# that carries the first paragraphs is as much a summary as one that carries a sentence).
 PAGE_MIN_RATIO = 2.0
 PAGE_MIN_EXTRA_WORDS = 40
 
@@ -158,6 +165,23 @@ def _capped(text: str) -> str:
     return text[: cut if cut > 0 else MAX_ARTICLE_CHARS]
 
 
+def _extract(markup: str, url: str, **mode: bool):  # type: ignore[no-untyped-def]
+    """trafilatura's extraction of the article and the page's metadata, in one mode."""
+    from trafilatura import bare_extraction  # imported on the first page: most runs read none
+
+    try:
+        return bare_extraction(
+            # Tables off: a table-layout page would come out as one line of navigation and text.
+            markup, url=url, with_metadata=True, include_comments=False, include_tables=False, include_images=False,
+            include_links=False,
+            # The page's own metadata only: a year guessed from a URL or a © line is no date.
+            date_extraction_params={"extensive_search": False, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
+            **mode,
+        )
+    except Exception as error:  # whatever a hostile document makes an HTML reader raise
+        raise PageError("unreadable", f"{type(error).__name__}: {error}"[:300]) from None
+
+
 def extract_article(body: bytes, url: str, content_type: str | None) -> Article | None:
     """The article of an HTML page, or None when the page holds no article text.
 
@@ -169,17 +193,10 @@ def extract_article(body: bytes, url: str, content_type: str | None) -> Article 
     if not is_html(content_type, body):
         raise PageError("not_html", f"not an HTML page ({content_type or 'unrecognised bytes'})")
     markup = decode(body, content_type)
-    from trafilatura import bare_extraction  # imported on the first page: most runs read none
-
-    try:
-        found = bare_extraction(
-            markup, url=url, with_metadata=True, include_comments=False, include_tables=True, include_images=False,
-            include_links=False, favor_precision=True,
-            # The page's own metadata only: a year guessed from a URL or a © line is no date.
-            date_extraction_params={"extensive_search": False, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
-        )
-    except Exception as error:  # whatever a hostile document makes an HTML reader raise
-        raise PageError("unreadable", f"{type(error).__name__}: {error}"[:300]) from None
+    found = _extract(markup, url, favor_precision=True)
+    if not getattr(found, "text", None):
+        # A layout the precise pass finds nothing in (no <article>, text in bare <div>s): look wider.
+        found = _extract(markup, url, favor_recall=True)
     text = _capped("\n".join(line.strip() for line in (getattr(found, "text", None) or "").splitlines() if line.strip()))
     if not text:
         return None
@@ -195,21 +212,19 @@ def extract_article(body: bytes, url: str, content_type: str | None) -> Article 
 
 def needs_page(feed_text: str, setting: PageSetting = "auto") -> bool:
     """Whether an entry's page should be fetched, given its feed text and the feed's `pages`
-    setting: always, never, or ("auto") when the feed text is short enough to be a summary."""
+    setting: always, never, or ("auto") when the feed text is short enough to be a summary
+    or ends cut short ("…", "[...]", "Read more")."""
     if setting == "never":
         return False
-    return setting == "always" or len(feed_text.split()) < SUMMARY_MAX_WORDS
+    text = feed_text.strip()
+    return setting == "always" or len(text.split()) < SUMMARY_MAX_WORDS or bool(_CUT_SHORT.search(text[-80:]))
 
 
 def use_page(feed_words: int, article_words: int, setting: PageSetting = "auto") -> bool:
     """Whether a page's article stands for its item's text: always (when there is one), never,
-    or ("auto") when the feed text is summary-short and the article much longer than it."""
+    or ("auto") when the article is much longer than the feed's text (which is a summary)."""
     if setting == "never" or article_words == 0:
         return False
     if setting == "always":
         return True
-    return (
-        feed_words < SUMMARY_MAX_WORDS
-        and article_words >= PAGE_MIN_RATIO * feed_words
-        and article_words >= feed_words + PAGE_MIN_EXTRA_WORDS
-    )
+    return article_words >= PAGE_MIN_RATIO * feed_words and article_words >= feed_words + PAGE_MIN_EXTRA_WORDS

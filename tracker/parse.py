@@ -17,8 +17,10 @@ import feedparser
 
 from tracker.errors import ParseError
 from tracker.feedtext import clean, clean_opt, claimable, text_value
+from tracker.identity import site_of
 from tracker.jsonfeed import is_json_body, parse_json_feed
 from tracker.model import Attribution, ParsedEntry, ParsedFeed
+from tracker.pages import public_link
 
 _ROOT_END = re.compile(rb"</(?:[\w-]+:)?(?:rss|feed|RDF|rdf)\s*>\s*(?:<!--.*?-->\s*)*$", re.DOTALL)
 
@@ -62,7 +64,7 @@ def _body(entry: Any) -> tuple[str, bool, str]:
     return clean(best), best_html, clean(summary) if summary != best else ""
 
 
-def _declared_sources(entry: Any) -> tuple[Attribution, ...]:
+def _declared_sources(entry: Any, own_link: str | None) -> tuple[Attribution, ...]:
     found: list[Attribution] = []
     source = entry.get("source")
     if source:
@@ -73,6 +75,11 @@ def _declared_sources(entry: Any) -> tuple[Attribution, ...]:
     for link in entry.get("links", ()):
         if link.get("rel") == "via" and link.get("href"):
             found.append(Attribution("via_link", clean_opt(link.get("title")), clean_opt(link["href"])))
+        if link.get("rel") == "canonical" and own_link:
+            # An entry naming another site's article its canonical form credits it; on its own site it is its identity.
+            canonical = public_link(clean_opt(link.get("href")), own_link)
+            if canonical and site_of(canonical) != site_of(own_link):
+                found.append(Attribution("canonical", None, canonical))
     return tuple(found)
 
 
@@ -80,16 +87,17 @@ def _entry(entry: Any) -> ParsedEntry:
     body, body_is_html, summary = _body(entry)
     title_detail = entry.get("title_detail", {})
     title = text_value(entry.get("title"), "html" in (title_detail.get("type") or ""))
+    link = _link(entry)
     return ParsedEntry(
         guid=clean_opt(entry.get("id")),
-        link=_link(entry),
+        link=link,
         title=title,
         author=clean_opt(entry.get("author")),
         claimed_at=_when(entry, "published_parsed", "updated_parsed", "created_parsed"),
         content=body,
         content_is_html=body_is_html,
         summary=summary,
-        attributions=_declared_sources(entry),
+        attributions=_declared_sources(entry, link),
     )
 
 

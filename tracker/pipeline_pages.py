@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tracker.errors import PageError
-from tracker.identity import content_digest, host_of, link_key, lookup_hash, text_hash
+from tracker.identity import content_digest, link_key, lookup_hash, site_of, text_hash
 from tracker.model import Attribution, Document, IngestReport, PageCapture, PageRedirect, PageRequest, utcnow
 from tracker.normalise import credits_in, document_from_paragraphs
 from tracker.pages import Article, extract_article, needs_page, use_page
@@ -44,23 +44,9 @@ def _url_locks(hashes: set[str]) -> set[int]:
     return {int(h, 16) for h in hashes}
 
 
-# Second-level labels under which a site's own name is the third label (bbc.co.uk).
-_SHARED_SECOND = {"co", "com", "org", "net", "gov", "ac", "edu", "ne", "or", "go"}
-
-
-def _site(url: str | None) -> str | None:
-    """The site a URL is on: its host without subdomains (news.x.org and www.x.org are one site)."""
-    host = host_of(url)
-    if not host:
-        return None
-    labels = host.split(".")
-    keep = 3 if len(labels) >= 3 and labels[-2] in _SHARED_SECOND else 2
-    return ".".join(labels[-keep:])
-
-
 def same_site(url: str, page: StoredPage | PageCapture) -> bool:
     """Whether `url` is on the site of the page (asked or answered URL)."""
-    return _site(url) in (_site(page.url), _site(page.final_url))
+    return site_of(url) in (site_of(page.url), site_of(page.final_url))
 
 
 ReadArticle = tuple[Article | None, str | None, str | None]
@@ -161,7 +147,7 @@ class PagesMixin:
         if article is None:
             report.pages_failed += 1
             report.warnings.append(f"page {page.url[:200]} at {page.fetched_at.isoformat()}: {error}")
-            joined = self._page_items(session, keys)
+            joined = self._page_items(session, keys, (page.url, page.final_url))
             if joined:
                 final = 410 if kind in _FINAL_KINDS else None
                 page_store.record_failure(session, [i for i, _ in joined], kind or "page", error or "", page.fetched_at, final)
@@ -171,7 +157,7 @@ class PagesMixin:
 
     def _page_failed(self: Pipeline, session: Session, page: PageCapture, keys: set[str], report: IngestReport) -> None:
         """A fetch that brought no page: data on the items it was for (retried with backoff)."""
-        joined = [i for i, _ in self._page_items(session, page_store.redirected_from(session, keys))]
+        joined = [i for i, _ in self._page_items(session, page_store.redirected_from(session, keys), (page.url, page.final_url))]
         if page.status == 304:
             page_store.record_unchanged(session, joined, page.fetched_at)
             return
@@ -197,36 +183,31 @@ class PagesMixin:
             self._join(session, found, page_store.page_keys(session, [found.page_id])[found.page_id], report, None, None)
 
     # -- joining pages and items ------------------------------------------------------------
-    def _page_items(self: Pipeline, session: Session, keys: set[str]) -> list[tuple[int, int]]:
+    def _page_items(self: Pipeline, session: Session, keys: set[str], urls: Sequence[str]) -> list[tuple[int, int]]:
         """(item, publisher) of the items a page with these URL hashes is the page of.
 
-        Several publishers' items under one URL (a syndicator keeping the original's link):
-        the page is the item of the publisher whose site it is on, if exactly one; several
-        items of one publisher under one URL (a shared news page): it is none of theirs.
+        An item's page is on its publisher's own site (its feed's or the feed's site link's,
+        subdomains aside): a syndicator keeping the original's link, or a link blog, links
+        to another publisher's article, whose text is not theirs. Several items of one
+        publisher under one URL (a shared news page): the page is none of theirs.
         """
         under = page_store.items_under(session, keys)
         found = {item: publisher for pairs in under.values() for item, publisher in pairs}
+        if not found:
+            return []
+        stored = items.load_items(session, found, raws=False)
         by_publisher: dict[int, list[int]] = {}
         for item, publisher in found.items():
-            by_publisher.setdefault(publisher, []).append(item)
-        if len(by_publisher) > 1:
-            urls = self._urls_of(session, found)
-            hosts = {host_of(u) for u in urls.values()}
-            own = {p for p in by_publisher if hosts & set(self.directory.hosts_of.get(p, ()))}
-            if len(own) != 1:
-                return []
-            by_publisher = {p: by_publisher[p] for p in own}
+            sites = {site_of(stored[item].url), *(site_of(u) for u in urls)} - {None}
+            if sites & {site_of(f"http://{host}/") for host in self.directory.hosts_of.get(publisher, ())}:
+                by_publisher.setdefault(publisher, []).append(item)
         return [(ids[0], publisher) for publisher, ids in by_publisher.items() if len(ids) == 1]
-
-    @staticmethod
-    def _urls_of(session: Session, ids: dict[int, int]) -> dict[int, str]:
-        return {i: s.url for i, s in items.load_items(session, ids, raws=False).items()}
 
     def _join(
         self: Pipeline, session: Session, page: StoredPage, keys: set[str], report: IngestReport,
         etag: str | None, last_modified: str | None,
     ) -> None:
-        joined = self._page_items(session, keys)
+        joined = self._page_items(session, keys, (page.url, page.final_url))
         if not joined:
             report.pages_unmatched += 1
             return
@@ -302,13 +283,12 @@ class PagesMixin:
                 state: PageState | None = PageState(item_id, kind, setting, None, 0)
             else:
                 state = None
-            found = waiting.get(lookup_hash(url)) if url else None
-            if not found:
-                continue
-            page = found[0]
-            keys = page_store.page_keys(session, [page.page_id])[page.page_id]
-            if (item_id, publisher_id) in self._page_items(session, keys):
-                used, changed = self._apply_page(session, item_id, publisher_id, page, state, None, None)
-                report.pages_used += used
-                rematch |= changed
+            # Oldest first, as they would have been joined had the item come before them.
+            for page in reversed(waiting.get(lookup_hash(url), []) if url else []):
+                keys = page_store.page_keys(session, [page.page_id])[page.page_id]
+                if (item_id, publisher_id) in self._page_items(session, keys, (page.url, page.final_url)):
+                    used, changed = self._apply_page(session, item_id, publisher_id, page, state, None, None)
+                    report.pages_used += used
+                    rematch |= changed
+                    state = PageState(item_id, "used" if used else "not_used", setting, page.page_id, 0)
         return rematch
