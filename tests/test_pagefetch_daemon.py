@@ -65,7 +65,8 @@ def rows(url: str, query: str) -> list[sa.Row]:  # type: ignore[type-arg]
 def test_the_daemon_fetches_pages_once_then_conditionally_and_records_failures(farm: PageFarm, sqlite_url: str) -> None:
     config = parse_config({
         "database": {"url": sqlite_url},
-        "feeds": [{"url": url, "publisher": f"Farm {n}"} for n, url in enumerate(farm.feed_urls())],
+        # Farm 1 says robots = false: its page under /private/ is fetched all the same.
+        "feeds": [{"url": url, "publisher": f"Farm {n}", "robots": n == 0} for n, url in enumerate(farm.feed_urls())],
         "polling": {"dispatch_seconds": 0.2, "default_interval_seconds": 1, "min_interval_seconds": 1,
                     "connect_timeout": 1.0, "read_timeout": 1.0, "total_timeout": 1.5, "allow_private_addresses": True},
         # A second visit a few seconds after the first; no rest between one host's requests here.
@@ -75,7 +76,8 @@ def test_the_daemon_fetches_pages_once_then_conditionally_and_records_failures(f
     daemon = Daemon(config, page_guard=FarmOnly(farm.port))
     daemon.on_page = outcomes.append
     pages = farm.pages()
-    good = [path for path, kind in pages.items() if kind in ("ok", "slow")]
+    exempt = f"/private/1/{PAGE_KINDS.index('robots')}.html"
+    good = [path for path, kind in pages.items() if kind in ("ok", "slow") or path == exempt]
     daemon.start()
     try:
         wait_until(lambda: all(farm.not_modified[path] >= 1 for path in good), 60, "a 304 for every good page")
@@ -91,10 +93,9 @@ def test_the_daemon_fetches_pages_once_then_conditionally_and_records_failures(f
     expected = {"ok": ("used", None), "slow": ("used", None), "missing": ("gone", "http_status"),
                 "hanging": ("failed", "timeout"), "huge": ("gone", "too_large"), "not_html": ("gone", "not_html"),
                 "private_redirect": ("gone", "blocked_address"), "robots": ("failed", "robots")}
-    assert state == {path: expected[kind] for path, kind in pages.items()}
+    assert state == {path: ("used", None) if path == exempt else expected[kind] for path, kind in pages.items()}
     assert farm.counts["/robots.txt"] == 1  # asked once for the whole site
-    private = [p for p, kind in pages.items() if kind == "robots"]
-    assert all(farm.counts[p] == 0 for p in private)  # disallowed pages never requested
+    assert farm.counts[exempt.replace("/1/", "/0/")] == 0  # Farm 0's: disallowed, never requested
     # Every page's text stands for its summary-only item: a version from the page.
     assert len(rows(sqlite_url, "SELECT 1 FROM item_versions WHERE from_page")) == len(good)
     seen = {o.outcome for o in outcomes}
@@ -102,6 +103,7 @@ def test_the_daemon_fetches_pages_once_then_conditionally_and_records_failures(f
     assert METRICS.pages.labels("not_modified")._value.get() >= len(good)
     # What an operator sees: `tracker status` and the /metrics gauges.
     text = status_report(config, require_daemon=False).text
-    assert "pages: 0 wanted, 4 used, 0 not used, 4 failing, 8 given up (2 blocked_address, 2 http_status, 2 not_html, 2 robots" in text
+    assert ("pages: 0 wanted, 5 used, 0 not used, 3 failing, 8 given up "
+            "(2 blocked_address, 2 http_status, 2 not_html, 2 timeout, 2 too_large, 1 robots)") in text
     with open_database(sqlite_url)() as session:
-        assert read_gauges(session).pages == {"wanted": 0, "used": 4, "not_used": 0, "failed": 4, "gone": 8}
+        assert read_gauges(session).pages == {"wanted": 0, "used": 5, "not_used": 0, "failed": 3, "gone": 8}
