@@ -12,11 +12,14 @@ import sqlalchemy as sa
 
 from tests.builders import T0, Item, article, capture, hours, rss, write_warc
 from tests.conftest import make_pipeline
+from tests.feedserver import FeedServer
 from tracker.archive import looks_like_feed
+from tracker.config import parse_config
 from tracker.errors import ParseError
 from tracker.ingest import ingest_paths
 from tracker.model import Attribution, Capture
 from tracker.parse import parse_feed
+from tracker.scheduler import poll_once
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 ORIGINAL = "https://www.khaama.com/feed/"
@@ -155,3 +158,24 @@ def test_json_feeds_in_a_warc_archive_are_ingested(tmp_path: Path, sqlite_url: s
 )
 def test_warc_records_that_are_json_feeds(body: bytes, content_type: str | None, expected: bool) -> None:
     assert looks_like_feed(body, content_type) is expected
+
+
+def test_a_json_feed_is_polled_and_a_broken_one_fails_like_a_broken_xml_feed(sqlite_url: str) -> None:
+    server = FeedServer()
+    try:
+        server.routes["/feed.json"] = lambda _h: (200, {"Content-Type": "application/feed+json"}, (FEEDS / "jsonfeed_1_1.json").read_bytes())
+        server.routes["/broken.json"] = lambda _h: (200, {"Content-Type": "application/feed+json"}, b'{"version": "https://jsonfeed.org/version/1.1", "items": [')
+        config = parse_config({
+            "database": {"url": sqlite_url},
+            "feeds": [{"url": server.url(p), "publisher": p} for p in ("/feed.json", "/broken.json")],
+            "polling": {"allow_private_addresses": True, "total_timeout": 5.0},
+        })
+        outcomes = {o.url.rsplit("/", 1)[1]: o for o in poll_once(config)}
+    finally:
+        server.close()
+    assert "application/feed+json" in server.hits("/feed.json")[0]["Accept"]
+    assert outcomes["feed.json"].error_kind is None and outcomes["feed.json"].report.new_items == 2
+    broken = outcomes["broken.json"]
+    assert broken.error_kind == "parse" and (broken.error_message or "").startswith("not a feed (invalid JSON")
+    [row] = rows(sqlite_url, f"SELECT last_error_kind, error_count FROM feeds WHERE url = '{server.url('/broken.json')}'")
+    assert (row.last_error_kind, row.error_count) == ("parse", 1)

@@ -17,7 +17,8 @@ from tracker.archive import WarcArchive
 from tracker.config import PagesConfig, PollingConfig
 from tracker.model import IngestReport, PageCapture, PageRequest
 from tracker.pagefetch import PageFetcher, PageOutcome
-from tracker.politeness import HostGate, origin_of, product_token
+from tracker.fetch import Fetcher, FetchPolicy, FetchResult
+from tracker.politeness import HostGate, RobotsCache, origin_of, product_token
 
 PAGE = b"<!doctype html><html><head><title>Story</title></head><body><article><p>The whole article.</p></article></body></html>"
 HTML = "text/html; charset=utf-8"
@@ -274,3 +275,38 @@ def test_one_site_cannot_fill_the_queue() -> None:
     fetcher = make(store, queue=20)
     assert fetcher.refill() == 11  # ten of the busy site's, and the quiet site's one behind them
     assert {wanted.url.split("/")[2] for _, (wanted, _) in fetcher.gate._pending} == {"busy.example", "quiet.example"}
+
+
+def test_a_sites_crawl_delay_rests_its_host(server: FeedServer) -> None:
+    server.routes["/robots.txt"] = lambda _h: (200, {"Content-Type": "text/plain"}, b"User-agent: *\nCrawl-delay: 7\n")
+    page_route(server, "/a")
+    store = FakeStore([request(1, server.url("/a"))])
+    fetcher = make(store, host_delay_seconds=1.0)
+    fetcher.refill()
+    stop = threading.Event()
+    rests = []
+    while len(fetcher.gate):
+        host, (wanted, obey) = fetcher.gate.take(stop, 0.01)  # type: ignore[misc]
+        rests.append(fetcher.fetch_one(wanted, obey))
+        fetcher.gate.done(host, 0.0)
+    assert rests == [7.0, 7.0] and len(store.stored) == 1  # after robots.txt, and after the page
+
+
+def test_robots_rules_are_kept_until_they_expire() -> None:
+    clock = [0.0]
+    asked: list[str] = []
+
+    def fetch(url: str) -> FetchResult:
+        asked.append(url)
+        with Fetcher(FetchPolicy()) as fetcher:
+            return fetcher.fetch("not a url")  # an invalid_url failure: "unreachable"
+
+    cache = RobotsCache(fetch, "tracker", ttl=100.0, clock=lambda: clock[0])
+    assert cache.rules("https://site.example/a") is None
+    assert not cache.load("https://site.example/a").allows("https://site.example/a", "tracker")
+    assert asked == ["https://site.example/robots.txt"]
+    assert cache.rules("https://site.example/b") is not None  # the same site: kept
+    clock[0] = 599.0
+    assert cache.rules("https://site.example/b") is not None
+    clock[0] = 601.0  # unreachable rules hold 10 minutes, not the day
+    assert cache.rules("https://site.example/b") is None
