@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -310,3 +311,15 @@ def test_robots_rules_are_kept_until_they_expire() -> None:
     assert cache.rules("https://site.example/b") is not None
     clock[0] = 601.0  # unreachable rules hold 10 minutes, not the day
     assert cache.rules("https://site.example/b") is None
+
+
+def test_stopping_does_not_record_a_fetch_it_cut_short(server: FeedServer) -> None:
+    server.routes["/robots.txt"] = lambda _h: (404, {}, b"")
+    page_route(server, "/slow")
+    hold = server.hold_next("/slow", 10)
+    store = FakeStore([request(1, server.url("/slow"))])
+    fetcher = make(store, workers=1, refill_seconds=0.05).start()
+    assert hold.arrived.wait(10)
+    fetcher.stop(timeout=0.2)
+    time.sleep(POLLING.read_timeout + 0.5)  # the cut request has failed by now
+    assert store.captures == []  # not the site's failure: the page stays wanted

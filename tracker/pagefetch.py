@@ -133,7 +133,8 @@ class PageFetcher:
         return self
 
     def stop(self, timeout: float | None = None) -> None:
-        """Stop taking pages; wait for requests in flight (up to `timeout`), then close the clients."""
+        """Stop taking pages; wait for requests in flight (up to `timeout`), then close the
+        clients: a request still in flight fails, and is not recorded (its page stays wanted)."""
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)
@@ -233,6 +234,8 @@ class PageFetcher:
         self.archive.write(result.final_url, when, result.status, result.headers, None if result.not_modified else result.body)
 
     def _hand_over(self, request: PageRequest, capture: PageCapture, outcome: str, status: int | None, seconds: float) -> None:
+        if self._stop.is_set() and capture.error is not None:
+            return  # most likely cut short by `stop`: not the site's failure
         report = None
         try:
             report = self.store.process_page(capture)

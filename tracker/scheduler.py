@@ -72,6 +72,8 @@ EXIT_AT_ONCE = 130
 # A tick opening the pipeline (migrations, a first build of the detection state) counts as alive this long (the unit's TimeoutStartSec): past
 # that, a load hanging on a black-holed database stops the watchdog and systemd restarts us.
 LOAD_GRACE_SECONDS = 15 * 60
+# Page fetches in flight at shutdown get this long; one cut short is not recorded (still wanted).
+PAGES_STOP_SECONDS = 5.0
 
 
 def worker_id() -> str:
@@ -191,7 +193,7 @@ class Daemon:
         self._scheduler.shutdown(wait=True)
         self._workers.shutdown(wait=True)
         if self._pages:
-            self._pages.stop(timeout=self.config.polling.total_timeout + 5)
+            self._pages.stop(timeout=PAGES_STOP_SECONDS)
         try:
             if self._poller:
                 self._poller.release()  # leases of polls that failed: the feeds are free at once
@@ -228,6 +230,9 @@ class Daemon:
         if config.http != old.http:
             log.warning("http settings change only on restart; keeping the running ones")
             config = config.model_copy(update={"http": old.http})
+        if config.pages != old.pages:
+            log.warning("pages settings change only on restart; keeping the running ones")
+            config = config.model_copy(update={"pages": old.pages})
         self.config = config
         self._delivery.configure(config)
         log.info("config reloaded", extra=fields(feeds=len(config.feeds)))
