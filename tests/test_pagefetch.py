@@ -10,8 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from warcio.archiveiterator import ArchiveIterator
 
+from tests.builders import T0, Item, article, capture, rss
+from tests.conftest import make_pipeline
 from tests.feedserver import FeedServer
 from tracker.addresses import AddressGuard
 from tracker.archive import WarcArchive
@@ -19,6 +22,7 @@ from tracker.config import PagesConfig, PollingConfig
 from tracker.model import IngestReport, PageCapture, PageRequest
 from tracker.pagefetch import PageFetcher, PageOutcome
 from tracker.fetch import Fetcher, FetchPolicy, FetchResult
+from tracker.ingest import ingest_paths
 from tracker.politeness import HostGate, RobotsCache, origin_of, product_token
 
 PAGE = b"<!doctype html><html><head><title>Story</title></head><body><article><p>The whole article.</p></article></body></html>"
@@ -323,3 +327,24 @@ def test_stopping_does_not_record_a_fetch_it_cut_short(server: FeedServer) -> No
     fetcher.stop(timeout=0.2)
     time.sleep(POLLING.read_timeout + 0.5)  # the cut request has failed by now
     assert store.captures == []  # not the site's failure: the page stays wanted
+
+
+def test_the_pages_archived_live_are_joined_to_their_items_by_ingest(server: FeedServer, tmp_path: Path, sqlite_url: str) -> None:
+    paragraphs = article(77, paragraphs=6)
+    body = ("<!doctype html><html><head><title>Story</title></head><body><article>"
+            + "".join(f"<p>{p}</p>" for p in paragraphs) + "</article></body></html>").encode()
+    page_route(server, "/story", body)
+    server.routes["/old-link"] = lambda _h: (301, {"Location": "/story"}, b"")
+    archive = WarcArchive(tmp_path / "archive")
+    run(make(FakeStore([request(1, server.url("/old-link"))]), archive=archive))
+    archive.close()
+    feed = server.url("/rss")  # the publisher's own site: its pages are its items'
+    pipeline = make_pipeline(sqlite_url)  # the feed is learnt from its capture, as ingest does
+    item = Item("Story", server.url("/old-link"), ["Just a summary."], T0, guid="s-1")
+    pipeline.ingest([capture(feed, T0, rss("Daily", server.base + "/", [item], full_content=False))])
+    report = ingest_paths(pipeline, sorted((tmp_path / "archive").iterdir()), workers=0)
+    assert report.pages_used == 1
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT state FROM item_pages")).scalar_one() == "used"
+    engine.dispose()
