@@ -32,7 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pagefarm import PageFarm, PageFarmConfig  # noqa: E402
 
 from tracker.config import parse_config  # noqa: E402
-from tracker.pagefetch import PageOutcome  # noqa: E402
 from tracker.poll import Poller  # noqa: E402
 from tracker.scheduler import Daemon  # noqa: E402
 
