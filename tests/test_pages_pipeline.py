@@ -220,3 +220,12 @@ def test_failed_fetch_is_retried_with_backoff_then_the_page_is_used(tmp_path: Pa
         STORY, STORY, T0 + hours(2), 200, (("Content-Type", "text/html"), ("ETag", '"v1"')), page_html(TITLE, TEXT)))
     assert report.pages_used == 1
     assert pipeline.pages_wanted(now=T0 + hours(30)) == []
+    # Fetched again unchanged: nothing new is stored.
+    again_report = pipeline.process_page(PageCapture(STORY, STORY, T0 + hours(5), 200, (("Content-Type", "text/html"),),
+                                                     page_html(TITLE, TEXT)))
+    assert again_report.skipped_known == 1 and again_report.pages == 0
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM pages")).scalar_one() == 1
+        assert conn.execute(sa.text("SELECT count(*) FROM item_versions WHERE from_page")).scalar_one() == 1
+    engine.dispose()

@@ -125,8 +125,10 @@ class PagesMixin:
             self._page_failed(session, page, keys, report)
             return
         body_hash = content_digest(page.body)
-        if page_store.has_page(session, lookup_hash(page.url), page.fetched_at, body_hash):
+        if page_store.has_page(session, lookup_hash(page.url), body_hash):
             report.skipped_known += 1
+            joined = self._page_items(session, page_store.redirected_from(session, keys), (page.url, page.final_url))
+            page_store.record_unchanged(session, [i for i, _ in joined], page.fetched_at)
             return
         article, error, kind = read if read is not None else read_article(page)
         canonical = article.canonical_url if article else None

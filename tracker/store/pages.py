@@ -55,9 +55,10 @@ class PageState:
     attempts: int
 
 
-def has_page(session: Session, url_hash: str, fetched_at: datetime, body_hash: str) -> bool:
-    """Whether this very page (URL, time, body) is stored already (an archive read again)."""
-    query = select(_p.c.id).where(_p.c.url_hash == url_hash, _p.c.fetched_at == fetched_at, _p.c.body_hash == body_hash)
+def has_page(session: Session, url_hash: str, body_hash: str) -> bool:
+    """Whether this page (URL and body) is stored already: an archive read again, or a page
+    fetched again unchanged — its text, and so all it teaches, is known."""
+    query = select(_p.c.id).where(_p.c.url_hash == url_hash, _p.c.body_hash == body_hash)
     return session.connection().execute(query).first() is not None
 
 
@@ -209,7 +210,10 @@ def record_failure(
 def record_unchanged(session: Session, item_ids: Collection[int], when: datetime) -> None:
     """A conditional GET answered 304: the page stands as stored."""
     for part in chunks(item_ids):
-        session.connection().execute(update(_s).where(_s.c.item_id.in_(part)).values(tried_at=when, next_try_at=None))
+        session.connection().execute(
+            update(_s).where(_s.c.item_id.in_(part), or_(_s.c.tried_at.is_(None), _s.c.tried_at < when))
+            .values(tried_at=when, next_try_at=None)
+        )
 
 
 def unjoined_count(session: Session) -> int:
