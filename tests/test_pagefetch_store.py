@@ -1,5 +1,6 @@
 """The page fetcher's SQL on SQLite and PostgreSQL: pages due (new, failed, read long ago and
-asked again with validators), the feeds an item came by, page states counted."""
+asked again with validators), the feeds an item came by, page states counted, and the one
+worker of a database that fetches pages."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from html import escape
 from tests.builders import T0, Item, article, capture, hours, rss
 from tests.conftest import make_pipeline
 from tracker.model import PageCapture
-from tracker.store.pagefetch import failing_pages, failure_kinds, feed_urls_of, page_states
+from tracker.store.database import open_database
+from tracker.store.pagefetch import PageFetcherSeat, failing_pages, failure_kinds, feed_urls_of, page_states
 
 FEED = "https://daily.example/rss"
 OTHER = "https://daily.example/world/rss"
@@ -51,3 +53,20 @@ def test_pages_due_revisits_feeds_and_states(any_db_url: str) -> None:
     # A 304 keeps the page and puts the next revisit off.
     pipeline.process_page(PageCapture(LINKS[0], LINKS[0], later, 304, (("ETag", '"v1"'),), None))
     assert [r.url for r in pipeline.pages_wanted(10, later, revisit_before=read_at)] == [LINKS[1]]
+
+
+def test_one_worker_of_a_database_holds_the_page_fetchers_seat(any_db_url: str) -> None:
+    first, second = open_database(any_db_url), open_database(any_db_url)
+    a, b = PageFetcherSeat(first.kw["bind"]), PageFetcherSeat(second.kw["bind"])
+    postgres = any_db_url.startswith("postgresql")
+    try:
+        assert a.held() and a.held()
+        assert b.held() is not postgres  # SQLite: one daemon per file, always seated
+        a.release()  # a worker stopping (or dying: its connection closes)
+        assert b.held()
+        assert a.held() is not postgres
+    finally:
+        a.release()
+        b.release()
+        first.kw["bind"].dispose()
+        second.kw["bind"].dispose()

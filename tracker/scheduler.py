@@ -98,6 +98,7 @@ class Daemon:
         self.config = config
         self._page_guard = page_guard
         self._pages: PageFetcher | None = None
+        self._page_store: DaemonPages | None = None
         self.on_page: Callable[[PageOutcome], None] | None = None
         self.worker_id = worker_id()
         self._http_port_offset = http_port_offset
@@ -181,9 +182,9 @@ class Daemon:
         self._scheduler.start()
         self._delivery.start()
         if self.config.pages.fetch:
-            store = DaemonPages(lambda: None if self._stale else self._poller, lambda: self.config)
-            self._pages = PageFetcher(store, self.config.pages, self.config.polling, archive=store, guard=self._page_guard,
-                                      on_outcome=self._page_done).start()
+            self._page_store = DaemonPages(lambda: None if self._stale else self._poller, lambda: self.config)
+            self._pages = PageFetcher(self._page_store, self.config.pages, self.config.polling, archive=self._page_store,
+                                      guard=self._page_guard, on_outcome=self._page_done).start()
 
     def shutdown(self) -> None:
         """Stop dispatching, let polls in flight finish and commit, then mark the heartbeat stopped."""
@@ -194,6 +195,8 @@ class Daemon:
         self._workers.shutdown(wait=True)
         if self._pages:
             self._pages.stop(timeout=PAGES_STOP_SECONDS)
+        if self._page_store:
+            self._page_store.close()
         try:
             if self._poller:
                 self._poller.release()  # leases of polls that failed: the feeds are free at once

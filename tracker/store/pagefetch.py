@@ -1,12 +1,13 @@
-"""SQL of the live page fetcher beside the pages tables: which feeds an item came by, and
-the items' page states counted (for `status` and `/metrics`)."""
+"""SQL of the live page fetcher beside the pages tables: which feeds an item came by, the
+items' page states counted (for `status` and `/metrics`), and which worker fetches pages."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tracker.store import schema
@@ -14,6 +15,49 @@ from tracker.store.items import chunks
 
 _s, _f, _if = schema.ItemPage.__table__, schema.Feed.__table__, schema.ItemFeed.__table__
 PAGE_STATES = ("wanted", "used", "not_used", "failed", "gone")
+# pg_try_advisory_lock takes one bigint: "tracker", then 5 for "the page fetcher".
+_FETCHER_KEY = 0x74726163_6B657205
+
+
+class PageFetcherSeat:
+    """Whether this process is the one that fetches pages. Several workers share a PostgreSQL
+    database; were each to fetch, every page would be fetched by each, and no site would see
+    one request at a time. The seat is a session advisory lock on a connection of its own:
+    it passes to another worker when this one dies or loses the database. On SQLite (one
+    daemon per file) it is always held."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._connection: Connection | None = None
+
+    def held(self) -> bool:
+        """Take the seat if free, or check it is still held; False when another worker has it."""
+        if self.engine.dialect.name != "postgresql":
+            return True
+        try:
+            if self._connection is not None:
+                self._connection.execute(text("SELECT 1"))
+                return True
+            connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            if connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": _FETCHER_KEY}).scalar():
+                self._connection = connection
+                return True
+            connection.close()
+            return False
+        except SQLAlchemyError:
+            self.release()
+            return False
+
+    def release(self) -> None:
+        """Give the seat up (closing its connection releases the lock)."""
+        if self._connection is not None:
+            try:
+                # Closed for good, not returned to the pool: the lock goes with the server session.
+                self._connection.invalidate()
+                self._connection.close()
+            except SQLAlchemyError:
+                pass
+            self._connection = None
 
 
 def feed_urls_of(session: Session, item_ids: Collection[int]) -> dict[int, set[str]]:
