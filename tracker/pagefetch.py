@@ -161,6 +161,8 @@ class PageFetcher:
             except Exception:
                 log.exception("pages: page request crashed", extra=fields(item=request.item_id, url=request.url))
                 self._cool(request.item_id)
+                with self._lock:
+                    self._queued.pop(request.item_id, None)
             finally:
                 self.gate.done(host, rest)
 
@@ -236,16 +238,15 @@ class PageFetcher:
     def _hand_over(self, request: PageRequest, capture: PageCapture, outcome: str, status: int | None, seconds: float) -> None:
         if self._stop.is_set() and capture.error is not None:
             return  # most likely cut short by `stop`: not the site's failure
-        report = None
+        report, message = None, capture.error
         try:
             report = self.store.process_page(capture)
         except Exception as error:
             # Not the page's fault, or one the database keeps refusing: not fetched again soon.
             self._cool(request.item_id)
-            outcome = "store"
-            message = " ".join(str(error).split())[:300]
+            outcome, message = "store", " ".join(str(error).split())[:300]
             log.error("pages: cannot store a page", extra=fields(item=request.item_id, url=request.url, error=message))
-        self._report(PageOutcome(request.item_id, request.url, outcome, status, capture.error, seconds, report))
+        self._report(PageOutcome(request.item_id, request.url, outcome, status, message, seconds, report))
 
     def _cool(self, item_id: int) -> None:
         with self._lock:
