@@ -104,12 +104,15 @@ def crawl(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_warc_records_become_captures_or_skips(crawl: Path) -> None:
     records = list(read_warc(crawl))
-    assert [type(r).__name__ for r in records] == ["Skipped", "Skipped", "Capture", "Capture", "Skipped", "Skipped", "Capture"]
+    # The HTML page is an article page for the pipeline to join to an item (tracker.pages).
+    assert [type(r).__name__ for r in records] == ["Skipped", "Skipped", "Capture", "Capture", "PageCapture", "Skipped", "Capture"]
     reasons = [r.reason for r in records if isinstance(r, Skipped)]
     assert reasons[0] == "warcinfo record"
     assert reasons[1] == "request record"
-    assert reasons[2].startswith("not a feed (text/html; charset=utf-8) at https://novosti-sibiri.example.ru/about")
-    assert reasons[3] == "HTTP 404 response for https://novosti-sibiri.example.ru/old-rss"
+    assert reasons[2] == "HTTP 404 response for https://novosti-sibiri.example.ru/old-rss"
+    page = records[4]
+    assert page.url == page.final_url == "https://novosti-sibiri.example.ru/about" and page.body == HTML_PAGE
+    assert page.header("content-type") == "text/html; charset=utf-8"
     assert all(r.where.startswith(crawl.name) for r in records if isinstance(r, Skipped))
 
 

@@ -821,3 +821,20 @@ def test_unresolvable_name_is_a_connection_error(connects: list[tuple[str, int]]
         result = fetcher.fetch("http://no-such-feed.example/rss")
     _assert_failed(result, "connection")
     assert "no-such-feed.example" in (result.error_message or "") and connects == []
+
+
+@pytest.mark.parametrize(("content_type", "read"), [
+    ("text/html; charset=utf-8", True), ("APPLICATION/XHTML+XML", True), (None, True),
+    ("application/pdf", False), ("image/png", False), ("application/rss+xml", False),
+])
+def test_a_policy_of_page_types_refuses_other_bodies_unread(server: FeedServer, fetcher_for: Callable[..., Fetcher],
+                                                            content_type: str | None, read: bool) -> None:
+    headers = (("Content-Type", content_type),) if content_type else ()
+    server.routes["/page"] = Reply(200, headers, b"<html>x</html>")
+    result = fetcher_for(content_types=("text/html", "application/xhtml+xml"), accept="text/html").fetch(server.url("/page"))
+    assert server.seen[0].headers["Accept"] == "text/html"
+    if read:
+        assert result.ok and result.body == b"<html>x</html>"
+    else:
+        _assert_failed(result, "unwanted_type")
+        assert (content_type or "").split(";")[0].lower() in (result.error_message or "") and result.bytes_read == 0

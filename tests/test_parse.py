@@ -270,9 +270,9 @@ def test_html_page_is_not_a_feed(content_type: str | None) -> None:
     [
         random.Random(20250107).randbytes(4096),
         b"",
-        b'{"version": "https://jsonfeed.org/version/1.1", "items": []}',
+        b'{"version": "https://example.org/api/v2", "items": []}',
     ],
-    ids=["random-bytes", "empty", "json"],
+    ids=["random-bytes", "empty", "json-not-a-json-feed"],
 )
 def test_non_feeds_raise_parse_error(body: bytes) -> None:
     with pytest.raises(ParseError):

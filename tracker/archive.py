@@ -16,7 +16,9 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from pathlib import Path
+from urllib.parse import urljoin
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
@@ -24,7 +26,9 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from tracker.errors import InputError
-from tracker.model import Capture, utcnow
+from tracker.jsonfeed import looks_like_json_feed
+from tracker.model import Capture, PageCapture, PageRedirect, utcnow
+from tracker.pages import MAX_PAGE_BYTES, is_html
 from tracker.redact import mask_credentials
 
 _FEED_TYPES = ("rss", "atom", "rdf", "xml")
@@ -62,8 +66,11 @@ def parse_time(value: str) -> datetime:
 
 
 def looks_like_feed(body: bytes, content_type: str | None) -> bool:
-    """Whether bytes are plausibly a feed: by media type, else by their first tag."""
+    """Whether bytes are plausibly a feed: by media type, else by their first tag (or,
+    for JSON, by the JSON Feed version they name)."""
     if content_type and any(t in content_type.lower() for t in _FEED_TYPES):
+        return True
+    if looks_like_json_feed(body, content_type):
         return True
     head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith(b"<?xml"):
@@ -77,8 +84,12 @@ def is_warc(path: Path) -> bool:
     return name.endswith((".warc", ".warc.gz", ".arc", ".arc.gz"))
 
 
-def read_warc(path: Path) -> Iterator[Capture | Skipped]:
-    """Every record of a WARC file as a feed capture, or as a Skipped with the reason."""
+Record = Capture | PageCapture | PageRedirect | Skipped
+
+
+def read_warc(path: Path) -> Iterator[Record]:
+    """Every record of a WARC file as a feed capture, an HTML page, a redirect, or as a
+    Skipped with the reason."""
     try:
         stream = path.open("rb")
     except OSError as error:
@@ -103,7 +114,11 @@ def read_warc(path: Path) -> Iterator[Capture | Skipped]:
             yield Skipped(str(path), f"archive damaged after this point: {size - end} bytes at its end are not a whole record", "damaged")
 
 
-def _from_record(path: Path, record) -> Capture | Skipped:  # type: ignore[no-untyped-def]
+def _page_type(content_type: str | None) -> bool:
+    return bool(content_type) and is_html(content_type, b"")
+
+
+def _from_record(path: Path, record) -> Record:  # type: ignore[no-untyped-def]
     headers = record.rec_headers
     kind = record.rec_type
     # Known by its masked URL, like a configured feed: an archive's passwords go no further.
@@ -127,10 +142,27 @@ def _from_record(path: Path, record) -> Capture | Skipped:  # type: ignore[no-un
         content_type = record.http_headers.get_header("Content-Type")
     digest = headers.get_header("WARC-Payload-Digest")
     source = f"warc:{path.name}#{record_id}"
+    if kind == "revisit" and _page_type(content_type):
+        return Skipped(where, f"revisit of a page at {uri}", "page revisit")
     if kind == "revisit":
         return Capture(uri, captured_at, "revisit", None, source, content_type, status, digest)
+    if status is not None and 300 <= status < 400 and record.http_headers.get_header("Location"):
+        try:
+            location = urljoin(uri, record.http_headers.get_header("Location").strip())
+        except ValueError:
+            location = ""
+        if location.startswith(("http://", "https://")):
+            return PageRedirect(uri, location, captured_at, source)
     if status is not None and not 200 <= status < 300:
         return Skipped(where, f"HTTP {status} response for {uri}", "HTTP error")
+    if _page_type(content_type):
+        # An article page: read no further than a page may be (a larger one is refused as such).
+        try:
+            body = record.content_stream().read(MAX_PAGE_BYTES + 1)
+        except Exception as error:
+            return Skipped(where, f"unreadable body: {error}", "broken")
+        headers = tuple((str(k), str(v)) for k, v in record.http_headers.headers)
+        return PageCapture(uri, uri, captured_at, status, headers, body, source)
     try:
         body = record.content_stream().read(WARC_BODY_MAX + 1)
     except Exception as error:  # warcio surfaces decoding failures as assorted exceptions
@@ -142,6 +174,9 @@ def _from_record(path: Path, record) -> Capture | Skipped:  # type: ignore[no-un
         # Fewer bytes than Content-Length promised: a crawler stopped mid-write.
         return Skipped(where, f"truncated record for {uri}", "broken")
     if not looks_like_feed(body, content_type):
+        if is_html(content_type, body):
+            headers = tuple((str(k), str(v)) for k, v in record.http_headers.headers) if record.http_headers else ()
+            return PageCapture(uri, uri, captured_at, status, headers, body[: MAX_PAGE_BYTES + 1], source)
         return Skipped(where, f"not a feed ({content_type or 'unknown type'}) at {uri}", "not a feed")
     return Capture(uri, captured_at, "response", body, source, content_type, status, digest)
 
@@ -154,6 +189,13 @@ def read_feed_file(path: Path, url: str, captured_at: datetime | None) -> Captur
     except OSError as error:
         raise InputError(f"{path}: cannot read ({error.strerror})") from None
     return Capture(mask_credentials(url), when, "file", body, f"file:{path}")
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
 
 
 class WarcArchive:
@@ -189,10 +231,10 @@ class WarcArchive:
     def write(
         self, url: str, when: datetime, status: int, headers: tuple[tuple[str, str], ...], body: bytes | None
     ) -> None:
-        """Append one capture: a response with `body`, or a revisit when `body` is None (304)."""
+        """Append one capture: a response with `body` (b"" for a redirect), or a revisit when `body` is None (304)."""
         url = mask_credentials(url)  # a WARC-Target-URI never carries a password
         date = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-        http = StatusAndHeaders(f"{status} {'Not Modified' if body is None else 'OK'}", list(headers), protocol="HTTP/1.1")
+        http = StatusAndHeaders(f"{status} {_reason(status)}", list(headers), protocol="HTTP/1.1")
         with self._lock:
             writer = self._rotate()
             if body is None:

@@ -85,6 +85,12 @@ class FeedConfig(_Strict):
     def fetch_url(self) -> str:
         """The URL to request, with the credentials the config gives."""
         return self._fetch_url or self.url
+    # Whether an entry's linked page stands for its text: "auto" when the feed carries a
+    # summary only (tracker.pages.use_page), "always", or "never".
+    pages: Literal["auto", "always", "never"] = "auto"
+    # Off, the daemon fetches this feed's article pages without asking the site's robots.txt
+    # (for a site that allowed it otherwise, or one's own).
+    robots: bool = True
 
 
 class OpmlConfig(_Strict):
@@ -150,6 +156,23 @@ class PollingConfig(_Strict):
         if self.min_interval_seconds > self.max_interval_seconds:
             raise ValueError("min_interval_seconds is larger than max_interval_seconds")
         return self
+
+
+class PagesConfig(_Strict):
+    """`[pages]`: how the daemon fetches items' article pages (tracker.pagefetch), beside and
+    never in the way of feed polling. Timeouts, User-Agent and private addresses are `[polling]`'s."""
+
+    fetch: bool = True
+    workers: int = Field(default=2, ge=1, le=64)
+    host_delay_seconds: float = Field(default=5.0, ge=0, le=3600)
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=5 * 1024 * 1024)
+    robots_cache_seconds: int = Field(default=86400, ge=60)
+    # Pages of items first seen longer ago are not fetched (an ingested archive's years of items).
+    max_age_hours: float = Field(default=48.0, gt=0)
+    # A page fetched is asked again (conditionally) this long after, while its item is young; 0: never.
+    revisit_hours: float = Field(default=24.0, ge=0)
+    refill_seconds: float = Field(default=10.0, gt=0, le=3600)
+    queue: int = Field(default=200, ge=1, le=100_000)
 
 
 class ArchiveConfig(_Strict):
@@ -242,6 +265,7 @@ class Config(_Strict):
     database: DatabaseConfig = DatabaseConfig()
     detection: DetectionConfig = DetectionConfig()
     polling: PollingConfig = PollingConfig()
+    pages: PagesConfig = PagesConfig()
     archive: ArchiveConfig = ArchiveConfig()
     log: LogConfig = LogConfig()
     status: StatusConfig = StatusConfig()

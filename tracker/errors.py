@@ -47,6 +47,15 @@ class FetchError(TrackerError):
         self.message = message
 
 
+class PageError(TrackerError):
+    """An article page that is not read (too large, not HTML, unreadable); `kind` names why for storage."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
 class ParseError(TrackerError):
     """Bytes that should be a feed are not one we can read."""
 

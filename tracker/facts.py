@@ -104,4 +104,5 @@ def item_facts(
         story_size=sizes.story,
         full_size=sizes.full,
         claimed_date_rejected=item.claimed_rejected if item.claimed_at is None else None,
+        text_from_page=sizes.from_page,
     )

@@ -44,7 +44,8 @@ from tracker.errors import BlockedAddressError, FetchError
 from tracker.redact import mask_credentials
 
 ERROR_KINDS = ("timeout", "connection", "tls", "http_status", "too_large", "redirect_loop",
-               "too_many_redirects", "invalid_url", "rate_limited", "gone", "blocked_address")
+               "too_many_redirects", "invalid_url", "rate_limited", "gone", "blocked_address",
+               "unwanted_type")
 
 ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
           "application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5")
@@ -70,6 +71,10 @@ class FetchPolicy:
     max_body_bytes: int = 10 * 1024 * 1024   # counted AFTER decompression (gzip/deflate/br bombs)
     max_redirects: int = 5
     allow_private_addresses: bool = False   # loopback, RFC 1918, link-local… (tests, intranets)
+    accept: str = ACCEPT
+    # Media types a 2xx body may have (empty: any). Another type is refused before its body
+    # is read; a response without a Content-Type is read (the caller sniffs it).
+    content_types: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         timeouts = (self.connect_timeout, self.read_timeout, self.total_timeout)
@@ -116,6 +121,7 @@ class FetchResult:
     error_message: str | None
     bytes_read: int                 # body bytes after decompression
     headers: Headers                # final response headers as received
+    redirects: tuple[tuple[str, int, str], ...] = ()  # (url, status, location) of each hop followed
 
     @property
     def ok(self) -> bool:
@@ -136,6 +142,7 @@ class _Progress:
     fetched_at: datetime
     started: float
     hops: list[int] = field(default_factory=list)
+    chain: list[tuple[str, int, str]] = field(default_factory=list)
     status: int | None = None
     headers: Headers = ()
     bytes_read: int = 0
@@ -152,7 +159,7 @@ class _Progress:
             etag=self.validators.etag, last_modified=self.validators.last_modified,
             not_modified=False, permanent_redirect=None, gone=False, retry_after_s=None,
             cache_max_age_s=None, expires_at=None, error_kind=None, error_message=None,
-            bytes_read=self.bytes_read, headers=self.headers)
+            bytes_read=self.bytes_read, headers=self.headers, redirects=tuple(self.chain))
         values.update(fields)
         # A result is logged, stored and archived: the URL's password stays in the request.
         for key in ("requested_url", "final_url", "permanent_redirect", "error_message"):
@@ -173,7 +180,7 @@ class Fetcher:
         # unrelated publishers (Go's default client, under Miniflux, keeps none either).
         no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
         self._client = httpx.Client(
-            headers={"User-Agent": policy.user_agent, "Accept": ACCEPT,
+            headers={"User-Agent": policy.user_agent, "Accept": policy.accept,
                      "Accept-Encoding": ACCEPT_ENCODING},
             cookies=no_cookies, follow_redirects=False, transport=_GuardedTransport(self.guard),
             timeout=_hop_timeout(policy, policy.total_timeout))
@@ -257,6 +264,7 @@ class Fetcher:
                         f"more than {policy.max_redirects} redirects"))
                 seen.add(_loop_key(target))
                 progress.hops.append(status)
+                progress.chain.append((progress.final_url, status, str(target)))
 
     def _final(self, resp: httpx.Response, progress: _Progress, deadline: float) -> FetchResult:
         """Turn the last response of the chain into a result, reading the body on 2xx."""
@@ -278,6 +286,9 @@ class Fetcher:
         if status == 304:
             return progress.result(not_modified=True, permanent_redirect=moved_to, **fresh, **meta)
         if 200 <= status < 300:
+            unwanted = _unwanted_type(meta["content_type"], self.policy.content_types)
+            if unwanted:
+                return progress.result(error_kind="unwanted_type", error_message=unwanted, **meta)
             cap = self.policy.max_body_bytes
             declared = (_header(headers, "content-length") or "").strip()
             # Content-Length is the *encoded* size, so it can prove "too big", never "small".
@@ -404,6 +415,16 @@ def _conditional_headers(validators: Validators) -> dict[str, bytes]:
             except UnicodeEncodeError:
                 headers[name] = value.encode("utf-8")
     return headers
+
+
+def _unwanted_type(content_type: str | None, wanted: tuple[str, ...]) -> str | None:
+    """Why a body of `content_type` is not read, or None when it is one of `wanted`."""
+    if not wanted or not content_type:
+        return None
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media in wanted:
+        return None
+    return f"Content-Type {media[:100]!r} is not one of {', '.join(wanted)}"
 
 
 def _header(headers: Headers, name: str) -> str | None:

@@ -99,6 +99,21 @@ def host_of(url: str | None) -> str | None:
     return host.removeprefix("www.") if host else None
 
 
+# Second-level labels under which a site's own name is the third label (bbc.co.uk).
+_SHARED_SECOND = {"co", "com", "org", "net", "gov", "ac", "edu", "ne", "or", "go"}
+
+
+def site_of(url: str | None) -> str | None:
+    """The site a URL is on: its host without subdomains (news.x.org and www.x.org are one
+    site, as are a.x.co.uk and x.co.uk)."""
+    host = host_of(url)
+    if not host:
+        return None
+    labels = host.split(".")
+    keep = 3 if len(labels) >= 3 and labels[-2] in _SHARED_SECOND else 2
+    return ".".join(labels[-keep:])
+
+
 def guid_key(entry: ParsedEntry) -> str | None:
     """The GUID identity of an entry, if it has a GUID."""
     return f"guid:{entry.guid}" if entry.guid else None

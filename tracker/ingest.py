@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from tracker.archive import Skipped, is_warc, read_feed_file, read_warc
 from tracker.errors import IngestInterrupted, InputError, ParseError
-from tracker.model import Capture, IngestReport, ParsedFeed
+from tracker.model import Capture, IngestReport, PageCapture, PageRedirect, ParsedFeed
 from tracker.parse import parse_capture_body
 from tracker.pipeline import Pipeline
 from tracker.workers import share_of
@@ -32,7 +32,10 @@ from tracker.workers import share_of
 log = logging.getLogger(__name__)
 
 
-def _captures(paths: Sequence[Path], url: str | None, captured_at: datetime | None, skipped: Counter[str]) -> Iterator[Capture]:
+Page = PageCapture | PageRedirect
+
+
+def _captures(paths: Sequence[Path], url: str | None, captured_at: datetime | None, skipped: Counter[str]) -> Iterator[Capture | Page]:
     for path in paths:
         if is_warc(path):
             for record in read_warc(path):
@@ -53,7 +56,7 @@ def plan_shares(paths: Sequence[Path], url: str | None, captured_at: datetime | 
     """Which of `count` processes ingests each feed, balanced by the feeds' captures (the
     largest feed first, each to the least loaded process): a hash alone can leave one
     process with most of the work when there are few feeds."""
-    sizes = Counter(capture.feed_url for capture in _captures(paths, url, captured_at, Counter()))
+    sizes = Counter(c.feed_url for c in _captures(paths, url, captured_at, Counter()) if isinstance(c, Capture))
     load = [0] * count
     plan: dict[str, int] = {}
     for feed, size in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -182,8 +185,17 @@ def ingest_paths(
             last = now
             on_progress(Progress(report.captures + report.skipped_known, report.new_items, report.errors, now - started))
 
-    def unstored(captures: Iterator[Capture]) -> Iterator[Capture]:
+    def unstored(captures: Iterator[Capture | Page]) -> Iterator[Capture]:
         for capture in captures:
+            if not isinstance(capture, Capture):
+                # An article page or a redirect: stored now (the pipeline joins it to its item
+                # whichever of the two arrives first), by one share only.
+                if share is None or share[0] == 0:
+                    if isinstance(capture, PageCapture):
+                        report.add(pipeline.process_page(capture))
+                    else:
+                        report.add(pipeline.process_redirect(capture))
+                continue
             if pipeline.is_stored(capture):
                 report.skipped_known += 1
                 tick()
@@ -193,7 +205,10 @@ def ingest_paths(
     captures = _captures(paths, url, captured_at, skipped)
     if share is not None:
         index, count = share
-        captures = (c for c in captures if (plan or {}).get(c.feed_url, share_of(c.feed_url, count)) == index)
+        captures = (
+            c for c in captures
+            if not isinstance(c, Capture) or (plan or {}).get(c.feed_url, share_of(c.feed_url, count)) == index
+        )
     if workers is None:
         # Plain feed files are a capture each: a parser process would cost more to start than to use.
         workers = default_workers() if any(is_warc(path) for path in paths) else 0
@@ -226,6 +241,8 @@ def ingest_paths(
             signal.signal(signal.SIGINT, previous)
         stream.close()  # stops the parser processes now, not whenever the generator is collected
         bar.close()
+    if report.pages:
+        report.pages_unmatched = pipeline.unjoined_pages()
     _finish(report, _counted_here(skipped, share))
     return report
 

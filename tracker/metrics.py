@@ -26,6 +26,7 @@ from tracker.fetch import ERROR_KINDS
 from tracker.health import Answer, Liveness
 from tracker.logs import fields
 from tracker.model import utcnow
+from tracker.pagefetch import PAGE_OUTCOMES, PageOutcome
 from tracker.poll import PollOutcome
 from tracker.store.gauges import FEED_STATES, DatabaseGauges
 
@@ -61,6 +62,16 @@ class Metrics:
         self.poll_duration = Histogram(
             "tracker_poll_duration_seconds", "Time to fetch one feed (connect to last byte).", buckets=DURATION_BUCKETS, registry=r,
         )
+        self.pages = Counter(
+            "tracker_page_fetches", "Article page requests by outcome: ok, not_modified, robots_disallowed, store, or a fetch error.",
+            ["outcome"], registry=r,
+        )
+        for outcome in (*PAGE_OUTCOMES, *ERROR_KINDS):
+            if outcome != "unwanted_type":  # a page's is counted as not_html
+                self.pages.labels(outcome)
+        self.page_duration = Histogram(
+            "tracker_page_fetch_duration_seconds", "Time to fetch one article page.", buckets=DURATION_BUCKETS, registry=r,
+        )
         self.new_items = Counter("tracker_new_items", "Items first seen by this daemon's polls.", registry=r)
         self.republications_found = Counter(
             "tracker_republications_found", "Republications found by this daemon's polls.", registry=r,
@@ -84,6 +95,12 @@ class Metrics:
         self.poll_duration.observe(outcome.duration_s)
         self.new_items.inc(outcome.report.new_items)
         self.republications_found.inc(outcome.report.republications)
+
+    def observe_page(self, outcome: PageOutcome) -> None:
+        """Count one finished page request: its outcome and, when it reached the site, its duration."""
+        self.pages.labels(outcome.outcome).inc()
+        if outcome.outcome != "robots_disallowed":
+            self.page_duration.observe(outcome.duration_s)
 
     def watch(self, liveness: Callable[[], Liveness], gauges: Callable[[], Answer[DatabaseGauges]]) -> None:
         """Export the scheduler's liveness and the database's gauges, read at each scrape."""
@@ -134,6 +151,11 @@ class _StateCollector(Collector):
             feeds.add_metric([state], stored.feeds.get(state, 0))
         yield feeds
         yield GaugeMetricFamily("tracker_items", "Items stored.", value=stored.items)
+        pages = GaugeMetricFamily("tracker_item_pages", "Items by article page state: wanted, used, not_used, failed (retried), gone.",
+                                  labels=["state"])
+        for state, count in stored.pages.items():
+            pages.add_metric([state], count)
+        yield pages
         yield GaugeMetricFamily("tracker_republications", "Republications stored (copy → parent edges).", value=stored.republications)
         now = utcnow()
         if stored.newest_capture_at is not None:

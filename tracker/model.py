@@ -39,6 +39,53 @@ class Capture:
 
 
 @dataclass(frozen=True)
+class PageCapture:
+    """One fetch of an article page (a feed entry's link): what the server answered.
+
+    `url` is the URL asked for, `final_url` the one answered after redirects (`redirects`:
+    those in between). `body` is None when the fetch failed (`error`, `error_kind`) or the
+    server answered 304 Not Modified. `source` is "fetch" or the archive record it came from.
+    """
+
+    url: str
+    final_url: str
+    fetched_at: datetime
+    status: int | None
+    headers: tuple[tuple[str, str], ...]
+    body: bytes | None
+    source: str = "fetch"
+    redirects: tuple[str, ...] = ()
+    error: str | None = None
+    error_kind: str | None = None
+
+    def header(self, name: str) -> str | None:
+        """The first value of an HTTP header (case-insensitive), or None."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key.lower() == wanted), None)
+
+
+@dataclass(frozen=True)
+class PageRedirect:
+    """An archived redirect: `url` answered with a redirect to `location` (absolute)."""
+
+    url: str
+    location: str
+    when: datetime
+    source: str
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """An item whose page is wanted: its link, and what a conditional GET needs."""
+
+    item_id: int
+    url: str
+    attempts: int
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True)
 class Attribution:
     """A credit an item gives to another publication ("appeared first on X", `<source>`, …).
 
@@ -167,6 +214,11 @@ class IngestReport:
     new_copies: list[int] = field(default_factory=list)
     # Why the database refused the capture, when it did (the capture is stored as failed).
     store_error: str | None = None
+    # Article pages: stored, whose article became an item's text, matching no item (yet), failed.
+    pages: int = 0
+    pages_used: int = 0
+    pages_unmatched: int = 0
+    pages_failed: int = 0
 
     def add(self, other: IngestReport) -> None:
         """Accumulate another report into this one."""
@@ -181,6 +233,10 @@ class IngestReport:
         self.warnings.extend(other.warnings)
         self.new_copies.extend(other.new_copies)
         self.store_error = self.store_error or other.store_error
+        self.pages += other.pages
+        self.pages_used += other.pages_used
+        self.pages_unmatched += other.pages_unmatched
+        self.pages_failed += other.pages_failed
 
 
 @dataclass
@@ -216,6 +272,7 @@ class VersionPrints:
     signature: bytes
     lead_signature: bytes
     paragraph_keys: tuple[int, ...]
+    from_page: bool = False
 
 
 @dataclass(frozen=True)
@@ -224,3 +281,4 @@ class Sizes:
 
     story: int
     full: int
+    from_page: bool = False

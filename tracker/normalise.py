@@ -192,6 +192,11 @@ def to_document(entry: ParsedEntry) -> Document:
     return replace(document, truncated=True) if cut or entry.content_cut else document
 
 
+def credits_in(paragraphs: Iterable[str]) -> list[Attribution]:
+    """The credits given by paragraphs of plain text (a page's article, say)."""
+    return list(dict.fromkeys(credit for paragraph in paragraphs if (credit := _credit(paragraph, {}))))
+
+
 def is_credit(paragraph: str) -> bool:
     """True when a paragraph is a syndication credit line rather than story text."""
     return any(pattern.match(paragraph) for _, pattern in _CREDIT_PATTERNS)

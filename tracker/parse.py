@@ -1,4 +1,5 @@
-"""Parse stage: feed bytes → `ParsedFeed`. feedparser lives here and nowhere else.
+"""Parse stage: feed bytes → `ParsedFeed`. feedparser lives here and nowhere else
+(JSON Feed has its own reader, tracker.jsonfeed, which this one hands JSON to).
 
 feedparser is lenient on purpose (real feeds are broken in every possible way); we keep
 what it recovers and report its complaint as a warning. Bytes that are not a feed at
@@ -7,7 +8,6 @@ all (an HTML page, an error document) raise ParseError.
 
 from __future__ import annotations
 
-import html
 import re
 import secrets
 from datetime import datetime
@@ -17,53 +17,24 @@ import feedparser
 
 from tracker.dates import claimed_date
 from tracker.errors import ParseError
+from tracker.feedtext import ENTRY_MARKUP_MAX, FIELD_MAX, clean, clean_opt, text_value  # noqa: F401 (FIELD_MAX: the caps are named here too)
+from tracker.identity import site_of
+from tracker.jsonfeed import is_json_body, parse_json_feed
 from tracker.model import Attribution, ParsedEntry, ParsedFeed
-
-_TAG = re.compile(r"<[^>]+>")
-# What no database column should hold: NUL (PostgreSQL refuses it) and the other C0
-# controls but tab and newlines. Lone surrogates (from "&#xD800;") cannot be encoded at all.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def clean(value: str) -> str:
-    """A string from a feed made storable anywhere: no NUL or C0 controls, valid Unicode."""
-    value = _CONTROLS.sub("", value)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        value = value.encode("utf-8", "replace").decode("utf-8")
-    return value
-
+from tracker.pages import public_link
 
 # What one entry may bring out of the parse stage (characters): the body (content or
 # summary) is cut to ENTRY_MARKUP_MAX, a one-line field (title, link, GUID, author, names)
-# to FIELD_MAX, before anything copies them. Normal entries are far below both; a hostile
-# 50 MB entry otherwise costs gigabytes in every later stage (and in pickling between
-# processes). The body's full length is kept (`ParsedEntry.content_chars`).
-ENTRY_MARKUP_MAX = 1_000_000
-FIELD_MAX = 10_000
-# A text longer than this in one piece of the document (bytes) is cut before feedparser
-# reads it (`_cut_long_texts`): at most 4 bytes a character, it still holds more than
-# ENTRY_MARKUP_MAX characters.
+# to FIELD_MAX (tracker.feedtext), before anything copies them. Normal entries are far below
+# both; a hostile 50 MB entry otherwise costs gigabytes in every later stage (and in
+# pickling between processes). The body's full length is kept (`ParsedEntry.content_chars`).
+# A text longer than RUN_MAX_BYTES in one piece of the document (bytes) is cut before
+# feedparser reads it (`_cut_long_texts`): at most 4 bytes a character, it still holds more
+# than ENTRY_MARKUP_MAX characters.
 RUN_MAX_BYTES = 4 * ENTRY_MARKUP_MAX
 _CONTINUATION = bytes(range(0x80, 0xC0))  # a character is counted by its bytes but these
 _STEP = 1 << 20
-
-
-def _clean_opt(value: object) -> str | None:
-    if not value:
-        return None
-    return clean(str(value)[:FIELD_MAX]).strip() or None
 _ROOT_END = re.compile(rb"</(?:[\w-]+:)?(?:rss|feed|RDF|rdf)\s*>\s*(?:<!--.*?-->\s*)*$", re.DOTALL)
-
-
-def _text_value(value: str | None, is_html: bool) -> str:
-    if not value:
-        return ""
-    value = clean(value[:FIELD_MAX])
-    if is_html:
-        value = html.unescape(_TAG.sub(" ", value))
-    return " ".join(value.split())
 
 
 # Numeric character references to UTF-16 surrogates: no character, and some XML readers
@@ -89,10 +60,10 @@ def _claim(entry: Any, captured_at: datetime | None) -> tuple[datetime | None, s
 
 def _link(entry: Any) -> str | None:
     if entry.get("link"):
-        return _clean_opt(entry["link"])
+        return clean_opt(entry["link"])
     for link in entry.get("links", ()):
         if link.get("rel", "alternate") == "alternate" and link.get("href"):
-            return _clean_opt(link["href"])
+            return clean_opt(link["href"])
     return None
 
 
@@ -159,17 +130,22 @@ def _body(entry: Any, mark: str) -> tuple[str, bool, str, int]:
     return clean(best[:ENTRY_MARKUP_MAX]), best_html, other, served
 
 
-def _declared_sources(entry: Any) -> tuple[Attribution, ...]:
+def _declared_sources(entry: Any, own_link: str | None) -> tuple[Attribution, ...]:
     found: list[Attribution] = []
     source = entry.get("source")
     if source:
-        name = _clean_opt(source.get("title"))
-        url = _clean_opt(source.get("href") or source.get("link"))
+        name = clean_opt(source.get("title"))
+        url = clean_opt(source.get("href") or source.get("link"))
         if name or url:
             found.append(Attribution("source_element", name, url))
     for link in entry.get("links", ()):
         if link.get("rel") == "via" and link.get("href"):
-            found.append(Attribution("via_link", _clean_opt(link.get("title")), _clean_opt(link["href"])))
+            found.append(Attribution("via_link", clean_opt(link.get("title")), clean_opt(link["href"])))
+        if link.get("rel") == "canonical" and own_link:
+            # An entry naming another site's article its canonical form credits it; on its own site it is its identity.
+            canonical = public_link(clean_opt(link.get("href")), own_link)
+            if canonical and site_of(canonical) != site_of(own_link):
+                found.append(Attribution("canonical", None, canonical))
     return tuple(found)
 
 
@@ -177,30 +153,33 @@ def _entry(entry: Any, mark: str, captured_at: datetime | None) -> ParsedEntry:
     body, body_is_html, summary, served = _body(entry, mark)
     claimed_at, rejected = _claim(entry, captured_at)
     title_detail = entry.get("title_detail", {})
-    title = _text_value(entry.get("title"), "html" in (title_detail.get("type") or ""))
+    title = text_value(entry.get("title"), "html" in (title_detail.get("type") or ""))
+    link = _link(entry)
     return ParsedEntry(
-        guid=_clean_opt(entry.get("id")),
-        link=_link(entry),
+        guid=clean_opt(entry.get("id")),
+        link=link,
         title=title,
-        author=_clean_opt(entry.get("author")),
+        author=clean_opt(entry.get("author")),
         claimed_at=claimed_at,
         content=body,
         content_is_html=body_is_html,
         summary=summary,
-        attributions=_declared_sources(entry),
+        attributions=_declared_sources(entry, link),
         claimed_rejected=rejected,
         content_chars=served,
     )
 
 
 def parse_feed(body: bytes, content_type: str | None = None, captured_at: datetime | None = None) -> ParsedFeed:
-    """Parse feed bytes (any RSS, Atom, RDF or JSON-less feed feedparser knows).
+    """Parse feed bytes: any RSS, Atom or RDF feedparser knows, or a JSON Feed (tracker.jsonfeed).
 
     Raises ParseError when the bytes are not a feed. Sanitising and relative-URI
     resolution are off: the tracker never renders the HTML, it only reads its text,
     and they double feedparser's cost. With `captured_at` (naive UTC), an entry dated after
     the capture (beyond tracker.dates.CLOCK_SKEW) claims no date.
     """
+    if is_json_body(body, content_type):
+        return parse_json_feed(body, captured_at)
     headers = {"content-type": content_type} if content_type else None
     body = _SURROGATE_REF.sub(b"&#xFFFD;", body)
     # A mark no feed can forge: a feed's own text never says what was cut from it.
@@ -222,8 +201,8 @@ def parse_feed(body: bytes, content_type: str | None = None, captured_at: dateti
     feed = parsed.get("feed", {})
     ttl = str(feed.get("ttl") or "").strip()
     return ParsedFeed(
-        title=_text_value(feed.get("title"), False) or None,
-        site_url=_clean_opt(feed.get("link")),
+        title=text_value(feed.get("title"), False) or None,
+        site_url=clean_opt(feed.get("link")),
         entries=tuple(_entry(e, mark, captured_at) for e in parsed.entries),
         warning=str(problem) if problem else None,
         ttl_seconds=int(ttl) * 60 if ttl.isdigit() else None,

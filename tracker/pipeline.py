@@ -35,6 +35,7 @@ from tracker.identity import (
 from tracker.model import Attribution, Capture, Document, IngestReport, ParsedEntry, ParsedFeed, VersionPrints, utcnow
 from tracker.normalise import document_from_paragraphs, story_paragraphs, to_document, words_without_urls
 from tracker.parse import parse_capture_body
+from tracker.pipeline_pages import PagesMixin
 from tracker.store import evidence, items, locks, matching
 from tracker.store import directory as directory_store
 from tracker.store.directory import Generation, generation, load_directory
@@ -79,7 +80,7 @@ def _warn_of_reused_guids(entries: list[ParsedEntry], report: IngestReport) -> N
             report.warnings.append(f"GUID {entry.guid[:120]!r} is on two different entries of one capture; the first is kept")
 
 
-class Pipeline:
+class Pipeline(PagesMixin):
     """Turns captures into stored provenance. Every fact it decides from is read from SQL
     when needed; it keeps only the directory of feeds and publishers (see `_writing`)."""
 
@@ -322,7 +323,7 @@ class Pipeline:
             dirty |= evidence.first_seen_between(session, feed_id, capture.captured_at, following)
         rematch: set[int] = set()
         if parsed:
-            rematch = self._entries(session, feed_id, publisher_id, parsed.entries, capture.captured_at, report, dirty)
+            rematch = self._entries(session, feed_id, publisher_id, parsed.entries, capture.captured_at, report, dirty, capture.feed_url)
         if report.new_items or report.updates:
             evidence.count_capture(session, capture_id, report.new_items, report.updates)
         # In batches, as the rebuild does: one batch's facts are read at once, and a capture
@@ -346,7 +347,7 @@ class Pipeline:
     # -- entries, items, versions ---------------------------------------------------
     def _entries(
         self, session: Session, feed_id: int, publisher_id: int, entries: Iterable[ParsedEntry], when: datetime,
-        report: IngestReport, dirty: set[int],
+        report: IngestReport, dirty: set[int], feed_url: str,
     ) -> set[int]:
         """Store the entries of a capture; return the items whose matches must be recomputed."""
         rematch: set[int] = set()
@@ -354,6 +355,7 @@ class Pipeline:
         entries = list(entries)
         _warn_of_reused_guids(entries, report)
         lookup = items.PublisherItems(session, publisher_id, {key for entry in entries for key in entry_keys(entry)})
+        new: list[tuple[int, int, str | None, Document]] = []
         for resolution in resolve(entries, feed_id, lookup):
             entry = resolution.entry
             if resolution.item_id is None:
@@ -363,6 +365,7 @@ class Pipeline:
                 item_id = self._new_item(session, publisher_id, feed_id, entry, resolution.keys, document, when)
                 report.new_items += 1
                 rematch |= self._new_version(session, publisher_id, item_id, (), entry, document, when)
+                new.append((item_id, publisher_id, entry.link or None, document))
                 continue
             item = lookup.items[resolution.item_id]
             missing = lookup.missing_keys(item.item_id, resolution.keys)
@@ -393,6 +396,8 @@ class Pipeline:
             versions = matching.versions_of(session, [item.item_id])[item.item_id]
             rematch |= self._new_version(session, publisher_id, item.item_id, versions, entry, document, when)
         items.touch_sightings(session, sightings)
+        if new:
+            rematch |= self._pages_for_new_items(session, feed_url, new, report)
         return rematch
 
     @staticmethod
@@ -450,19 +455,28 @@ class Pipeline:
         entry: ParsedEntry, document: Document, when: datetime,
     ) -> set[int]:
         """Store a new text of an item; return the items whose matches must be recomputed."""
+        served = entry.content_chars if entry.content_chars is not None else len(entry.content)
+        return self._store_version(session, publisher_id, item_id, versions, entry.title, raw_hash(entry), document, when,
+                                   body_chars=served)
+
+    def _store_version(
+        self, session: Session, publisher_id: int, item_id: int, versions: Sequence[VersionPrints], title: str, raw: str,
+        document: Document, when: datetime, from_page: bool = False, body_chars: int | None = None,
+    ) -> set[int]:
+        """Store a text of an item (from its feed, or its page's article); return the items
+        whose matches must be recomputed."""
         held = {k for v in versions for k in v.paragraph_keys}
         fresh = evidence.count_paragraphs(
             session, publisher_id, item_id, set(document.keys) - held, self.detection.boilerplate_min_items
         )
-        prints = self.fingerprints(session, publisher_id, document, entry.title)
+        prints = self.fingerprints(session, publisher_id, document, title)
         items.insert_version(
             session,
             {
-                "item_id": item_id, "version": len(versions) + 1, "content_hash": text_hash(entry.title, document.paragraphs),
-                "seen_at": when, "raw_hash": raw_hash(entry), "title": entry.title, "text": document.text,
-                "body_chars": entry.content_chars if entry.content_chars is not None else len(entry.content),
-                "text_truncated": document.truncated,
-                **version_columns(prints), "paragraph_keys": pack_keys(document.keys),
+                "item_id": item_id, "version": len(versions) + 1, "content_hash": text_hash(title, document.paragraphs),
+                "seen_at": when, "raw_hash": raw, "title": title, "text": document.text,
+                "body_chars": body_chars, "text_truncated": document.truncated,
+                **version_columns(prints), "paragraph_keys": pack_keys(document.keys), "from_page": from_page,
             },
         )
         matching.add_buckets(session, item_id, self.detector.buckets(

@@ -51,6 +51,8 @@ class ItemFacts:
     story_size: int = 0
     full_size: int = 0
     claimed_date_rejected: str | None = None  # why the item's date string was no claim
+    # Its text for matching is the article of its page (tracker.pages), not its feed entry.
+    text_from_page: bool = False
 
     @property
     def order_key(self) -> tuple[datetime, int, int, datetime, str, int]:
@@ -169,6 +171,12 @@ def _relation(sim: Similarity, size: int, parent_size: int, credited_by_url: boo
     return "rewrite"
 
 
+def _page_sides(item: ItemFacts, parent: ItemFacts) -> dict[str, list[str]]:
+    """Which side of a match was compared by its page's article (the match came from the page)."""
+    sides = [side for side, page in (("item", item.text_from_page), ("parent", parent.text_from_page)) if page]
+    return {"from_page": sides} if sides else {}
+
+
 def decide(items: Sequence[ItemFacts], edges: Iterable[Edge]) -> list[Decision]:
     """Decide the provenance of every item of one connected group of matches."""
     by_id = {i.item_id: i for i in items}
@@ -201,6 +209,8 @@ def decide(items: Sequence[ItemFacts], edges: Iterable[Edge]) -> list[Decision]:
             base_evidence["credits"] = list(item.credit_labels)
         if item.claimed_date_rejected:
             base_evidence["claimed_date_rejected"] = item.claimed_date_rejected
+        if item.text_from_page:
+            base_evidence["text"] = "page"
         if not choices:
             # A story's first item that credits a publisher we follow but whose item we
             # never saw (it left the feed before we looked) still names its origin.
@@ -247,6 +257,7 @@ def decide(items: Sequence[ItemFacts], edges: Iterable[Edge]) -> list[Decision]:
                     "containment": round(sim.a_in_b, 4),
                     "shared_shingles": sim.shared,
                     "credited": ("url", "publisher")[2 - credit] if credit else None,
+                    **_page_sides(item, parent),
                 },
                 "alternatives": [
                     {"item_id": c[4].item_id, "coverage": round(c[0], 4), "jaccard": round(c[2], 4)}

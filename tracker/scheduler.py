@@ -42,6 +42,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from tracker.addresses import AddressGuard
 from tracker.alerts import Alerts
 from tracker.config import Config, load_config
 from tracker.deliver import DeliveryThread
@@ -52,6 +53,8 @@ from tracker.logs import fields
 from tracker.metrics import METRICS, record_database_error
 from tracker.model import utcnow
 from tracker.opsserver import OpsServer
+from tracker.pagefetch import PageFetcher, PageOutcome
+from tracker.pagework import DaemonPages
 from tracker.pipeline import Pipeline
 from tracker.poll import FeedToPoll, Poller, PollOutcome
 from tracker.store import heartbeats, leases, locks
@@ -73,6 +76,8 @@ LOAD_GRACE_SECONDS = 15 * 60
 # a dispatch interval) for another writer's lock, then the tick tries again next time:
 # a long ingest transaction must not stall the dispatch loop (nor trip the watchdog).
 TICK_BUSY_SECONDS = 5.0
+# Page fetches in flight at shutdown get this long; one cut short is not recorded (still wanted).
+PAGES_STOP_SECONDS = 5.0
 
 
 def worker_id() -> str:
@@ -91,9 +96,14 @@ class Daemon:
 
     def __init__(
         self, config: Config, config_path: Path | None = None, on_poll: Callable[[PollOutcome], None] | None = None,
-        http_port_offset: int = 0,
+        http_port_offset: int = 0, page_guard: AddressGuard | None = None,
     ) -> None:
+        """`page_guard`: which addresses article pages may be fetched from (default: `[polling]`'s policy)."""
         self.config = config
+        self._page_guard = page_guard
+        self._pages: PageFetcher | None = None
+        self._page_store: DaemonPages | None = None
+        self.on_page: Callable[[PageOutcome], None] | None = None
         self.worker_id = worker_id()
         self._http_port_offset = http_port_offset
         self._tidied_at: float | None = None
@@ -177,6 +187,10 @@ class Daemon:
         )
         self._scheduler.start()
         self._delivery.start()
+        if self.config.pages.fetch:
+            self._page_store = DaemonPages(lambda: None if self._stale else self._poller, lambda: self.config)
+            self._pages = PageFetcher(self._page_store, self.config.pages, self.config.polling, archive=self._page_store,
+                                      guard=self._page_guard, on_outcome=self._page_done).start()
 
     def shutdown(self) -> None:
         """Stop dispatching, let polls in flight finish and commit, then mark the heartbeat stopped."""
@@ -185,6 +199,10 @@ class Daemon:
         self._systemd.stopping()
         self._scheduler.shutdown(wait=True)
         self._workers.shutdown(wait=True)
+        if self._pages:
+            self._pages.stop(timeout=PAGES_STOP_SECONDS)
+        if self._page_store:
+            self._page_store.close()
         try:
             if self._poller:
                 self._poller.release()  # leases of polls that failed: the feeds are free at once
@@ -222,6 +240,9 @@ class Daemon:
         if config.http != old.http:
             log.warning("http settings change only on restart; keeping the running ones")
             config = config.model_copy(update={"http": old.http})
+        if config.pages != old.pages:
+            log.warning("pages settings change only on restart; keeping the running ones")
+            config = config.model_copy(update={"pages": old.pages})
         self.config = config
         self._delivery.configure(config)
         log.info("config reloaded", extra=fields(feeds=len(config.feeds)))
@@ -254,6 +275,8 @@ class Daemon:
                     pipeline = self._poller.pipeline  # settings changed, the pipeline is fine
                     pipeline.alerts = Alerts.from_config(self.config)
                 poller = Poller(self._sessions, pipeline, self.config, owner=self.worker_id, bookkeeping=self._bookkeeping)
+                if self._poller is not None and pipeline is self._poller.pipeline:
+                    poller.lock = self._poller.lock  # one pipeline, one writer: page stores hold this lock too
                 poller.sync_feeds(list(self.config.feeds))
                 # Nothing is in flight: leases this worker still holds are of polls that failed
                 # with the database (and could not be released then). Free, they are due again.
@@ -346,6 +369,13 @@ class Daemon:
         if self._busy_since is not None:
             log.info("database free again; dispatching", extra=fields(waited_s=round(time.monotonic() - self._busy_since, 1)))
             self._busy_since = None
+
+    def _page_done(self, outcome: PageOutcome) -> None:
+        METRICS.observe_page(outcome)
+        if outcome.report is not None and outcome.report.new_copies:
+            self._delivery.wake()
+        if self.on_page:
+            self.on_page(outcome)
 
     def _done(self, feed_id: int) -> None:
         with self._state_lock:

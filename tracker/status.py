@@ -22,6 +22,7 @@ from tracker.config import Config
 from tracker.model import utcnow
 from tracker.store import heartbeats, schema
 from tracker.store.database import describe, open_reader
+from tracker.store.pagefetch import failing_pages, failure_kinds, page_states
 from tracker.output import counted
 from tracker.terminal import inline
 
@@ -108,6 +109,7 @@ def status_report(config: Config, max_failing_share: float | None = None, requir
                 .where(schema.Provenance.parent_item_id.is_not(None), schema.Item.first_seen_at >= now - span)
             ) or 0
             found.append(f"{label}: {counted(items, 'new item')}, {counted(copies, 'republication')}")
+        pages, page_kinds, page_failures = page_states(session), failure_kinds(session), failing_pages(session, 5)
     lines = [f"database: {describe(config.database.url)}"]
     problems: list[str] = []
     counts = {state: sum(1 for w in workers if w.state == state) for state in (ALIVE, STALE, STOPPED)}
@@ -129,5 +131,18 @@ def status_report(config: Config, max_failing_share: float | None = None, requir
         lines.append(f"  … and {len(failing) - 20} more")
     if active and len(failing) > share * active:
         problems.append(f"{len(failing)} of {counted(active, 'active feed')} failing (more than {share:.0%})")
+    lines.extend(_page_lines(pages, page_kinds, page_failures))
     lines.extend(found)
     return StatusReport("\n".join(lines), problems)
+
+
+def _page_lines(states: dict[str, int], kinds: dict[str, int], failures: list[tuple[str | None, str | None, int, str | None]]) -> list[str]:
+    """`pages: …` (article pages of summary-only items) and the latest page failures; nothing when no item wants a page."""
+    if not any(states.values()):
+        return []
+    by_kind = ", ".join(f"{n} {inline(kind)}" for kind, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
+    lines = [f"pages: {states['wanted']} wanted, {states['used']} used, {states['not_used']} not used, "
+             f"{states['failed']} failing, {states['gone']} given up" + (f" ({by_kind})" if by_kind else "")]
+    for url, kind, attempts, message in failures:
+        lines.append(f"  ✗ {inline(url or '?')}: {inline(kind or '?')} ×{attempts} — {inline((message or '')[:120])}")
+    return lines

@@ -104,6 +104,9 @@ def _ingest_summary(report: IngestReport, found: int, interrupted: bool) -> None
         f"{counted(report.captures, 'capture')} ({report.skipped_known} already stored), {counted(report.new_items, 'new item')}, "
         f"{counted(report.updates, 'update')}, {_found(found)}, {counted(report.errors + report.failed_records, 'error')}"
     )
+    if report.pages or report.pages_failed:
+        echo(f"{counted(report.pages, 'article page')}: {report.pages_used} used as an item's text, "
+             f"{report.pages_failed} unreadable or failed, {report.pages_unmatched} stored matching no item (yet)")
     if interrupted:
         echo("tracker: interrupted; everything above is stored. Run the same command again to resume "
              "(captures already stored are skipped).", err=True)

@@ -7,13 +7,14 @@ through the (feed_id, captured_at) index instead of scanning every capture.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import Session
 
 from tracker.store import schema
+from tracker.store.pagefetch import page_states
 
 FEED_STATES = ("active", "failing", "retired", "inactive")
 
@@ -27,6 +28,7 @@ class DatabaseGauges:
     republications: int
     newest_capture_at: datetime | None
     last_success_at: datetime | None
+    pages: dict[str, int] = field(default_factory=dict)  # items by page state (tracker.store.pagefetch)
 
 
 def ping(session: Session) -> None:
@@ -53,7 +55,7 @@ def read_gauges(session: Session) -> DatabaseGauges:
     newest_per_feed = select(select(func.max(c.captured_at)).where(c.feed_id == f.id).scalar_subquery().label("newest")).subquery()
     newest = session.scalar(select(func.max(newest_per_feed.c.newest)))
     last_success = session.scalar(select(func.max(f.last_success_at)))
-    return DatabaseGauges(feeds, items, republications, _naive(newest), _naive(last_success))
+    return DatabaseGauges(feeds, items, republications, _naive(newest), _naive(last_success), page_states(session))
 
 
 def _naive(value: datetime | str | None) -> datetime | None:

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tracker.fingerprint import unpack_keys, unpack_shingles
@@ -57,7 +57,7 @@ def bucket_members(session: Session, buckets: Collection[int]) -> dict[int, set[
 _v = schema.ItemVersion.__table__
 _VERSIONS = (
     select(_v.c.id, _v.c.item_id, _v.c.version, _v.c.story_shingles, _v.c.full_shingles, _v.c.signature, _v.c.lead_signature,
-           _v.c.paragraph_keys)
+           _v.c.paragraph_keys, _v.c.from_page)
     .where(_v.c.item_id.in_(bindparam("ids", expanding=True))).order_by(_v.c.item_id, _v.c.version)
 )
 
@@ -70,7 +70,7 @@ def versions_of(session: Session, ids: Collection[int]) -> dict[int, list[Versio
         for r in rows:
             found[r.item_id].append(VersionPrints(
                 r.id, r.item_id, r.version, unpack_shingles(r.story_shingles), unpack_shingles(r.full_shingles),
-                r.signature, r.lead_signature or b"", unpack_keys(r.paragraph_keys),
+                r.signature, r.lead_signature or b"", unpack_keys(r.paragraph_keys), bool(r.from_page),
             ))
     return found
 
@@ -90,9 +90,10 @@ def sizes_of(session: Session, ids: Collection[int]) -> dict[int, Sizes]:
     found: dict[int, Sizes] = {}
     for part in chunks(ids):
         rows = session.connection().execute(
-            select(v.item_id, func.max(v.shingle_count), func.max(v.full_count)).where(v.item_id.in_(part)).group_by(v.item_id)
+            select(v.item_id, func.max(v.shingle_count), func.max(v.full_count), func.max(case((v.from_page, 1), else_=0)))
+            .where(v.item_id.in_(part)).group_by(v.item_id)
         )
-        found.update({item_id: Sizes(story or 0, full or 0) for item_id, story, full in rows})
+        found.update({item_id: Sizes(story or 0, full or 0, bool(page)) for item_id, story, full, page in rows})
     return found
 
 

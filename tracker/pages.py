@@ -1,0 +1,230 @@
+"""Page stage: an article page's bytes → the article (text, title, date, canonical link).
+
+Most large publishers' feeds carry a headline and a sentence; the article is on the linked
+page, and mirrors publish the page's text. This stage reads such a page: the bytes are
+decoded (charset from the HTTP header, else the document's `<meta>`, else UTF-8, else
+detected), the article is told from the site's chrome (navigation, cookie banners,
+related links) by trafilatura, and the canonical link is read and checked.
+
+trafilatura lives here alone. Whether a feed's entry needs its page at all is
+`needs_page` (before fetching) and `use_page` (once the article is known).
+"""
+
+from __future__ import annotations
+
+import codecs
+import ipaddress
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from urllib.parse import urljoin, urlsplit
+
+from lxml.etree import ParserError
+from lxml.html import document_fromstring
+
+from tracker.addresses import address_problem
+from tracker.errors import PageError
+
+# Larger pages are refused unread: a news article is 50-500 kB of HTML; a page of many
+# megabytes is a feed of comments, an archive, or hostile. The fetcher stops reading here.
+MAX_PAGE_BYTES = 5 * 1024 * 1024
+# The article text kept (characters): a long read is ~60 kB; past this it is cut at a paragraph.
+MAX_ARTICLE_CHARS = 200_000
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+# What a page without a Content-Type starts with when it is not HTML.
+_BINARY_STARTS = (b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"RIFF", b"\x1f\x8b", b"OggS", b"ID3")
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([a-zA-Z0-9_.:-]+)", re.IGNORECASE)
+# Web pages did not exist before this; a date past tomorrow is a broken clock.
+_EARLIEST = datetime(1991, 1, 1)
+_LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".lan", ".home.arpa")
+
+PageSetting = Literal["auto", "always", "never"]
+# "auto" fetches the page of a feed text under this many words (summary feeds carry 10-55,
+# full-text feeds 70 and more: /work/shared/realfeeds), or one that ends cut short…
+SUMMARY_MAX_WORDS = 120
+_CUT_SHORT = re.compile(
+    r"(?:…|\.\.\.|\[…\]|\[\.\.\.\]|\b(?:read|continue reading|read the full|more|weiterlesen|lire la suite|leer más|"
+    r"leggi tutto|читать далее|lees verder)\W{0,20})\s*$",
+    re.IGNORECASE,
+)
+# …and uses the page when its article is this much longer than the feed's text (a feed
+# that carries the first paragraphs is as much a summary as one that carries a sentence).
+PAGE_MIN_RATIO = 2.0
+PAGE_MIN_EXTRA_WORDS = 40
+
+
+@dataclass(frozen=True)
+class Article:
+    """What a page says: its article text (paragraphs a line), and what it says of itself.
+
+    `date` is the page's published date, if it gives one in range (never used to date an
+    item earlier than its feed sighting); `canonical_url` is the page's
+    `<link rel="canonical">` (else `og:url`), absolute, http(s), not a private address.
+    """
+
+    url: str
+    text: str
+    title: str | None
+    date: datetime | None
+    canonical_url: str | None
+    site_name: str | None
+
+    @property
+    def words(self) -> int:
+        """The article's length in words."""
+        return len(self.text.split())
+
+
+def is_html(content_type: str | None, body: bytes) -> bool:
+    """Whether a response is an HTML page: by its media type, else by its first bytes."""
+    if content_type:
+        media = content_type.split(";", 1)[0].strip().lower()
+        return media in _HTML_TYPES
+    head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith(_BINARY_STARTS) or b"\x00" in head:
+        return False
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<!--")) or b"<html" in head
+
+
+def decode(body: bytes, content_type: str | None) -> str:
+    """A page's text: the charset its header names, else its `<meta>`'s, else UTF-8, else detected."""
+    for source in (_HEADER_CHARSET.search(content_type or ""), _META_CHARSET.search(body[:4096])):
+        if source is None:
+            continue
+        name = source.group(1)
+        name = name.decode("ascii", "replace") if isinstance(name, bytes) else name
+        try:
+            codec = codecs.lookup(name).name
+        except LookupError:
+            continue
+        # A page labelled latin-1 is written in windows-1252 (the HTML standard's rule).
+        codec = "cp1252" if codec in ("latin-1", "iso8859-1", "ascii") else codec
+        return body.decode(codec, "replace")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(body[:200_000]).best()
+        return body.decode(best.encoding if best else "cp1252", "replace")
+
+
+def public_link(href: str | None, base: str) -> str | None:
+    """`href` made absolute against `base`, if it is an http(s) link to a public host."""
+    if not href or not href.strip():
+        return None
+    try:
+        url = urljoin(base, href.strip())
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower().rstrip(".")
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not host or host == "localhost" or host.endswith(_LOCAL_NAMES):
+        return None
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return url
+    return None if address_problem(address) else url
+
+
+def _declared_links(markup: str, url: str) -> str | None:
+    """The page's canonical link: `<link rel=canonical>`, else `og:url`."""
+    try:
+        tree = document_fromstring(markup[:1_000_000])
+    except (ParserError, ValueError):
+        return None
+    for link in tree.iter("link"):
+        if "canonical" in (link.get("rel") or "").lower().split():
+            return public_link(link.get("href"), url)
+    for meta in tree.iter("meta"):
+        if (meta.get("property") or meta.get("name") or "").lower() == "og:url":
+            return public_link(meta.get("content"), url)
+    return None
+
+
+def _date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return when if _EARLIEST <= when <= now + timedelta(days=1) else None
+
+
+def _capped(text: str) -> str:
+    if len(text) <= MAX_ARTICLE_CHARS:
+        return text
+    cut = text.rfind("\n", 0, MAX_ARTICLE_CHARS)
+    return text[: cut if cut > 0 else MAX_ARTICLE_CHARS]
+
+
+def _extract(markup: str, url: str, **mode: bool):  # type: ignore[no-untyped-def]
+    """trafilatura's extraction of the article and the page's metadata, in one mode."""
+    from trafilatura import bare_extraction  # imported on the first page: most runs read none
+
+    try:
+        return bare_extraction(
+            # Tables off: a table-layout page would come out as one line of navigation and text.
+            markup, url=url, with_metadata=True, include_comments=False, include_tables=False, include_images=False,
+            include_links=False,
+            # The page's own metadata only: a year guessed from a URL or a © line is no date.
+            date_extraction_params={"extensive_search": False, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
+            **mode,
+        )
+    except Exception as error:  # whatever a hostile document makes an HTML reader raise
+        raise PageError("unreadable", f"{type(error).__name__}: {error}"[:300]) from None
+
+
+def extract_article(body: bytes, url: str, content_type: str | None) -> Article | None:
+    """The article of an HTML page, or None when the page holds no article text.
+
+    Raises `PageError` for a page that is not read at all: over `MAX_PAGE_BYTES`, or not
+    HTML (a PDF, an image). The text is capped at `MAX_ARTICLE_CHARS`.
+    """
+    if len(body) > MAX_PAGE_BYTES:
+        raise PageError("too_large", f"page of {len(body):,} bytes (over {MAX_PAGE_BYTES:,})")
+    if not is_html(content_type, body):
+        raise PageError("not_html", f"not an HTML page ({content_type or 'unrecognised bytes'})")
+    markup = decode(body, content_type)
+    found = _extract(markup, url, favor_precision=True)
+    if not getattr(found, "text", None):
+        # A layout the precise pass finds nothing in (no <article>, text in bare <div>s): look wider.
+        found = _extract(markup, url, favor_recall=True)
+    text = _capped("\n".join(line.strip() for line in (getattr(found, "text", None) or "").splitlines() if line.strip()))
+    if not text:
+        return None
+    return Article(
+        url=url,
+        text=text,
+        title=(getattr(found, "title", None) or None),
+        date=_date(getattr(found, "date", None)),
+        canonical_url=_declared_links(markup, url),
+        site_name=(getattr(found, "sitename", None) or None),
+    )
+
+
+def needs_page(feed_text: str, setting: PageSetting = "auto") -> bool:
+    """Whether an entry's page should be fetched, given its feed text and the feed's `pages`
+    setting: always, never, or ("auto") when the feed text is short enough to be a summary
+    or ends cut short ("…", "[...]", "Read more")."""
+    if setting == "never":
+        return False
+    text = feed_text.strip()
+    return setting == "always" or len(text.split()) < SUMMARY_MAX_WORDS or bool(_CUT_SHORT.search(text[-80:]))
+
+
+def use_page(feed_words: int, article_words: int, setting: PageSetting = "auto") -> bool:
+    """Whether a page's article stands for its item's text: always (when there is one), never,
+    or ("auto") when the article is much longer than the feed's text (which is a summary)."""
+    if setting == "never" or article_words == 0:
+        return False
+    if setting == "always":
+        return True
+    return article_words >= PAGE_MIN_RATIO * feed_words and article_words >= feed_words + PAGE_MIN_EXTRA_WORDS
