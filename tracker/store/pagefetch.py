@@ -52,6 +52,12 @@ class PageFetcherSeat:
         """Give the seat up (closing its connection releases the lock)."""
         if self._connection is not None:
             try:
+                # Unlocked first: the server ends a closed session's locks only when it notices
+                # the socket closed, and another worker may ask at once.
+                self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _FETCHER_KEY})
+            except SQLAlchemyError:
+                pass
+            try:
                 # Closed for good, not returned to the pool: the lock goes with the server session.
                 self._connection.invalidate()
                 self._connection.close()
