@@ -229,3 +229,19 @@ def test_failed_fetch_is_retried_with_backoff_then_the_page_is_used(tmp_path: Pa
         assert conn.execute(sa.text("SELECT count(*) FROM pages")).scalar_one() == 1
         assert conn.execute(sa.text("SELECT count(*) FROM item_versions WHERE from_page")).scalar_one() == 1
     engine.dispose()
+
+
+def test_page_with_nul_and_lone_surrogates_is_stored_cleanly(any_db_url: str, tmp_path: Path) -> None:
+    pipeline = make_pipeline(any_db_url, FEEDS)
+    ingest_paths(pipeline, [write_warc(tmp_path / "feed.warc.gz", network_records()[:1])], workers=0)
+    hostile = [p + " \x00 &#xD800; end." for p in TEXT]
+    body = page_html("Harbour\x00 bridge &#xDFFF;", hostile).replace(b"&amp;#x", b"&#x")
+    report = pipeline.process_page(PageCapture(STORY, STORY, T0 + hours(1), 200, (("Content-Type", "text/html"),), body))
+    assert report.pages == 1 and report.pages_used == 1, report.warnings
+    bad_url = pipeline.process_page(PageCapture(STORY + "\x00x", STORY, T0 + hours(2), 200, (), body))
+    assert bad_url.pages_failed == 1 and bad_url.pages == 0
+    engine = sa.create_engine(any_db_url)
+    with engine.connect() as conn:
+        text = conn.execute(sa.text("SELECT text FROM pages")).scalar_one()
+    engine.dispose()
+    assert "\x00" not in text and TEXT[0][:40] in text

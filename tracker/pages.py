@@ -158,6 +158,13 @@ def _date(value: str | None) -> datetime | None:
     return when if _EARLIEST <= when <= now + timedelta(days=1) else None
 
 
+def _clean(text: str | None) -> str | None:
+    """Text a database takes: no NUL characters, no lone surrogates (from `&#xD800;`)."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "") or None
+
+
 def _capped(text: str) -> str:
     if len(text) <= MAX_ARTICLE_CHARS:
         return text
@@ -197,16 +204,18 @@ def extract_article(body: bytes, url: str, content_type: str | None) -> Article 
     if not getattr(found, "text", None):
         # A layout the precise pass finds nothing in (no <article>, text in bare <div>s): look wider.
         found = _extract(markup, url, favor_recall=True)
-    text = _capped("\n".join(line.strip() for line in (getattr(found, "text", None) or "").splitlines() if line.strip()))
+    raw = _clean(getattr(found, "text", None)) or ""
+    text = _capped("\n".join(line.strip() for line in raw.splitlines() if line.strip()))
     if not text:
         return None
+    canonical = _declared_links(markup, url)
     return Article(
         url=url,
         text=text,
-        title=(getattr(found, "title", None) or None),
+        title=_clean(getattr(found, "title", None)),
         date=_date(getattr(found, "date", None)),
-        canonical_url=_declared_links(markup, url),
-        site_name=(getattr(found, "sitename", None) or None),
+        canonical_url=canonical if canonical and canonical.isprintable() and len(canonical) <= 2000 else None,
+        site_name=_clean(getattr(found, "sitename", None)),
     )
 
 

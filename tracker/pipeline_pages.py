@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import xxhash
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tracker.errors import PageError
@@ -88,7 +88,13 @@ class PagesMixin:
                 self.reload()
                 if locks.retryable(error) and attempt < _RETRIES - 1:
                     continue
-                raise
+                if isinstance(error, (OperationalError, InterfaceError)):
+                    raise
+                # The database refused what this page brought: nothing of it is stored, the run goes on.
+                report = IngestReport(pages_failed=1)
+                message = " ".join(str(getattr(error, "orig", None) or error).split())[:300]
+                report.warnings.append(f"page could not be stored: {message}")
+                return report
             except BaseException:
                 self.reload()
                 raise
@@ -96,9 +102,9 @@ class PagesMixin:
 
     # -- a page arrives -------------------------------------------------------------------
     def _store_page(self: Pipeline, session: Session, page: PageCapture, report: IngestReport) -> None:
-        if len(page.url) > _URL_MAX or len(page.final_url) > _URL_MAX:
+        if any(len(u) > _URL_MAX or not u.isprintable() for u in (page.url, page.final_url, *page.redirects)):
             report.pages_failed += 1
-            report.warnings.append(f"page {page.url[:80]!r}: URL over {_URL_MAX} characters; skipped")
+            report.warnings.append(f"page {page.url[:80]!r}: not a usable URL (over {_URL_MAX} characters, or control characters); skipped")
             return
         keys = {lookup_hash(page.url), lookup_hash(page.final_url), *(lookup_hash(u) for u in page.redirects)}
         locks.lock(session, locks.URL, _url_locks(keys))
