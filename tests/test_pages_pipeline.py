@@ -245,3 +245,18 @@ def test_page_with_nul_and_lone_surrogates_is_stored_cleanly(any_db_url: str, tm
         text = conn.execute(sa.text("SELECT text FROM pages")).scalar_one()
     engine.dispose()
     assert "\x00" not in text and TEXT[0][:40] in text
+
+
+def test_huge_page_in_an_archive_is_read_no_further_than_the_cap(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'huge.sqlite3'}"
+    huge = b"<html><body><p>" + b"a word " * (50 * 1024 * 1024 // 7) + b"</p></body></html>"
+    records = [network_records()[0], page_capture(STORY, T0 + hours(1), huge),
+               page_capture(STORY, T0 + hours(2), b"%PDF-1.7 not a page", "application/pdf")]
+    report = ingest(url, [write_warc(tmp_path / "huge.warc.gz", records)])
+    assert report.pages == 1 and report.pages_failed == 1 and any("over" in w for w in report.warnings)
+    assert report.skipped_records == 1  # the PDF: not a feed, not a page
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT error_kind, bytes FROM pages")).one() == ("too_large", 5 * 1024 * 1024 + 1)
+        assert conn.execute(sa.text("SELECT text FROM item_versions")).scalars().all() == [TEASER]
+    engine.dispose()
