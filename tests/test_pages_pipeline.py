@@ -260,3 +260,18 @@ def test_huge_page_in_an_archive_is_read_no_further_than_the_cap(tmp_path: Path)
         assert conn.execute(sa.text("SELECT error_kind, bytes FROM pages")).one() == ("too_large", 5 * 1024 * 1024 + 1)
         assert conn.execute(sa.text("SELECT text FROM item_versions")).scalars().all() == [TEASER]
     engine.dispose()
+
+
+def test_page_on_a_site_other_than_the_feeds_is_joined_when_nobody_else_is_there(tmp_path: Path) -> None:
+    feed = "https://rss-capital.example/rss"
+    feeds = [{"url": feed, "publisher": "Capital Post"}, *FEEDS[1:]]
+    records = [capture(feed, T0, rss("Capital Post", "", [Item(TITLE, STORY, [TEASER], T0 - timedelta(minutes=10))],
+                                     full_content=False)), *network_records()[1:]]
+    url = f"sqlite:///{tmp_path / 'cdn.sqlite3'}"
+    report = ingest(url, [write_warc(tmp_path / "cdn.warc.gz", records)], feeds)
+    rows = provenance(url)
+    # Nobody is known at capitalpost.example: the syndicator keeping that link takes the page too,
+    # and is still the later copy.
+    assert report.pages_used == 3
+    assert rows[CAPITAL] == (CAPITAL, None, "original") and rows[SCRAPER][:2] == (CAPITAL, CAPITAL)
+    assert rows["Syndicator"][:2] == (CAPITAL, CAPITAL)

@@ -180,20 +180,25 @@ class PagesMixin:
     def _page_items(self: Pipeline, session: Session, keys: set[str], urls: Sequence[str]) -> list[tuple[int, int]]:
         """(item, publisher) of the items a page with these URL hashes is the page of.
 
-        An item's page is on its publisher's own site (its feed's or the feed's site link's,
-        subdomains aside): a syndicator keeping the original's link, or a link blog, links
-        to another publisher's article, whose text is not theirs. Several items of one
-        publisher under one URL (a shared news page): the page is none of theirs.
+        An item's page is on its publisher's own site (its feeds' or their site links',
+        subdomains aside), or on a site no other publisher is known at: a syndicator
+        keeping the original's link, or a link blog, links to another publisher's article,
+        whose text is not theirs. Several items of one publisher under one URL (a shared
+        news page): the page is none of theirs.
         """
         under = page_store.items_under(session, keys)
         found = {item: publisher for pairs in under.values() for item, publisher in pairs}
         if not found:
             return []
         stored = items.load_items(session, found, raws=False)
+        sites_of: dict[int, set[str | None]] = {}
+        for publisher, hosts in self.directory.hosts_of.items():
+            sites_of[publisher] = {site_of(f"http://{host}/") for host in hosts}
         by_publisher: dict[int, list[int]] = {}
         for item, publisher in found.items():
             sites = {site_of(stored[item].url), *(site_of(u) for u in urls)} - {None}
-            if sites & {site_of(f"http://{host}/") for host in self.directory.hosts_of.get(publisher, ())}:
+            others = any(sites & known for other, known in sites_of.items() if other != publisher)
+            if sites & sites_of.get(publisher, set()) or not others:
                 by_publisher.setdefault(publisher, []).append(item)
         return [(ids[0], publisher) for publisher, ids in by_publisher.items() if len(ids) == 1]
 
