@@ -140,3 +140,19 @@ def test_old_table_layout_without_paragraph_tags() -> None:
     document = document_from_paragraphs(article.text.split("\n"))
     story = [document.paragraphs[i] for i in story_paragraphs(document, "")]
     assert paragraphs[0] in story and not any("Archive" in line for line in story)
+
+
+def test_script_rendered_page_gives_its_json_ld_article() -> None:
+    body = " ".join(["The regional assembly voted on Thursday to extend the night bus network to the outer districts."] * 4)
+    second = "Officials said the first routes would start in spring, once drivers had been recruited and trained."
+    ld = {"@context": "https://schema.org", "@graph": [
+        {"@type": "WebSite", "name": "Metro Daily"},
+        {"@type": "NewsArticle", "headline": "Night buses", "articleBody": f"{body}\n{second}"},
+    ]}
+    import json
+
+    page = ("<html><head><script type='application/ld+json'>" + json.dumps(ld) + "</script></head><body>"
+            "<div id='root'><nav><a href='/'>Home</a> <a href='/news'>News</a></nav><p>Loading…</p></div>"
+            "<noscript>Please enable JavaScript to read Metro Daily.</noscript></body></html>")
+    article = extract_article(page.encode(), "https://metrodaily.example/night-buses", "text/html")
+    assert article is not None and article.text.splitlines()[-1] == second and "Loading" not in article.text

@@ -229,3 +229,49 @@ def test_failed_fetch_is_retried_with_backoff_then_the_page_is_used(tmp_path: Pa
         assert conn.execute(sa.text("SELECT count(*) FROM pages")).scalar_one() == 1
         assert conn.execute(sa.text("SELECT count(*) FROM item_versions WHERE from_page")).scalar_one() == 1
     engine.dispose()
+
+
+def test_page_with_nul_and_lone_surrogates_is_stored_cleanly(any_db_url: str, tmp_path: Path) -> None:
+    pipeline = make_pipeline(any_db_url, FEEDS)
+    ingest_paths(pipeline, [write_warc(tmp_path / "feed.warc.gz", network_records()[:1])], workers=0)
+    hostile = [p + " \x00 &#xD800; end." for p in TEXT]
+    body = page_html("Harbour\x00 bridge &#xDFFF;", hostile).replace(b"&amp;#x", b"&#x")
+    report = pipeline.process_page(PageCapture(STORY, STORY, T0 + hours(1), 200, (("Content-Type", "text/html"),), body))
+    assert report.pages == 1 and report.pages_used == 1, report.warnings
+    bad_url = pipeline.process_page(PageCapture(STORY + "\x00x", STORY, T0 + hours(2), 200, (), body))
+    assert bad_url.pages_failed == 1 and bad_url.pages == 0
+    engine = sa.create_engine(any_db_url)
+    with engine.connect() as conn:
+        text = conn.execute(sa.text("SELECT text FROM pages")).scalar_one()
+    engine.dispose()
+    assert "\x00" not in text and TEXT[0][:40] in text
+
+
+def test_huge_page_in_an_archive_is_read_no_further_than_the_cap(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'huge.sqlite3'}"
+    huge = b"<html><body><p>" + b"a word " * (50 * 1024 * 1024 // 7) + b"</p></body></html>"
+    records = [network_records()[0], page_capture(STORY, T0 + hours(1), huge),
+               page_capture(STORY, T0 + hours(2), b"%PDF-1.7 not a page", "application/pdf")]
+    report = ingest(url, [write_warc(tmp_path / "huge.warc.gz", records)])
+    assert report.pages == 1 and report.pages_failed == 1 and any("over" in w for w in report.warnings)
+    assert report.skipped_records == 1  # the PDF: not a feed, not a page
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT error_kind, bytes FROM pages")).one() == ("too_large", 5 * 1024 * 1024 + 1)
+        assert conn.execute(sa.text("SELECT text FROM item_versions")).scalars().all() == [TEASER]
+    engine.dispose()
+
+
+def test_page_on_a_site_other_than_the_feeds_is_joined_when_nobody_else_is_there(tmp_path: Path) -> None:
+    feed = "https://rss-capital.example/rss"
+    feeds = [{"url": feed, "publisher": "Capital Post"}, *FEEDS[1:]]
+    records = [capture(feed, T0, rss("Capital Post", "", [Item(TITLE, STORY, [TEASER], T0 - timedelta(minutes=10))],
+                                     full_content=False)), *network_records()[1:]]
+    url = f"sqlite:///{tmp_path / 'cdn.sqlite3'}"
+    report = ingest(url, [write_warc(tmp_path / "cdn.warc.gz", records)], feeds)
+    rows = provenance(url)
+    # Nobody is known at capitalpost.example: the syndicator keeping that link takes the page too,
+    # and is still the later copy.
+    assert report.pages_used == 3
+    assert rows[CAPITAL] == (CAPITAL, None, "original") and rows[SCRAPER][:2] == (CAPITAL, CAPITAL)
+    assert rows["Syndicator"][:2] == (CAPITAL, CAPITAL)

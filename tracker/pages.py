@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import ipaddress
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,9 @@ MAX_PAGE_BYTES = 5 * 1024 * 1024
 # The article text kept (characters): a long read is ~60 kB; past this it is cut at a paragraph.
 MAX_ARTICLE_CHARS = 200_000
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+# A JSON-LD articleBody replaces the extracted text when it has at least this many words
+# and half as many again as the text (a script-rendered page shows little but chrome).
+_STRUCTURED_MIN_WORDS = 50
 # What a page without a Content-Type starts with when it is not HTML.
 _BINARY_STARTS = (b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"RIFF", b"\x1f\x8b", b"OggS", b"ID3")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
@@ -130,19 +134,47 @@ def public_link(href: str | None, base: str) -> str | None:
     return None if address_problem(address) else url
 
 
-def _declared_links(markup: str, url: str) -> str | None:
-    """The page's canonical link: `<link rel=canonical>`, else `og:url`."""
+def _declared(markup: str, url: str) -> tuple[str | None, str]:
+    """What the page says of itself in its markup: its canonical link (`<link
+    rel=canonical>`, else `og:url`), and the longest `articleBody` of its JSON-LD (a page
+    rendered by script may carry the article there alone)."""
     try:
-        tree = document_fromstring(markup[:1_000_000])
+        tree = document_fromstring(markup[:MAX_PAGE_BYTES])
     except (ParserError, ValueError):
-        return None
+        return None, ""
+    canonical = None
     for link in tree.iter("link"):
         if "canonical" in (link.get("rel") or "").lower().split():
-            return public_link(link.get("href"), url)
-    for meta in tree.iter("meta"):
-        if (meta.get("property") or meta.get("name") or "").lower() == "og:url":
-            return public_link(meta.get("content"), url)
-    return None
+            canonical = public_link(link.get("href"), url)
+            break
+    else:
+        for meta in tree.iter("meta"):
+            if (meta.get("property") or meta.get("name") or "").lower() == "og:url":
+                canonical = public_link(meta.get("content"), url)
+                break
+    bodies: list[str] = []
+    for script in tree.iter("script"):
+        if (script.get("type") or "").strip().lower() == "application/ld+json" and script.text:
+            try:
+                _article_bodies(json.loads(script.text[:MAX_ARTICLE_CHARS * 4]), bodies, 0)
+            except (ValueError, RecursionError):
+                continue
+    return canonical, max(bodies, key=len, default="")
+
+
+def _article_bodies(node: object, found: list[str], depth: int) -> None:
+    if depth > 8:
+        return
+    if isinstance(node, dict):
+        body = node.get("articleBody")
+        if isinstance(body, str):
+            found.append(body)
+        for value in node.values():
+            if isinstance(value, (dict, list)):
+                _article_bodies(value, found, depth + 1)
+    elif isinstance(node, list):
+        for value in node[:100]:
+            _article_bodies(value, found, depth + 1)
 
 
 def _date(value: str | None) -> datetime | None:
@@ -156,6 +188,13 @@ def _date(value: str | None) -> datetime | None:
         when = when.astimezone(UTC).replace(tzinfo=None)
     now = datetime.now(UTC).replace(tzinfo=None)
     return when if _EARLIEST <= when <= now + timedelta(days=1) else None
+
+
+def _clean(text: str | None) -> str | None:
+    """Text a database takes: no NUL characters, no lone surrogates (from `&#xD800;`)."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "") or None
 
 
 def _capped(text: str) -> str:
@@ -197,16 +236,21 @@ def extract_article(body: bytes, url: str, content_type: str | None) -> Article 
     if not getattr(found, "text", None):
         # A layout the precise pass finds nothing in (no <article>, text in bare <div>s): look wider.
         found = _extract(markup, url, favor_recall=True)
-    text = _capped("\n".join(line.strip() for line in (getattr(found, "text", None) or "").splitlines() if line.strip()))
+    canonical, structured = _declared(markup, url)
+    raw = _clean(getattr(found, "text", None)) or ""
+    if len(structured.split()) >= max(_STRUCTURED_MIN_WORDS, 1.5 * len(raw.split())):
+        # The JSON-LD article is much fuller than what the markup shows: a page rendered by script.
+        raw = _clean(structured) or ""
+    text = _capped("\n".join(line.strip() for line in raw.splitlines() if line.strip()))
     if not text:
         return None
     return Article(
         url=url,
         text=text,
-        title=(getattr(found, "title", None) or None),
+        title=_clean(getattr(found, "title", None)),
         date=_date(getattr(found, "date", None)),
-        canonical_url=_declared_links(markup, url),
-        site_name=(getattr(found, "sitename", None) or None),
+        canonical_url=canonical if canonical and canonical.isprintable() and len(canonical) <= 2000 else None,
+        site_name=_clean(getattr(found, "sitename", None)),
     )
 
 

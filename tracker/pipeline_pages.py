@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import xxhash
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tracker.errors import PageError
@@ -107,7 +107,13 @@ class PagesMixin:
                 self.reload()
                 if locks.retryable(error) and attempt < _RETRIES - 1:
                     continue
-                raise
+                if isinstance(error, (OperationalError, InterfaceError)):
+                    raise
+                # The database refused what this page brought: nothing of it is stored, the run goes on.
+                report = IngestReport(pages_failed=1)
+                message = " ".join(str(getattr(error, "orig", None) or error).split())[:300]
+                report.warnings.append(f"page could not be stored: {message}")
+                return report
             except BaseException:
                 self.reload()
                 raise
@@ -115,9 +121,9 @@ class PagesMixin:
 
     # -- a page arrives -------------------------------------------------------------------
     def _store_page(self: Pipeline, session: Session, page: PageCapture, report: IngestReport, read: ReadArticle | None = None) -> None:
-        if len(page.url) > _URL_MAX or len(page.final_url) > _URL_MAX:
+        if any(len(u) > _URL_MAX or not u.isprintable() for u in (page.url, page.final_url, *page.redirects)):
             report.pages_failed += 1
-            report.warnings.append(f"page {page.url[:80]!r}: URL over {_URL_MAX} characters; skipped")
+            report.warnings.append(f"page {page.url[:80]!r}: not a usable URL (over {_URL_MAX} characters, or control characters); skipped")
             return
         keys = {lookup_hash(page.url), lookup_hash(page.final_url), *(lookup_hash(u) for u in page.redirects)}
         locks.lock(session, locks.URL, _url_locks(keys))
@@ -188,20 +194,25 @@ class PagesMixin:
     def _page_items(self: Pipeline, session: Session, keys: set[str], urls: Sequence[str]) -> list[tuple[int, int]]:
         """(item, publisher) of the items a page with these URL hashes is the page of.
 
-        An item's page is on its publisher's own site (its feed's or the feed's site link's,
-        subdomains aside): a syndicator keeping the original's link, or a link blog, links
-        to another publisher's article, whose text is not theirs. Several items of one
-        publisher under one URL (a shared news page): the page is none of theirs.
+        An item's page is on its publisher's own site (its feeds' or their site links',
+        subdomains aside), or on a site no other publisher is known at: a syndicator
+        keeping the original's link, or a link blog, links to another publisher's article,
+        whose text is not theirs. Several items of one publisher under one URL (a shared
+        news page): the page is none of theirs.
         """
         under = page_store.items_under(session, keys)
         found = {item: publisher for pairs in under.values() for item, publisher in pairs}
         if not found:
             return []
         stored = items.load_items(session, found, raws=False)
+        sites_of: dict[int, set[str | None]] = {}
+        for publisher, hosts in self.directory.hosts_of.items():
+            sites_of[publisher] = {site_of(f"http://{host}/") for host in hosts}
         by_publisher: dict[int, list[int]] = {}
         for item, publisher in found.items():
             sites = {site_of(stored[item].url), *(site_of(u) for u in urls)} - {None}
-            if sites & {site_of(f"http://{host}/") for host in self.directory.hosts_of.get(publisher, ())}:
+            others = any(sites & known for other, known in sites_of.items() if other != publisher)
+            if sites & sites_of.get(publisher, set()) or not others:
                 by_publisher.setdefault(publisher, []).append(item)
         return [(ids[0], publisher) for publisher, ids in by_publisher.items() if len(ids) == 1]
 

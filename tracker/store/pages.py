@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tracker.model import PageRequest
@@ -103,10 +103,17 @@ def add_redirect(session: Session, from_url: str, from_hash: str, to_hash: str) 
     return known is None
 
 
+_PRESENT = select(_k.c.url_hash).where(_k.c.url_hash.in_(bindparam("h", expanding=True))).distinct()
+
+
 def pages_under(session: Session, hashes: Collection[str]) -> dict[str, list[StoredPage]]:
     """The stored pages with article text answering for each URL hash, latest first."""
     found: dict[str, list[StoredPage]] = defaultdict(list)
+    # Most captures' items have no page stored: one lookup of the keys' index says so.
+    present: set[str] = set()
     for part in chunks(hashes):
+        present.update(session.connection().execute(_PRESENT, {"h": part}).scalars())
+    for part in chunks(present):
         rows = session.connection().execute(
             select(_k.c.url_hash, _p.c.id, _p.c.url, _p.c.final_url, _p.c.fetched_at, _p.c.text, _p.c.words,
                    _p.c.canonical_url, _p.c.body_hash)
