@@ -25,7 +25,7 @@ from tqdm import tqdm
 from tracker.archive import Skipped, is_warc, read_feed_file, read_warc
 from tracker.errors import IngestInterrupted, InputError, ParseError
 from tracker.model import Capture, IngestReport, PageCapture, PageRedirect, ParsedFeed
-from tracker.parse import parse_capture_body
+from tracker.parse import parse_capture_body, parser_process_started
 from tracker.pipeline import Pipeline
 from tracker.workers import share_of
 
@@ -94,21 +94,6 @@ class Progress:
         return self.captures / self.seconds if self.seconds > 0 else 0.0
 
 
-def _parser_started(parent: int) -> None:
-    # Ctrl-C reaches the whole process group: the parent stops the run cleanly, the
-    # parser processes must not die mid-task with tracebacks of their own.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # A parent killed with -9 cannot stop its parser: the parser watches for it instead
-    # (from the start: the parent may already be gone by the time this runs).
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def parse_ahead(captures: Iterator[Capture], workers: int) -> Iterator[tuple[Capture, ParsedFeed | ParseError | None]]:
     """Captures with their parsed bodies, in order; parsed by `workers` processes (0: inline)."""
     if workers <= 0:
@@ -116,7 +101,7 @@ def parse_ahead(captures: Iterator[Capture], workers: int) -> Iterator[tuple[Cap
             yield capture, parse_capture_body(capture.body, capture.content_type, capture.captured_at)
         return
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_parser_started, initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=parser_process_started, initargs=(os.getpid(),))
     try:
         pending: deque[tuple[Capture, Future[ParsedFeed | ParseError | None]]] = deque()
         held = 0  # bytes of the bodies pending

@@ -8,8 +8,12 @@ all (an HTML page, an error document) raise ParseError.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import signal
+import threading
+import time
 from datetime import datetime
 from typing import Any
 
@@ -219,3 +223,23 @@ def parse_capture_body(
         return parse_feed(body, content_type, captured_at)
     except ParseError as error:
         return error
+
+
+def parser_process_started(parent: int) -> None:
+    """Initialise a process that parses for `parent` (`tracker.ingest.parse_ahead`).
+
+    It lives here so that such a process imports this module alone: importing the
+    ingest (its database, its detection) would cost it some 50 MB more, all the while.
+    """
+    # Ctrl-C reaches the whole process group: the parent stops the run cleanly, the
+    # parser processes must not die mid-task with tracebacks of their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A parent killed with -9 cannot stop its parser: the parser watches for it instead
+    # (from the start: the parent may already be gone by the time this runs).
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
