@@ -21,6 +21,13 @@ def _require_services() -> bool:
     return os.environ.get("TRACKER_REQUIRE_SERVICES") == "1"
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker more than there are cores. Much of the suite waits (on daemons
+    polling, leases expiring, the demo's network) rather than computes: with a worker per
+    core, a core sits idle whenever its worker waits."""
+    return len(os.sched_getaffinity(0)) + 1
+
+
 # The tests that take longest (mostly waiting on daemons, leases and subprocesses) start
 # first: with several xdist workers, a long test left for the end keeps one worker busy
 # while the others have nothing left to do. Listed by file (and test name where one test
