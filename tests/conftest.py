@@ -31,7 +31,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 # The tests that take longest (mostly waiting on daemons, leases and subprocesses) start
 # first: with several xdist workers, a long test left for the end keeps one worker busy
 # while the others have nothing left to do. Listed by file (and test name where one test
-# of a file is the long one); README's Tests section says how these figures were measured.
+# of a file is the long one), from `--durations` of whole runs.
 _LONGEST_FIRST = (
     "tests/test_demo.py",
     "tests/test_shared_state.py",
