@@ -25,7 +25,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto`: one worker more than there are cores. Much of the suite waits (on daemons
     polling, leases expiring, the demo's network) rather than computes: with a worker per
     core, a core sits idle whenever its worker waits."""
-    return len(os.sched_getaffinity(0)) + 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores + 1
 
 
 # The tests that take longest (mostly waiting on daemons, leases and subprocesses) start
