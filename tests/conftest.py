@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +19,49 @@ PG_ADMIN_URL = os.environ.get("TRACKER_TEST_PG_URL", "postgresql+psycopg://postg
 
 def _require_services() -> bool:
     return os.environ.get("TRACKER_REQUIRE_SERVICES") == "1"
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker more than there are cores. Much of the suite waits (on daemons
+    polling, leases expiring, the demo's network) rather than computes: with a worker per
+    core, a core sits idle whenever its worker waits."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores + 1
+
+
+# The tests that take longest (mostly waiting on daemons, leases and subprocesses) start
+# first: with several xdist workers, a long test left for the end keeps one worker busy
+# while the others have nothing left to do. Listed by file (and test name where one test
+# of a file is the long one), from `--durations` of whole runs.
+_LONGEST_FIRST = (
+    "tests/test_demo.py",
+    "tests/test_shared_state.py",
+    "tests/test_scaleout.py",
+    "tests/test_bench_scale.py::test_bench_runs",
+    "tests/test_concurrency.py",
+    "tests/test_bench_scale.py",
+    "tests/test_deliver.py::test_kill_9",
+    "tests/test_packaging.py",
+    "tests/test_scheduler.py",
+    "tests/test_cli.py::test_a_real_ctrl_c",
+    "tests/test_deliver.py::test_polling_is_not_slowed",
+    "tests/test_opsserver.py",
+)
+# Last, when the other workers have little left to do: the real daemon's watchdog test
+# allows 0.5 s between STOPPING=1 and the last ping, which a core busy with another
+# worker's ingest can stretch.
+_LAST = ("tests/test_systemd.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the longest tests first, the timing-sensitive ones last (a stable sort: the
+    order within each group is kept)."""
+    def rank(item: pytest.Item) -> int:
+        if item.nodeid.startswith(_LAST):
+            return len(_LONGEST_FIRST) + 1
+        return next((i for i, prefix in enumerate(_LONGEST_FIRST) if item.nodeid.startswith(prefix)), len(_LONGEST_FIRST))
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")
@@ -36,8 +80,43 @@ def pg_server() -> Iterator[str]:
     engine.dispose()
 
 
+class _Dropper:
+    """Drops scratch databases in a background thread.
+
+    DROP DATABASE makes the server take a checkpoint and waits for it (a second or more
+    on a busy disk): done at each test's teardown, that wait was paid by every PostgreSQL
+    test. The next test starts meanwhile; the session waits for every drop at its end.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="drop-databases")
+        self._done: list[Future[None]] = []
+
+    def drop(self, names: list[str]) -> None:
+        self._done.append(self._thread.submit(self._drop, names))
+
+    def _drop(self, names: list[str]) -> None:
+        with self._admin.connect() as conn:
+            for name in names:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+        self._admin.dispose()
+        for done in self._done:
+            done.result()  # a drop that failed is reported, not lost
+
+
+@pytest.fixture(scope="session")
+def _pg_dropper(pg_server: str) -> Iterator[_Dropper]:
+    dropper = _Dropper(pg_server)
+    yield dropper
+    dropper.close()
+
+
 @pytest.fixture
-def pg_databases(pg_server: str) -> Iterator[Callable[[], str]]:
+def pg_databases(pg_server: str, _pg_dropper: _Dropper) -> Iterator[Callable[[], str]]:
     """Make fresh, empty PostgreSQL databases (as many as a test needs), dropped afterwards.
 
     `pg_url` is one per test: asked for twice, it is the same database.
@@ -53,10 +132,9 @@ def pg_databases(pg_server: str) -> Iterator[Callable[[], str]]:
         return sa.engine.make_url(pg_server).set(database=name).render_as_string(hide_password=False)
 
     yield make
-    with admin.connect() as conn:
-        for name in names:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+    if names:
+        _pg_dropper.drop(names)
 
 
 @pytest.fixture

@@ -49,13 +49,15 @@ def test_the_wheel_ships_the_migrations(wheel: Path) -> None:
 
 def test_the_installed_wheel_works_from_an_unrelated_folder(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
-    _run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
+    # Without a pip of its own (installing one costs more than the rest of this test): this
+    # environment's pip installs into it, as `pip --python` does for any user.
+    _run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=tmp_path)
     python = venv / "bin" / "python"
     # The dependencies come from this test's own environment rather than a download; the
     # tracker itself only from the wheel (a .pth line adds a folder, not its editable hooks).
     site = Path(_run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", cwd=tmp_path).stdout.strip())
     (site / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    _run(python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel, cwd=tmp_path)
+    _run(sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index", wheel, cwd=tmp_path)
     located = _run(python, "-c", "import tracker.store.database as d; print(d.MIGRATIONS)", cwd=tmp_path).stdout.strip()
     assert located.startswith(str(venv)), located
 
