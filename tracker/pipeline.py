@@ -355,7 +355,7 @@ class Pipeline(PagesMixin):
         entries = list(entries)
         _warn_of_reused_guids(entries, report)
         lookup = items.PublisherItems(session, publisher_id, {key for entry in entries for key in entry_keys(entry)})
-        new: list[tuple[int, int, str | None, Document]] = []
+        new: list[tuple[int, int, str | None, bool]] = []  # not the documents: a capture may hold 20,000
         for resolution in resolve(entries, feed_id, lookup):
             entry = resolution.entry
             if resolution.item_id is None:
@@ -365,7 +365,7 @@ class Pipeline(PagesMixin):
                 item_id = self._new_item(session, publisher_id, feed_id, entry, resolution.keys, document, when)
                 report.new_items += 1
                 rematch |= self._new_version(session, publisher_id, item_id, (), entry, document, when)
-                new.append((item_id, publisher_id, entry.link or None, document))
+                new.append((item_id, publisher_id, entry.link or None, self._wants_page(feed_url, document.text)))
                 continue
             item = lookup.items[resolution.item_id]
             missing = lookup.missing_keys(item.item_id, resolution.keys)

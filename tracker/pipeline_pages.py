@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 
 from tracker.errors import PageError
 from tracker.identity import content_digest, link_key, lookup_hash, site_of, text_hash
-from tracker.model import Attribution, Document, IngestReport, PageCapture, PageRedirect, PageRequest, utcnow
+from tracker.model import Attribution, IngestReport, PageCapture, PageRedirect, PageRequest, utcnow
 from tracker.normalise import credits_in, document_from_paragraphs
-from tracker.pages import Article, extract_article, needs_page, use_page
+from tracker.pages import Article, PageSetting, extract_article, needs_page, use_page
 from tracker.store import items, locks, matching
 from tracker.store import pages as page_store
 from tracker.store.pages import PageState, StoredPage
@@ -277,20 +277,28 @@ class PagesMixin:
         raw = xxhash.xxh3_128_hexdigest(f"page\x00{page.body_hash}".encode())
         return self._store_version(session, publisher_id, item_id, versions, title, raw, document, page.fetched_at, True)
 
+    def _page_setting(self: Pipeline, feed_url: str) -> PageSetting:
+        subscription = self.subscriptions.get(feed_url)
+        return subscription.pages if subscription is not None else "auto"
+
+    def _wants_page(self: Pipeline, feed_url: str, feed_text: str) -> bool:
+        """Whether a new item of this feed, with this feed text, wants its page (tracker.pages.needs_page)."""
+        return needs_page(feed_text, self._page_setting(feed_url))
+
     def _pages_for_new_items(
-        self: Pipeline, session: Session, feed_url: str, new: Sequence[tuple[int, int, str | None, Document]],
+        self: Pipeline, session: Session, feed_url: str, new: Sequence[tuple[int, int, str | None, bool]],
         report: IngestReport,
     ) -> set[int]:
-        """New items of one capture: mark those whose page is wanted, and join the pages
-        stored before them. Returns the items to match again."""
-        subscription = self.subscriptions.get(feed_url)
-        setting = subscription.pages if subscription is not None else "auto"
+        """New items of one capture (id, publisher, link, whether its page is wanted): mark
+        those whose page is wanted, and join the pages stored before them. Returns the items
+        to match again."""
+        setting = self._page_setting(feed_url)
         hashes = {lookup_hash(url) for _, _, url, _ in new if url}
         locks.lock(session, locks.URL, _url_locks(hashes))
         waiting = page_store.pages_under(session, hashes) if hashes else {}
         rematch: set[int] = set()
-        for item_id, publisher_id, url, document in new:
-            if setting == "never" or needs_page(document.text, setting):
+        for item_id, publisher_id, url, wanted in new:
+            if setting == "never" or wanted:
                 kind = "not_used" if setting == "never" else "wanted"
                 page_store.set_state(session, item_id, False, {"state": kind, "setting": setting})
                 state: PageState | None = PageState(item_id, kind, setting, None, 0)
