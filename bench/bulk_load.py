@@ -69,7 +69,7 @@ def parsed_entry(entry: Entry) -> ParsedEntry:
     return ParsedEntry(
         guid=entry.link, link=entry.link, title=" ".join(entry.title.split()), author=None,
         claimed_at=entry.published.replace(tzinfo=None), content=body, content_is_html=True,
-        summary=f"<p>{entry.paragraphs[0][:200]}</p>",
+        summary=f"<p>{entry.paragraphs[0][:200]}</p>", content_chars=len(body),
     )
 
 
