@@ -1,6 +1,6 @@
 """A simulated syndication network on 127.0.0.1 for `tracker demo`, evolving with (scaled) time.
 
-Five publishers share one local HTTP server:
+Seven publishers share one local HTTP server:
 - "Khaama Press" (`/khaama/feed/`): the originals, as a WordPress + Yoast RSS feed;
 - "ru24.pro" (`/ru24/rss`): a scraper mirror that wraps each original in its chrome
   lines one step later (one copy claims a date before the original's);
@@ -8,7 +8,11 @@ Five publishers share one local HTTP server:
   "Read the full story at" line) two steps after the original;
 - "Mirror of Mirrors" (`/mirrors/rss`): copies of ru24.pro's copies, two steps later;
 - "Kabul Market Watch" (`/market/rss`): an independent story whose title equals one
-  of Khaama's but whose text does not, so nothing should be linked to it.
+  of Khaama's but whose text does not, so nothing should be linked to it;
+- "Hindu Kush Herald" (`/herald/rss`): a summary-only feed (one sentence an item), its
+  article on the linked page among a site's chrome (tracker.demo_pages);
+- "NewsHub24" (`/newshub/feed`): a scraper that republishes the Herald's article, taken
+  from its page, in full and without credit, two steps later.
 
 Time is counted in steps: step = floor((clock() - start) / seconds_per_step). Khaama
 publishes article i at step 2*i. What a feed serves is a pure function of the step, and
@@ -33,13 +37,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from tracker.demo_articles import ARTICLES, MARKET_WRAPS, DemoArticle
+from tracker.demo_articles import ARTICLES, HERALD_ARTICLE, MARKET_WRAPS, DemoArticle
+from tracker.demo_pages import article_page
 
 KHAAMA = "Khaama Press"
 RU24 = "ru24.pro"
 DIGEST = "Headline Digest"
 MIRRORS = "Mirror of Mirrors"
 MARKET = "Kabul Market Watch"
+HERALD = "Hindu Kush Herald"
+NEWSHUB = "NewsHub24"
 
 BASE_TIME = datetime(2025, 1, 7, 8, 0, tzinfo=UTC)
 SIMULATED_STEP = timedelta(minutes=10)
@@ -51,6 +58,9 @@ DIGEST_DELAY = 2      # steps after the original
 MIRROR_DELAY = 2      # steps after ru24.pro's copy
 KHAAMA_WRAP_STEP = 3
 MARKET_WRAP_STEP = 5
+HERALD_STEP = 1
+NEWSHUB_DELAY = 2     # steps after the Herald's original
+NEWSHUB_TAGS = "Tags: Afghanistan, Kandahar, agriculture"
 # ru24.pro labels this copy's UTC time as Moscow time (+0300): the date it claims lies
 # three hours before Khaama's original, which the tracker should not believe.
 BACKDATED_ARTICLE = 2
@@ -93,7 +103,11 @@ _FEEDS: tuple[_FeedSpec, ...] = (
     _FeedSpec("/digest/atom.xml", DIGEST, True, "/digest/", "The day's headlines in one place"),
     _FeedSpec("/mirrors/rss", MIRRORS, False, "/mirrors/", "Reposted from around the web"),
     _FeedSpec("/market/rss", MARKET, False, "/market/", "Prices and trade in the capital"),
+    _FeedSpec("/herald/rss", HERALD, False, "/herald/", "Independent news from the south (demo)"),
+    _FeedSpec("/newshub/feed", NEWSHUB, False, "/newshub/", "All the news, all day"),
 )
+# Every site of the network answers this robots.txt (it is one host on 127.0.0.1).
+ROBOTS_TXT = b"User-agent: *\nDisallow: /herald/search/\n"
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,7 @@ class _Entry:
     published: datetime
     summary_html: str
     content_html: str = ""   # empty when the feed carries the text in the summary only
+    page_html: str = ""      # the article page as the site serves it; empty: a plain page of the feed's text
 
 
 @dataclass(frozen=True)
@@ -195,6 +210,22 @@ def _copies(when: _Calendar, place: Place, index: int, article: DemoArticle, ori
     return ru24, digest, mirror
 
 
+def _herald(when: _Calendar, place: Place) -> tuple[_Entry, _Entry]:
+    """The Hindu Kush Herald's summary-only original (its page has the article) and NewsHub24's scrape of it."""
+    article, published = HERALD_ARTICLE, when.at(HERALD_STEP)
+    link = place(f"/herald/{published:%Y/%m}/{article.slug}.html")
+    page = article_page(site=place("/herald/"), site_name=HERALD, url=link, title=article.title,
+                        paragraphs=article.paragraphs, published=published, author="Staff reporter")
+    original = _Entry("/herald/rss", HERALD_STEP, article.title, link, link, True, published,
+                      summary_html=escape(article.summary), page_html=page)
+    step = HERALD_STEP + NEWSHUB_DELAY
+    copy_link = place(f"/newshub/news/{article.slug}/")
+    copy = _Entry("/newshub/feed", step, article.title, copy_link, copy_link, True, when.at(step),
+                  summary_html=f"<p>{escape(article.summary)}</p>",
+                  content_html=_paragraphs_html([*article.paragraphs, NEWSHUB_TAGS]))
+    return original, copy
+
+
 def _script(place: Place, when: _Calendar) -> tuple[_Entry, ...]:
     """Every item the network will ever publish, in publication order within a step."""
     khaama_site, market_site = place("/khaama/"), place("/market/")
@@ -205,6 +236,7 @@ def _script(place: Place, when: _Calendar) -> tuple[_Entry, ...]:
     khaama_wrap, market_wrap = MARKET_WRAPS
     entries.append(_wordpress_entry(when, "/khaama/feed/", khaama_site, khaama_wrap, KHAAMA_WRAP_STEP, 183410))
     entries.append(_wordpress_entry(when, "/market/rss", market_site, market_wrap, MARKET_WRAP_STEP, 5120))
+    entries += _herald(when, place)
     return tuple(sorted(entries, key=lambda e: e.step))
 
 
@@ -255,6 +287,8 @@ def _atom(spec: _FeedSpec, place: Place, entries: list[_Entry], updated: datetim
 
 
 def _page(entry: _Entry) -> str:
+    if entry.page_html:
+        return entry.page_html
     return (
         f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(entry.title)}</title>'
         f"</head>\n<body><article><h1>{escape(entry.title)}</h1>\n"
@@ -390,7 +424,7 @@ class DemoNetwork:
         chains: list[tuple[str, str, str]] = []
         for article in ARTICLES:
             chains += [(RU24, KHAAMA, article.title), (DIGEST, KHAAMA, article.title), (MIRRORS, RU24, article.title)]
-        return chains
+        return [*chains, (NEWSHUB, HERALD, HERALD_ARTICLE.title)]
 
     # -- serving ---------------------------------------------------------------------
     def render(self, path: str, step: int | None = None) -> DemoResponse:
@@ -398,12 +432,14 @@ class DemoNetwork:
         _ = self.base_url  # raises when the network is not started
         step = self.step if step is None else step
         path = urlsplit(path).path
+        if path == "/robots.txt":
+            return _response(ROBOTS_TXT, "text/plain; charset=utf-8", self._calendar.at(0))
         for spec in _FEEDS:
             if path == spec.path:
                 return _feed_response(spec, self._place, self._entries, self._calendar, step)
         for entry in self._entries:
             if entry.step <= step and urlsplit(entry.link).path == path:
-                return _response(_page(entry).encode(), HTML_TYPE, self._calendar.at(entry.step))
+                return _page_response(entry, self._calendar)
         return DemoResponse(404, "text/plain; charset=utf-8", b"404 not found\n")
 
     def _place(self, path: str) -> str:
@@ -442,6 +478,26 @@ def snapshots(place: Place, claimed_start: datetime = BASE_TIME, claimed_step: t
         FeedSnapshot(step, spec.publisher, place(spec.path), _feed_response(spec, place, entries, when, step))
         for step in range(last + 1) for spec in _FEEDS
     ]
+
+
+@dataclass(frozen=True)
+class PageSnapshot:
+    """An article page of a summary-only feed's item, as served from the step it is published."""
+
+    step: int
+    url: str
+    response: DemoResponse
+
+
+def article_pages(place: Place, claimed_start: datetime = BASE_TIME, claimed_step: timedelta = SIMULATED_STEP) -> list[PageSnapshot]:
+    """The article pages whose feed carries only a summary (what a crawler following the
+    summary-only feed's links archives), in publication order."""
+    when = _Calendar(claimed_start if claimed_start.tzinfo else claimed_start.replace(tzinfo=UTC), claimed_step)
+    return [PageSnapshot(e.step, e.link, _page_response(e, when)) for e in _script(place, when) if e.page_html]
+
+
+def _page_response(entry: _Entry, when: _Calendar) -> DemoResponse:
+    return _response(_page(entry).encode(), HTML_TYPE, when.at(entry.step))
 
 
 def _response(body: bytes, content_type: str, last_modified: datetime) -> DemoResponse:
