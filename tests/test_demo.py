@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -20,7 +21,12 @@ def test_demo_shows_the_khaama_press_to_ru24_chain_within_its_run(tmp_path: Path
     assert "Headline Digest ← Khaama Press" in output
     assert "Chain: Mirror of Mirrors ← ru24.pro ← Khaama Press" in output
     assert "disproves that" in output  # the backdated ru24 copy is called out
-    assert found >= 15
+    # The summary-only original's article page, fetched live, credits the scraper's copy to it.
+    scraped = [line for line in lines if line.startswith("[") and "NewsHub24 ← " in line]
+    assert len(scraped) == 1 and "NewsHub24 ← Hindu Kush Herald: \u201cKandahar Pomegranate" in scraped[0]
+    assert scraped[0].endswith("matched on Hindu Kush Herald's article page)")
+    assert "Chain: NewsHub24 ← Hindu Kush Herald" in output
+    assert found >= 16
     engine = sa.create_engine(f"sqlite:///{database}")
     with engine.connect() as conn:
         wrong = conn.execute(sa.text(
@@ -29,6 +35,12 @@ def test_demo_shows_the_khaama_press_to_ru24_chain_within_its_run(tmp_path: Path
         market = conn.execute(sa.text(
             "SELECT relation FROM item_provenance WHERE publisher = 'Kabul Market Watch'"
         )).scalar_one()
+        herald = conn.execute(sa.text(
+            "SELECT o.publisher, r.evidence FROM republications r JOIN item_provenance o ON o.item_id = r.original_item_id "
+            "WHERE r.copy_publisher = 'NewsHub24'"
+        )).one()
     engine.dispose()
     assert wrong == 0
     assert market == "original"  # same title as a Khaama Press story, different text: not merged
+    assert herald.publisher == "Hindu Kush Herald"
+    assert json.loads(herald.evidence)["parent"]["from_page"] == ["parent"]
