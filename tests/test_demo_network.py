@@ -307,7 +307,8 @@ def test_herald_feed_gives_one_sentence_and_its_page_the_article(network: DemoNe
     status, headers, body = get(feed_url(network, HERALD))
     entry = parse_feed(body, headers["Content-Type"]).entries[0]
     teaser = to_document(entry).text
-    assert teaser == HERALD_ARTICLE.summary and b"<content:encoded>" not in body
+    assert teaser == HERALD_ARTICLE.standfirst and b"<content:encoded>" not in body
+    assert not shingles(teaser) & shingles(" ".join(HERALD_ARTICLE.paragraphs))  # the feed alone links nothing
     assert needs_page(teaser, "auto")  # the daemon will want its page
 
     status, headers, page = get(entry.link)

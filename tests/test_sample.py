@@ -16,7 +16,8 @@ from tests.test_store import _rows
 from tests.test_pipeline import FEEDS, KHAAMA, RU24, khaama_item, mirror_item
 from tracker.cli import main
 from tracker.ingest import ingest_paths
-from tracker.sample import place, write_sample_archive
+from tracker.archive import write_warc_file
+from tracker.sample import place, sample_captures, write_sample_archive
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -98,21 +99,32 @@ def test_readme_speed_query_counts_negative_lags_apart(any_db_url: str) -> None:
     assert speed[0]["dated_before_parent"] == 1 and speed[0]["avg_hours"] is None and speed[0]["fastest_minutes"] is None
 
 
-def test_the_scraper_is_credited_to_the_summary_only_original_by_its_archived_page(tmp_path: Path) -> None:
-    # The Herald's feed gives one sentence; NewsHub24 republished the article from its page,
-    # crediting no one. The sample's capture of that page makes the Herald the origin.
-    config = tmp_path / "tracker.toml"
-    config.write_text((REPO / "samples" / "tracker.toml").read_text().replace("../db/", ""))
-    assert CliRunner().invoke(main, ["--config", str(config), "ingest", str(SAMPLE)]).exit_code == 0
+def _origin_after_ingest(tmp_path: Path, archive: Path, name: str) -> list[str]:
+    """`tracker origin` of NewsHub24's scrape after ingesting `archive` with the sample's config."""
+    config = tmp_path / f"{name}.toml"
+    config.write_text((REPO / "samples" / "tracker.toml").read_text().replace("../db/tracker.sqlite3", f"{name}.sqlite3"))
+    assert CliRunner().invoke(main, ["--config", str(config), "ingest", str(archive)]).exit_code == 0
     url = "https://newshub24.example/news/kandahar-pomegranate-growers-open-first-shared-cold-store/"
     result = CliRunner().invoke(main, ["--config", str(config), "origin", url])
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
+    return result.stdout.splitlines()
+
+
+def test_the_scraper_is_credited_to_the_summary_only_original_by_its_archived_page(tmp_path: Path) -> None:
+    # The Herald's feed gives a one-sentence standfirst; NewsHub24 republished the article
+    # from its page, crediting no one. The sample's capture of that page makes the Herald the origin.
+    lines = _origin_after_ingest(tmp_path, SAMPLE, "sample")
     assert lines[0] == "Original: Hindu Kush Herald — Kandahar Pomegranate Growers Open First Shared Cold Store"
     assert "Chain: NewsHub24 ← Hindu Kush Herald" in lines
     here = next(i for i, line in enumerate(lines) if line.endswith("← this article"))
     assert "[copy, similarity 1.00, +20m]" in lines[here]
     assert lines[here + 1].strip() == "(matched on Hindu Kush Herald's article page)"
+
+    # The same captures without the page: the Herald's feed alone links nothing, and the
+    # scraper stands as the original.
+    without = tmp_path / "without-page.warc.gz"
+    write_warc_file(without, [c for c in sample_captures() if not dict(c.headers)["Content-Type"].startswith("text/html")])
+    assert _origin_after_ingest(tmp_path, without, "without")[0].startswith("Original: NewsHub24 — ")
 
 
 def test_origin_explains_a_disproved_claimed_date(tmp_path: Path) -> None:

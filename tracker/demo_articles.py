@@ -19,6 +19,7 @@ class DemoArticle:
     title: str
     slug: str
     paragraphs: tuple[str, ...]
+    standfirst: str = ""   # a teaser written apart from the text, as summary-only feeds give
 
     @property
     def summary(self) -> str:
@@ -227,11 +228,13 @@ MARKET_WRAPS: tuple[DemoArticle, DemoArticle] = (
     ),
 )
 
-# The Hindu Kush Herald's story: its feed carries only the first sentence, its article page
-# the whole text, which a scraper mirror republishes without credit.
+# The Hindu Kush Herald's story: its feed carries only the standfirst (a sentence of its
+# own, sharing no wording with the text), its article page the whole text, which a
+# scraper mirror republishes without credit. Read from the feed alone, nothing links them.
 HERALD_ARTICLE = DemoArticle(
     title="Kandahar Pomegranate Growers Open First Shared Cold Store",
     slug="kandahar-pomegranate-growers-open-first-shared-cold-store",
+    standfirst="Orchard owners hope that keeping their crop fresh until winter will double what each harvest earns.",
     paragraphs=(
         "A cooperative of pomegranate growers in southern Kandahar province opened the region's first shared cold "
         "store on Monday, allowing farmers to keep their fruit for several months instead of selling it at harvest. "

@@ -9,8 +9,8 @@ Seven publishers share one local HTTP server:
 - "Mirror of Mirrors" (`/mirrors/rss`): copies of ru24.pro's copies, two steps later;
 - "Kabul Market Watch" (`/market/rss`): an independent story whose title equals one
   of Khaama's but whose text does not, so nothing should be linked to it;
-- "Hindu Kush Herald" (`/herald/rss`): a summary-only feed (one sentence an item), its
-  article on the linked page among a site's chrome (tracker.demo_pages);
+- "Hindu Kush Herald" (`/herald/rss`): a summary-only feed (a one-sentence standfirst an
+  item), its article on the linked page among a site's chrome (tracker.demo_pages);
 - "NewsHub24" (`/newshub/feed`): a scraper that republishes the Herald's article, taken
   from its page, in full and without credit, two steps later.
 
@@ -214,10 +214,10 @@ def _herald(when: _Calendar, place: Place) -> tuple[_Entry, _Entry]:
     """The Hindu Kush Herald's summary-only original (its page has the article) and NewsHub24's scrape of it."""
     article, published = HERALD_ARTICLE, when.at(HERALD_STEP)
     link = place(f"/herald/{published:%Y/%m}/{article.slug}.html")
-    page = article_page(site=place("/herald/"), site_name=HERALD, url=link, title=article.title,
+    page = article_page(site=place("/herald/"), site_name=HERALD, url=link, title=article.title, standfirst=article.standfirst,
                         paragraphs=article.paragraphs, published=published, author="Staff reporter")
     original = _Entry("/herald/rss", HERALD_STEP, article.title, link, link, True, published,
-                      summary_html=escape(article.summary), page_html=page)
+                      summary_html=escape(article.standfirst), page_html=page)
     step = HERALD_STEP + NEWSHUB_DELAY
     copy_link = place(f"/newshub/news/{article.slug}/")
     copy = _Entry("/newshub/feed", step, article.title, copy_link, copy_link, True, when.at(step),

@@ -22,7 +22,8 @@ SECTIONS = ("Home", "Afghanistan", "Business", "Region", "Sport", "Opinion")
 
 
 def article_page(
-    *, site: str, site_name: str, url: str, title: str, paragraphs: Sequence[str], published: datetime, author: str,
+    *, site: str, site_name: str, url: str, title: str, standfirst: str, paragraphs: Sequence[str], published: datetime,
+    author: str,
 ) -> str:
     """The HTML of one article page on `site` (the site's root URL, ending in "/")."""
     nav = "".join(f'<li><a href="{escape(site)}{escape(s.lower())}/">{escape(s)}</a></li>' for s in SECTIONS)
@@ -37,6 +38,7 @@ def article_page(
         f'<link rel="canonical" href="{escape(url)}">\n'
         f'<meta property="og:site_name" content="{escape(site_name)}">\n'
         f'<meta property="og:title" content="{escape(title)}">\n'
+        f'<meta name="description" content="{escape(standfirst)}">\n'
         f'<meta property="article:published_time" content="{when}">\n'
         "</head>\n<body>\n"
         f'<header class="site-header"><a class="logo" href="{escape(site)}">{escape(site_name)}</a>\n'
