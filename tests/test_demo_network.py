@@ -20,14 +20,19 @@ from typing import Any
 import feedparser
 import pytest
 
-from tracker.demo_articles import ARTICLES, MARKET_WRAPS, DemoArticle
+from protego import Protego
+
+from tracker.demo_articles import ARTICLES, HERALD_ARTICLE, MARKET_WRAPS, DemoArticle
 from tracker.demo_network import BACKDATED_ARTICLE, BASE_TIME, DemoFeed, DemoNetwork
+from tracker.demo_pages import MOST_READ
 from tracker.normalise import story_paragraphs, to_document, tokens
+from tracker.pages import extract_article, needs_page, use_page
 from tracker.parse import parse_feed
 
 STEP_SECONDS = 10.0
 KHAAMA, RU24, DIGEST, MIRRORS, MARKET = ("Khaama Press", "ru24.pro", "Headline Digest",
                                           "Mirror of Mirrors", "Kabul Market Watch")
+HERALD, NEWSHUB = "Hindu Kush Herald", "NewsHub24"
 RU24_CHROME = ["ru24.pro", "News in English", "Январь", "2025"]
 _P = re.compile(r"<p>(.*?)</p>", re.DOTALL)
 
@@ -100,7 +105,7 @@ def shingles(text: str) -> set[tuple[str, ...]]:
 def test_articles_are_six_stories_of_four_to_six_paragraphs_of_40_to_80_words() -> None:
     assert len(ARTICLES) == 6
     assert len({a.title for a in ARTICLES}) == len({a.slug for a in ARTICLES}) == 6
-    for article in (*ARTICLES, *MARKET_WRAPS):
+    for article in (*ARTICLES, *MARKET_WRAPS, HERALD_ARTICLE):
         assert 4 <= len(article.paragraphs) <= 6, article.title
         for paragraph in article.paragraphs:
             assert 40 <= len(paragraph.split()) <= 80, paragraph[:40]
@@ -136,7 +141,7 @@ def test_step_follows_the_scaled_clock(clock: FakeClock) -> None:
 def test_at_step_zero_only_khaama_has_its_first_article(network: DemoNetwork) -> None:
     khaama = read(network, KHAAMA)
     assert [e.title for e in khaama.entries] == [ARTICLES[0].title]
-    for publisher in (RU24, DIGEST, MIRRORS, MARKET):
+    for publisher in (RU24, DIGEST, MIRRORS, MARKET, HERALD, NEWSHUB):
         assert read(network, publisher).entries == [], publisher
 
 
@@ -151,6 +156,8 @@ def test_entry_counts_follow_the_script_at_every_step(network: DemoNetwork) -> N
             DIGEST: max(0, min(6, (step - 2) // 2 + 1)),
             MIRRORS: max(0, min(6, (step - 3) // 2 + 1)),
             MARKET: int(step >= 5),
+            HERALD: int(step >= 1),
+            NEWSHUB: int(step >= 3),
         }
         for publisher, count in expected.items():
             # render() is what the server answers; calling it directly, unsanitised, keeps this sweep fast.
@@ -209,7 +216,7 @@ def test_claimed_dates_can_run_on_a_given_start_and_step(clock: FakeClock) -> No
 # --------------------------------------------------------------------------- publishers
 
 
-def test_feeds_are_the_five_publishers_on_one_local_server(network: DemoNetwork) -> None:
+def test_feeds_are_the_seven_publishers_on_one_local_server(network: DemoNetwork) -> None:
     base = network.base_url
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", base)
     assert network.feeds == [
@@ -218,6 +225,8 @@ def test_feeds_are_the_five_publishers_on_one_local_server(network: DemoNetwork)
         DemoFeed(f"{base}/digest/atom.xml", DIGEST),
         DemoFeed(f"{base}/mirrors/rss", MIRRORS),
         DemoFeed(f"{base}/market/rss", MARKET),
+        DemoFeed(f"{base}/herald/rss", HERALD),
+        DemoFeed(f"{base}/newshub/feed", NEWSHUB),
     ]
 
 
@@ -285,11 +294,55 @@ def test_market_watch_publishes_the_same_title_as_khaama_with_other_text(network
 
 def test_expected_chains_name_each_articles_three_republications(network: DemoNetwork) -> None:
     chains = network.expected_chains()
-    assert len(chains) == 18
+    assert len(chains) == 19
+    assert (NEWSHUB, HERALD, HERALD_ARTICLE.title) in chains
     for article in ARTICLES:
         mine = {c for c in chains if c[2] == article.title}
         assert mine == {(RU24, KHAAMA, article.title), (DIGEST, KHAAMA, article.title), (MIRRORS, RU24, article.title)}
     assert not {c for c in chains if MARKET in c[:2]}
+
+
+def test_herald_feed_gives_one_sentence_and_its_page_the_article(network: DemoNetwork, clock: FakeClock) -> None:
+    clock.at_step(1)
+    status, headers, body = get(feed_url(network, HERALD))
+    entry = parse_feed(body, headers["Content-Type"]).entries[0]
+    teaser = to_document(entry).text
+    assert teaser == HERALD_ARTICLE.standfirst and b"<content:encoded>" not in body
+    assert not shingles(teaser) & shingles(" ".join(HERALD_ARTICLE.paragraphs))  # the feed alone links nothing
+    assert needs_page(teaser, "auto")  # the daemon will want its page
+
+    status, headers, page = get(entry.link)
+    assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+    markup = html.unescape(page.decode())
+    for chrome in (*MOST_READ, "Privacy policy", "Share:", "All rights reserved"):
+        assert chrome in markup  # the page is a news site's, chrome and all
+    article = extract_article(page, entry.link, headers["Content-Type"])
+    assert article is not None and article.site_name == HERALD
+    assert [p for p in article.text.split("\n") if p != HERALD_ARTICLE.title] == list(HERALD_ARTICLE.paragraphs)
+    assert use_page(len(teaser.split()), article.words, "auto")
+
+
+def test_herald_pages_exist_once_published_and_robots_allows_them(network: DemoNetwork, clock: FakeClock) -> None:
+    path = f"/herald/2025/01/{HERALD_ARTICLE.slug}.html"
+    assert get(network.base_url + path)[0] == 404
+    status, headers, body = get(network.base_url + "/robots.txt")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    assert Protego.parse(body.decode()).can_fetch(network.base_url + path, "tracker")
+    clock.at_step(1)
+    assert get(network.base_url + path)[0] == 200
+
+
+def test_newshub_republishes_the_page_in_full_without_credit_two_steps_later(network: DemoNetwork, clock: FakeClock) -> None:
+    clock.at_step(2)
+    assert read(network, NEWSHUB).entries == []
+    clock.at_step(3)
+    status, headers, body = get(feed_url(network, NEWSHUB))
+    entry = parse_feed(body, headers["Content-Type"]).entries[0]
+    copy = to_document(entry)
+    assert copy.paragraphs[: len(HERALD_ARTICLE.paragraphs)] == HERALD_ARTICLE.paragraphs
+    assert copy.attributions == ()  # a scraper: nothing names the Herald
+    herald = read(network, HERALD).entries[0]
+    assert parsedate_to_datetime(read(network, NEWSHUB).entries[0].published) - parsedate_to_datetime(herald.published) == timedelta(minutes=20)
 
 
 def test_tracker_reads_the_credits_and_strips_the_mirror_chrome(network: DemoNetwork, clock: FakeClock) -> None:

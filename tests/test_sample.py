@@ -16,7 +16,8 @@ from tests.test_store import _rows
 from tests.test_pipeline import FEEDS, KHAAMA, RU24, khaama_item, mirror_item
 from tracker.cli import main
 from tracker.ingest import ingest_paths
-from tracker.sample import place, write_sample_archive
+from tracker.archive import write_warc_file
+from tracker.sample import place, sample_captures, write_sample_archive
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -37,7 +38,7 @@ def test_the_shipped_sample_is_what_the_command_writes(tmp_path: Path) -> None:
     written = tmp_path / "sample.warc.gz"
     summary = write_sample_archive(written)
     assert written.read_bytes() == SAMPLE.read_bytes(), "samples/ is stale: run tracker demo --write-sample samples/demo-network.warc.gz"
-    assert (summary.feeds, summary.responses, summary.revisits) == (5, 30, 40)
+    assert (summary.feeds, summary.pages, summary.responses, summary.revisits) == (7, 1, 35, 64)
 
 
 def test_sample_hosts_are_one_per_publisher() -> None:
@@ -67,8 +68,9 @@ def test_the_quick_start_runs_as_written(tmp_path: Path, monkeypatch: pytest.Mon
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0, (args, result.output)
         outputs.append(result.stdout)
-    assert "70 captures (0 already stored), 26 new items, 0 updates, 18 republications found, 0 errors" in outputs[0]
-    assert "5 feeds, 70 captures, 26 items, 18 republications" in outputs[1]
+    assert "98 captures (0 already stored), 28 new items, 0 updates, 19 republications found, 0 errors" in outputs[0]
+    assert "1 article page: 1 used as an item's text" in outputs[0]
+    assert "7 feeds, 98 captures, 28 items, 19 republications" in outputs[1]
     assert "Chain: Mirror of Mirrors ← ru24.pro ← Khaama Press" in outputs[2]
     assert (checkout / "db" / "tracker.sqlite3").is_file()  # where README says: the repository's db/
 
@@ -95,6 +97,34 @@ def test_readme_speed_query_counts_negative_lags_apart(any_db_url: str) -> None:
     speed = _rows(any_db_url, _blocks(_section("The database"), "sql")[1])
     assert len(speed) == 1
     assert speed[0]["dated_before_parent"] == 1 and speed[0]["avg_hours"] is None and speed[0]["fastest_minutes"] is None
+
+
+def _origin_after_ingest(tmp_path: Path, archive: Path, name: str) -> list[str]:
+    """`tracker origin` of NewsHub24's scrape after ingesting `archive` with the sample's config."""
+    config = tmp_path / f"{name}.toml"
+    config.write_text((REPO / "samples" / "tracker.toml").read_text().replace("../db/tracker.sqlite3", f"{name}.sqlite3"))
+    assert CliRunner().invoke(main, ["--config", str(config), "ingest", str(archive)]).exit_code == 0
+    url = "https://newshub24.example/news/kandahar-pomegranate-growers-open-first-shared-cold-store/"
+    result = CliRunner().invoke(main, ["--config", str(config), "origin", url])
+    assert result.exit_code == 0, result.output
+    return result.stdout.splitlines()
+
+
+def test_the_scraper_is_credited_to_the_summary_only_original_by_its_archived_page(tmp_path: Path) -> None:
+    # The Herald's feed gives a one-sentence standfirst; NewsHub24 republished the article
+    # from its page, crediting no one. The sample's capture of that page makes the Herald the origin.
+    lines = _origin_after_ingest(tmp_path, SAMPLE, "sample")
+    assert lines[0] == "Original: Hindu Kush Herald — Kandahar Pomegranate Growers Open First Shared Cold Store"
+    assert "Chain: NewsHub24 ← Hindu Kush Herald" in lines
+    here = next(i for i, line in enumerate(lines) if line.endswith("← this article"))
+    assert "[copy, similarity 1.00, +20m]" in lines[here]
+    assert lines[here + 1].strip() == "(matched on Hindu Kush Herald's article page)"
+
+    # The same captures without the page: the Herald's feed alone links nothing, and the
+    # scraper stands as the original.
+    without = tmp_path / "without-page.warc.gz"
+    write_warc_file(without, [c for c in sample_captures() if not dict(c.headers)["Content-Type"].startswith("text/html")])
+    assert _origin_after_ingest(tmp_path, without, "without")[0].startswith("Original: NewsHub24 — ")
 
 
 def test_origin_explains_a_disproved_claimed_date(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ class DemoArticle:
     title: str
     slug: str
     paragraphs: tuple[str, ...]
+    standfirst: str = ""   # a teaser written apart from the text, as summary-only feeds give
 
     @property
     def summary(self) -> str:
@@ -224,5 +225,28 @@ MARKET_WRAPS: tuple[DemoArticle, DemoArticle] = (
             "on the edge of the city struggled with heating costs. Dealers expect little change in the coming days "
             "unless snow closes the main highways, which usually leads to sudden jumps in the price of fresh goods.",
         ),
+    ),
+)
+
+# The Hindu Kush Herald's story: its feed carries only the standfirst (a sentence of its
+# own, sharing no wording with the text), its article page the whole text, which a
+# scraper mirror republishes without credit. Read from the feed alone, nothing links them.
+HERALD_ARTICLE = DemoArticle(
+    title="Kandahar Pomegranate Growers Open First Shared Cold Store",
+    slug="kandahar-pomegranate-growers-open-first-shared-cold-store",
+    standfirst="Orchard owners hope that keeping their crop fresh until winter will double what each harvest earns.",
+    paragraphs=(
+        "A cooperative of pomegranate growers in southern Kandahar province opened the region's first shared cold "
+        "store on Monday, allowing farmers to keep their fruit for several months instead of selling it at harvest. "
+        "Members said the building, on the edge of the Arghandab district, can hold about two thousand tonnes.",
+        "Until now most growers have had to sell their crop within weeks of picking, when markets are flooded and "
+        "prices fall to their lowest point of the year. Haji Abdul Wali, who farms eight acres of orchards, said "
+        "traders had paid him less than half the winter price for the last three harvests.",
+        "The store was built with loans from a local microfinance institution and a grant from an agricultural "
+        "development programme. Each of the two hundred member families pays a small fee per crate, and the "
+        "cooperative plans to use part of the income to buy a refrigerated truck for deliveries to Kabul.",
+        "Exporters welcomed the project, saying buyers in India and the Gulf want steady supplies of fruit over a "
+        "longer season. They warned, however, that frequent power cuts in the province could spoil stored fruit "
+        "unless the cooperative invests in reliable generators or solar panels to keep the rooms cold.",
     ),
 )

@@ -1,6 +1,6 @@
 """A simulated syndication network on 127.0.0.1 for `tracker demo`, evolving with (scaled) time.
 
-Five publishers share one local HTTP server:
+Seven publishers share one local HTTP server:
 - "Khaama Press" (`/khaama/feed/`): the originals, as a WordPress + Yoast RSS feed;
 - "ru24.pro" (`/ru24/rss`): a scraper mirror that wraps each original in its chrome
   lines one step later (one copy claims a date before the original's);
@@ -8,7 +8,11 @@ Five publishers share one local HTTP server:
   "Read the full story at" line) two steps after the original;
 - "Mirror of Mirrors" (`/mirrors/rss`): copies of ru24.pro's copies, two steps later;
 - "Kabul Market Watch" (`/market/rss`): an independent story whose title equals one
-  of Khaama's but whose text does not, so nothing should be linked to it.
+  of Khaama's but whose text does not, so nothing should be linked to it;
+- "Hindu Kush Herald" (`/herald/rss`): a summary-only feed (a one-sentence standfirst an
+  item), its article on the linked page among a site's chrome (tracker.demo_pages);
+- "NewsHub24" (`/newshub/feed`): a scraper that republishes the Herald's article, taken
+  from its page, in full and without credit, two steps later.
 
 Time is counted in steps: step = floor((clock() - start) / seconds_per_step). Khaama
 publishes article i at step 2*i. What a feed serves is a pure function of the step, and
@@ -33,13 +37,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from tracker.demo_articles import ARTICLES, MARKET_WRAPS, DemoArticle
+from tracker.demo_articles import ARTICLES, HERALD_ARTICLE, MARKET_WRAPS, DemoArticle
+from tracker.demo_documents import Entry, FeedSpec, Place, atom, page, paragraphs_html, rss
+from tracker.demo_pages import article_page
 
 KHAAMA = "Khaama Press"
 RU24 = "ru24.pro"
 DIGEST = "Headline Digest"
 MIRRORS = "Mirror of Mirrors"
 MARKET = "Kabul Market Watch"
+HERALD = "Hindu Kush Herald"
+NEWSHUB = "NewsHub24"
 
 BASE_TIME = datetime(2025, 1, 7, 8, 0, tzinfo=UTC)
 SIMULATED_STEP = timedelta(minutes=10)
@@ -51,6 +59,9 @@ DIGEST_DELAY = 2      # steps after the original
 MIRROR_DELAY = 2      # steps after ru24.pro's copy
 KHAAMA_WRAP_STEP = 3
 MARKET_WRAP_STEP = 5
+HERALD_STEP = 1
+NEWSHUB_DELAY = 2     # steps after the Herald's original
+NEWSHUB_TAGS = "Tags: Afghanistan, Kandahar, agriculture"
 # ru24.pro labels this copy's UTC time as Moscow time (+0300): the date it claims lies
 # three hours before Khaama's original, which the tracker should not believe.
 BACKDATED_ARTICLE = 2
@@ -62,8 +73,6 @@ MIRROR_BANNER = "Reposted from around the web"
 _RU_MONTHS = ("Январь", "Февраль", "Март", "Апрель", "Май", "Июнь",
               "Июль", "Август", "Сентябрь", "Октябрь", "Ноябрь", "Декабрь")
 
-# Turns a path of the network into an absolute URL (the local server's, or a sample's hosts).
-Place = Callable[[str], str]
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
@@ -78,22 +87,17 @@ class DemoFeed:
     publisher: str
 
 
-@dataclass(frozen=True)
-class _FeedSpec:
-    path: str
-    publisher: str
-    atom: bool
-    site_path: str
-    tagline: str
-
-
-_FEEDS: tuple[_FeedSpec, ...] = (
-    _FeedSpec("/khaama/feed/", KHAAMA, False, "/khaama/", "Afghan news agency (demo)"),
-    _FeedSpec("/ru24/rss", RU24, False, "/ru24/", "Новости со всего мира"),
-    _FeedSpec("/digest/atom.xml", DIGEST, True, "/digest/", "The day's headlines in one place"),
-    _FeedSpec("/mirrors/rss", MIRRORS, False, "/mirrors/", "Reposted from around the web"),
-    _FeedSpec("/market/rss", MARKET, False, "/market/", "Prices and trade in the capital"),
+_FEEDS: tuple[FeedSpec, ...] = (
+    FeedSpec("/khaama/feed/", KHAAMA, False, "/khaama/", "Afghan news agency (demo)", creator=True),
+    FeedSpec("/ru24/rss", RU24, False, "/ru24/", "Новости со всего мира"),
+    FeedSpec("/digest/atom.xml", DIGEST, True, "/digest/", "The day's headlines in one place"),
+    FeedSpec("/mirrors/rss", MIRRORS, False, "/mirrors/", "Reposted from around the web"),
+    FeedSpec("/market/rss", MARKET, False, "/market/", "Prices and trade in the capital"),
+    FeedSpec("/herald/rss", HERALD, False, "/herald/", "Independent news from the south (demo)"),
+    FeedSpec("/newshub/feed", NEWSHUB, False, "/newshub/", "All the news, all day"),
 )
+# Every site of the network answers this robots.txt (it is one host on 127.0.0.1).
+ROBOTS_TXT = b"User-agent: *\nDisallow: /herald/search/\n"
 
 
 @dataclass(frozen=True)
@@ -126,21 +130,6 @@ class DemoResponse:
 
 
 @dataclass(frozen=True)
-class _Entry:
-    """One item as it appears in one feed, from `step` on."""
-
-    feed_path: str
-    step: int
-    title: str
-    link: str
-    guid: str
-    guid_is_permalink: bool
-    published: datetime
-    summary_html: str
-    content_html: str = ""   # empty when the feed carries the text in the summary only
-
-
-@dataclass(frozen=True)
 class _Calendar:
     """The date every item claims: the start plus a fixed length per step."""
 
@@ -151,23 +140,19 @@ class _Calendar:
         return self.start + step * self.step
 
 
-def _paragraphs_html(paragraphs: tuple[str, ...] | list[str]) -> str:
-    return "".join(f"<p>{escape(p)}</p>\n" for p in paragraphs)
-
-
-def _wordpress_entry(when: _Calendar, feed_path: str, site: str, article: DemoArticle, step: int, post_id: int) -> _Entry:
+def _wordpress_entry(when: _Calendar, feed_path: str, site: str, article: DemoArticle, step: int, post_id: int) -> Entry:
     """An item as WordPress + Yoast put it in a feed: full content, excerpt + footer as description."""
     published = when.at(step)
     link = f"{site}{published:%Y/%m/%d}/{article.slug}/"
     publisher = KHAAMA if feed_path.startswith("/khaama/") else MARKET
     footer = (f'<p>The post <a href="{escape(link)}">{escape(article.title)}</a> appeared first on '
               f'<a href="{escape(site)}">{escape(publisher)}</a>.</p>')
-    return _Entry(feed_path, step, article.title, link, f"{site}?p={post_id}", False, published,
+    return Entry(feed_path, step, article.title, link, f"{site}?p={post_id}", False, published,
                   summary_html=f"<p>{escape(article.summary)} [&#8230;]</p>\n{footer}",
-                  content_html=_paragraphs_html(article.paragraphs))
+                  content_html=paragraphs_html(article.paragraphs))
 
 
-def _copies(when: _Calendar, place: Place, index: int, article: DemoArticle, original: _Entry) -> tuple[_Entry, ...]:
+def _copies(when: _Calendar, place: Place, index: int, article: DemoArticle, original: Entry) -> tuple[Entry, ...]:
     """ru24.pro's, Headline Digest's and Mirror of Mirrors' copies of one original."""
     ru24_step = original.step + RU24_DELAY
     ru24_link = place(f"/ru24/{39291 + index}-{article.slug}.html")
@@ -176,90 +161,53 @@ def _copies(when: _Calendar, place: Place, index: int, article: DemoArticle, ori
         claimed = claimed.replace(tzinfo=_MOSCOW)
     chrome = (*RU24_CHROME_TOP, _RU_MONTHS[original.published.month - 1], str(original.published.year),
               article.title, RU24_COUNTER)
-    ru24_html = (_paragraphs_html([*chrome, *article.paragraphs])
+    ru24_html = (paragraphs_html([*chrome, *article.paragraphs])
                  + f"<p>The post {escape(article.title)} appeared first on {KHAAMA}.</p>\n")
-    ru24 = _Entry("/ru24/rss", ru24_step, article.title, ru24_link, ru24_link, True, claimed, ru24_html)
+    ru24 = Entry("/ru24/rss", ru24_step, article.title, ru24_link, ru24_link, True, claimed, ru24_html)
 
     digest_step = original.step + DIGEST_DELAY
     digest_link = place(f"/digest/story/{article.slug}")
-    digest_html = (_paragraphs_html(article.paragraphs[:1])
+    digest_html = (paragraphs_html(article.paragraphs[:1])
                    + f"<p>Read the full story at {KHAAMA}: {escape(original.link)}</p>\n")
-    digest = _Entry("/digest/atom.xml", digest_step, article.title, digest_link, digest_link, True,
+    digest = Entry("/digest/atom.xml", digest_step, article.title, digest_link, digest_link, True,
                     when.at(digest_step), digest_html)
 
     mirror_step = ru24_step + MIRROR_DELAY
     mirror_id = 7100 + index
-    mirror = _Entry("/mirrors/rss", mirror_step, article.title, place(f"/mirrors/p/{mirror_id}/"),
+    mirror = Entry("/mirrors/rss", mirror_step, article.title, place(f"/mirrors/p/{mirror_id}/"),
                     place(f"/mirrors/?p={mirror_id}"), False, when.at(mirror_step),
-                    _paragraphs_html([MIRROR_BANNER]) + ru24_html)
+                    paragraphs_html([MIRROR_BANNER]) + ru24_html)
     return ru24, digest, mirror
 
 
-def _script(place: Place, when: _Calendar) -> tuple[_Entry, ...]:
+def _herald(when: _Calendar, place: Place) -> tuple[Entry, Entry]:
+    """The Hindu Kush Herald's summary-only original (its page has the article) and NewsHub24's scrape of it."""
+    article, published = HERALD_ARTICLE, when.at(HERALD_STEP)
+    link = place(f"/herald/{published:%Y/%m}/{article.slug}.html")
+    markup = article_page(site=place("/herald/"), site_name=HERALD, url=link, title=article.title, standfirst=article.standfirst,
+                        paragraphs=article.paragraphs, published=published, author="Staff reporter")
+    original = Entry("/herald/rss", HERALD_STEP, article.title, link, link, True, published,
+                      summary_html=escape(article.standfirst), page_html=markup)
+    step = HERALD_STEP + NEWSHUB_DELAY
+    copy_link = place(f"/newshub/news/{article.slug}/")
+    copy = Entry("/newshub/feed", step, article.title, copy_link, copy_link, True, when.at(step),
+                  summary_html=f"<p>{escape(article.summary)}</p>",
+                  content_html=paragraphs_html([*article.paragraphs, NEWSHUB_TAGS]))
+    return original, copy
+
+
+def _script(place: Place, when: _Calendar) -> tuple[Entry, ...]:
     """Every item the network will ever publish, in publication order within a step."""
     khaama_site, market_site = place("/khaama/"), place("/market/")
-    entries: list[_Entry] = []
+    entries: list[Entry] = []
     for index, article in enumerate(ARTICLES):
         original = _wordpress_entry(when, "/khaama/feed/", khaama_site, article, ARTICLE_EVERY * index, 183400 + 7 * index)
         entries += [original, *_copies(when, place, index, article, original)]
     khaama_wrap, market_wrap = MARKET_WRAPS
     entries.append(_wordpress_entry(when, "/khaama/feed/", khaama_site, khaama_wrap, KHAAMA_WRAP_STEP, 183410))
     entries.append(_wordpress_entry(when, "/market/rss", market_site, market_wrap, MARKET_WRAP_STEP, 5120))
+    entries += _herald(when, place)
     return tuple(sorted(entries, key=lambda e: e.step))
-
-
-def _cdata(text: str) -> str:
-    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
-
-
-def _rss(spec: _FeedSpec, place: Place, entries: list[_Entry], updated: datetime) -> str:
-    items = []
-    for e in entries:
-        creator = f"<dc:creator>{_cdata(spec.publisher)}</dc:creator>\n" if spec.publisher == KHAAMA else ""
-        content = f"<content:encoded>{_cdata(e.content_html)}</content:encoded>\n" if e.content_html else ""
-        permalink = "true" if e.guid_is_permalink else "false"
-        items.append(
-            f"<item>\n<title>{escape(e.title)}</title>\n<link>{escape(e.link)}</link>\n{creator}"
-            f"<pubDate>{format_datetime(e.published)}</pubDate>\n"
-            f'<guid isPermaLink="{permalink}">{escape(e.guid)}</guid>\n'
-            f"<description>{_cdata(e.summary_html)}</description>\n{content}</item>\n"
-        )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
-        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:atom="http://www.w3.org/2005/Atom">\n<channel>\n'
-        f"<title>{escape(spec.publisher)}</title>\n"
-        f'<atom:link href="{escape(place(spec.path))}" rel="self" type="application/rss+xml" />\n'
-        f"<link>{escape(place(spec.site_path))}</link>\n<description>{escape(spec.tagline)}</description>\n"
-        f"<lastBuildDate>{format_datetime(updated, usegmt=True)}</lastBuildDate>\n<language>en-US</language>\n"
-        + "".join(items) + "</channel>\n</rss>\n"
-    )
-
-
-def _atom(spec: _FeedSpec, place: Place, entries: list[_Entry], updated: datetime) -> str:
-    items = [
-        f"<entry>\n<title type=\"text\">{escape(e.title)}</title>\n"
-        f'<link rel="alternate" type="text/html" href="{escape(e.link)}"/>\n<id>{escape(e.guid)}</id>\n'
-        f"<published>{e.published.isoformat()}</published>\n<updated>{e.published.isoformat()}</updated>\n"
-        f'<summary type="html">{escape(e.summary_html)}</summary>\n</entry>\n'
-        for e in entries
-    ]
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n'
-        f"<title>{escape(spec.publisher)}</title>\n<subtitle>{escape(spec.tagline)}</subtitle>\n"
-        f'<link rel="self" type="application/atom+xml" href="{escape(place(spec.path))}"/>\n'
-        f'<link rel="alternate" type="text/html" href="{escape(place(spec.site_path))}"/>\n'
-        f"<id>{escape(place(spec.site_path))}</id>\n<updated>{updated.isoformat()}</updated>\n"
-        f"<author><name>{escape(spec.publisher)}</name></author>\n" + "".join(items) + "</feed>\n"
-    )
-
-
-def _page(entry: _Entry) -> str:
-    return (
-        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(entry.title)}</title>'
-        f"</head>\n<body><article><h1>{escape(entry.title)}</h1>\n"
-        f"{entry.content_html or entry.summary_html}</article></body></html>\n"
-    )
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -323,7 +271,7 @@ class DemoNetwork:
         self._server: _QuietServer | None = None
         self._thread: threading.Thread | None = None
         self._base: str | None = None
-        self._entries: tuple[_Entry, ...] = ()
+        self._entries: tuple[Entry, ...] = ()
         self._steps = max(e.step for e in _script(lambda path: path, self._calendar)) + 1
 
     # -- lifecycle -------------------------------------------------------------------
@@ -390,7 +338,7 @@ class DemoNetwork:
         chains: list[tuple[str, str, str]] = []
         for article in ARTICLES:
             chains += [(RU24, KHAAMA, article.title), (DIGEST, KHAAMA, article.title), (MIRRORS, RU24, article.title)]
-        return chains
+        return [*chains, (NEWSHUB, HERALD, HERALD_ARTICLE.title)]
 
     # -- serving ---------------------------------------------------------------------
     def render(self, path: str, step: int | None = None) -> DemoResponse:
@@ -398,24 +346,26 @@ class DemoNetwork:
         _ = self.base_url  # raises when the network is not started
         step = self.step if step is None else step
         path = urlsplit(path).path
+        if path == "/robots.txt":
+            return _response(ROBOTS_TXT, "text/plain; charset=utf-8", self._calendar.at(0))
         for spec in _FEEDS:
             if path == spec.path:
                 return _feed_response(spec, self._place, self._entries, self._calendar, step)
         for entry in self._entries:
             if entry.step <= step and urlsplit(entry.link).path == path:
-                return _response(_page(entry).encode(), HTML_TYPE, self._calendar.at(entry.step))
+                return _page_response(entry, self._calendar)
         return DemoResponse(404, "text/plain; charset=utf-8", b"404 not found\n")
 
     def _place(self, path: str) -> str:
         return self.base_url + path
 
 
-def _feed_response(spec: _FeedSpec, place: Place, entries: tuple[_Entry, ...], when: _Calendar, step: int) -> DemoResponse:
+def _feed_response(spec: FeedSpec, place: Place, entries: tuple[Entry, ...], when: _Calendar, step: int) -> DemoResponse:
     """A feed document as served at `step`."""
     # Newest first; the script lists each step's items in publication order.
     visible = [e for e in entries if e.feed_path == spec.path and e.step <= step][::-1][:MAX_ITEMS]
     updated = when.at(max((e.step for e in visible), default=0))
-    document = (_atom if spec.atom else _rss)(spec, place, visible, updated)
+    document = (atom if spec.atom else rss)(spec, place, visible, updated)
     return _response(document.encode(), ATOM_TYPE if spec.atom else RSS_TYPE, updated)
 
 
@@ -442,6 +392,26 @@ def snapshots(place: Place, claimed_start: datetime = BASE_TIME, claimed_step: t
         FeedSnapshot(step, spec.publisher, place(spec.path), _feed_response(spec, place, entries, when, step))
         for step in range(last + 1) for spec in _FEEDS
     ]
+
+
+@dataclass(frozen=True)
+class PageSnapshot:
+    """An article page of a summary-only feed's item, as served from the step it is published."""
+
+    step: int
+    url: str
+    response: DemoResponse
+
+
+def article_pages(place: Place, claimed_start: datetime = BASE_TIME, claimed_step: timedelta = SIMULATED_STEP) -> list[PageSnapshot]:
+    """The article pages whose feed carries only a summary (what a crawler following the
+    summary-only feed's links archives), in publication order."""
+    when = _Calendar(claimed_start if claimed_start.tzinfo else claimed_start.replace(tzinfo=UTC), claimed_step)
+    return [PageSnapshot(e.step, e.link, _page_response(e, when)) for e in _script(place, when) if e.page_html]
+
+
+def _page_response(entry: Entry, when: _Calendar) -> DemoResponse:
+    return _response(page(entry).encode(), HTML_TYPE, when.at(entry.step))
 
 
 def _response(body: bytes, content_type: str, last_modified: datetime) -> DemoResponse:

@@ -60,6 +60,18 @@ def _time_note(row: dict[str, object]) -> str:
     return "; ".join(notes)
 
 
+def page_note(evidence: object, parent_publisher: str) -> str:
+    """Which article page a copy was matched on, when its evidence says the match used one
+    (`parent.from_page`: the item's side, the parent's, or both); else "" ."""
+    parent = evidence.get("parent") if isinstance(evidence, dict) else None
+    sides = set(parent.get("from_page") or ()) if isinstance(parent, dict) else set()
+    if sides == {"parent"}:
+        return f"matched on {parent_publisher}'s article page"
+    if sides == {"item"}:
+        return "matched on its article page"
+    return "matched on both article pages" if sides else ""
+
+
 def origin_report(sessions: sessionmaker[Session], url: str) -> str:
     """A human-readable answer to "where does this article come from, and who copied it?"."""
     with sessions() as session:
@@ -101,7 +113,11 @@ def origin_report(sessions: sessionmaker[Session], url: str) -> str:
         here = "  ← this article" if row["item_id"] == item["item_id"] else ""
         lines.append(f"  {prefix}{branch}{inline(row['publisher'])}  {inline(row['url'])}{detail}{here}")
         below = prefix if root else prefix + ("   " if last else "│  ")
-        note = _time_note(row) if row["parent_item_id"] is not None else ""
+        note = ""
+        if row["parent_item_id"] is not None:
+            parent = by_id.get(row["parent_item_id"])
+            page = page_note(row["evidence"], inline(parent["publisher"]) if parent else "its parent")
+            note = "; ".join(n for n in (_time_note(row), page) if n)
         if note:
             lines.append(f"  {below}   ({note})")
         kids = children.get(row["item_id"], [])

@@ -32,7 +32,7 @@ def demo(seconds_per_step: float, database: Path | None, write_sample: Path | No
 
         summary = write_sample_archive(write_sample)
         echo(f"wrote {write_sample}: {counted(summary.responses + summary.revisits, 'capture')} of {counted(summary.feeds, 'feed')} "
-             f"({summary.responses} responses, {summary.revisits} revisits)")
+             f"and {counted(summary.pages, 'article page')} ({summary.responses} responses, {summary.revisits} revisits)")
         return
     from tracker.demo import run_demo
 
