@@ -21,6 +21,7 @@ import feedparser
 
 from tracker.dates import claimed_date
 from tracker.errors import ParseError
+from tracker.feedslices import FeedSlices, NotSliceable
 from tracker.feedtext import ENTRY_MARKUP_MAX, FIELD_MAX, clean, clean_opt, text_value  # noqa: F401 (FIELD_MAX: the caps are named here too)
 from tracker.identity import site_of
 from tracker.jsonfeed import is_json_body, parse_json_feed
@@ -36,6 +37,10 @@ from tracker.pages import public_link
 # feedparser reads it (`_cut_long_texts`): at most 4 bytes a character, it still holds more
 # than ENTRY_MARKUP_MAX characters.
 RUN_MAX_BYTES = 4 * ENTRY_MARKUP_MAX
+# A feed document larger than this (bytes) is read a slice of entries at a time, each slice
+# about SLICE_BYTES (tracker.feedslices): feedparser would hold it whole several times over.
+SLICE_FROM_BYTES = 8 * 2**20
+SLICE_BYTES = 2 * 2**20
 _CONTINUATION = bytes(range(0x80, 0xC0))  # a character is counted by its bytes but these
 _STEP = 1 << 20
 _ROOT_END = re.compile(rb"</(?:[\w-]+:)?(?:rss|feed|RDF|rdf)\s*>\s*(?:<!--.*?-->\s*)*$", re.DOTALL)
@@ -189,6 +194,10 @@ def parse_feed(body: bytes, content_type: str | None = None, captured_at: dateti
     # A mark no feed can forge: a feed's own text never says what was cut from it.
     mark = f"[cut {secrets.token_hex(8)}] "
     body = _cut_long_texts(body, mark)
+    if len(body) > SLICE_FROM_BYTES and _utf8_or_declared(content_type):
+        sliced = _parse_in_slices(body, mark, captured_at)
+        if sliced is not None:
+            return sliced
     try:
         parsed = feedparser.parse(
             body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
@@ -209,6 +218,41 @@ def parse_feed(body: bytes, content_type: str | None = None, captured_at: dateti
         site_url=clean_opt(feed.get("link")),
         entries=tuple(_entry(e, mark, captured_at) for e in parsed.entries),
         warning=str(problem) if problem else None,
+        ttl_seconds=int(ttl) * 60 if ttl.isdigit() else None,
+    )
+
+
+def _utf8_or_declared(content_type: str | None) -> bool:
+    """Whether lxml reads the document as feedparser would: a charset the HTTP header names
+    (other than UTF-8) is one only feedparser heeds."""
+    charset = (content_type or "").lower().partition("charset=")[2].strip(" \"';")
+    return charset in ("", "utf-8", "utf8")
+
+
+def _parse_in_slices(body: bytes, mark: str, captured_at: datetime | None) -> ParsedFeed | None:
+    """A large, well-formed feed document read a slice of entries at a time
+    (tracker.feedslices), so that feedparser never holds it whole; None when it cannot be
+    read so (the caller then parses it whole)."""
+    slices = FeedSlices(body, SLICE_BYTES)
+    entries: list[ParsedEntry] = []
+    try:
+        for piece in slices:
+            parsed = feedparser.parse(piece, sanitize_html=False, resolve_relative_uris=False)
+            if parsed.get("bozo_exception"):
+                return None
+            entries.extend(_entry(e, mark, captured_at) for e in parsed.entries)
+    except NotSliceable:
+        return None
+    head = feedparser.parse(slices.head, sanitize_html=False, resolve_relative_uris=False)
+    if head.get("bozo_exception") or not head.get("version"):
+        return None
+    feed = head.get("feed", {})
+    ttl = str(feed.get("ttl") or "").strip()
+    return ParsedFeed(
+        title=text_value(feed.get("title"), False) or None,
+        site_url=clean_opt(feed.get("link")),
+        entries=tuple(entries),
+        warning=None,
         ttl_seconds=int(ttl) * 60 if ttl.isdigit() else None,
     )
 
