@@ -14,6 +14,7 @@ every proxied connection and refuse new ones until `restore()`.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import sys
 import threading
@@ -26,10 +27,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.builders import Item, article, rss
+from tracker.addresses import AddressGuard
 
 Response = tuple[int, dict[str, str], bytes]
 Route = Callable[[BaseHTTPRequestHandler], Response]
 T_PUBLISHED = datetime(2026, 1, 5, 8, 0, 0)
+
+
+class OnePublicPort(AddressGuard):
+    """The default address policy (private addresses refused), except that one local
+    server's port stands for a public site: its redirects to private addresses still fail."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(allow_private=False)
+        self.port = port
+
+    def blocked_reason(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int) -> str | None:
+        if str(address) == "127.0.0.1" and port == self.port:
+            return None
+        return super().blocked_reason(address, port)
 
 
 @dataclass

@@ -3,7 +3,6 @@ politeness per host, HTML only, conditional GET, failures recorded with their re
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 import time
 from collections.abc import Iterator
@@ -15,8 +14,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from tests.builders import T0, Item, article, capture, rss
 from tests.conftest import make_pipeline
-from tests.feedserver import FeedServer
-from tracker.addresses import AddressGuard
+from tests.feedserver import FeedServer, OnePublicPort
 from tracker.archive import WarcArchive
 from tracker.config import PagesConfig, PollingConfig
 from tracker.model import IngestReport, PageCapture, PageRequest
@@ -64,19 +62,6 @@ class FakeStore:
     @property
     def failures(self) -> dict[str, PageCapture]:
         return {c.url.rsplit("/", 1)[1]: c for c in self.captures if c.error is not None}
-
-
-class FirstHopOnly(AddressGuard):
-    """The default address policy, except that one local server stands for a public site."""
-
-    def __init__(self, port: int) -> None:
-        super().__init__(allow_private=False)
-        self.port = port
-
-    def blocked_reason(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int) -> str | None:
-        if str(address) == "127.0.0.1" and port == self.port:
-            return None
-        return super().blocked_reason(address, port)
 
 
 @pytest.fixture
@@ -209,7 +194,7 @@ def test_a_page_redirecting_to_a_private_address_is_refused(server: FeedServer) 
     server.routes["/robots.txt"] = lambda _h: (404, {}, b"")
     store = FakeStore([request(1, server.url("/go"))])
     polling = POLLING.model_copy(update={"allow_private_addresses": False})
-    run(make(store, polling, guard=FirstHopOnly(int(server.base.rsplit(":", 1)[1]))))
+    run(make(store, polling, guard=OnePublicPort(int(server.base.rsplit(":", 1)[1]))))
     refused = store.failures["go"]
     assert refused.error_kind == "blocked_address" and "169.254.169.254" in (refused.error or "")
 

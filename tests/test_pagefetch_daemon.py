@@ -5,15 +5,14 @@ only asked again conditionally (304), every failure recorded on its item as data
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
 
+from tests.feedserver import OnePublicPort
 from bench.pagefarm import PAGE_KINDS, PageFarm, PageFarmConfig
-from tracker.addresses import AddressGuard
 from tracker.config import parse_config
 from tracker.metrics import METRICS
 from tracker.pagefetch import PageOutcome
@@ -21,19 +20,6 @@ from tracker.scheduler import Daemon
 from tracker.status import status_report
 from tracker.store.database import open_database
 from tracker.store.gauges import read_gauges
-
-
-class FarmOnly(AddressGuard):
-    """The default address policy, except that the farm's own port stands for a public site."""
-
-    def __init__(self, port: int) -> None:
-        super().__init__(allow_private=False)
-        self.port = port
-
-    def blocked_reason(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int) -> str | None:
-        if str(address) == "127.0.0.1" and port == self.port:
-            return None
-        return super().blocked_reason(address, port)
 
 
 @pytest.fixture
@@ -73,7 +59,7 @@ def test_the_daemon_fetches_pages_once_then_conditionally_and_records_failures(f
         "pages": {"host_delay_seconds": 0.0, "revisit_hours": 2 / 3600, "refill_seconds": 0.2, "workers": 3},
     })
     outcomes: list[PageOutcome] = []
-    daemon = Daemon(config, page_guard=FarmOnly(farm.port))
+    daemon = Daemon(config, page_guard=OnePublicPort(farm.port))
     daemon.on_page = outcomes.append
     pages = farm.pages()
     exempt = f"/private/1/{PAGE_KINDS.index('robots')}.html"

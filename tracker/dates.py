@@ -20,6 +20,7 @@ read by strict grammars, RFC 822 (RSS `pubDate`) and ISO 8601 / W3C-DTF (Atom,
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 EARLIEST_YEAR = 1991
@@ -132,3 +133,16 @@ def claimed_date(raw: str | None, captured_at: datetime | None = None) -> tuple[
         return None, f"after the capture at {captured_at.isoformat()}Z, 15 minutes of clock skew allowed (in {shown!r})"
     return when, None
 
+
+def first_claim(raws: Iterable[object], captured_at: datetime | None = None) -> tuple[datetime | None, str | None]:
+    """The first of an entry's date strings (published, then updated, ...) that claims a
+    moment, as `claimed_date`; else (None, why the first one given claims nothing)."""
+    rejected = None
+    for raw in raws:
+        if not isinstance(raw, str) or not raw.strip():
+            continue
+        when, why = claimed_date(raw, captured_at)
+        if when is not None:
+            return when, None
+        rejected = rejected or why
+    return None, rejected

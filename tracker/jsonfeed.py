@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from tracker.errors import ParseError
-from tracker.dates import claimed_date
+from tracker.dates import first_claim
 from tracker.feedtext import ENTRY_MARKUP_MAX, clean, clean_opt, text_value
 from tracker.model import Attribution, ParsedEntry, ParsedFeed
 
@@ -109,16 +109,7 @@ def _authors(holder: dict[str, Any]) -> str | None:
 def _when(item: dict[str, Any], captured_at: datetime | None) -> tuple[datetime | None, str | None]:
     """The claimed date (date_published, else date_modified) by the rule every feed's dates
     follow (tracker.dates), or None and why the first date given claims nothing."""
-    rejected = None
-    for key in ("date_published", "date_modified"):
-        value = _string(item.get(key))
-        if not value:
-            continue
-        when, why = claimed_date(value, captured_at)
-        if when is not None:
-            return when, None
-        rejected = rejected or why
-    return None, rejected
+    return first_claim((_string(item.get(key)) for key in ("date_published", "date_modified")), captured_at)
 
 
 def _entry(item: dict[str, Any], feed_authors: str | None, captured_at: datetime | None) -> ParsedEntry | None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import feedparser
 
-from tracker.dates import claimed_date
+from tracker.dates import first_claim
 from tracker.errors import ParseError
 from tracker.feedslices import FeedSlices, NotSliceable
 from tracker.feedtext import ENTRY_MARKUP_MAX, FIELD_MAX, clean, clean_opt, text_value  # noqa: F401 (FIELD_MAX: the caps are named here too)
@@ -55,16 +55,8 @@ def _claim(entry: Any, captured_at: datetime | None) -> tuple[datetime | None, s
     """The entry's claimed date (published, else updated, else created) read from the raw
     string, not feedparser's reading of it, which coerces impossible dates into real ones;
     or None and why the first date given claims nothing."""
-    rejected = None
-    for key in ("published", "updated", "created"):
-        raw = dict.get(entry, key)  # not entry.get: feedparser maps a missing "updated" to "published"
-        if not isinstance(raw, str) or not raw.strip():
-            continue
-        when, why = claimed_date(raw, captured_at)
-        if when is not None:
-            return when, None
-        rejected = rejected or why
-    return None, rejected
+    # dict.get, not entry.get: feedparser maps a missing "updated" to "published".
+    return first_claim((dict.get(entry, key) for key in ("published", "updated", "created")), captured_at)
 
 
 def _link(entry: Any) -> str | None:
