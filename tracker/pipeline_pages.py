@@ -138,8 +138,9 @@ class PagesMixin:
             return
         article, error, kind = read if read is not None else read_article(page)
         canonical = article.canonical_url if article else None
-        if canonical and same_site(canonical, page):
-            keys.add(lookup_hash(canonical))  # the same site's canonical form: the page's identity
+        # The page answers for the URLs it was fetched at, never for the one it declares
+        # canonical: a page on a shared host (two blogs under github.io, two authors on one
+        # host) would put its text into the item another publisher links there.
         keys = page_store.redirected_from(session, keys)
         page_id = page_store.insert_page(session, {
             "url": page.url, "url_hash": lookup_hash(page.url), "final_url": page.final_url, "fetched_at": page.fetched_at,

@@ -1,0 +1,44 @@
+"""A page's canonical link only ever credits away from the page: it never makes the page
+answer for another URL, so a page cannot put its text into someone else's item."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from tests.builders import T0, Item, article, capture, hours, rss, write_warc
+from tests.test_pages_pipeline import ingest, page_capture, page_html, provenance
+
+# Two blogs on one shared host: site_of() takes them for one site.
+ALICE_FEED = "https://alice.github.io/feed.xml"
+MALLORY_FEED = "https://mallory.github.io/feed.xml"
+ALICE_POST = "https://alice.github.io/2025/harbour-bridge/"
+MALLORY_POST = "https://mallory.github.io/p/1"
+FEEDS = [{"url": ALICE_FEED, "publisher": "Alice"}, {"url": MALLORY_FEED, "publisher": "Mallory"}]
+PLANTED = article(150, paragraphs=6)
+REAL = article(151, paragraphs=6)
+
+
+def test_a_page_naming_another_blogs_post_canonical_does_not_become_its_text(any_db_url: str, tmp_path: Path) -> None:
+    records = [
+        capture(MALLORY_FEED, T0, rss("Mallory", "https://mallory.github.io/", [
+            Item("Notes", MALLORY_POST, ["A short note, read the page."], T0 - timedelta(minutes=5))], full_content=False)),
+        # Mallory's page declares Alice's (future) post its canonical form.
+        page_capture(MALLORY_POST, T0 + timedelta(minutes=5), page_html("Notes", PLANTED, canonical=ALICE_POST)),
+        capture(ALICE_FEED, T0 + hours(2), rss("Alice", "https://alice.github.io/", [
+            Item("Harbour bridge", ALICE_POST, ["The bridge, in a sentence."], T0 + hours(1.9))], full_content=False)),
+        page_capture(ALICE_POST, T0 + hours(2.1), page_html("Harbour bridge", REAL)),
+    ]
+    ingest(any_db_url, [write_warc(tmp_path / "net.warc.gz", records)], FEEDS)
+    engine = sa.create_engine(any_db_url)
+    with engine.connect() as conn:
+        from_page = conn.execute(sa.text(
+            "SELECT p.name, count(*) FROM item_versions v JOIN items i ON i.id = v.item_id "
+            "JOIN publishers p ON p.id = i.publisher_id WHERE v.from_page GROUP BY p.name ORDER BY p.name")).all()
+    engine.dispose()
+    # Alice's item has one page text (her own), Mallory's one (hers).
+    rows = provenance(any_db_url)
+    assert rows["Alice"] == ("Alice", None, "original")
+    assert [tuple(r) for r in from_page] == [("Alice", 1), ("Mallory", 1)]
