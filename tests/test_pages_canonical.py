@@ -8,7 +8,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from tracker.ingest import ingest_paths
+
 from tests.builders import T0, Item, article, capture, hours, rss, write_warc
+from tests.conftest import make_pipeline
 from tests.test_pages_pipeline import ingest, page_capture, page_html, provenance
 
 # Two blogs on one shared host: site_of() takes them for one site.
@@ -42,3 +45,27 @@ def test_a_page_naming_another_blogs_post_canonical_does_not_become_its_text(any
     rows = provenance(any_db_url)
     assert rows["Alice"] == ("Alice", None, "original")
     assert [tuple(r) for r in from_page] == [("Alice", 1), ("Mallory", 1)]
+
+
+def test_a_link_blog_on_the_same_shared_host_does_not_take_the_posts_text(any_db_url: str, tmp_path: Path) -> None:
+    """Mallory's feed links to Alice's post (a link blog) before Alice's feed is read: the
+    page at Alice's URL is Alice's text, not Mallory's, though both blog under github.io."""
+    records = [
+        capture(MALLORY_FEED, T0, rss("Mallory", "https://mallory.github.io/", [
+            Item("Worth reading", ALICE_POST, ["Alice on the bridge, worth a read."], T0 - timedelta(minutes=5),
+                 guid="mallory-1")], full_content=False)),
+        page_capture(ALICE_POST, T0 + timedelta(minutes=5), page_html("Harbour bridge", REAL)),
+        capture(ALICE_FEED, T0 + hours(2), rss("Alice", "https://alice.github.io/", [
+            Item("Harbour bridge", ALICE_POST, ["The bridge, in a sentence."], T0 + hours(1.9))], full_content=False)),
+    ]
+    pipeline = make_pipeline(any_db_url, FEEDS)
+    pipeline.register_feeds()  # as `tracker ingest` does: every configured publisher is known
+    ingest_paths(pipeline, [write_warc(tmp_path / "net.warc.gz", records)], workers=0)
+    engine = sa.create_engine(any_db_url)
+    with engine.connect() as conn:
+        from_page = conn.execute(sa.text(
+            "SELECT p.name FROM item_versions v JOIN items i ON i.id = v.item_id "
+            "JOIN publishers p ON p.id = i.publisher_id WHERE v.from_page ORDER BY p.name")).scalars().all()
+    engine.dispose()
+    assert from_page == ["Alice"]
+    assert provenance(any_db_url)["Alice"] == ("Alice", None, "original")
