@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from tracker.ingest import ingest_paths
@@ -47,18 +48,21 @@ def test_a_page_naming_another_blogs_post_canonical_does_not_become_its_text(any
     assert [tuple(r) for r in from_page] == [("Alice", 1), ("Mallory", 1)]
 
 
-def test_a_link_blog_on_the_same_shared_host_does_not_take_the_posts_text(any_db_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("host", ["github.io", "substack.com"])  # on the Public Suffix List, and not
+def test_a_link_blog_on_the_same_shared_host_does_not_take_the_posts_text(any_db_url: str, tmp_path: Path, host: str) -> None:
     """Mallory's feed links to Alice's post (a link blog) before Alice's feed is read: the
-    page at Alice's URL is Alice's text, not Mallory's, though both blog under github.io."""
+    page at Alice's URL is Alice's text, not Mallory's, though both blog under one host."""
+    alice_feed, mallory_feed = f"https://alice.{host}/feed.xml", f"https://mallory.{host}/feed.xml"
+    alice_post = f"https://alice.{host}/2025/harbour-bridge/"
     records = [
-        capture(MALLORY_FEED, T0, rss("Mallory", "https://mallory.github.io/", [
-            Item("Worth reading", ALICE_POST, ["Alice on the bridge, worth a read."], T0 - timedelta(minutes=5),
+        capture(mallory_feed, T0, rss("Mallory", f"https://mallory.{host}/", [
+            Item("Worth reading", alice_post, ["Alice on the bridge, worth a read."], T0 - timedelta(minutes=5),
                  guid="mallory-1")], full_content=False)),
-        page_capture(ALICE_POST, T0 + timedelta(minutes=5), page_html("Harbour bridge", REAL)),
-        capture(ALICE_FEED, T0 + hours(2), rss("Alice", "https://alice.github.io/", [
-            Item("Harbour bridge", ALICE_POST, ["The bridge, in a sentence."], T0 + hours(1.9))], full_content=False)),
+        page_capture(alice_post, T0 + timedelta(minutes=5), page_html("Harbour bridge", REAL)),
+        capture(alice_feed, T0 + hours(2), rss("Alice", f"https://alice.{host}/", [
+            Item("Harbour bridge", alice_post, ["The bridge, in a sentence."], T0 + hours(1.9))], full_content=False)),
     ]
-    pipeline = make_pipeline(any_db_url, FEEDS)
+    pipeline = make_pipeline(any_db_url, [{"url": alice_feed, "publisher": "Alice"}, {"url": mallory_feed, "publisher": "Mallory"}])
     pipeline.register_feeds()  # as `tracker ingest` does: every configured publisher is known
     ingest_paths(pipeline, [write_warc(tmp_path / "net.warc.gz", records)], workers=0)
     engine = sa.create_engine(any_db_url)

@@ -22,7 +22,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tracker.errors import PageError
-from tracker.identity import content_digest, link_key, lookup_hash, site_of, text_hash
+from tracker.identity import content_digest, host_of, link_key, lookup_hash, site_of, text_hash
 from tracker.model import Attribution, Document, IngestReport, PageCapture, PageRedirect, PageRequest, utcnow
 from tracker.normalise import credits_in, document_from_paragraphs
 from tracker.pages import Article, extract_article, needs_page, use_page
@@ -195,25 +195,33 @@ class PagesMixin:
     def _page_items(self: Pipeline, session: Session, keys: set[str], urls: Sequence[str]) -> list[tuple[int, int]]:
         """(item, publisher) of the items a page with these URL hashes is the page of.
 
-        An item's page is on its publisher's own site (its feeds' or their site links',
-        subdomains aside), or on a site no other publisher is known at: a syndicator
-        keeping the original's link, or a link blog, links to another publisher's article,
-        whose text is not theirs. Several items of one publisher under one URL (a shared
-        news page): the page is none of theirs.
+        An item's page is on its publisher's own host (its feeds' or their site links'), on
+        its own site (subdomains aside) at a host no other publisher is known at, or on a
+        site no other publisher is known at: a syndicator keeping the original's link, or a
+        link blog, links to another publisher's article, whose text is not theirs — also
+        when both blog on one shared host (alice.substack.com, mallory.substack.com).
+        Several items of one publisher under one URL (a shared news page): the page is none
+        of theirs.
         """
         under = page_store.items_under(session, keys)
         found = {item: publisher for pairs in under.values() for item, publisher in pairs}
         if not found:
             return []
         stored = items.load_items(session, found, raws=False)
-        sites_of: dict[int, set[str | None]] = {}
-        for publisher, hosts in self.directory.hosts_of.items():
-            sites_of[publisher] = {site_of(f"http://{host}/") for host in hosts}
+        hosts_of = self.directory.hosts_of
+        sites_of = {publisher: {site_of(f"http://{host}/") for host in hosts} for publisher, hosts in hosts_of.items()}
         by_publisher: dict[int, list[int]] = {}
         for item, publisher in found.items():
-            sites = {site_of(stored[item].url), *(site_of(u) for u in urls)} - {None}
-            others = any(sites & known for other, known in sites_of.items() if other != publisher)
-            if sites & sites_of.get(publisher, set()) or not others:
+            at = {stored[item].url, *urls}
+            hosts, sites = {host_of(u) for u in at} - {None}, {site_of(u) for u in at} - {None}
+            others = [other for other in hosts_of if other != publisher]
+            if hosts & hosts_of.get(publisher, set()):
+                mine = True
+            elif sites & sites_of.get(publisher, set()):
+                mine = not any(hosts & hosts_of[other] for other in others)
+            else:
+                mine = not any(sites & sites_of[other] for other in others)
+            if mine:
                 by_publisher.setdefault(publisher, []).append(item)
         return [(ids[0], publisher) for publisher, ids in by_publisher.items() if len(ids) == 1]
 
