@@ -156,3 +156,18 @@ def test_script_rendered_page_gives_its_json_ld_article() -> None:
             "<noscript>Please enable JavaScript to read Metro Daily.</noscript></body></html>")
     article = extract_article(page.encode(), "https://metrodaily.example/night-buses", "text/html")
     assert article is not None and article.text.splitlines()[-1] == second and "Loading" not in article.text
+
+
+@pytest.mark.parametrize("published, expected", [
+    ("2025-03-01T10:00:00+01:00", datetime(2025, 3, 1, 9, 0)),
+    ("2025-03-01T10:00:00+23:59", None),  # beyond ±14:00: a day early if believed
+    ("2025-03-01T10:00:00-15:00", None),
+    ("1990-06-01T10:00:00+00:00", None),
+    ("2025-06-01T10:00:00+00:00", None),  # after the page was fetched
+])
+def test_a_pages_date_follows_the_rules_of_every_claimed_date(published: str, expected: datetime | None) -> None:
+    paragraph = "<p>" + " ".join(["harbour bridge traffic cables"] * 20) + ".</p>"
+    page = (f'<html><head><meta property="article:published_time" content="{published}"><title>T</title></head>'
+            f"<body><article><h1>T</h1>{paragraph * 3}</article></body></html>").encode()
+    article = extract_article(page, "https://x.example/a", "text/html", fetched_at=datetime(2025, 5, 1))
+    assert article is not None and article.date == expected

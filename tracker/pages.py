@@ -17,7 +17,7 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
@@ -25,6 +25,7 @@ from lxml.etree import ParserError
 from lxml.html import document_fromstring
 
 from tracker.addresses import address_problem
+from tracker.dates import claimed_date
 from tracker.errors import PageError
 
 # Larger pages are refused unread: a news article is 50-500 kB of HTML; a page of many
@@ -40,8 +41,6 @@ _STRUCTURED_MIN_WORDS = 50
 _BINARY_STARTS = (b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"RIFF", b"\x1f\x8b", b"OggS", b"ID3")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([a-zA-Z0-9_.:-]+)", re.IGNORECASE)
-# Web pages did not exist before this; a date past tomorrow is a broken clock.
-_EARLIEST = datetime(1991, 1, 1)
 _LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".lan", ".home.arpa")
 
 PageSetting = Literal["auto", "always", "never"]
@@ -177,17 +176,11 @@ def _article_bodies(node: object, found: list[str], depth: int) -> None:
             _article_bodies(value, found, depth + 1)
 
 
-def _date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC).replace(tzinfo=None)
-    now = datetime.now(UTC).replace(tzinfo=None)
-    return when if _EARLIEST <= when <= now + timedelta(days=1) else None
+def _date(value: str | None, fetched_at: datetime | None) -> datetime | None:
+    """The page's date under the rules of every claimed date (tracker.dates): an offset
+    beyond ±14:00, a year before 1991 or a date after the fetch is no date."""
+    when, _ = claimed_date(value, fetched_at or datetime.now(UTC).replace(tzinfo=None))
+    return when
 
 
 def _clean(text: str | None) -> str | None:
@@ -221,8 +214,10 @@ def _extract(markup: str, url: str, **mode: bool):  # type: ignore[no-untyped-de
         raise PageError("unreadable", f"{type(error).__name__}: {error}"[:300]) from None
 
 
-def extract_article(body: bytes, url: str, content_type: str | None) -> Article | None:
+def extract_article(body: bytes, url: str, content_type: str | None, fetched_at: datetime | None = None) -> Article | None:
     """The article of an HTML page, or None when the page holds no article text.
+
+    `fetched_at` (naive UTC; else now): a page date after it is no date.
 
     Raises `PageError` for a page that is not read at all: over `MAX_PAGE_BYTES`, or not
     HTML (a PDF, an image). The text is capped at `MAX_ARTICLE_CHARS`.
@@ -248,7 +243,7 @@ def extract_article(body: bytes, url: str, content_type: str | None) -> Article 
         url=url,
         text=text,
         title=_clean(getattr(found, "title", None)),
-        date=_date(getattr(found, "date", None)),
+        date=_date(getattr(found, "date", None), fetched_at),
         canonical_url=canonical if canonical and canonical.isprintable() and len(canonical) <= 2000 else None,
         site_name=_clean(getattr(found, "sitename", None)),
     )

@@ -57,7 +57,7 @@ def read_article(page: PageCapture) -> ReadArticle:
     if page.body is None:
         return None, None, None
     try:
-        article = extract_article(page.body, page.final_url, page.header("Content-Type"))
+        article = extract_article(page.body, page.final_url, page.header("Content-Type"), page.fetched_at)
     except PageError as refused:
         return None, refused.message, refused.kind
     return (article, None, None) if article is not None else (None, "no article text found on the page", "no_article")
