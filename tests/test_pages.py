@@ -171,3 +171,15 @@ def test_a_pages_date_follows_the_rules_of_every_claimed_date(published: str, ex
             f"<body><article><h1>T</h1>{paragraph * 3}</article></body></html>").encode()
     article = extract_article(page, "https://x.example/a", "text/html", fetched_at=datetime(2025, 5, 1))
     assert article is not None and article.date == expected
+
+
+@pytest.mark.parametrize("content_type, meta", [
+    ("text/html; charset=zlib", ""), ("text/html; charset=rot13", ""), ("text/html", '<meta charset="base64">'),
+])
+def test_a_charset_that_is_no_text_encoding_is_ignored(content_type: str, meta: str) -> None:
+    """Python's codecs know zlib, base64 and rot13 too: named by a hostile page, they are
+    no charset (the page is read as UTF-8), not a crash of the whole ingest."""
+    paragraph = "<p>" + " ".join(["Zürich harbour bridge"] * 20) + ".</p>"
+    page = f"<html><head>{meta}<title>T</title></head><body><article>{paragraph * 3}</article></body></html>"
+    article = extract_article(page.encode(), "https://x.example/a", content_type)
+    assert article is not None and "Zürich harbour bridge" in article.text

@@ -100,11 +100,11 @@ def decode(body: bytes, content_type: str | None) -> str:
         name = name.decode("ascii", "replace") if isinstance(name, bytes) else name
         try:
             codec = codecs.lookup(name).name
+            # A page labelled latin-1 is written in windows-1252 (the HTML standard's rule).
+            codec = "cp1252" if codec in ("latin-1", "iso8859-1", "ascii") else codec
+            return body.decode(codec, "replace")
         except LookupError:
-            continue
-        # A page labelled latin-1 is written in windows-1252 (the HTML standard's rule).
-        codec = "cp1252" if codec in ("latin-1", "iso8859-1", "ascii") else codec
-        return body.decode(codec, "replace")
+            continue  # unknown, or no text encoding at all (charset=zlib, base64, rot13): as if unnamed
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
