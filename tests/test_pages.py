@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tracker.errors import PageError
-from tracker.pages import MAX_PAGE_BYTES, extract_article, needs_page, public_link, use_page
+from tracker.pages import MAX_PAGE_BYTES, MAX_PAGE_ELEMENTS, extract_article, needs_page, public_link, use_page
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 COURIER = "https://riversidecourier.example/news/2025/03/harbour-bridge-reopens?utm_source=rss"
@@ -183,3 +183,15 @@ def test_a_charset_that_is_no_text_encoding_is_ignored(content_type: str, meta: 
     page = f"<html><head>{meta}<title>T</title></head><body><article>{paragraph * 3}</article></body></html>"
     article = extract_article(page.encode(), "https://x.example/a", content_type)
     assert article is not None and "Zürich harbour bridge" in article.text
+
+
+def test_a_page_of_too_many_elements_is_refused_unread() -> None:
+    """Extraction's cost grows with the square of a page's elements: a 3.5 MB page of 200,000
+    short paragraphs (under the byte cap) took minutes. It is refused before extraction."""
+    many = b"<html><body><article>" + b"<p>a b c d e f</p>" * (MAX_PAGE_ELEMENTS + 1) + b"</article></body></html>"
+    with pytest.raises(PageError) as refused:
+        extract_article(many, "https://x.example/a", "text/html")
+    assert refused.value.kind == "too_large" and "HTML elements" in refused.value.message
+    # A long article well under the cap is read.
+    long_read = b"<html><body><article>" + b"<p>" + b"word " * 50 + b"</p>" * 1 + b"<p>more words here</p>" * 2000 + b"</article></body></html>"
+    assert extract_article(long_read, "https://x.example/a", "text/html") is not None

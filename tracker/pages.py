@@ -31,6 +31,9 @@ from tracker.errors import PageError
 # Larger pages are refused unread: a news article is 50-500 kB of HTML; a page of many
 # megabytes is a feed of comments, an archive, or hostile. The fetcher stops reading here.
 MAX_PAGE_BYTES = 5 * 1024 * 1024
+# …and pages of more elements: an article page holds 100-8,000 (a long comment thread
+# more); extraction of 25,000 costs at most ~2 s of CPU (bench/pages_bench.py).
+MAX_PAGE_ELEMENTS = 25_000
 # The article text kept (characters): a long read is ~60 kB; past this it is cut at a paragraph.
 MAX_ARTICLE_CHARS = 200_000
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -133,13 +136,19 @@ def public_link(href: str | None, base: str) -> str | None:
     return None if address_problem(address) else url
 
 
-def _declared(markup: str, url: str) -> tuple[str | None, str]:
+def _tree(markup: str):  # type: ignore[no-untyped-def]
+    """The page's element tree, or None when lxml finds no document in it."""
+    try:
+        return document_fromstring(markup[:MAX_PAGE_BYTES])
+    except (ParserError, ValueError):
+        return None
+
+
+def _declared(tree, url: str) -> tuple[str | None, str]:  # type: ignore[no-untyped-def]
     """What the page says of itself in its markup: its canonical link (`<link
     rel=canonical>`, else `og:url`), and the longest `articleBody` of its JSON-LD (a page
     rendered by script may carry the article there alone)."""
-    try:
-        tree = document_fromstring(markup[:MAX_PAGE_BYTES])
-    except (ParserError, ValueError):
+    if tree is None:
         return None, ""
     canonical = None
     for link in tree.iter("link"):
@@ -219,19 +228,25 @@ def extract_article(body: bytes, url: str, content_type: str | None, fetched_at:
 
     `fetched_at` (naive UTC; else now): a page date after it is no date.
 
-    Raises `PageError` for a page that is not read at all: over `MAX_PAGE_BYTES`, or not
-    HTML (a PDF, an image). The text is capped at `MAX_ARTICLE_CHARS`.
+    Raises `PageError` for a page that is not read at all: over `MAX_PAGE_BYTES` or
+    `MAX_PAGE_ELEMENTS`, or not HTML (a PDF, an image). The text is capped at `MAX_ARTICLE_CHARS`.
     """
     if len(body) > MAX_PAGE_BYTES:
         raise PageError("too_large", f"page of {len(body):,} bytes (over {MAX_PAGE_BYTES:,})")
     if not is_html(content_type, body):
         raise PageError("not_html", f"not an HTML page ({content_type or 'unrecognised bytes'})")
     markup = decode(body, content_type)
+    tree = _tree(markup)
+    elements = sum(1 for _ in tree.iter()) if tree is not None else 0
+    if elements > MAX_PAGE_ELEMENTS:
+        # The extractor's work grows with the square of a page's elements: 200,000 short
+        # paragraphs (3.5 MB) cost it three minutes of CPU.
+        raise PageError("too_large", f"page of {elements:,} HTML elements (over {MAX_PAGE_ELEMENTS:,})")
     found = _extract(markup, url, favor_precision=True)
     if not getattr(found, "text", None):
         # A layout the precise pass finds nothing in (no <article>, text in bare <div>s): look wider.
         found = _extract(markup, url, favor_recall=True)
-    canonical, structured = _declared(markup, url)
+    canonical, structured = _declared(tree, url)
     raw = _clean(getattr(found, "text", None)) or ""
     if len(structured.split()) >= max(_STRUCTURED_MIN_WORDS, 1.5 * len(raw.split())):
         # The JSON-LD article is much fuller than what the markup shows: a page rendered by script.
