@@ -73,3 +73,33 @@ def test_a_link_blog_on_the_same_shared_host_does_not_take_the_posts_text(any_db
     engine.dispose()
     assert from_page == ["Alice"]
     assert provenance(any_db_url)["Alice"] == ("Alice", None, "original")
+
+
+def test_a_link_blogs_own_redirect_to_anothers_post_does_not_make_the_post_its_text(any_db_url: str, tmp_path: Path) -> None:
+    """A link blog's links go through its own redirector (linkblog.example/r/1 → Alice's
+    post): the page is served by Alice's site, so it is Alice's text, not the link blog's,
+    though the link blog's item was seen first."""
+    from tracker.model import PageRedirect
+
+    alice_feed, blog_feed = "https://alice.example/feed.xml", "https://linkblog.example/feed.xml"
+    alice_post, short = "https://alice.example/2025/harbour-bridge/", "https://linkblog.example/r/1"
+    pipeline = make_pipeline(any_db_url, [{"url": alice_feed, "publisher": "Alice"}, {"url": blog_feed, "publisher": "Links"}])
+    pipeline.register_feeds()
+    pipeline.process(capture(blog_feed, T0, rss("Links", "https://linkblog.example/", [
+        Item("Worth reading", short, ["Alice on the bridge."], T0 - timedelta(minutes=5))], full_content=False)))
+    pipeline.process(capture(alice_feed, T0 + hours(0.5), rss("Alice", "https://alice.example/", [
+        Item("Harbour bridge", alice_post, ["The bridge, in a sentence."], T0 + hours(0.4))], full_content=False)))
+    pipeline.process_redirect(PageRedirect(short, alice_post, T0 + hours(1), "test"))
+    from tracker.model import PageCapture
+
+    body = page_html("Harbour bridge", REAL, canonical=alice_post)
+    pipeline.process_page(PageCapture(url=alice_post, final_url=alice_post, fetched_at=T0 + hours(1), status=200,
+                                      headers=(("Content-Type", "text/html; charset=utf-8"),), body=body))
+    engine = sa.create_engine(any_db_url)
+    with engine.connect() as conn:
+        from_page = conn.execute(sa.text(
+            "SELECT p.name FROM item_versions v JOIN items i ON i.id = v.item_id "
+            "JOIN publishers p ON p.id = i.publisher_id WHERE v.from_page ORDER BY p.name")).scalars().all()
+    engine.dispose()
+    assert from_page == ["Alice"]
+    assert provenance(any_db_url)["Alice"] == ("Alice", None, "original")

@@ -195,7 +195,9 @@ class PagesMixin:
     def _page_items(self: Pipeline, session: Session, keys: set[str], urls: Sequence[str]) -> list[tuple[int, int]]:
         """(item, publisher) of the items a page with these URL hashes is the page of.
 
-        An item's page is on its publisher's own host (its feeds' or their site links'), on
+        Where the page is is where it was served from (the last of `urls`), wherever the
+        item's link pointed: a link blog's own redirector leads to another's article. An
+        item's page is on its publisher's own host (its feeds' or their site links'), on
         its own site (subdomains aside) at a host no other publisher is known at, or on a
         site no other publisher is known at: a syndicator keeping the original's link, or a
         link blog, links to another publisher's article, whose text is not theirs — also
@@ -207,13 +209,11 @@ class PagesMixin:
         found = {item: publisher for pairs in under.values() for item, publisher in pairs}
         if not found:
             return []
-        stored = items.load_items(session, found, raws=False)
         hosts_of = self.directory.hosts_of
         sites_of = {publisher: {site_of(f"http://{host}/") for host in hosts} for publisher, hosts in hosts_of.items()}
+        hosts, sites = {host_of(urls[-1])} - {None}, {site_of(urls[-1])} - {None}
         by_publisher: dict[int, list[int]] = {}
         for item, publisher in found.items():
-            at = {stored[item].url, *urls}
-            hosts, sites = {host_of(u) for u in at} - {None}, {site_of(u) for u in at} - {None}
             others = [other for other in hosts_of if other != publisher]
             if hosts & hosts_of.get(publisher, set()):
                 mine = True
