@@ -179,3 +179,16 @@ def test_a_json_feed_is_polled_and_a_broken_one_fails_like_a_broken_xml_feed(sql
     assert broken.error_kind == "parse" and (broken.error_message or "").startswith("not a feed (invalid JSON")
     [row] = rows(sqlite_url, f"SELECT last_error_kind, error_count FROM feeds WHERE url = '{server.url('/broken.json')}'")
     assert (row.last_error_kind, row.error_count) == ("parse", 1)
+
+
+def test_a_byline_of_thousands_of_authors_is_cut_as_any_one_line_field() -> None:
+    """Each item carries the feed's authors: 200 names of 10,000 characters made every item's
+    author 2 MB (an RSS author is cut to FIELD_MAX)."""
+    from tracker.feedtext import FIELD_MAX
+
+    document = {"version": "https://jsonfeed.org/version/1.1", "authors": [{"name": f"{i} " + "N" * FIELD_MAX} for i in range(200)],
+                "items": [{"id": str(i), "content_text": "text", "authors": [{"name": "Ann"}, {"name": "Bo"}] if i == 0 else None}
+                          for i in range(3)]}
+    entries = parse_feed(json.dumps(document).encode(), "application/feed+json").entries
+    assert entries[0].author == "Ann, Bo"
+    assert all(e.author is not None and e.author.startswith("0 NNN") and len(e.author) <= FIELD_MAX for e in entries[1:])

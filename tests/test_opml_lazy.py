@@ -114,3 +114,33 @@ def test_an_opml_feed_on_a_local_host_is_refused_parsed_or_cached(tmp_path: Path
     config.write_text(config.read_text().replace("[[opml]]", "[polling]\nallow_private_addresses = true\n\n[[opml]]"))
     code, output = run("--config", str(config), "feeds", "--format", "csv")
     assert code == 0 and mask_credentials(url) in output  # a user name may be a token: shown masked
+
+
+def _poison_cache(source: Path, mode: int, owner: int | None) -> None:
+    """Another user's hand in the cache of `source`: a feed added, its local-host note removed."""
+    import json as _json
+    import os as _os
+
+    for cached in [subscriptions._cache_file(source)]:
+        data = _json.loads(cached.read_text())
+        data["feeds"].append(["https://planted.example/rss", "Planted", "Planted", None, []])
+        data["local"] = {}
+        cached.write_text(_json.dumps(data))
+        cached.chmod(mode)
+        if owner is not None:
+            _os.chown(cached, owner, -1)
+
+
+@pytest.mark.parametrize("mode, owner", [(0o666, None), (0o620, None), (0o600, 65534)])
+def test_a_cache_file_others_can_write_is_not_believed(tmp_path: Path, counted_parses: list[str], mode: int, owner: int | None) -> None:
+    import os as _os
+
+    if owner is not None and _os.geteuid() != 0:
+        pytest.skip("giving a file to another user needs root")
+    source = big_opml(tmp_path / "subs.opml", 10, folders=1)
+    config = config_with(tmp_path, source)
+    assert run("--config", str(config), "feeds")[0] == 0
+    _poison_cache(source, mode, owner)
+    code, output = run("--config", str(config), "feeds")
+    assert code == 0 and "planted.example" not in output and "site9.example" in output
+    assert len(counted_parses) == 2  # parsed again, not read from the cache

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tracker.errors import PageError
-from tracker.pages import MAX_PAGE_BYTES, extract_article, needs_page, public_link, use_page
+from tracker.pages import MAX_PAGE_BYTES, MAX_PAGE_ELEMENTS, extract_article, needs_page, public_link, use_page
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 COURIER = "https://riversidecourier.example/news/2025/03/harbour-bridge-reopens?utm_source=rss"
@@ -156,3 +156,42 @@ def test_script_rendered_page_gives_its_json_ld_article() -> None:
             "<noscript>Please enable JavaScript to read Metro Daily.</noscript></body></html>")
     article = extract_article(page.encode(), "https://metrodaily.example/night-buses", "text/html")
     assert article is not None and article.text.splitlines()[-1] == second and "Loading" not in article.text
+
+
+@pytest.mark.parametrize("published, expected", [
+    ("2025-03-01T10:00:00+01:00", datetime(2025, 3, 1, 9, 0)),
+    ("2025-03-01T10:00:00+23:59", None),  # beyond ±14:00: a day early if believed
+    ("2025-03-01T10:00:00-15:00", None),
+    ("1990-06-01T10:00:00+00:00", None),
+    ("2025-06-01T10:00:00+00:00", None),  # after the page was fetched
+])
+def test_a_pages_date_follows_the_rules_of_every_claimed_date(published: str, expected: datetime | None) -> None:
+    paragraph = "<p>" + " ".join(["harbour bridge traffic cables"] * 20) + ".</p>"
+    page = (f'<html><head><meta property="article:published_time" content="{published}"><title>T</title></head>'
+            f"<body><article><h1>T</h1>{paragraph * 3}</article></body></html>").encode()
+    article = extract_article(page, "https://x.example/a", "text/html", fetched_at=datetime(2025, 5, 1))
+    assert article is not None and article.date == expected
+
+
+@pytest.mark.parametrize("content_type, meta", [
+    ("text/html; charset=zlib", ""), ("text/html; charset=rot13", ""), ("text/html", '<meta charset="base64">'),
+])
+def test_a_charset_that_is_no_text_encoding_is_ignored(content_type: str, meta: str) -> None:
+    """Python's codecs know zlib, base64 and rot13 too: named by a hostile page, they are
+    no charset (the page is read as UTF-8), not a crash of the whole ingest."""
+    paragraph = "<p>" + " ".join(["Zürich harbour bridge"] * 20) + ".</p>"
+    page = f"<html><head>{meta}<title>T</title></head><body><article>{paragraph * 3}</article></body></html>"
+    article = extract_article(page.encode(), "https://x.example/a", content_type)
+    assert article is not None and "Zürich harbour bridge" in article.text
+
+
+def test_a_page_of_too_many_elements_is_refused_unread() -> None:
+    """Extraction's cost grows with the square of a page's elements: a 3.5 MB page of 200,000
+    short paragraphs (under the byte cap) took minutes. It is refused before extraction."""
+    many = b"<html><body><article>" + b"<p>a b c d e f</p>" * (MAX_PAGE_ELEMENTS + 1) + b"</article></body></html>"
+    with pytest.raises(PageError) as refused:
+        extract_article(many, "https://x.example/a", "text/html")
+    assert refused.value.kind == "too_large" and "HTML elements" in refused.value.message
+    # A long article well under the cap is read.
+    long_read = b"<html><body><article>" + b"<p>" + b"word " * 50 + b"</p>" * 1 + b"<p>more words here</p>" * 2000 + b"</article></body></html>"
+    assert extract_article(long_read, "https://x.example/a", "text/html") is not None

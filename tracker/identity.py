@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import xxhash
@@ -99,16 +100,29 @@ def host_of(url: str | None) -> str | None:
     return host.removeprefix("www.") if host else None
 
 
-# Second-level labels under which a site's own name is the third label (bbc.co.uk).
+# Second-level labels under which a site's own name is the third label (bbc.co.uk), for
+# hosts the Public Suffix List does not know (reserved names such as .example, addresses).
 _SHARED_SECOND = {"co", "com", "org", "net", "gov", "ac", "edu", "ne", "or", "go"}
 
 
 def site_of(url: str | None) -> str | None:
     """The site a URL is on: its host without subdomains (news.x.org and www.x.org are one
-    site, as are a.x.co.uk and x.co.uk)."""
+    site, as are a.x.co.uk and x.co.uk), by the Public Suffix List with its private part:
+    alice.github.io and bob.github.io are two sites, as two blogs on one shared host are."""
     host = host_of(url)
-    if not host:
-        return None
+    return _site_of_host(host) if host else None
+
+
+@lru_cache(maxsize=65536)
+def _site_of_host(host: str) -> str:
+    from tld import get_fld  # the bundled list; never fetched
+
+    try:
+        found = get_fld(host, fix_protocol=True, fail_silently=True, search_private=True)
+    except Exception:  # whatever a hostile host name makes the list's parser raise
+        found = None
+    if isinstance(found, str) and found:
+        return found.lower()
     labels = host.split(".")
     keep = 3 if len(labels) >= 3 and labels[-2] in _SHARED_SECOND else 2
     return ".".join(labels[-keep:])

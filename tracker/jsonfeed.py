@@ -17,7 +17,7 @@ from typing import Any
 
 from tracker.errors import ParseError
 from tracker.dates import first_claim
-from tracker.feedtext import ENTRY_MARKUP_MAX, clean, clean_opt, text_value
+from tracker.feedtext import ENTRY_MARKUP_MAX, FIELD_MAX, clean, clean_opt, text_value
 from tracker.model import Attribution, ParsedEntry, ParsedFeed
 
 # The version URL names the format; PHP's json_encode writes its slashes as "\/".
@@ -99,11 +99,20 @@ def _string(value: object) -> str | None:
 
 
 def _authors(holder: dict[str, Any]) -> str | None:
-    """Names of 1.1's `authors` list, else 1.0's `author` object, joined."""
+    """Names of 1.1's `authors` list, else 1.0's `author` object, joined; at most FIELD_MAX
+    characters, as any one-line field (a list of thousands of names is no byline)."""
     found = holder.get("authors")
     people = found if isinstance(found, list) else [holder.get("author")]
-    names = [clean_opt(_string(p.get("name"))) for p in people if isinstance(p, dict)]
-    return ", ".join(n for n in names if n) or None
+    names: list[str] = []
+    length = 0
+    for person in people:
+        name = clean_opt(_string(person.get("name"))) if isinstance(person, dict) else None
+        if name:
+            names.append(name)
+            length += len(name) + 2
+            if length >= FIELD_MAX:
+                break
+    return ", ".join(names)[:FIELD_MAX] or None
 
 
 def _when(item: dict[str, Any], captured_at: datetime | None) -> tuple[datetime | None, str | None]:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tracker.errors import PageError
-from tracker.identity import content_digest, link_key, lookup_hash, site_of, text_hash
+from tracker.identity import content_digest, host_of, link_key, lookup_hash, site_of, text_hash
 from tracker.model import Attribution, IngestReport, PageCapture, PageRedirect, PageRequest, utcnow
 from tracker.normalise import credits_in, document_from_paragraphs
 from tracker.pages import Article, PageSetting, extract_article, needs_page, use_page
@@ -57,7 +57,7 @@ def read_article(page: PageCapture) -> ReadArticle:
     if page.body is None:
         return None, None, None
     try:
-        article = extract_article(page.body, page.final_url, page.header("Content-Type"))
+        article = extract_article(page.body, page.final_url, page.header("Content-Type"), page.fetched_at)
     except PageError as refused:
         return None, refused.message, refused.kind
     return (article, None, None) if article is not None else (None, "no article text found on the page", "no_article")
@@ -138,8 +138,9 @@ class PagesMixin:
             return
         article, error, kind = read if read is not None else read_article(page)
         canonical = article.canonical_url if article else None
-        if canonical and same_site(canonical, page):
-            keys.add(lookup_hash(canonical))  # the same site's canonical form: the page's identity
+        # The page answers for the URLs it was fetched at, never for the one it declares
+        # canonical: a page on a shared host (two blogs under github.io, two authors on one
+        # host) would put its text into the item another publisher links there.
         keys = page_store.redirected_from(session, keys)
         page_id = page_store.insert_page(session, {
             "url": page.url, "url_hash": lookup_hash(page.url), "final_url": page.final_url, "fetched_at": page.fetched_at,
@@ -194,25 +195,33 @@ class PagesMixin:
     def _page_items(self: Pipeline, session: Session, keys: set[str], urls: Sequence[str]) -> list[tuple[int, int]]:
         """(item, publisher) of the items a page with these URL hashes is the page of.
 
-        An item's page is on its publisher's own site (its feeds' or their site links',
-        subdomains aside), or on a site no other publisher is known at: a syndicator
-        keeping the original's link, or a link blog, links to another publisher's article,
-        whose text is not theirs. Several items of one publisher under one URL (a shared
-        news page): the page is none of theirs.
+        Where the page is is where it was served from (the last of `urls`), wherever the
+        item's link pointed: a link blog's own redirector leads to another's article. An
+        item's page is on its publisher's own host (its feeds' or their site links'), on
+        its own site (subdomains aside) at a host no other publisher is known at, or on a
+        site no other publisher is known at: a syndicator keeping the original's link, or a
+        link blog, links to another publisher's article, whose text is not theirs — also
+        when both blog on one shared host (alice.substack.com, mallory.substack.com).
+        Several items of one publisher under one URL (a shared news page): the page is none
+        of theirs.
         """
         under = page_store.items_under(session, keys)
         found = {item: publisher for pairs in under.values() for item, publisher in pairs}
         if not found:
             return []
-        stored = items.load_items(session, found, raws=False)
-        sites_of: dict[int, set[str | None]] = {}
-        for publisher, hosts in self.directory.hosts_of.items():
-            sites_of[publisher] = {site_of(f"http://{host}/") for host in hosts}
+        hosts_of = self.directory.hosts_of
+        sites_of = {publisher: {site_of(f"http://{host}/") for host in hosts} for publisher, hosts in hosts_of.items()}
+        hosts, sites = {host_of(urls[-1])} - {None}, {site_of(urls[-1])} - {None}
         by_publisher: dict[int, list[int]] = {}
         for item, publisher in found.items():
-            sites = {site_of(stored[item].url), *(site_of(u) for u in urls)} - {None}
-            others = any(sites & known for other, known in sites_of.items() if other != publisher)
-            if sites & sites_of.get(publisher, set()) or not others:
+            others = [other for other in hosts_of if other != publisher]
+            if hosts & hosts_of.get(publisher, set()):
+                mine = True
+            elif sites & sites_of.get(publisher, set()):
+                mine = not any(hosts & hosts_of[other] for other in others)
+            else:
+                mine = not any(sites & sites_of[other] for other in others)
+            if mine:
                 by_publisher.setdefault(publisher, []).append(item)
         return [(ids[0], publisher) for publisher, ids in by_publisher.items() if len(ids) == 1]
 

@@ -91,8 +91,15 @@ def _cache_file(file: Path) -> Path:
 
 
 def _cached(file: Path, key: list[object]) -> SubscriptionList | None:
+    """The cached list of `file` under `key`, or None (a miss) when there is none, it is
+    unreadable, or someone else could have written it: the cache is believed without
+    validating again, so a file another user owns or may write would add feeds."""
     try:
-        data = json.loads(_cache_file(file).read_bytes())
+        with _cache_file(file).open("rb") as handle:
+            stat = os.fstat(handle.fileno())
+            if stat.st_uid != os.geteuid() or stat.st_mode & 0o022:
+                return None
+            data = json.loads(handle.read())
         if data.get("key") != key:
             return None
         feeds = [Subscription(url, title, publisher, html_url, tuple(tags)) for url, title, publisher, html_url, tags in data["feeds"]]

@@ -180,8 +180,12 @@ def upgrade(ctx: click.Context) -> None:
     Example:
       tracker --config config/tracker.toml upgrade
     """
-    from tracker.store.database import describe, head_revision, open_database
+    from tracker.errors import MissingDatabaseError, SchemaOutdatedError
+    from tracker.store.database import describe, head_revision, open_database, open_reader
 
     url = _config(ctx).database.url
-    open_database(url)
+    try:
+        open_reader(url).kw["bind"].dispose()  # at the schema already: nothing to write (a file it may only read)
+    except (MissingDatabaseError, SchemaOutdatedError):
+        open_database(url)
     echo(f"database {describe(url)}: schema at revision {head_revision()}")

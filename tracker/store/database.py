@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from pathlib import Path
@@ -39,9 +40,11 @@ def _sqlite_pragmas(busy_seconds: float, readonly: bool):  # type: ignore[no-unt
         cursor = dbapi_connection.cursor()
         # First: another process may hold the database (creating it, say); wait for it.
         cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
-        # WAL lets `tracker stats` or a user's SQL read while an ingest writes.
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        if not readonly:
+            # WAL lets `tracker stats` or a user's SQL read while an ingest writes. A reader
+            # leaves the mode to the writers: setting it is a write (refused on a file it may only read).
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         if readonly:
             # A reader that tried to write would wait for the write lock: refused at once instead.
@@ -54,6 +57,17 @@ def _sqlite_pragmas(busy_seconds: float, readonly: bool):  # type: ignore[no-unt
             dbapi_connection.isolation_level = None
 
     return on_connect
+
+
+def _unwritable_at_rest(path: Path) -> bool:
+    """Whether a reader may not write next to a SQLite file that no writer has open.
+
+    A WAL reader needs the `-shm` and `-wal` files, and creates them when no writer has:
+    a user who may read the file but not write its folder is refused ("attempt to write a
+    readonly database"). With no `-wal` file every commit is in the file itself, and a
+    writer that starts meanwhile writes its `-wal` first: it is read as it is (immutable)."""
+    wal = path.with_name(path.name + "-wal")
+    return path.is_file() and not wal.exists() and not os.access(path.parent, os.W_OK)
 
 
 def _parse(url: str) -> URL:
@@ -110,6 +124,8 @@ def create_db_engine(
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise StoreError(f"cannot create the database folder {path.parent}: {error.strerror}") from None
+        if readonly and path is not None and _unwritable_at_rest(path):
+            parsed = parsed.set(database=f"file:{path}?immutable=1", query={**parsed.query, "uri": "true"})
         engine = create_engine(parsed, **({"connect_args": {"timeout": timeout}} if timeout else {}))
         event.listen(engine, "connect", _sqlite_pragmas(busy_seconds, readonly))
         if readonly:

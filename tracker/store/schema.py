@@ -389,7 +389,7 @@ class Page(Base):
 
 class PageKey(Base):
     """A URL a page answers for (tracker.identity.lookup_hash): the URL asked, the one
-    redirected to, its same-site canonical link, a URL that redirected to it."""
+    redirected to, a URL that redirected to it (never the canonical link it declares)."""
 
     __tablename__ = "page_keys"
     __table_args__ = {"sqlite_with_rowid": False}
