@@ -192,3 +192,18 @@ def test_a_byline_of_thousands_of_authors_is_cut_as_any_one_line_field() -> None
     entries = parse_feed(json.dumps(document).encode(), "application/feed+json").entries
     assert entries[0].author == "Ann, Bo"
     assert all(e.author is not None and e.author.startswith("0 NNN") and len(e.author) <= FIELD_MAX for e in entries[1:])
+
+
+def test_a_json_feed_too_large_to_read_whole_is_a_feed_error_and_loses_nothing(sqlite_url: str) -> None:
+    """A JSON document is read whole (its objects cost up to ~30 times its bytes): one over
+    the cap is refused like a broken feed, and what the feed gave before stays."""
+    from tracker.jsonfeed import MAX_JSON_FEED_BYTES
+
+    pipeline = make_pipeline(sqlite_url, [{"url": MIRROR, "publisher": "Mirror"}])
+    good = json_feed([{"id": "m-1", "url": "https://mirror.example/1.html", "title": "One", "content_text": "Words " * 50}])
+    huge = b'{"version": "https://jsonfeed.org/version/1.1", "items": [' + b"[]," * (MAX_JSON_FEED_BYTES // 3) + b"[]]}"
+    first = pipeline.process(Capture(MIRROR, T0, "response", good, "test", "application/feed+json"))
+    second = pipeline.process(Capture(MIRROR, T0 + hours(1), "response", huge, "test", "application/feed+json"))
+    assert first.new_items == 1 and second.errors == 1
+    assert "not read" in second.warnings[0]
+    assert [r.url for r in rows(sqlite_url, "SELECT url FROM items")] == ["https://mirror.example/1.html"]

@@ -20,6 +20,10 @@ from tracker.dates import first_claim
 from tracker.feedtext import ENTRY_MARKUP_MAX, FIELD_MAX, clean, clean_opt, text_value
 from tracker.model import Attribution, ParsedEntry, ParsedFeed
 
+# A JSON document is read whole, and its objects cost up to some 30 times its bytes (a
+# 60 MB body of tiny arrays peaked at 1.6 GB); JSON Feeds are a few hundred kB. Larger
+# ones are refused as a feed error, like a broken feed, so that one feed's cost is bounded.
+MAX_JSON_FEED_BYTES = 8 * 2**20
 # The version URL names the format; PHP's json_encode writes its slashes as "\/".
 _VERSION = re.compile(r"^https?://jsonfeed\.org/version/1(?:\.\d+)?/?$")
 _VERSION_BYTES = re.compile(rb"jsonfeed\.org\\?/version\\?/1")
@@ -81,6 +85,8 @@ def parse_json_feed(body: bytes, captured_at: datetime | None = None) -> ParsedF
 
 
 def _decode(body: bytes) -> Any:
+    if len(body) > MAX_JSON_FEED_BYTES:
+        raise ParseError(f"JSON Feed of {len(body) // 2**20} MiB: over {MAX_JSON_FEED_BYTES // 2**20} MiB, not read")
     try:
         text = body.decode(json.detect_encoding(body), "replace").removeprefix("\ufeff")
         # Numbers stay text: nothing here is arithmetic, and int() of a huge one is slow or refused.
