@@ -10,7 +10,7 @@ case is under 500 MiB.
 
 Cases (each WARC starts with a small capture, so that the parser process runs as on any
 real archive): one 50 MB entry in a WARC capture; a 20,000-entry feed; a 60 MB WARC record (60
-entries of 1 MB); a 9 MB body served over HTTP and polled (`tracker poll`, under the
+entries of 1 MB); a 60 MB JSON Feed of tiny arrays; a 9 MB body served over HTTP and polled (`tracker poll`, under the
 10 MiB fetch cap).
 
 `--code DIR` runs another checkout's `tracker` package (PYTHONPATH=DIR), e.g. `--code
@@ -154,7 +154,7 @@ class _Serve(BaseHTTPRequestHandler):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--code", type=Path, default=None, help="run the tracker package of this checkout")
-    parser.add_argument("--only", nargs="*", default=None, help="cases to run (entry50, feed20k, record60, poll9)")
+    parser.add_argument("--only", nargs="*", default=None, help="cases to run (entry50, feed20k, record60, json60, poll9)")
     args = parser.parse_args()
     env = dict(os.environ)
     if args.code:
@@ -169,6 +169,8 @@ def main() -> None:
             "entry50": ("one 50 MB entry (WARC capture)", lambda: feed(1, 50 * 2**20)),
             "feed20k": ("a 20,000-entry feed (WARC capture)", lambda: feed(20000, 1500)),
             "record60": ("a 60 MB WARC record (60 entries of 1 MB)", lambda: feed(60, 2**20)),
+            "json60": ("a 60 MB JSON Feed of tiny arrays", lambda: b'{"version": "https://jsonfeed.org/version/1.1", '
+                       b'"title": "x", "items": [' + b"[]," * (20 * 2**20) + b"[]]}"),
         }
         for name, (label, make) in cases.items():
             if args.only is not None and name not in args.only:
