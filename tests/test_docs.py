@@ -1,0 +1,69 @@
+"""The documentation: README.md for a newcomer, docs/ (an MkDocs site) for the rest."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from tracker.cli import main
+from tracker.config import load_config
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def _section(text: str, title: str) -> str:
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end]
+
+
+def _blocks(text: str, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", text, re.S)
+
+
+def test_the_site_builds_without_a_broken_link_or_anchor(tmp_path: Path) -> None:
+    # mkdocs.yml turns missing pages and anchors into warnings, --strict makes them fatal;
+    # the command reference (mkdocs-click) imports tracker.cli, so it fails if that breaks.
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    reference = (tmp_path / "site" / "cli" / "index.html").read_text(encoding="utf-8")
+    assert "--captured-at" in reference and "--max-failing" in reference  # options of ingest, status
+
+
+def test_commands_page_lists_every_command() -> None:
+    listed = set(re.findall(r"^\| `([a-z]+(?: [a-z]+)?)", (REPO / "docs" / "commands.md").read_text(), re.M))
+    names = set()
+    for name, command in main.commands.items():
+        names.add(name)
+        if isinstance(command, click.Group):
+            names |= {f"{name} {sub}" for sub in command.commands}
+    assert names <= listed, names - listed
+
+
+def test_readme_gives_the_command_ci_runs() -> None:
+    ci = (REPO / ".ci" / "run").read_text()
+    [command] = _blocks(_section(README, "Tests"), "sh")
+    assert command.strip() in ci.splitlines()
+
+
+def test_readme_own_feeds_config_is_valid_and_ends_with_the_daemon(tmp_path: Path) -> None:
+    section = _section(README, "Your own feeds, then the daemon")
+    [toml] = _blocks(section, "toml")
+    path = tmp_path / "my-feeds.toml"
+    path.write_text(toml)
+    config = load_config(path)
+    assert len(config.feeds) == 2 and all(f.publisher for f in config.feeds)
+    assert config.database.url == f"sqlite:///{tmp_path / 'my-feeds.sqlite3'}"
+    commands = [shlex.split(line) for block in _blocks(section, "sh") for line in block.splitlines() if line.strip()]
+    assert all(c[:3] == [".venv/bin/tracker", "--config", path.name] for c in commands)
+    assert commands[-1][3:] == ["run"]
+    assert len(README.splitlines()) < 250
