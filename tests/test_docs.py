@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +69,36 @@ def test_readme_own_feeds_config_is_valid_and_ends_with_the_daemon(tmp_path: Pat
     assert all(c[:3] == [".venv/bin/tracker", "--config", path.name] for c in commands)
     assert commands[-1][3:] == ["run"]
     assert len(README.splitlines()) < 250
+
+
+def _sample_commands() -> list[tuple[str, list[str]]]:
+    """Every `tracker --config samples/tracker.toml …` of a ```sh block, README first, then docs/."""
+    found = []
+    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        for block in _blocks(page.read_text(encoding="utf-8"), "sh"):
+            for line in block.replace("\\\n", " ").splitlines():
+                for part in line.split("&&") if "samples/tracker.toml" in line else []:
+                    words = shlex.split(part, comments=True)
+                    if words and (words[0] == "tracker" or words[0].endswith("bin/tracker")) and words[1:3] == ["--config", "samples/tracker.toml"]:
+                        found.append((page.name, words[1:]))
+    return found
+
+
+def test_the_examples_on_the_sample_run_as_written(tmp_path: Path) -> None:
+    # In a copy of samples/ (its config puts the database in ../db), as `python -m tracker`,
+    # after the quick start's ingest: each example exits 0.
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    env = {k: v for k, v in os.environ.items() if k not in ("TRACKER_CONFIG", "TRACKER_DATABASE_URL")}
+    commands = [(page, args) for page, args in _sample_commands() if args[2] != "ingest"]
+    pages = {page for page, _ in commands}
+    assert len(commands) >= 12 and {"README.md", "queries.md", "export.md", "pictures.md"} <= pages, commands
+
+    def run(args: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tracker", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+    done = run(["--config", "samples/tracker.toml", "ingest", "--no-progress", "samples/demo-network.warc.gz"])
+    assert done.returncode == 0, done.stderr[-2000:]
+    for page, args in commands:
+        done = run(args)
+        assert done.returncode == 0, (page, args, done.stderr[-2000:])
+    assert (tmp_path / "chain.svg").is_file() and (tmp_path / "report" / "index.html").is_file()
