@@ -102,3 +102,16 @@ def test_the_examples_on_the_sample_run_as_written(tmp_path: Path) -> None:
         done = run(args)
         assert done.returncode == 0, (page, args, done.stderr[-2000:])
     assert (tmp_path / "chain.svg").is_file() and (tmp_path / "report" / "index.html").is_file()
+
+
+def test_readme_links_reach_files_and_headings() -> None:
+    # mkdocs checks the links between pages of docs/; README's into docs/ are checked here.
+    links = re.findall(r"\]\(([^)#\s]+\.md)(?:#([^)\s]+))?\)", README)
+    assert len(links) >= 20
+    for target, anchor in links:
+        page = REPO / target
+        assert page.is_file(), target
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", page.read_text(encoding="utf-8"), re.M)
+            slugs = {re.sub(r"\s+", "-", re.sub(r"[^\w\- ]", "", h.lower()).strip()) for h in headings}
+            assert anchor in slugs, (target, anchor)
