@@ -56,6 +56,9 @@ def test_readme_gives_the_command_ci_runs() -> None:
     ci = (REPO / ".ci" / "run").read_text()
     [command] = _blocks(_section(README, "Tests"), "sh")
     assert command.strip() in ci.splitlines()
+    # The quick start gives it too: the same words.
+    given = {line for block in _blocks(README, "sh") for line in block.splitlines() if "pytest" in line}
+    assert given == {command.strip()}
 
 
 def test_readme_own_feeds_config_is_valid_and_ends_with_the_daemon(tmp_path: Path) -> None:
