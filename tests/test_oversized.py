@@ -23,7 +23,7 @@ ORIGIN = "https://origin.example/feed"
 COPIER = "https://copier.example/feed"
 OTHER = "https://other.example/feed"
 FEEDS = [{"url": ORIGIN, "publisher": "Origin"}, {"url": COPIER, "publisher": "Copier"}, {"url": OTHER, "publisher": "Other"}]
-README = Path(__file__).resolve().parents[1] / "README.md"
+CONFIGURATION_DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
 
 def _huge(paragraphs: int = 800) -> list[str]:
@@ -120,8 +120,8 @@ def test_an_archive_with_a_large_record_among_small_ones_is_stored_whole_in_orde
     assert len(stored) == 23 and not any(truncated for _, _, truncated in stored.values())
 
 
-def test_the_readme_documents_the_caps() -> None:
-    text = README.read_text()
+def test_the_configuration_page_documents_the_caps() -> None:
+    text = CONFIGURATION_DOC.read_text()
     for figure in (ENTRY_TEXT_MAX, ENTRY_MARKUP_MAX, FIELD_MAX):
         assert f"**{figure:,} characters" in text
     assert f"**{WARC_BODY_MAX // 2**20} MiB**" in text

@@ -68,11 +68,11 @@ def test_the_installed_wheel_works_from_an_unrelated_folder(wheel: Path, tmp_pat
     config.write_text('[database]\nurl = "sqlite:///data/tracker.sqlite3"\n')
     tracker = venv / "bin" / "tracker"
     done = _run(tracker, "--config", config, "ingest", "--no-progress", SAMPLE, cwd=elsewhere)
-    assert "70 captures (0 already stored), 26 new items" in done.stdout
+    assert "98 captures (0 already stored), 28 new items" in done.stdout
     assert (config.parent / "data" / "tracker.sqlite3").is_file()  # beside the config, not in the working folder
     assert not any(elsewhere.iterdir())
     done = _run(tracker, "stats", "--config", config, cwd=elsewhere)
-    assert "5 feeds, 70 captures, 26 items, 18 republications" in done.stdout
+    assert "7 feeds, 98 captures, 28 items, 19 republications" in done.stdout
     written = tmp_path / "sample.warc.gz"
     _run(tracker, "demo", "--write-sample", written, cwd=elsewhere)
     assert written.read_bytes() == SAMPLE.read_bytes()

@@ -1,4 +1,4 @@
-"""The sample archive and README's quick start, run exactly as written."""
+"""The sample archive, README's quick start and the example queries of docs/database.md, run exactly as written."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from tracker.sample import place, sample_captures, write_sample_archive
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
+DATABASE_DOC = (REPO / "docs" / "database.md").read_text(encoding="utf-8")
 SAMPLE = REPO / "samples" / "demo-network.warc.gz"
 
 
@@ -77,7 +78,7 @@ def test_the_quick_start_runs_as_written(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_readme_queries_answer_on_the_sample(any_db_url: str) -> None:
     ingest_paths(make_pipeline(any_db_url), [SAMPLE], workers=0)
-    queries = _blocks(_section("The database"), "sql")
+    queries = _blocks(DATABASE_DOC, "sql")
     assert len(queries) == 4
     for query in queries:
         assert _rows(any_db_url, query), query
@@ -94,7 +95,7 @@ def test_readme_speed_query_counts_negative_lags_apart(any_db_url: str) -> None:
         capture(KHAAMA, T0 + hours(3), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(story, published=T0 + hours(2))])),
     ])
     assert [r["lag_seconds"] for r in _rows(any_db_url, "SELECT lag_seconds FROM republications")] == [-7200]
-    speed = _rows(any_db_url, _blocks(_section("The database"), "sql")[1])
+    speed = _rows(any_db_url, _blocks(DATABASE_DOC, "sql")[1])
     assert len(speed) == 1
     assert speed[0]["dated_before_parent"] == 1 and speed[0]["avg_hours"] is None and speed[0]["fastest_minutes"] is None
 

@@ -53,7 +53,7 @@ def test_views_answer_the_same_on_every_database(any_db_url: str) -> None:
 
 
 def test_readme_chain_query_walks_a_story_on_every_database(any_db_url: str) -> None:
-    """The recursive CTE the README gives returns the whole chain of one article."""
+    """The recursive CTE docs/database.md gives returns the whole chain of one article."""
     make_pipeline(any_db_url, FEEDS).ingest(network(article(31, paragraphs=8)))
     chain = _rows(
         any_db_url,
