@@ -201,6 +201,17 @@ def _since(value: str | None, option: str = "--since") -> datetime | None:
         raise InputError(f"{option}: {error}") from None
 
 
+def _out_path(out: Path | None, option: str = "--out") -> Path | None:
+    """An output path every command checks the same way before doing any work: its folder
+    must exist: a typo is refused in one line (exit 2), never turned into a new tree of folders."""
+    if out is None:
+        return None
+    parent = out.absolute().parent
+    if not parent.is_dir():
+        raise InputError(f"{option} {out}: folder {parent} does not exist")
+    return out
+
+
 def _sessions(ctx: click.Context) -> sessionmaker[Session]:
     from tracker.store.database import open_reader
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tracker.cli import _config, _emit, _format_option, _global_options, _sessions, _since, main
+from tracker.cli import _config, _emit, _format_option, _global_options, _out_path, _sessions, _since, main
 from tracker.errors import InputError
 from tracker.output import counted
 from tracker.terminal import echo
@@ -92,6 +92,7 @@ def feeds_export(ctx: click.Context, out: Path | None, everything: bool) -> None
     """
     from tracker.feeds import export_opml
 
+    _out_path(out)
     _write(export_opml(_sessions_if_any(ctx), _config(ctx).feeds, everything), out)
 
 
@@ -112,6 +113,7 @@ def export_command(ctx: click.Context, fmt: str, since: str | None, out: Path | 
     """
     from tracker.export import export
 
+    _out_path(out)
     text = export(_sessions(ctx), fmt, _since(since))
     if text and not text.endswith("\n"):
         text += "\n"
@@ -143,6 +145,7 @@ def graph(ctx: click.Context, url: str, fmt: str | None, out: Path | None) -> No
     """
     from tracker.graph import story_picture
 
+    _out_path(out)
     if fmt is None and out is not None and out.suffix.lower() not in _GRAPH_SUFFIXES:
         raise InputError(f"--out {out.name}: say --format, or use one of {', '.join(sorted(_GRAPH_SUFFIXES))}")
     fmt = fmt or (_GRAPH_SUFFIXES[out.suffix.lower()] if out else "dot")
@@ -156,8 +159,7 @@ def graph(ctx: click.Context, url: str, fmt: str | None, out: Path | None) -> No
         return
     if picture.format != fmt:
         out = out.with_suffix(".dot")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(picture.data)
+    _write(picture.data, out)
     click.echo(f"wrote {out} ({picture.format})", err=True)
 
 
@@ -180,6 +182,7 @@ def report(ctx: click.Context, out: Path, since: str | None, top: int) -> None:
     """
     from tracker.report import parse_since, write_report
 
+    _out_path(out)
     when = parse_since(since) if since else None
     result = write_report(_sessions(ctx), out, when, top)
     for warning in result.warnings:
