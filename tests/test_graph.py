@@ -182,11 +182,20 @@ def test_hostile_publisher_name_cannot_break_out_of_the_dot_label(world: Path, t
 def test_without_dot_svg_falls_back_to_dot_text_with_one_warning(world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(graph_module, "dot_available", lambda: False)
     code, _, err = run(world, "graph", MIRROR_URL, "--out", str(tmp_path / "chain.svg"))
-    assert code == 0
+    assert code == 1  # not the picture asked for: a script must not carry on as if it were
     assert not (tmp_path / "chain.svg").exists()
     parse_dot((tmp_path / "chain.dot").read_text())
     warning = [line for line in err.splitlines() if "warning" in line]
     assert len(warning) == 1 and "apt-get install graphviz" in warning[0] and "DOT" in warning[0]
+    assert err.splitlines()[-1] == "tracker: no svg written (DOT text instead); exit 1"
+
+
+def test_without_dot_png_to_stdout_is_dot_text_and_exit_1(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(graph_module, "dot_available", lambda: False)
+    code, out, err = run(world, "graph", MIRROR_URL, "--format", "png")
+    assert code == 1
+    parse_dot(out.decode())
+    assert "no png written" in err
 
 
 def test_unknown_url_is_one_line_and_exit_2(world: Path) -> None:

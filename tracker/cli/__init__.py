@@ -142,7 +142,8 @@ def main() -> None:
       tracker stats --config config/tracker.toml
 
     \b
-    Exit status: 0 done; 1 some captures, records or feeds failed (or status: unhealthy);
+    Exit status: 0 done; 1 some captures, records or feeds failed (or status: unhealthy;
+    or graph wrote DOT text, Graphviz missing, instead of the picture asked for);
     2 bad usage, input or config; 3 database or disk unavailable; 70 internal error;
     130 interrupted.
     """

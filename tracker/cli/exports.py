@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tracker.cli import _config, _emit, _format_option, _global_options, _out_path, _sessions, _since, main
-from tracker.errors import InputError
+from tracker.errors import EXIT_FAILURES, InputError
 from tracker.output import counted
 from tracker.terminal import echo
 
@@ -135,7 +135,8 @@ def graph(ctx: click.Context, url: str, fmt: str | None, out: Path | None) -> No
     Publishers are nodes, the original framed; each copy points at its parent, labelled
     with relation, similarity (or containment for excerpts) and delay; a dashed red frame
     marks a claimed date the captures disprove. SVG and PNG need Graphviz's dot; without
-    it the DOT text is written instead, with a warning.
+    it the DOT text is written instead (chain.svg becomes chain.dot), with a warning, and
+    the exit status is 1.
 
     \b
     Examples:
@@ -156,11 +157,15 @@ def graph(ctx: click.Context, url: str, fmt: str | None, out: Path | None) -> No
         echo(f"tracker: warning: {warning}", err=True)
     if out is None:
         click.echo(picture.data, nl=False)  # bytes go to the binary stream as they are
-        return
+    else:
+        if picture.format != fmt:
+            out = out.with_suffix(".dot")
+        _write(picture.data, out)
+        click.echo(f"wrote {out} ({picture.format})", err=True)
     if picture.format != fmt:
-        out = out.with_suffix(".dot")
-    _write(picture.data, out)
-    click.echo(f"wrote {out} ({picture.format})", err=True)
+        # What was asked was not drawn: a script must not take the DOT text for the picture.
+        echo(f"tracker: no {fmt} written (DOT text instead); exit {EXIT_FAILURES}", err=True)
+        sys.exit(EXIT_FAILURES)
 
 
 @main.command()
