@@ -391,3 +391,21 @@ def test_a_database_of_a_newer_tracker_is_refused_by_every_command_with_status_3
         assert code == 3, (command, err)
         assert "schema revision 0099, newer than this tracker knows" in err, (command, err)
         assert "internal error" not in err, (command, err)
+
+
+@pytest.mark.parametrize("args", [
+    ["graph", "https://example.com/a.html", "--out"],
+    ["export", "--out"],
+    ["feeds", "export", "--out"],
+    ["report", "--out"],
+    ["demo", "--write-sample"],
+    ["demo", "--database"],
+])
+def test_every_output_path_in_a_missing_folder_is_refused_alike_and_nothing_is_created(
+    tmp_path: Path, config_file: Path, args: list[str]
+) -> None:
+    target = tmp_path / "no-such-folder" / "deeper" / "out.svg"
+    code, out, err = run("--config", str(config_file), *args, str(target))
+    assert code == 2
+    assert err.strip() == f"tracker: error: {args[-1]} {target}: folder {target.parent} does not exist"
+    assert not (tmp_path / "no-such-folder").exists()

@@ -29,12 +29,16 @@ def _free_port() -> int:
 @pytest.fixture
 def datasette(tmp_path: Path) -> Iterator[str]:
     """Datasette on a free 127.0.0.1 port, serving the four-story network as db/tracker.sqlite3 with the metadata."""
+    database = tmp_path / "db" / "tracker.sqlite3"
+    story_network.build(f"sqlite:///{database}")
+    yield from _serve(database)
+
+
+def _serve(database: Path) -> Iterator[str]:
     if not DATASETTE.exists():
         if os.environ.get("TRACKER_REQUIRE_SERVICES") == "1":
             pytest.fail("datasette not installed (pip install -e '.[test]')")
         pytest.skip("datasette not installed")
-    database = tmp_path / "db" / "tracker.sqlite3"
-    story_network.build(f"sqlite:///{database}")
     port = _free_port()
     process = subprocess.Popen(
         [str(DATASETTE), "serve", str(database), "-m", str(METADATA), "-h", "127.0.0.1", "-p", str(port)],
@@ -104,3 +108,29 @@ def test_copies_of_publisher_and_fastest_copiers(datasette: str) -> None:
     assert [(r["copier"], r["source"]) for r in fastest][:1] == [("Mirror of Mirrors", "ru24.pro")]  # 2.75 h on average
     assert {(r["copier"], r["source"]): r["copies"] for r in fastest} == {
         ("ru24.pro", "Khaama Press"): 4, ("Headline Digest", "Khaama Press"): 2, ("Mirror of Mirrors", "ru24.pro"): 2}
+
+
+def test_readme_example_answers_on_the_sample_database(tmp_path: Path) -> None:
+    """README's Datasette example, after the quick start: db/sample.sqlite3 is "sample", with the canned queries."""
+    import re
+
+    from click.testing import CliRunner
+
+    from tests.test_sample import DOCS, SAMPLE
+    from tracker.cli import main
+
+    config = tmp_path / "tracker.toml"
+    config.write_text('[database]\nurl = "sqlite:///db/sample.sqlite3"\n')
+    assert CliRunner().invoke(main, ["--config", str(config), "ingest", str(SAMPLE)]).exit_code == 0
+    examples = re.findall(r"# (?:then|or, as JSON:) (http://127\.0\.0\.1:8001/\S+)", DOCS)
+    assert len(examples) == 2
+    serving = _serve(tmp_path / "db" / "sample.sqlite3")
+    base = next(serving)
+    try:
+        for example in examples:
+            path = example.removeprefix("http://127.0.0.1:8001")
+            as_json = path if ".json?" in path else path.replace("?", ".json?", 1) + "&_shape=array"  # the page's rows, as JSON
+            response = httpx.get(base + as_json, timeout=10)
+            assert response.status_code == 200 and response.json(), (example, response.text[:300])
+    finally:
+        serving.close()

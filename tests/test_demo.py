@@ -67,3 +67,26 @@ def test_demo_lines_say_which_page_a_match_was_made_on_and_when_a_date_was_dispr
     assert lines[1][0].startswith("ru24.pro ← Khaama Press: \u201cHerat Launches") and "article page" not in lines[1][0]
     assert lines[1][1] == ["its feed claims it was published before the original; an earlier capture without it disproves that"]
     assert lines[2][0].startswith("Mirror of Mirrors ← ru24.pro: ") and "article page" not in lines[2][0] and lines[2][1] == []
+
+
+def test_ctrl_c_stops_the_demo_shows_what_it_found_and_exits_130(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    command = [sys.executable, "-m", "tracker", "demo", "--seconds-per-step", "2", "--database", str(tmp_path / "demo.sqlite3")]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        first = child.stdout.readline()  # the demo is running once it has said what it polls
+        assert first.startswith("tracker demo:"), first
+        time.sleep(1)
+        child.send_signal(signal.SIGINT)
+        rest, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130, (rest, err)
+    assert "found. Query the database yourself" in rest  # what was found so far is still shown
+    assert err.strip().splitlines()[-1] == "tracker: interrupted" and "Traceback" not in err

@@ -182,11 +182,20 @@ def test_hostile_publisher_name_cannot_break_out_of_the_dot_label(world: Path, t
 def test_without_dot_svg_falls_back_to_dot_text_with_one_warning(world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(graph_module, "dot_available", lambda: False)
     code, _, err = run(world, "graph", MIRROR_URL, "--out", str(tmp_path / "chain.svg"))
-    assert code == 0
+    assert code == 1  # not the picture asked for: a script must not carry on as if it were
     assert not (tmp_path / "chain.svg").exists()
     parse_dot((tmp_path / "chain.dot").read_text())
     warning = [line for line in err.splitlines() if "warning" in line]
     assert len(warning) == 1 and "apt-get install graphviz" in warning[0] and "DOT" in warning[0]
+    assert err.splitlines()[-1] == "tracker: no svg written (DOT text instead); exit 1"
+
+
+def test_without_dot_png_to_stdout_is_dot_text_and_exit_1(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(graph_module, "dot_available", lambda: False)
+    code, out, err = run(world, "graph", MIRROR_URL, "--format", "png")
+    assert code == 1
+    parse_dot(out.decode())
+    assert "no png written" in err
 
 
 def test_unknown_url_is_one_line_and_exit_2(world: Path) -> None:
@@ -209,3 +218,35 @@ def test_graph_reads_postgresql_and_sqlite_alike(any_db_url: str) -> None:
                                                (2 * 86400 + 4 * 3600, "2 d 4 h after"), (-90, "1 min before"), (7200, "2 h after")])
 def test_delays_read_like_a_person_wrote_them(seconds: int, text: str) -> None:
     assert duration(seconds) == text
+
+
+_ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ?")
+
+
+def test_evidence_gives_every_time_in_iso_8601_utc_with_a_z(world: Path) -> None:
+    import json
+
+    code, out, _ = run(world, "origin", BACKDATED_URL, "--format", "json")
+    assert code == 0
+    evidence = [json.loads(line)["evidence"] for line in out.decode().splitlines()]
+    times = [t for e in evidence for t in _ISO_TIME.findall(json.dumps(e))]
+    assert len(times) >= 4  # estimated_at of both items, and the disproved claim's two times
+    assert all(t.endswith("Z") for t in times), times
+    copy = next(e for e in evidence if "parent" in e)
+    assert copy["time_evidence"] == "claimed 2025-01-07T04:00:00Z disproved: feed captured at 2025-01-07T07:00:00Z without it; first seen"
+
+
+def test_evidence_stored_before_times_had_a_z_is_still_read(world: Path) -> None:
+    import sqlalchemy as sa
+
+    url = next(line for line in world.read_text().splitlines() if line.startswith("url = ")).split('"')[1]
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # the form databases of earlier versions hold: no Z
+        conn.execute(sa.text("UPDATE provenance SET evidence = REPLACE(evidence, 'Z', '')"))
+        left = conn.execute(sa.text("SELECT COUNT(*) FROM provenance WHERE evidence LIKE :z"), {"z": "%Z%"}).scalar_one()
+    engine.dispose()
+    assert left == 0
+    code, out, _ = run(world, "origin", BACKDATED_URL)
+    assert code == 0 and "its claimed date was disproved" in out.decode()
+    code, out, _ = run(world, "graph", BACKDATED_URL, "--format", "mermaid")
+    assert code == 0 and " disproved" in out.decode()

@@ -311,3 +311,48 @@ def test_feeds_first_seen_in_an_ingested_archive_are_not_polled(server: FeedServ
     assert scalar(sqlite_url, "SELECT COUNT(*) FROM feeds") == 1
     assert poll_once(config, everything=True) == []
     assert server.count("/archived") == 0
+
+
+def test_ctrl_c_during_poll_exits_130_and_starts_no_further_feed(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    # A server that accepts and never answers: the first poll hangs until its read timeout.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                return  # closed at the end of the test
+
+    threading.Thread(target=accept, daemon=True).start()
+    lines = ["[database]", f'url = "sqlite:///{tmp_path / "poll.sqlite3"}"', "[polling]",
+             "allow_private_addresses = true", "workers = 1", "read_timeout = 3.0"]
+    for i in range(6):
+        lines += ["[[feeds]]", f'url = "http://127.0.0.1:{port}/f{i}.xml"', f'publisher = "P{i}"']
+    config = tmp_path / "tracker.toml"
+    config.write_text("\n".join(lines) + "\n")
+    child = subprocess.Popen([sys.executable, "-m", "tracker", "--config", str(config), "poll", "--all"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not accepted and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert accepted, "the poll never reached the server"
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        listener.close()
+    assert child.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "tracker: interrupted"
+    assert len(accepted) == 1  # the poll in flight finished; the five feeds after it were not started

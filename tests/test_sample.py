@@ -21,6 +21,8 @@ from tracker.sample import place, sample_captures, write_sample_archive
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
+# README and the documentation site: examples live in both.
+DOCS = "\n".join([README, *(page.read_text(encoding="utf-8") for page in sorted((REPO / "docs").glob("*.md")))])
 DATABASE_DOC = (REPO / "docs" / "database.md").read_text(encoding="utf-8")
 SAMPLE = REPO / "samples" / "demo-network.warc.gz"
 
@@ -73,7 +75,8 @@ def test_the_quick_start_runs_as_written(tmp_path: Path, monkeypatch: pytest.Mon
     assert "1 article page: 1 used as an item's text" in outputs[0]
     assert "7 feeds, 98 captures, 28 items, 19 republications" in outputs[1]
     assert "Chain: Mirror of Mirrors ← ru24.pro ← Khaama Press" in outputs[2]
-    assert (checkout / "db" / "tracker.sqlite3").is_file()  # where README says: the repository's db/
+    assert (checkout / "db" / "sample.sqlite3").is_file()  # where README says: the repository's db/, a file of its own
+    assert not (checkout / "db" / "tracker.sqlite3").exists()  # config/tracker.toml's database is not touched
 
 
 def test_readme_queries_answer_on_the_sample(any_db_url: str) -> None:
@@ -103,7 +106,7 @@ def test_readme_speed_query_counts_negative_lags_apart(any_db_url: str) -> None:
 def _origin_after_ingest(tmp_path: Path, archive: Path, name: str) -> list[str]:
     """`tracker origin` of NewsHub24's scrape after ingesting `archive` with the sample's config."""
     config = tmp_path / f"{name}.toml"
-    config.write_text((REPO / "samples" / "tracker.toml").read_text().replace("../db/tracker.sqlite3", f"{name}.sqlite3"))
+    config.write_text((REPO / "samples" / "tracker.toml").read_text().replace("../db/sample.sqlite3", f"{name}.sqlite3"))
     assert CliRunner().invoke(main, ["--config", str(config), "ingest", str(archive)]).exit_code == 0
     url = "https://newshub24.example/news/kandahar-pomegranate-growers-open-first-shared-cold-store/"
     result = CliRunner().invoke(main, ["--config", str(config), "origin", url])
@@ -141,3 +144,20 @@ def test_origin_explains_a_disproved_claimed_date(tmp_path: Path) -> None:
     here = next(i for i, line in enumerate(lines) if line.endswith("← this article"))
     assert "[copy, similarity 1.00, +14m]" in lines[here]
     assert "its claimed date was disproved: an earlier capture of its feed did not have it" in lines[here + 1]
+
+
+def test_readme_graph_and_datasette_examples_name_articles_of_the_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new user pastes these after the quick start: every article they name is in the sample."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    shutil.copytree(REPO / "samples", checkout / "samples")
+    monkeypatch.chdir(checkout)
+    monkeypatch.delenv("TRACKER_DATABASE_URL", raising=False)
+    config = ["--config", "samples/tracker.toml"]
+    assert CliRunner().invoke(main, [*config, "ingest", "samples/demo-network.warc.gz"]).exit_code == 0
+    urls = set(re.findall(r"tracker graph (https://\S+)", DOCS)) | set(re.findall(r"story_chain\?url=(\S+)", DOCS))
+    assert len(urls) >= 1
+    for url in sorted(urls):
+        result = CliRunner().invoke(main, [*config, "graph", url, "--format", "mermaid"])
+        assert result.exit_code == 0, (url, result.output)
+        assert "Khaama Press" in result.stdout

@@ -151,6 +151,18 @@ def test_run_workers_2_supervises_two_workers_restarts_a_dead_one_and_stops_clea
 
 
 @pytest.mark.postgres
+def test_ctrl_c_stops_the_workers_cleanly_and_the_supervisor_exits_130(
+    tmp_path: Path, pg_url: str, server: FeedServer, daemons: Callable[..., DaemonProcess],
+) -> None:
+    feed = server.growing_feed("/c.xml", "C", seed=51, initial=1)
+    supervisor = daemons(write_config(tmp_path / "tracker.toml", pg_url, [feed]), "--workers", "2")
+    supervisor.wait_logged("ready to poll", timeout=STARTUP, count=2)
+    supervisor.send(signal.SIGINT)
+    assert supervisor.wait_exit(20) == 130, supervisor.tail()  # as every command on Ctrl-C; SIGTERM exits 0
+    assert len(supervisor.logged("daemon stopped")) == 2  # the workers still stopped cleanly
+
+
+@pytest.mark.postgres
 def test_a_second_sigterm_kills_the_workers_and_exits_130(
     tmp_path: Path, pg_url: str, server: FeedServer, daemons: Callable[..., DaemonProcess],
 ) -> None:

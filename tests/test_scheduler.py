@@ -279,6 +279,17 @@ def test_sigterm_lets_the_poll_in_flight_finish_and_commit_then_exits_0(
     assert db.rows("SELECT lease_owner FROM feeds WHERE lease_owner IS NOT NULL") == []  # the lease was released
 
 
+def test_ctrl_c_stops_the_daemon_cleanly_and_exits_130(
+    tmp_path: Path, server: FeedServer, daemons: Callable[[Path], DaemonProcess], sqlite_url: str,
+) -> None:
+    feed = server.growing_feed("/alpha.xml", "Alpha", seed=1, initial=2)
+    daemon = daemons(write_config(tmp_path / "tracker.toml", sqlite_url, [feed]))
+    daemon.wait_logged("poll", timeout=STARTUP, exact=True)
+    daemon.send(signal.SIGINT)
+    assert daemon.wait_exit(10) == 130, daemon.tail()  # as every command on Ctrl-C; SIGTERM (a service stop) exits 0
+    daemon.wait_logged("daemon stopped", timeout=1)
+
+
 # -- 2. A second signal exits at once ------------------------------------------------------------
 def test_second_sigterm_exits_at_once_with_130(
     tmp_path: Path, server: FeedServer, daemons: Callable[[Path], DaemonProcess], sqlite_url: str,

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.config import AlertConfig, Config
 from tracker.model import utcnow
 from tracker.normalise import fold
+from tracker.output import iso
 from tracker.redact import mask_credentials
 from tracker.store import outbox
 from tracker.terminal import json_line
@@ -68,7 +69,7 @@ def _time(value: datetime | str | None) -> str | None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value.replace(microsecond=0).isoformat() + "Z"
+    return iso(value)
 
 
 def _item(row: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,8 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from tracker.output import iso
+
 EARLIEST_YEAR = 1991
 MAX_OFFSET = timedelta(hours=14)
 CLOCK_SKEW = timedelta(minutes=15)
@@ -130,7 +132,7 @@ def claimed_date(raw: str | None, captured_at: datetime | None = None) -> tuple[
     except Rejected as why:
         return None, f"{why} (in {shown!r})"
     if captured_at is not None and when > captured_at + CLOCK_SKEW:
-        return None, f"after the capture at {captured_at.isoformat()}Z, 15 minutes of clock skew allowed (in {shown!r})"
+        return None, f"after the capture at {iso(captured_at)}, 15 minutes of clock skew allowed (in {shown!r})"
     return when, None
 
 

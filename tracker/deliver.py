@@ -41,6 +41,7 @@ from tracker.fetch import PostResult, WebhookPoster
 from tracker.logs import fields
 from tracker.metrics import record_alert_delivery
 from tracker.model import utcnow
+from tracker.output import iso
 from tracker.store import outbox
 from tracker.store.database import open_database
 
@@ -176,7 +177,7 @@ class Deliverer:
             self._paused[alert.name] = later
             report.retrying += 1
             report.errors.append(f"{alert.name}: {result.error}")
-            log.warning("alert delivery failed; will retry", extra=fields(**info, error=result.error, next=later.isoformat() + "Z"))
+            log.warning("alert delivery failed; will retry", extra=fields(**info, error=result.error, next=iso(later)))
 
     def _attempt(self, alert: AlertConfig, message: outbox.OutboxMessage) -> PostResult:
         body = message.payload.encode("utf-8")

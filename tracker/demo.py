@@ -85,7 +85,8 @@ def _config(network: DemoNetwork, database: Path) -> Config:
 
 
 def run_demo(seconds_per_step: float = 8.0, echo: Callable[[str], None] = print, keep: Path | None = None) -> int:
-    """Run the demo to its end (or Ctrl-C); return how many republications were found."""
+    """Run the demo to its end and return how many republications were found. On Ctrl-C it
+    stops, still shows what was found, then raises KeyboardInterrupt (the CLI exits 130)."""
     configure("text", "warning")
     workdir = Path(tempfile.mkdtemp(prefix="tracker-demo-"))
     database = (keep or workdir / "demo.sqlite3").resolve()
@@ -122,12 +123,14 @@ def run_demo(seconds_per_step: float = 8.0, echo: Callable[[str], None] = print,
     echo("Khaama Press publishes; ru24.pro mirrors it; Headline Digest excerpts it; Mirror of Mirrors copies ru24.pro.")
     echo("The Hindu Kush Herald's feed gives one sentence, its page the article; NewsHub24 scrapes the page.")
     echo("")
+    interrupted = False
     try:
         daemon.start()
         deadline = time.monotonic() + duration
         while time.monotonic() < deadline:
             time.sleep(0.5)
     except KeyboardInterrupt:
+        interrupted = True
         echo("interrupted")
     finally:
         daemon.shutdown()
@@ -140,6 +143,8 @@ def run_demo(seconds_per_step: float = 8.0, echo: Callable[[str], None] = print,
     echo(f"{len(found)} republication{'' if len(found) == 1 else 's'} found. Query the database yourself: sqlite3 {database} 'SELECT * FROM republications'")
     if keep is None and not found:
         shutil.rmtree(workdir, ignore_errors=True)  # nothing worth keeping
+    if interrupted:
+        raise KeyboardInterrupt  # what was found is shown; the run itself did not finish
     return len(found)
 
 

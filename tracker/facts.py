@@ -13,6 +13,7 @@ from tracker.directory import Directory
 from tracker.identity import canonical_url, host_of
 from tracker.model import Attribution, Sizes, StoredItem
 from tracker.normalise import fold
+from tracker.output import iso
 from tracker.provenance import ItemFacts
 
 
@@ -33,10 +34,10 @@ def estimated_time(
             return first_seen, f"no claimed date (rejected: {rejected}): first seen"
         return first_seen, "no claimed date: first seen"
     if claimed > first_seen + tolerance:
-        return first_seen, f"claimed {claimed.isoformat()} is after first sighting: first seen"
+        return first_seen, f"claimed {iso(claimed)} is after first sighting: first seen"
     if previous_capture is not None and previous_capture > claimed + tolerance:
         return first_seen, (
-            f"claimed {claimed.isoformat()} disproved: feed captured at {previous_capture.isoformat()} without it; first seen"
+            f"claimed {iso(claimed)} disproved: feed captured at {iso(previous_capture)} without it; first seen"
         )
     return min(claimed, first_seen), "claimed date, consistent with captures"
 

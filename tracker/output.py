@@ -17,7 +17,7 @@ import math
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from tracker.terminal import inline, json_line, safe
@@ -27,8 +27,16 @@ Row = dict[str, Any]
 
 
 def iso(value: datetime | None) -> str | None:
-    """A naive-UTC time as ISO 8601 with a Z, to the second."""
-    return None if value is None else value.replace(microsecond=0).isoformat() + "Z"
+    """A time as ISO 8601 UTC with a Z, to the second: the one form every output and every
+    stored evidence text gives a time in. A naive time is UTC already (as the database holds it).
+
+    Evidence stored before this form was used has no Z (`2025-01-07T04:00:00`); readers of
+    evidence must take both, as `datetime.fromisoformat` does."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.replace(microsecond=0).isoformat() + "Z"
 
 
 def escape_control(text: str) -> str:

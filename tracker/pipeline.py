@@ -34,6 +34,7 @@ from tracker.identity import (
 )
 from tracker.model import Attribution, Capture, Document, IngestReport, ParsedEntry, ParsedFeed, VersionPrints, utcnow
 from tracker.normalise import document_from_paragraphs, story_paragraphs, to_document, words_without_urls
+from tracker.output import iso
 from tracker.parse import parse_capture_body
 from tracker.pipeline_pages import PagesMixin
 from tracker.store import evidence, items, locks, matching
@@ -313,7 +314,7 @@ class Pipeline(PagesMixin):
         report.captures = 1
         if problem:
             report.errors = 1
-            report.warnings.append(f"{capture.feed_url} at {capture.captured_at.isoformat()}: {problem}")
+            report.warnings.append(f"{capture.feed_url} at {iso(capture.captured_at)}: {problem}")
             return report
         dirty: set[int] = set()
         following = evidence.next_capture(session, feed_id, capture.captured_at)

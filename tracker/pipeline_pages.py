@@ -25,6 +25,7 @@ from tracker.errors import PageError
 from tracker.identity import content_digest, host_of, link_key, lookup_hash, site_of, text_hash
 from tracker.model import Attribution, IngestReport, PageCapture, PageRedirect, PageRequest, utcnow
 from tracker.normalise import credits_in, document_from_paragraphs
+from tracker.output import iso
 from tracker.pages import Article, PageSetting, extract_article, needs_page, use_page
 from tracker.store import items, locks, matching
 from tracker.store import pages as page_store
@@ -155,7 +156,7 @@ class PagesMixin:
         report.pages += 1
         if article is None:
             report.pages_failed += 1
-            report.warnings.append(f"page {page.url[:200]} at {page.fetched_at.isoformat()}: {error}")
+            report.warnings.append(f"page {page.url[:200]} at {iso(page.fetched_at)}: {error}")
             joined = self._page_items(session, keys, (page.url, page.final_url))
             if joined:
                 final = 410 if kind in _FINAL_KINDS else None
@@ -172,7 +173,7 @@ class PagesMixin:
             return
         report.pages_failed += 1
         message = page.error or f"HTTP {page.status}"
-        report.warnings.append(f"page {page.url[:200]} at {page.fetched_at.isoformat()}: {message}")
+        report.warnings.append(f"page {page.url[:200]} at {iso(page.fetched_at)}: {message}")
         final = 410 if page.error_kind in _FINAL_KINDS else page.status
         page_store.record_failure(session, joined, page.error_kind or "http", message, page.fetched_at, final)
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tracker.model import Similarity
+from tracker.output import iso
 
 # Coverage values closer than this are a tie: shingle sets differ by a word or two.
 _COVERAGE_TIE = 0.002
@@ -202,7 +203,7 @@ def decide(items: Sequence[ItemFacts], edges: Iterable[Edge]) -> list[Decision]:
             _, sim, coverage = edge.seen_from(item.item_id)
             choices.append((coverage, _credits(item, other), sim.jaccard, -position[other_id], other, sim))
         base_evidence: dict[str, object] = {
-            "estimated_at": item.estimated_at.isoformat(),
+            "estimated_at": iso(item.estimated_at),
             "time_evidence": item.time_evidence,
         }
         if item.credit_labels:

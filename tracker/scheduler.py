@@ -14,7 +14,8 @@ at a time and a dead worker's feeds pass to the others when its leases expire. O
 a second daemon is refused (tracker.store.lock).
 
 Service behaviour (the rq worker model): the first SIGTERM/SIGINT stops dispatching,
-lets polls in flight finish and commit, and exits 0; a second exits at once. SIGHUP
+lets polls in flight finish and commit, and exits 0 (130 after SIGINT, Ctrl-C, as every
+command does); a second exits at once. SIGHUP
 re-reads the config (new feeds start, removed ones stop; an invalid file is refused and
 the old config kept). Losing the database does not kill the daemon: it logs, retries on
 the next tick, and opens the pipeline again once the database is back.
@@ -46,7 +47,7 @@ from tracker.addresses import AddressGuard
 from tracker.alerts import Alerts
 from tracker.config import Config, load_config
 from tracker.deliver import DeliveryThread
-from tracker.errors import EXIT_FAILURES, EXIT_STORE, AlreadyRunningError, ConfigError, LeaseLostError, SchemaTooNewError, StoreError
+from tracker.errors import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_STORE, AlreadyRunningError, ConfigError, LeaseLostError, SchemaTooNewError, StoreError
 from tracker.health import LOADING, POLLING, STALLED, STARTING, STOPPED, STOPPING, HealthCheck, Liveness
 from tracker.identity import host_of
 from tracker.logs import fields
@@ -125,6 +126,7 @@ class Daemon:
         self._started_at = utcnow()
         self._lock = DaemonLock(config.database.url)
         self.exit_code = 0
+        self._interrupted = False  # stopped by SIGINT (Ctrl-C): a clean stop still exits 130
         self._delivery = DeliveryThread(config)
         self._polling = threading.Event()  # set once the pipeline is open and feeds are dispatched
         self._tick_started: float | None = None
@@ -160,7 +162,7 @@ class Daemon:
         self.shutdown()
         if watchdog:
             watchdog.stop()
-        return self.exit_code
+        return EXIT_INTERRUPTED if self._interrupted and self.exit_code == 0 else self.exit_code
 
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT: stop (twice: at once); SIGHUP: reload the config."""
@@ -174,6 +176,7 @@ class Daemon:
         if self._signals > 1:
             log.warning("second signal: exiting at once", extra=fields(signal=signal.Signals(signum).name))
             os._exit(EXIT_AT_ONCE)
+        self._interrupted = signum == signal.SIGINT
         log.info("stopping: letting polls in flight finish", extra=fields(signal=signal.Signals(signum).name, in_flight=len(self._in_flight)))
         self.stopping.set()
 

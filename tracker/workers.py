@@ -4,7 +4,8 @@
 daemon, a worker with its own heartbeat and leases), forwards SIGTERM, SIGINT and SIGHUP
 to them, restarts one that dies unexpectedly (after 1, 2, 4 … up to 60 s; the delay
 starts over once a worker has run a minute), and exits when they have all stopped: 0
-when they stopped cleanly, 1 otherwise; a second SIGTERM/SIGINT kills them and exits 130.
+when they stopped cleanly (130 when Ctrl-C stopped them), 1 otherwise; a second
+SIGTERM/SIGINT kills them and exits 130.
 A worker exiting with status 2 (bad usage or config) is not restarted: the supervisor
 stops the others and exits 2. The workers run in sessions of their own (a Ctrl-C on the
 terminal reaches them once, through the supervisor) and stop by themselves if the
@@ -102,9 +103,10 @@ class Supervisor:
     restart_max: float = RESTART_MAX_SECONDS
     _signals: list[int] = field(default_factory=list)
     _stops: int = 0
+    _interrupted: bool = False  # the stop came from SIGINT (Ctrl-C): a clean stop exits 130
 
     def run(self) -> int:
-        """Start the workers, supervise them, and return 0 (clean stop), 1, 2 or 130."""
+        """Start the workers, supervise them, and return 0 (clean stop), 1, 2 or 130 (Ctrl-C)."""
         slots = [_Slot(i) for i in range(self.count)]
         notifier = Notifier.from_environment()
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
@@ -131,6 +133,7 @@ class Supervisor:
                     continue
                 self._stops += 1
                 if self._stops == 1:
+                    self._interrupted = signum == signal.SIGINT
                     log.info("stopping workers", extra=fields(signal=signal.Signals(signum).name))
                     notifier.stopping()
                     self._send(slots, signal.SIGTERM)
@@ -164,7 +167,9 @@ class Supervisor:
             if self._stops and all(slot.process is None for slot in slots):
                 if fatal is not None:
                     return fatal
-                return 0 if all(slot.exit_code == 0 for slot in slots) else EXIT_FAILURES
+                if any(slot.exit_code != 0 for slot in slots):
+                    return EXIT_FAILURES
+                return EXIT_INTERRUPTED if self._interrupted else 0
             time.sleep(0.1)
 
     def _start(self, slot: _Slot) -> None:

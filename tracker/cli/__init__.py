@@ -142,7 +142,8 @@ def main() -> None:
       tracker stats --config config/tracker.toml
 
     \b
-    Exit status: 0 done; 1 some captures, records or feeds failed (or status: unhealthy);
+    Exit status: 0 done; 1 some captures, records or feeds failed (or status: unhealthy;
+    or graph wrote DOT text, Graphviz missing, instead of the picture asked for);
     2 bad usage, input or config; 3 database or disk unavailable; 70 internal error;
     130 interrupted.
     """
@@ -199,6 +200,17 @@ def _since(value: str | None, option: str = "--since") -> datetime | None:
         return parse_when(value)
     except InputError as error:
         raise InputError(f"{option}: {error}") from None
+
+
+def _out_path(out: Path | None, option: str = "--out") -> Path | None:
+    """An output path every command checks the same way before doing any work: its folder
+    must exist: a typo is refused in one line (exit 2), never turned into a new tree of folders."""
+    if out is None:
+        return None
+    parent = out.absolute().parent
+    if not parent.is_dir():
+        raise InputError(f"{option} {out}: folder {parent} does not exist")
+    return out
 
 
 def _sessions(ctx: click.Context) -> sessionmaker[Session]:

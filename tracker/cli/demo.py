@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tracker.cli import main
+from tracker.cli import _out_path, main
 from tracker.errors import EXIT_FAILURES
 from tracker.output import counted
 from tracker.terminal import echo
@@ -27,7 +27,9 @@ def demo(seconds_per_step: float, database: Path | None, write_sample: Path | No
       tracker demo
       tracker demo --write-sample demo-network.warc.gz && tracker ingest demo-network.warc.gz
     """
+    _out_path(database, "--database")
     if write_sample is not None:
+        _out_path(write_sample, "--write-sample")
         from tracker.sample import write_sample_archive
 
         summary = write_sample_archive(write_sample)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tracker.cli import _config, _emit, _format_option, _global_options, _sessions, _since, main
-from tracker.errors import InputError
+from tracker.cli import _config, _emit, _format_option, _global_options, _out_path, _sessions, _since, main
+from tracker.errors import EXIT_FAILURES, InputError
 from tracker.output import counted
 from tracker.terminal import echo
 
@@ -92,6 +92,7 @@ def feeds_export(ctx: click.Context, out: Path | None, everything: bool) -> None
     """
     from tracker.feeds import export_opml
 
+    _out_path(out)
     _write(export_opml(_sessions_if_any(ctx), _config(ctx).feeds, everything), out)
 
 
@@ -112,6 +113,7 @@ def export_command(ctx: click.Context, fmt: str, since: str | None, out: Path | 
     """
     from tracker.export import export
 
+    _out_path(out)
     text = export(_sessions(ctx), fmt, _since(since))
     if text and not text.endswith("\n"):
         text += "\n"
@@ -133,7 +135,8 @@ def graph(ctx: click.Context, url: str, fmt: str | None, out: Path | None) -> No
     Publishers are nodes, the original framed; each copy points at its parent, labelled
     with relation, similarity (or containment for excerpts) and delay; a dashed red frame
     marks a claimed date the captures disprove. SVG and PNG need Graphviz's dot; without
-    it the DOT text is written instead, with a warning.
+    it the DOT text is written instead (chain.svg becomes chain.dot), with a warning, and
+    the exit status is 1.
 
     \b
     Examples:
@@ -143,6 +146,7 @@ def graph(ctx: click.Context, url: str, fmt: str | None, out: Path | None) -> No
     """
     from tracker.graph import story_picture
 
+    _out_path(out)
     if fmt is None and out is not None and out.suffix.lower() not in _GRAPH_SUFFIXES:
         raise InputError(f"--out {out.name}: say --format, or use one of {', '.join(sorted(_GRAPH_SUFFIXES))}")
     fmt = fmt or (_GRAPH_SUFFIXES[out.suffix.lower()] if out else "dot")
@@ -153,12 +157,15 @@ def graph(ctx: click.Context, url: str, fmt: str | None, out: Path | None) -> No
         echo(f"tracker: warning: {warning}", err=True)
     if out is None:
         click.echo(picture.data, nl=False)  # bytes go to the binary stream as they are
-        return
+    else:
+        if picture.format != fmt:
+            out = out.with_suffix(".dot")
+        _write(picture.data, out)
+        click.echo(f"wrote {out} ({picture.format})", err=True)
     if picture.format != fmt:
-        out = out.with_suffix(".dot")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(picture.data)
-    click.echo(f"wrote {out} ({picture.format})", err=True)
+        # What was asked was not drawn: a script must not take the DOT text for the picture.
+        echo(f"tracker: no {fmt} written (DOT text instead); exit {EXIT_FAILURES}", err=True)
+        sys.exit(EXIT_FAILURES)
 
 
 @main.command()
@@ -180,6 +187,7 @@ def report(ctx: click.Context, out: Path, since: str | None, top: int) -> None:
     """
     from tracker.report import parse_since, write_report
 
+    _out_path(out)
     when = parse_since(since) if since else None
     result = write_report(_sessions(ctx), out, when, top)
     for warning in result.warnings:
