@@ -8,7 +8,7 @@ robots.txt asks, or its Retry-After does), robots.txt obeyed unless the feed say
 
 Nothing here touches the database while waiting on the network: a page is fetched first,
 then handed to a `PageStore` — the pipeline's page entry point (`process_page`, see
-PAGES_API.md), which stores it, or its failure with the next try, as data on the item.
+docs/pages-api.md), which stores it, or its failure with the next try, as data on the item.
 """
 
 from __future__ import annotations
