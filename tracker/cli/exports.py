@@ -140,9 +140,9 @@ def graph(ctx: click.Context, url: str, fmt: str | None, out: Path | None) -> No
 
     \b
     Examples:
-      tracker graph https://ru24.pro/70678-….html --out chain.svg
-      tracker graph https://ru24.pro/70678-….html --format png --out chain.png
-      tracker graph https://ru24.pro/70678-….html --format mermaid
+      tracker graph https://mirror-of-mirrors.example/p/7100/ --out chain.svg
+      tracker graph https://mirror-of-mirrors.example/p/7100/ --format png --out chain.png
+      tracker graph https://mirror-of-mirrors.example/p/7100/ --format mermaid
     """
     from tracker.graph import story_picture
 
