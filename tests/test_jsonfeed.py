@@ -19,7 +19,7 @@ from tracker.errors import ParseError
 from tracker.ingest import ingest_paths
 from tracker.model import Attribution, Capture
 from tracker.parse import parse_feed
-from tracker.scheduler import poll_once
+from tracker.poll_once import poll_once
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 ORIGINAL = "https://www.khaama.com/feed/"

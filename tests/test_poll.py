@@ -18,7 +18,7 @@ from tracker.config import Config, parse_config
 from tracker.ingest import ingest_paths
 from tracker.pipeline import Pipeline
 from tracker.poll import Poller, next_interval, utcnow
-from tracker.scheduler import poll_once
+from tracker.poll_once import poll_once
 from tracker.store import schema
 from tracker.store.database import open_database
 

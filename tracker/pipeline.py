@@ -25,22 +25,22 @@ from tracker.identity import (
     DUPLICATE_MARK,
     content_digest,
     entry_keys,
-    host_of,
     key_hash,
     lookup_hash,
     raw_hash,
     resolve,
     text_hash,
 )
-from tracker.model import Attribution, Capture, Document, IngestReport, ParsedEntry, ParsedFeed, VersionPrints, utcnow
+from tracker.model import Attribution, Capture, Document, IngestReport, ParsedEntry, ParsedFeed, VersionPrints
 from tracker.normalise import document_from_paragraphs, story_paragraphs, to_document, words_without_urls
 from tracker.output import iso
 from tracker.parse import parse_capture_body
+from tracker.pipeline_directory import DirectoryMixin
 from tracker.pipeline_pages import PagesMixin
 from tracker.store import evidence, items, locks, matching
 from tracker.store import directory as directory_store
-from tracker.store.directory import Generation, generation, load_directory
-from tracker.rebuild import check, prepare, settings_of
+from tracker.store.directory import Generation
+from tracker.rebuild import prepare, settings_of
 from tracker.store.feeds import SubscriptionFacts, sync_subscriptions
 from tracker.store.state import version_columns
 
@@ -48,18 +48,12 @@ log = logging.getLogger(__name__)
 
 # The lead: an aggregator's excerpt is the first paragraphs, so leads are indexed too.
 LEAD_TOKENS = 60
-# Bounded columns that hold strings from feeds (everything else from a feed is Text).
-PUBLISHER_NAME_MAX = 300
+# A feed row's URL column is bounded: a longer URL is refused.
 FEED_URL_MAX = 2000
 # Items matched at once after a capture (see `_store`).
 MATCH_BATCH = 500
 # A capture that lost a race with another writer (PostgreSQL) runs again, this many times.
 _RETRIES = 5
-
-
-def _bounded(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters, an ellipsis marking the cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def body_digest(capture: Capture) -> str:
@@ -81,7 +75,7 @@ def _warn_of_reused_guids(entries: list[ParsedEntry], report: IngestReport) -> N
             report.warnings.append(f"GUID {entry.guid[:120]!r} is on two different entries of one capture; the first is kept")
 
 
-class Pipeline(PagesMixin):
+class Pipeline(DirectoryMixin, PagesMixin):
     """Turns captures into stored provenance. Every fact it decides from is read from SQL
     when needed; it keeps only the directory of feeds and publishers (see `_writing`)."""
 
@@ -97,41 +91,6 @@ class Pipeline(PagesMixin):
         self._directory_locked = False
         self.settings = settings_of(self)
         prepare(self)
-
-    def reload(self) -> None:
-        """Forget the directory: the next write reads it again (after a failed transaction)."""
-        self._seen = None
-
-    def _writing(self, session: Session) -> None:
-        """Start a write: take SQLite's writer lock, and catch up with the directory."""
-        locks.begin_write(session)
-        check(self, session)
-        self._directory_locked = False
-        self._catch_up(session)
-
-    def _catch_up(self, session: Session) -> None:
-        seen = generation(session)
-        if seen != self._seen:
-            self.directory = load_directory(session)
-            self._seen = seen
-
-    def _current(self, session: Session) -> Directory:
-        """The directory with whatever other processes committed meanwhile."""
-        self._catch_up(session)
-        return self.directory
-
-    def _changing_directory(self, session: Session) -> None:
-        """Before changing feeds or publishers: hold the directory (PostgreSQL) and read it
-        again if another process changed it since this transaction began."""
-        if not self._directory_locked:
-            locks.lock(session, locks.DIRECTORY, [0])
-            self._directory_locked = True
-            self._catch_up(session)
-
-    def _written(self, session: Session) -> None:
-        """End a write: what this transaction changed in the directory is the generation seen."""
-        if self._directory_locked:
-            self._seen = generation(session)
 
     # -- feeds --------------------------------------------------------------------
     def register_feeds(self, feeds: Iterable[FeedConfig] | None = None) -> None:
@@ -166,77 +125,6 @@ class Pipeline(PagesMixin):
     def rename_feed(self, old: str, new: str) -> None:
         """A permanent redirect moved a feed (stored by the poller): read the directory again."""
         self.reload()
-
-    def _new_publisher(self, session: Session, name: str, source: str, host: str | None) -> int:
-        name = self._free_name(name, host)
-        publisher_id = directory_store.insert_publisher(session, name, host, source)
-        self.directory.add_publisher(publisher_id, name, host, source)
-        return publisher_id
-
-    def _free_name(self, name: str, host: str | None) -> str:
-        """`name`, or `name (host)` / `name #2` when another publisher already has it."""
-        name = _bounded(name, PUBLISHER_NAME_MAX)
-        # The directory is current: it is held, and was read again once held.
-        taken = set(self.directory.publisher_names.values())
-        if name not in taken:
-            return name
-        for suffix in ([f" ({host})"] if host else []) + [f" #{n}" for n in range(2, 10_000)]:
-            candidate = _bounded(name, PUBLISHER_NAME_MAX - len(suffix)) + suffix
-            if candidate not in taken:
-                return candidate
-        raise AssertionError("unreachable: 10,000 publishers of one name")
-
-    def _feed(self, session: Session, url: str, parsed: ParsedFeed | None) -> int:
-        known = self.directory.feed_ids.get(url)
-        if known is None:
-            self._changing_directory(session)
-            known = self.directory.feed_ids.get(url)
-        if known is not None:
-            if parsed is not None and parsed.title:
-                self._learn_title(session, known, parsed)
-            return known
-        site = parsed.site_url if parsed else None
-        host = host_of(site) or host_of(url)
-        title = parsed.title if parsed else None
-        subscription = self.subscriptions.get(url)
-        configured = subscription is not None
-        named = subscription.publisher if subscription else None
-        publisher_id = None
-        if named:
-            publisher_id = self.directory.publisher_named(named)
-            if publisher_id is None:
-                publisher_id = self._new_publisher(session, named, "config", host)
-        elif title and site:
-            # The same site's other feed (its RSS beside its Atom): same title, same site link.
-            publisher_id = self.directory.same_site(title, site)
-        if publisher_id is None:
-            publisher_id = self._new_publisher(session, title or host or url, "feed_title" if title else "feed_url", host)
-        # A feed first seen in an archive is evidence, not a subscription: polled only when configured.
-        feed_id = directory_store.insert_feed(session, url, publisher_id, title, site, configured, utcnow())
-        self.directory.add_feed(feed_id, url, publisher_id, title, site)
-        return feed_id
-
-    def _learn_title(self, session: Session, feed_id: int, parsed: ParsedFeed) -> None:
-        """A feed registered before its first capture learns its title (and its publisher's name)."""
-        if not parsed.title or self.directory.feed_sites.get(feed_id, (None, None))[0] is not None:
-            return
-        self._changing_directory(session)
-        if not self.directory.learn_feed(feed_id, parsed.title, parsed.site_url):
-            return
-        directory_store.bump_revision(session)
-        directory_store.set_feed_site(session, feed_id, parsed.title, parsed.site_url)
-        placeholder = self.directory.feed_publisher[feed_id]
-        if self.directory.publisher_source.get(placeholder) != "feed_url" or self.directory.feeds_of(placeholder) != {feed_id}:
-            return
-        # Its first capture: the feed is named after its title, or joins the same site's publisher.
-        same_site = self.directory.same_site(parsed.title, parsed.site_url, exclude=placeholder) if parsed.site_url else None
-        if same_site is not None:
-            directory_store.move_feed(session, feed_id, same_site, placeholder)
-            self.directory.move_feed(feed_id, same_site)
-            return
-        name = self._free_name(parsed.title, self.directory.publisher_host(placeholder))
-        directory_store.rename_publisher(session, placeholder, name, "feed_title")
-        self.directory.rename_publisher(placeholder, name, "feed_title")
 
     # -- captures -----------------------------------------------------------------
     def process(self, capture: Capture, parsed_body: ParsedFeed | ParseError | None = None) -> IngestReport:

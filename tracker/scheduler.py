@@ -23,56 +23,49 @@ the next tick, and opens the pipeline again once the database is back.
 Operations: `[http] listen` serves /healthz and /metrics (tracker.opsserver); under
 systemd (NOTIFY_SOCKET) it says READY=1 once polling, RELOADING=1 on SIGHUP, STOPPING=1
 on shutdown, and feeds the watchdog while the dispatch loop ticks (tracker.systemd).
+
+Beside this module: the heartbeat, housekeeping and busy spells (tracker.daemon_bookkeeping),
+liveness and the HTTP server (tracker.daemon_health), and `tracker poll` (tracker.poll_once).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import secrets
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.addresses import AddressGuard
 from tracker.alerts import Alerts
 from tracker.config import Config, load_config
+from tracker.daemon_bookkeeping import BookkeepingMixin, log_db_error, worker_id
+from tracker.daemon_health import OperationsMixin
 from tracker.deliver import DeliveryThread
 from tracker.errors import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_STORE, AlreadyRunningError, ConfigError, LeaseLostError, SchemaTooNewError, StoreError
-from tracker.health import LOADING, POLLING, STALLED, STARTING, STOPPED, STOPPING, HealthCheck, Liveness
-from tracker.identity import host_of
 from tracker.logs import fields
 from tracker.metrics import METRICS, record_database_error
 from tracker.model import utcnow
-from tracker.opsserver import OpsServer
 from tracker.pagefetch import PageFetcher, PageOutcome
 from tracker.pagework import DaemonPages
 from tracker.pipeline import Pipeline
 from tracker.poll import FeedToPoll, Poller, PollOutcome
-from tracker.store import heartbeats, leases, locks
+from tracker.store import locks
 from tracker.store.database import impatient, open_database
 from tracker.store.lock import DaemonLock
 from tracker.systemd import Notifier, Watchdog, watchdog_interval
 
 log = logging.getLogger(__name__)
 DISPATCH = "dispatch"
-# A worker whose heartbeat is older than this is long dead: its row is dropped (status
-# shows it as stopped until then). Any worker tidies up, at start and then hourly.
-PRUNE_HEARTBEATS_AFTER = timedelta(days=1)
-HOUSEKEEPING_SECONDS = 3600.0
 EXIT_AT_ONCE = 130
-# A tick opening the pipeline (migrations, a first build of the detection state) counts as alive this long (the unit's TimeoutStartSec): past
-# that, a load hanging on a black-holed database stops the watchdog and systemd restarts us.
-LOAD_GRACE_SECONDS = 15 * 60
 # On SQLite, a tick's own writes (heartbeat, leases) wait at most this long (and at most half
 # a dispatch interval) for another writer's lock, then the tick tries again next time:
 # a long ingest transaction must not stall the dispatch loop (nor trip the watchdog).
@@ -81,18 +74,7 @@ TICK_BUSY_SECONDS = 5.0
 PAGES_STOP_SECONDS = 5.0
 
 
-def worker_id() -> str:
-    """A name for this process among every worker of the database: `host:pid:random`.
-
-    The random part tells apart two machines with one hostname (containers) whose
-    daemons have the same pid; it fits the heartbeat's name and the lease owner columns.
-    """
-    pid, tag = os.getpid(), secrets.token_hex(3)
-    host = socket.gethostname() or "?"
-    return f"{host[: 50 - len(f':{pid}:{tag}')]}:{pid}:{tag}"
-
-
-class Daemon:
+class Daemon(BookkeepingMixin, OperationsMixin):
     """`tracker run`: polls the configured feeds until told to stop."""
 
     def __init__(
@@ -144,7 +126,7 @@ class Daemon:
             self._lock.acquire()
         except (SQLAlchemyError, StoreError) as error:
             # The database is down: the lock is taken once it answers (see `_ready`).
-            _log_db_error("while starting; retrying", error, operation="load")
+            log_db_error("while starting; retrying", error, operation="load")
         self.install_signal_handlers()
         self.start()
         interval = watchdog_interval()
@@ -299,7 +281,7 @@ class Daemon:
                 if locks.busy(error):
                     self._busy(error)  # the database is fine: open the pipeline on a later tick
                     return None
-                _log_db_error("while loading; retrying", error, operation="load")
+                log_db_error("while loading; retrying", error, operation="load")
                 for sessions in {self._sessions, self._bookkeeping} - {None}:
                     sessions.kw["bind"].dispose()  # type: ignore[union-attr]
                 self._sessions = self._bookkeeping = None
@@ -340,7 +322,7 @@ class Daemon:
                 self._busy(error)
                 return True  # nothing is broken: the next tick claims what is due
             self._stale = True
-            _log_db_error("while dispatching; retrying", error, operation="dispatch")
+            log_db_error("while dispatching; retrying", error, operation="dispatch")
             return True  # the pipeline is open: a failed tick is still a polling daemon's
         self._not_busy()
         unused: list[int] = []
@@ -358,21 +340,6 @@ class Daemon:
             self._release_leases(poller, unused)
         return True
 
-    def _busy(self, error: SQLAlchemyError | StoreError) -> None:
-        """A tick found the database's write lock taken by another writer (a long ingest
-        transaction on SQLite, or this daemon's own poll storing a large capture): said
-        once per spell, and the next tick tries again."""
-        record_database_error("busy")
-        if self._busy_since is None:
-            self._busy_since = time.monotonic()
-            log.warning("database busy: another writer holds the write lock; dispatching waits for it",
-                        extra=fields(error=str(error).splitlines()[0]))
-
-    def _not_busy(self) -> None:
-        if self._busy_since is not None:
-            log.info("database free again; dispatching", extra=fields(waited_s=round(time.monotonic() - self._busy_since, 1)))
-            self._busy_since = None
-
     def _page_done(self, outcome: PageOutcome) -> None:
         METRICS.observe_page(outcome)
         if outcome.report is not None and outcome.report.new_copies:
@@ -383,13 +350,6 @@ class Daemon:
     def _done(self, feed_id: int) -> None:
         with self._state_lock:
             self._in_flight.discard(feed_id)
-
-    def _release_leases(self, poller: Poller, feed_ids: list[int]) -> None:
-        """Free leases this worker will not use (best effort: unreleased, they expire)."""
-        try:
-            poller.release(feed_ids)
-        except SQLAlchemyError as error:
-            _log_db_error("releasing leases; they will expire", error)
 
     def _work(self, poller: Poller, feed: FeedToPoll) -> None:
         try:
@@ -408,7 +368,7 @@ class Daemon:
                             extra=fields(feed=feed.url))
             else:
                 self._stale = True
-                _log_db_error("during poll; will retry", error, operation="poll", feed=feed.url)
+                log_db_error("during poll; will retry", error, operation="poll", feed=feed.url)
             self._release_leases(poller, [feed.feed_id])
             return
         except Exception:
@@ -423,116 +383,8 @@ class Daemon:
         if self.on_poll:
             self.on_poll(outcome)
 
-    def _beat(self, state: str, sessions: sessionmaker[Session] | None = None) -> None:
-        sessions = sessions or self._bookkeeping
-        if sessions is None:
-            return
-        beat = heartbeats.Beat(self.worker_id, os.getpid(), socket.gethostname(), self._started_at, utcnow(),
-                               self.config.polling.dispatch_seconds, state)
-        with sessions.begin() as session:
-            heartbeats.beat(session, beat)
-
-    def _housekeeping(self) -> None:
-        """At start, then hourly: free the leases of dead workers of this machine (a daemon
-        restarted after kill -9 goes on at once rather than after its predecessor's leases
-        expire), and drop the heartbeats of workers dead for long."""
-        if self._bookkeeping is None or (self._tidied_at is not None and time.monotonic() - self._tidied_at < HOUSEKEEPING_SECONDS):
-            return
-        here = socket.gethostname()
-        with self._bookkeeping.begin() as session:
-            dead = [b.name for b in heartbeats.workers(session) if b.name != self.worker_id and heartbeats.dead_here(b, here)]
-            freed = leases.release_owners(session, dead) if dead else 0
-            gone = heartbeats.prune(session, utcnow() - PRUNE_HEARTBEATS_AFTER)
-        self._tidied_at = time.monotonic()
-        if freed:
-            log.info("leases of dead workers of this machine released", extra=fields(feeds=freed))
-        if gone:
-            log.info("heartbeats of long-dead workers removed", extra=fields(workers=gone))
-
-    # -- operations ------------------------------------------------------------------------
-    def liveness(self, now: float | None = None) -> Liveness:
-        """Is the dispatch loop doing its job? (for /healthz, /metrics and the systemd watchdog)"""
-        now = time.monotonic() if now is None else now
-        started, ended = self._tick_started, self._tick_ended
-        since = None if ended is None else now - ended
-        if self.stopped.is_set():
-            return Liveness(STOPPED, since)
-        if self.stopping.is_set():
-            return Liveness(STOPPING, since)
-        if started is None:
-            return Liveness(STARTING, None, "starting the scheduler")
-        if not self._scheduler.running:
-            return Liveness(STALLED, since, "the scheduler is not running")
-        in_tick = started is not None and (ended is None or started > ended)
-        # A tick may run long while it opens the pipeline (a first build of the detection state, or after an outage).
-        loading = in_tick and (self._stale or self._reconfigure or self._poller is None)
-        quiet = now - (started if in_tick or ended is None else ended)
-        if not loading and quiet > 3 * self.config.polling.dispatch_seconds + 30:
-            return Liveness(STALLED, since, f"no dispatch tick completed for {quiet:.0f} s")
-        if loading and quiet > LOAD_GRACE_SECONDS:
-            return Liveness(STALLED, since, f"opening the pipeline for {quiet:.0f} s")
-        if not self._polling.is_set():
-            return Liveness(STARTING, since, "opening the pipeline" if loading else "waiting for the database")
-        return Liveness(LOADING if loading else POLLING, since)
-
-    def _start_http(self) -> None:
-        address = self.config.http.address
-        if address is None or self._ops is not None:
-            return
-        if address[1] and self._http_port_offset:
-            address = (address[0], address[1] + self._http_port_offset)  # `run --workers N`: worker i on PORT+i
-        http = self.config.http
-        health = HealthCheck(self.liveness, self.config.database.url, http.health_timeout_seconds, http.health_cache_seconds)
-        try:
-            self._ops = OpsServer(address[0], address[1], METRICS, health)
-        except Exception:
-            health.close()
-            raise
-        METRICS.watch(self.liveness, health.gauges)
-        self._ops.start()
-
-
-def _log_db_error(context: str, error: Exception, operation: str | None = None, **extra: object) -> None:
-    """Log (and count) a database failure, saying "unavailable" only when the server could not be reached."""
-    if operation:
-        record_database_error(operation)
-    unreachable = isinstance(error, OperationalError | InterfaceError | StoreError) or getattr(error, "connection_invalidated", False)
-    event = f"{'database unavailable' if unreachable else 'database error'} {context}"
-    log.error(event, extra=fields(error=str(error).splitlines()[0] if str(error) else repr(error), **extra))
-
 
 def utcnow_aware() -> datetime:
     """Now with a time zone, as APScheduler wants it."""
     return datetime.now(UTC)
 
-
-def poll_once(config: Config, everything: bool = False) -> list[PollOutcome]:
-    """`tracker poll`: poll every due feed (or every feed) once, in parallel, and return.
-
-    Feeds are leased like a daemon's, so a feed a running daemon is fetching is left to it.
-    """
-    sessions = open_database(config.database.url)
-    poller = Poller(sessions, Pipeline(sessions, config), config, owner=worker_id())
-    try:
-        poller.sync_feeds(list(config.feeds))
-        feeds = poller.claim(everything=everything, per_host=False)  # per host: the semaphores below
-        hosts: dict[str, threading.Semaphore] = {}
-        for feed in feeds:
-            hosts.setdefault(host_of(feed.url) or feed.url, threading.Semaphore(config.polling.per_host))
-
-        def work(feed: FeedToPoll) -> PollOutcome | None:
-            with hosts[host_of(feed.url) or feed.url]:
-                try:
-                    return poller.poll(feed)
-                except LeaseLostError:
-                    return None  # waited past its lease, and a daemon took it: the daemon polls it
-
-        with ThreadPoolExecutor(config.polling.workers, thread_name_prefix="poll") as pool:
-            return [outcome for outcome in pool.map(work, feeds) if outcome is not None]
-    finally:
-        try:
-            poller.release()  # polls that raised leave their leases: free them now
-        except SQLAlchemyError:
-            pass  # the database is gone: they expire
-        finally:
-            poller.close()

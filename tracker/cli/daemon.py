@@ -77,7 +77,7 @@ def poll(ctx: click.Context, everything: bool, log_format: str | None) -> None:
     Example:
       tracker --config config/tracker.toml poll --all
     """
-    from tracker.scheduler import poll_once
+    from tracker.poll_once import poll_once
     from tracker.store.counts import republication_count
     from tracker.store.database import open_database
 
