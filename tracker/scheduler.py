@@ -39,6 +39,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
@@ -62,6 +63,9 @@ from tracker.store import locks
 from tracker.store.database import impatient, open_database
 from tracker.store.lock import DaemonLock
 from tracker.systemd import Notifier, Watchdog, watchdog_interval
+
+if TYPE_CHECKING:
+    from tracker.opsserver import OpsServer
 
 log = logging.getLogger(__name__)
 DISPATCH = "dispatch"
