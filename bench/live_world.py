@@ -287,11 +287,11 @@ def report(world: Path, db: str, farm: Farm, outcomes: Counter[str], live_second
     links = {t["link"] for t in truth}
     print(f"\nlive run {live_seconds:.0f} s: items stored {len(stored)}, truth {len(links)}, "
           f"truth items stored {len(links & stored)}, stored not in truth {len(stored - links)}")
-    print(f"feed requests: " + ", ".join(f"{n} x {s}" for s, n in sorted(farm.feed_hits.items())))
+    print("feed requests: " + ", ".join(f"{n} x {s}" for s, n in sorted(farm.feed_hits.items())))
     answers: Counter[int] = Counter()
     for hits in farm.page_hits.values():
         answers.update(hits)
-    print(f"page requests: " + ", ".join(f"{n} x {s}" for s, n in sorted(answers.items()))
+    print("page requests: " + ", ".join(f"{n} x {s}" for s, n in sorted(answers.items()))
           + "; robots.txt: " + ", ".join(f"{n} x {s}" for s, n in sorted(farm.robots.items()))
           + f"; URLs the world has no page for: {len([u for u in farm.unknown if not u.endswith('/robots.txt')])} ("
           + ", ".join(f"{n} x {s}" for s, n in sorted(farm.other.items())) + ", on "
