@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -84,6 +85,17 @@ def load_world(warc: Path, feed_urls: set[str]) -> tuple[dict[str, list[Capture]
             headers = {k: v for k, v in (record.http_headers.headers if record.http_headers else []) if k in keep}
             feeds[url].append(Capture(when, status, headers, record.content_stream().read()))
     return feeds, pages, min(times), max(times)
+
+
+def first_linked(feeds: dict[str, list[Capture]], urls: set[str]) -> dict[str, float]:
+    """When each of `urls` first appears in a served feed capture."""
+    first: dict[str, float] = {}
+    for capture in sorted((c for cs in feeds.values() for c in cs), key=lambda c: c.when):
+        for raw in re.findall(rb"https?://[^\s<>\"']+", capture.body):
+            url = raw.decode("utf-8", "replace")
+            if url in urls:
+                first.setdefault(url, capture.when)
+    return first
 
 
 class Farm:
@@ -234,6 +246,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--world", type=Path, default=Path("/work/shared/worlds/summary-dev"))
     parser.add_argument("--minutes", type=float, default=4.0, help="real minutes the world's days last")
+    parser.add_argument("--pages-from", choices=("archive", "entry"), default="archive",
+                        help="a page is served from the archive's fetch of it, or from the first capture linking it")
     parser.add_argument("--drain", type=float, default=40.0, help="seconds after the world ends for the last pages")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
@@ -244,6 +258,9 @@ def main() -> None:
     index = json.loads((world / "pages" / "index.json").read_text())
     # A page the archive never shows fetched is served from the start (none on summary-dev).
     pages = {u: (world / "pages" / f, fetched.get(u, start)) for u, f in index.items()}
+    if args.pages_from == "entry":  # as a site would: live once its feed links it
+        linked = first_linked(feeds, set(index))
+        pages = {u: (path, min(when, linked.get(u, when))) for u, (path, when) in pages.items()}
     hosts = {urlsplit(u).hostname or "" for u in [*feed_urls, *index, *fetched]}
     scale = (end - start) / (args.minutes * 60)
     ca, cert, key = make_certificates(hosts, scratch)
@@ -254,6 +271,7 @@ def main() -> None:
     farm = Farm(feeds, pages, start - 60, scale)
     world_clock(farm)
     servers = [farm.serve(443, context), farm.serve(80, None)]
+    print(f"pages served from: {args.pages_from}")
     print(f"{world.name}: {len(feeds)} feeds, {sum(map(len, feeds.values()))} captures over "
           f"{(end - start) / 86400:.1f} days replayed in {args.minutes:g} min ({scale:.0f}x); "
           f"{len(pages)} pages ({sum(u in fetched for u in pages)} with their fetch time in the archive)")
