@@ -70,3 +70,42 @@ def test_one_worker_of_a_database_holds_the_page_fetchers_seat(any_db_url: str) 
         b.release()
         first.kw["bind"].dispose()
         second.kw["bind"].dispose()
+
+
+def test_a_404_is_tried_again_before_the_page_is_given_up_but_a_410_is_final(any_db_url: str) -> None:
+    """A page is often linked from its feed before the site serves it: one early 404 must not
+    lose it. 404s are retried with the back-off and given up after NOT_FOUND_TRIES; 410 at once."""
+    from tracker.store.pages import NOT_FOUND_TRIES, backoff
+
+    pipeline = make_pipeline(any_db_url, [{"url": FEED, "publisher": "Daily"}])
+    items = [Item(f"Story {n}", link, ["A short summary of the story."], T0, guid=link) for n, link in enumerate(LINKS[:2])]
+    pipeline.ingest([capture(FEED, T0, rss("Daily", "https://daily.example/", items, full_content=False))])
+    early, removed = LINKS[0], LINKS[1]
+    when = T0 + hours(1)
+    pipeline.process_page(PageCapture(removed, removed, when, 410, (), None, error="HTTP 410", error_kind="http_status"))
+    for attempt in range(1, NOT_FOUND_TRIES):
+        pipeline.process_page(PageCapture(early, early, when, 404, (), None, error="HTTP 404", error_kind="http_status"))
+        with pipeline.sessions() as session:
+            assert page_states(session)["failed"] == 1 and page_states(session)["gone"] == 1
+        when += backoff(attempt)
+        assert [r.url for r in pipeline.pages_wanted(10, when)] == [early]  # due again after its back-off
+    # The page is served at last: it is read and used.
+    pipeline.process_page(PageCapture(early, early, when, 200, (("Content-Type", "text/html"),), page(early, 0)))
+    with pipeline.sessions() as session:
+        assert page_states(session) == {"wanted": 0, "used": 1, "not_used": 0, "failed": 0, "gone": 1}
+
+
+def test_a_page_that_answers_404_every_time_is_given_up(any_db_url: str) -> None:
+    from tracker.store.pages import NOT_FOUND_TRIES, backoff
+
+    pipeline = make_pipeline(any_db_url, [{"url": FEED, "publisher": "Daily"}])
+    link = LINKS[0]
+    pipeline.ingest([capture(FEED, T0, rss("Daily", "https://daily.example/", [Item("Story", link, ["A short summary."], T0, guid=link)],
+                                           full_content=False))])
+    when = T0 + hours(1)
+    for attempt in range(1, NOT_FOUND_TRIES + 1):
+        pipeline.process_page(PageCapture(link, link, when, 404, (), None, error="HTTP 404", error_kind="http_status"))
+        when += backoff(attempt)
+    with pipeline.sessions() as session:
+        assert page_states(session)["gone"] == 1
+    assert pipeline.pages_wanted(10, when + timedelta(days=2)) == []

@@ -25,7 +25,12 @@ FIRST_RETRY = timedelta(minutes=15)
 LAST_RETRY = timedelta(days=1)
 MAX_ATTEMPTS = 6
 # An answer that says the page will not come back: not tried again.
-GONE_STATUSES = (404, 410, 451)
+GONE_STATUSES = (410, 451)
+# A 404 may only be early: a page is often linked from its feed before the site's cache
+# or CDN serves it (a live replay of summary-dev lost 49 of 328 pages to one early 404).
+# It is tried again with the back-off, and given up when the try that fails with a 404 is
+# at least the NOT_FOUND_TRIES-th.
+NOT_FOUND_TRIES = 3
 # Redirects followed through an archive, at most this many hops.
 _HOPS = 5
 
@@ -207,7 +212,8 @@ def record_failure(
     for item_id in sorted(item_ids):
         attempts = (states[item_id].attempts if item_id in states else 0) + 1
         # Gone stays gone: a page refused for what it is (too large, not HTML) is not tried again.
-        gone = status in GONE_STATUSES or attempts >= MAX_ATTEMPTS or (item_id in states and states[item_id].state == "gone")
+        gone = (status in GONE_STATUSES or (status == 404 and attempts >= NOT_FOUND_TRIES) or attempts >= MAX_ATTEMPTS
+                or (item_id in states and states[item_id].state == "gone"))
         set_state(session, item_id, item_id in states, {
             "state": "gone" if gone else "failed", "attempts": attempts, "last_error": message[:1000], "error_kind": kind,
             "tried_at": when, "next_try_at": None if gone else when + backoff(attempts),
