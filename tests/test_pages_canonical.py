@@ -25,6 +25,17 @@ PLANTED = article(150, paragraphs=6)
 REAL = article(151, paragraphs=6)
 
 
+def publishers_with_page_text(url: str) -> list[str]:
+    """The publishers of the items whose text is a page's article."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        names = conn.execute(sa.text(
+            "SELECT p.name FROM item_versions v JOIN items i ON i.id = v.item_id "
+            "JOIN publishers p ON p.id = i.publisher_id WHERE v.from_page ORDER BY p.name")).scalars().all()
+    engine.dispose()
+    return list(names)
+
+
 def test_a_page_naming_another_blogs_post_canonical_does_not_become_its_text(any_db_url: str, tmp_path: Path) -> None:
     records = [
         capture(MALLORY_FEED, T0, rss("Mallory", "https://mallory.github.io/", [
@@ -65,13 +76,7 @@ def test_a_link_blog_on_the_same_shared_host_does_not_take_the_posts_text(any_db
     pipeline = make_pipeline(any_db_url, [{"url": alice_feed, "publisher": "Alice"}, {"url": mallory_feed, "publisher": "Mallory"}])
     pipeline.register_feeds()  # as `tracker ingest` does: every configured publisher is known
     ingest_paths(pipeline, [write_warc(tmp_path / "net.warc.gz", records)], workers=0)
-    engine = sa.create_engine(any_db_url)
-    with engine.connect() as conn:
-        from_page = conn.execute(sa.text(
-            "SELECT p.name FROM item_versions v JOIN items i ON i.id = v.item_id "
-            "JOIN publishers p ON p.id = i.publisher_id WHERE v.from_page ORDER BY p.name")).scalars().all()
-    engine.dispose()
-    assert from_page == ["Alice"]
+    assert publishers_with_page_text(any_db_url) == ["Alice"]
     assert provenance(any_db_url)["Alice"] == ("Alice", None, "original")
 
 
@@ -95,11 +100,5 @@ def test_a_link_blogs_own_redirect_to_anothers_post_does_not_make_the_post_its_t
     body = page_html("Harbour bridge", REAL, canonical=alice_post)
     pipeline.process_page(PageCapture(url=alice_post, final_url=alice_post, fetched_at=T0 + hours(1), status=200,
                                       headers=(("Content-Type", "text/html; charset=utf-8"),), body=body))
-    engine = sa.create_engine(any_db_url)
-    with engine.connect() as conn:
-        from_page = conn.execute(sa.text(
-            "SELECT p.name FROM item_versions v JOIN items i ON i.id = v.item_id "
-            "JOIN publishers p ON p.id = i.publisher_id WHERE v.from_page ORDER BY p.name")).scalars().all()
-    engine.dispose()
-    assert from_page == ["Alice"]
+    assert publishers_with_page_text(any_db_url) == ["Alice"]
     assert provenance(any_db_url)["Alice"] == ("Alice", None, "original")

@@ -203,13 +203,18 @@ def parse_feed(body: bytes, content_type: str | None = None, captured_at: dateti
     if problem and not _ROOT_END.search(body[-300:]):
         # Lenient parsing of a cut-off document invents half items; refuse it whole.
         raise ParseError(f"incomplete feed document, truncated? ({problem})")
-    feed = parsed.get("feed", {})
+    entries = tuple(_entry(e, mark, captured_at) for e in parsed.entries)
+    return _parsed_feed(parsed.get("feed", {}), entries, str(problem) if problem else None)
+
+
+def _parsed_feed(feed: Any, entries: tuple[ParsedEntry, ...], warning: str | None) -> ParsedFeed:
+    """What a feed says of itself (feedparser's `feed`), with its entries."""
     ttl = str(feed.get("ttl") or "").strip()
     return ParsedFeed(
         title=text_value(feed.get("title"), False) or None,
         site_url=clean_opt(feed.get("link")),
-        entries=tuple(_entry(e, mark, captured_at) for e in parsed.entries),
-        warning=str(problem) if problem else None,
+        entries=entries,
+        warning=warning,
         ttl_seconds=int(ttl) * 60 if ttl.isdigit() else None,
     )
 
@@ -238,15 +243,7 @@ def _parse_in_slices(body: bytes, mark: str, captured_at: datetime | None) -> Pa
     head = feedparser.parse(slices.head, sanitize_html=False, resolve_relative_uris=False)
     if head.get("bozo_exception") or not head.get("version"):
         return None
-    feed = head.get("feed", {})
-    ttl = str(feed.get("ttl") or "").strip()
-    return ParsedFeed(
-        title=text_value(feed.get("title"), False) or None,
-        site_url=clean_opt(feed.get("link")),
-        entries=tuple(entries),
-        warning=None,
-        ttl_seconds=int(ttl) * 60 if ttl.isdigit() else None,
-    )
+    return _parsed_feed(head.get("feed", {}), tuple(entries), None)
 
 
 def parse_capture_body(
