@@ -250,3 +250,32 @@ def test_evidence_stored_before_times_had_a_z_is_still_read(world: Path) -> None
     assert code == 0 and "its claimed date was disproved" in out.decode()
     code, out, _ = run(world, "graph", BACKDATED_URL, "--format", "mermaid")
     assert code == 0 and " disproved" in out.decode()
+
+
+# Every spelling of a link that tracker.identity takes for the same article: scheme, "www.",
+# host case, default port, trailing slash, tracking parameters and fragment.
+URL_VARIANTS = [
+    (ORIGINAL_URL, ORIGINAL_URL),
+    (ORIGINAL_URL, "http://www.khaama.com/pakistani-airstrikes-kill-civilians/"),
+    (ORIGINAL_URL, "https://khaama.com/pakistani-airstrikes-kill-civilians"),
+    (ORIGINAL_URL, "HTTPS://WWW.KHAAMA.COM:443/pakistani-airstrikes-kill-civilians/?utm_source=x&fbclid=y#top"),
+    (MIRROR_URL, "http://www.ru24.pro/70678-pakistani-airstrikes.html/"),
+    (MIRROR_URL, "https://ru24.pro/70678-pakistani-airstrikes.html?utm_medium=rss"),
+    (MIRROR_OF_MIRROR_URL, "  https://mirrorofmirrors.example/9.html#comments "),
+]
+
+
+@pytest.mark.parametrize(("published", "asked"), URL_VARIANTS)
+def test_origin_and_graph_resolve_the_same_url_variants(world: Path, published: str, asked: str) -> None:
+    import json
+
+    code, out, err = run(world, "origin", "--format", "json", asked)
+    assert code == 0, err
+    queried = [row for row in map(json.loads, out.decode().splitlines()) if row["queried"]]
+    assert [row["url"] for row in queried] == [published]
+    code, out, err = run(world, "graph", "--format", "dot", asked)
+    assert code == 0, err
+    focus = f's{queried[0]["story_id"]}i{queried[0]["item_id"]}'
+    node = next(n for n in parse_dot(out.decode()).get_nodes() if n.get_name().strip('"') == focus)
+    # The asked article is the picture's focus (the original is framed as the original instead).
+    assert published == ORIGINAL_URL or node.get("fillcolor").strip('"') == graph_module._FOCUS_FILL

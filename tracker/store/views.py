@@ -68,25 +68,33 @@ def _select(columns: tuple[str, ...], view: str, alias: str = "") -> str:
     return f"SELECT {', '.join(prefix + c for c in columns)} FROM {view} {alias}"
 
 
-def item_by_url(session: Session, url: str) -> Row | None:
-    """The item_provenance row of an article, by its link as published or any variant of it
-    (http/https, "www.", trailing slash, tracking parameters, fragment).
+def item_id_by_url(session: Session, url: str) -> int | None:
+    """The item of an article, by its link as published or any variant of it (http/https,
+    "www.", trailing slash, tracking parameters, fragment): the one resolver of an item URL
+    that every command taking one uses.
 
     Several items may share a variant (posts told apart by fragment): the link exactly as
     given wins, then one with the same fragment, then the oldest.
     """
-    rows = [
-        _row(r) for r in session.execute(
-            text(_select(ITEM_COLUMNS, "item_provenance") + " WHERE item_id IN (SELECT id FROM items WHERE url_hash = :h)"),
-            {"h": lookup_hash(url)},
-        ).mappings()
-    ]
+    rows = session.execute(
+        text("SELECT item_id AS id, url FROM item_provenance WHERE item_id IN (SELECT id FROM items WHERE url_hash = :h)"),
+        {"h": lookup_hash(url)},
+    ).all()
     if not rows:
         return None
     wanted = url.strip()
     fragment = urlsplit(wanted).fragment
-    rows.sort(key=lambda r: (r["url"] != wanted, urlsplit(str(r["url"] or "")).fragment != fragment, r["item_id"]))
-    return rows[0]
+    best = min(rows, key=lambda r: (r.url != wanted, urlsplit(str(r.url or "")).fragment != fragment, r.id))
+    return int(best.id)
+
+
+def item_by_url(session: Session, url: str) -> Row | None:
+    """The item_provenance row of an article, by its link as published or any variant of it (`item_id_by_url`)."""
+    item_id = item_id_by_url(session, url)
+    if item_id is None:
+        return None
+    rows = items_by_id(session, [item_id])
+    return rows[0] if rows else None
 
 
 def story_items(session: Session, story_id: int) -> list[Row]:
