@@ -24,6 +24,7 @@ from tracker.config import Config, parse_config
 from tracker.demo_network import HERALD, KHAAMA, MIRRORS, NEWSHUB, DemoNetwork
 from tracker.logs import configure
 from tracker.model import IngestReport
+from tracker.output import delay
 from tracker.queries import origin_report, page_note
 from tracker.scheduler import Daemon
 from tracker.store import views
@@ -59,7 +60,7 @@ def copy_lines(session: Session, item_ids: list[int]) -> list[tuple[str, list[st
         parent = parents.get(row["parent_item_id"], "?")
         notes = [_measure(row)]
         if row["lag_seconds"] is not None:
-            notes.append(f"{row['lag_seconds']} s after it")
+            notes.append(f"{delay(row['lag_seconds'])} it")
         if page := page_note(row["evidence"], parent):
             notes.append(page)
         more = ["its feed claims it was published before the original; an earlier capture without it disproves that"]

@@ -36,11 +36,11 @@ from prov.model import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.output import csv_text, iso, json_lines
+from tracker.errors import TrackerError
+from tracker.output import EXPORT_FORMATS, csv_text, iso, json_lines
 from tracker.store import views
 from tracker.terminal import safe
 
-FORMATS = ("prov-json", "prov-n", "jsonl", "csv")
 TRACKER = Namespace("tracker", "urn:tracker:ns:")
 ITEM = Namespace("item", "urn:tracker:item:")
 PUBLISHER = Namespace("publisher", "urn:tracker:publisher:")
@@ -116,7 +116,9 @@ def prov_document(rows: list[dict[str, Any]]) -> ProvDocument:
 
 
 def export(sessions: sessionmaker[Session], fmt: str, since: datetime | None = None) -> str:
-    """The export in `fmt` (prov-json, prov-n, jsonl or csv) as text."""
+    """The export in `fmt` (one of `EXPORT_FORMATS`: prov-json, prov-n, jsonl or csv) as text."""
+    if fmt not in EXPORT_FORMATS:
+        raise TrackerError(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
     rows = export_rows(sessions, since)
     if fmt == "jsonl":
         return json_lines(rows)

@@ -23,11 +23,11 @@ import graphviz
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import TrackerError
+from tracker.output import PICTURE_FORMATS, delay
 from tracker.store.pictures import Story, StoryItem, story_of
 from tracker.terminal import inline
 from tracker.websafe import UnsafeSvgError, scrub_svg, web_link
 
-FORMATS = ("dot", "svg", "png", "mermaid")
 INSTALL_HINT = "install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz)"
 
 _ORIGINAL_FILL = "#fde9b6"
@@ -52,25 +52,6 @@ def dot_available() -> bool:
     return shutil.which("dot") is not None
 
 
-def duration(seconds: int | None) -> str:
-    """A delay for people: "45 s", "12 min", "3 h 5 min", "2 d 4 h"; "before" for negative delays."""
-    if seconds is None:
-        return ""
-    suffix = "before" if seconds < 0 else "after"
-    seconds = abs(int(seconds))
-    if seconds < 60:
-        text = f"{seconds} s"
-    elif seconds < 3600:
-        text = f"{seconds // 60} min"
-    elif seconds < 86400:
-        hours, rest = divmod(seconds, 3600)
-        text = f"{hours} h {rest // 60} min" if rest >= 60 else f"{hours} h"
-    else:
-        days, rest = divmod(seconds, 86400)
-        text = f"{days} d {rest // 3600} h" if rest >= 3600 else f"{days} d"
-    return f"{text} {suffix}"
-
-
 def measure(item: StoryItem) -> str:
     """How close a copy is to its parent: containment for excerpts, resemblance otherwise."""
     if item.relation == "excerpt" and item.containment is not None:
@@ -82,7 +63,7 @@ def measure(item: StoryItem) -> str:
 
 def edge_label(item: StoryItem) -> str:
     """The label of a copy → parent edge: relation, closeness, delay."""
-    return ", ".join(part for part in (item.relation, measure(item), duration(item.lag_seconds)) if part)
+    return ", ".join(part for part in (item.relation, measure(item), delay(item.lag_seconds)) if part)
 
 
 def _when(value: datetime | None, seconds: bool = False) -> str:
@@ -219,8 +200,8 @@ def render(story: Story, fmt: str, links: bool = True) -> bytes:
     source = to_dot(story, links)
     if fmt == "dot":
         return source.encode("utf-8")
-    if fmt not in FORMATS:
-        raise TrackerError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if fmt not in PICTURE_FORMATS:
+        raise TrackerError(f"unknown format {fmt!r}: use one of {', '.join(PICTURE_FORMATS)}")
     if not dot_available():
         raise GraphvizMissing(f"Graphviz's dot program is not installed: {INSTALL_HINT}")
     try:

@@ -22,7 +22,11 @@ from typing import Any
 
 from tracker.terminal import inline, json_line, safe
 
-FORMATS = ("table", "json", "csv")
+# The one list of each command family's formats: the CLI offers exactly these, and the
+# modules that write them (here, tracker.export, tracker.graph) refuse anything else.
+FORMATS = ("table", "json", "csv")  # query commands' rows
+EXPORT_FORMATS = ("prov-json", "prov-n", "jsonl", "csv")  # tracker export
+PICTURE_FORMATS = ("dot", "svg", "png", "mermaid")  # tracker graph
 Row = dict[str, Any]
 
 
@@ -56,6 +60,13 @@ def duration(seconds: float | None, plus: bool = False, parts: int = 2) -> str:
     minutes, secs = divmod(rest, 60)
     units = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n][:parts]
     return sign + (" ".join(units) if units else f"{secs}s")
+
+
+def delay(seconds: float | None) -> str:
+    """How long after (or before) something else: "3h 5m after", "45s after", "1m before"; empty when unknown."""
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return ""
+    return f"{duration(abs(seconds))} {'before' if seconds < 0 else 'after'}"
 
 
 def counted(count: int, noun: str) -> str:

@@ -11,10 +11,9 @@ forbids scripts, network fetches and forms outright.
 from __future__ import annotations
 
 import math
-import re
 import statistics
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -22,10 +21,10 @@ from lxml import etree
 from markupsafe import Markup
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.archive import parse_time
 from tracker.errors import InputError
-from tracker.graph import INSTALL_HINT, dot_available, duration, edge_label, inline_svg
+from tracker.graph import INSTALL_HINT, dot_available, edge_label, inline_svg
 from tracker.model import utcnow
+from tracker.output import delay
 from tracker.plots import delay_plot
 from tracker.store.pictures import (
     PublisherSummary,
@@ -43,20 +42,7 @@ CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
     "base-uri 'none'; form-action 'none'"
 )
-_RELATIVE = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w)\s*$", re.IGNORECASE)
-_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 MATRIX_MAX = 30  # publishers per matrix axis
-
-
-def parse_since(value: str, now: datetime | None = None) -> datetime:
-    """`--since`: an ISO-8601 date or time (UTC unless a zone is given), or a span back from now: 90m, 36h, 7d, 2w."""
-    match = _RELATIVE.match(value)
-    if match:
-        return (now or utcnow()) - timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2).lower()])
-    try:
-        return parse_time(value)
-    except InputError:
-        raise InputError(f"--since: not a date, time or span (like 2025-01-07, 2025-01-07T09:30Z, 7d, 36h): {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -211,7 +197,7 @@ def clean_svg(svg: str) -> Markup:
 
 def _delay_rows(delays: dict[str, list[int]]) -> list[DelayRow]:
     rows = [
-        DelayRow(name, len(values), duration(min(values)), duration(int(statistics.median(values))), duration(max(values)))
+        DelayRow(name, len(values), delay(min(values)), delay(int(statistics.median(values))), delay(max(values)))
         for name, values in delays.items() if values
     ]
     return sorted(rows, key=lambda r: (-r.copies, r.publisher))
@@ -267,7 +253,6 @@ def _environment() -> Environment:
     )
     env.filters["web_link"] = web_link
     env.filters["when"] = lambda v: v.strftime("%Y-%m-%d %H:%M UTC") if v else "unknown"
-    env.filters["duration"] = duration
     return env
 
 

@@ -26,7 +26,7 @@ import click
 from tracker import __version__
 from tracker.config import Config, load_config
 from tracker.errors import EXIT_FAILURES, EXIT_INTERNAL, EXIT_INTERRUPTED, InputError, TrackerError
-from tracker.output import counted
+from tracker.output import FORMATS, counted
 from tracker.terminal import echo
 
 if TYPE_CHECKING:
@@ -175,12 +175,9 @@ def _found(count: int) -> str:
 
 
 # -- helpers of the feeds, query and export commands (issue 8) ----------------------------------------
-_FORMATS = ("table", "json", "csv")
-
-
 def _format_option(func: Callable[..., None]) -> Callable[..., None]:
     return click.option(
-        "--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True,
+        "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
         help="table for people; json (one JSON object per line, keys as in the view) or csv for programs.",
     )(func)
 

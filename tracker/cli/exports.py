@@ -10,7 +10,7 @@ import click
 
 from tracker.cli import _config, _emit, _format_option, _global_options, _out_path, _sessions, _since, main
 from tracker.errors import EXIT_FAILURES, InputError
-from tracker.output import counted
+from tracker.output import EXPORT_FORMATS, PICTURE_FORMATS, counted
 from tracker.terminal import echo
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def feeds_export(ctx: click.Context, out: Path | None, everything: bool) -> None
 
 
 @main.command("export")
-@click.option("--format", "fmt", type=click.Choice(["prov-json", "prov-n", "jsonl", "csv"]), default="prov-json",
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="prov-json",
               show_default=True, help="W3C PROV (JSON or PROV-N), or flat item_provenance rows.")
 @click.option("--since", help="Only items published since (ISO 8601, or 24h, 7d, …), and what they were copied from.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file (default: stdout).")
@@ -125,7 +125,7 @@ _GRAPH_SUFFIXES = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png", ".
 
 @main.command()
 @click.argument("url")
-@click.option("--format", "fmt", type=click.Choice(["dot", "svg", "png", "mermaid"]),
+@click.option("--format", "fmt", type=click.Choice(PICTURE_FORMATS),
               help="Picture format (default: from --out's suffix, else dot).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file (default: standard output).")
 @click.pass_context
@@ -185,11 +185,10 @@ def report(ctx: click.Context, out: Path, since: str | None, top: int) -> None:
       tracker report --out report/ --since 7d --top 20
       tracker report --out report/ --since 2025-01-01
     """
-    from tracker.report import parse_since, write_report
+    from tracker.report import write_report
 
     _out_path(out)
-    when = parse_since(since) if since else None
-    result = write_report(_sessions(ctx), out, when, top)
+    result = write_report(_sessions(ctx), out, _since(since), top)
     for warning in result.warnings:
         echo(f"tracker: warning: {warning}", err=True)
     stories = "1 story" if result.stories == 1 else f"{result.stories} stories"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import click
 
 from tracker.cli import _emit, _format_option, _sessions, _since, main
+from tracker.output import FORMATS
 from tracker.terminal import echo
 
 
 @main.command()
 @click.argument("url")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="table: the tree for people; json/csv: every item of the story (item_provenance rows with evidence, "
                    "plus depth, in_chain, queried), depth first.")
 @click.pass_context
@@ -38,7 +39,7 @@ def origin(ctx: click.Context, url: str, fmt: str) -> None:
 
 
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="table for people (with totals); json (one object per publisher per line) or csv for programs.")
 @click.pass_context
 def stats(ctx: click.Context, fmt: str) -> None:
