@@ -1,13 +1,8 @@
 """`tracker feeds`: every feed and its health; `tracker feeds export`: the subscriptions as OPML.
 
-A feed's state, most telling first:
-  gone     — answered 410 Gone; retired, never polled again;
-  failing  — its last polls failed (error count and the last error's kind say how);
-  moved    — a permanent redirect moved it; it is polled at its new URL;
-  active   — followed and healthy;
-  inactive — no longer in the configuration (kept, with its history, but not polled);
-  archived — seen only in ingested archives, never in the configuration, never polled;
-  new      — in the configuration, not polled or ingested yet.
+Each feed is shown in its state (`tracker.model.FeedState`, decided in
+`tracker.store.feeds.feed_state`), most telling first: gone, failing, moved, active,
+inactive, archived, or new (in the configuration, not polled or ingested yet).
 """
 
 from __future__ import annotations
@@ -18,23 +13,10 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.config import FeedConfig
+from tracker.model import FeedState
 from tracker.opml import Subscription, write_opml
 from tracker.output import Column
-from tracker.store.feeds import FeedRow, feed_rows
-
-
-def state(feed: FeedRow) -> str:
-    """gone, failing, moved, active, inactive or archived (see the module docstring)."""
-    if feed.retired_at is not None:
-        return "gone"
-    if not feed.active:
-        # Never polled: a feed seen only in ingested archives, never followed.
-        return "inactive" if feed.last_checked_at is not None else "archived"
-    if feed.error_count > 0:
-        return "failing"
-    if feed.moved_from:
-        return "moved"
-    return "active"
+from tracker.store.feeds import feed_rows
 
 
 def _stored(sessions: sessionmaker[Session] | None) -> list[Any]:
@@ -52,14 +34,14 @@ def feed_list(sessions: sessionmaker[Session] | None, configured: Sequence[FeedC
     new = [
         {key: None for key in FEED_KEYS} | {
             "url": feed.url, "publisher": feed.publisher, "title": feed.title, "site_url": feed.site_url,
-            "tags": sorted(feed.tags), "state": "new", "error_count": 0, "moved_from": [], "items": 0,
+            "tags": sorted(feed.tags), "state": FeedState.NEW.value, "error_count": 0, "moved_from": [], "items": 0,
         }
         for feed in configured if feed.url not in stored
     ]
     return [
         {
             "url": f.url, "publisher": f.publisher, "title": f.title, "site_url": f.site_url, "tags": list(f.tags),
-            "state": state(f), "error_count": f.error_count, "last_error_kind": f.last_error_kind,
+            "state": f.state.value, "error_count": f.error_count, "last_error_kind": f.last_error_kind,
             "last_error": f.last_error_message, "last_status": f.last_status, "last_poll_at": f.last_checked_at,
             "last_success_at": f.last_success_at, "next_check_at": f.next_check_at if f.active else None,
             "retired_at": f.retired_at,
@@ -74,7 +56,7 @@ FEED_KEYS = ("url", "publisher", "title", "site_url", "tags", "state", "error_co
 
 
 def _state_cell(row: dict[str, Any]) -> str:
-    if row["state"] == "failing":
+    if row["state"] == FeedState.FAILING:
         return f"failing ×{row['error_count']} {row['last_error_kind'] or ''}".rstrip()
     return str(row["state"])
 
@@ -109,7 +91,7 @@ def subscriptions(sessions: sessionmaker[Session] | None, configured: Sequence[F
     subs = [
         Subscription(url=f.url, title=f.title, publisher=f.publisher, html_url=f.site_url, tags=f.tags)
         for f in rows
-        if f.retired_at is None and (f.active or include_inactive)
+        if f.state is not FeedState.GONE and (f.active or include_inactive)
     ] + [
         Subscription(url=c.url, title=c.title, publisher=c.publisher, html_url=c.site_url, tags=tuple(sorted(c.tags)))
         for c in configured if c.url not in stored

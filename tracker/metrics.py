@@ -28,7 +28,7 @@ from tracker.logs import fields
 from tracker.model import utcnow
 from tracker.pagefetch import PAGE_OUTCOMES, PageOutcome
 from tracker.poll import PollOutcome
-from tracker.store.gauges import FEED_STATES, DatabaseGauges
+from tracker.store.gauges import DatabaseGauges
 
 log = logging.getLogger(__name__)
 
@@ -145,10 +145,10 @@ class _StateCollector(Collector):
                 log.info("metrics: database gauges readable again")
         if stored is None:
             return  # absent rather than stale: alert on tracker_database_up
-        feeds = GaugeMetricFamily("tracker_feeds", "Feeds by state: active, failing (errors in a row), retired (410), inactive.",
-                                  labels=["state"])
-        for state in FEED_STATES:
-            feeds.add_metric([state], stored.feeds.get(state, 0))
+        feeds = GaugeMetricFamily("tracker_feeds", "Feeds by state: gone (410), failing (errors in a row), moved, active, "
+                                  "inactive (not configured), archived (only in archives).", labels=["state"])
+        for state, count in stored.feeds.items():
+            feeds.add_metric([state], count)
         yield feeds
         yield GaugeMetricFamily("tracker_items", "Items stored.", value=stored.items)
         pages = GaugeMetricFamily("tracker_item_pages", "Items by article page state: wanted, used, not_used, failed (retried), gone.",

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.archive import WarcArchive
@@ -31,7 +30,7 @@ from tracker.parse import parse_capture_body
 from tracker.pipeline import Pipeline
 from tracker.redact import Credentials
 from tracker.store import feeds as feeds_store
-from tracker.store import leases, schema
+from tracker.store import leases
 
 log = logging.getLogger(__name__)
 WEEK = timedelta(days=7)
@@ -142,29 +141,13 @@ class Poller:
         with self.lock:
             self.pipeline.register_feeds(feeds)
         with self.sessions.begin() as session:
-            f = schema.Feed.__table__
-            moved = schema.FeedUrl.__table__
-            # A feed moved by a 301 is still the configured feed: found by its old URL too.
-            followed = select(f.c.id).where(f.c.url.in_(urls)).union(select(moved.c.feed_id).where(moved.c.url.in_(urls)))
-            ids = set(session.scalars(followed))
-            session.execute(update(f).where(f.c.id.in_(ids)).values(active=True))
-            session.execute(update(f).where(f.c.id.not_in(ids)).values(active=False))
+            feeds_store.follow_only(session, urls)
 
     def due(self, now: datetime | None = None, everything: bool = False, limit: int | None = None) -> list[FeedToPoll]:
         """Active, unretired feeds whose next check has come (or all of them), earliest first."""
-        now = now or utcnow()
-        f = schema.Feed
-        query = select(f.id, f.url, f.etag, f.last_modified, f.error_count, f.last_checked_at).where(
-            f.active.is_(True), f.retired_at.is_(None)
-        )
-        if not everything:
-            query = query.where(or_(f.next_check_at.is_(None), f.next_check_at <= now))
-        query = query.order_by(f.next_check_at.is_not(None), f.next_check_at, f.id)
-        if limit:
-            query = query.limit(limit)
         with self.sessions() as session:
-            rows = session.execute(query).all()
-        return [FeedToPoll(r.id, r.url, r.etag, r.last_modified, r.error_count, r.last_checked_at is not None) for r in rows]
+            rows = feeds_store.due_feeds(session, now or utcnow(), everything, limit)
+        return [FeedToPoll(r.feed_id, r.url, r.etag, r.last_modified, r.error_count, r.last_checked_at is not None) for r in rows]
 
     def claim(self, limit: int | None = None, everything: bool = False, per_host: bool = True) -> list[FeedToPoll]:
         """Lease due feeds (or every active one) to this poller's owner, earliest due first.
@@ -250,11 +233,7 @@ class Poller:
         error_kind: str | None, error_message: str | None,
     ) -> datetime | None:
         with self.sessions.begin() as session:
-            recent = session.scalar(
-                select(func.count()).select_from(schema.ItemFeed).where(
-                    schema.ItemFeed.feed_id == feed.feed_id, schema.ItemFeed.first_seen_at >= when - WEEK
-                )
-            ) or 0
+            recent = feeds_store.items_seen_since(session, feed.feed_id, when - WEEK)
             errors = feed.error_count + 1 if error_kind else 0
             values: dict[str, object] = {
                 "last_checked_at": when, "last_status": result.status, "error_count": errors,

@@ -2,7 +2,7 @@
 
 Besides the text, the report says whether the tracker is healthy, so that `status`
 can back a health check: the daemon alive (at least one of its workers), and no more
-than a set share of the active feeds failing.
+than a set share of the polled feeds failing.
 
 Each worker (a `tracker run` process; several on PostgreSQL) beats a heartbeat row of
 its own. A worker is alive while it beats; stale when its beats stopped without it
@@ -16,12 +16,12 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-
 from tracker.config import Config
-from tracker.model import utcnow
-from tracker.store import heartbeats, schema
+from tracker.model import FeedState, utcnow
+from tracker.store import heartbeats
+from tracker.store.counts import found_since
 from tracker.store.database import describe, open_reader
+from tracker.store.feeds import due_count, failing_feeds, state_counts
 from tracker.store.pagefetch import failing_pages, failure_kinds, page_states
 from tracker.output import counted
 from tracker.terminal import inline
@@ -82,32 +82,17 @@ def status_report(config: Config, max_failing_share: float | None = None, requir
     """A short report a person can read at a glance, and the problems that make it unhealthy.
 
     Unhealthy: no worker of the daemon alive (unless `require_daemon` is off), or more than
-    `max_failing_share` (default: the config's) of the active feeds failing.
+    `max_failing_share` (default: the config's) of the polled feeds failing.
     """
     share = config.status.max_failing_share if max_failing_share is None else max_failing_share
     sessions = open_reader(config.database.url)
     now = utcnow()
-    f = schema.Feed
     with sessions() as session:
         workers = [worker_state(beat, now) for beat in heartbeats.workers(session)]
-        active = session.scalar(select(func.count()).select_from(f).where(f.active.is_(True), f.retired_at.is_(None))) or 0
-        due = session.scalar(
-            select(func.count()).select_from(f).where(
-                f.active.is_(True), f.retired_at.is_(None), (f.next_check_at.is_(None)) | (f.next_check_at <= now)
-            )
-        ) or 0
-        retired = session.scalar(select(func.count()).select_from(f).where(f.retired_at.is_not(None))) or 0
-        failing = session.execute(
-            select(f.url, f.error_count, f.last_error_kind, f.last_error_message, f.next_check_at)
-            .where(f.error_count > 0, f.active.is_(True)).order_by(f.error_count.desc(), f.url)
-        ).all()
+        states, due, failing = state_counts(session), due_count(session, now), failing_feeds(session)
         found = []
         for label, span in (("last hour", timedelta(hours=1)), ("last day", timedelta(days=1))):
-            items = session.scalar(select(func.count()).select_from(schema.Item).where(schema.Item.first_seen_at >= now - span)) or 0
-            copies = session.scalar(
-                select(func.count()).select_from(schema.Provenance).join(schema.Item, schema.Item.id == schema.Provenance.item_id)
-                .where(schema.Provenance.parent_item_id.is_not(None), schema.Item.first_seen_at >= now - span)
-            ) or 0
+            items, copies = found_since(session, now - span)
             found.append(f"{label}: {counted(items, 'new item')}, {counted(copies, 'republication')}")
         pages, page_kinds, page_failures = page_states(session), failure_kinds(session), failing_pages(session, 5)
     lines = [f"database: {describe(config.database.url)}"]
@@ -123,17 +108,24 @@ def status_report(config: Config, max_failing_share: float | None = None, requir
         lines.extend(w.line() for w in workers)
     if require_daemon and not alive:
         problems.append("the daemon is not responding" if counts[STALE] else "the daemon is not running")
-    lines.append(f"feeds: {active} active, {due} due now, {len(failing)} failing, {retired} retired (410 Gone)")
-    for url, count, kind, message, next_check in failing[:20]:
-        when = f", next try {next_check:%H:%M} UTC" if next_check else ""
-        lines.append(f"  ✗ {inline(url)}: {inline(kind)} ×{count} — {inline((message or '')[:120])}{when}")
+    polled = sum(n for state, n in states.items() if state.polled)
+    lines.append(f"feeds: {polled} polled ({_tally(states)}), {due} due now, {states[FeedState.GONE]} gone (410 Gone)")
+    for feed in failing[:20]:
+        when = f", next try {feed.next_check_at:%H:%M} UTC" if feed.next_check_at else ""
+        lines.append(f"  ✗ {inline(feed.url)}: {inline(feed.last_error_kind)} ×{feed.error_count} — "
+                     f"{inline((feed.last_error_message or '')[:120])}{when}")
     if len(failing) > 20:
         lines.append(f"  … and {len(failing) - 20} more")
-    if active and len(failing) > share * active:
-        problems.append(f"{len(failing)} of {counted(active, 'active feed')} failing (more than {share:.0%})")
+    if polled and len(failing) > share * polled:
+        problems.append(f"{len(failing)} of {counted(polled, 'polled feed')} failing (more than {share:.0%})")
     lines.extend(_page_lines(pages, page_kinds, page_failures))
     lines.extend(found)
     return StatusReport("\n".join(lines), problems)
+
+
+def _tally(states: dict[FeedState, int]) -> str:
+    """`3 active, 1 failing, 1 moved`: the polled feeds by state."""
+    return ", ".join(f"{states[state]} {state.value}" for state in (FeedState.ACTIVE, FeedState.FAILING, FeedState.MOVED))
 
 
 def _page_lines(states: dict[str, int], kinds: dict[str, int], failures: list[tuple[str | None, str | None, int, str | None]]) -> list[str]:

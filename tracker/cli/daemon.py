@@ -100,14 +100,14 @@ def poll(ctx: click.Context, everything: bool, log_format: str | None) -> None:
 
 @main.command()
 @click.option("--max-failing", type=click.FloatRange(0.0, 1.0), metavar="SHARE",
-              help="Unhealthy when more than this share of active feeds fail (default: [status] max_failing_share, 0.5).")
+              help="Unhealthy when more than this share of polled feeds fail (default: [status] max_failing_share, 0.5).")
 @click.option("--ignore-daemon", is_flag=True, help="Do not require a live daemon (feeds polled by `tracker poll` from cron).")
 @click.pass_context
 def status(ctx: click.Context, max_failing: float | None, ignore_daemon: bool) -> None:
     """Is the daemon alive, what is due, what is failing, what was found lately.
 
     Exits 0 when healthy, 1 when the daemon is not alive or more than the allowed
-    share of active feeds fail, 3 when the database cannot be opened: usable as a
+    share of polled feeds fail, 3 when the database cannot be opened: usable as a
     health check. Read-only: a missing database is an error, never created.
 
     \b
