@@ -2,7 +2,7 @@
 
 A signature of `bands × rows` values is cut into bands; each band hashes to one 64-bit
 bucket. Two texts whose signatures agree on every row of some band share that bucket,
-and `tracker.store.candidates` finds them with one indexed lookup. Bands and rows are
+and `tracker.store.matching` finds them with one indexed lookup. Bands and rows are
 chosen for recall, not left to a threshold optimiser: 64 bands of 2 rows make a pair at
 Jaccard 0.2 a candidate 93% of the time, so excerpts (high containment, low resemblance)
 are found and then verified exactly (`bench/lsh_params.py` measures the alternatives).

@@ -138,11 +138,6 @@ class Column:
         return shown
 
 
-def number(digits: int) -> Callable[[Any], str]:
-    """Show a float with `digits` decimals (empty when unknown)."""
-    return lambda v: "" if v is None else f"{float(v):.{digits}f}"
-
-
 def percent(v: Any) -> str:
     """Show a share 0…1 as a percentage."""
     return "" if v is None else f"{100 * float(v):.0f}%"

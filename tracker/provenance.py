@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -268,23 +268,3 @@ def decide(items: Sequence[ItemFacts], edges: Iterable[Edge]) -> list[Decision]:
             },
         )
     return [decisions[i.item_id] for i in items]
-
-
-def components(seeds: Iterable[int], neighbours: Mapping[int, Iterable[int]]) -> list[set[int]]:
-    """The connected groups of the match graph that contain any of `seeds`."""
-    seen: set[int] = set()
-    groups: list[set[int]] = []
-    for seed in seeds:
-        if seed in seen:
-            continue
-        group = {seed}
-        frontier = [seed]
-        while frontier:
-            node = frontier.pop()
-            for other in neighbours.get(node, ()):
-                if other not in group:
-                    group.add(other)
-                    frontier.append(other)
-        seen |= group
-        groups.append(group)
-    return groups

@@ -225,10 +225,3 @@ def move_feed(session: Session, feed_id: int, old_url: str, new_url: str, when: 
     session.execute(update(f).where(f.c.id == feed_id).values(url=new_url))
     bump_revision(session)  # other workers' directories: a URL changed in place
     return None
-
-
-def moves_of(session: Session, feed_id: int) -> list[tuple[str, str, datetime]]:
-    """A feed's moves, oldest first: (from, to, when)."""
-    m = schema.FeedMove.__table__
-    rows = session.execute(select(m.c.from_url, m.c.to_url, m.c.moved_at).where(m.c.feed_id == feed_id).order_by(m.c.moved_at, m.c.id))
-    return [(r.from_url, r.to_url, r.moved_at) for r in rows]

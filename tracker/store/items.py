@@ -171,12 +171,6 @@ def has_text(session: Session, item_id: int, content_hash: str) -> bool:
     return session.connection().execute(select(v.id).where(v.item_id == item_id, v.content_hash == content_hash)).first() is not None
 
 
-def version_count(session: Session, item_id: int) -> int:
-    """How many versions the item has."""
-    v = schema.ItemVersion
-    return int(session.connection().execute(select(func.count()).where(v.item_id == item_id)).scalar_one())
-
-
 # -- credits ---------------------------------------------------------------------------------
 _a = schema.ItemAttribution.__table__
 _CREDITS = select(_a.c.item_id, _a.c.kind, _a.c.name, _a.c.url).where(_a.c.item_id.in_(bindparam("ids", expanding=True))).order_by(_a.c.id)

@@ -204,13 +204,3 @@ def undelivered(session: Session, limit: int) -> list[OutboxRow]:
         .limit(limit)
     )
     return [OutboxRow(*row) for row in session.execute(query)]
-
-
-def next_due(session: Session, alerts: Iterable[str]) -> datetime | None:
-    """When the next pending message of these alerts becomes due (None: nothing pending)."""
-    alerts = list(alerts)
-    if not alerts:
-        return None
-    return session.execute(
-        select(func.min(_T.c.next_attempt_at)).where(_T.c.state == PENDING, _T.c.alert.in_(alerts))
-    ).scalar_one_or_none()
