@@ -273,3 +273,14 @@ def test_origin_and_graph_resolve_the_same_url_variants(world: Path, published: 
     node = next(n for n in parse_dot(out.decode()).get_nodes() if n.get_name().strip('"') == focus)
     # The asked article is the picture's focus (the original is framed as the original instead).
     assert published == ORIGINAL_URL or node.get("fillcolor").strip('"') == graph_module._FOCUS_FILL
+
+
+def test_the_store_names_the_disproved_claims_the_picture_marks(any_db_url: str) -> None:
+    from tracker.store import views
+
+    build_world(any_db_url)
+    with open_database(any_db_url)() as session:
+        story = story_of(session, BACKDATED_URL)
+        marked = {i.item_id for i in story.items if i.claim_disproved}
+        everything = [i.item_id for i in story_of(session, ORIGINAL_URL).items] + [i.item_id for i in story.items]
+        assert marked and views.disproved_claims(session, everything) == marked

@@ -39,22 +39,12 @@ def _measure(row: Mapping[str, Any]) -> str:
     return f"{row['relation']}, similarity {row['similarity']:.2f}"
 
 
-def _evidence(row: Mapping[str, Any]) -> dict[str, Any]:
-    evidence = row.get("evidence")
-    return evidence if isinstance(evidence, dict) else {}
-
-
-def _claim_disproved(row: Mapping[str, Any]) -> bool:
-    """The copy's feed claimed a date that an earlier capture without it disproved."""
-    said = str(_evidence(row).get("time_evidence") or "")
-    return said.startswith("claimed ") and "disproved" in said
-
-
 def copy_lines(session: Session, item_ids: list[int]) -> list[tuple[str, list[str]]]:
     """What the demo prints for newly found copies, without the clock: for each, who copied
     whom and how, and the lines that explain it further."""
     rows = [r for r in views.items_by_id(session, item_ids) if r["parent_item_id"] is not None]
     parents = {r["item_id"]: r["publisher"] for r in views.items_by_id(session, [r["parent_item_id"] for r in rows])}
+    disproved = views.disproved_claims(session, [r["item_id"] for r in rows])
     lines = []
     for row in sorted(rows, key=lambda r: item_ids.index(r["item_id"])):
         parent = parents.get(row["parent_item_id"], "?")
@@ -65,7 +55,7 @@ def copy_lines(session: Session, item_ids: list[int]) -> list[tuple[str, list[st
             notes.append(page)
         more = ["its feed claims it was published before the original; an earlier capture without it disproves that"]
         lines.append((f"{row['publisher']} ← {parent}: \u201c{row['title']}\u201d ({', '.join(notes)})",
-                      more if _claim_disproved(row) else []))
+                      more if row["item_id"] in disproved else []))
     return lines
 
 
@@ -141,7 +131,7 @@ def run_demo(seconds_per_step: float = 8.0, echo: Callable[[str], None] = print,
         for url in _showcase(sessions):
             echo(origin_report(sessions, url))
             echo("")
-    echo(f"{len(found)} republication{'' if len(found) == 1 else 's'} found. Query the database yourself: sqlite3 {database} 'SELECT * FROM republications'")
+    echo(f"{len(found)} republication{'' if len(found) == 1 else 's'} found. Query the database yourself: sqlite3 {database} '{views.REPUBLICATIONS_QUERY}'")
     if keep is None and not found:
         shutil.rmtree(workdir, ignore_errors=True)  # nothing worth keeping
     if interrupted:

@@ -97,6 +97,26 @@ def item_by_url(session: Session, url: str) -> Row | None:
     return rows[0] if rows else None
 
 
+def disproved_claims(session: Session, ids: list[int]) -> set[int]:
+    """Those of these items whose feed claimed a date that the captures disproved.
+
+    A believed claim dates the item at or before it (`tracker.facts.estimated_time`: the
+    earlier of the claim and the first sighting), a claim after the first sighting is
+    replaced by a later-or-equal time, so a claimed date earlier than the credible time is
+    exactly one that an earlier capture without the item disproved."""
+    found: set[int] = set()
+    sql = text(
+        "SELECT item_id FROM item_provenance WHERE item_id IN :ids AND published_at < estimated_published_at"
+    ).bindparams(bindparam("ids", expanding=True))
+    for start in range(0, len(ids), 500):
+        found.update(int(r[0]) for r in session.execute(sql, {"ids": ids[start:start + 500]}))
+    return found
+
+
+# The query the demo invites a user to run on its database: the republications it found.
+REPUBLICATIONS_QUERY = "SELECT * FROM republications"
+
+
 def story_items(session: Session, story_id: int) -> list[Row]:
     """Every item_provenance row of a story, in publication order."""
     rows = session.execute(
