@@ -28,6 +28,12 @@ from datetime import datetime
 from tracker.model import Similarity
 from tracker.output import iso
 
+# The version of the rules below (and of `tracker.facts`' credible time). Raise it with any
+# change to how the original, the parents or the relations are chosen: the database records
+# the version its decisions were made by, and the next start decides every stored group
+# again by the new rules (tracker.rebuild), as a fresh database would.
+PROVENANCE_RULES_VERSION = 1
+
 # Coverage values closer than this are a tie: shingle sets differ by a word or two.
 _COVERAGE_TIE = 0.002
 EXCERPT_MAX_SIZE_RATIO = 0.67

@@ -6,6 +6,11 @@ state was built with; a process started with others — or the first start after
 upgrade that introduced the state — builds it again from the stored fingerprints, under
 a lock, before any capture is processed. Versions stored before fingerprints were kept
 (or under other settings) are fingerprinted from their text, once.
+
+The stored decisions (who is the original, who copied whom) depend on the provenance
+rules: their version (`tracker.provenance.PROVENANCE_RULES_VERSION`) and the tolerance
+of claimed dates. They are part of the recorded settings too: when only they changed,
+every stored group is decided again (nothing fingerprinted or matched again).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from tracker import provenance
 from tracker.errors import ConfigError
 from tracker.fingerprint import SCHEME, pack_keys, unpack_keys
 from tracker.lsh import buckets_of
@@ -31,10 +37,22 @@ log = logging.getLogger(__name__)
 SETTINGS = "detection_settings"
 
 
+# Joins the fingerprint settings to the provenance rules in the recorded settings (a
+# database last started before the rules were recorded has the fingerprint part alone).
+_RULES = "|"
+
+
 def settings_of(pipeline: Pipeline) -> str:
-    """The detection settings the state depends on, as the database records them."""
+    """The detection settings the state and the stored decisions depend on, as the database
+    records them: the fingerprint settings, then the provenance rules."""
     d = pipeline.detection
-    return f"{SCHEME}/{d.num_perm}/{d.shingle_size}/{d.lsh_bands}x{d.lsh_rows}/{d.boilerplate_min_items}"
+    fingerprints = f"{SCHEME}/{d.num_perm}/{d.shingle_size}/{d.lsh_bands}x{d.lsh_rows}/{d.boilerplate_min_items}"
+    return f"{fingerprints}{_RULES}provenance-{provenance.PROVENANCE_RULES_VERSION}/{d.claim_tolerance_seconds}"
+
+
+def _fingerprints(settings: str | None) -> str | None:
+    """The fingerprint part of recorded settings."""
+    return settings.split(_RULES, 1)[0] if settings is not None else None
 
 
 def prepare(pipeline: Pipeline) -> None:
@@ -49,7 +67,11 @@ def prepare(pipeline: Pipeline) -> None:
         built = state.meta_value(session, SETTINGS)
         if built == wanted:
             return  # another process built it while this one waited
-        if state.has_versions(session):
+        if built is not None and _fingerprints(built) == _fingerprints(wanted):
+            if state.has_versions(session):
+                log.warning("deciding every story again (the provenance rules changed)")
+                _decide_again(session, pipeline)
+        elif state.has_versions(session):
             log.warning("building the detection state from the stored versions (once, for these detection settings)")
             _rebuild(session, pipeline, _boilerplate_threshold(built))
             if built is not None:
@@ -77,7 +99,7 @@ def _boilerplate_threshold(settings: str | None) -> int | None:
     """The boilerplate threshold the stored fingerprints were cleaned with (None: unknown,
     as after the upgrade that introduced the state, whose versions were cleaned as now)."""
     try:
-        return int(settings.rsplit("/", 1)[1]) if settings else None
+        return int(settings.split(_RULES, 1)[0].rsplit("/", 1)[1]) if settings else None
     except (IndexError, ValueError):
         return None
 
@@ -130,9 +152,15 @@ def _match_again(session: Session, pipeline: Pipeline, batch: int = 500) -> None
     """Every item matched and every group decided again, on the rebuilt fingerprints."""
     log.warning("matching every item again (the detection settings changed)")
     state.clear_matches(session)
-    directory = load_directory(session)
     ids = state.item_ids(session)
     for start in range(0, len(ids), batch):
         pipeline.detector.match(session, ids[start : start + batch])
+    _decide_again(session, pipeline, ids)
+
+
+def _decide_again(session: Session, pipeline: Pipeline, ids: list[int] | None = None) -> None:
+    """Every group decided again, by the rules and settings of this process."""
+    directory = load_directory(session)
+    ids = state.item_ids(session) if ids is None else ids
     # Not alerted: copies found because the settings changed are no news of the feeds.
     pipeline.detector.decide(session, set(ids), lambda: directory, IngestReport())
