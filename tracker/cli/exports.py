@@ -56,9 +56,10 @@ class _SubGroup(click.Group):
 def feeds(ctx: click.Context, fmt: str) -> None:
     """List every feed: publisher, tags, state, last poll, next check, items.
 
-    States: active; moved (a permanent redirect moved it); failing ×N and the last
-    error's kind; gone (410 Gone, retired); inactive (no longer in the config); new
-    (in the config, not yet polled or ingested).
+    States, most telling first (the words of `status` and the metrics too): gone (410
+    Gone, never polled again); failing ×N and the last error's kind; moved (a permanent
+    redirect moved it); active; inactive (no longer in the config); archived (seen only
+    in archives); new (in the config, not yet polled or ingested).
 
     \b
     Examples:
