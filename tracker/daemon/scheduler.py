@@ -24,7 +24,8 @@ Operations: `[http] listen` serves /healthz and /metrics (tracker.daemon.opsserv
 systemd (NOTIFY_SOCKET) it says READY=1 once polling, RELOADING=1 on SIGHUP, STOPPING=1
 on shutdown, and feeds the watchdog while the dispatch loop ticks (tracker.daemon.systemd).
 
-Beside this module: the heartbeat, housekeeping and busy spells (tracker.daemon.bookkeeping),
+Beside this module, which holds the daemon's life cycle: the dispatch job (tracker.daemon.dispatch),
+the config reload on SIGHUP (tracker.daemon.reload), the heartbeat, housekeeping and busy spells (tracker.daemon.bookkeeping),
 liveness and the HTTP server (tracker.daemon.liveness), and `tracker poll` (tracker.daemon.poll_once).
 """
 
@@ -34,9 +35,8 @@ import logging
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,21 +46,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.addresses import AddressGuard
-from tracker.pipeline.alerts import Alerts
-from tracker.config import Config, load_config
+from tracker.config import Config
 from tracker.daemon.bookkeeping import BookkeepingMixin, log_db_error, worker_id
+from tracker.daemon.dispatch import DISPATCH, TICK_BUSY_SECONDS, DispatchMixin  # noqa: F401 (TICK_BUSY_SECONDS: the daemon's too)
 from tracker.daemon.liveness import OperationsMixin
+from tracker.daemon.reload import ReloadMixin
 from tracker.daemon.deliver import DeliveryThread
-from tracker.errors import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_STORE, AlreadyRunningError, ConfigError, LeaseLostError, SchemaTooNewError, StoreError
+from tracker.errors import EXIT_INTERRUPTED, StoreError
 from tracker.logs import fields
-from tracker.daemon.metrics import METRICS, record_database_error
 from tracker.model import utcnow
 from tracker.daemon.pagefetch import PageFetcher, PageOutcome
 from tracker.daemon.pagework import DaemonPages
-from tracker.pipeline.capture import Pipeline
-from tracker.daemon.poll import FeedToPoll, Poller, PollOutcome
-from tracker.store import locks
-from tracker.store.database import impatient, open_database
+from tracker.daemon.poll import Poller, PollOutcome
 from tracker.store.daemon_lock import DaemonLock
 from tracker.daemon.systemd import Notifier, Watchdog, watchdog_interval
 
@@ -68,17 +65,12 @@ if TYPE_CHECKING:
     from tracker.daemon.opsserver import OpsServer
 
 log = logging.getLogger(__name__)
-DISPATCH = "dispatch"
 EXIT_AT_ONCE = 130
-# On SQLite, a tick's own writes (heartbeat, leases) wait at most this long (and at most half
-# a dispatch interval) for another writer's lock, then the tick tries again next time:
-# a long ingest transaction must not stall the dispatch loop (nor trip the watchdog).
-TICK_BUSY_SECONDS = 5.0
 # Page fetches in flight at shutdown get this long; one cut short is not recorded (still wanted).
 PAGES_STOP_SECONDS = 5.0
 
 
-class Daemon(BookkeepingMixin, OperationsMixin):
+class Daemon(DispatchMixin, ReloadMixin, BookkeepingMixin, OperationsMixin):
     """`tracker run`: polls the configured feeds until told to stop."""
 
     def __init__(
@@ -205,187 +197,6 @@ class Daemon(BookkeepingMixin, OperationsMixin):
         self._lock.release()
         log.info("daemon stopped", extra=fields(pid=os.getpid(), worker=self.worker_id))
         self.stopped.set()
-
-    # -- configuration ---------------------------------------------------------------------
-    def reload(self) -> None:
-        """Re-read the config file; keep the old one if the new one is invalid."""
-        self._systemd.reloading()
-        try:
-            self._reload()
-        finally:
-            self._systemd.ready(f"polling {len(self.config.feeds)} feeds")
-
-    def _reload(self) -> None:
-        try:
-            config = load_config(self.config_path)
-            config.feeds  # noqa: B018  (the OPML files are read now: a bad one is refused here, not mid-poll)
-        except ConfigError as error:
-            log.error("config refused, keeping the old one", extra=fields(error=str(error)))
-            return
-        old = self.config
-        if config.database.url != old.database.url or config.detection != old.detection:
-            log.warning("database and detection settings change only on restart; keeping the running ones")
-            config = config.model_copy(update={"database": old.database, "detection": old.detection})
-        if config.http != old.http:
-            log.warning("http settings change only on restart; keeping the running ones")
-            config = config.model_copy(update={"http": old.http})
-        if config.pages != old.pages:
-            log.warning("pages settings change only on restart; keeping the running ones")
-            config = config.model_copy(update={"pages": old.pages})
-        self.config = config
-        self._delivery.configure(config)
-        log.info("config reloaded", extra=fields(feeds=len(config.feeds)))
-        if config.polling.dispatch_seconds != old.polling.dispatch_seconds and self._scheduler.running:
-            self._scheduler.reschedule_job(DISPATCH, trigger="interval", seconds=config.polling.dispatch_seconds)
-        if config.polling.workers != old.polling.workers:
-            previous, self._workers = self._workers, ThreadPoolExecutor(config.polling.workers, thread_name_prefix="poll")
-            previous.shutdown(wait=False)
-        # The next tick rebuilds the poller with the new settings and feed list.
-        self._reconfigure = True
-
-    # -- the dispatch job ----------------------------------------------------------------
-    def _ready(self) -> Poller | None:
-        """The poller: opened again after a database failure, or with new settings."""
-        if not self._stale and not self._reconfigure and self._poller is not None:
-            return self._poller
-        with self._state_lock:
-            if self._in_flight:
-                return None  # wait for polls in flight before rebuilding under them
-            try:
-                self._lock.acquire()
-                if self._sessions is None:
-                    self._sessions = open_database(self.config.database.url)
-                    # Within half an interval: a tick that waited longer would overlap the next.
-                    busy_wait = min(TICK_BUSY_SECONDS, self.config.polling.dispatch_seconds / 2)
-                    self._bookkeeping = impatient(self._sessions, busy_wait)
-                if self._stale or self._poller is None:
-                    pipeline = Pipeline(self._sessions, self.config)
-                else:
-                    pipeline = self._poller.pipeline  # settings changed, the pipeline is fine
-                    pipeline.alerts = Alerts.from_config(self.config)
-                poller = Poller(self._sessions, pipeline, self.config, owner=self.worker_id, bookkeeping=self._bookkeeping)
-                if self._poller is not None and pipeline is self._poller.pipeline:
-                    poller.lock = self._poller.lock  # one pipeline, one writer: page stores hold this lock too
-                poller.sync_feeds(list(self.config.feeds))
-                # Nothing is in flight: leases this worker still holds are of polls that failed
-                # with the database (and could not be released then). Free, they are due again.
-                poller.release()
-            except AlreadyRunningError as error:
-                log.error("refusing to run", extra=fields(error=str(error)))
-                self.exit_code = EXIT_FAILURES
-                self.stopping.set()
-                return None
-            except SchemaTooNewError as error:
-                # Not a database that is away: retrying cannot help until this tracker is upgraded.
-                log.error("refusing to run", extra=fields(error=str(error)))
-                self.exit_code = EXIT_STORE
-                self.stopping.set()
-                return None
-            except (SQLAlchemyError, StoreError) as error:
-                if locks.busy(error):
-                    self._busy(error)  # the database is fine: open the pipeline on a later tick
-                    return None
-                log_db_error("while loading; retrying", error, operation="load")
-                for sessions in {self._sessions, self._bookkeeping} - {None}:
-                    sessions.kw["bind"].dispose()  # type: ignore[union-attr]
-                self._sessions = self._bookkeeping = None
-                return None
-            self._reconfigure = False
-            if self._poller is not None:
-                self._poller.close()
-            self._poller, self._stale = poller, False
-            log.info("ready to poll")
-            return poller
-
-    def dispatch(self) -> None:
-        """One tick: heartbeat, then claim due feeds for the free threads, within per-host limits."""
-        self._tick_started = time.monotonic()
-        ready = False
-        try:
-            ready = self._dispatch()
-        finally:
-            self._tick_ended = time.monotonic()
-            if ready:
-                # Polling is said only once a tick has completed with the pipeline open.
-                self._polling.set()
-
-    def _dispatch(self) -> bool:
-        """The tick's work; False while the pipeline cannot be opened."""
-        if self.stopping.is_set():
-            return False
-        poller = self._ready()
-        if poller is None:
-            return False
-        try:
-            self._beat("running")
-            self._housekeeping()
-            free = self.config.polling.workers - len(self._in_flight)
-            claimed = poller.claim(limit=free) if free > 0 else []
-        except SQLAlchemyError as error:
-            if locks.busy(error):
-                self._busy(error)
-                return True  # nothing is broken: the next tick claims what is due
-            self._stale = True
-            log_db_error("while dispatching; retrying", error, operation="dispatch")
-            return True  # the pipeline is open: a failed tick is still a polling daemon's
-        self._not_busy()
-        unused: list[int] = []
-        for feed in claimed:
-            with self._state_lock:
-                if feed.feed_id in self._in_flight:
-                    continue  # still being stored past its lease: the lease is ours again anyway
-                if self.stopping.is_set():
-                    unused.append(feed.feed_id)
-                    continue
-                self._in_flight.add(feed.feed_id)
-            future: Future[None] = self._workers.submit(self._work, poller, feed)
-            future.add_done_callback(lambda _f, feed_id=feed.feed_id: self._done(feed_id))
-        if unused:
-            self._release_leases(poller, unused)
-        return True
-
-    def _page_done(self, outcome: PageOutcome) -> None:
-        METRICS.observe_page(outcome)
-        if outcome.report is not None and outcome.report.new_copies:
-            self._delivery.wake()
-        if self.on_page:
-            self.on_page(outcome)
-
-    def _done(self, feed_id: int) -> None:
-        with self._state_lock:
-            self._in_flight.discard(feed_id)
-
-    def _work(self, poller: Poller, feed: FeedToPoll) -> None:
-        try:
-            outcome = poller.poll(feed)
-        except LeaseLostError:
-            log.warning("lease lost: another worker polls this feed; poll dropped", extra=fields(feed=feed.url))
-            return
-        except SQLAlchemyError as error:
-            # The poll is not lost: its feed is still due and is fetched again once the
-            # database is back (its lease released, or expired). The connection may be
-            # broken: the pipeline is opened again on the next tick — unless the database
-            # was only taken by another writer for longer than the store's retries.
-            if locks.busy(error):
-                record_database_error("busy")
-                log.warning("database busy during poll (another writer held the write lock throughout); the feed is polled again",
-                            extra=fields(feed=feed.url))
-            else:
-                self._stale = True
-                log_db_error("during poll; will retry", error, operation="poll", feed=feed.url)
-            self._release_leases(poller, [feed.feed_id])
-            return
-        except Exception:
-            self._stale = True
-            METRICS.polls.labels("crashed").inc()
-            log.exception("poll crashed; the pipeline will be opened again", extra=fields(feed=feed.url))
-            self._release_leases(poller, [feed.feed_id])
-            return
-        if outcome.report.new_copies:
-            self._delivery.wake()
-        METRICS.observe_poll(outcome)
-        if self.on_poll:
-            self.on_poll(outcome)
 
 
 def utcnow_aware() -> datetime:

@@ -118,11 +118,7 @@ def run_demo(seconds_per_step: float = 8.0, echo: Callable[[str], None] = print,
     daemon = Daemon(config, on_poll=lambda outcome: show(outcome.report))
     daemon.on_page = lambda outcome: show(outcome.report)
     duration = network.steps * seconds_per_step + 10
-    echo(f"tracker demo: a simulated syndication network on {base} ({len(network.feeds)} feeds)")
-    echo(f"polling it every 2 s for about {int(duration)} s; database {database}")
-    echo("Khaama Press publishes; ru24.pro mirrors it; Headline Digest excerpts it; Mirror of Mirrors copies ru24.pro.")
-    echo("The Hindu Kush Herald's feed gives one sentence, its page the article; NewsHub24 scrapes the page.")
-    echo("")
+    _introduce(echo, base, len(network.feeds), duration, database)
     interrupted = False
     try:
         daemon.start()
@@ -135,17 +131,29 @@ def run_demo(seconds_per_step: float = 8.0, echo: Callable[[str], None] = print,
     finally:
         daemon.shutdown()
         network.stop()
-    echo("")
-    if found:
-        for url in _showcase(sessions):
-            echo(origin_report(sessions, url))
-            echo("")
-    echo(f"{len(found)} republication{'' if len(found) == 1 else 's'} found. Query the database yourself: sqlite3 {database} 'SELECT * FROM republications'")
+    _conclude(echo, sessions, len(found), database)
     if keep is None and not found:
         shutil.rmtree(workdir, ignore_errors=True)  # nothing worth keeping
     if interrupted:
         raise KeyboardInterrupt  # what was found is shown; the run itself did not finish
     return len(found)
+
+
+def _introduce(echo: Callable[[str], None], base: str, feeds: int, duration: float, database: Path) -> None:
+    echo(f"tracker demo: a simulated syndication network on {base} ({feeds} feeds)")
+    echo(f"polling it every 2 s for about {int(duration)} s; database {database}")
+    echo("Khaama Press publishes; ru24.pro mirrors it; Headline Digest excerpts it; Mirror of Mirrors copies ru24.pro.")
+    echo("The Hindu Kush Herald's feed gives one sentence, its page the article; NewsHub24 scrapes the page.")
+    echo("")
+
+
+def _conclude(echo: Callable[[str], None], sessions: sessionmaker[Session], found: int, database: Path) -> None:
+    echo("")
+    if found:
+        for url in _showcase(sessions):
+            echo(origin_report(sessions, url))
+            echo("")
+    echo(f"{found} republication{'' if found == 1 else 's'} found. Query the database yourself: sqlite3 {database} 'SELECT * FROM republications'")
 
 
 def _showcase(sessions: sessionmaker[Session]) -> list[str]:

@@ -30,49 +30,29 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
-from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from tracker.demo.articles import ARTICLES, HERALD_ARTICLE, MARKET_WRAPS, DemoArticle
-from tracker.demo.documents import Entry, FeedSpec, Place, atom, page, paragraphs_html, rss
-from tracker.demo.pages import article_page
-
-KHAAMA = "Khaama Press"
-RU24 = "ru24.pro"
-DIGEST = "Headline Digest"
-MIRRORS = "Mirror of Mirrors"
-MARKET = "Kabul Market Watch"
-HERALD = "Hindu Kush Herald"
-NEWSHUB = "NewsHub24"
-
-BASE_TIME = datetime(2025, 1, 7, 8, 0, tzinfo=UTC)
-SIMULATED_STEP = timedelta(minutes=10)
-MAX_ITEMS = 20
-
-ARTICLE_EVERY = 2     # Khaama publishes article i at step ARTICLE_EVERY * i
-RU24_DELAY = 1        # steps after the original
-DIGEST_DELAY = 2      # steps after the original
-MIRROR_DELAY = 2      # steps after ru24.pro's copy
-KHAAMA_WRAP_STEP = 3
-MARKET_WRAP_STEP = 5
-HERALD_STEP = 1
-NEWSHUB_DELAY = 2     # steps after the Herald's original
-NEWSHUB_TAGS = "Tags: Afghanistan, Kandahar, agriculture"
-# ru24.pro labels this copy's UTC time as Moscow time (+0300): the date it claims lies
-# three hours before Khaama's original, which the tracker should not believe.
-BACKDATED_ARTICLE = 2
-_MOSCOW = timezone(timedelta(hours=3))
-
-RU24_CHROME_TOP = ("ru24.pro", "News in English")
-RU24_COUNTER = "0"   # the view counter a scraper leaves under the headline
-MIRROR_BANNER = "Reposted from around the web"
-_RU_MONTHS = ("Январь", "Февраль", "Март", "Апрель", "Май", "Июнь",
-              "Июль", "Август", "Сентябрь", "Октябрь", "Ноябрь", "Декабрь")
-
+from tracker.demo.articles import ARTICLES, HERALD_ARTICLE
+from tracker.demo.documents import Entry, FeedSpec, Place, atom, page, rss
+from tracker.demo.script import (  # noqa: F401 (the network's publishers and times, named here too)
+    BACKDATED_ARTICLE,
+    BASE_TIME,
+    DIGEST,
+    HERALD,
+    KHAAMA,
+    MARKET,
+    MAX_ITEMS,
+    MIRRORS,
+    NEWSHUB,
+    RU24,
+    SIMULATED_STEP,
+    Calendar,
+    script,
+)
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
@@ -128,86 +108,6 @@ class DemoResponse:
             return self.last_modified <= (since if since.tzinfo else since.replace(tzinfo=UTC))
         return False
 
-
-@dataclass(frozen=True)
-class _Calendar:
-    """The date every item claims: the start plus a fixed length per step."""
-
-    start: datetime
-    step: timedelta
-
-    def at(self, step: int) -> datetime:
-        return self.start + step * self.step
-
-
-def _wordpress_entry(when: _Calendar, feed_path: str, site: str, article: DemoArticle, step: int, post_id: int) -> Entry:
-    """An item as WordPress + Yoast put it in a feed: full content, excerpt + footer as description."""
-    published = when.at(step)
-    link = f"{site}{published:%Y/%m/%d}/{article.slug}/"
-    publisher = KHAAMA if feed_path.startswith("/khaama/") else MARKET
-    footer = (f'<p>The post <a href="{escape(link)}">{escape(article.title)}</a> appeared first on '
-              f'<a href="{escape(site)}">{escape(publisher)}</a>.</p>')
-    return Entry(feed_path, step, article.title, link, f"{site}?p={post_id}", False, published,
-                  summary_html=f"<p>{escape(article.summary)} [&#8230;]</p>\n{footer}",
-                  content_html=paragraphs_html(article.paragraphs))
-
-
-def _copies(when: _Calendar, place: Place, index: int, article: DemoArticle, original: Entry) -> tuple[Entry, ...]:
-    """ru24.pro's, Headline Digest's and Mirror of Mirrors' copies of one original."""
-    ru24_step = original.step + RU24_DELAY
-    ru24_link = place(f"/ru24/{39291 + index}-{article.slug}.html")
-    claimed = when.at(ru24_step)
-    if index == BACKDATED_ARTICLE:
-        claimed = claimed.replace(tzinfo=_MOSCOW)
-    chrome = (*RU24_CHROME_TOP, _RU_MONTHS[original.published.month - 1], str(original.published.year),
-              article.title, RU24_COUNTER)
-    ru24_html = (paragraphs_html([*chrome, *article.paragraphs])
-                 + f"<p>The post {escape(article.title)} appeared first on {KHAAMA}.</p>\n")
-    ru24 = Entry("/ru24/rss", ru24_step, article.title, ru24_link, ru24_link, True, claimed, ru24_html)
-
-    digest_step = original.step + DIGEST_DELAY
-    digest_link = place(f"/digest/story/{article.slug}")
-    digest_html = (paragraphs_html(article.paragraphs[:1])
-                   + f"<p>Read the full story at {KHAAMA}: {escape(original.link)}</p>\n")
-    digest = Entry("/digest/atom.xml", digest_step, article.title, digest_link, digest_link, True,
-                    when.at(digest_step), digest_html)
-
-    mirror_step = ru24_step + MIRROR_DELAY
-    mirror_id = 7100 + index
-    mirror = Entry("/mirrors/rss", mirror_step, article.title, place(f"/mirrors/p/{mirror_id}/"),
-                    place(f"/mirrors/?p={mirror_id}"), False, when.at(mirror_step),
-                    paragraphs_html([MIRROR_BANNER]) + ru24_html)
-    return ru24, digest, mirror
-
-
-def _herald(when: _Calendar, place: Place) -> tuple[Entry, Entry]:
-    """The Hindu Kush Herald's summary-only original (its page has the article) and NewsHub24's scrape of it."""
-    article, published = HERALD_ARTICLE, when.at(HERALD_STEP)
-    link = place(f"/herald/{published:%Y/%m}/{article.slug}.html")
-    markup = article_page(site=place("/herald/"), site_name=HERALD, url=link, title=article.title, standfirst=article.standfirst,
-                        paragraphs=article.paragraphs, published=published, author="Staff reporter")
-    original = Entry("/herald/rss", HERALD_STEP, article.title, link, link, True, published,
-                      summary_html=escape(article.standfirst), page_html=markup)
-    step = HERALD_STEP + NEWSHUB_DELAY
-    copy_link = place(f"/newshub/news/{article.slug}/")
-    copy = Entry("/newshub/feed", step, article.title, copy_link, copy_link, True, when.at(step),
-                  summary_html=f"<p>{escape(article.summary)}</p>",
-                  content_html=paragraphs_html([*article.paragraphs, NEWSHUB_TAGS]))
-    return original, copy
-
-
-def _script(place: Place, when: _Calendar) -> tuple[Entry, ...]:
-    """Every item the network will ever publish, in publication order within a step."""
-    khaama_site, market_site = place("/khaama/"), place("/market/")
-    entries: list[Entry] = []
-    for index, article in enumerate(ARTICLES):
-        original = _wordpress_entry(when, "/khaama/feed/", khaama_site, article, ARTICLE_EVERY * index, 183400 + 7 * index)
-        entries += [original, *_copies(when, place, index, article, original)]
-    khaama_wrap, market_wrap = MARKET_WRAPS
-    entries.append(_wordpress_entry(when, "/khaama/feed/", khaama_site, khaama_wrap, KHAAMA_WRAP_STEP, 183410))
-    entries.append(_wordpress_entry(when, "/market/rss", market_site, market_wrap, MARKET_WRAP_STEP, 5120))
-    entries += _herald(when, place)
-    return tuple(sorted(entries, key=lambda e: e.step))
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -265,14 +165,14 @@ class DemoNetwork:
         if claimed_step <= timedelta(0):
             raise ValueError(f"claimed_step must be positive, got {claimed_step!r}")
         self.seconds_per_step = seconds_per_step
-        self._calendar = _Calendar(claimed_start if claimed_start.tzinfo else claimed_start.replace(tzinfo=UTC), claimed_step)
+        self._calendar = Calendar(claimed_start if claimed_start.tzinfo else claimed_start.replace(tzinfo=UTC), claimed_step)
         self._clock = clock
         self._started_at: float | None = None
         self._server: _QuietServer | None = None
         self._thread: threading.Thread | None = None
         self._base: str | None = None
         self._entries: tuple[Entry, ...] = ()
-        self._steps = max(e.step for e in _script(lambda path: path, self._calendar)) + 1
+        self._steps = max(e.step for e in script(lambda path: path, self._calendar)) + 1
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> str:
@@ -282,7 +182,7 @@ class DemoNetwork:
         handler = type("DemoHandler", (_Handler,), {"network": self})
         server = _QuietServer(("127.0.0.1", 0), handler)
         self._base = f"http://127.0.0.1:{server.server_address[1]}"
-        self._entries = _script(self._place, self._calendar)
+        self._entries = script(self._place, self._calendar)
         self._started_at = self._clock()
         self._server = server
         # A short poll interval makes stop() prompt: shutdown() waits for the next poll.
@@ -360,7 +260,7 @@ class DemoNetwork:
         return self.base_url + path
 
 
-def _feed_response(spec: FeedSpec, place: Place, entries: tuple[Entry, ...], when: _Calendar, step: int) -> DemoResponse:
+def _feed_response(spec: FeedSpec, place: Place, entries: tuple[Entry, ...], when: Calendar, step: int) -> DemoResponse:
     """A feed document as served at `step`."""
     # Newest first; the script lists each step's items in publication order.
     visible = [e for e in entries if e.feed_path == spec.path and e.step <= step][::-1][:MAX_ITEMS]
@@ -385,8 +285,8 @@ def snapshots(place: Place, claimed_start: datetime = BASE_TIME, claimed_step: t
     `place` turns a path of the network ("/khaama/feed/") into the absolute URL it has
     in this rendering, so that the same script can stand on real-looking hosts.
     """
-    when = _Calendar(claimed_start if claimed_start.tzinfo else claimed_start.replace(tzinfo=UTC), claimed_step)
-    entries = _script(place, when)
+    when = Calendar(claimed_start if claimed_start.tzinfo else claimed_start.replace(tzinfo=UTC), claimed_step)
+    entries = script(place, when)
     last = max(e.step for e in entries)
     return [
         FeedSnapshot(step, spec.publisher, place(spec.path), _feed_response(spec, place, entries, when, step))
@@ -406,11 +306,11 @@ class PageSnapshot:
 def article_pages(place: Place, claimed_start: datetime = BASE_TIME, claimed_step: timedelta = SIMULATED_STEP) -> list[PageSnapshot]:
     """The article pages whose feed carries only a summary (what a crawler following the
     summary-only feed's links archives), in publication order."""
-    when = _Calendar(claimed_start if claimed_start.tzinfo else claimed_start.replace(tzinfo=UTC), claimed_step)
-    return [PageSnapshot(e.step, e.link, _page_response(e, when)) for e in _script(place, when) if e.page_html]
+    when = Calendar(claimed_start if claimed_start.tzinfo else claimed_start.replace(tzinfo=UTC), claimed_step)
+    return [PageSnapshot(e.step, e.link, _page_response(e, when)) for e in script(place, when) if e.page_html]
 
 
-def _page_response(entry: Entry, when: _Calendar) -> DemoResponse:
+def _page_response(entry: Entry, when: Calendar) -> DemoResponse:
     return _response(page(entry).encode(), HTML_TYPE, when.at(entry.step))
 
 

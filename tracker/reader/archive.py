@@ -155,6 +155,12 @@ def _from_record(path: Path, record) -> Record:  # type: ignore[no-untyped-def]
             return PageRedirect(uri, location, captured_at, source)
     if status is not None and not 200 <= status < 300:
         return Skipped(where, f"HTTP {status} response for {uri}", "HTTP error")
+    return _response(record, where, uri, captured_at, status, content_type, digest, source)
+
+
+def _response(record, where: str, uri: str, captured_at: datetime, status: int | None,  # type: ignore[no-untyped-def]
+              content_type: str | None, digest: str | None, source: str) -> Record:
+    """A 2xx response record's body, read no further than it may be: a page or a feed capture."""
     if _page_type(content_type):
         # An article page: read no further than a page may be (a larger one is refused as such).
         try:
