@@ -335,7 +335,7 @@ def test_ctrl_c_during_poll_exits_130_and_starts_no_further_feed(tmp_path: Path)
 
     threading.Thread(target=accept, daemon=True).start()
     lines = ["[database]", f'url = "sqlite:///{tmp_path / "poll.sqlite3"}"', "[polling]",
-             "allow_private_addresses = true", "workers = 1", "read_timeout = 3.0"]
+             "allow_private_addresses = true", "fetch_threads = 1", "read_timeout = 3.0"]
     for i in range(6):
         lines += ["[[feeds]]", f'url = "http://127.0.0.1:{port}/f{i}.xml"', f'publisher = "P{i}"']
     config = tmp_path / "tracker.toml"

@@ -53,7 +53,7 @@ def test_two_daemons_share_the_feeds_each_polled_by_one_at_a_time_and_every_item
 ) -> None:
     server.delay = 0.15
     feeds = [server.growing_feed(f"/f{i}.xml", f"Feed {i}", seed=20 + i, initial=2) for i in range(6)]
-    config = write_config(tmp_path / "tracker.toml", pg_url, feeds, polling={"workers": 2})
+    config = write_config(tmp_path / "tracker.toml", pg_url, feeds, polling={"fetch_threads": 2})
     db = open_db(pg_url)
     publisher = Publisher(feeds, every=0.4).start()
     try:

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from tracker.redact import mask_credentials
 
@@ -112,7 +112,9 @@ class PollingConfig(_Strict):
     """`[polling]`: how the daemon fetches feeds (HTTP done the way feed readers do it)."""
 
     user_agent: str = Field(default="tracker/0.1 (feed provenance tracker)", min_length=1, max_length=500, pattern=r"^[\x20-\x7e]+$")
-    workers: int = Field(default=8, ge=1, le=256)
+    # Threads that fetch feeds. `workers`, its first name, is still read: "workers" now means
+    # processes only (`run --workers N`, `ingest --workers N`).
+    fetch_threads: int = Field(default=8, ge=1, le=256, validation_alias=AliasChoices("fetch_threads", "workers"))
     per_host: int = Field(default=2, ge=1, le=64)
     dispatch_seconds: float = Field(default=5.0, gt=0, le=3600)
     default_interval_seconds: int = Field(default=1800, ge=1)
@@ -148,7 +150,7 @@ class PagesConfig(_Strict):
     never in the way of feed polling. Timeouts, User-Agent and private addresses are `[polling]`'s."""
 
     fetch: bool = True
-    workers: int = Field(default=2, ge=1, le=64)
+    fetch_threads: int = Field(default=2, ge=1, le=64, validation_alias=AliasChoices("fetch_threads", "workers"))
     host_delay_seconds: float = Field(default=5.0, ge=0, le=3600)
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=5 * 1024 * 1024)
     robots_cache_seconds: int = Field(default=86400, ge=60)

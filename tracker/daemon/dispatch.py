@@ -115,7 +115,7 @@ class DispatchMixin:
         try:
             self._beat("running")
             self._housekeeping()
-            free = self.config.polling.workers - len(self._in_flight)
+            free = self.config.polling.fetch_threads - len(self._in_flight)
             claimed = poller.claim(limit=free) if free > 0 else []
         except SQLAlchemyError as error:
             if locks.busy(error):

@@ -127,7 +127,7 @@ class PageFetcher:
     def start(self) -> PageFetcher:
         """Start the refill thread and the page workers."""
         self._threads = [threading.Thread(target=self._refilling, name="pages-refill", daemon=True)]
-        self._threads += [threading.Thread(target=self._working, name=f"pages-{n}", daemon=True) for n in range(self.config.workers)]
+        self._threads += [threading.Thread(target=self._working, name=f"pages-{n}", daemon=True) for n in range(self.config.fetch_threads)]
         for thread in self._threads:
             thread.start()
         return self

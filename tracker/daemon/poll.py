@@ -294,7 +294,7 @@ class Poller:
         if refused:
             log.warning(refused, extra=fields(feed=feed.url, target=new_url))
             return
-        self.pipeline.rename_feed(feed.url, new_url)
+        self.pipeline.feed_moved()
         log.info("feed moved", extra=fields(feed=feed.url, to=new_url))
 
 

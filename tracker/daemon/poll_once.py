@@ -37,7 +37,7 @@ def poll_once(config: Config, everything: bool = False) -> list[PollOutcome]:
                 except LeaseLostError:
                     return None  # waited past its lease, and a daemon took it: the daemon polls it
 
-        with ThreadPoolExecutor(config.polling.workers, thread_name_prefix="poll") as pool:
+        with ThreadPoolExecutor(config.polling.fetch_threads, thread_name_prefix="poll") as pool:
             return [outcome for outcome in pool.map(work, feeds) if outcome is not None]
     finally:
         try:

@@ -54,8 +54,8 @@ class ReloadMixin:
         log.info("config reloaded", extra=fields(feeds=len(config.feeds)))
         if config.polling.dispatch_seconds != old.polling.dispatch_seconds and self._scheduler.running:
             self._scheduler.reschedule_job(DISPATCH, trigger="interval", seconds=config.polling.dispatch_seconds)
-        if config.polling.workers != old.polling.workers:
-            previous, self._workers = self._workers, ThreadPoolExecutor(config.polling.workers, thread_name_prefix="poll")
+        if config.polling.fetch_threads != old.polling.fetch_threads:
+            previous, self._workers = self._workers, ThreadPoolExecutor(config.polling.fetch_threads, thread_name_prefix="poll")
             previous.shutdown(wait=False)
         # The next tick rebuilds the poller with the new settings and feed list.
         self._reconfigure = True

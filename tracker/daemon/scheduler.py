@@ -99,7 +99,7 @@ class Daemon(DispatchMixin, ReloadMixin, BookkeepingMixin, OperationsMixin):
         self._reconfigure = False
         self._in_flight: set[int] = set()
         self._state_lock = threading.Lock()
-        self._workers = ThreadPoolExecutor(config.polling.workers, thread_name_prefix="poll")
+        self._workers = ThreadPoolExecutor(config.polling.fetch_threads, thread_name_prefix="poll")
         self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
         self._started_at = utcnow()
         self._lock = DaemonLock(config.database.url)
@@ -161,7 +161,7 @@ class Daemon(DispatchMixin, ReloadMixin, BookkeepingMixin, OperationsMixin):
     def start(self) -> None:
         """Start the dispatch job (the database may still be down: it is retried)."""
         log.info("daemon starting", extra=fields(pid=os.getpid(), worker=self.worker_id, feeds=len(self.config.feeds),
-                                                 fetch_threads=self.config.polling.workers))
+                                                 fetch_threads=self.config.polling.fetch_threads))
         self._start_http()
         self._scheduler.add_job(
             self.dispatch, "interval", id=DISPATCH, seconds=self.config.polling.dispatch_seconds, next_run_time=utcnow_aware()

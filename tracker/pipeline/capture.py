@@ -122,8 +122,8 @@ class Pipeline(DirectoryMixin, PagesMixin):
                 session, feed_id, capture.captured_at, capture.kind, body_digest(capture)
             )
 
-    def rename_feed(self, old: str, new: str) -> None:
-        """A permanent redirect moved a feed (stored by the poller): read the directory again."""
+    def feed_moved(self) -> None:
+        """A permanent redirect moved a feed (the poller stored the move): read the directory again."""
         self.reload()
 
     # -- captures -----------------------------------------------------------------
