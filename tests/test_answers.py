@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from tests import story_network
 from tests.story_network import mirror_url, story_url
-from tracker.answers import parse_when
+from tracker.answers.questions import parse_when
 from tracker.cli import main
 from tracker.errors import InputError
 

@@ -120,8 +120,8 @@ def test_jsonl_and_csv_are_the_item_provenance_rows(desk: tuple[Path, str]) -> N
 
 def test_the_cli_offers_exactly_the_formats_export_writes(desk: tuple[Path, str]) -> None:
     from tracker.errors import TrackerError
-    from tracker.export import export
-    from tracker.output import EXPORT_FORMATS
+    from tracker.answers.export import export
+    from tracker.answers.output import EXPORT_FORMATS
     from tracker.store.database import open_database
 
     config, url = desk

@@ -9,7 +9,7 @@ import json
 import pytest
 from datetime import datetime
 
-from tracker.output import (
+from tracker.answers.output import (
     Column,
     csv_text,
     delay,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from tracker.model import FeedState
 from tracker.store import schema
-from tracker.store.directory import bump_revision
+from tracker.store.publishers import bump_revision
 
 
 @dataclass(frozen=True)
