@@ -179,8 +179,9 @@ def test_web_link_and_heat_levels() -> None:
 def test_every_template_is_package_data() -> None:
     """A user's `pip install tracker` must find the templates: each matches a package-data pattern."""
     root = Path(__file__).resolve().parent.parent
-    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["tracker"]
-    templates = sorted(p.relative_to(root / "tracker") for p in (root / "tracker" / "templates").iterdir())
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["tracker.answers"]
+    package = root / "tracker" / "answers"
+    templates = sorted(p.relative_to(package) for p in (package / "templates").iterdir())
     assert {str(t) for t in templates} >= {"templates/report.html.jinja", "templates/report.css"}
     for template in templates:
         assert any(fnmatch.fnmatch(str(template), pattern) for pattern in patterns), template

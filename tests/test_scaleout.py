@@ -244,10 +244,10 @@ def test_ingest_workers_that_die_without_a_report_fail_the_ingest(tmp_path: Path
 
     from click.testing import CliRunner
 
-    import tracker.daemon.supervisor
+    import tracker.ingest.shares
     from tracker.cli import main
 
-    monkeypatch.setattr(tracker.daemon.supervisor, "tracker_command", lambda *_: [sys.executable, "-c", "raise SystemExit(1)"])
+    monkeypatch.setattr(tracker.ingest.shares, "tracker_command", lambda *_: [sys.executable, "-c", "raise SystemExit(1)"])
     archive = write_warc(tmp_path / "a.warc", _captures(2))
     result = CliRunner().invoke(main, ["--config", str(_config(tmp_path / "w2.toml", pg_url)), "ingest", "--workers", "2",
                                        str(archive)])
