@@ -1,0 +1,46 @@
+"""Candidate lookup with hub buckets capped: the first members of a crowded LSH bucket only.
+
+Templated text (weather bulletins, earnings lines) and a story copied by thousands of
+publishers fill some buckets with as many items as the corpus has of them; reading every
+member of such a *hub* bucket makes each lookup cost grow with the corpus. Each bucket is
+read up to `cap` members, the earliest stored (an original and its first copies; a
+template's first fillings), by one statement of per-bucket `ORDER BY item_id LIMIT`
+lookups that the primary key (bucket, item_id) answers from its first entries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from functools import cache
+
+from sqlalchemy import CompoundSelect, bindparam, select, union_all
+from sqlalchemy.orm import Session
+
+from tracker.store import schema
+
+# Buckets looked up per statement: few statements, and well under SQLite's 500 compound terms.
+_PER_STATEMENT = 100
+_b = schema.LshBucket.__table__
+
+
+@cache
+def _lookup(count: int, cap: int) -> CompoundSelect:
+    """One statement: the first `cap` members of each of `count` buckets (`b0`, `b1`, …)."""
+    arms = [
+        select(_b.c.bucket, _b.c.item_id).where(_b.c.bucket == bindparam(f"b{n}")).order_by(_b.c.item_id).limit(cap).subquery()
+        for n in range(count)
+    ]
+    return union_all(*[select(arm.c.bucket, arm.c.item_id) for arm in arms])
+
+
+def bucket_members(session: Session, buckets: Collection[int], cap: int) -> dict[int, set[int]]:
+    """The items indexed under each of these buckets, at most the `cap` earliest of each."""
+    found: dict[int, set[int]] = defaultdict(set)
+    ordered = sorted(buckets)
+    for start in range(0, len(ordered), _PER_STATEMENT):
+        part = ordered[start : start + _PER_STATEMENT]
+        statement = _lookup(len(part), cap)
+        for bucket, item_id in session.connection().execute(statement, {f"b{n}": b for n, b in enumerate(part)}):
+            found[bucket].add(item_id)
+    return found
