@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from tracker.store import schema
 
-# Buckets looked up per statement: few statements, and well under SQLite's 500 compound terms.
-_PER_STATEMENT = 100
+# Buckets looked up per statement: few statements, well under SQLite's 500 compound terms;
+# a shorter list is padded to one of these sizes, so that only these statements are compiled.
+_SIZES = (8, 32, 128)
 _b = schema.LshBucket.__table__
 
 
@@ -38,9 +39,10 @@ def bucket_members(session: Session, buckets: Collection[int], cap: int) -> dict
     """The items indexed under each of these buckets, at most the `cap` earliest of each."""
     found: dict[int, set[int]] = defaultdict(set)
     ordered = sorted(buckets)
-    for start in range(0, len(ordered), _PER_STATEMENT):
-        part = ordered[start : start + _PER_STATEMENT]
-        statement = _lookup(len(part), cap)
-        for bucket, item_id in session.connection().execute(statement, {f"b{n}": b for n, b in enumerate(part)}):
+    for start in range(0, len(ordered), _SIZES[-1]):
+        part = ordered[start : start + _SIZES[-1]]
+        size = next(s for s in _SIZES if s >= len(part))
+        padded = part + [part[-1]] * (size - len(part))  # a bucket read twice adds nothing
+        for bucket, item_id in session.connection().execute(_lookup(size, cap), {f"b{n}": b for n, b in enumerate(padded)}):
             found[bucket].add(item_id)
     return found
