@@ -14,25 +14,26 @@ from collections import defaultdict
 from collections.abc import Collection
 from functools import cache
 
-from sqlalchemy import CompoundSelect, bindparam, select, union_all
+from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
-
-from tracker.store import schema
 
 # Buckets looked up per statement: few statements, well under SQLite's 500 compound terms;
 # a shorter list is padded to one of these sizes, so that only these statements are compiled.
 _SIZES = (8, 32, 128)
-_b = schema.LshBucket.__table__
 
 
 @cache
-def _lookup(count: int, cap: int) -> CompoundSelect:
-    """One statement: the first `cap` members of each of `count` buckets (`b0`, `b1`, …)."""
-    arms = [
-        select(_b.c.bucket, _b.c.item_id).where(_b.c.bucket == bindparam(f"b{n}")).order_by(_b.c.item_id).limit(cap).subquery()
-        for n in range(count)
-    ]
-    return union_all(*[select(arm.c.bucket, arm.c.item_id) for arm in arms])
+def _lookup(count: int) -> TextClause:
+    """One statement: the first `:cap` members of each of `count` buckets (`:b0`, `:b1`, …).
+
+    Written out rather than composed with `select()`: SQLAlchemy would walk a statement of
+    128 unions on every execution to find it in its cache, which costs more than running it.
+    """
+    arm = (
+        "SELECT h{n}.bucket, h{n}.item_id FROM "
+        "(SELECT bucket, item_id FROM lsh_buckets WHERE bucket = :b{n} ORDER BY item_id LIMIT :cap) AS h{n}"
+    )
+    return text(" UNION ALL ".join(arm.format(n=n) for n in range(count)))
 
 
 def bucket_members(session: Session, buckets: Collection[int], cap: int) -> dict[int, set[int]]:
@@ -43,6 +44,7 @@ def bucket_members(session: Session, buckets: Collection[int], cap: int) -> dict
         part = ordered[start : start + _SIZES[-1]]
         size = next(s for s in _SIZES if s >= len(part))
         padded = part + [part[-1]] * (size - len(part))  # a bucket read twice adds nothing
-        for bucket, item_id in session.connection().execute(_lookup(size, cap), {f"b{n}": b for n, b in enumerate(padded)}):
+        binds = {"cap": cap, **{f"b{n}": b for n, b in enumerate(padded)}}
+        for bucket, item_id in session.connection().execute(_lookup(size), binds):
             found[bucket].add(item_id)
     return found
