@@ -1,4 +1,4 @@
-"""Benchmark: the templated-text rule (`tracker.template`) on copies and on templated non-copies.
+"""Benchmark: the templated-text rule (`tracker.detection.template`) on copies and on templated non-copies.
 
     .venv/bin/python bench/template_rule.py --world DB TRUTH [--world DB TRUTH ...] [--realfeeds DIR]
 
@@ -14,7 +14,7 @@ Two populations, and what the rule calls each pair:
   called templated here stays a false copy.
 
 It prints counts and the distribution of the rule's features (slots, substitutions) per
-population, so that the constants of `tracker.template` can be read off the margin.
+population, so that the constants of `tracker.detection.template` can be read off the margin.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from templated_feeds import TEMPLATES, templated_items  # noqa: E402
 
 from tracker.config import DetectionConfig  # noqa: E402
-from tracker.detect import Detector  # noqa: E402
-from tracker.fingerprint import shingles, similarity, unpack_shingles  # noqa: E402
-from tracker.normalise import story_paragraphs, to_document, tokens  # noqa: E402
-from tracker.template import Differences, differences, is_templated  # noqa: E402
+from tracker.pipeline.detect import Detector  # noqa: E402
+from tracker.detection.fingerprint import shingles, similarity, unpack_shingles  # noqa: E402
+from tracker.detection.normalise import story_paragraphs, to_document, tokens  # noqa: E402
+from tracker.detection.template import Differences, differences, is_templated  # noqa: E402
 
 VERIFIER = Detector(DetectionConfig())
 
@@ -82,7 +82,7 @@ def verified_pairs(texts: list[tuple[str, str, str]]) -> list[tuple[str, Differe
 
 def realfeed_texts(folder: Path) -> list[tuple[str, str, str]]:
     """(feed, title, story text) of every entry of every feed in the folder."""
-    from tracker.parse import parse_feed
+    from tracker.reader.parse import parse_feed
 
     out = []
     for path in sorted(folder.iterdir()):

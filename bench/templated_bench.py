@@ -110,8 +110,12 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, object]:
     """Ingest the items into a fresh database of this kind; the figures, as a dict."""
     from tracker.config import parse_config
     from tracker.model import Capture
-    from tracker.pipeline import Pipeline
     from tracker.store.database import open_database
+
+    try:
+        from tracker.pipeline.capture import Pipeline
+    except ImportError:  # a checkout from before the modules moved into packages (`--before`)
+        from tracker.pipeline import Pipeline  # type: ignore[attr-defined,no-redef]
 
     items = list(enumerate(templated_items(args.items, args.seed)))
     with tempfile.TemporaryDirectory(prefix="templated-bench-") as folder:

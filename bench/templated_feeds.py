@@ -4,7 +4,7 @@ Newsrooms and data vendors write these from one template each, filling in what m
 item distinct: the town and its figures, the company and its results, the teams and the
 score. Two items of one template share most of their words and are still two stories.
 `templated_items` makes such items for `bench/templated_bench.py` and for measuring the
-rule of `tracker.template` (`bench/template_rule.py`); every item's slot values are
+rule of `tracker.detection.template` (`bench/template_rule.py`); every item's slot values are
 drawn afresh, so no two items are one story.
 """
 

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from tests.conftest import make_pipeline
 from tests.test_sample import SAMPLE
-from tracker.demo import copy_lines, run_demo
-from tracker.ingest import ingest_paths
+from tracker.demo.live import copy_lines, run_demo
+from tracker.ingest.archives import ingest_paths
 from tracker.store import views
 from tracker.store.database import open_database
 

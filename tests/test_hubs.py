@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tracker.lsh import strongest
+from tracker.detection.lsh import strongest
 from tracker.store import hubs, matching
 from tracker.store.database import open_database
 

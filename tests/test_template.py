@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.builders import T0, Item, article, capture, hours, rss
 from tests.conftest import make_pipeline
-from tracker.template import MAX_WORDS, differences, is_templated
+from tracker.detection.template import MAX_WORDS, differences, is_templated
 
 ARTICLE = (
     "The price of firewood and coal in Kabul has risen by nearly a third since early December, traders say, "

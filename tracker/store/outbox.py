@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from tracker.store import schema
+from tracker.store import schema, schema_outbox
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 STATES = (PENDING, DELIVERED, FAILED)
@@ -40,7 +40,7 @@ FROM chain c JOIN item_provenance ip ON ip.item_id = c.item_id
 ORDER BY c.depth
 """)
 
-_T = schema.AlertOutbox.__table__
+_T = schema_outbox.AlertOutbox.__table__
 
 
 @dataclass(frozen=True)
