@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
+from tests import templates
 from tracker.config import parse_config
 from tracker.pipeline import Pipeline
 from tracker.store.database import open_database
@@ -161,6 +162,14 @@ def any_db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _database_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fresh SQLite databases opened in this process are copies of one migrated once (tests/templates.py)."""
+    templates.start(tmp_path_factory.mktemp("templates"), PG_ADMIN_URL)
+    yield
+    templates.stop()
 
 
 @pytest.fixture(autouse=True, scope="session")
