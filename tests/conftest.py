@@ -130,6 +130,7 @@ def pg_databases(pg_server: str, _pg_dropper: _Dropper) -> Iterator[Callable[[],
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         names.append(name)
+        templates.fresh(name)
         return sa.engine.make_url(pg_server).set(database=name).render_as_string(hide_password=False)
 
     yield make
@@ -166,7 +167,7 @@ def any_db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore
 
 @pytest.fixture(autouse=True, scope="session")
 def _database_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Fresh SQLite databases opened in this process are copies of one migrated once (tests/templates.py)."""
+    """New databases migrated in this process are copies of one migrated once (tests/templates.py)."""
     templates.start(tmp_path_factory.mktemp("templates"), PG_ADMIN_URL)
     yield
     templates.stop()
