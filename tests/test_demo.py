@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from tests.test_sample import ingest_sample
-from tracker.demo import copy_lines, run_demo
+from tracker.demo.live import copy_lines, run_demo
 from tracker.store import views
 from tracker.store.database import open_database
 

@@ -26,9 +26,9 @@ from tests.story_world import (
     SECOND_URL,
     build_world,
 )
-from tracker import graph as graph_module
+from tracker.answers import graph as graph_module
 from tracker.cli import main
-from tracker.graph import duration, render, to_mermaid
+from tracker.answers.graph import duration, render, to_mermaid
 from tracker.store.database import open_database
 from tracker.store.pictures import story_of
 

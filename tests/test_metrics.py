@@ -7,10 +7,10 @@ from datetime import timedelta
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tracker.health import Answer, Liveness
-from tracker.metrics import METRICS, Metrics, record_alert_delivery, record_database_error
+from tracker.daemon.health import Answer, Liveness
+from tracker.daemon.metrics import METRICS, Metrics, record_alert_delivery, record_database_error
 from tracker.model import IngestReport, utcnow
-from tracker.poll import PollOutcome
+from tracker.daemon.poll import PollOutcome
 from tracker.store.gauges import DatabaseGauges
 
 

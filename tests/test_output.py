@@ -7,7 +7,7 @@ import io
 import json
 from datetime import datetime
 
-from tracker.output import (
+from tracker.answers.output import (
     Column,
     csv_text,
     duration,

@@ -15,10 +15,10 @@ from tests.builders import T0, Item, article, rss
 from tests.feedserver import FeedServer
 from tracker.addresses import AddressGuard
 from tracker.config import Config, parse_config
-from tracker.ingest import ingest_paths
-from tracker.pipeline import Pipeline
-from tracker.poll import Poller, next_interval, utcnow
-from tracker.poll_once import poll_once
+from tracker.ingest.archives import ingest_paths
+from tracker.pipeline.capture import Pipeline
+from tracker.daemon.poll import Poller, next_interval, utcnow
+from tracker.daemon.poll_once import poll_once
 from tracker.store import schema
 from tracker.store.database import open_database
 

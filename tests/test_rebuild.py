@@ -40,8 +40,8 @@ def test_a_restart_reads_no_text_and_fingerprints_nothing(any_db_url: str, monke
     before = state_of(any_db_url)
     assert before["boilerplate"] and before["buckets"]
     # Texts and fingerprints are off limits at start-up: either would fail the test.
-    monkeypatch.setattr("tracker.rebuild.document_from_paragraphs", lambda *_a, **_k: pytest.fail("a text was read"))
-    monkeypatch.setattr("tracker.fingerprint.Fingerprinter.fingerprint", lambda *_a, **_k: pytest.fail("a text was fingerprinted"))
+    monkeypatch.setattr("tracker.pipeline.rebuild.document_from_paragraphs", lambda *_a, **_k: pytest.fail("a text was read"))
+    monkeypatch.setattr("tracker.detection.fingerprint.Fingerprinter.fingerprint", lambda *_a, **_k: pytest.fail("a text was fingerprinted"))
     make_pipeline(any_db_url, FEEDS)
     assert state_of(any_db_url) == before
 

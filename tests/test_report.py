@@ -14,10 +14,10 @@ from click.testing import CliRunner
 
 from tests.story_world import EVIL_TITLE, PUBLISHERS, build_world
 from tests.test_graph import requires_dot, world  # noqa: F401  (fixtures)
-from tracker import report as report_module
+from tracker.answers import report as report_module
 from tracker.cli import main
 from tracker.errors import InputError
-from tracker.report import CSP, clean_svg, heat_level, parse_since, web_link, write_report
+from tracker.answers.report import CSP, clean_svg, heat_level, parse_since, web_link, write_report
 from tracker.store.database import open_database
 
 

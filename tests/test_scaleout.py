@@ -33,7 +33,7 @@ from tests.test_scheduler import (  # noqa: F401  (fixtures)
     server,
     write_config,
 )
-from tracker.status import heartbeats
+from tracker.answers.status import heartbeats
 
 # A lease of 3 s (total_timeout 2 + margin 1): a dead worker's feeds pass on quickly.
 SHORT_LEASE = {"connect_timeout": 1.0, "read_timeout": 2.0, "total_timeout": 2.0, "lease_margin_seconds": 1.0}
@@ -244,10 +244,10 @@ def test_ingest_workers_that_die_without_a_report_fail_the_ingest(tmp_path: Path
 
     from click.testing import CliRunner
 
-    import tracker.workers
+    import tracker.daemon.supervisor
     from tracker.cli import main
 
-    monkeypatch.setattr(tracker.workers, "tracker_command", lambda *_: [sys.executable, "-c", "raise SystemExit(1)"])
+    monkeypatch.setattr(tracker.daemon.supervisor, "tracker_command", lambda *_: [sys.executable, "-c", "raise SystemExit(1)"])
     archive = write_warc(tmp_path / "a.warc", _captures(2))
     result = CliRunner().invoke(main, ["--config", str(_config(tmp_path / "w2.toml", pg_url)), "ingest", "--workers", "2",
                                        str(archive)])

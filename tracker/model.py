@@ -111,7 +111,7 @@ class ParsedEntry:
     content_is_html: bool
     summary: str = ""
     attributions: tuple[Attribution, ...] = ()
-    claimed_rejected: str | None = None  # why the entry's date string claims nothing (tracker.dates)
+    claimed_rejected: str | None = None  # why the entry's date string claims nothing (tracker.reader.dates)
     # The body's length as served, in characters: `content` holds at most the parse
     # stage's cap of it (None: all of it, as for an entry made by hand).
     content_chars: int | None = None

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker.store import schema
-from tracker.store.directory import bump_revision
+from tracker.store.publishers import bump_revision
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from tracker.identity import ItemLookup, KnownItem, key_hash, lookup_hash
+from tracker.detection.identity import ItemLookup, KnownItem, key_hash, lookup_hash
 from tracker.model import Attribution, StoredItem
 from tracker.store import schema
 

@@ -1,7 +1,7 @@
 """Article pages as SQL: pages read, the URLs they answer for, and each item's page state.
 
 A page is stored whether or not an item links to it yet; an item and a page find each
-other by `tracker.identity.lookup_hash` of any URL either goes by, whichever arrives first.
+other by `tracker.detection.identity.lookup_hash` of any URL either goes by, whichever arrives first.
 """
 
 from __future__ import annotations

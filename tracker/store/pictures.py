@@ -16,7 +16,7 @@ from sqlalchemy import DateTime, Float, Integer, String, Text, TextClause, bindp
 from sqlalchemy.orm import Session
 
 from tracker.errors import InputError
-from tracker.identity import canonical_url
+from tracker.detection.identity import canonical_url
 
 
 @dataclass(frozen=True)

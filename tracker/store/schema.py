@@ -157,13 +157,13 @@ class Item(Base):
     # The key the item was first known by (GUID, link, …), unbounded; unique by its hash.
     identity: Mapped[str] = mapped_column(Text)
     identity_hash: Mapped[str] = mapped_column(String(32))
-    # The link as published; `url_hash` finds it by any variant (tracker.identity.lookup_hash).
+    # The link as published; `url_hash` finds it by any variant (tracker.detection.identity.lookup_hash).
     url: Mapped[str | None] = mapped_column(Text)
     url_hash: Mapped[str | None] = mapped_column(String(16), index=True)
     title: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str | None] = mapped_column(Text)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
-    # Why the feed's date string was not taken as `claimed_at` (tracker.dates), if it was not.
+    # Why the feed's date string was not taken as `claimed_at` (tracker.reader.dates), if it was not.
     claimed_date_rejected: Mapped[str | None] = mapped_column(Text)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime)
 
@@ -212,7 +212,7 @@ class ItemVersion(Base):
     # only its beginning (cut at `normalise.ENTRY_TEXT_MAX`); unknown before revision 0009.
     body_chars: Mapped[int | None] = mapped_column(Integer)
     text_truncated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # The text is the article of the item's page (tracker.pages), not its feed entry.
+    # The text is the article of the item's page (tracker.reader.pages), not its feed entry.
     from_page: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
@@ -226,7 +226,7 @@ class ItemAttribution(Base):
     kind: Mapped[str] = mapped_column(String(40))
     name: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
-    # tracker.identity.lookup_hash of `url`: the items crediting an article are found by it.
+    # tracker.detection.identity.lookup_hash of `url`: the items crediting an article are found by it.
     url_hash: Mapped[str | None] = mapped_column(String(16), index=True)
 
 
@@ -292,7 +292,7 @@ class ItemKey(Base):
 
 
 class ItemRaw(Base):
-    """An entry's raw form (tracker.identity.raw_hash) once served for an item: an entry
+    """An entry's raw form (tracker.detection.identity.raw_hash) once served for an item: an entry
     served unchanged again is recognised without reading its HTML."""
 
     __tablename__ = "item_raws"
@@ -357,7 +357,7 @@ class AlertOutbox(Base):
 
 
 class Page(Base):
-    """An article page as read (tracker.pages): a feed entry's linked page, fetched or found
+    """An article page as read (tracker.reader.pages): a feed entry's linked page, fetched or found
     in an archive. Kept whether or not an item links to it yet (a page archived before its
     feed entry joins the item when it arrives); the article text, never the HTML."""
 
@@ -388,7 +388,7 @@ class Page(Base):
 
 
 class PageKey(Base):
-    """A URL a page answers for (tracker.identity.lookup_hash): the URL asked, the one
+    """A URL a page answers for (tracker.detection.identity.lookup_hash): the URL asked, the one
     redirected to, a URL that redirected to it (never the canonical link it declares)."""
 
     __tablename__ = "page_keys"

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import DateTime, TextClause, bindparam, text
 from sqlalchemy.orm import Session
 
-from tracker.identity import lookup_hash
+from tracker.detection.identity import lookup_hash
 
 Row = dict[str, Any]
 
