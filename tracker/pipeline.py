@@ -35,6 +35,7 @@ from tracker.model import Attribution, Capture, Document, IngestReport, ParsedEn
 from tracker.normalise import document_from_paragraphs, story_paragraphs, to_document, words_without_urls
 from tracker.output import iso
 from tracker.parse import parse_capture_body
+from tracker.pipeline_batch import BatchMixin, refusal
 from tracker.pipeline_directory import DirectoryMixin
 from tracker.pipeline_pages import PagesMixin
 from tracker.store import evidence, items, locks, matching
@@ -48,8 +49,6 @@ log = logging.getLogger(__name__)
 
 # The lead: an aggregator's excerpt is the first paragraphs, so leads are indexed too.
 LEAD_TOKENS = 60
-# A feed row's URL column is bounded: a longer URL is refused.
-FEED_URL_MAX = 2000
 # Items matched at once after a capture (see `_store`).
 MATCH_BATCH = 500
 # A capture that lost a race with another writer (PostgreSQL) runs again, this many times.
@@ -75,7 +74,7 @@ def _warn_of_reused_guids(entries: list[ParsedEntry], report: IngestReport) -> N
             report.warnings.append(f"GUID {entry.guid[:120]!r} is on two different entries of one capture; the first is kept")
 
 
-class Pipeline(DirectoryMixin, PagesMixin):
+class Pipeline(DirectoryMixin, PagesMixin, BatchMixin):
     """Turns captures into stored provenance. Every fact it decides from is read from SQL
     when needed; it keeps only the directory of feeds and publishers (see `_writing`)."""
 
@@ -111,16 +110,6 @@ class Pipeline(DirectoryMixin, PagesMixin):
         except BaseException:
             self.reload()
             raise
-
-    def is_stored(self, capture: Capture) -> bool:
-        """Whether this capture is already in the database (so a re-run need not parse it)."""
-        with self.sessions() as session:
-            if capture.feed_url not in self.directory.feed_ids:
-                self._catch_up(session)
-            feed_id = self.directory.feed_ids.get(capture.feed_url)
-            return feed_id is not None and evidence.has_capture(
-                session, feed_id, capture.captured_at, capture.kind, body_digest(capture)
-            )
 
     def rename_feed(self, old: str, new: str) -> None:
         """A permanent redirect moved a feed (stored by the poller): read the directory again."""
@@ -162,22 +151,21 @@ class Pipeline(DirectoryMixin, PagesMixin):
         raise AssertionError("unreachable")
 
     def _process(self, capture: Capture, parsed_body: ParsedFeed | ParseError | None) -> IngestReport:
-        report = IngestReport()
-        if len(capture.feed_url) > FEED_URL_MAX or not capture.feed_url.isprintable():
-            # No feed row can hold it; the capture is refused, the ingest goes on.
-            report.errors = 1
-            report.warnings.append(
-                f"{capture.feed_url[:80]!r}: not a usable feed URL (over {FEED_URL_MAX} characters, or control characters); capture skipped"
-            )
-            return report
+        refused = refusal(capture)
+        if refused is not None:
+            return refused
+        with self.sessions.begin() as session:
+            self._writing(session)
+            report = self._store_capture(session, capture, parsed_body)
+            self._written(session)
+        return report
+
+    def _store_capture(self, session: Session, capture: Capture, parsed_body: ParsedFeed | ParseError | None) -> IngestReport:
+        """A capture (not refused) with its parse, stored inside the caller's write transaction."""
         parsed = parsed_body if isinstance(parsed_body, ParsedFeed) else None
         problem = capture.error or (str(parsed_body) if isinstance(parsed_body, ParseError) else None)
         problem_kind = capture.error_kind or ("parse" if isinstance(parsed_body, ParseError) else None)
-        with self.sessions.begin() as session:
-            self._writing(session)
-            report = self._store(session, capture, parsed, problem, problem_kind, report)
-            self._written(session)
-        return report
+        return self._store(session, capture, parsed, problem, problem_kind, IngestReport())
 
     def _store(
         self, session: Session, capture: Capture, parsed: ParsedFeed | None, problem: str | None, problem_kind: str | None,

@@ -131,3 +131,11 @@ def count_paragraphs(session: Session, publisher_id: int, item_id: int, keys: Co
     holders.discard(item_id)
     return Fresh(frozenset(fresh_keys), frozenset(holders))
 
+
+
+_LATEST = select(func.max(_c.captured_at)).where(_c.feed_id == bindparam("f"))
+
+
+def latest_capture(session: Session, feed_id: int) -> datetime | None:
+    """The moment of the feed's latest stored capture (successful or not), if any."""
+    return session.connection().execute(_LATEST, {"f": feed_id}).scalar_one()
