@@ -304,15 +304,18 @@ class Pipeline(DirectoryMixin, PagesMixin, BatchMixin):
         items.add_sighting(session, item_id, feed_id, when)
         items.add_raw(session, item_id, raw_hash(entry))
         items.add_keys(session, publisher_id, item_id, keys)
-        self._add_credits(session, item_id, document)
+        self._add_credits(session, item_id, document, given=[])
         return item_id
 
-    def _add_credits(self, session: Session, item_id: int, document: Document) -> None:
-        given: list[Attribution] = items.credits_of(session, [item_id]).get(item_id, [])
+    def _add_credits(self, session: Session, item_id: int, document: Document, given: list[Attribution] | None = None) -> None:
+        """Store the document's credits the item does not give yet (`given`: those it gives, when known)."""
+        if given is None:
+            given = items.credits_of(session, [item_id]).get(item_id, [])
+        fresh: list[Attribution] = []
         for credit in document.attributions:
-            if credit not in given:
-                given.append(credit)
-                items.add_credit(session, item_id, credit)
+            if credit not in given and credit not in fresh:
+                fresh.append(credit)
+        items.add_credits(session, item_id, fresh)
 
     def fingerprints(self, session: Session, publisher_id: int, document: Document, title: str) -> Fingerprints:
         """Story text, story and lead fingerprints, and full-text shingles of a document,
