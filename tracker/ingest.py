@@ -179,7 +179,7 @@ class _Run:
                 yield capture
 
     def store(self, stream: Iterator[tuple[Capture, ParsedFeed | ParseError | None]], interrupted: threading.Event) -> None:
-        """Store the parsed captures in batches; Ctrl-C stores the batch taken, then stops."""
+        """Store the parsed captures in batches; after Ctrl-C no further capture is stored."""
         batch: list[tuple[Capture, ParsedFeed | ParseError | None]] = []
         entries, since = 0, time.monotonic()
         for capture, parsed in stream:
@@ -188,17 +188,18 @@ class _Run:
             batch.append((capture, parsed))
             entries += len(parsed.entries) if isinstance(parsed, ParsedFeed) else 0
             if len(batch) >= BATCH_CAPTURES or entries >= BATCH_ENTRIES or time.monotonic() - since >= BATCH_SECONDS:
-                self.flush(batch)
+                self.flush(batch, interrupted)
                 batch, entries, since = [], 0, time.monotonic()
-        self.flush(batch)
+        self.flush(batch, interrupted)
         if interrupted.is_set():
             raise KeyboardInterrupt
 
-    def flush(self, batch: list[tuple[Capture, ParsedFeed | ParseError | None]]) -> None:
-        for report in self.pipeline.process_many(batch):
+    def flush(self, batch: list[tuple[Capture, ParsedFeed | ParseError | None]], interrupted: threading.Event) -> None:
+        reports = self.pipeline.process_many(batch, interrupted.is_set)
+        for report in reports:
             self.report.add(report)
         self.bar.set_postfix(items=self.report.new_items, copies=self.report.republications, refresh=False)
-        self.tick(len(batch))
+        self.tick(len(reports))
 
 
 @contextmanager

@@ -10,7 +10,7 @@ runs one capture again, every capture keeps its own transaction, as the daemon's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -51,27 +51,42 @@ class BatchMixin:
         """Whether `process_many` stores a batch in one transaction (else one by one)."""
         return locks.single_writer(self.sessions)
 
-    def process_many(self: Pipeline, batch: Sequence[tuple[Capture, Parsed]]) -> list[IngestReport]:
+    def process_many(
+        self: Pipeline, batch: Sequence[tuple[Capture, Parsed]], stop: Callable[[], bool] = lambda: False,
+    ) -> list[IngestReport]:
         """Store captures in the order given, each as `process` would, in one transaction
-        when `batches()`; their reports, in that order.
+        when `batches()`; the reports of those stored, in that order. `stop()` is asked
+        before each capture: once true, the rest of the batch is left unstored (Ctrl-C).
 
         When the database refuses anything in the batch, the batch is undone and its captures
         go through `process` one by one: each then fails or succeeds alone, as without batches.
         """
         if len(batch) < 2 or not self.batches():
-            return [self.process(capture, parsed) for capture, parsed in batch]
+            return self._one_by_one(batch, stop)
         try:
+            reports: list[IngestReport] = []
             with self.sessions.begin() as session:
                 self._writing(session)
-                reports = [self._store_one(session, capture, parsed) for capture, parsed in batch]
+                for capture, parsed in batch:
+                    if stop():
+                        break
+                    reports.append(self._store_one(session, capture, parsed))
                 self._written(session)
             return reports
         except SQLAlchemyError:
             self.reload()
-            return [self.process(capture, parsed) for capture, parsed in batch]
+            return self._one_by_one(batch, stop)
         except BaseException:
             self.reload()
             raise
+
+    def _one_by_one(self: Pipeline, batch: Sequence[tuple[Capture, Parsed]], stop: Callable[[], bool]) -> list[IngestReport]:
+        reports = []
+        for capture, parsed in batch:
+            if stop():
+                break
+            reports.append(self.process(capture, parsed))
+        return reports
 
     def _store_one(self: Pipeline, session: Session, capture: Capture, parsed: Parsed) -> IngestReport:
         refused = refusal(capture)
