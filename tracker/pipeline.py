@@ -177,7 +177,8 @@ class Pipeline(DirectoryMixin, PagesMixin, BatchMixin):
         # Identity, sightings and paragraph counts of one publisher: one writer at a time.
         locks.lock(session, locks.PUBLISHER, [publisher_id])
         digest = body_digest(capture)
-        if evidence.has_capture(session, feed_id, capture.captured_at, capture.kind, digest):
+        stored, following = evidence.stored_and_next(session, feed_id, capture.captured_at, capture.kind, digest)
+        if stored:
             report.skipped_known = 1
             return report
         capture_id = evidence.insert_capture(session, {
@@ -193,7 +194,6 @@ class Pipeline(DirectoryMixin, PagesMixin, BatchMixin):
             report.warnings.append(f"{capture.feed_url} at {iso(capture.captured_at)}: {problem}")
             return report
         dirty: set[int] = set()
-        following = evidence.next_capture(session, feed_id, capture.captured_at)
         if following is not None:
             # An earlier capture arrived late: it may disprove the dates of the items first seen
             # after it — only up to the next capture, which stays the last one before the rest.
