@@ -1,8 +1,9 @@
 """The ingest job: WARC archives and feed files → captures → the pipeline.
 
-Captures are committed one by one as they go, so an interrupted ingest loses nothing
-already committed, and running it again skips what is stored. Ctrl-C ends the run
-between captures with `IngestInterrupted`, which carries the report so far.
+Captures are committed as they go (on SQLite several to a transaction, see
+`Pipeline.process_many`), so an interrupted ingest loses nothing already committed, and
+running it again skips what is stored. Ctrl-C ends the run after the capture being stored
+with `IngestInterrupted`, which carries the report so far.
 """
 
 from __future__ import annotations

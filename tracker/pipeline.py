@@ -1,8 +1,9 @@
 """The pipeline: one capture in, items, versions, matches and provenance out.
 
-`ingest` (WARC files, feed files) and the polling daemon both hand captures to
-`Pipeline.process`, one transaction per capture: an interrupted run loses nothing
-already committed, and a capture already stored is recognised and skipped.
+The polling daemon hands captures to `Pipeline.process`, one transaction per capture;
+`ingest` (WARC files, feed files) to `Pipeline.process_many`, several to a transaction on
+SQLite (`tracker.pipeline_batch`). An interrupted run loses nothing already committed,
+and a capture already stored is recognised and skipped.
 """
 
 from __future__ import annotations
