@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from tests.builders import T0, Item, article, capture, hours, rss, write_warc
 from tests.conftest import make_pipeline
-from tracker.ingest import ingest_paths
+from tracker.ingest.archives import ingest_paths
 from tracker.model import Capture
 
 ORIGIN = "https://origin.example/rss"
