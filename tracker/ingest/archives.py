@@ -156,8 +156,8 @@ class _Run:
         self.progress_every = progress_every
         self.started = self.last = time.monotonic()
 
-    def tick(self, count: int = 1) -> None:
-        self.bar.update(count)
+    def tick(self) -> None:
+        self.bar.update(1)
         now = time.monotonic()
         if self.on_progress is not None and now - self.last >= self.progress_every:
             self.last = now
@@ -196,11 +196,10 @@ class _Run:
             raise KeyboardInterrupt
 
     def flush(self, batch: list[tuple[Capture, ParsedFeed | ParseError | None]], interrupted: threading.Event) -> None:
-        reports = self.pipeline.process_many(batch, interrupted.is_set)
-        for report in reports:
+        for report in self.pipeline.process_many(batch, interrupted.is_set):
             self.report.add(report)
-        self.bar.set_postfix(items=self.report.new_items, copies=self.report.republications, refresh=False)
-        self.tick(len(reports))
+            self.bar.set_postfix(items=self.report.new_items, copies=self.report.republications, refresh=False)
+            self.tick()  # a progress line per capture, as when each had its own transaction
 
 
 @contextmanager
