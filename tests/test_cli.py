@@ -203,7 +203,7 @@ def test_operational_errors_are_one_line_and_exit_3_with_a_traceback_only_at_vv(
         raise OperationalError("INSERT INTO captures …", {}, Exception("database or disk is full"))
 
     warc = write_warc(tmp_path / "world.warc", network(article(50, paragraphs=8)))
-    monkeypatch.setattr(Pipeline, "process", disk_full)
+    monkeypatch.setattr(Pipeline, "_store_capture", disk_full)
     code, _, err = run("--config", str(config_file), "ingest", str(warc))
     assert code == 3
     assert err.strip() == "tracker: error: database error: database or disk is full"
@@ -217,7 +217,7 @@ def test_permission_denied_is_one_line(tmp_path: Path, config_file: Path, monkey
     def denied(self: Pipeline, *args: object, **kwargs: object) -> object:
         raise PermissionError(13, "Permission denied", "/var/lib/tracker/archive")
 
-    monkeypatch.setattr(Pipeline, "process", denied)
+    monkeypatch.setattr(Pipeline, "_store_capture", denied)
     code, _, err = run("--config", str(config_file), "ingest", str(write_warc(tmp_path / "w.warc", network(article(51)))))
     assert code == 3 and err.strip() == "tracker: error: Permission denied: /var/lib/tracker/archive"
 
