@@ -170,24 +170,26 @@ def test_a_damaged_archive_stores_what_came_before_and_exits_1(tmp_path: Path, c
 def test_ctrl_c_prints_the_summary_so_far_and_how_to_resume(tmp_path: Path, config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tracker.pipeline.capture import Pipeline
 
+    import signal
+
     warc = write_warc(tmp_path / "world.warc", network(article(49, paragraphs=8)))
-    process = Pipeline.process
+    store = Pipeline._store_capture
     calls = []
 
-    def interrupted_on_the_third(self: Pipeline, *args: object, **kwargs: object) -> object:
+    def interrupted_during_the_third(self: Pipeline, *args: object, **kwargs: object) -> object:
         calls.append(1)
         if len(calls) == 3:
-            raise KeyboardInterrupt
-        return process(self, *args, **kwargs)
+            signal.raise_signal(signal.SIGINT)  # the capture being stored is finished, then no other
+        return store(self, *args, **kwargs)
 
-    monkeypatch.setattr(Pipeline, "process", interrupted_on_the_third)
+    monkeypatch.setattr(Pipeline, "_store_capture", interrupted_during_the_third)
     code, out, err = run("--config", str(config_file), "ingest", str(warc))
     assert code == 130, (out, err)
-    assert "2 captures (0 already stored), 2 new items" in out
+    assert "3 captures (0 already stored), 3 new items" in out
     assert "Run the same command again to resume" in err and "Traceback" not in err and "Aborted" not in err
-    monkeypatch.setattr(Pipeline, "process", process)
+    monkeypatch.setattr(Pipeline, "_store_capture", store)
     code, out, _ = run("--config", str(config_file), "ingest", str(warc))
-    assert code == 0 and "2 captures (2 already stored), 2 new items" in out
+    assert code == 0 and "(3 already stored), 1 new item" in out
 
 
 def test_operational_errors_are_one_line_and_exit_3_with_a_traceback_only_at_vv(
@@ -201,7 +203,7 @@ def test_operational_errors_are_one_line_and_exit_3_with_a_traceback_only_at_vv(
         raise OperationalError("INSERT INTO captures …", {}, Exception("database or disk is full"))
 
     warc = write_warc(tmp_path / "world.warc", network(article(50, paragraphs=8)))
-    monkeypatch.setattr(Pipeline, "process", disk_full)
+    monkeypatch.setattr(Pipeline, "_store_capture", disk_full)
     code, _, err = run("--config", str(config_file), "ingest", str(warc))
     assert code == 3
     assert err.strip() == "tracker: error: database error: database or disk is full"
@@ -215,7 +217,7 @@ def test_permission_denied_is_one_line(tmp_path: Path, config_file: Path, monkey
     def denied(self: Pipeline, *args: object, **kwargs: object) -> object:
         raise PermissionError(13, "Permission denied", "/var/lib/tracker/archive")
 
-    monkeypatch.setattr(Pipeline, "process", denied)
+    monkeypatch.setattr(Pipeline, "_store_capture", denied)
     code, _, err = run("--config", str(config_file), "ingest", str(write_warc(tmp_path / "w.warc", network(article(51)))))
     assert code == 3 and err.strip() == "tracker: error: Permission denied: /var/lib/tracker/archive"
 

@@ -1,8 +1,9 @@
 """The ingest job: WARC archives and feed files → captures → the pipeline.
 
-Captures are committed one by one as they go, so an interrupted ingest loses nothing
-already committed, and running it again skips what is stored. Ctrl-C ends the run
-between captures with `IngestInterrupted`, which carries the report so far.
+Captures are committed as they go (on SQLite several to a transaction, see
+`Pipeline.process_many`), so an interrupted ingest loses nothing already committed, and
+running it again skips what is stored. Ctrl-C ends the run after the capture being stored
+with `IngestInterrupted`, which carries the report so far.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,6 +79,12 @@ INLINE_PARSE_BYTES = 4 * 1024 * 1024
 _MAX_WARNINGS = 20
 # Skipped WARC records that mean something went wrong (not merely "not a feed").
 FAILED_KINDS = ("damaged", "broken", "too large")
+# Captures stored in one transaction where the database allows it (see `Pipeline.process_many`):
+# bounded in captures, in entries (a batch's parses are held until it is stored) and in
+# time (another writer waits for SQLite's lock meanwhile).
+BATCH_CAPTURES = 50
+BATCH_ENTRIES = 5000
+BATCH_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,86 @@ def default_workers() -> int:
     return 1 if (os.cpu_count() or 1) > 1 else 0
 
 
+class _Run:
+    """One ingest's report, progress and stored-capture batches."""
+
+    def __init__(self, pipeline: Pipeline, share: tuple[int, int] | None, progress: bool,
+                 on_progress: Callable[[Progress], None] | None, progress_every: float) -> None:
+        self.pipeline = pipeline
+        self.share = share
+        self.report = IngestReport()
+        self.skipped: Counter[str] = Counter()
+        self.bar = tqdm(unit=" captures", disable=not progress, leave=False, dynamic_ncols=True)
+        self.on_progress = on_progress
+        self.progress_every = progress_every
+        self.started = self.last = time.monotonic()
+
+    def tick(self) -> None:
+        self.bar.update(1)
+        now = time.monotonic()
+        if self.on_progress is not None and now - self.last >= self.progress_every:
+            self.last = now
+            report = self.report
+            self.on_progress(Progress(report.captures + report.skipped_known, report.new_items, report.errors, now - self.started))
+
+    def unstored(self, captures: Iterator[Capture | Page]) -> Iterator[Capture]:
+        """The captures to store; pages and redirects are stored on the way (the pipeline
+        joins a page to its item whichever of the two arrives first), by one share only."""
+        for capture in captures:
+            if not isinstance(capture, Capture):
+                if self.share is None or self.share[0] == 0:
+                    page = self.pipeline.process_page if isinstance(capture, PageCapture) else self.pipeline.process_redirect
+                    self.report.add(page(capture))  # type: ignore[arg-type]
+                continue
+            if self.pipeline.is_stored(capture):
+                self.report.skipped_known += 1
+                self.tick()
+            else:
+                yield capture
+
+    def store(self, stream: Iterator[tuple[Capture, ParsedFeed | ParseError | None]], interrupted: threading.Event) -> None:
+        """Store the parsed captures in batches; after Ctrl-C no further capture is stored."""
+        batch: list[tuple[Capture, ParsedFeed | ParseError | None]] = []
+        entries, since = 0, time.monotonic()
+        for capture, parsed in stream:
+            if interrupted.is_set():
+                break
+            batch.append((capture, parsed))
+            entries += len(parsed.entries) if isinstance(parsed, ParsedFeed) else 0
+            if len(batch) >= BATCH_CAPTURES or entries >= BATCH_ENTRIES or time.monotonic() - since >= BATCH_SECONDS:
+                self.flush(batch, interrupted)
+                batch, entries, since = [], 0, time.monotonic()
+        self.flush(batch, interrupted)
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+
+    def flush(self, batch: list[tuple[Capture, ParsedFeed | ParseError | None]], interrupted: threading.Event) -> None:
+        for report in self.pipeline.process_many(batch, interrupted.is_set):
+            self.report.add(report)
+            self.bar.set_postfix(items=self.report.new_items, copies=self.report.republications, refresh=False)
+            self.tick()  # a progress line per capture, as when each had its own transaction
+
+
+@contextmanager
+def _sigint_between_captures() -> Iterator[threading.Event]:
+    """Ctrl-C sets the event (taken between batches, so the summary counts exactly what was
+    committed); a second Ctrl-C stops at once."""
+    interrupted = threading.Event()
+
+    def on_sigint(_signum: int, _frame: object) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
+    try:
+        yield interrupted
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
+
+
 def ingest_paths(
     pipeline: Pipeline,
     paths: Sequence[Path],
@@ -156,38 +244,8 @@ def ingest_paths(
     N`; skipped records are counted by share 0 alone.
     """
     check_paths(paths, url)
-    report = IngestReport()
-    skipped: Counter[str] = Counter()
-    bar = tqdm(unit=" captures", disable=not progress, leave=False, dynamic_ncols=True)
-    started = time.monotonic()
-    last = started
-
-    def tick() -> None:
-        nonlocal last
-        bar.update(1)
-        now = time.monotonic()
-        if on_progress is not None and now - last >= progress_every:
-            last = now
-            on_progress(Progress(report.captures + report.skipped_known, report.new_items, report.errors, now - started))
-
-    def unstored(captures: Iterator[Capture | Page]) -> Iterator[Capture]:
-        for capture in captures:
-            if not isinstance(capture, Capture):
-                # An article page or a redirect: stored now (the pipeline joins it to its item
-                # whichever of the two arrives first), by one share only.
-                if share is None or share[0] == 0:
-                    if isinstance(capture, PageCapture):
-                        report.add(pipeline.process_page(capture))
-                    else:
-                        report.add(pipeline.process_redirect(capture))
-                continue
-            if pipeline.is_stored(capture):
-                report.skipped_known += 1
-                tick()
-            else:
-                yield capture
-
-    captures = _captures(paths, url, captured_at, skipped)
+    run = _Run(pipeline, share, progress, on_progress, progress_every)
+    captures = _captures(paths, url, captured_at, run.skipped)
     if share is not None:
         index, count = share
         captures = (
@@ -197,39 +255,20 @@ def ingest_paths(
     if workers is None:
         # Plain feed files are a capture each: a parser process would cost more to start than to use.
         workers = default_workers() if any(is_warc(path) for path in paths) else 0
-    stream = parse_ahead(unstored(captures), workers)
-    # Ctrl-C is taken between captures, so the summary counts exactly what was committed;
-    # a second Ctrl-C stops at once.
-    interrupted = threading.Event()
-
-    def on_sigint(_signum: int, _frame: object) -> None:
-        if interrupted.is_set():
-            raise KeyboardInterrupt
-        interrupted.set()
-
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
-    try:
-        for capture, parsed in stream:
-            if interrupted.is_set():
-                raise KeyboardInterrupt
-            report.add(pipeline.process(capture, parsed))
-            bar.set_postfix(items=report.new_items, copies=report.republications, refresh=False)
-            tick()
-        if interrupted.is_set():
-            raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        _finish(report, _counted_here(skipped, share))
-        raise IngestInterrupted(report) from None
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGINT, previous)
-        stream.close()  # stops the parser processes now, not whenever the generator is collected
-        bar.close()
-    if report.pages:
-        report.pages_unmatched = pipeline.unjoined_pages()
-    _finish(report, _counted_here(skipped, share))
-    return report
+    stream = parse_ahead(run.unstored(captures), workers)
+    with _sigint_between_captures() as interrupted:
+        try:
+            run.store(stream, interrupted)
+        except KeyboardInterrupt:
+            _finish(run.report, _counted_here(run.skipped, share))
+            raise IngestInterrupted(run.report) from None
+        finally:
+            stream.close()  # stops the parser processes now, not whenever the generator is collected
+            run.bar.close()
+    if run.report.pages:
+        run.report.pages_unmatched = pipeline.unjoined_pages()
+    _finish(run.report, _counted_here(run.skipped, share))
+    return run.report
 
 
 def check_paths(paths: Sequence[Path], url: str | None) -> None:

@@ -1,8 +1,9 @@
 """The pipeline: one capture in, items, versions, matches and provenance out.
 
-`ingest` (WARC files, feed files) and the polling daemon both hand captures to
-`Pipeline.process`, one transaction per capture: an interrupted run loses nothing
-already committed, and a capture already stored is recognised and skipped.
+The polling daemon hands captures to `Pipeline.process`, one transaction per capture;
+`ingest` (WARC files, feed files) to `Pipeline.process_many`, several to a transaction on
+SQLite (`tracker.pipeline.batch`). An interrupted run loses nothing already committed,
+and a capture already stored is recognised and skipped.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from tracker.model import Attribution, Capture, Document, IngestReport, ParsedEn
 from tracker.detection.normalise import document_from_paragraphs, story_paragraphs, to_document, words_without_urls
 from tracker.timefmt import iso
 from tracker.reader.parse import parse_capture_body
+from tracker.pipeline.batch import BatchMixin, refusal
 from tracker.pipeline.publishers import DirectoryMixin
 from tracker.pipeline.pages import PagesMixin
 from tracker.store import evidence, items, locks, matching
@@ -48,8 +50,6 @@ log = logging.getLogger(__name__)
 
 # The lead: an aggregator's excerpt is the first paragraphs, so leads are indexed too.
 LEAD_TOKENS = 60
-# A feed row's URL column is bounded: a longer URL is refused.
-FEED_URL_MAX = 2000
 # Items matched at once after a capture (see `_store`).
 MATCH_BATCH = 500
 # A capture that lost a race with another writer (PostgreSQL) runs again, this many times.
@@ -75,7 +75,7 @@ def _warn_of_reused_guids(entries: list[ParsedEntry], report: IngestReport) -> N
             report.warnings.append(f"GUID {entry.guid[:120]!r} is on two different entries of one capture; the first is kept")
 
 
-class Pipeline(DirectoryMixin, PagesMixin):
+class Pipeline(DirectoryMixin, PagesMixin, BatchMixin):
     """Turns captures into stored provenance. Every fact it decides from is read from SQL
     when needed; it keeps only the directory of feeds and publishers (see `_writing`)."""
 
@@ -111,16 +111,6 @@ class Pipeline(DirectoryMixin, PagesMixin):
         except BaseException:
             self.reload()
             raise
-
-    def is_stored(self, capture: Capture) -> bool:
-        """Whether this capture is already in the database (so a re-run need not parse it)."""
-        with self.sessions() as session:
-            if capture.feed_url not in self.directory.feed_ids:
-                self._catch_up(session)
-            feed_id = self.directory.feed_ids.get(capture.feed_url)
-            return feed_id is not None and evidence.has_capture(
-                session, feed_id, capture.captured_at, capture.kind, body_digest(capture)
-            )
 
     def feed_moved(self) -> None:
         """A permanent redirect moved a feed (the poller stored the move): read the directory again."""
@@ -162,22 +152,21 @@ class Pipeline(DirectoryMixin, PagesMixin):
         raise AssertionError("unreachable")
 
     def _process(self, capture: Capture, parsed_body: ParsedFeed | ParseError | None) -> IngestReport:
-        report = IngestReport()
-        if len(capture.feed_url) > FEED_URL_MAX or not capture.feed_url.isprintable():
-            # No feed row can hold it; the capture is refused, the ingest goes on.
-            report.errors = 1
-            report.warnings.append(
-                f"{capture.feed_url[:80]!r}: not a usable feed URL (over {FEED_URL_MAX} characters, or control characters); capture skipped"
-            )
-            return report
+        refused = refusal(capture)
+        if refused is not None:
+            return refused
+        with self.sessions.begin() as session:
+            self._writing(session)
+            report = self._store_capture(session, capture, parsed_body)
+            self._written(session)
+        return report
+
+    def _store_capture(self, session: Session, capture: Capture, parsed_body: ParsedFeed | ParseError | None) -> IngestReport:
+        """A capture (not refused) with its parse, stored inside the caller's write transaction."""
         parsed = parsed_body if isinstance(parsed_body, ParsedFeed) else None
         problem = capture.error or (str(parsed_body) if isinstance(parsed_body, ParseError) else None)
         problem_kind = capture.error_kind or ("parse" if isinstance(parsed_body, ParseError) else None)
-        with self.sessions.begin() as session:
-            self._writing(session)
-            report = self._store(session, capture, parsed, problem, problem_kind, report)
-            self._written(session)
-        return report
+        return self._store(session, capture, parsed, problem, problem_kind, IngestReport())
 
     def _store(
         self, session: Session, capture: Capture, parsed: ParsedFeed | None, problem: str | None, problem_kind: str | None,
@@ -189,7 +178,8 @@ class Pipeline(DirectoryMixin, PagesMixin):
         # Identity, sightings and paragraph counts of one publisher: one writer at a time.
         locks.lock(session, locks.PUBLISHER, [publisher_id])
         digest = body_digest(capture)
-        if evidence.has_capture(session, feed_id, capture.captured_at, capture.kind, digest):
+        stored, following = evidence.stored_and_next(session, feed_id, capture.captured_at, capture.kind, digest)
+        if stored:
             report.skipped_known = 1
             return report
         capture_id = evidence.insert_capture(session, {
@@ -205,7 +195,6 @@ class Pipeline(DirectoryMixin, PagesMixin):
             report.warnings.append(f"{capture.feed_url} at {iso(capture.captured_at)}: {problem}")
             return report
         dirty: set[int] = set()
-        following = evidence.next_capture(session, feed_id, capture.captured_at)
         if following is not None:
             # An earlier capture arrived late: it may disprove the dates of the items first seen
             # after it — only up to the next capture, which stays the last one before the rest.
@@ -316,15 +305,18 @@ class Pipeline(DirectoryMixin, PagesMixin):
         items.add_sighting(session, item_id, feed_id, when)
         items.add_raw(session, item_id, raw_hash(entry))
         items.add_keys(session, publisher_id, item_id, keys)
-        self._add_credits(session, item_id, document)
+        self._add_credits(session, item_id, document, given=[])
         return item_id
 
-    def _add_credits(self, session: Session, item_id: int, document: Document) -> None:
-        given: list[Attribution] = items.credits_of(session, [item_id]).get(item_id, [])
+    def _add_credits(self, session: Session, item_id: int, document: Document, given: list[Attribution] | None = None) -> None:
+        """Store the document's credits the item does not give yet (`given`: those it gives, when known)."""
+        if given is None:
+            given = items.credits_of(session, [item_id]).get(item_id, [])
+        fresh: list[Attribution] = []
         for credit in document.attributions:
-            if credit not in given:
-                given.append(credit)
-                items.add_credit(session, item_id, credit)
+            if credit not in given and credit not in fresh:
+                fresh.append(credit)
+        items.add_credits(session, item_id, fresh)
 
     def fingerprints(self, session: Session, publisher_id: int, document: Document, title: str) -> Fingerprints:
         """Story text, story and lead fingerprints, and full-text shingles of a document,

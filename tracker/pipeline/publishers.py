@@ -43,6 +43,8 @@ class DirectoryMixin:
         check(self, session)
         self._directory_locked = False
         self._catch_up(session)
+        # SQLite's writer holds the whole database: nobody else changes the directory until it commits.
+        self._directory_held = locks.single_writer(self.sessions)
 
     def _catch_up(self: Pipeline, session: Session) -> None:
         seen = generation(session)
@@ -52,7 +54,8 @@ class DirectoryMixin:
 
     def _current(self: Pipeline, session: Session) -> Directory:
         """The directory with whatever other processes committed meanwhile."""
-        self._catch_up(session)
+        if not getattr(self, "_directory_held", False):
+            self._catch_up(session)
         return self.directory
 
     def _changing_directory(self: Pipeline, session: Session) -> None:

@@ -39,9 +39,17 @@ def count_capture(session: Session, capture_id: int, new_items: int, updates: in
 _NEXT = select(func.min(_c.captured_at)).where(_c.feed_id == bindparam("f"), _c.captured_at > bindparam("w"), _c.error.is_(None))
 
 
-def next_capture(session: Session, feed_id: int, when: datetime) -> datetime | None:
-    """The feed's first successful capture after `when`, if any (this one arrived late)."""
-    return session.connection().execute(_NEXT, {"f": feed_id, "w": when}).scalar_one()
+# Both questions a new capture asks first, in one round trip: is it stored, and the feed's
+# first successful capture after it, if any (it arrived late).
+_STORED_AND_NEXT = select(_HAS_CAPTURE.limit(1).scalar_subquery(), _NEXT.scalar_subquery())
+
+
+def stored_and_next(session: Session, feed_id: int, when: datetime, kind: str, digest: str) -> tuple[bool, datetime | None]:
+    """`has_capture` and `next_capture` of a capture at once."""
+    found, following = session.connection().execute(
+        _STORED_AND_NEXT, {"f": feed_id, "w": when, "k": kind, "d": [digest, ""]}
+    ).one()
+    return found is not None, following
 
 
 def first_seen_between(session: Session, feed_id: int, after: datetime, until: datetime) -> set[int]:
@@ -131,3 +139,11 @@ def count_paragraphs(session: Session, publisher_id: int, item_id: int, keys: Co
     holders.discard(item_id)
     return Fresh(frozenset(fresh_keys), frozenset(holders))
 
+
+
+_LATEST = select(func.max(_c.captured_at)).where(_c.feed_id == bindparam("f"))
+
+
+def latest_capture(session: Session, feed_id: int) -> datetime | None:
+    """The moment of the feed's latest stored capture (successful or not), if any."""
+    return session.connection().execute(_LATEST, {"f": feed_id}).scalar_one()

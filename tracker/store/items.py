@@ -29,12 +29,13 @@ def chunks(values: Collection[int] | Collection[str], size: int = _CHUNK) -> Ite
 
 _i, _f, _r, _k = schema.Item, schema.ItemFeed, schema.ItemRaw, schema.ItemKey
 # Built once: the hot statements of every capture, with their list parameters expanded.
+# An item with its sightings in one statement: a row per sighting (one, its feed NULL, if none).
 _ITEMS = select(
-    _i.id, _i.publisher_id, _i.url, _i.identity, _i.title, _i.claimed_at, _i.first_seen_at, _i.claimed_date_rejected
-).where(
+    _i.id, _i.publisher_id, _i.url, _i.identity, _i.title, _i.claimed_at, _i.first_seen_at, _i.claimed_date_rejected,
+    _f.feed_id, _f.first_seen_at.label("feed_first_seen_at"),
+).outerjoin(_f, _f.item_id == _i.id).where(
     _i.id.in_(bindparam("ids", expanding=True))
 )
-_SIGHTINGS = select(_f.item_id, _f.feed_id, _f.first_seen_at).where(_f.item_id.in_(bindparam("ids", expanding=True)))
 _RAWS = select(_r.item_id, _r.raw_hash).where(_r.item_id.in_(bindparam("ids", expanding=True)))
 _KEYS = select(_k.key_hash, _k.item_id).where(_k.publisher_id == bindparam("p"), _k.key_hash.in_(bindparam("keys", expanding=True)))
 
@@ -44,13 +45,15 @@ def load_items(session: Session, ids: Collection[int], raws: bool = True) -> dic
     found: dict[int, StoredItem] = {}
     for part in chunks(ids):
         for row in session.connection().execute(_ITEMS, {"ids": part}):
-            guid = row.identity.removeprefix("guid:") if row.identity.startswith("guid:") else None
-            found[row.id] = StoredItem(
-                row.id, row.publisher_id, row.url or row.identity, row.title, row.claimed_at, row.first_seen_at, guid,
-                claimed_rejected=row.claimed_date_rejected,
-            )
-        for item_id, feed_id, first in session.connection().execute(_SIGHTINGS, {"ids": part}):
-            found[item_id].feeds[feed_id] = first
+            item = found.get(row.id)
+            if item is None:
+                guid = row.identity.removeprefix("guid:") if row.identity.startswith("guid:") else None
+                item = found[row.id] = StoredItem(
+                    row.id, row.publisher_id, row.url or row.identity, row.title, row.claimed_at, row.first_seen_at, guid,
+                    claimed_rejected=row.claimed_date_rejected,
+                )
+            if row.feed_id is not None:
+                item.feeds[row.feed_id] = row.feed_first_seen_at
         for item_id, raw in session.connection().execute(_RAWS, {"ids": part}) if raws else ():
             found[item_id].raw_hashes.add(raw)
     return found
@@ -188,11 +191,16 @@ def credits_of(session: Session, ids: Collection[int]) -> dict[int, list[Attribu
 
 def add_credit(session: Session, item_id: int, credit: Attribution) -> None:
     """Store a credit an item gives."""
-    session.connection().execute(
-        insert(schema.ItemAttribution.__table__),
-        {"item_id": item_id, "kind": credit.kind, "name": credit.name, "url": credit.url,
-         "url_hash": lookup_hash(credit.url) if credit.url else None},
-    )
+    add_credits(session, item_id, [credit])
+
+
+def add_credits(session: Session, item_id: int, credits: Sequence[Attribution]) -> None:
+    """Store credits an item gives, in this order (one statement)."""
+    if credits:
+        session.connection().execute(insert(schema.ItemAttribution.__table__), [
+            {"item_id": item_id, "kind": c.kind, "name": c.name, "url": c.url, "url_hash": lookup_hash(c.url) if c.url else None}
+            for c in credits
+        ])
 
 
 def items_at(session: Session, urls: Iterable[str]) -> dict[str, int]:

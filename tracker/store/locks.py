@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 # The advisory lock's first key (int4): "tr" and a kind, apart from other applications' locks.
 # A capture takes them in this order (the directory only when it changes it), so that two
@@ -108,3 +108,10 @@ def busy(error: BaseException) -> bool:
 def _int4(value: int) -> int:
     value &= 0xFFFF_FFFF
     return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def single_writer(sessions: sessionmaker[Session]) -> bool:
+    """Whether one writer at a time holds the whole database (SQLite): several captures
+    in one transaction then take no lock another writer could be waiting on in turn."""
+    bind = sessions.kw.get("bind")
+    return bind is not None and bind.dialect.name == "sqlite"
