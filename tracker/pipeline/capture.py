@@ -2,16 +2,16 @@
 
 The polling daemon hands captures to `Pipeline.process`, one transaction per capture;
 `ingest` (WARC files, feed files) to `Pipeline.process_many`, several to a transaction on
-SQLite (`tracker.pipeline.batch`). An interrupted run loses nothing already committed,
+SQLite (`tracker.pipeline.batch`). This module holds the transaction and its retries; a
+capture's entries become items and versions in `tracker.pipeline.entries`. An interrupted run loses nothing already committed,
 and a capture already stored is recognised and skipped.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime
 
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,35 +21,25 @@ from tracker.config import Config, FeedConfig
 from tracker.pipeline.detect import Detector
 from tracker.provenance.publishers import Directory
 from tracker.errors import ParseError
-from tracker.detection.fingerprint import Fingerprinter, Fingerprints, pack_keys, shingles
+from tracker.detection.fingerprint import Fingerprinter
 from tracker.detection.identity import (
-    DUPLICATE_MARK,
     content_digest,
-    entry_keys,
-    key_hash,
-    lookup_hash,
-    raw_hash,
-    resolve,
-    text_hash,
 )
-from tracker.model import Attribution, Capture, Document, IngestReport, ParsedEntry, ParsedFeed, VersionPrints
-from tracker.detection.normalise import document_from_paragraphs, story_paragraphs, to_document, words_without_urls
+from tracker.model import Capture, IngestReport, ParsedFeed
 from tracker.timefmt import iso
 from tracker.reader.parse import parse_capture_body
 from tracker.pipeline.batch import BatchMixin, refusal
+from tracker.pipeline.entries import LEAD_TOKENS, EntriesMixin  # noqa: F401 (LEAD_TOKENS: named here too)
 from tracker.pipeline.publishers import DirectoryMixin
 from tracker.pipeline.pages import PagesMixin
-from tracker.store import evidence, items, locks, matching
+from tracker.store import evidence, locks
 from tracker.store import publishers as directory_store
 from tracker.store.publishers import Generation
 from tracker.pipeline.rebuild import prepare, settings_of
 from tracker.store.feeds import SubscriptionFacts, sync_subscriptions
-from tracker.store.state import version_columns
 
 log = logging.getLogger(__name__)
 
-# The lead: an aggregator's excerpt is the first paragraphs, so leads are indexed too.
-LEAD_TOKENS = 60
 # Items matched at once after a capture (see `_store`).
 MATCH_BATCH = 500
 # A capture that lost a race with another writer (PostgreSQL) runs again, this many times.
@@ -61,21 +51,8 @@ def body_digest(capture: Capture) -> str:
     return content_digest(capture.body, capture.payload_digest)
 
 
-def _warn_of_reused_guids(entries: list[ParsedEntry], report: IngestReport) -> None:
-    """One GUID on two different entries of a capture: the first is kept (a GUID is an
-    identity), and the user hears of the other."""
-    seen: dict[str, str] = {}
-    warned: set[str] = set()
-    for entry in entries:
-        if not entry.guid:
-            continue
-        digest = raw_hash(entry)
-        if seen.setdefault(entry.guid, digest) != digest and entry.guid not in warned:
-            warned.add(entry.guid)
-            report.warnings.append(f"GUID {entry.guid[:120]!r} is on two different entries of one capture; the first is kept")
 
-
-class Pipeline(DirectoryMixin, PagesMixin, BatchMixin):
+class Pipeline(EntriesMixin, DirectoryMixin, PagesMixin, BatchMixin):
     """Turns captures into stored provenance. Every fact it decides from is read from SQL
     when needed; it keeps only the directory of feeds and publishers (see `_writing`)."""
 
@@ -221,166 +198,3 @@ class Pipeline(DirectoryMixin, PagesMixin, BatchMixin):
         for capture in captures:
             total.add(self.process(capture))
         return total
-
-    # -- entries, items, versions ---------------------------------------------------
-    def _entries(
-        self, session: Session, feed_id: int, publisher_id: int, entries: Iterable[ParsedEntry], when: datetime,
-        report: IngestReport, dirty: set[int], feed_url: str,
-    ) -> set[int]:
-        """Store the entries of a capture; return the items whose matches must be recomputed."""
-        rematch: set[int] = set()
-        sightings: list[dict[str, object]] = []
-        entries = list(entries)
-        _warn_of_reused_guids(entries, report)
-        lookup = items.PublisherItems(session, publisher_id, {key for entry in entries for key in entry_keys(entry)})
-        new: list[tuple[int, int, str | None, bool]] = []  # not the documents: a capture may hold 20,000
-        for resolution in resolve(entries, feed_id, lookup):
-            entry = resolution.entry
-            if resolution.item_id is None:
-                document = self._document(entry, report)
-                if document is None:
-                    continue
-                item_id = self._new_item(session, publisher_id, feed_id, entry, resolution.keys, document, when)
-                report.new_items += 1
-                rematch |= self._new_version(session, publisher_id, item_id, (), entry, document, when)
-                new.append((item_id, publisher_id, entry.link or None, self._wants_page(feed_url, document.text)))
-                continue
-            item = lookup.items[resolution.item_id]
-            missing = lookup.missing_keys(item.item_id, resolution.keys)
-            if missing:
-                items.add_keys(session, publisher_id, item.item_id, missing)
-            previous = item.feeds.get(feed_id)
-            if previous is None:
-                items.add_sighting(session, item.item_id, feed_id, when)
-            else:
-                sightings.append({"i": item.item_id, "f": feed_id, "w": when})
-            if previous is None or when < previous:
-                item.feeds[feed_id] = when
-                if when < item.first_seen_at or previous is not None:
-                    items.set_first_seen(session, item.item_id, feed_id, min(when, item.first_seen_at))
-                if when < item.first_seen_at:
-                    item.first_seen_at = when
-                    dirty.add(item.item_id)
-            digest = raw_hash(entry)
-            if digest in item.raw_hashes:
-                continue
-            item.raw_hashes.add(digest)
-            items.add_raw(session, item.item_id, digest)
-            document = self._document(entry, report)
-            if document is None or items.has_text(session, item.item_id, text_hash(entry.title, document.paragraphs)):
-                continue
-            report.updates += 1
-            self._add_credits(session, item.item_id, document)
-            versions = matching.versions_of(session, [item.item_id])[item.item_id]
-            rematch |= self._new_version(session, publisher_id, item.item_id, versions, entry, document, when)
-        items.touch_sightings(session, sightings)
-        if new:
-            rematch |= self._pages_for_new_items(session, feed_url, new, report)
-        return rematch
-
-    @staticmethod
-    def _document(entry: ParsedEntry, report: IngestReport) -> Document | None:
-        """An entry's text, or None (and a warning) when its body cannot be read: one bad
-        entry never costs the rest of its feed."""
-        try:
-            return to_document(entry)
-        except Exception as error:  # whatever a hostile body makes an HTML reader raise
-            report.warnings.append(f"entry {(entry.guid or entry.link or entry.title)[:120]!r} skipped: {type(error).__name__}: {error}")
-            return None
-
-    def _new_item(
-        self, session: Session, publisher_id: int, feed_id: int, entry: ParsedEntry, keys: tuple[str, ...],
-        document: Document, when: datetime,
-    ) -> int:
-        identity = keys[0]
-        if items.has_identity(session, publisher_id, identity):
-            # Another entry under the same link (a shared news page): its own text tells it apart.
-            identity = f"{identity}{DUPLICATE_MARK}{raw_hash(entry)}"
-        url = entry.link or None
-        item_id = items.insert_item(session, {
-            "publisher_id": publisher_id, "identity": identity, "identity_hash": key_hash(identity), "url": url,
-            "url_hash": lookup_hash(url) if url else None, "title": entry.title, "author": entry.author,
-            "claimed_at": entry.claimed_at, "claimed_date_rejected": entry.claimed_rejected, "first_seen_at": when,
-        })
-        items.add_sighting(session, item_id, feed_id, when)
-        items.add_raw(session, item_id, raw_hash(entry))
-        items.add_keys(session, publisher_id, item_id, keys)
-        self._add_credits(session, item_id, document, given=[])
-        return item_id
-
-    def _add_credits(self, session: Session, item_id: int, document: Document, given: list[Attribution] | None = None) -> None:
-        """Store the document's credits the item does not give yet (`given`: those it gives, when known)."""
-        if given is None:
-            given = items.credits_of(session, [item_id]).get(item_id, [])
-        fresh: list[Attribution] = []
-        for credit in document.attributions:
-            if credit not in given and credit not in fresh:
-                fresh.append(credit)
-        items.add_credits(session, item_id, fresh)
-
-    def fingerprints(self, session: Session, publisher_id: int, document: Document, title: str) -> Fingerprints:
-        """Story text, story and lead fingerprints, and full-text shingles of a document,
-        given what is known now of the publisher's boilerplate."""
-        boilerplate = evidence.boilerplate_among(session, publisher_id, document.keys, self.detection.boilerplate_min_items)
-        indices = story_paragraphs(document, title, boilerplate, self.directory.names_of(publisher_id))
-        words = document.words(indices)
-        return Fingerprints(
-            story_text="\n".join(document.paragraphs[i] for i in indices),
-            story=self.fingerprinter.fingerprint(words),
-            lead=self.fingerprinter.fingerprint(words[:LEAD_TOKENS]),
-            full=shingles(words_without_urls(document), self.detection.shingle_size),
-        )
-
-    def _new_version(
-        self, session: Session, publisher_id: int, item_id: int, versions: Sequence[VersionPrints],
-        entry: ParsedEntry, document: Document, when: datetime,
-    ) -> set[int]:
-        """Store a new text of an item; return the items whose matches must be recomputed."""
-        served = entry.content_chars if entry.content_chars is not None else len(entry.content)
-        return self._store_version(session, publisher_id, item_id, versions, entry.title, raw_hash(entry), document, when,
-                                   body_chars=served)
-
-    def _store_version(
-        self, session: Session, publisher_id: int, item_id: int, versions: Sequence[VersionPrints], title: str, raw: str,
-        document: Document, when: datetime, from_page: bool = False, body_chars: int | None = None,
-    ) -> set[int]:
-        """Store a text of an item (from its feed, or its page's article); return the items
-        whose matches must be recomputed."""
-        held = {k for v in versions for k in v.paragraph_keys}
-        fresh = evidence.count_paragraphs(
-            session, publisher_id, item_id, set(document.keys) - held, self.detection.boilerplate_min_items
-        )
-        prints = self.fingerprints(session, publisher_id, document, title)
-        items.insert_version(
-            session,
-            {
-                "item_id": item_id, "version": len(versions) + 1, "content_hash": text_hash(title, document.paragraphs),
-                "seen_at": when, "raw_hash": raw, "title": title, "text": document.text,
-                "body_chars": body_chars, "text_truncated": document.truncated,
-                **version_columns(prints), "paragraph_keys": pack_keys(document.keys), "from_page": from_page,
-            },
-        )
-        matching.add_buckets(session, item_id, self.detector.buckets(
-            [VersionPrints(0, item_id, 0, prints.story.shingles, prints.full, prints.story.signature, prints.lead.signature, ())]
-        ), new=not versions)
-        rematch = {item_id}
-        if fresh.keys:
-            for other in sorted(fresh.holders - {item_id}):
-                self._reclean(session, publisher_id, other)
-                rematch.add(other)
-        return rematch
-
-    def _reclean(self, session: Session, publisher_id: int, item_id: int) -> None:
-        """Fingerprint an item's versions again after its publisher's boilerplate grew."""
-        old = self.detector.buckets(matching.versions_of(session, [item_id])[item_id])
-        # Whoever is matching a text against the old fingerprints commits first, or waits.
-        locks.lock(session, locks.BUCKET, old)
-        matching.remove_buckets(session, item_id, old)
-        signatures = []
-        for version_id, text, title in items.texts_of_item(session, item_id):
-            prints = self.fingerprints(session, publisher_id, document_from_paragraphs(text.split("\n") if text else []), title)
-            items.update_version(session, version_id, version_columns(prints))
-            signatures.append(VersionPrints(
-                version_id, item_id, 0, prints.story.shingles, prints.full, prints.story.signature, prints.lead.signature, ()
-            ))
-        matching.add_buckets(session, item_id, self.detector.buckets(signatures))
