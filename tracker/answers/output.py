@@ -3,10 +3,11 @@
 Every query command hands this module a list of plain dicts (keys in a stable order,
 shaped like the view rows) and a few column specs for the table. JSON lines and CSV
 carry every key; the table shows the columns a person reads first. Times are UTC with a
-`Z` everywhere: ISO 8601 in JSON lines and CSV (`timefmt.iso`), "2025-01-07 08:00:00Z" in a
-table (`timefmt.when`, as in every text for people); in a table and in CSV, feed data (titles, names, URLs) has its
-control characters escaped so that a hostile feed cannot move the cursor or clear the
-screen, and CSV cells are made inert for spreadsheets (`spreadsheet_cell`).
+`Z` everywhere: ISO 8601 in JSON lines and CSV (`timefmt.iso`), "2025-01-07 08:00:00Z" in
+a table (`timefmt.when`, as in every text for people). In a table and in CSV, feed data
+(titles, names, URLs) has its control characters escaped so that a hostile feed cannot
+move the cursor or clear the screen, and CSV cells are made inert for spreadsheets
+(`spreadsheet_cell`).
 """
 
 from __future__ import annotations
