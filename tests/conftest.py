@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
+from tests import templates
 from tracker.config import parse_config
 from tracker.pipeline.capture import Pipeline
 from tracker.store.database import open_database
@@ -129,6 +130,7 @@ def pg_databases(pg_server: str, _pg_dropper: _Dropper) -> Iterator[Callable[[],
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         names.append(name)
+        templates.fresh(name)
         return sa.engine.make_url(pg_server).set(database=name).render_as_string(hide_password=False)
 
     yield make
@@ -161,6 +163,14 @@ def any_db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _database_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """New databases migrated in this process are copies of one migrated once (tests/templates.py)."""
+    templates.start(tmp_path_factory.mktemp("templates"), PG_ADMIN_URL)
+    yield
+    templates.stop()
 
 
 @pytest.fixture(autouse=True, scope="session")

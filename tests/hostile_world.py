@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests import templates
 from tests.builders import T0, article, capture, hours, rss
 from tests.test_pipeline import KHAAMA, RU24, khaama_item, mirror_item
 from tracker.config import Config, parse_config
@@ -39,6 +40,14 @@ def build_hostile_world(url: str, **sections: Any) -> Config:
         ], full_content=False)),
     ]
     config = parse_config({"database": {"url": url}, "feeds": FEEDS, **sections})
-    report = Pipeline(open_database(url), config).ingest(captures)
-    assert report.errors == 0 and report.republications == 2, report
+
+    def ingest(into: str) -> None:
+        settings = parse_config({"database": {"url": into}, "feeds": FEEDS, **sections})
+        report = Pipeline(open_database(into), settings).ingest(captures)
+        assert report.errors == 0 and report.republications == 2, report
+
+    if sections:  # alerts and the like act while ingesting: not the world of a copy
+        ingest(url)
+    else:
+        templates.built(url, "hostile_world", ingest)
     return config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests import templates
 from tests.builders import T0, Item, article, capture, hours, rss
 from tests.conftest import make_pipeline
 from tests.test_pipeline import (
@@ -61,7 +62,11 @@ def captures(stories: int = 4) -> list[Capture]:
 
 
 def build(url: str, stories: int = 4) -> None:
-    """Ingest the network into the database at `url`."""
+    """Ingest the network into the new database at `url` (a copy of the first one built: tests/templates.py)."""
+    templates.built(url, ("story_network", stories), lambda into: _ingest(into, stories))
+
+
+def _ingest(url: str, stories: int) -> None:
     report = make_pipeline(url, FEEDS).ingest(captures(stories))
     assert report.errors == 0
 

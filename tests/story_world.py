@@ -9,6 +9,7 @@ title tries to run a script wherever it is shown unescaped.
 
 from __future__ import annotations
 
+from tests import templates
 from tests.builders import T0, Item, article, capture, hours, rss
 from tests.conftest import make_pipeline
 from tests.test_pipeline import FEEDS, KHAAMA, MIRROR_URL, ORIGINAL_URL, RU24, khaama_item, network
@@ -38,6 +39,10 @@ def world_captures() -> list[Capture]:
 
 
 def build_world(url: str) -> None:
-    """Ingest the world into the database at `url`."""
+    """Ingest the world into the new database at `url` (a copy of the first one built: tests/templates.py)."""
+    templates.built(url, "story_world", _ingest)
+
+
+def _ingest(url: str) -> None:
     report = make_pipeline(url, FEEDS).ingest(world_captures())
     assert report.errors == 0 and report.republications == 4

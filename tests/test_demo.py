@@ -7,10 +7,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tests.conftest import make_pipeline
-from tests.test_sample import SAMPLE
+from tests.test_sample import ingest_sample
 from tracker.demo.live import copy_lines, run_demo
-from tracker.ingest.archives import ingest_paths
 from tracker.store import views
 from tracker.store.database import open_database
 
@@ -54,7 +52,7 @@ def test_demo_shows_the_khaama_press_to_ru24_chain_within_its_run(tmp_path: Path
 def test_demo_lines_say_which_page_a_match_was_made_on_and_when_a_date_was_disproved(tmp_path: Path) -> None:
     # The demo's printing, on the sample (the same network, archived): read from the evidence.
     url = f"sqlite:///{tmp_path / 'sample.sqlite3'}"
-    ingest_paths(make_pipeline(url), [SAMPLE], workers=0)
+    ingest_sample(url)
     sessions = open_database(url)
     with sessions() as session:
         scrape = views.item_by_url(session, "https://newshub24.example/news/kandahar-pomegranate-growers-open-first-shared-cold-store/")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import shutil
 import subprocess
@@ -22,20 +23,31 @@ def _run(*args: str | Path, cwd: Path, timeout: float = 300) -> subprocess.Compl
     return done
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel `pip wheel .` builds, from a clean copy of the sources (no stale build folder)."""
-    work = tmp_path_factory.mktemp("wheel")
-    source = work / "source"
-    shutil.copytree(REPO / "tracker", source / "tracker", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(REPO / name, source / name)
-    # Offline when this interpreter can build wheels itself; otherwise pip fetches the build
-    # backend into an isolated environment, as it would for any user.
-    can_build = all(importlib.util.find_spec(m) is not None for m in ("setuptools", "wheel"))
-    isolation = ["--no-build-isolation"] if can_build else []
-    _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation, "-w", work / "dist", source, cwd=work)
-    return next((work / "dist").glob("tracker-*.whl"))
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The wheel `pip wheel .` builds, from a clean copy of the sources (no stale build folder).
+
+    Built once per run: with xdist, the first worker to ask builds it in the run's shared
+    folder and the others wait for it (a build costs as much as the rest of this file).
+    """
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    with open(shared / "wheel.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        work = shared / "wheel"
+        built = sorted((work / "dist").glob("tracker-*.whl"))
+        if built:
+            return built[0]
+        shutil.rmtree(work, ignore_errors=True)  # a build that failed halfway
+        source = work / "source"
+        shutil.copytree(REPO / "tracker", source / "tracker", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy(REPO / name, source / name)
+        # Offline when this interpreter can build wheels itself; otherwise pip fetches the build
+        # backend into an isolated environment, as it would for any user.
+        can_build = all(importlib.util.find_spec(m) is not None for m in ("setuptools", "wheel"))
+        isolation = ["--no-build-isolation"] if can_build else []
+        _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation, "-w", work / "dist", source, cwd=work)
+        return next((work / "dist").glob("tracker-*.whl"))
 
 
 def test_the_wheel_ships_the_migrations(wheel: Path) -> None:

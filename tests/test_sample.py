@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests import templates
 from tests.builders import T0, article, capture, hours, rss
 from tests.conftest import make_pipeline
 from tests.test_store import _rows
@@ -25,6 +26,11 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 DOCS = "\n".join([README, *(page.read_text(encoding="utf-8") for page in sorted((REPO / "docs").glob("*.md")))])
 DATABASE_DOC = (REPO / "docs" / "database.md").read_text(encoding="utf-8")
 SAMPLE = REPO / "samples" / "demo-network.warc.gz"
+
+
+def ingest_sample(url: str) -> None:
+    """The shipped sample ingested into the new database at `url` (a copy of the first ingest: tests/templates.py)."""
+    templates.built(url, "sample", lambda into: ingest_paths(make_pipeline(into), [SAMPLE], workers=0))
 
 
 def _section(title: str) -> str:
@@ -80,7 +86,7 @@ def test_the_quick_start_runs_as_written(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_readme_queries_answer_on_the_sample(any_db_url: str) -> None:
-    ingest_paths(make_pipeline(any_db_url), [SAMPLE], workers=0)
+    ingest_sample(any_db_url)
     queries = _blocks(DATABASE_DOC, "sql")
     assert len(queries) == 4
     for query in queries:

@@ -10,6 +10,9 @@ are found and then verified exactly (`bench/lsh_params.py` measures the alternat
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping
+
 import numpy as np
 import xxhash
 
@@ -36,3 +39,21 @@ def buckets_of(signatures: list[bytes], bands: int, rows: int) -> set[int]:
     for signature in signatures:
         found.update(band_keys(signature, bands, rows))
     return found
+
+
+# Hub buckets (templated text, a story copied thousands of times) are read up to this many
+# members, the earliest stored; and an item's candidates are at most `MAX_CANDIDATES`, those
+# sharing the most buckets with it. In the dev world no bucket holds more than 6 items and
+# none in summary-dev more than 14; a verified match ranks at worst 5th (dev) and 15th
+# (summary-dev) among its item's candidates by shared buckets: both caps leave either
+# world as it was, and bound a lookup's cost whatever the corpus (docs/how-it-decides.md).
+HUB_CAP = 32
+MAX_CANDIDATES = 32
+
+
+def strongest(buckets: Iterable[int], members: Mapping[int, Collection[int]], own: int, limit: int = MAX_CANDIDATES) -> set[int]:
+    """The `limit` items sharing most of these buckets with item `own` (earliest stored among equals)."""
+    shared = Counter(m for b in buckets for m in members.get(b, ()) if m != own)
+    if len(shared) <= limit:
+        return set(shared)
+    return {m for m, _ in sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]}

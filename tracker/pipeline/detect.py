@@ -18,10 +18,11 @@ from tracker.provenance.publishers import Directory
 from tracker.provenance.facts import item_facts
 from tracker.detection.fingerprint import overlap, similarity
 from tracker.detection.identity import lookup_hash
-from tracker.detection.lsh import buckets_of
+from tracker.detection.lsh import HUB_CAP, buckets_of, strongest
+from tracker.detection.template import differences, is_templated
 from tracker.model import IngestReport, Similarity, Sizes, VersionPrints, utcnow
 from tracker.provenance.decide import Edge, decide
-from tracker.store import evidence, items, locks, matching
+from tracker.store import evidence, hubs, items, locks, matching, texts
 
 # A group is locked, then read again: it may have grown meanwhile. Past this many rounds
 # the group is decided as it stands (its newcomers' own captures decide it again).
@@ -66,7 +67,7 @@ class Detector:
         urls = {stored[i].url for i in ids} | {u for found in credit_urls.values() for u in found}
         locks.lock(session, locks.URL, {int(lookup_hash(u), 16) for u in urls})
         old = matching.neighbours(session, ids)
-        members = matching.bucket_members(session, {b for found in buckets.values() for b in found})
+        members = hubs.bucket_members(session, {b for found in buckets.values() for b in found}, HUB_CAP)
         crediting = items.items_crediting(session, [stored[i].url for i in ids])
         targets = items.items_at(session, [u for found in credit_urls.values() for u in found])
         # "Read the full story at X: <url>" names its source exactly: linked whatever the text.
@@ -74,7 +75,7 @@ class Detector:
             i: (crediting.get(stored[i].url, set()) | {targets[u] for u in credit_urls[i] if u in targets}) - {i} for i in ids
         }
         candidates = {
-            i: (old[i] | credited[i] | {m for b in buckets[i] for m in members.get(b, ())}) - {i} for i in ids
+            i: (old[i] | credited[i] | strongest(buckets[i], members, i)) - {i} for i in ids
         }
         everyone = set().union(*candidates.values()) if candidates else set()
         publishers = matching.publishers_of(session, everyone | ids)
@@ -88,6 +89,7 @@ class Detector:
                 edge = self._edge(item_id, versions[item_id], other_id, theirs[other_id], other_id in credited[item_id])
                 if edge is not None:
                     edges[(edge.a, edge.b)] = edge
+        edges = _without_templated(session, edges, theirs, credited)
         matching.replace_edges(session, ids, edges.values(), utcnow())
         touched = set(ids)
         for item_id in ids:
@@ -167,3 +169,27 @@ class Detector:
                 report.republications += 1
                 report.new_copies.append(decision.item_id)
             matching.write_decision(session, decision, before is not None, now)
+
+
+def _without_templated(
+    session: Session, edges: dict[tuple[int, int], Edge], prints: dict[int, list[VersionPrints]], credited: dict[int, set[int]],
+) -> dict[tuple[int, int], Edge]:
+    """The matches less those of two texts written from one template (`tracker.detection.template`).
+
+    The closest versions of the two items are compared, as `_edge` chose them; a pair one
+    credits the other, or of identical shingles, is a copy whatever its words.
+    """
+    closest: dict[tuple[int, int], tuple[VersionPrints, VersionPrints]] = {}
+    for (a, b), edge in edges.items():
+        if edge.similarity.jaccard < 1.0 and b not in credited.get(a, ()) and a not in credited.get(b, ()):
+            pairs = [(x, y) for x in prints[a] for y in prints[b]]
+            closest[(a, b)] = max(pairs, key=lambda p: similarity(p[0].story, p[1].story).jaccard)
+    if not closest:
+        return edges
+    stored = texts.story_texts(session, {v.version_id for pair in closest.values() for v in pair})
+    templated = set()
+    for key, (x, y) in closest.items():
+        (title_x, text_x), (title_y, text_y) = stored.get(x.version_id, ("", "")), stored.get(y.version_id, ("", ""))
+        if is_templated(differences(text_x, text_y, title_x, title_y)):
+            templated.add(key)
+    return {key: edge for key, edge in edges.items() if key not in templated}

@@ -1,0 +1,27 @@
+"""Hub buckets: a candidate lookup reads at most the first members of a crowded bucket."""
+
+from __future__ import annotations
+
+from tracker.detection.lsh import strongest
+from tracker.store import hubs, matching
+from tracker.store.database import open_database
+
+
+def test_a_crowded_bucket_is_read_up_to_its_earliest_members(any_db_url: str) -> None:
+    sessions = open_database(any_db_url)
+    with sessions.begin() as session:
+        for item_id in range(1, 41):
+            matching.add_buckets(session, item_id, [7] + ([-9] if item_id % 10 == 0 else []), new=True)
+    with sessions() as session:
+        members = hubs.bucket_members(session, [7, -9, 12345], cap=8)
+        everything = matching.bucket_members(session, [7, -9])
+    assert members == {7: set(range(1, 9)), -9: {10, 20, 30, 40}}
+    assert everything[7] == set(range(1, 41))
+
+
+def test_candidates_are_those_sharing_most_buckets_earliest_first() -> None:
+    members = {1: {5, 6, 7, 8}, 2: {6, 7}, 3: {7}}
+    assert strongest([1, 2, 3], members, own=5, limit=2) == {6, 7}
+    assert strongest([1, 2], members, own=5, limit=2) == {6, 7}
+    assert strongest([1], members, own=5, limit=2) == {6, 7}
+    assert strongest([1, 2, 3], members, own=5) == {6, 7, 8}

@@ -1,0 +1,103 @@
+"""Templated text: items of one template that differ in what makes each distinct are not copies."""
+
+from __future__ import annotations
+
+from tests.builders import T0, Item, article, capture, hours, rss
+from tests.conftest import make_pipeline
+from tracker.detection.template import MAX_WORDS, differences, is_templated
+
+ARTICLE = (
+    "The price of firewood and coal in Kabul has risen by nearly a third since early December, traders say, "
+    "as imports from neighbouring countries slow at the border crossings and lorries wait for days in the cold.\n"
+    "A sack of coal that sold for twelve hundred afghanis a month ago now costs more than sixteen hundred, "
+    "according to sellers in the Pul-e-Khishti market, and many families say they can heat only one room.\n"
+    "Officials at the ministry of commerce said new shipments were expected within two weeks and asked "
+    "traders not to hoard supplies, warning that shops found doing so could lose their licences."
+)
+
+
+def weather(town: str, high: int = 12) -> str:
+    return (
+        f"The weather service expects a mostly dry day in {town} with sunny spells in the afternoon and a light "
+        f"breeze from the west, a high of {high} degrees and a low of about five degrees tonight, and a small "
+        "chance of showers later in the week."
+    )
+
+
+def release(version: str, name: str, ordinal: str) -> str:
+    return (
+        f"NixOS {version} “{name}” has been released, the {ordinal} stable release branch. See the release notes "
+        f"for details. You can get NixOS {version} ISOs and VirtualBox appliances from the download page. For "
+        f"information on how to upgrade from older release branches to {version}, check out the manual section."
+    )
+
+
+def templated(a: str, b: str, title_a: str = "", title_b: str = "") -> bool:
+    return is_templated(differences(a, b, title_a, title_b))
+
+
+def test_bulletins_for_two_towns_are_templated_not_copies() -> None:
+    assert templated(weather("Ashford"), weather("Kingsbury"), "Weather for Ashford", "Weather for Kingsbury")
+    assert templated(weather("Ashford", 12), weather("Ashford", 14))
+
+
+def test_release_notes_of_two_versions_are_templated() -> None:
+    assert templated(release("18.09", "Jellyfish", "tenth"), release("18.03", "Impala", "ninth"),
+                     "NixOS 18.09 released", "NixOS 18.03 released")
+
+
+def test_earnings_lines_of_two_companies_are_templated() -> None:
+    line = "{firm} said its third quarter results were as follows. Shr {a} cts vs {b} cts. Net {c} mln vs {d} mln."
+    assert templated(line.format(firm="Alder Foods", a=10, b=7, c=1.2, d=0.9),
+                     line.format(firm="Orion Mining", a=31, b=44, c=8.1, d=7.5))
+
+
+def test_a_mirror_with_chrome_and_credit_is_a_copy() -> None:
+    mirrored = "ru24.pro\nNews\n" + ARTICLE + "\nSource: Khaama Press"
+    assert not templated(ARTICLE, mirrored, "Coal prices rise in Kabul", "Coal prices rise in Kabul")
+
+
+def test_an_excerpt_with_a_link_to_the_full_story_is_a_copy() -> None:
+    excerpt = ARTICLE.split("\n")[0] + "\nRead the full story at Khaama Press"
+    assert not templated(excerpt, ARTICLE, "Coal prices rise in Kabul", "Coal prices rise in Kabul")
+
+
+def test_a_rewrite_with_synonyms_and_a_new_title_is_a_copy() -> None:
+    rewrite = (ARTICLE.replace("risen", "climbed").replace("traders say", "merchants report")
+               .replace("slow", "dwindle").replace("expected", "due").replace("hoard", "stockpile"))
+    assert not templated(ARTICLE, rewrite, "Coal prices rise in Kabul", "Kabul coal prices climb")
+
+
+def test_a_long_copy_with_one_figure_updated_is_still_a_copy() -> None:
+    story = "\n".join(article(7, paragraphs=5, words=60)) + " The toll rose to 12 on Monday."
+    assert not templated(story, story.replace("to 12", "to 14"), "Floods in the valley", "Floods in the valley")
+    # The same change in a bulletin-sized text is what a template does.
+    short = "Floods cut the valley road. The toll rose to 12 on Monday."
+    assert templated(short, short.replace("to 12", "to 14"))
+
+
+def test_texts_too_long_to_align_are_left_to_verification() -> None:
+    long_a = " ".join(f"word{n}" for n in range(MAX_WORDS + 1))
+    assert differences(long_a, long_a.replace("word1 ", "word2 ")) is None
+    assert not is_templated(None)
+
+
+# -- in the pipeline ----------------------------------------------------------------------------
+FEEDS = [{"url": f"https://w{n}.example/feed", "publisher": f"Weather {n}"} for n in range(3)]
+TOWNS = ["Ashford", "Bramwick", "Carlbury", "Dunmouth", "Elmstead", "Fairley", "Glenport", "Hartdale"]
+
+
+def bulletins(publisher: int, towns: list[str]) -> bytes:
+    site = f"https://w{publisher}.example"
+    items = [Item(f"Weather for {t}", f"{site}/{t.lower()}", [weather(t)], T0 + hours(n)) for n, t in enumerate(towns)]
+    return rss(f"Weather {publisher}", site + "/", items)
+
+
+def test_bulletins_of_one_template_from_several_publishers_are_not_copies_but_a_mirror_is(any_db_url: str) -> None:
+    pipeline = make_pipeline(any_db_url, FEEDS)
+    first = pipeline.ingest([capture(FEEDS[0]["url"], T0 + hours(9), bulletins(0, TOWNS[:4]))])
+    second = pipeline.ingest([capture(FEEDS[1]["url"], T0 + hours(10), bulletins(1, TOWNS[4:]))])
+    assert (first.new_items, second.new_items, first.republications + second.republications) == (4, 4, 0)
+    # A third publisher copies one bulletin word for word: that is a copy, template or not.
+    mirror = pipeline.ingest([capture(FEEDS[2]["url"], T0 + hours(11), bulletins(2, TOWNS[:1]))])
+    assert (mirror.new_items, mirror.republications) == (1, 1)

@@ -1,0 +1,125 @@
+"""Detection stage: two texts written from one template are not copies of each other.
+
+Weather bulletins, earnings lines, match results and stock closes are written from
+templates: two items share most of their words and differ only in what makes each one
+distinct — the town, the company, the figures, the score. Their shingles overlap enough
+to pass verification, yet neither is a copy. A copy, an excerpt or a rewrite differs
+from its source otherwise: lines added or cut around the text (chrome, credits, a
+"Read the full story" link, a dropped paragraph) and, in a rewrite, common words swapped
+for synonyms — it does not put another name or another number in the same place.
+
+So the two texts are aligned word by word, and each substitution between them is judged:
+a *slot* is a short substitution (a few words on each side) where both sides hold a
+distinctive word — a number, a capitalised word inside a sentence, or a word of the
+item's own title that the other title lacks. Two texts are templated, not copies, when
+they differ in at least `MIN_SLOTS` slots and slots are most of their short
+substitutions (`docs/how-it-decides.md` gives the measurement behind the constants).
+"""
+
+from __future__ import annotations
+
+import difflib
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import regex
+
+# Words with their inner dots, commas and apostrophes: "18.09", "1,200", "o'clock" are one word.
+_WORD = regex.compile(r"[\p{L}\p{N}\p{M}_]+(?:[.,'’][\p{L}\p{N}\p{M}_]+)*")
+_SENTENCE_END = frozenset(".!?:;…—–-|\n")
+_OPENERS = frozenset("\"'“‘«([¿¡*•")
+_DIGIT = regex.compile(r"\d")
+# A slot is one template field filled in: a town, a company, a figure — a few words at most.
+MAX_SLOT_WORDS = 4
+# Differing in one slot is enough when the substitutions are all slots (a weather
+# bulletin differs in its town alone); see `is_templated`.
+MIN_SLOTS = 1
+# A template fills a field every few words; a long copy with one figure changed (a
+# correction, an update) is still a copy: at least one slot per this many words.
+WORDS_PER_SLOT = 100
+# Texts this long are aligned no further: the alignment is quadratic in the worst case
+# and a template fills short texts (the longest measured template is under 200 words).
+MAX_WORDS = 1500
+
+
+@dataclass(frozen=True)
+class Differences:
+    """How two texts differ once aligned: slots filled differently, and other edits."""
+
+    slots: int
+    substitutions: int
+    other_edits: int
+    words: int
+
+
+def _starts_sentence(text: str, at: int) -> bool:
+    """Whether the word at `at` opens a sentence (its capital says nothing then)."""
+    j = at - 1
+    while j >= 0 and text[j] != "\n" and (text[j].isspace() or text[j] in _OPENERS):
+        j -= 1
+    return j < 0 or text[j] in _SENTENCE_END
+
+
+@lru_cache(maxsize=4096)
+def _words(text: str) -> tuple[tuple[str, ...], tuple[bool, ...]]:
+    """A text's words, case-folded, and which are distinctive by themselves (a number, a name).
+
+    Cached: detection compares one text with each of its candidates in turn.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    words: list[str] = []
+    marks: list[bool] = []
+    for match in _WORD.finditer(text):
+        word = match.group()
+        words.append(word.casefold())
+        marks.append(bool(_DIGIT.search(word)) or (word[0].isupper() and not _starts_sentence(text, match.start())))
+    return tuple(words), tuple(marks)
+
+
+def _title_words(title: str) -> frozenset[str]:
+    return frozenset(m.group().casefold() for m in _WORD.finditer(unicodedata.normalize("NFKC", title)))
+
+
+def _slot_side(words: tuple[str, ...], marks: tuple[bool, ...], title_only: frozenset[str]) -> tuple[bool, bool]:
+    """Whether one side of a substitution holds a distinctive word, and whether it is mostly title words."""
+    titled = sum(w in title_only for w in words)
+    return titled > 0 or any(marks), 2 * titled >= len(words)
+
+
+def differences(text_a: str, text_b: str, title_a: str = "", title_b: str = "") -> Differences | None:
+    """The aligned differences of two texts, or None when either is too long to align."""
+    (a, marks_a), (b, marks_b) = _words(text_a), _words(text_b)
+    if len(a) > MAX_WORDS or len(b) > MAX_WORDS:
+        return None
+    titles_a, titles_b = _title_words(title_a), _title_words(title_b)
+    only_a, only_b = titles_a - titles_b, titles_b - titles_a
+    slots = substitutions = other = 0
+    for op, a0, a1, b0, b1 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        if op != "replace":
+            other += 1
+            continue
+        named_a, titled_a = _slot_side(a[a0:a1], marks_a[a0:a1], only_a)
+        named_b, titled_b = _slot_side(b[b0:b1], marks_b[b0:b1], only_b)
+        if titled_a and titled_b:
+            substitutions += 1  # a run of each item's own title words: what makes each one distinct
+            slots += 1
+        elif a1 - a0 <= MAX_SLOT_WORDS and b1 - b0 <= MAX_SLOT_WORDS:
+            substitutions += 1
+            slots += named_a and named_b
+        else:
+            other += 1
+    return Differences(slots, substitutions, other, max(len(a), len(b)))
+
+
+def is_templated(diff: Differences | None) -> bool:
+    """True when two texts are one template filled in for two different subjects."""
+    if diff is None:
+        return False
+    return (
+        diff.slots >= MIN_SLOTS
+        and 2 * diff.slots > diff.substitutions
+        and diff.slots * WORDS_PER_SLOT >= diff.words
+    )
