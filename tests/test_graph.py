@@ -99,7 +99,7 @@ def test_disproved_claimed_date_is_marked(world: Path) -> None:
     assert code == 0
     dot = parse_dot(out.decode())
     copy = next(n for n in dot.get_nodes() if "ru24.pro" in str(n.get("label")))
-    assert "claimed 2025-01-07 04:00 UTC: disproved" in str(copy.get("label"))
+    assert "claimed 2025-01-07 04:00:00Z: disproved" in str(copy.get("label"))
     assert "dashed" in str(copy.get("style"))
     original = next(n for n in dot.get_nodes() if "Khaama Press" in str(n.get("label")))
     assert "disproved" not in str(original.get("label"))
@@ -284,3 +284,45 @@ def test_the_store_names_the_disproved_claims_the_picture_marks(any_db_url: str)
         marked = {i.item_id for i in story.items if i.claim_disproved}
         everything = [i.item_id for i in story_of(session, ORIGINAL_URL).items] + [i.item_id for i in story.items]
         assert marked and views.disproved_claims(session, everything) == marked
+
+
+def test_disproved_is_read_from_the_times_alike_by_origin_picture_and_store(any_db_url: str) -> None:
+    # Evidence worded otherwise (another version's words): the claimed date earlier than the
+    # credible time still says "disproved", in `origin`, the picture and the demo's store query.
+    import sqlalchemy as sa
+
+    from tracker.answers.summaries import origin_report
+    from tracker.store import views
+
+    build_world(any_db_url)
+    sessions = open_database(any_db_url)
+    with sessions() as session, session.begin():
+        session.execute(sa.text("UPDATE provenance SET evidence = REPLACE(evidence, 'disproved', 'refuted')"))
+    with sessions() as session:
+        story = story_of(session, BACKDATED_URL)
+        marked = {i.item_id for i in story.items if i.claim_disproved}
+        assert marked == views.disproved_claims(session, [i.item_id for i in story.items]) == {story.focus_item_id}
+    told = origin_report(sessions, BACKDATED_URL).splitlines()
+    here = next(i for i, line in enumerate(told) if line.endswith("← this article"))
+    assert "its claimed date was disproved" in told[here + 1]
+    assert "disproved" not in " ".join(told[:here])  # the original's date stands
+
+
+def test_a_claim_after_the_first_sighting_is_said_but_not_disproved() -> None:
+    from datetime import datetime
+
+    from tracker.answers.summaries import _time_note
+    from tracker.store.pictures import StoryItem
+
+    seen = datetime(2025, 1, 7, 8)
+    item = StoryItem(item_id=2, url="https://x.example/2", title="t", publisher="X", published_at=datetime(2025, 1, 7, 13),
+                     first_seen_at=seen, estimated_published_at=seen, parent_item_id=1, relation="copy", similarity=1.0,
+                     containment=1.0, lag_seconds=600, attributed_origin=None, time_evidence="")
+    assert not item.claim_disproved and item.claim_after_sighting
+    assert ("", "claimed 2025-01-07 13:00:00Z: after first sighting") in graph_module.node_lines(item)
+    assert all(style != "warn" for style, _ in graph_module.node_lines(item))
+    row = {"published_at": item.published_at, "estimated_published_at": seen, "lag_seconds": 600, "evidence": {}}
+    assert _time_note(row) == "its claimed date is after it was first seen; dated by first sighting"
+    earlier = replace(item, published_at=datetime(2025, 1, 7, 3))
+    assert earlier.claim_disproved and ("warn", "claimed 2025-01-07 03:00:00Z: disproved") in graph_module.node_lines(earlier)
+    assert _time_note({**row, "published_at": earlier.published_at}).startswith("its claimed date was disproved")

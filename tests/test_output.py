@@ -59,6 +59,20 @@ def test_delays_read_like_a_person_wrote_them(seconds: int | None, text: str) ->
     assert delay(seconds) == text
 
 
+def test_a_time_for_people_is_one_form_in_utc_with_a_z() -> None:
+    from datetime import timedelta, timezone
+
+    from tracker.timefmt import when
+
+    naive = datetime(2025, 1, 7, 8, 0, 0, 999999)  # naive is UTC, as the database holds it
+    kabul = datetime(2025, 1, 7, 12, 30, tzinfo=timezone(timedelta(hours=4, minutes=30)))
+    assert when(naive) == when(kabul) == when("2025-01-07T08:00:00Z") == "2025-01-07 08:00:00Z"
+    assert when(None) == "unknown" and when(None, "—") == "—"
+    # A table shows a time in that form, JSON and CSV in ISO 8601 (test above).
+    rows = [{"at": naive}, {"at": None}]
+    assert table(rows, [Column("at", "published")]).splitlines() == ["published", "2025-01-07 08:00:00Z"]
+
+
 def test_durations_read_like_people_write_them() -> None:
     assert duration(None) == ""
     assert duration(40) == "40s"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -118,6 +119,9 @@ def test_every_worker_is_listed_and_one_alive_worker_keeps_the_daemon_alive(tmp_
                         ("web-3:1003:dd", "stopped")):
         assert any(line.startswith(f"  {state:<7} {name}: pid ") for line in lines), (name, state, out)
     assert "web-3:1003:dd: pid 1003 on web-3 (silent for long)" in out
+    # Ages as every duration is said, start times as every time for people is shown.
+    assert re.search(r"web-2:1001:bb: pid 1001 on web-2, last heartbeat 10m ago, started \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$", out, re.M), out
+    assert "last heartbeat 2h ago" in out and " s ago" not in out and "UTC" not in out
 
 
 @pytest.mark.parametrize(("workers", "says"), [

@@ -1,12 +1,15 @@
-"""Times as every output and every stored evidence text gives them: ISO 8601 UTC with a Z."""
+"""Times as the tracker gives them: ISO 8601 UTC with a Z for machines (`iso`), the same
+moment with a space for people (`when`). Nothing else formats a time."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+
 def iso(value: datetime | None) -> str | None:
-    """A time as ISO 8601 UTC with a Z, to the second: the one form every output and every
-    stored evidence text gives a time in. A naive time is UTC already (as the database holds it).
+    """A time as ISO 8601 UTC with a Z, to the second: the one form every machine output
+    (JSON, CSV, PROV, logs) and every stored evidence text gives a time in. A naive time is
+    UTC already (as the database holds it).
 
     Evidence stored before this form was used has no Z (`2025-01-07T04:00:00`); readers of
     evidence must take both, as `datetime.fromisoformat` does."""
@@ -15,3 +18,14 @@ def iso(value: datetime | None) -> str | None:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.replace(microsecond=0).isoformat() + "Z"
+
+
+def when(value: datetime | str | None, unknown: str = "unknown") -> str:
+    """A time as every text for people shows it: "2025-01-07 08:00:00Z" (UTC, to the
+    second, the Z saying so); `unknown` when there is none. A string is read as ISO 8601
+    (SQLite hands raw SQL times back as text)."""
+    if value is None:
+        return unknown
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return str(iso(value)).replace("T", " ")

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.config import Config
 from tracker.model import utcnow
 from tracker.redact import mask_credentials
 from tracker.store import outbox
+from tracker import timefmt
 
 
 def _short(value: str | None, width: int) -> str:
     value = " ".join((value or "").split())
     return value if len(value) <= width else value[: width - 1] + "…"
-
-
-def _minute(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
 def alerts_report(sessions: sessionmaker[Session], config: Config, limit: int = 50) -> str:
@@ -45,18 +40,18 @@ def alerts_report(sessions: sessionmaker[Session], config: Config, limit: int = 
             continue
         lines += ["", heading]
         for r in chosen:
-            when = "due now" if r.next_attempt_at <= now else f"next attempt {_minute(r.next_attempt_at)}"
+            when = "due now" if r.next_attempt_at <= now else f"next attempt {timefmt.when(r.next_attempt_at)}"
             if r.claimed_until and r.claimed_until > now:
                 when = "being sent"
             if state == outbox.FAILED:
-                when = f"last attempt {_minute(r.last_attempt_at)}"
+                when = f"last attempt {timefmt.when(r.last_attempt_at)}"
             lines.append(
                 f"  #{r.id} {r.alert}: {r.copy_publisher or '?'} “{_short(r.title, 50)}” (item {r.item_id}), "
                 f"{r.attempts} attempt{'' if r.attempts == 1 else 's'}, {when}"
             )
             if r.last_error:
                 lines.append(f"      last error: {_short(r.last_error, 100)}")
-            lines.append(f"      message {r.message_id}, queued {_minute(r.created_at)}")
+            lines.append(f"      message {r.message_id}, queued {timefmt.when(r.created_at)}")
     total = sum(sum(n[s] for s in (outbox.PENDING, outbox.FAILED)) for n in counts.values())
     if total > len(rows):
         lines += ["", f"(showing {len(rows)} of {total} undelivered; --limit N for more)"]

@@ -17,6 +17,7 @@ from tracker.answers.output import Column
 from tracker.config.opml import Subscription, write_opml
 from tracker.model import FeedState
 from tracker.store.feeds import feed_rows
+from tracker.timefmt import when
 
 
 def _stored(sessions: sessionmaker[Session] | None) -> list[Any]:
@@ -61,16 +62,12 @@ def _state_cell(row: dict[str, Any]) -> str:
     return str(row["state"])
 
 
-def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
-
-
 FEED_TABLE = (
     Column("publisher", "publisher", width=24),
     Column("tags", "tags", lambda v: ", ".join(v), width=30),
     Column("state_cell", "state"),
-    Column("last_poll_at", "last poll", _when),
-    Column("next_check_at", "next check", _when),
+    Column("last_poll_at", "last poll", lambda v: when(v, "—")),
+    Column("next_check_at", "next check", lambda v: when(v, "—")),
     Column("items", "items", right=True),
     Column("url", "url"),
 )

@@ -17,7 +17,6 @@ import html
 import shutil
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime
 
 import graphviz
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +25,7 @@ from tracker.errors import TrackerError
 from tracker.answers.output import PICTURE_FORMATS, delay
 from tracker.store.pictures import Story, StoryItem, story_of
 from tracker.terminal import inline
+from tracker.timefmt import when
 from tracker.answers.websafe import UnsafeSvgError, scrub_svg, web_link
 
 INSTALL_HINT = "install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz)"
@@ -66,26 +66,16 @@ def edge_label(item: StoryItem) -> str:
     return ", ".join(part for part in (item.relation, measure(item), delay(item.lag_seconds)) if part)
 
 
-def _when(value: datetime | None, seconds: bool = False) -> str:
-    if value is None:
-        return "time unknown"
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
-
-
-def _needs_seconds(story: Story) -> bool:
-    # A story that played out within the hour is told apart to the second.
-    times = [i.estimated_published_at for i in story.items if i.estimated_published_at]
-    return bool(times) and (max(times) - min(times)).total_seconds() < 3600
-
-
-def node_lines(item: StoryItem, seconds: bool = False) -> list[tuple[str, str]]:
+def node_lines(item: StoryItem) -> list[tuple[str, str]]:
     """(style, text) lines of a node's label; style is "b" (bold), "" or "warn"."""
     lines = [("b", item.publisher)]
     if item.is_original:
         lines.append(("", "original"))
-    lines.append(("", _when(item.estimated_published_at, seconds)))
+    lines.append(("", when(item.estimated_published_at, "time unknown")))
     if item.claim_disproved:
-        lines.append(("warn", f"claimed {_when(item.published_at, seconds)}: disproved"))
+        lines.append(("warn", f"claimed {when(item.published_at)}: disproved"))
+    elif item.claim_after_sighting:
+        lines.append(("", f"claimed {when(item.published_at)}: after first sighting"))
     if item.attributed_origin:
         lines.append(("", f"credits {item.attributed_origin}"))
     return lines
@@ -116,14 +106,13 @@ def to_digraph(story: Story, links: bool = True) -> graphviz.Digraph:
         title = inline(story.title)
         title = title if len(title) <= 90 else title[:89] + "…"
         graph.attr(label=f"<<B>{html.escape(title, quote=True)}</B>>", labelloc="t", labeljust="l", fontsize="12")
-    seconds = _needs_seconds(story)
     graph.attr("node", shape="box", style="rounded,filled", fillcolor="white", color="#475569",
                fontname="DejaVu Sans,Arial,sans-serif", fontsize="11", margin="0.15,0.08")
     graph.attr("edge", color="#334155", fontname="DejaVu Sans,Arial,sans-serif", fontsize="9", fontcolor="#334155")
     for item in story.items:
         # An HTML-like label built from escaped text: nothing a feed says becomes DOT or markup.
         rows = []
-        for style, line in node_lines(item, seconds):
+        for style, line in node_lines(item):
             cell = html.escape(inline(line), quote=True)
             if style == "b":
                 cell = f"<B>{cell}</B>"
@@ -174,9 +163,8 @@ def _mermaid_text(value: str) -> str:
 def to_mermaid(story: Story) -> str:
     """Mermaid flowchart text of the story: copy --> parent edges, the original marked."""
     lines = ["flowchart RL"]
-    seconds = _needs_seconds(story)
     for item in story.items:
-        label = "<br/>".join(_mermaid_text(text) for _, text in node_lines(item, seconds))
+        label = "<br/>".join(_mermaid_text(text) for _, text in node_lines(item))
         lines.append(f'    {_node_id(story, item)}["{label}"]')
     known = {i.item_id for i in story.items}
     for item in story.items:

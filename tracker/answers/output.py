@@ -2,10 +2,12 @@
 
 Every query command hands this module a list of plain dicts (keys in a stable order,
 shaped like the view rows) and a few column specs for the table. JSON lines and CSV
-carry every key; the table shows the columns a person reads first. Times are ISO 8601
-UTC with a `Z` everywhere; in a table and in CSV, feed data (titles, names, URLs) has its
-control characters escaped so that a hostile feed cannot move the cursor or clear the
-screen, and CSV cells are made inert for spreadsheets (`spreadsheet_cell`).
+carry every key; the table shows the columns a person reads first. Times are UTC with a
+`Z` everywhere: ISO 8601 in JSON lines and CSV (`timefmt.iso`), "2025-01-07 08:00:00Z" in
+a table (`timefmt.when`, as in every text for people). In a table and in CSV, feed data
+(titles, names, URLs) has its control characters escaped so that a hostile feed cannot
+move the cursor or clear the screen, and CSV cells are made inert for spreadsheets
+(`spreadsheet_cell`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tracker.timefmt import iso  # noqa: F401 (every answer gives times in this one form)
+from tracker.timefmt import iso, when
 from tracker.terminal import inline, json_line, safe
 
 # The one list of each command family's formats: the CLI offers exactly these, and the
@@ -120,7 +122,10 @@ class Column:
 
     def text(self, row: Row) -> str:
         value = row.get(self.key)
-        shown = self.show(value) if self.show else _cell(value)
+        if self.show:
+            shown = self.show(value)
+        else:  # a time as people read it, everything else as CSV has it
+            shown = when(value, "") if isinstance(value, datetime) else _cell(value)
         shown = escape_control(shown)
         if self.width and len(shown) > self.width:
             shown = shown[: self.width - 1] + "…"

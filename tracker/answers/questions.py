@@ -128,7 +128,7 @@ def story_list(sessions: sessionmaker[Session], *, publisher: str | None = None,
 
 
 STORY_TABLE = (
-    Column("published_at", "published", lambda v: v.strftime("%Y-%m-%d %H:%M") if v else ""),
+    Column("published_at", "published"),
     Column("publisher", "publisher", width=24),
     Column("copies", "copies", right=True),
     Column("publishers", "publishers", right=True),
@@ -247,7 +247,7 @@ def find_items(sessions: sessionmaker[Session], words: str, limit: int | None = 
 
 
 ITEM_TABLE = (
-    Column("estimated_published_at", "published", lambda v: v.strftime("%Y-%m-%d %H:%M") if v else ""),
+    Column("estimated_published_at", "published"),
     Column("publisher", "publisher", width=24),
     Column("relation", "relation"),
     Column("title", "title", width=60),

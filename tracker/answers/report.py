@@ -37,6 +37,7 @@ from tracker.store.pictures import (
     top_stories,
 )
 from tracker.answers.websafe import scrub_svg, web_link
+from tracker.timefmt import when
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
@@ -252,7 +253,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["web_link"] = web_link
-    env.filters["when"] = lambda v: v.strftime("%Y-%m-%d %H:%M UTC") if v else "unknown"
+    env.filters["when"] = when
     return env
 
 

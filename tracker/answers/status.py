@@ -23,8 +23,9 @@ from tracker.store.counts import found_since
 from tracker.store.database import describe, open_reader
 from tracker.store.feeds import due_count, failing_feeds, state_counts
 from tracker.store.pagefetch import failing_pages, failure_kinds, page_states
-from tracker.answers.output import counted
+from tracker.answers.output import counted, duration
 from tracker.terminal import inline
+from tracker.timefmt import when
 
 ALIVE, STALE, STOPPED = "alive", "stale", "stopped"
 # Beats may be this late before a worker counts as stale: three dispatch intervals, plus slack.
@@ -44,11 +45,11 @@ class WorkerState:
     silent: bool = False
 
     def line(self) -> str:
-        """`alive  host:pid:tag  pid N on host, last heartbeat N s ago, started …`."""
+        """`alive  host:pid:tag: pid N on host, last heartbeat 2s ago, started 2026-11-30 08:00:00Z`."""
         b = self.beat
         note = " (pid gone)" if self.pid_gone else " (silent for long)" if self.silent else ""
         return (f"  {self.state:<7} {inline(b.name)}: pid {b.pid} on {inline(b.hostname)}{note}, "
-                f"last heartbeat {int(self.age_seconds)} s ago, started {b.started_at:%Y-%m-%d %H:%M} UTC")
+                f"last heartbeat {duration(self.age_seconds)} ago, started {when(b.started_at)}")
 
 
 def worker_state(beat: heartbeats.Beat, now: datetime, hostname: str | None = None) -> WorkerState:
@@ -111,9 +112,9 @@ def status_report(config: Config, max_failing_share: float | None = None, requir
     polled = sum(n for state, n in states.items() if state.polled)
     lines.append(f"feeds: {polled} polled ({_tally(states)}), {due} due now, {states[FeedState.GONE]} gone (410 Gone)")
     for feed in failing[:20]:
-        when = f", next try {feed.next_check_at:%H:%M} UTC" if feed.next_check_at else ""
+        next_try = f", next try {when(feed.next_check_at)}" if feed.next_check_at else ""
         lines.append(f"  ✗ {inline(feed.url)}: {inline(feed.last_error_kind)} ×{feed.error_count} — "
-                     f"{inline((feed.last_error_message or '')[:120])}{when}")
+                     f"{inline((feed.last_error_message or '')[:120])}{next_try}")
     if len(failing) > 20:
         lines.append(f"  … and {len(failing) - 20} more")
     if polled and len(failing) > share * polled:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,6 +16,7 @@ from tracker.answers.questions import STATS_TABLE, find_item
 from tracker.answers.output import counted, duration, table
 from tracker.store import views
 from tracker.terminal import inline
+from tracker.timefmt import when
 
 
 def _duration(seconds: int | None) -> str:
@@ -23,15 +24,7 @@ def _duration(seconds: int | None) -> str:
     return duration(seconds, plus=True, parts=3)
 
 
-def _when(value: datetime | str | None) -> str:
-    if value is None:
-        return "unknown"
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _time_note(row: dict[str, object]) -> str:
+def _time_note(row: dict[str, Any]) -> str:
     """Why an item's time is what it is, when that needs saying: a disproved claim, or a
     copy that appeared before the parent it credits (a negative lag)."""
     evidence = row["evidence"]
@@ -40,20 +33,20 @@ def _time_note(row: dict[str, object]) -> str:
             evidence = json.loads(str(evidence or "{}"))
         except ValueError:
             evidence = {}
-    said = str(evidence.get("time_evidence") or "")
+    claimed, estimated = row["published_at"], row["estimated_published_at"]
     lag = row["lag_seconds"]
     notes = []
     if isinstance(lag, int) and lag < 0:
         credits = evidence.get("credits") or []
-        by_date = said.startswith("claimed date")
+        by_date = claimed is not None and claimed == estimated  # a believed claim is the credible time
         credited = f"which it credits ({'; '.join(map(str, credits))})" if credits else "which it credits"
         notes.append(
             f"negative lag: {'dated' if by_date else 'seen'} {_duration(-lag)[1:]} before its parent, {credited}; "
             f"the credit outweighs the {'date' if by_date else 'sighting'}"
         )
-    if "disproved" in said:
+    if views.claim_disproved(claimed, estimated):
         notes.append("its claimed date was disproved: an earlier capture of its feed did not have it; dated by first sighting")
-    elif "after first sighting" in said:
+    elif views.claim_after_sighting(claimed, estimated):
         notes.append("its claimed date is after it was first seen; dated by first sighting")
     elif evidence.get("claimed_date_rejected"):
         notes.append(f"its date string claims no date ({evidence['claimed_date_rejected']}); dated by first sighting")
@@ -83,7 +76,7 @@ def origin_report(sessions: sessionmaker[Session], url: str) -> str:
     lines = [
         f"Original: {inline(original['publisher'])} — {inline(original['title'])}",
         f"  {inline(original['url'])}",
-        f"  published {_when(original['estimated_published_at'])} (first seen {_when(original['first_seen_at'])})",
+        f"  published {when(original['estimated_published_at'])} (first seen {when(original['first_seen_at'])})",
     ]
     if _time_note(original):
         lines.append(f"  {_time_note(original)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from tracker.answers.output import duration
 from tracker.daemon.health import LOADING, POLLING, STALLED, STARTING, STOPPED, STOPPING, HealthCheck, Liveness
 from tracker.daemon.metrics import METRICS
 from tracker.daemon.opsserver import OpsServer
@@ -42,9 +43,9 @@ class OperationsMixin:
         loading = in_tick and (self._stale or self._reconfigure or self._poller is None)
         quiet = now - (started if in_tick or ended is None else ended)
         if not loading and quiet > 3 * self.config.polling.dispatch_seconds + 30:
-            return Liveness(STALLED, since, f"no dispatch tick completed for {quiet:.0f} s")
+            return Liveness(STALLED, since, f"no dispatch tick completed for {duration(quiet)}")
         if loading and quiet > LOAD_GRACE_SECONDS:
-            return Liveness(STALLED, since, f"opening the pipeline for {quiet:.0f} s")
+            return Liveness(STALLED, since, f"opening the pipeline for {duration(quiet)}")
         if not self._polling.is_set():
             return Liveness(STARTING, since, "opening the pipeline" if loading else "waiting for the database")
         return Liveness(LOADING if loading else POLLING, since)

@@ -31,6 +31,7 @@ from tracker.pipeline.capture import Pipeline
 from tracker.redact import Credentials
 from tracker.store import feeds as feeds_store
 from tracker.store import leases
+from tracker.timefmt import iso
 
 log = logging.getLogger(__name__)
 WEEK = timedelta(days=7)
@@ -284,7 +285,7 @@ def log_poll(outcome: PollOutcome) -> None:
         feed=outcome.url, status=outcome.status, ms=int(outcome.duration_s * 1000), bytes=outcome.bytes_read,
         new=report.new_items, updates=report.updates, copies=report.republications,
         error=outcome.error_kind, message=outcome.error_message,
-        next=outcome.next_check_at.strftime("%Y-%m-%dT%H:%M:%SZ") if outcome.next_check_at else None,
+        next=iso(outcome.next_check_at),
     )
     if outcome.error_kind:
         log.warning("poll failed", extra=values)

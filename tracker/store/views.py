@@ -3,13 +3,17 @@
 The query commands read only these views, so what they print is what a user's own SQL
 finds. Rows come back as plain dicts with the view's column names, times as naive-UTC
 `datetime` on every database (SQLite hands raw SQL times back as text) and `evidence`
-decoded from its JSON.
+decoded from its JSON. `tracker.store.pictures` reads through the same helpers: one list of
+an item's columns, one time filter (`since_condition`), one rule for a disproved claimed
+date (`claim_disproved`), one count per publisher (`publisher_summaries`).
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,6 +72,28 @@ def _select(columns: tuple[str, ...], view: str, alias: str = "") -> str:
     return f"SELECT {', '.join(prefix + c for c in columns)} FROM {view} {alias}"
 
 
+def published(alias: str = "") -> str:
+    """When an item was published, as every time filter and order over items reads it: its
+    credible time, else (undecided) its first sighting."""
+    prefix = f"{alias}." if alias else ""
+    return f"COALESCE({prefix}estimated_published_at, {prefix}first_seen_at)"
+
+
+def since_condition(column: str, since: datetime | None) -> tuple[str, dict[str, Any]]:
+    """The one time filter of the queries over the views: `column >= :since` with its
+    parameter, or a condition true for every row when `since` is None."""
+    if since is None:
+        return "1 = 1", {}
+    return f"{column} >= :since", {"since": since}
+
+
+def query(session: Session, sql: str, params: dict[str, Any] | None = None) -> list[Row]:
+    """The rows of `sql` over the views, as every function here gives them: time parameters
+    typed, times back as `datetime`, `evidence` decoded."""
+    params = params or {}
+    return [_row(r) for r in session.execute(_bind(sql, params), params).mappings()]
+
+
 def item_id_by_url(session: Session, url: str) -> int | None:
     """The item of an article, by its link as published or any variant of it (http/https,
     "www.", trailing slash, tracking parameters, fragment): the one resolver of an item URL
@@ -97,16 +123,30 @@ def item_by_url(session: Session, url: str) -> Row | None:
     return rows[0] if rows else None
 
 
-def disproved_claims(session: Session, ids: list[int]) -> set[int]:
-    """Those of these items whose feed claimed a date that the captures disproved.
+# A believed claim dates the item at or before it (`provenance.facts.estimated_time`: the
+# earlier of the claim and the first sighting), a claim after the first sighting is replaced
+# by that earlier sighting, so a claimed date earlier than the credible time is exactly one
+# that an earlier capture without the item disproved. SQL and Python state the rule alike.
+_DISPROVED = "published_at < estimated_published_at"
 
-    A believed claim dates the item at or before it (`tracker.facts.estimated_time`: the
-    earlier of the claim and the first sighting), a claim after the first sighting is
-    replaced by a later-or-equal time, so a claimed date earlier than the credible time is
-    exactly one that an earlier capture without the item disproved."""
+
+def claim_disproved(claimed: datetime | None, estimated: datetime | None) -> bool:
+    """The feed's claimed date (`published_at`) was disproved by an earlier capture without
+    the item: it is earlier than the item's credible time (`estimated_published_at`)."""
+    return claimed is not None and estimated is not None and claimed < estimated
+
+
+def claim_after_sighting(claimed: datetime | None, estimated: datetime | None) -> bool:
+    """The feed's claimed date is later than the item's credible time: it was first seen
+    before the date it claims, and is dated by that sighting."""
+    return claimed is not None and estimated is not None and claimed > estimated
+
+
+def disproved_claims(session: Session, ids: list[int]) -> set[int]:
+    """Those of these items whose feed claimed a date that the captures disproved (`claim_disproved`)."""
     found: set[int] = set()
     sql = text(
-        "SELECT item_id FROM item_provenance WHERE item_id IN :ids AND published_at < estimated_published_at"
+        f"SELECT item_id FROM item_provenance WHERE item_id IN :ids AND {_DISPROVED}"
     ).bindparams(bindparam("ids", expanding=True))
     for start in range(0, len(ids), 500):
         found.update(int(r[0]) for r in session.execute(sql, {"ids": ids[start:start + 500]}))
@@ -119,11 +159,8 @@ REPUBLICATIONS_QUERY = "SELECT * FROM republications"
 
 def story_items(session: Session, story_id: int) -> list[Row]:
     """Every item_provenance row of a story, in publication order."""
-    rows = session.execute(
-        text(_select(ITEM_COLUMNS, "item_provenance") + " WHERE story_id = :story ORDER BY estimated_published_at, item_id"),
-        {"story": story_id},
-    )
-    return [_row(r) for r in rows.mappings()]
+    sql = _select(ITEM_COLUMNS, "item_provenance") + " WHERE story_id = :story ORDER BY estimated_published_at, item_id"
+    return query(session, sql, {"story": story_id})
 
 
 def publisher_names(session: Session) -> list[str]:
@@ -134,13 +171,12 @@ def publisher_names(session: Session) -> list[str]:
 def stories(session: Session, *, publisher: str | None = None, since: datetime | None = None, until: datetime | None = None,
             min_copies: int = 0, limit: int | None = None) -> list[Row]:
     """Rows of `stories`, newest first, filtered by the original's publisher and publication time."""
-    where, params = ["copies >= :min_copies"], {"min_copies": min_copies}
+    after, params = since_condition("published_at", since)
+    where = ["copies >= :min_copies", after]
+    params["min_copies"] = min_copies
     if publisher is not None:
         where.append("publisher = :publisher")
         params["publisher"] = publisher
-    if since is not None:
-        where.append("published_at >= :since")
-        params["since"] = since
     if until is not None:
         where.append("published_at < :until")
         params["until"] = until
@@ -148,49 +184,38 @@ def stories(session: Session, *, publisher: str | None = None, since: datetime |
     if limit is not None:
         sql += " LIMIT :limit"
         params["limit"] = limit
-    return [_row(r) for r in session.execute(_bind(sql, params), params).mappings()]
+    return query(session, sql, params)
 
 
 def republications(session: Session, *, original_publisher: str | None = None, since: datetime | None = None) -> list[Row]:
     """Rows of `republications` with the time of their story's original (`original_published_at`)
     and its publisher (`original_publisher`), oldest copy first."""
-    where, params = ["1 = 1"], {}
+    after, params = since_condition("r.copy_published_at", since)
+    where = [after]
     if original_publisher is not None:
         where.append("o.publisher = :publisher")
         params["publisher"] = original_publisher
-    if since is not None:
-        where.append("r.copy_published_at >= :since")
-        params["since"] = since
     columns = ", ".join(f"r.{c}" for c in REPUBLICATION_COLUMNS)
     sql = (
         f"SELECT {columns}, o.estimated_published_at AS original_published_at, o.publisher AS original_publisher "
         "FROM republications r JOIN item_provenance o ON o.item_id = r.original_item_id "
         f"WHERE {' AND '.join(where)} ORDER BY r.copy_published_at, r.copy_item_id"
     )
-    return [_row(r) for r in session.execute(_bind(sql, params), params).mappings()]
+    return query(session, sql, params)
 
 
 def items_per_publisher(session: Session, since: datetime | None = None) -> dict[str, int]:
     """How many items each publisher has (published since `since`, when given)."""
-    sql = "SELECT publisher, COUNT(*) FROM item_provenance"
-    params = {}
-    if since is not None:
-        sql += " WHERE COALESCE(estimated_published_at, first_seen_at) >= :since"
-        params["since"] = since
-    sql += " GROUP BY publisher"
-    return {name: int(count) for name, count in session.execute(_bind(sql, params), params)}
+    after, params = since_condition(published(), since)
+    rows = query(session, f"SELECT publisher, COUNT(*) AS n FROM item_provenance WHERE {after} GROUP BY publisher", params)
+    return {r["publisher"]: int(r["n"]) for r in rows}
 
 
 def items_since(session: Session, since: datetime | None = None) -> list[Row]:
     """item_provenance rows published (or, undated, first seen) since `since`, oldest first."""
-    when = "COALESCE(estimated_published_at, first_seen_at)"
-    sql = _select(ITEM_COLUMNS, "item_provenance")
-    params: dict[str, Any] = {}
-    if since is not None:
-        sql += f" WHERE {when} >= :since"
-        params["since"] = since
-    sql += f" ORDER BY {when}, item_id"
-    return [_row(r) for r in session.execute(_bind(sql, params), params).mappings()]
+    after, params = since_condition(published(), since)
+    sql = _select(ITEM_COLUMNS, "item_provenance") + f" WHERE {after} ORDER BY {published()}, item_id"
+    return query(session, sql, params)
 
 
 def items_by_id(session: Session, ids: list[int]) -> list[Row]:
@@ -206,44 +231,63 @@ def items_by_id(session: Session, ids: list[int]) -> list[Row]:
 
 def items_newest_first(session: Session, batch: int = 1000) -> Iterator[Row]:
     """Every item_provenance row, newest first (streamed, for filters SQL cannot do alike everywhere)."""
-    sql = _select(ITEM_COLUMNS, "item_provenance") + (
-        " ORDER BY COALESCE(estimated_published_at, first_seen_at) DESC, item_id DESC"
-    )
+    sql = _select(ITEM_COLUMNS, "item_provenance") + f" ORDER BY {published()} DESC, item_id DESC"
     result = session.execute(text(sql).execution_options(yield_per=batch))
     for mapping in result.mappings():
         yield _row(mapping)
 
 
-_STATS = """
-SELECT publisher,
-       COUNT(*) AS items,
-       SUM(CASE WHEN parent_item_id IS NULL THEN 1 ELSE 0 END) AS originals,
-       SUM(CASE WHEN parent_item_id IS NOT NULL THEN 1 ELSE 0 END) AS copies
-FROM item_provenance
-GROUP BY publisher
-"""
+@dataclass(frozen=True)
+class PublisherSummary:
+    """Per publisher: its items, originals, copies made, and who copied its stories how often."""
 
-_COPIED = """
-SELECT o.publisher AS publisher, COUNT(*) AS copied, COUNT(DISTINCT c.publisher) AS by_publishers
-FROM item_provenance c
-JOIN item_provenance o ON o.item_id = c.original_item_id
-WHERE c.parent_item_id IS NOT NULL
-GROUP BY o.publisher
-"""
+    publisher: str
+    items: int
+    originals: int
+    copies: int
+    copied_by: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def copied_total(self) -> int:
+        """Copies others made, at any depth, of the stories it originated."""
+        return sum(self.copied_by.values())
+
+
+def publisher_summaries(session: Session, since: datetime | None = None) -> list[PublisherSummary]:
+    """Per publisher with items since `since` (all when None): items, originals, copies made,
+    copied by whom (most copies first); most items first."""
+    after, params = since_condition(published(), since)
+    counts = query(session, (
+        "SELECT publisher, COUNT(*) AS items, "
+        "SUM(CASE WHEN parent_item_id IS NULL THEN 1 ELSE 0 END) AS originals, "
+        "SUM(CASE WHEN parent_item_id IS NOT NULL THEN 1 ELSE 0 END) AS copies "
+        f"FROM item_provenance WHERE {after} GROUP BY publisher"
+    ), params)
+    after, params = since_condition(published("c"), since)
+    copied: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in query(session, (
+        "SELECT o.publisher AS source, c.publisher AS copier, COUNT(*) AS n "
+        "FROM item_provenance c JOIN item_provenance o ON o.item_id = c.original_item_id "
+        f"WHERE c.parent_item_id IS NOT NULL AND {after} GROUP BY o.publisher, c.publisher"
+    ), params):
+        copied[row["source"]][row["copier"]] = int(row["n"])
+    out = [
+        PublisherSummary(
+            publisher=r["publisher"], items=int(r["items"]), originals=int(r["originals"] or 0), copies=int(r["copies"] or 0),
+            copied_by=dict(sorted(copied.get(r["publisher"], {}).items(), key=lambda kv: (-kv[1], kv[0]))),
+        )
+        for r in counts
+    ]
+    return sorted(out, key=lambda p: (-p.items, p.publisher))
 
 
 def publisher_stats(session: Session) -> list[Row]:
     """Per publisher: items, originals, copies it made, copies others made of its stories (and by how many publishers)."""
-    copied = {r["publisher"]: r for r in session.execute(text(_COPIED)).mappings()}
-    rows = []
-    for row in session.execute(text(_STATS)).mappings():
-        other: Any = copied.get(row["publisher"], {})
-        rows.append({
-            "publisher": row["publisher"], "items": int(row["items"]), "originals": int(row["originals"]),
-            "copies": int(row["copies"]), "copied_by_others": int(other.get("copied", 0)),
-            "copied_by_publishers": int(other.get("by_publishers", 0)),
-        })
-    return sorted(rows, key=lambda r: (-r["items"], r["publisher"]))
+    return [
+        {"publisher": p.publisher, "items": p.items, "originals": p.originals, "copies": p.copies,
+         "copied_by_others": p.copied_total, "copied_by_publishers": len(p.copied_by)}
+        for p in publisher_summaries(session)
+    ]
 
 
 def totals(session: Session) -> tuple[int, int]:
