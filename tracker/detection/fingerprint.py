@@ -38,10 +38,15 @@ def shingles(words: Sequence[str], size: int) -> np.ndarray:
     """
     if not words:
         return np.empty(0, dtype=np.uint32)
-    count = max(1, len(words) - size + 1)
-    # A generator, not a list of the runs: a long text's runs would be held all at once.
-    hashes = (xxhash.xxh32_intdigest("\x1f".join(words[i : i + size]).encode()) for i in range(count))
-    return np.unique(np.fromiter(hashes, np.uint32, count))
+    # Each word encoded once, the runs joined as bytes: the same bytes as joining the words and
+    # encoding the run (UTF-8 encodes a string piece by piece), at half the cost per shingle.
+    encoded = [word.encode() for word in words]
+    if len(encoded) < size:
+        return np.array([xxhash.xxh32_intdigest(b"\x1f".join(encoded))], dtype=np.uint32)
+    count = len(encoded) - size + 1
+    # Iterators, not a list of the runs: a long text's runs would be held all at once.
+    runs = zip(*(encoded[k:] for k in range(size)))
+    return np.unique(np.fromiter(map(xxhash.xxh32_intdigest, map(b"\x1f".join, runs)), np.uint32, count))
 
 
 @dataclass(frozen=True, eq=False)

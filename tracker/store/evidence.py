@@ -26,14 +26,21 @@ def has_capture(session: Session, feed_id: int, when: datetime, kind: str, diges
     return found.first() is not None
 
 
+# Statements built once are compiled once: SQLAlchemy finds them in its cache without walking them.
+_INSERT_CAPTURE = insert(_c.__table__).returning(_c.__table__.c.id)
+_COUNT_CAPTURE = update(_c.__table__).where(_c.__table__.c.id == bindparam("c")).values(
+    new_items=bindparam("n"), updates=bindparam("u")
+)
+
+
 def insert_capture(session: Session, values: dict[str, object]) -> int:
     """Store a capture; return its id."""
-    return int(session.connection().execute(insert(_c.__table__).returning(_c.__table__.c.id), values).scalar_one())
+    return int(session.connection().execute(_INSERT_CAPTURE, values).scalar_one())
 
 
 def count_capture(session: Session, capture_id: int, new_items: int, updates: int) -> None:
     """What a stored capture brought."""
-    session.connection().execute(update(schema.Capture).where(schema.Capture.id == capture_id).values(new_items=new_items, updates=updates))
+    session.connection().execute(_COUNT_CAPTURE, {"c": capture_id, "n": new_items, "u": updates})
 
 
 _NEXT = select(func.min(_c.captured_at)).where(_c.feed_id == bindparam("f"), _c.captured_at > bindparam("w"), _c.error.is_(None))
@@ -59,14 +66,14 @@ def first_seen_between(session: Session, feed_id: int, after: datetime, until: d
     return set(session.connection().execute(query).scalars())
 
 
+_BEFORE = select(func.max(_c.captured_at)).where(_c.feed_id == bindparam("f"), _c.captured_at < bindparam("w"), _c.error.is_(None))
+
+
 def captured_before(session: Session, sightings: Iterable[tuple[int, datetime]]) -> dict[tuple[int, datetime], datetime]:
     """For each (feed, moment): the feed's last successful capture before that moment."""
-    c = schema.Capture
     found: dict[tuple[int, datetime], datetime] = {}
     for feed_id, when in set(sightings):
-        previous = session.connection().execute(
-            select(func.max(c.captured_at)).where(c.feed_id == feed_id, c.captured_at < when, c.error.is_(None))
-        ).scalar_one()
+        previous = session.connection().execute(_BEFORE, {"f": feed_id, "w": when}).scalar_one()
         if previous is not None:
             found[(feed_id, when)] = previous
     return found
@@ -91,13 +98,25 @@ class Fresh:
     holders: frozenset[int]
 
 
+_pc = schema.ParagraphCount.__table__
+_BOILERPLATE = select(_pc.c.key).where(
+    _pc.c.publisher_id == bindparam("p"), _pc.c.key.in_(bindparam("k", expanding=True)), _pc.c.item_count >= bindparam("n")
+)
+_COUNTS = select(_pc.c.key, _pc.c.item_count, _pc.c.holders).where(
+    _pc.c.publisher_id == bindparam("p"), _pc.c.key.in_(bindparam("k", expanding=True))
+)
+_INSERT_COUNTS = insert(_pc)
+_UPDATE_COUNTS = update(_pc).where(_pc.c.publisher_id == bindparam("p"), _pc.c.key == bindparam("k")).values(
+    item_count=bindparam("n"), holders=bindparam("h")
+)
+
+
 def boilerplate_among(session: Session, publisher_id: int, keys: Iterable[int], min_items: int) -> set[int]:
     """Which of these paragraphs the publisher repeats on at least `min_items` items."""
-    p = schema.ParagraphCount
     found: set[int] = set()
     for part in chunks({as_signed(k) for k in keys}):
-        query = select(p.key).where(p.publisher_id == publisher_id, p.key.in_(part), p.item_count >= min_items)
-        found.update(as_unsigned(k) for k in session.connection().execute(query).scalars())
+        rows = session.connection().execute(_BOILERPLATE, {"p": publisher_id, "k": part, "n": min_items}).scalars()
+        found.update(as_unsigned(k) for k in rows)
     return found
 
 
@@ -107,11 +126,10 @@ def count_paragraphs(session: Session, publisher_id: int, item_id: int, keys: Co
     Until a paragraph is boilerplate its row keeps the ids of the items holding it, so that
     those can be fingerprinted again without it once it is.
     """
-    p = schema.ParagraphCount.__table__
     signed = {as_signed(k) for k in keys}
     known: dict[int, tuple[int, str]] = {}
     for part in chunks(signed):
-        rows = session.connection().execute(select(p.c.key, p.c.item_count, p.c.holders).where(p.c.publisher_id == publisher_id, p.c.key.in_(part)))
+        rows = session.connection().execute(_COUNTS, {"p": publisher_id, "k": part})
         known.update({key: (items, holders) for key, items, holders in rows})
     fresh_keys: set[int] = set()
     holders: set[int] = set()
@@ -120,22 +138,19 @@ def count_paragraphs(session: Session, publisher_id: int, item_id: int, keys: Co
         inserts.append({"publisher_id": publisher_id, "key": key, "item_count": 1, "holders": str(item_id)})
     for key, (items, listed) in known.items():
         if items >= min_items:
-            updates.append({"k": key, "n": items + 1, "h": ""})
+            updates.append({"p": publisher_id, "k": key, "n": items + 1, "h": ""})
             continue
         ids = [int(i) for i in listed.split()]
         if items + 1 >= min_items:
             fresh_keys.add(as_unsigned(key))
             holders.update(ids)
-            updates.append({"k": key, "n": items + 1, "h": ""})
+            updates.append({"p": publisher_id, "k": key, "n": items + 1, "h": ""})
         else:
-            updates.append({"k": key, "n": items + 1, "h": " ".join(map(str, [*ids, item_id]))})
+            updates.append({"p": publisher_id, "k": key, "n": items + 1, "h": " ".join(map(str, [*ids, item_id]))})
     if inserts:
-        session.connection().execute(insert(p), inserts)
+        session.connection().execute(_INSERT_COUNTS, inserts)
     if updates:
-        session.connection().execute(
-            update(p).where(p.c.publisher_id == publisher_id, p.c.key == bindparam("k")).values(item_count=bindparam("n"), holders=bindparam("h")),
-            updates,
-        )
+        session.connection().execute(_UPDATE_COUNTS, updates)
     holders.discard(item_id)
     return Fresh(frozenset(fresh_keys), frozenset(holders))
 

@@ -91,11 +91,21 @@ class PublisherItems(ItemLookup):
         return [_known(self.items[i]) for i in self.by_key.get(key, ())]
 
 
+_IDENTITY = select(_i.id).where(_i.publisher_id == bindparam("p"), _i.identity_hash == bindparam("h"))
+# Statements built once are compiled once: SQLAlchemy finds them in its cache without walking them.
+_INSERT_ITEM = insert(_i.__table__).returning(_i.__table__.c.id)
+_INSERT_KEYS = insert(_k.__table__)
+_INSERT_SIGHTING = insert(_f.__table__)
+_TOUCH = update(_f.__table__).where(
+    _f.__table__.c.item_id == bindparam("i"), _f.__table__.c.feed_id == bindparam("f")
+).values(last_seen_at=bindparam("w"))
+_INSERT_RAW = insert(_r.__table__)
+_INSERT_VERSION = insert(schema.ItemVersion.__table__)
+
+
 def has_identity(session: Session, publisher_id: int, identity: str) -> bool:
     """Whether an item of the publisher is stored under this identity already."""
-    i = schema.Item
-    query = select(i.id).where(i.publisher_id == publisher_id, i.identity_hash == key_hash(identity))
-    return session.connection().execute(query).first() is not None
+    return session.connection().execute(_IDENTITY, {"p": publisher_id, "h": key_hash(identity)}).first() is not None
 
 
 def add_keys(session: Session, publisher_id: int, item_id: int, keys: Iterable[str]) -> None:
@@ -104,11 +114,8 @@ def add_keys(session: Session, publisher_id: int, item_id: int, keys: Iterable[s
     A GUID stands for one item (the first to claim it keeps it); a link may stand for several.
     """
     hashes = {key_hash(key): key.startswith("guid:") for key in keys}
-    k = schema.ItemKey
     holders: dict[str, set[int]] = defaultdict(set)
-    for digest, holder in session.connection().execute(
-        select(k.key_hash, k.item_id).where(k.publisher_id == publisher_id, k.key_hash.in_(list(hashes)))
-    ):
+    for digest, holder in session.connection().execute(_KEYS, {"p": publisher_id, "keys": list(hashes)}):
         holders[digest].add(holder)
     rows = [
         {"publisher_id": publisher_id, "key_hash": digest, "item_id": item_id}
@@ -116,27 +123,23 @@ def add_keys(session: Session, publisher_id: int, item_id: int, keys: Iterable[s
         if item_id not in holders[digest] and not (is_guid and holders[digest])
     ]
     if rows:
-        session.connection().execute(insert(k.__table__), rows)
+        session.connection().execute(_INSERT_KEYS, rows)
 
 
 def insert_item(session: Session, values: dict[str, object]) -> int:
     """Store a new item; return its id."""
-    return int(session.connection().execute(insert(_i.__table__).returning(_i.__table__.c.id), values).scalar_one())
+    return int(session.connection().execute(_INSERT_ITEM, values).scalar_one())
 
 
 def add_sighting(session: Session, item_id: int, feed_id: int, when: datetime) -> None:
     """A feed shows an item for the first time."""
-    session.connection().execute(insert(_f.__table__), {"item_id": item_id, "feed_id": feed_id, "first_seen_at": when, "last_seen_at": when})
+    session.connection().execute(_INSERT_SIGHTING, {"item_id": item_id, "feed_id": feed_id, "first_seen_at": when, "last_seen_at": when})
 
 
 def touch_sightings(session: Session, sightings: list[dict[str, object]]) -> None:
     """Feeds show items again (`i` item, `f` feed, `w` when)."""
     if sightings:
-        table = schema.ItemFeed.__table__
-        session.connection().execute(
-            update(table).where(table.c.item_id == bindparam("i"), table.c.feed_id == bindparam("f")).values(last_seen_at=bindparam("w")),
-            sightings,
-        )
+        session.connection().execute(_TOUCH, sightings)
 
 
 def set_first_seen(session: Session, item_id: int, feed_id: int, when: datetime) -> None:
@@ -148,12 +151,12 @@ def set_first_seen(session: Session, item_id: int, feed_id: int, when: datetime)
 
 def add_raw(session: Session, item_id: int, raw: str) -> None:
     """Remember an entry's raw form for its item."""
-    session.connection().execute(insert(_r.__table__), {"item_id": item_id, "raw_hash": raw})
+    session.connection().execute(_INSERT_RAW, {"item_id": item_id, "raw_hash": raw})
 
 
 def insert_version(session: Session, values: dict[str, object]) -> None:
     """Store a new text of an item."""
-    session.connection().execute(insert(schema.ItemVersion.__table__), values)
+    session.connection().execute(_INSERT_VERSION, values)
 
 
 def texts_of_item(session: Session, item_id: int) -> list[tuple[int, str, str]]:
@@ -177,6 +180,7 @@ def has_text(session: Session, item_id: int, content_hash: str) -> bool:
 # -- credits ---------------------------------------------------------------------------------
 _a = schema.ItemAttribution.__table__
 _CREDITS = select(_a.c.item_id, _a.c.kind, _a.c.name, _a.c.url).where(_a.c.item_id.in_(bindparam("ids", expanding=True))).order_by(_a.c.id)
+_AT = select(_i.url_hash, func.min(_i.id)).where(_i.url_hash.in_(bindparam("h", expanding=True))).group_by(_i.url_hash)
 _CREDITING = select(_a.c.url_hash, _a.c.item_id).where(_a.c.url_hash.in_(bindparam("h", expanding=True)))
 
 
@@ -210,11 +214,8 @@ def items_at(session: Session, urls: Iterable[str]) -> dict[str, int]:
         if url:
             hashes[lookup_hash(url)].append(url)
     found: dict[str, int] = {}
-    i = schema.Item
     for part in chunks(hashes.keys()):
-        for digest, item_id in session.connection().execute(
-            select(i.url_hash, func.min(i.id)).where(i.url_hash.in_(part)).group_by(i.url_hash)
-        ):
+        for digest, item_id in session.connection().execute(_AT, {"h": part}):
             for url in hashes[digest]:
                 found[url] = int(item_id)
     return found
