@@ -37,6 +37,9 @@ DUPLICATE_MARK = "|raw:"
 _TRACKING = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "_hsenc", "_hsmi", "ref_src")
 
 
+# Remembered: a feed serves the same links capture after capture, and parsing a URL costs more
+# than looking it up (a pure function of its arguments; the bound keeps the memory small).
+@lru_cache(maxsize=16384)
 def canonical_url(url: str | None, keep_fragment: bool = False) -> str | None:
     """A link without what varies between copies of the same link: case of scheme and host,
     tracking parameters, default ports, and (unless `keep_fragment`) the fragment."""

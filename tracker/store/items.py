@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker.detection.identity import ItemLookup, KnownItem, key_hash, lookup_hash
@@ -30,14 +31,37 @@ def chunks(values: Collection[int] | Collection[str], size: int = _CHUNK) -> Ite
 _i, _f, _r, _k = schema.Item, schema.ItemFeed, schema.ItemRaw, schema.ItemKey
 # Built once: the hot statements of every capture, with their list parameters expanded.
 # An item with its sightings in one statement: a row per sighting (one, its feed NULL, if none).
-_ITEMS = select(
+_ITEM_COLUMNS = (
     _i.id, _i.publisher_id, _i.url, _i.identity, _i.title, _i.claimed_at, _i.first_seen_at, _i.claimed_date_rejected,
     _f.feed_id, _f.first_seen_at.label("feed_first_seen_at"),
-).outerjoin(_f, _f.item_id == _i.id).where(
-    _i.id.in_(bindparam("ids", expanding=True))
 )
+_ITEMS = select(*_ITEM_COLUMNS).outerjoin(_f, _f.item_id == _i.id).where(_i.id.in_(bindparam("ids", expanding=True)))
 _RAWS = select(_r.item_id, _r.raw_hash).where(_r.item_id.in_(bindparam("ids", expanding=True)))
 _KEYS = select(_k.key_hash, _k.item_id).where(_k.publisher_id == bindparam("p"), _k.key_hash.in_(bindparam("keys", expanding=True)))
+# The items under a capture's keys with their sightings, in the round trip that finds them.
+_KEYED_ITEMS = select(_k.key_hash, *_ITEM_COLUMNS).join(_i, _i.id == _k.item_id).outerjoin(_f, _f.item_id == _i.id).where(
+    _k.publisher_id == bindparam("p"), _k.key_hash.in_(bindparam("keys", expanding=True))
+)
+
+
+def _add_row(found: dict[int, StoredItem], row: Row[Any]) -> None:
+    """An item row of `_ITEM_COLUMNS` (one per sighting) into the items found."""
+    item = found.get(row.id)
+    if item is None:
+        guid = row.identity.removeprefix("guid:") if row.identity.startswith("guid:") else None
+        item = found[row.id] = StoredItem(
+            row.id, row.publisher_id, row.url or row.identity, row.title, row.claimed_at, row.first_seen_at, guid,
+            claimed_rejected=row.claimed_date_rejected,
+        )
+    if row.feed_id is not None:
+        item.feeds[row.feed_id] = row.feed_first_seen_at
+
+
+def _add_raws(session: Session, found: dict[int, StoredItem]) -> None:
+    """The raw forms of the items found."""
+    for part in chunks(found.keys()):
+        for item_id, raw in session.connection().execute(_RAWS, {"ids": part}):
+            found[item_id].raw_hashes.add(raw)
 
 
 def load_items(session: Session, ids: Collection[int], raws: bool = True) -> dict[int, StoredItem]:
@@ -45,17 +69,9 @@ def load_items(session: Session, ids: Collection[int], raws: bool = True) -> dic
     found: dict[int, StoredItem] = {}
     for part in chunks(ids):
         for row in session.connection().execute(_ITEMS, {"ids": part}):
-            item = found.get(row.id)
-            if item is None:
-                guid = row.identity.removeprefix("guid:") if row.identity.startswith("guid:") else None
-                item = found[row.id] = StoredItem(
-                    row.id, row.publisher_id, row.url or row.identity, row.title, row.claimed_at, row.first_seen_at, guid,
-                    claimed_rejected=row.claimed_date_rejected,
-                )
-            if row.feed_id is not None:
-                item.feeds[row.feed_id] = row.feed_first_seen_at
-        for item_id, raw in session.connection().execute(_RAWS, {"ids": part}) if raws else ():
-            found[item_id].raw_hashes.add(raw)
+            _add_row(found, row)
+    if raws:
+        _add_raws(session, found)
     return found
 
 
@@ -69,11 +85,14 @@ class PublisherItems(ItemLookup):
 
     def __init__(self, session: Session, publisher_id: int, keys: Iterable[str]) -> None:
         hashes = {key_hash(k): k for k in keys}
-        self.by_key: dict[str, list[int]] = defaultdict(list)
+        under: dict[str, set[int]] = defaultdict(set)
+        self.items: dict[int, StoredItem] = {}
         for part in chunks(hashes.keys()):
-            for digest, item_id in sorted(session.connection().execute(_KEYS, {"p": publisher_id, "keys": part}), key=lambda r: r[1]):
-                self.by_key[hashes[digest]].append(item_id)
-        self.items = load_items(session, {i for ids in self.by_key.values() for i in ids})
+            for row in session.connection().execute(_KEYED_ITEMS, {"p": publisher_id, "keys": part}):
+                under[hashes[row.key_hash]].add(row.id)
+                _add_row(self.items, row)
+        self.by_key: dict[str, list[int]] = defaultdict(list, {key: sorted(ids) for key, ids in under.items()})
+        _add_raws(session, self.items)
 
     def missing_keys(self, item_id: int, keys: Iterable[str]) -> list[str]:
         """Which of these keys do not find the item yet (a GUID key that finds another item is
