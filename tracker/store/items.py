@@ -38,9 +38,12 @@ _ITEM_COLUMNS = (
 _ITEMS = select(*_ITEM_COLUMNS).outerjoin(_f, _f.item_id == _i.id).where(_i.id.in_(bindparam("ids", expanding=True)))
 _RAWS = select(_r.item_id, _r.raw_hash).where(_r.item_id.in_(bindparam("ids", expanding=True)))
 _KEYS = select(_k.key_hash, _k.item_id).where(_k.publisher_id == bindparam("p"), _k.key_hash.in_(bindparam("keys", expanding=True)))
-# The items under a capture's keys with their sightings, in the round trip that finds them.
-_KEYED_ITEMS = select(_k.key_hash, *_ITEM_COLUMNS).join(_i, _i.id == _k.item_id).outerjoin(_f, _f.item_id == _i.id).where(
-    _k.publisher_id == bindparam("p"), _k.key_hash.in_(bindparam("keys", expanding=True))
+# The items under a capture's keys with their sightings and raw forms, in the round trip that
+# finds them (a row per sighting and raw form: an item has few of each).
+_KEYED_ITEMS = (
+    select(_k.key_hash, *_ITEM_COLUMNS, _r.raw_hash)
+    .join(_i, _i.id == _k.item_id).outerjoin(_f, _f.item_id == _i.id).outerjoin(_r, _r.item_id == _i.id)
+    .where(_k.publisher_id == bindparam("p"), _k.key_hash.in_(bindparam("keys", expanding=True)))
 )
 
 
@@ -91,8 +94,9 @@ class PublisherItems(ItemLookup):
             for row in session.connection().execute(_KEYED_ITEMS, {"p": publisher_id, "keys": part}):
                 under[hashes[row.key_hash]].add(row.id)
                 _add_row(self.items, row)
+                if row.raw_hash is not None:
+                    self.items[row.id].raw_hashes.add(row.raw_hash)
         self.by_key: dict[str, list[int]] = defaultdict(list, {key: sorted(ids) for key, ids in under.items()})
-        _add_raws(session, self.items)
 
     def missing_keys(self, item_id: int, keys: Iterable[str]) -> list[str]:
         """Which of these keys do not find the item yet (a GUID key that finds another item is
