@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from tracker.config import DetectionConfig
 from tracker.directory import Directory
-from tracker.facts import item_facts
+from tracker.facts import any_resolves, item_facts
 from tracker.fingerprint import overlap, similarity
 from tracker.identity import lookup_hash
 from tracker.lsh import buckets_of
@@ -244,10 +244,12 @@ class Detector:
         # The group's id is one of its members: whoever decides it whole locks that one too.
         if locks.lock(session, locks.ITEM, {group_id, item.item_id}) and groups != matching.groups_of(session, edges):
             return False
-        row = matching.group_summary(session, group_id) if groups else (0, None, frozenset(), False)
+        row = matching.group_summary(session, group_id) if groups else (0, None, frozenset(), False, frozenset())
         if row is None:
             return False
-        size, last, credited, tangled = row
+        size, last, credited, tangled, unresolved = row
+        if unresolved and self._resolves(session, unresolved, directory):
+            return False  # a member's credit names someone now (a publisher added since): its facts changed
         known = self._facts(session, set(edges) | ({last} if last is not None else set()), directory)
         originals = matching.decided_originals(session, edges)
         roots = matching.publishers_of(session, set(originals.values()))
@@ -256,13 +258,22 @@ class Detector:
         earlier = [(Placed(known[o], groups[o][1], originals[o], roots[originals[o]]), e) for o, e in edges.items()]
         crediting = items.items_crediting(session, [item.url]).get(item.url, set()) - {item.item_id}
         by_member = any(g == group_id for g, _ in matching.groups_of(session, crediting).values())
-        summary = GroupSummary(size, known[last] if last is not None else None, credited, tangled)
+        summary = GroupSummary(size, known[last] if last is not None else None, credited, tangled, unresolved)
         decision = append(summary, item, earlier, by_member)
         if decision is None:
             return False
         self._write(session, decision, None, report)
-        matching.append_to_group(session, group_id, item.item_id, size + 1, credited | item.credited_publishers, new=not groups)
+        matching.append_to_group(
+            session, group_id, item.item_id, size + 1, credited | item.credited_publishers,
+            unresolved | set(item.unresolved_credits), new=not groups,
+        )
         return True
+
+    @staticmethod
+    def _resolves(session: Session, credits: matching.Unresolved, directory: Directory) -> bool:
+        """Whether any of these credits that named nobody known names an item or publisher now."""
+        targets = items.items_at(session, [url for _, url in credits if url])
+        return any_resolves(credits, directory, targets, matching.publishers_of(session, set(targets.values())))
 
     def _decide_group(self, session: Session, group: set[int], directory: Directory, report: IngestReport) -> None:
         facts = self._facts(session, group, directory)
@@ -275,7 +286,7 @@ class Detector:
         last = summary.last.item_id if summary.last is not None else min(group)
         matching.write_group(
             session, min(group), [(p.facts.item_id, p.position) for p in placed],
-            (summary.size, last, summary.credited, summary.tangled), replaced,
+            (summary.size, last, summary.credited, summary.tangled, summary.unresolved), replaced,
         )
 
     @staticmethod

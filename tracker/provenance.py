@@ -49,6 +49,8 @@ class ItemFacts:
     credit_labels: tuple[str, ...] = ()
     credited_names: tuple[tuple[int, str], ...] = ()
     unresolved_credit: str | None = None
+    # (name, url) of each credit that names nobody known yet: a publisher added later may be it.
+    unresolved_credits: tuple[tuple[str | None, str | None], ...] = ()
     story_size: int = 0
     full_size: int = 0
     claimed_date_rejected: str | None = None  # why the item's date string was no claim
@@ -308,6 +310,7 @@ def decide_group(items: Sequence[ItemFacts], edges: Iterable[Edge]) -> tuple[lis
     summary = GroupSummary(
         size=len(items), last=max(items, key=lambda i: i.order_key) if items else None,
         credited=frozenset(p for i in items for p in i.credited_publishers), tangled=tangled,
+        unresolved=frozenset(c for i in items for c in i.unresolved_credits),
     )
     return [decisions[i.item_id] for i in items], [placed[i.item_id] for i in sequence], summary
 
@@ -315,13 +318,15 @@ def decide_group(items: Sequence[ItemFacts], edges: Iterable[Edge]) -> tuple[lis
 @dataclass(frozen=True)
 class GroupSummary:
     """What placing a newcomer last in a group needs to know of the group: its size, the item
-    with the latest order key, the publishers its members credit, and whether a cycle of
-    credits was broken to order it."""
+    with the latest order key, the publishers its members credit, whether a cycle of
+    credits was broken to order it, and the credits that named nobody known (the caller
+    decides the group whole when one of them names someone now)."""
 
     size: int
     last: ItemFacts | None
     credited: frozenset[int]
     tangled: bool = False
+    unresolved: frozenset[tuple[str | None, str | None]] = frozenset()
 
 
 def append(summary: GroupSummary, item: ItemFacts, earlier: Iterable[tuple[Placed, Edge]], credited_by_members: bool) -> Decision | None:

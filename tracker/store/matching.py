@@ -198,17 +198,27 @@ def groups_of(session: Session, ids: Collection[int]) -> dict[int, tuple[int, in
     return found
 
 
-def group_summary(session: Session, group_id: int) -> tuple[int, int, frozenset[int], bool] | None:
-    """(size, latest member, publishers credited by members, tangled) of a group, if stored."""
+Unresolved = frozenset[tuple[str | None, str | None]]
+GroupRow = tuple[int, int | None, frozenset[int], bool, Unresolved]
+
+
+def group_summary(session: Session, group_id: int) -> GroupRow | None:
+    """(size, latest member, publishers credited by members, tangled, credits naming nobody
+    known) of a group, if stored."""
     row = session.connection().execute(select(_mg).where(_mg.c.id == group_id)).first()
     if row is None:
         return None
-    return row.size, row.last_item_id, frozenset(json.loads(row.credited)), bool(row.tangled)
+    credited = json.loads(row.credited)
+    unresolved: Unresolved = frozenset((name, url) for name, url in credited["unresolved"])
+    return row.size, row.last_item_id, frozenset(credited["publishers"]), bool(row.tangled), unresolved
+
+
+def _credited(publishers: Iterable[int], unresolved: Unresolved) -> str:
+    return json.dumps({"publishers": sorted(publishers), "unresolved": sorted(unresolved, key=lambda c: (c[0] or "", c[1] or ""))})
 
 
 def write_group(
-    session: Session, group_id: int, positions: Sequence[tuple[int, int]], summary: tuple[int, int, Iterable[int], bool],
-    replaced: Collection[int],
+    session: Session, group_id: int, positions: Sequence[tuple[int, int]], summary: GroupRow, replaced: Collection[int],
 ) -> None:
     """Store a group decided whole: its members' positions and its summary (the groups in
     `replaced`, which its members were in before, are gone)."""
@@ -218,16 +228,18 @@ def write_group(
     for part in chunks(set(replaced) | {group_id}):
         conn.execute(delete(_mg).where(_mg.c.id.in_(part)))
     conn.execute(insert(_g), [{"item_id": item, "group_id": group_id, "position": position} for item, position in positions])
-    size, last, credited, tangled = summary
-    conn.execute(insert(_mg), {"id": group_id, "size": size, "last_item_id": last, "credited": json.dumps(sorted(credited)),
+    size, last, credited, tangled, unresolved = summary
+    conn.execute(insert(_mg), {"id": group_id, "size": size, "last_item_id": last, "credited": _credited(credited, unresolved),
                                "tangled": tangled})
 
 
-def append_to_group(session: Session, group_id: int, item_id: int, size: int, credited: Iterable[int], new: bool) -> None:
+def append_to_group(
+    session: Session, group_id: int, item_id: int, size: int, credited: Iterable[int], unresolved: Unresolved, new: bool,
+) -> None:
     """Place an item last in its group (a `new` group: the item alone)."""
     conn = session.connection()
     conn.execute(insert(_g), {"item_id": item_id, "group_id": group_id, "position": size - 1})
-    values = {"size": size, "last_item_id": item_id, "credited": json.dumps(sorted(credited)), "tangled": False}
+    values = {"size": size, "last_item_id": item_id, "credited": _credited(credited, unresolved), "tangled": False}
     if new:
         conn.execute(insert(_mg), {"id": group_id, **values})
     else:
