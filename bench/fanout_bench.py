@@ -8,7 +8,8 @@ ingested through the real pipeline (its N feeds configured, as a daemon's are) (
 matching, provenance), one transaction per capture as the daemon does. `--shuffle`
 ingests the captures in a random order (late originals and backdated copies).
 
-For each N it prints the mean time per capture in each tenth of the run, the last
+For each N it prints the mean time per capture in each tenth of the run (wall clock, and
+CPU time of this process plus its PostgreSQL backends: the machine may be shared), the last
 tenth over the first (issue 15 wants at most 2 at N = 5,000), the stored match rows
 (at most 10 N), and whether every copy names copy 0 as its story's original.
 
@@ -20,6 +21,8 @@ which a scratch database is created for each run and dropped after it.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import random
 import sys
 import tempfile
@@ -29,6 +32,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.config import parse_config
 from tracker.model import Capture
@@ -98,6 +102,21 @@ class Scratch:
             self.server.dispose()
 
 
+def cpu_seconds(sessions: sessionmaker[Session], pids: set[int]) -> float:
+    """CPU time of this process and of the PostgreSQL backends serving it (same machine): on a
+    shared machine the wall clock measures the neighbours too."""
+    own = time.process_time()
+    with sessions() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            pids.add(int(session.execute(text("SELECT pg_backend_pid()")).scalar_one()))
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return own + ticks / os.sysconf("SC_CLK_TCK")
+
+
 def run(n: int, db: str, shuffle: bool, seed: int, stop_after: float) -> None:
     """Ingest the N captures, printing each tenth's time per capture as it ends."""
     with tempfile.TemporaryDirectory() as folder:
@@ -113,14 +132,18 @@ def run(n: int, db: str, shuffle: bool, seed: int, stop_after: float) -> None:
             pipeline.process(Capture("https://pub-1.example/feed", T0, "response", feed(-1, story(8)), "bench:warmup", "application/rss+xml"))
             tenth = max(1, n // 10)
             tenths: list[float] = []
+            cpu_tenths: list[float] = []
+            backends: set[int] = set()
             began = time.perf_counter()
             print(f"N={n} db={'sqlite' if scratch.server is None else 'postgresql'} order={'shuffled' if shuffle else 'time'}")
             for start in range(0, n, tenth):
-                t = time.perf_counter()
+                t, cpu = time.perf_counter(), cpu_seconds(sessions, backends)
                 for capture in todo[start : start + tenth]:
                     pipeline.process(capture)
-                tenths.append((time.perf_counter() - t) / len(todo[start : start + tenth]) * 1000)
-                print(f"  copies {start:>5}-{start + tenth:<5} {tenths[-1]:8.1f} ms/capture", flush=True)
+                count = len(todo[start : start + tenth])
+                tenths.append((time.perf_counter() - t) / count * 1000)
+                cpu_tenths.append((cpu_seconds(sessions, backends) - cpu) / count * 1000)
+                print(f"  copies {start:>5}-{start + tenth:<5} {tenths[-1]:8.1f} ms/capture wall {cpu_tenths[-1]:8.1f} ms CPU", flush=True)
                 if time.perf_counter() - began > stop_after:
                     print(f"  stopped after {time.perf_counter() - began:.0f} s")
                     break
@@ -131,7 +154,7 @@ def run(n: int, db: str, shuffle: bool, seed: int, stop_after: float) -> None:
                 ), {"u": "https://pub0.example/story"}).scalar_one()
                 decided = conn.execute(text("SELECT count(*) FROM provenance")).scalar_one() - 1  # the warm-up's
             sessions.kw["bind"].dispose()
-            print(f"  last/first tenth {tenths[-1] / tenths[0]:.2f}x; match rows {matches} ({matches / max(1, decided):.1f} per item); "
+            print(f"  last/first tenth {tenths[-1] / tenths[0]:.2f}x wall, {cpu_tenths[-1] / cpu_tenths[0]:.2f}x CPU; match rows {matches} ({matches / max(1, decided):.1f} per item); "
                   f"{originals}/{decided} items name copy 0 as original; total {time.perf_counter() - began:.0f} s", flush=True)
         finally:
             scratch.drop()
