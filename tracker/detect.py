@@ -194,16 +194,25 @@ class Detector:
         if not dirty:
             return
         decided = matching.stored_decisions(session, dirty)
-        fresh = [i for i in dirty if i not in decided]
-        whole = set(dirty) - set(fresh)
-        if fresh:
-            directory = current()
-            facts = self._facts(session, fresh, directory)
-            for item in sorted(facts.values(), key=lambda f: f.order_key):
-                if not self._append(session, item, directory, report):
-                    whole.add(item.item_id)
-        done: set[int] = set()
-        for seed in sorted(whole):
+        fresh = {i for i in dirty if i not in decided}
+        # Groups with changed facts first: a newcomer they hold is decided with them, so that it
+        # is never placed from a summary about to change (and alerted as a copy it is not).
+        done = self._decide_whole(session, set(dirty) - fresh, current, report, set())
+        fresh -= done
+        if not fresh:
+            return
+        directory = current()
+        again: set[int] = set()
+        for item in sorted(self._facts(session, fresh, directory).values(), key=lambda f: f.order_key):
+            if not self._append(session, item, directory, report):
+                again.add(item.item_id)
+        self._decide_whole(session, again, current, report, done)
+
+    def _decide_whole(
+        self, session: Session, seeds: set[int], current: Callable[[], Directory], report: IngestReport, done: set[int],
+    ) -> set[int]:
+        """Decide whole the groups holding these items (but not those `done`); return their items."""
+        for seed in sorted(seeds):
             if seed in done:
                 continue
             group = matching.component(session, [seed])
@@ -216,6 +225,7 @@ class Detector:
                 group = grown
             done |= group
             self._decide_group(session, group, current(), report)
+        return done
 
     def _facts(self, session: Session, ids: Collection[int], directory: Directory) -> dict[int, ItemFacts]:
         """What provenance knows of these items now."""
