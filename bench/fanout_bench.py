@@ -59,7 +59,9 @@ def feed(i: int, paragraphs: list[str]) -> bytes:
     body = "".join(f"<p>{p}</p>" for p in paragraphs) + f"<p>Copyright {i} Daily Courier number {i} all rights reserved.</p>"
     return (
         '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
-        f"<channel><title>Courier {i}</title><link>{site}/</link><description>news</description><item>"
+        # No channel title: a feed's first title renames its publisher and makes every process
+        # read the directory again (O(feeds)); the run measures the story, not 5,000 feeds' first sight.
+        f"<channel><link>{site}/</link><description>news</description><item>"
         f"<title>Wheat harvest talks at the border</title><link>{site}/story</link><guid>{site}/story</guid>"
         f"<pubDate>{format_datetime((T0 + timedelta(minutes=i)).replace(tzinfo=UTC))}</pubDate>"
         f"<content:encoded><![CDATA[{body}]]></content:encoded></item></channel></rss>"
