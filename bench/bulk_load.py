@@ -41,18 +41,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic_network import Entry, FeedCapture  # noqa: E402
 from tracker.config import DetectionConfig  # noqa: E402
-from tracker.fingerprint import Fingerprinter, Fingerprints, pack_keys, shingles  # noqa: E402
-from tracker.identity import content_digest, entry_keys, host_of, key_hash, lookup_hash, raw_hash, text_hash  # noqa: E402
-from tracker.lsh import buckets_of  # noqa: E402
+from tracker.detection.fingerprint import Fingerprinter, Fingerprints, pack_keys, shingles  # noqa: E402
+from tracker.detection.identity import content_digest, entry_keys, host_of, key_hash, lookup_hash, raw_hash, text_hash  # noqa: E402
+from tracker.detection.lsh import buckets_of  # noqa: E402
 from tracker.model import Document, ParsedEntry  # noqa: E402
-from tracker.normalise import document_from_paragraphs, story_paragraphs, to_document, words_without_urls  # noqa: E402
-from tracker.parse import parse_feed  # noqa: E402
-from tracker.pipeline import LEAD_TOKENS  # noqa: E402
-from tracker.rebuild import SETTINGS, settings_of  # noqa: E402
-from tracker.store import directory as directory_store  # noqa: E402
+from tracker.detection.normalise import document_from_paragraphs, story_paragraphs, to_document, words_without_urls  # noqa: E402
+from tracker.reader.parse import parse_feed  # noqa: E402
+from tracker.pipeline.capture import LEAD_TOKENS  # noqa: E402
+from tracker.pipeline.rebuild import SETTINGS, settings_of  # noqa: E402
+from tracker.store import publishers as directory_store  # noqa: E402
 from tracker.store import items as item_store  # noqa: E402
 from tracker.store import schema, state  # noqa: E402
-from tracker.store.directory import load_directory  # noqa: E402
+from tracker.store.publishers import load_directory  # noqa: E402
 from tracker.store.evidence import as_signed  # noqa: E402
 
 CHUNK = 400  # new items per task sent to a worker
@@ -61,7 +61,7 @@ COMMIT_EVERY = 50_000  # items per transaction
 
 
 def parsed_entry(entry: Entry) -> ParsedEntry:
-    """The `ParsedEntry` that `tracker.parse` reads from the network's RSS for `entry`."""
+    """The `ParsedEntry` that `tracker.reader.parse` reads from the network's RSS for `entry`."""
     body = "".join(f"<p>{p}</p>" for p in entry.paragraphs)
     if entry.origin:
         name, link = entry.origin

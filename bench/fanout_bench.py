@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.config import parse_config
 from tracker.model import Capture
-from tracker.pipeline import Pipeline
+from tracker.pipeline.capture import Pipeline
 from tracker.store.database import open_database
 
 T0 = datetime(2026, 3, 2, 8, 0)  # naive UTC, as the pipeline stores times

@@ -46,7 +46,7 @@ from warcio.archiveiterator import ArchiveIterator
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tracker.config import parse_config  # noqa: E402
-from tracker.scheduler import Daemon  # noqa: E402
+from tracker.daemon.scheduler import Daemon  # noqa: E402
 
 LOOPBACK = "127.77.0.1"  # not 127.0.0.1: ports 80/443 there may be someone else's
 SCORE = Path("/work/shared/eval/score.py")
@@ -208,9 +208,9 @@ def world_clock(farm: Farm) -> None:
     and no capture could disprove a claim, so the two would not be deciding the same thing.
     Polling, leases and politeness stay on the wall clock (they are about real seconds).
     """
-    import tracker.fetch
-    import tracker.pagefetch
-    import tracker.pagework
+    import tracker.reader.fetch
+    import tracker.daemon.pagefetch
+    import tracker.daemon.pagework
 
     class WorldDatetime(datetime):
         @classmethod
@@ -220,9 +220,9 @@ def world_clock(farm: Farm) -> None:
     def world_utcnow() -> datetime:
         return datetime.fromtimestamp(farm.world_now(), UTC).replace(tzinfo=None)
 
-    tracker.fetch.datetime = WorldDatetime  # type: ignore[attr-defined,misc]
-    tracker.pagework.utcnow = world_utcnow  # type: ignore[attr-defined]
-    tracker.pagefetch.utcnow = world_utcnow  # type: ignore[attr-defined]
+    tracker.reader.fetch.datetime = WorldDatetime  # type: ignore[attr-defined,misc]
+    tracker.daemon.pagework.utcnow = world_utcnow  # type: ignore[attr-defined]
+    tracker.daemon.pagefetch.utcnow = world_utcnow  # type: ignore[attr-defined]
 
 
 def score(world: Path, url: str) -> dict[str, float]:

@@ -5,7 +5,7 @@
 Ingests the world once with `tracker ingest` (or reads `--config FILE`'s database, an
 already ingested one), reads the stored story and lead signatures of every version
 (128 permutations) and, for each candidate (bands, rows) setting, buckets them as
-`tracker.lsh` does for the `lsh_buckets` table (story and lead of every version) and reports:
+`tracker.detection.lsh` does for the `lsh_buckets` table (story and lead of every version) and reports:
 
 - candidate recall of the truth's copy, excerpt and rewrite pairs: a pair is found when
   a query with either item's story or lead returns the other (the pipeline queries with
@@ -81,7 +81,7 @@ def load_corpus(config_path: Path) -> tuple[Corpus, int]:
     import sqlalchemy as sa
 
     from tracker.config import load_config
-    from tracker.fingerprint import unpack_shingles
+    from tracker.detection.fingerprint import unpack_shingles
 
     config = load_config(config_path)
     engine = sa.create_engine(config.database.url)
@@ -100,7 +100,7 @@ def load_corpus(config_path: Path) -> tuple[Corpus, int]:
 def candidates(corpus: Corpus, num_perm: int, bands: int, rows: int) -> dict[int, set[int]]:
     """Every item's candidates (other items) under an LSH of `bands` × `rows`: items sharing a
     bucket of any story or lead signature, as the `lsh_buckets` table finds them."""
-    from tracker.lsh import buckets_of
+    from tracker.detection.lsh import buckets_of
 
     buckets = {i: buckets_of([sig for _, story, lead in vs for sig in (story, lead) if sig], bands, rows)
                for i, vs in corpus.versions.items()}
@@ -113,7 +113,7 @@ def candidates(corpus: Corpus, num_perm: int, bands: int, rows: int) -> dict[int
 
 def closest(corpus: Corpus, a: int, b: int) -> tuple[float, float]:
     """The best exact (Jaccard, containment of the smaller) between two items' stories."""
-    from tracker.fingerprint import similarity
+    from tracker.detection.fingerprint import similarity
 
     best = (0.0, 0.0)
     for x, _, _ in corpus.versions[a]:

@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pagefarm import PageFarm, PageFarmConfig  # noqa: E402
 
 from tracker.config import parse_config  # noqa: E402
-from tracker.poll import Poller  # noqa: E402
-from tracker.scheduler import Daemon  # noqa: E402
+from tracker.daemon.poll import Poller  # noqa: E402
+from tracker.daemon.scheduler import Daemon  # noqa: E402
 
 _LATENCIES: list[float] = []
 _original_poll = Poller.poll

@@ -59,7 +59,7 @@ def ingest(world: Path, archive: Path, db: Path, never: bool) -> tuple[float, fl
 
 def extraction_ms(archive: Path) -> tuple[int, float]:
     """(pages, CPU milliseconds per page) of extracting the archive's HTML pages' articles."""
-    from tracker.pages import extract_article, is_html
+    from tracker.reader.pages import extract_article, is_html
 
     pages, spent = 0, 0.0
     with archive.open("rb") as stream:

@@ -53,7 +53,7 @@ def opened_as_before() -> Iterator[None]:
     def before(url: str):  # type: ignore[no-untyped-def]
         return open_database(url, create=False)
 
-    with mock.patch("tracker.store.database.open_reader", before), mock.patch("tracker.status.open_reader", before):
+    with mock.patch("tracker.store.database.open_reader", before), mock.patch("tracker.answers.status.open_reader", before):
         yield
 
 

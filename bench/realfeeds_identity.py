@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 from tracker.config import parse_config  # noqa: E402
 from tracker.errors import ParseError  # noqa: E402
 from tracker.model import Capture  # noqa: E402
-from tracker.parse import parse_feed  # noqa: E402
-from tracker.pipeline import Pipeline  # noqa: E402
+from tracker.reader.parse import parse_feed  # noqa: E402
+from tracker.pipeline.capture import Pipeline  # noqa: E402
 from tracker.store import schema  # noqa: E402
 from tracker.store.database import open_database  # noqa: E402
 

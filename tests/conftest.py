@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from tracker.config import parse_config
-from tracker.pipeline import Pipeline
+from tracker.pipeline.capture import Pipeline
 from tracker.store.database import open_database
 
 PG_ADMIN_URL = os.environ.get("TRACKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

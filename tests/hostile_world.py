@@ -11,7 +11,7 @@ from typing import Any
 from tests.builders import T0, article, capture, hours, rss
 from tests.test_pipeline import KHAAMA, RU24, khaama_item, mirror_item
 from tracker.config import Config, parse_config
-from tracker.pipeline import Pipeline
+from tracker.pipeline.capture import Pipeline
 from tracker.store.database import open_database
 
 # Ends the href attribute and adds a handler that runs on load, with no click.

@@ -13,12 +13,12 @@ from click.testing import CliRunner
 
 from tests.builders import T0, Item, article, capture, hours, html, rss, wordpress_footer
 from tests.test_pipeline import DIGEST, FEEDS, KHAAMA, MIRRORS, RU24
-from tracker.alerts import Alerts
+from tracker.pipeline.alerts import Alerts
 from tracker.cli import main
 from tracker.config import parse_config
 from tracker.errors import ConfigError
 from tracker.model import Capture
-from tracker.pipeline import Pipeline
+from tracker.pipeline.capture import Pipeline
 from tracker.store.database import open_database
 
 TITLE = "Torkham crossing reopens to trade"

@@ -16,7 +16,9 @@ from click.testing import CliRunner
 
 from tests import story_network
 from tests.story_network import mirror_url, story_url
+from tracker.answers.questions import parse_when
 from tracker.cli import main
+from tracker.errors import InputError
 
 HOUR = 3600.0
 
@@ -106,6 +108,18 @@ def test_stories_filters(desk: tuple[Path, str]) -> None:
     assert code == 2 and "no publisher named 'Khama Press' (did you mean 'Khaama Press'?)" in err
     code, _, err = run(config, "stories", "--since", "last tuesday")
     assert code == 2 and err.startswith("tracker: error: --since: not a time")
+
+
+def test_parse_when_reads_times_and_spans_back_from_now() -> None:
+    now = datetime(2026, 1, 10, 12, 0)
+    assert parse_when("36h", now) == datetime(2026, 1, 9, 0, 0)
+    assert parse_when("2w", now) == datetime(2025, 12, 27, 12, 0)
+    assert parse_when("90m", now) == datetime(2026, 1, 10, 10, 30)
+    assert parse_when("1.5d", now) == datetime(2026, 1, 9, 0, 0)
+    assert parse_when("2025-01-07", now) == datetime(2025, 1, 7)
+    assert parse_when("2025-01-07T09:30:00+02:00", now) == datetime(2025, 1, 7, 7, 30)
+    with pytest.raises(InputError):
+        parse_when("soon", now)
 
 
 def test_stories_table(desk: tuple[Path, str]) -> None:

@@ -16,7 +16,7 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from tracker.archive import (
+from tracker.reader.archive import (
     Skipped,
     is_warc,
     looks_like_feed,
@@ -26,7 +26,7 @@ from tracker.archive import (
 )
 from tracker.errors import InputError
 from tracker.model import Capture
-from tracker.parse import parse_feed
+from tracker.reader.parse import parse_feed
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 RU_FEED = (FEEDS / "ru_rss_windows1251.xml").read_bytes()
@@ -104,7 +104,7 @@ def crawl(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_warc_records_become_captures_or_skips(crawl: Path) -> None:
     records = list(read_warc(crawl))
-    # The HTML page is an article page for the pipeline to join to an item (tracker.pages).
+    # The HTML page is an article page for the pipeline to join to an item (tracker.reader.pages).
     assert [type(r).__name__ for r in records] == ["Skipped", "Skipped", "Capture", "Capture", "PageCapture", "Skipped", "Capture"]
     reasons = [r.reason for r in records if isinstance(r, Skipped)]
     assert reasons[0] == "warcinfo record"
@@ -296,7 +296,7 @@ def test_a_whole_archive_has_no_damage_at_its_end(tmp_path: Path, compressed: bo
 
 @pytest.mark.parametrize("value", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "1970-01-01T00:00:00Z"])
 def test_a_capture_time_from_the_future_or_before_the_web_is_refused(value: str) -> None:
-    from tracker.archive import parse_time
+    from tracker.reader.archive import parse_time
     from tracker.errors import InputError
 
     with pytest.raises(InputError, match="out of range"):
@@ -308,7 +308,7 @@ def test_workers_archiving_into_one_folder_in_the_same_second_write_files_of_the
     # `run --workers N` starts N processes with one [archive] dir at once: each must have its
     # own file, or their records interleave (and a killed worker's torn record sits mid-file).
     script = (
-        "import datetime as d, sys, pathlib, tracker.archive as a\n"
+        "import datetime as d, sys, pathlib, tracker.reader.archive as a\n"
         "class Frozen(d.datetime):\n"
         "    @classmethod\n"
         "    def now(cls, tz=None): return d.datetime(2026, 1, 1, 12, 0, 0, tzinfo=tz)\n"

@@ -21,7 +21,7 @@ from bench.synthetic_network import Network, WarcOut, write_network
 from tracker.config import DetectionConfig
 from tracker.store.database import open_database
 from tests.conftest import make_pipeline
-from tracker.ingest import ingest_paths
+from tracker.ingest.archives import ingest_paths
 
 
 def test_network_holds_exactly_the_items_asked_for_each_distinct() -> None:

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 
 from tests.builders import T0, Item, article, capture, hours, html, rss
 from tests.conftest import make_pipeline
-from tracker.dates import claimed_date
-from tracker.parse import parse_feed
+from tracker.reader.dates import claimed_date
+from tracker.reader.parse import parse_feed
 
 ORIGIN = "https://origin.example/feed"
 MIRROR = "https://mirror.example/feed"

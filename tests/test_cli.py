@@ -168,7 +168,7 @@ def test_a_damaged_archive_stores_what_came_before_and_exits_1(tmp_path: Path, c
 
 
 def test_ctrl_c_prints_the_summary_so_far_and_how_to_resume(tmp_path: Path, config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tracker.pipeline import Pipeline
+    from tracker.pipeline.capture import Pipeline
 
     warc = write_warc(tmp_path / "world.warc", network(article(49, paragraphs=8)))
     process = Pipeline.process
@@ -195,7 +195,7 @@ def test_operational_errors_are_one_line_and_exit_3_with_a_traceback_only_at_vv(
 ) -> None:
     from sqlalchemy.exc import OperationalError
 
-    from tracker.pipeline import Pipeline
+    from tracker.pipeline.capture import Pipeline
 
     def disk_full(self: Pipeline, *args: object, **kwargs: object) -> object:
         raise OperationalError("INSERT INTO captures …", {}, Exception("database or disk is full"))
@@ -210,7 +210,7 @@ def test_operational_errors_are_one_line_and_exit_3_with_a_traceback_only_at_vv(
 
 
 def test_permission_denied_is_one_line(tmp_path: Path, config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tracker.pipeline import Pipeline
+    from tracker.pipeline.capture import Pipeline
 
     def denied(self: Pipeline, *args: object, **kwargs: object) -> object:
         raise PermissionError(13, "Permission denied", "/var/lib/tracker/archive")
@@ -285,9 +285,9 @@ def test_global_options_work_after_the_command_name_too(tmp_path: Path, config_f
 
 
 def test_without_a_terminal_a_long_ingest_logs_its_progress(tmp_path: Path, config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tracker.cli
+    import tracker.cli.base
 
-    monkeypatch.setattr(tracker.cli, "PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(tracker.cli.base, "PROGRESS_SECONDS", 0.0)
     warc = write_warc(tmp_path / "world.warc", network(article(57, paragraphs=8)))
     code, _, err = run("--config", str(config_file), "ingest", str(warc))
     assert code == 0
@@ -300,9 +300,9 @@ def test_without_a_terminal_a_long_ingest_logs_its_progress(tmp_path: Path, conf
 
 def test_each_process_of_ingest_workers_logs_its_progress_as_lines(tmp_path: Path, config_file: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import tracker.cli
+    import tracker.cli.base
 
-    monkeypatch.setattr(tracker.cli, "PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(tracker.cli.base, "PROGRESS_SECONDS", 0.0)
     monkeypatch.setattr("sys.stderr.isatty", lambda: True)  # even on a terminal: no bar per process
     warc = write_warc(tmp_path / "world.warc", network(article(58, paragraphs=8)))
     code, _, err = run("--config", str(config_file), "ingest", "--share", "0/1", str(warc))
@@ -316,15 +316,15 @@ def test_each_process_of_ingest_workers_logs_its_progress_as_lines(tmp_path: Pat
 @pytest.mark.parametrize("flag", [[], ["--no-progress"]])
 def test_ingest_workers_passes_no_progress_on_only_when_asked(tmp_path: Path, pg_url: str, flag: list[str],
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import tracker.workers
+    import tracker.ingest.shares
 
     started: list[list[str]] = []
 
-    def record(global_args: list[str], ingest_args: list[str], paths: list[Path], count: int) -> tracker.workers.SharedIngest:
+    def record(global_args: list[str], ingest_args: list[str], paths: list[Path], count: int) -> tracker.ingest.shares.SharedIngest:
         started.append(ingest_args)
-        return tracker.workers.SharedIngest(tracker.workers.IngestReport(), [0] * count, [True] * count)
+        return tracker.ingest.shares.SharedIngest(tracker.ingest.shares.IngestReport(), [0] * count, [True] * count)
 
-    monkeypatch.setattr(tracker.workers, "ingest_in_processes", record)
+    monkeypatch.setattr(tracker.ingest.shares, "ingest_in_processes", record)
     config = tmp_path / "pg.toml"
     config.write_text(f'[database]\nurl = "{pg_url}"\n')
     warc = write_warc(tmp_path / "world.warc", network(article(59, paragraphs=8)))

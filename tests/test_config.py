@@ -348,3 +348,12 @@ def test_an_opml_path_that_is_no_regular_file_is_refused_at_once(tmp_path: Path)
     path = write(tmp_path, '[[opml]]\npath = "/dev/zero"\n')
     with pytest.raises(ConfigError, match=r"opml\[0\]\.path: /dev/zero is not a regular file"):
         load_config(path)
+
+
+def test_fetch_threads_are_read_under_their_first_name_too() -> None:
+    """`[polling] workers` and `[pages] workers` (the keys' first names) still set the fetch threads."""
+    from tracker.config import parse_config
+
+    old = parse_config({"polling": {"workers": 3}, "pages": {"workers": 4}})
+    new = parse_config({"polling": {"fetch_threads": 3}, "pages": {"fetch_threads": 4}})
+    assert (old.polling.fetch_threads, old.pages.fetch_threads) == (new.polling.fetch_threads, new.pages.fetch_threads) == (3, 4)

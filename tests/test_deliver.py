@@ -23,10 +23,10 @@ from tests.test_scheduler import POLLING, STARTUP, DaemonProcess, Db, _env, daem
 from tests.webhooks import WebhookReceiver
 from tracker.cli import main
 from tracker.config import Config, parse_config
-from tracker.deliver import Deliverer, DeliveryThread, backoff_seconds, deliver_once, lease_seconds
+from tracker.daemon.deliver import Deliverer, DeliveryThread, backoff_seconds, deliver_once, lease_seconds
 from tracker.model import Capture, utcnow
-from tracker.pipeline import Pipeline
-from tracker.store import outbox, schema
+from tracker.pipeline.capture import Pipeline
+from tracker.store import outbox, schema_outbox
 from tracker.store.database import open_database
 
 KHAAMA = "https://www.khaama.com/feed/"
@@ -55,7 +55,7 @@ def make_config(url: str, alerts: list[dict[str, Any]], path: Path | None = None
 def rows(url: str) -> list[dict[str, Any]]:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        table = schema.AlertOutbox.__table__
+        table = schema_outbox.AlertOutbox.__table__
         out = [dict(r) for r in conn.execute(sa.select(table).order_by(table.c.id)).mappings()]
     engine.dispose()
     return out
@@ -98,7 +98,7 @@ def test_each_message_is_posted_once_with_its_headers(any_db_url: str, receiver:
 
 
 def _deliveries(outcome: str) -> float:
-    from tracker.metrics import METRICS
+    from tracker.daemon.metrics import METRICS
 
     return METRICS.alert_deliveries.labels("webhook", outcome)._value.get()
 

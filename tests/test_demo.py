@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from tests.conftest import make_pipeline
 from tests.test_sample import SAMPLE
-from tracker.demo import copy_lines, run_demo
-from tracker.ingest import ingest_paths
+from tracker.demo.live import copy_lines, run_demo
+from tracker.ingest.archives import ingest_paths
 from tracker.store import views
 from tracker.store.database import open_database
 
@@ -63,7 +63,7 @@ def test_demo_lines_say_which_page_a_match_was_made_on_and_when_a_date_was_dispr
         lines = copy_lines(session, [scrape["item_id"], backdated["item_id"], plain["item_id"]])
     assert lines[0] == (
         "NewsHub24 ← Hindu Kush Herald: \u201cKandahar Pomegranate Growers Open First Shared Cold Store\u201d "
-        "(copy, similarity 1.00, 1200 s after it, matched on Hindu Kush Herald's article page)", [])
+        "(copy, similarity 1.00, 20m after it, matched on Hindu Kush Herald's article page)", [])
     assert lines[1][0].startswith("ru24.pro ← Khaama Press: \u201cHerat Launches") and "article page" not in lines[1][0]
     assert lines[1][1] == ["its feed claims it was published before the original; an earlier capture without it disproves that"]
     assert lines[2][0].startswith("Mirror of Mirrors ← ru24.pro: ") and "article page" not in lines[2][0] and lines[2][1] == []

@@ -22,12 +22,12 @@ import pytest
 
 from protego import Protego
 
-from tracker.demo_articles import ARTICLES, HERALD_ARTICLE, MARKET_WRAPS, DemoArticle
-from tracker.demo_network import BACKDATED_ARTICLE, BASE_TIME, DemoFeed, DemoNetwork
-from tracker.demo_pages import MOST_READ
-from tracker.normalise import story_paragraphs, to_document, tokens
-from tracker.pages import extract_article, needs_page, use_page
-from tracker.parse import parse_feed
+from tracker.demo.articles import ARTICLES, HERALD_ARTICLE, MARKET_WRAPS, DemoArticle
+from tracker.demo.network import BACKDATED_ARTICLE, BASE_TIME, DemoFeed, DemoNetwork
+from tracker.demo.pages import MOST_READ
+from tracker.detection.normalise import story_paragraphs, to_document, tokens
+from tracker.reader.pages import extract_article, needs_page, use_page
+from tracker.reader.parse import parse_feed
 
 STEP_SECONDS = 10.0
 KHAAMA, RU24, DIGEST, MIRRORS, MARKET = ("Khaama Press", "ru24.pro", "Headline Digest",

@@ -116,3 +116,18 @@ def test_jsonl_and_csv_are_the_item_provenance_rows(desk: tuple[Path, str]) -> N
     table = list(csv.DictReader(io.StringIO(run(config, "--format", "csv"))))
     assert [int(r["item_id"]) for r in table] == [r["item_id"] for r in rows]
     assert list(table[0]) == list(rows[0])
+
+
+def test_the_cli_offers_exactly_the_formats_export_writes(desk: tuple[Path, str]) -> None:
+    from tracker.errors import TrackerError
+    from tracker.answers.export import export
+    from tracker.answers.output import EXPORT_FORMATS
+    from tracker.store.database import open_database
+
+    config, url = desk
+    for fmt in EXPORT_FORMATS:
+        assert run(config, "--format", fmt).strip()
+    refused = CliRunner().invoke(main, ["--config", str(config), "export", "--format", "xml"])
+    assert refused.exit_code == 2 and all(fmt in refused.stderr for fmt in EXPORT_FORMATS)
+    with pytest.raises(TrackerError, match="unknown format"):
+        export(open_database(url), "xml")

@@ -18,7 +18,7 @@ from tests.feedserver import FeedServer
 from tests.test_poll import feed_bytes, make_config, scalar
 from tests.test_scheduler import DaemonProcess, daemons, write_config  # noqa: F401  (fixture)
 from tracker.cli import main
-from tracker.poll_once import poll_once
+from tracker.daemon.poll_once import poll_once
 
 
 @pytest.fixture

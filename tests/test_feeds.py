@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from tests.feedserver import FeedServer
 from tracker.cli import main
 from tracker.config import load_config
-from tracker.opml import read_opml
-from tracker.pipeline import Pipeline
+from tracker.config.opml import read_opml
+from tracker.pipeline.capture import Pipeline
 from tracker.store.database import open_database
 
 FIXTURES = Path(__file__).parent / "fixtures" / "opml"

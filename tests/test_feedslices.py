@@ -1,4 +1,4 @@
-"""A large feed document is read a slice of entries at a time (tracker.feedslices), and
+"""A large feed document is read a slice of entries at a time (tracker.reader.feedslices), and
 gives exactly the entries, title, link and TTL that parsing it whole gives."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from tracker import parse
-from tracker.parse import parse_feed
+from tracker.reader import parse
+from tracker.reader.parse import parse_feed
 
 RSS = (
     '<?xml version="1.0" encoding="windows-1251"?>\n'

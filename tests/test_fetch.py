@@ -27,7 +27,7 @@ import pytest
 
 from tracker.addresses import AddressGuard, system_resolver
 from tracker.errors import FetchError
-from tracker.fetch import ERROR_KINDS, Fetcher, FetchPolicy, FetchResult, Validators
+from tracker.reader.fetch import ERROR_KINDS, Fetcher, FetchPolicy, FetchResult, Validators
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 RSS = "application/rss+xml; charset=utf-8"

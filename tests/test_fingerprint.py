@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tracker.fingerprint import (
+from tracker.detection.fingerprint import (
     SCHEME,
     Fingerprinter,
     minhash_of,
@@ -13,7 +13,7 @@ from tracker.fingerprint import (
     shingles,
     similarity,
 )
-from tracker.normalise import tokens
+from tracker.detection.normalise import tokens
 
 ARTICLE = [
     "The price of firewood and coal in Kabul has risen by nearly a third since early December, traders say, "

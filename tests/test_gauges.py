@@ -19,14 +19,14 @@ def test_gauges_count_feeds_by_state_items_and_republications(any_db_url: str) -
         urls = [f["url"] for f in FEEDS]
         conn.execute(sa.text("UPDATE feeds SET error_count = 3, last_success_at = :t WHERE url = :u"), {"u": urls[1], "t": T0 + hours(1)})
         conn.execute(sa.text("UPDATE feeds SET retired_at = :t WHERE url = :u"), {"u": urls[2], "t": T0})
-        conn.execute(sa.text("UPDATE feeds SET active = :f WHERE url = :u"), {"u": urls[3], "f": False})
+        conn.execute(sa.text("UPDATE feeds SET active = :f, last_checked_at = :t WHERE url = :u"), {"u": urls[3], "f": False, "t": T0})
         conn.execute(sa.text("UPDATE feeds SET last_success_at = :t WHERE url = :u"), {"u": urls[0], "t": T0 + hours(5)})
     engine.dispose()
 
     with pipeline.sessions() as session:
         ping(session)
         gauges = read_gauges(session)
-    assert gauges.feeds == {"active": 1, "failing": 1, "retired": 1, "inactive": 1}
+    assert gauges.feeds == {"gone": 1, "failing": 1, "moved": 0, "active": 1, "inactive": 1, "archived": 0}
     assert gauges.items == 2
     assert gauges.republications == 1
     # The ru24 capture (T0 + 2.5 h) is the newest of the two.
@@ -38,7 +38,7 @@ def test_gauges_of_an_empty_database(any_db_url: str) -> None:
     pipeline = make_pipeline(any_db_url, [])
     with pipeline.sessions() as session:
         gauges = read_gauges(session)
-    assert gauges.feeds == {"active": 0, "failing": 0, "retired": 0, "inactive": 0}
+    assert gauges.feeds == {"gone": 0, "failing": 0, "moved": 0, "active": 0, "inactive": 0, "archived": 0}
     assert (gauges.items, gauges.republications, gauges.newest_capture_at, gauges.last_success_at) == (0, 0, None, None)
 
 

@@ -8,8 +8,8 @@ import time
 
 from tests.feedserver import wait_until
 from tracker.config import parse_config
-from tracker.health import LOADING, POLLING, STALLED, STARTING, STOPPED, BoundedCall, HealthCheck, Liveness
-from tracker.scheduler import Daemon
+from tracker.daemon.health import LOADING, POLLING, STALLED, STARTING, STOPPED, BoundedCall, HealthCheck, Liveness
+from tracker.daemon.scheduler import Daemon
 
 
 class Clock:

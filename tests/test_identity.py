@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 import pytest
 
-from tracker.identity import (
+from tracker.detection.identity import (
     ItemLookup,
     KnownItem,
     canonical_url,

@@ -13,13 +13,13 @@ import sqlalchemy as sa
 from tests.builders import T0, Item, article, capture, hours, rss, write_warc
 from tests.conftest import make_pipeline
 from tests.feedserver import FeedServer
-from tracker.archive import looks_like_feed
+from tracker.reader.archive import looks_like_feed
 from tracker.config import parse_config
 from tracker.errors import ParseError
-from tracker.ingest import ingest_paths
+from tracker.ingest.archives import ingest_paths
 from tracker.model import Attribution, Capture
-from tracker.parse import parse_feed
-from tracker.poll_once import poll_once
+from tracker.reader.parse import parse_feed
+from tracker.daemon.poll_once import poll_once
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 ORIGINAL = "https://www.khaama.com/feed/"
@@ -184,7 +184,7 @@ def test_a_json_feed_is_polled_and_a_broken_one_fails_like_a_broken_xml_feed(sql
 def test_a_byline_of_thousands_of_authors_is_cut_as_any_one_line_field() -> None:
     """Each item carries the feed's authors: 200 names of 10,000 characters made every item's
     author 2 MB (an RSS author is cut to FIELD_MAX)."""
-    from tracker.feedtext import FIELD_MAX
+    from tracker.reader.feedtext import FIELD_MAX
 
     document = {"version": "https://jsonfeed.org/version/1.1", "authors": [{"name": f"{i} " + "N" * FIELD_MAX} for i in range(200)],
                 "items": [{"id": str(i), "content_text": "text", "authors": [{"name": "Ann"}, {"name": "Bo"}] if i == 0 else None}
@@ -197,7 +197,7 @@ def test_a_byline_of_thousands_of_authors_is_cut_as_any_one_line_field() -> None
 def test_a_json_feed_too_large_to_read_whole_is_a_feed_error_and_loses_nothing(sqlite_url: str) -> None:
     """A JSON document is read whole (its objects cost up to ~30 times its bytes): one over
     the cap is refused like a broken feed, and what the feed gave before stays."""
-    from tracker.jsonfeed import MAX_JSON_FEED_BYTES
+    from tracker.reader.jsonfeed import MAX_JSON_FEED_BYTES
 
     pipeline = make_pipeline(sqlite_url, [{"url": MIRROR, "publisher": "Mirror"}])
     good = json_feed([{"id": "m-1", "url": "https://mirror.example/1.html", "title": "One", "content_text": "Words " * 50}])

@@ -13,7 +13,7 @@ import pytest
 from tests.builders import T0, Item, article, capture, hours, rss, write_warc
 from tests.conftest import make_pipeline
 from tests.test_pages_pipeline import page_capture, page_html, provenance
-from tracker.ingest import ingest_paths
+from tracker.ingest.archives import ingest_paths
 
 ALICE_FEED, MALLORY_FEED = "https://alice.example/rss", "https://mallory.example/rss"
 MALLORY_POST = "https://mallory.example/1"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.model import utcnow
 from tracker.store import leases
 from tracker.store.database import open_database
-from tracker.workers import parse_share, share_of
+from tracker.ingest.shares import parse_share, share_of
 from tracker.errors import InputError
 
 LEASE = 30.0

@@ -7,10 +7,10 @@ from datetime import timedelta
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tracker.health import Answer, Liveness
-from tracker.metrics import METRICS, Metrics, record_alert_delivery, record_database_error
+from tracker.daemon.health import Answer, Liveness
+from tracker.daemon.metrics import METRICS, Metrics, record_alert_delivery, record_database_error
 from tracker.model import IngestReport, utcnow
-from tracker.poll import PollOutcome
+from tracker.daemon.poll import PollOutcome
 from tracker.store.gauges import DatabaseGauges
 
 
@@ -76,14 +76,14 @@ def test_alert_deliveries_and_database_errors_are_counted_by_the_module_function
 def test_database_gauges_are_read_at_scrape_time() -> None:
     metrics = Metrics()
     now = utcnow()
-    stored = DatabaseGauges({"active": 5, "failing": 2, "retired": 1, "inactive": 0}, 120, 17,
+    stored = DatabaseGauges({"active": 5, "failing": 2, "gone": 1, "inactive": 0}, 120, 17,
                             now - timedelta(seconds=90), now - timedelta(seconds=600))
     metrics.watch(lambda: Liveness("polling", 1.5), lambda: Answer(stored, None, 0.0))
     got = samples(metrics)
     assert got[("tracker_scheduler_up", ())] == 1 and got[("tracker_database_up", ())] == 1
     assert got[("tracker_last_dispatch_age_seconds", ())] == 1.5
     feeds = {labels[0][1]: value for (name, labels), value in got.items() if name == "tracker_feeds"}
-    assert feeds == {"active": 5, "failing": 2, "retired": 1, "inactive": 0}
+    assert feeds == {"active": 5, "failing": 2, "gone": 1, "inactive": 0}
     assert got[("tracker_items", ())] == 120 and got[("tracker_republications", ())] == 17
     assert 89 <= got[("tracker_newest_capture_age_seconds", ())] < 100
     assert 599 <= got[("tracker_last_successful_poll_age_seconds", ())] < 610

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tracker.model import Attribution, ParsedEntry
-from tracker.normalise import (
+from tracker.detection.normalise import (
     document_from_paragraphs,
     fold,
     is_credit,
@@ -16,7 +16,7 @@ from tracker.normalise import (
     to_document,
     tokens,
 )
-from tracker.parse import parse_feed
+from tracker.reader.parse import parse_feed
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 KHAAMA_ORIGINAL = "https://www.khaama.com/pakistani-airstrikes-kill-civilians-in-eastern-afghanistan/"

@@ -8,7 +8,7 @@ import pytest
 from lxml import etree
 
 from tracker.errors import InputError
-from tracker.opml import Subscription, read_opml, write_opml
+from tracker.config.opml import Subscription, read_opml, write_opml
 
 FIXTURES = Path(__file__).parent / "fixtures" / "opml"
 SHAPES = ["opml_noversion.xml", "opml_v1.0.xml", "opml_v1.1.xml", "opml_v2.0.xml"]

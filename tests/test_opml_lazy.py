@@ -16,7 +16,9 @@ import pytest
 from tracker.redact import mask_credentials
 from click.testing import CliRunner
 
-from tracker import opml, subscriptions
+from tracker.config import opml
+
+from tracker.config import subscriptions
 from tracker.cli import main
 from tracker.store.database import open_database
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.feedserver import wait_until
-from tracker.health import POLLING, HealthCheck, Liveness
-from tracker.metrics import Metrics
-from tracker.opsserver import OpsServer
+from tracker.daemon.health import POLLING, HealthCheck, Liveness
+from tracker.daemon.metrics import Metrics
+from tracker.daemon.opsserver import OpsServer
 
 IDLE = 1.5
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+
+import pytest
 from datetime import datetime
 
-from tracker.output import (
+from tracker.answers.output import (
     Column,
     csv_text,
+    delay,
     duration,
     escape_control,
     json_lines,
@@ -46,6 +49,14 @@ def test_json_lines_and_csv_keep_every_key_in_order() -> None:
     assert back == [{"b": "1", "a": "2025-01-07T09:00:00Z", "tags": "x; y", "evidence": '{"k": [1]}', "none": "", "flag": "true"}]
     assert csv_text([], ["a", "b"]) == "a,b\r\n"  # a header even with no rows
     assert render([], "json", []) == ""
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(45, "45s after"), (720, "12m after"), (3 * 3600 + 300, "3h 5m after"),
+                                               (2 * 86400 + 4 * 3600, "2d 4h after"), (-90, "1m before"), (7200, "2h after"),
+                                               (None, "")])
+def test_delays_read_like_a_person_wrote_them(seconds: int | None, text: str) -> None:
+    # Graph edges and the report say delays as the tables do: one duration formatter.
+    assert delay(seconds) == text
 
 
 def test_durations_read_like_people_write_them() -> None:

@@ -29,11 +29,11 @@ from tests.hostile_world import (
 )
 from tests.test_report_browser import FLAGS, _chromium
 from tracker.cli import main
-from tracker.deliver import deliver_once
-from tracker.graph import render, to_mermaid
+from tracker.daemon.deliver import deliver_once
+from tracker.answers.graph import render, to_mermaid
 from tracker.store.database import open_database
 from tracker.store.pictures import story_of
-from tracker.websafe import web_link
+from tracker.answers.websafe import web_link
 
 ELEMENT_LINK = 'http://b.example/"><script>window.pwned=2</script>'
 LEADERS = ("=", "+", "-", "@", "\t", "\r")

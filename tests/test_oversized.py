@@ -14,10 +14,10 @@ import sqlalchemy as sa
 
 from tests.builders import T0, Item, article, capture, hours, html, rss, write_warc
 from tests.conftest import make_pipeline
-from tracker.archive import WARC_BODY_MAX
-from tracker.ingest import INLINE_PARSE_BYTES, ingest_paths
-from tracker.normalise import ENTRY_TEXT_MAX
-from tracker.parse import ENTRY_MARKUP_MAX, FIELD_MAX, parse_feed
+from tracker.reader.archive import WARC_BODY_MAX
+from tracker.ingest.archives import INLINE_PARSE_BYTES, ingest_paths
+from tracker.detection.normalise import ENTRY_TEXT_MAX
+from tracker.reader.parse import ENTRY_MARKUP_MAX, FIELD_MAX, parse_feed
 
 ORIGIN = "https://origin.example/feed"
 COPIER = "https://copier.example/feed"
@@ -129,11 +129,11 @@ def test_the_configuration_page_documents_the_caps() -> None:
 
 
 def test_a_warc_record_over_the_cap_is_skipped_and_reported_and_the_rest_stored(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import tracker.archive
+    import tracker.reader.archive
 
     small = rss("Origin", "https://origin.example/", [Item("Story", "https://origin.example/s", article(1), T0)])
     big = rss("Other", "https://other.example/", [Item("Long", "https://other.example/l", article(2, paragraphs=200), T0)])
-    monkeypatch.setattr(tracker.archive, "WARC_BODY_MAX", len(big) - 1)
+    monkeypatch.setattr(tracker.reader.archive, "WARC_BODY_MAX", len(big) - 1)
     warc = write_warc(tmp_path / "a.warc.gz", [capture(OTHER, T0, big), capture(ORIGIN, T0 + hours(1), small)])
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     report = ingest_paths(make_pipeline(url, FEEDS), [warc], workers=0)

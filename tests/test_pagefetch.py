@@ -15,13 +15,13 @@ from warcio.archiveiterator import ArchiveIterator
 from tests.builders import T0, Item, article, capture, rss
 from tests.conftest import make_pipeline
 from tests.feedserver import FeedServer, OnePublicPort
-from tracker.archive import WarcArchive
+from tracker.reader.archive import WarcArchive
 from tracker.config import PagesConfig, PollingConfig
 from tracker.model import IngestReport, PageCapture, PageRequest
-from tracker.pagefetch import PageFetcher, PageOutcome
-from tracker.fetch import Fetcher, FetchPolicy, FetchResult
-from tracker.ingest import ingest_paths
-from tracker.politeness import HostGate, RobotsCache, origin_of, product_token
+from tracker.daemon.pagefetch import PageFetcher, PageOutcome
+from tracker.reader.fetch import Fetcher, FetchPolicy, FetchResult
+from tracker.ingest.archives import ingest_paths
+from tracker.reader.politeness import HostGate, RobotsCache, origin_of, product_token
 
 PAGE = b"<!doctype html><html><head><title>Story</title></head><body><article><p>The whole article.</p></article></body></html>"
 HTML = "text/html; charset=utf-8"

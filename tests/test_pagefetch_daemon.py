@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from tests.feedserver import OnePublicPort
 from bench.pagefarm import PAGE_KINDS, PageFarm, PageFarmConfig
 from tracker.config import parse_config
-from tracker.metrics import METRICS
-from tracker.pagefetch import PageOutcome
-from tracker.scheduler import Daemon
-from tracker.status import status_report
+from tracker.daemon.metrics import METRICS
+from tracker.daemon.pagefetch import PageOutcome
+from tracker.daemon.scheduler import Daemon
+from tracker.answers.status import status_report
 from tracker.store.database import open_database
 from tracker.store.gauges import read_gauges
 

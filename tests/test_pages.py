@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tracker.errors import PageError
-from tracker.pages import MAX_PAGE_BYTES, MAX_PAGE_ELEMENTS, extract_article, needs_page, public_link, use_page
+from tracker.reader.pages import MAX_PAGE_BYTES, MAX_PAGE_ELEMENTS, extract_article, needs_page, public_link, use_page
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 COURIER = "https://riversidecourier.example/news/2025/03/harbour-bridge-reopens?utm_source=rss"
@@ -107,7 +107,7 @@ def test_auto_uses_the_page_only_for_a_summary_feed() -> None:
 
 
 def test_feed_entry_naming_another_sites_article_canonical_credits_it() -> None:
-    from tracker.parse import parse_feed
+    from tracker.reader.parse import parse_feed
 
     entry = ('<entry><id>{n}</id><title>T{n}</title><updated>2025-01-01T00:00:00Z</updated>'
              '<link rel="alternate" href="https://mirror.example/{n}"/><link rel="canonical" href="{href}"/><summary>x</summary></entry>')
@@ -135,7 +135,7 @@ def test_old_table_layout_without_paragraph_tags() -> None:
     article = extract_article(page.encode("cp1252"), "https://oldtown.example/news.php?id=7", "text/html; charset=iso-8859-1")
     assert article is not None and paragraphs[1] in article.text
     # The navigation cell is short lines of its own, which the story leaves out as chrome.
-    from tracker.normalise import document_from_paragraphs, story_paragraphs
+    from tracker.detection.normalise import document_from_paragraphs, story_paragraphs
 
     document = document_from_paragraphs(article.text.split("\n"))
     story = [document.paragraphs[i] for i in story_paragraphs(document, "")]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tracker.ingest import ingest_paths
+from tracker.ingest.archives import ingest_paths
 
 from tests.builders import T0, Item, article, capture, hours, rss, write_warc
 from tests.conftest import make_pipeline

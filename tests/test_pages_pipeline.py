@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from tests.builders import T0, Item, article, capture, hours, rss, write_warc
 from tests.conftest import make_pipeline
-from tracker.ingest import ingest_paths
+from tracker.ingest.archives import ingest_paths
 from tracker.model import Capture, PageCapture
 
 ORIGINAL_FEED = "https://capitalpost.example/rss"
@@ -165,7 +165,7 @@ def test_provenance_does_not_depend_on_where_the_pages_are(arrangement: str, tmp
 
 
 def test_page_reached_through_a_redirect(tmp_path: Path) -> None:
-    from tracker.archive import read_warc
+    from tracker.reader.archive import read_warc
     from tracker.model import PageRedirect
 
     short = "https://capitalpost.example/?p=77"

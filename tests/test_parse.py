@@ -10,7 +10,7 @@ import pytest
 
 from tracker.errors import ParseError
 from tracker.model import Attribution, ParsedFeed
-from tracker.parse import parse_capture_body, parse_feed
+from tracker.reader.parse import parse_capture_body, parse_feed
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 

@@ -256,16 +256,16 @@ def test_a_copy_of_a_lost_article_is_attributed_to_its_own_story(any_db_url: str
 
 
 def test_an_entry_whose_body_cannot_be_read_costs_only_itself(any_db_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import tracker.pipeline
+    import tracker.pipeline.capture
 
-    real = tracker.pipeline.to_document
+    real = tracker.pipeline.capture.to_document
 
     def fragile(entry):  # type: ignore[no-untyped-def]
         if "poison" in entry.title:
             raise RecursionError("maximum recursion depth exceeded while parsing HTML")
         return real(entry)
 
-    monkeypatch.setattr(tracker.pipeline, "to_document", fragile)
+    monkeypatch.setattr(tracker.pipeline.capture, "to_document", fragile)
     feed = "https://mixed.example.org/rss"
     items = [Item(title, f"https://mixed.example.org/{n}", article(600 + n), T0) for n, title in enumerate(["good one", "poison", "good two"])]
     report = make_pipeline(any_db_url).process(capture(feed, T0, rss("Mixed", "https://mixed.example.org/", items)))

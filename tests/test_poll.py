@@ -15,10 +15,10 @@ from tests.builders import T0, Item, article, rss
 from tests.feedserver import FeedServer
 from tracker.addresses import AddressGuard
 from tracker.config import Config, parse_config
-from tracker.ingest import ingest_paths
-from tracker.pipeline import Pipeline
-from tracker.poll import Poller, next_interval, utcnow
-from tracker.poll_once import poll_once
+from tracker.ingest.archives import ingest_paths
+from tracker.pipeline.capture import Pipeline
+from tracker.daemon.poll import Poller, next_interval, utcnow
+from tracker.daemon.poll_once import poll_once
 from tracker.store import schema
 from tracker.store.database import open_database
 
@@ -335,7 +335,7 @@ def test_ctrl_c_during_poll_exits_130_and_starts_no_further_feed(tmp_path: Path)
 
     threading.Thread(target=accept, daemon=True).start()
     lines = ["[database]", f'url = "sqlite:///{tmp_path / "poll.sqlite3"}"', "[polling]",
-             "allow_private_addresses = true", "workers = 1", "read_timeout = 3.0"]
+             "allow_private_addresses = true", "fetch_threads = 1", "read_timeout = 3.0"]
     for i in range(6):
         lines += ["[[feeds]]", f'url = "http://127.0.0.1:{port}/f{i}.xml"', f'publisher = "P{i}"']
     config = tmp_path / "tracker.toml"

@@ -13,9 +13,27 @@ from datetime import datetime, timedelta
 import pytest
 
 from tracker.model import Similarity
-from tracker.provenance import Decision, Edge, GroupSummary, ItemFacts, Placed, append, components, decide, decide_group
+from tracker.provenance.decide import Decision, Edge, GroupSummary, ItemFacts, Placed, append, decide, decide_group
 
 T0 = datetime(2026, 1, 5, 8, 0)
+
+
+def components(seeds: list[int], neighbours: dict[int, dict[int, Edge]]) -> list[set[int]]:
+    """The connected groups of the match graph that hold any of `seeds`."""
+    seen: set[int] = set()
+    groups: list[set[int]] = []
+    for seed in seeds:
+        if seed in seen:
+            continue
+        group, frontier = {seed}, [seed]
+        while frontier:
+            for other in neighbours.get(frontier.pop(), {}):
+                if other not in group:
+                    group.add(other)
+                    frontier.append(other)
+        seen |= group
+        groups.append(group)
+    return groups
 
 
 def random_world(rng: random.Random) -> tuple[dict[int, ItemFacts], dict[int, dict[int, Edge]]]:

@@ -25,7 +25,7 @@ from tracker.cli import main
 from tracker.errors import EXIT_STORE
 from tracker.model import IngestReport
 from tracker.config import parse_config
-from tracker.pipeline import Pipeline
+from tracker.pipeline.capture import Pipeline
 from tracker.store.database import MIGRATIONS, create_db_engine, head_revision, open_database, open_reader
 
 # The commands of a user checking on a long ingest, with what each must show of the committed data.

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.story_world import EVIL_TITLE, PUBLISHERS, build_world
-from tracker.report import write_report
+from tracker.answers.report import write_report
 from tracker.store.database import open_database
 
 FLAGS = [

@@ -15,9 +15,9 @@ from tests.conftest import make_pipeline
 from tests.test_store import _rows
 from tests.test_pipeline import FEEDS, KHAAMA, RU24, khaama_item, mirror_item
 from tracker.cli import main
-from tracker.ingest import ingest_paths
-from tracker.archive import write_warc_file
-from tracker.sample import place, sample_captures, write_sample_archive
+from tracker.ingest.archives import ingest_paths
+from tracker.reader.archive import write_warc_file
+from tracker.demo.sample import place, sample_captures, write_sample_archive
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")

@@ -33,7 +33,7 @@ from tests.test_scheduler import (  # noqa: F401  (fixtures)
     server,
     write_config,
 )
-from tracker.status import heartbeats
+from tracker.answers.status import heartbeats
 
 # A lease of 3 s (total_timeout 2 + margin 1): a dead worker's feeds pass on quickly.
 SHORT_LEASE = {"connect_timeout": 1.0, "read_timeout": 2.0, "total_timeout": 2.0, "lease_margin_seconds": 1.0}
@@ -53,7 +53,7 @@ def test_two_daemons_share_the_feeds_each_polled_by_one_at_a_time_and_every_item
 ) -> None:
     server.delay = 0.15
     feeds = [server.growing_feed(f"/f{i}.xml", f"Feed {i}", seed=20 + i, initial=2) for i in range(6)]
-    config = write_config(tmp_path / "tracker.toml", pg_url, feeds, polling={"workers": 2})
+    config = write_config(tmp_path / "tracker.toml", pg_url, feeds, polling={"fetch_threads": 2})
     db = open_db(pg_url)
     publisher = Publisher(feeds, every=0.4).start()
     try:
@@ -244,10 +244,10 @@ def test_ingest_workers_that_die_without_a_report_fail_the_ingest(tmp_path: Path
 
     from click.testing import CliRunner
 
-    import tracker.workers
+    import tracker.ingest.shares
     from tracker.cli import main
 
-    monkeypatch.setattr(tracker.workers, "tracker_command", lambda *_: [sys.executable, "-c", "raise SystemExit(1)"])
+    monkeypatch.setattr(tracker.ingest.shares, "tracker_command", lambda *_: [sys.executable, "-c", "raise SystemExit(1)"])
     archive = write_warc(tmp_path / "a.warc", _captures(2))
     result = CliRunner().invoke(main, ["--config", str(_config(tmp_path / "w2.toml", pg_url)), "ingest", "--workers", "2",
                                        str(archive)])

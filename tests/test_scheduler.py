@@ -38,7 +38,7 @@ POLLING = {
     "min_interval_seconds": 1,
     "max_interval_seconds": 2,
     "error_backoff_seconds": 1,
-    "workers": 4,
+    "fetch_threads": 4,
     "per_host": 4,
     "connect_timeout": 2.0,
     "read_timeout": 20.0,
@@ -392,11 +392,11 @@ def test_sighup_with_an_invalid_config_keeps_the_old_one(
     db = open_db(sqlite_url)
     wait_until(lambda: db.has_all(feed), STARTUP, "the first item stored", details=daemon.tail)
 
-    config.write_text(config.read_text().replace('workers = 4', 'workers = "many"'))
-    assert 'workers = "many"' in config.read_text()
+    config.write_text(config.read_text().replace('fetch_threads = 4', 'fetch_threads = "many"'))
+    assert 'fetch_threads = "many"' in config.read_text()
     daemon.send(signal.SIGHUP)
     refused = daemon.wait_logged("config refused", timeout=5)
-    assert refused[0]["level"] == "error" and "workers" in refused[0].get("error", ""), refused
+    assert refused[0]["level"] == "error" and "fetch_threads" in refused[0].get("error", ""), refused
     assert not daemon.logged("config reloaded")
 
     time.sleep(0.3)

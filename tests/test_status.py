@@ -58,7 +58,7 @@ def test_healthy_daemon_exits_0_and_names_the_database(tmp_path: Path, any_db_ur
     code, out, err = _status(_config(tmp_path, any_db_url))
     assert code == 0, (out, err)
     assert out.startswith("database: ")
-    assert "daemon: alive" in out and "4 active, 4 due now, 1 failing" in out
+    assert "daemon: alive" in out and "feeds: 4 polled (3 active, 1 failing, 0 moved), 4 due now, 0 gone" in out
     assert "HTTP 500\\x1b[2J" in out and "\x1b" not in out
 
 
@@ -75,7 +75,7 @@ def test_more_than_the_allowed_share_of_failing_feeds_exits_1(tmp_path: Path, sq
     _world(sqlite_url, failing=3, beat="running")
     config = _config(tmp_path, sqlite_url)
     code, _, err = _status(config)  # default share 0.5: 3 of 4 is too many
-    assert code == 1 and "3 of 4 active feeds failing (more than 50%)" in err
+    assert code == 1 and "3 of 4 polled feeds failing (more than 50%)" in err
     assert _status(config, "--max-failing", "0.75")[0] == 0
     assert _status(_config(tmp_path, sqlite_url, "[status]\nmax_failing_share = 0.8"))[0] == 0
     assert _status(_config(tmp_path, sqlite_url, "[status]\nmax_failing_share = 0.5"), "--max-failing", "0.9")[0] == 0
@@ -147,3 +147,27 @@ def test_a_worker_of_this_machine_whose_process_is_gone_is_stopped(tmp_path: Pat
     engine.dispose()
     code, out, err = _status(_config(tmp_path, sqlite_url))
     assert code == 1 and "stopped here: pid" in out and "(pid gone)" in out and "the daemon is not running" in err, (out, err)
+
+
+def test_feeds_status_and_metrics_put_each_feed_in_the_same_state(tmp_path: Path, any_db_url: str) -> None:
+    import json
+
+    from tracker.store.gauges import read_gauges
+
+    _world(any_db_url, failing=2, beat="running")
+    engine = sa.create_engine(any_db_url)
+    with engine.begin() as conn:
+        # The poll that met 410 Gone counted an error too: the feed is gone, not failing.
+        conn.execute(sa.text("UPDATE feeds SET retired_at = :t, next_check_at = NULL WHERE url = :u"), {"t": utcnow(), "u": FEEDS[0]})
+    engine.dispose()
+    config = _config(tmp_path, any_db_url)
+    code, out, err = _status(config)
+    assert code == 0, err
+    assert "feeds: 3 polled (2 active, 1 failing, 0 moved), 3 due now, 1 gone (410 Gone)" in out
+    assert FEEDS[0] not in out  # not listed among the failing
+    listed = CliRunner().invoke(main, ["--config", str(config), "feeds", "--format", "json"])
+    states = {row["url"]: row["state"] for row in map(json.loads, listed.stdout.splitlines())}
+    assert sorted(states.values()) == ["active", "active", "failing", "gone"] and states[FEEDS[0]] == "gone"
+    with open_database(any_db_url)() as session:
+        gauges = read_gauges(session)
+    assert gauges.feeds == {"gone": 1, "failing": 1, "moved": 0, "active": 2, "inactive": 0, "archived": 0}

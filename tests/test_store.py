@@ -109,8 +109,8 @@ def test_a_database_of_the_previous_schema_is_upgraded_and_its_items_found_again
             "VALUES (1, 1, :at, 'response', 1, 1, 0)").bindparams(sa.bindparam("at", type_=sa.DateTime)), {"at": datetime(2025, 1, 7, 9, 0)})
     migrate(engine)
     engine.dispose()
-    from tracker.identity import key_hash, lookup_hash
-    from tracker.queries import find_item
+    from tracker.detection.identity import key_hash, lookup_hash
+    from tracker.answers.summaries import find_item
     from tracker.store.database import open_database
 
     [row] = _rows(any_db_url, "SELECT identity_hash, url_hash FROM items")

@@ -24,8 +24,8 @@ import pytest
 
 from tests.feedserver import FeedServer, wait_until
 from tests.test_scheduler import STARTUP, TRACKER, DaemonProcess, _env, write_config
-from tracker.health import POLLING, STALLED, Liveness
-from tracker.systemd import Notifier, Watchdog, watchdog_interval
+from tracker.daemon.health import POLLING, STALLED, Liveness
+from tracker.daemon.systemd import Notifier, Watchdog, watchdog_interval
 
 UNIT = Path(__file__).resolve().parents[1] / "contrib" / "tracker.service"
 
@@ -108,7 +108,7 @@ def test_notifications_reach_a_socket_path_and_an_abstract_socket(systemd: FakeS
 
 def test_a_missing_socket_is_reported_once_and_not_raised(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     notifier = Notifier(str(tmp_path / "nobody-listens"))
-    with caplog.at_level("WARNING", logger="tracker.systemd"):
+    with caplog.at_level("WARNING", logger="tracker.daemon.systemd"):
         assert not notifier.watchdog() and not notifier.watchdog()
     assert [r.getMessage() for r in caplog.records] == ["cannot notify systemd"]
 

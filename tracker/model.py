@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import numpy as np
 
@@ -111,7 +112,7 @@ class ParsedEntry:
     content_is_html: bool
     summary: str = ""
     attributions: tuple[Attribution, ...] = ()
-    claimed_rejected: str | None = None  # why the entry's date string claims nothing (tracker.dates)
+    claimed_rejected: str | None = None  # why the entry's date string claims nothing (tracker.reader.dates)
     # The body's length as served, in characters: `content` holds at most the parse
     # stage's cap of it (None: all of it, as for an entry made by hand).
     content_chars: int | None = None
@@ -282,3 +283,22 @@ class Sizes:
     story: int
     full: int
     from_page: bool = False
+
+
+class FeedState(StrEnum):
+    """What a feed is to the tracker, most telling first: the one word for each state that
+    `tracker feeds`, `tracker status` and the `tracker_feeds` metric use alike (which row
+    is in which state is decided in one place, `tracker.store.feeds.feed_state`)."""
+
+    GONE = "gone"  # answered 410 Gone: retired, never polled again
+    FAILING = "failing"  # its last polls failed
+    MOVED = "moved"  # a permanent redirect moved it; polled at its new URL
+    ACTIVE = "active"  # followed and healthy
+    INACTIVE = "inactive"  # no longer in the configuration: kept, not polled
+    ARCHIVED = "archived"  # seen only in ingested archives, never in the configuration
+    NEW = "new"  # in the configuration, not stored yet (never polled nor ingested)
+
+    @property
+    def polled(self) -> bool:
+        """Whether the daemon polls a feed in this state (a new one too, once stored)."""
+        return self in (FeedState.FAILING, FeedState.MOVED, FeedState.ACTIVE, FeedState.NEW)

@@ -6,17 +6,17 @@ import sys
 
 import click
 
-from tracker.cli import _config, _found, _global_args, _require_postgresql, _verbosity, main
+from tracker.cli.base import config_of, found_text, global_args, main, require_postgresql, verbosity
 from tracker.config import Config
 from tracker.errors import EXIT_FAILURES
-from tracker.output import counted
+from tracker.answers.output import counted
 from tracker.terminal import echo
 
 
 def _logging(ctx: click.Context, config: Config, fmt: str | None) -> None:
     from tracker.logs import configure
 
-    verbose = _verbosity(ctx)
+    verbose = verbosity(ctx)
     level = "debug" if verbose > 1 else ("info" if verbose == 1 and config.log.level != "debug" else config.log.level)
     configure(fmt or config.log.format, level)
 
@@ -44,23 +44,24 @@ def run(ctx: click.Context, log_format: str | None, workers: int, worker_slot: i
       curl http://127.0.0.1:9180/healthz
     """
     from tracker.config import config_path
-    from tracker.scheduler import Daemon
+    from tracker.daemon.scheduler import Daemon
 
-    config = _config(ctx)
-    _require_postgresql(config, workers)
+    config = config_of(ctx)
+    require_postgresql(config, workers)
     _logging(ctx, config, log_format)
     if workers > 1:
-        from tracker.workers import Supervisor, tracker_command
+        from tracker.children import tracker_command
+        from tracker.daemon.supervisor import Supervisor
 
         extra = ["--log-format", log_format] if log_format else []
-        command = lambda slot: tracker_command(_global_args(ctx), "run", "--worker-slot", str(slot), *extra)  # noqa: E731
+        command = lambda slot: tracker_command(global_args(ctx), "run", "--worker-slot", str(slot), *extra)  # noqa: E731
         sys.exit(Supervisor(workers, command).run())
     daemon = Daemon(config, config_path(ctx.obj), http_port_offset=worker_slot or 0)
     if worker_slot is not None:
         import os
         import signal
 
-        from tracker.workers import watch_supervisor
+        from tracker.daemon.supervisor import watch_supervisor
 
         watch_supervisor(lambda: os.kill(os.getpid(), signal.SIGTERM))
     sys.exit(daemon.run())
@@ -77,11 +78,11 @@ def poll(ctx: click.Context, everything: bool, log_format: str | None) -> None:
     Example:
       tracker --config config/tracker.toml poll --all
     """
-    from tracker.poll_once import poll_once
+    from tracker.daemon.poll_once import poll_once
     from tracker.store.counts import republication_count
     from tracker.store.database import open_database
 
-    config = _config(ctx)
+    config = config_of(ctx)
     _logging(ctx, config, log_format)
     sessions = open_database(config.database.url)
     before = republication_count(sessions)
@@ -91,7 +92,7 @@ def poll(ctx: click.Context, everything: bool, log_format: str | None) -> None:
     unchanged = sum(1 for o in outcomes if o.not_modified)
     echo(
         f"{counted(len(outcomes), 'feed')} polled ({unchanged} unchanged, {failed} failed), {counted(new, 'new item')}, "
-        f"{_found(republication_count(sessions) - before)}"
+        f"{found_text(republication_count(sessions) - before)}"
     )
     _deliver(config)
     if outcomes and failed == len(outcomes):
@@ -100,14 +101,14 @@ def poll(ctx: click.Context, everything: bool, log_format: str | None) -> None:
 
 @main.command()
 @click.option("--max-failing", type=click.FloatRange(0.0, 1.0), metavar="SHARE",
-              help="Unhealthy when more than this share of active feeds fail (default: [status] max_failing_share, 0.5).")
+              help="Unhealthy when more than this share of polled feeds fail (default: [status] max_failing_share, 0.5).")
 @click.option("--ignore-daemon", is_flag=True, help="Do not require a live daemon (feeds polled by `tracker poll` from cron).")
 @click.pass_context
 def status(ctx: click.Context, max_failing: float | None, ignore_daemon: bool) -> None:
     """Is the daemon alive, what is due, what is failing, what was found lately.
 
     Exits 0 when healthy, 1 when the daemon is not alive or more than the allowed
-    share of active feeds fail, 3 when the database cannot be opened: usable as a
+    share of polled feeds fail, 3 when the database cannot be opened: usable as a
     health check. Read-only: a missing database is an error, never created.
 
     \b
@@ -115,9 +116,9 @@ def status(ctx: click.Context, max_failing: float | None, ignore_daemon: bool) -
       tracker --config config/tracker.toml status
       tracker status --config /etc/tracker.toml --max-failing 0.2 || alert "tracker unhealthy"
     """
-    from tracker.status import status_report
+    from tracker.answers.status import status_report
 
-    config = _config(ctx)
+    config = config_of(ctx)
     share = config.status.max_failing_share if max_failing is None else max_failing
     report = status_report(config, share, require_daemon=not ignore_daemon)
     echo(report.text)
@@ -128,7 +129,7 @@ def status(ctx: click.Context, max_failing: float | None, ignore_daemon: bool) -
 
 def _deliver(config: Config) -> None:
     """Send the due alert messages and say what happened (nothing when no alert is configured)."""
-    from tracker.deliver import deliver_once
+    from tracker.daemon.deliver import deliver_once
 
     if not config.alerts:
         return
@@ -151,12 +152,12 @@ def alerts(ctx: click.Context, deliver: bool, retry_failed: bool, limit: int) ->
       tracker --config config/tracker.toml alerts
       tracker --config config/tracker.toml alerts --retry --deliver
     """
-    from tracker.alerts import alerts_report
+    from tracker.answers.alerts import alerts_report
     from tracker.model import utcnow
     from tracker.store import outbox
     from tracker.store.database import open_database, open_reader
 
-    config = _config(ctx)
+    config = config_of(ctx)
     # Only --retry writes here (--deliver opens the database itself): listing never waits for a writer.
     sessions = open_database(config.database.url, create=False) if retry_failed else open_reader(config.database.url)
     if retry_failed:
@@ -183,7 +184,7 @@ def upgrade(ctx: click.Context) -> None:
     from tracker.errors import MissingDatabaseError, SchemaOutdatedError
     from tracker.store.database import describe, head_revision, open_database, open_reader
 
-    url = _config(ctx).database.url
+    url = config_of(ctx).database.url
     try:
         open_reader(url).kw["bind"].dispose()  # at the schema already: nothing to write (a file it may only read)
     except (MissingDatabaseError, SchemaOutdatedError):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from tracker.cli import _out_path, main
+from tracker.cli.base import main, out_path
 from tracker.errors import EXIT_FAILURES
-from tracker.output import counted
+from tracker.answers.output import counted
 from tracker.terminal import echo
 
 
@@ -27,16 +27,16 @@ def demo(seconds_per_step: float, database: Path | None, write_sample: Path | No
       tracker demo
       tracker demo --write-sample demo-network.warc.gz && tracker ingest demo-network.warc.gz
     """
-    _out_path(database, "--database")
+    out_path(database, "--database")
     if write_sample is not None:
-        _out_path(write_sample, "--write-sample")
-        from tracker.sample import write_sample_archive
+        out_path(write_sample, "--write-sample")
+        from tracker.demo.sample import write_sample_archive
 
         summary = write_sample_archive(write_sample)
         echo(f"wrote {write_sample}: {counted(summary.responses + summary.revisits, 'capture')} of {counted(summary.feeds, 'feed')} "
              f"and {counted(summary.pages, 'article page')} ({summary.responses} responses, {summary.revisits} revisits)")
         return
-    from tracker.demo import run_demo
+    from tracker.demo.live import run_demo
 
     found = run_demo(seconds_per_step, echo, database)
     sys.exit(0 if found else EXIT_FAILURES)

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tracker.cli import _config, _emit, _format_option, _global_options, _out_path, _sessions, _since, main
+from tracker.cli.base import config_of, emit, format_option, global_options, main, out_path, parse_since, read_sessions
 from tracker.errors import EXIT_FAILURES, InputError
-from tracker.output import counted
+from tracker.answers.output import EXPORT_FORMATS, PICTURE_FORMATS, counted
 from tracker.terminal import echo
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ def _sessions_if_any(ctx: click.Context) -> sessionmaker[Session] | None:
     from tracker.errors import MissingDatabaseError
 
     try:
-        return _sessions(ctx)
+        return read_sessions(ctx)
     except MissingDatabaseError:
         return None
 
@@ -46,19 +46,20 @@ class _SubGroup(click.Group):
     """A group under `tracker` whose own commands take --config and -v after their names too."""
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
-        cmd.params.extend(_global_options())
+        cmd.params.extend(global_options())
         super().add_command(cmd, name)
 
 
 @main.group(cls=_SubGroup, invoke_without_command=True)
-@_format_option
+@format_option
 @click.pass_context
 def feeds(ctx: click.Context, fmt: str) -> None:
     """List every feed: publisher, tags, state, last poll, next check, items.
 
-    States: active; moved (a permanent redirect moved it); failing ×N and the last
-    error's kind; gone (410 Gone, retired); inactive (no longer in the config); new
-    (in the config, not yet polled or ingested).
+    States, most telling first (the words of `status` and the metrics too): gone (410
+    Gone, never polled again); failing ×N and the last error's kind; moved (a permanent
+    redirect moved it); active; inactive (no longer in the config); archived (seen only
+    in archives); new (in the config, not yet polled or ingested).
 
     \b
     Examples:
@@ -68,13 +69,13 @@ def feeds(ctx: click.Context, fmt: str) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from tracker.feeds import FEED_KEYS, FEED_TABLE, feed_list, table_rows
-    from tracker.output import render
+    from tracker.answers.feeds import FEED_KEYS, FEED_TABLE, feed_list, table_rows
+    from tracker.answers.output import render
 
-    config = _config(ctx)
+    config = config_of(ctx)
     rows = feed_list(_sessions_if_any(ctx), config.feeds)
     rows = table_rows(rows) if fmt == "table" else rows
-    _emit(render(rows, fmt, FEED_TABLE, FEED_KEYS, empty="no feeds (add [[feeds]] or [[opml]] to the config)"), fmt)
+    emit(render(rows, fmt, FEED_TABLE, FEED_KEYS, empty="no feeds (add [[feeds]] or [[opml]] to the config)"), fmt)
 
 
 @feeds.command("export")
@@ -90,14 +91,14 @@ def feeds_export(ctx: click.Context, out: Path | None, everything: bool) -> None
     Example:
       tracker --config config/tracker.toml feeds export --out subscriptions.opml
     """
-    from tracker.feeds import export_opml
+    from tracker.answers.feeds import export_opml
 
-    _out_path(out)
-    _write(export_opml(_sessions_if_any(ctx), _config(ctx).feeds, everything), out)
+    out_path(out)
+    _write(export_opml(_sessions_if_any(ctx), config_of(ctx).feeds, everything), out)
 
 
 @main.command("export")
-@click.option("--format", "fmt", type=click.Choice(["prov-json", "prov-n", "jsonl", "csv"]), default="prov-json",
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="prov-json",
               show_default=True, help="W3C PROV (JSON or PROV-N), or flat item_provenance rows.")
 @click.option("--since", help="Only items published since (ISO 8601, or 24h, 7d, …), and what they were copied from.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file (default: stdout).")
@@ -111,10 +112,10 @@ def export_command(ctx: click.Context, fmt: str, since: str | None, out: Path | 
       tracker export --format prov-json --out provenance.json
       tracker export --format csv --since 7d > last-week.csv
     """
-    from tracker.export import export
+    from tracker.answers.export import export
 
-    _out_path(out)
-    text = export(_sessions(ctx), fmt, _since(since))
+    out_path(out)
+    text = export(read_sessions(ctx), fmt, parse_since(since))
     if text and not text.endswith("\n"):
         text += "\n"
     _write(text.encode("utf-8"), out)
@@ -125,7 +126,7 @@ _GRAPH_SUFFIXES = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png", ".
 
 @main.command()
 @click.argument("url")
-@click.option("--format", "fmt", type=click.Choice(["dot", "svg", "png", "mermaid"]),
+@click.option("--format", "fmt", type=click.Choice(PICTURE_FORMATS),
               help="Picture format (default: from --out's suffix, else dot).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file (default: standard output).")
 @click.pass_context
@@ -144,15 +145,15 @@ def graph(ctx: click.Context, url: str, fmt: str | None, out: Path | None) -> No
       tracker graph https://mirror-of-mirrors.example/p/7100/ --format png --out chain.png
       tracker graph https://mirror-of-mirrors.example/p/7100/ --format mermaid
     """
-    from tracker.graph import story_picture
+    from tracker.answers.graph import story_picture
 
-    _out_path(out)
+    out_path(out)
     if fmt is None and out is not None and out.suffix.lower() not in _GRAPH_SUFFIXES:
         raise InputError(f"--out {out.name}: say --format, or use one of {', '.join(sorted(_GRAPH_SUFFIXES))}")
     fmt = fmt or (_GRAPH_SUFFIXES[out.suffix.lower()] if out else "dot")
     if fmt == "png" and out is None and sys.stdout.isatty():
         raise InputError("PNG is binary: give --out FILE or redirect standard output")
-    picture, warning = story_picture(_sessions(ctx), url, fmt)
+    picture, warning = story_picture(read_sessions(ctx), url, fmt)
     if warning:
         echo(f"tracker: warning: {warning}", err=True)
     if out is None:
@@ -185,11 +186,10 @@ def report(ctx: click.Context, out: Path, since: str | None, top: int) -> None:
       tracker report --out report/ --since 7d --top 20
       tracker report --out report/ --since 2025-01-01
     """
-    from tracker.report import parse_since, write_report
+    from tracker.answers.report import write_report
 
-    _out_path(out)
-    when = parse_since(since) if since else None
-    result = write_report(_sessions(ctx), out, when, top)
+    out_path(out)
+    result = write_report(read_sessions(ctx), out, parse_since(since), top)
     for warning in result.warnings:
         echo(f"tracker: warning: {warning}", err=True)
     stories = "1 story" if result.stories == 1 else f"{result.stories} stories"

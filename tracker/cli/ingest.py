@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 import click
 
 # PROGRESS_SECONDS is the package's (tracker.cli.PROGRESS_SECONDS, where tests set it): read at run time.
-from tracker import cli
-from tracker.archive import parse_time
-from tracker.cli import _config, _found, _global_args, _require_postgresql, main
+from tracker.cli import base as cli
+from tracker.reader.archive import parse_time
+from tracker.cli.base import config_of, found_text, global_args, main, require_postgresql
 from tracker.config import Config
 from tracker.errors import EXIT_FAILURES, EXIT_INTERNAL, EXIT_INTERRUPTED, IngestInterrupted, InputError, TrackerError
-from tracker.output import counted
+from tracker.answers.output import counted
 from tracker.terminal import echo
 
 if TYPE_CHECKING:
@@ -51,14 +51,14 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
       tracker ingest --url https://www.khaama.com/feed/ --captured-at 2025-01-07T09:30:00Z khaama.xml
       tracker ingest --workers 2 archive/*.warc.gz     # PostgreSQL
     """
-    from tracker.ingest import Progress, check_paths, ingest_paths
-    from tracker.pipeline import Pipeline
+    from tracker.ingest.archives import Progress, check_paths, ingest_paths
+    from tracker.pipeline.capture import Pipeline
     from tracker.store.counts import republication_count
     from tracker.store.database import open_database
-    from tracker.workers import parse_share, report_json
+    from tracker.ingest.shares import parse_share, report_json
 
-    config = _config(ctx)
-    _require_postgresql(config, workers)
+    config = config_of(ctx)
+    require_postgresql(config, workers)
     try:
         when = parse_time(captured_at) if captured_at else None
     except TrackerError as error:
@@ -102,7 +102,7 @@ def _ingest_summary(report: IngestReport, found: int, interrupted: bool) -> None
         echo(f"warning: {warning}", err=True)
     echo(
         f"{counted(report.captures, 'capture')} ({report.skipped_known} already stored), {counted(report.new_items, 'new item')}, "
-        f"{counted(report.updates, 'update')}, {_found(found)}, {counted(report.errors + report.failed_records, 'error')}"
+        f"{counted(report.updates, 'update')}, {found_text(found)}, {counted(report.errors + report.failed_records, 'error')}"
     )
     if report.pages or report.pages_failed:
         echo(f"{counted(report.pages, 'article page')}: {report.pages_used} used as an item's text, "
@@ -118,10 +118,10 @@ def _ingest_summary(report: IngestReport, found: int, interrupted: bool) -> None
 def _ingest_in_processes(ctx: click.Context, config: Config, paths: list[Path], url: str | None, when: datetime | None,
                          captured_at: str | None, workers: int, progress: bool | None) -> None:
     """`ingest --workers N`: N processes, each a share of the feeds; one summary for them all."""
-    from tracker.ingest import plan_shares
+    from tracker.ingest.archives import plan_shares
     from tracker.store.counts import republication_count
     from tracker.store.database import open_database
-    from tracker.workers import ingest_in_processes
+    from tracker.ingest.shares import ingest_in_processes
 
     sessions = open_database(config.database.url)  # migrated here, once, before the workers start
     before = republication_count(sessions)
@@ -130,7 +130,7 @@ def _ingest_in_processes(ctx: click.Context, config: Config, paths: list[Path], 
     with tempfile.TemporaryDirectory(prefix="tracker-ingest-") as scratch:
         plan = Path(scratch) / "plan.json"
         plan.write_text(json.dumps(plan_shares(paths, url, when, workers)))
-        done = ingest_in_processes(_global_args(ctx), [*args, "--share-plan", str(plan)], paths, workers)
+        done = ingest_in_processes(global_args(ctx), [*args, "--share-plan", str(plan)], paths, workers)
     # A share killed by a signal (kill -9, the OOM killer) says nothing itself and has a
     # negative status, which no exit status can carry: it is named here, and the run failed.
     killed = [(i, -code) for i, code in enumerate(done.exit_codes) if code < 0]

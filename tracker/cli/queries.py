@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
-from tracker.cli import _emit, _format_option, _sessions, _since, main
+from tracker.answers.output import FORMATS
+from tracker.cli.base import emit, format_option, main, parse_since, read_sessions
 from tracker.terminal import echo
 
 
 @main.command()
 @click.argument("url")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="table: the tree for people; json/csv: every item of the story (item_provenance rows with evidence, "
                    "plus depth, in_chain, queried), depth first.")
 @click.pass_context
@@ -24,21 +25,21 @@ def origin(ctx: click.Context, url: str, fmt: str) -> None:
       tracker --config samples/tracker.toml origin https://mirror-of-mirrors.example/p/7100/
       tracker origin --format json https://mirror-of-mirrors.example/p/7100/ | jq 'select(.in_chain)'
     """
-    sessions = _sessions(ctx)
+    sessions = read_sessions(ctx)
     if fmt == "table":
-        from tracker.queries import origin_report
+        from tracker.answers.summaries import origin_report
 
         echo(origin_report(sessions, url))
         return
-    from tracker.answers import ORIGIN_KEYS, origin_rows
-    from tracker.output import csv_text, json_lines
+    from tracker.answers.questions import ORIGIN_KEYS, origin_rows
+    from tracker.answers.output import csv_text, json_lines
 
     rows = origin_rows(sessions, url)
     click.echo(json_lines(rows) if fmt == "json" else csv_text(rows, ORIGIN_KEYS), nl=fmt == "json")
 
 
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="table for people (with totals); json (one object per publisher per line) or csv for programs.")
 @click.pass_context
 def stats(ctx: click.Context, fmt: str) -> None:
@@ -51,14 +52,14 @@ def stats(ctx: click.Context, fmt: str) -> None:
       tracker --config config/tracker.toml stats
       tracker stats --format csv > publishers.csv
     """
-    sessions = _sessions(ctx)
+    sessions = read_sessions(ctx)
     if fmt == "table":
-        from tracker.queries import stats_report
+        from tracker.answers.summaries import stats_report
 
         echo(stats_report(sessions))
         return
-    from tracker.answers import STATS_KEYS, stats_rows
-    from tracker.output import csv_text, json_lines
+    from tracker.answers.questions import STATS_KEYS, stats_rows
+    from tracker.answers.output import csv_text, json_lines
 
     rows = stats_rows(sessions)
     text = json_lines(rows) if fmt == "json" else csv_text(rows, STATS_KEYS)
@@ -72,7 +73,7 @@ def stats(ctx: click.Context, fmt: str) -> None:
 @click.option("--until", help="Only stories published before (ISO 8601, or 24h, 7d, …).")
 @click.option("--min-copies", type=click.IntRange(min=0), default=0, show_default=True, help="Only stories copied at least this often.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many stories (newest first).")
-@_format_option
+@format_option
 @click.pass_context
 def stories(ctx: click.Context, publisher: str | None, since: str | None, until: str | None, min_copies: int,
             limit: int | None, fmt: str) -> None:
@@ -83,19 +84,19 @@ def stories(ctx: click.Context, publisher: str | None, since: str | None, until:
       tracker stories --min-copies 2 --since 7d
       tracker stories --publisher "Khaama Press" --format csv > khaama.csv
     """
-    from tracker.answers import STORY_TABLE, story_list
-    from tracker.output import render
+    from tracker.answers.questions import STORY_TABLE, story_list
+    from tracker.answers.output import render
     from tracker.store.views import STORY_COLUMNS
 
-    rows = story_list(_sessions(ctx), publisher=publisher, since=_since(since), until=_since(until, "--until"),
+    rows = story_list(read_sessions(ctx), publisher=publisher, since=parse_since(since), until=parse_since(until, "--until"),
                       min_copies=min_copies, limit=limit)
-    _emit(render(rows, fmt, STORY_TABLE, STORY_COLUMNS, empty="no stories"), fmt)
+    emit(render(rows, fmt, STORY_TABLE, STORY_COLUMNS, empty="no stories"), fmt)
 
 
 @main.command()
 @click.argument("publisher")
 @click.option("--since", help="Only copies published since (ISO 8601, or 24h, 7d, …).")
-@_format_option
+@format_option
 @click.pass_context
 def copies(ctx: click.Context, publisher: str, since: str | None, fmt: str) -> None:
     """Who republishes PUBLISHER's stories: how many copies, how fast, how much.
@@ -108,16 +109,16 @@ def copies(ctx: click.Context, publisher: str, since: str | None, fmt: str) -> N
     Example:
       tracker copies "Khaama Press" --since 30d
     """
-    from tracker.answers import COPIES_KEYS, COPIES_TABLE, copies_of
-    from tracker.output import render
+    from tracker.answers.questions import COPIES_KEYS, COPIES_TABLE, copies_of
+    from tracker.answers.output import render
 
-    rows = copies_of(_sessions(ctx), publisher, _since(since))
-    _emit(render(rows, fmt, COPIES_TABLE, COPIES_KEYS, empty=f"nobody republishes {publisher}"), fmt)
+    rows = copies_of(read_sessions(ctx), publisher, parse_since(since))
+    emit(render(rows, fmt, COPIES_TABLE, COPIES_KEYS, empty=f"nobody republishes {publisher}"), fmt)
 
 
 @main.command()
 @click.option("--since", help="Only copies published since (ISO 8601, or 24h, 7d, …).")
-@_format_option
+@format_option
 @click.pass_context
 def publishers(ctx: click.Context, since: str | None, fmt: str) -> None:
     """Who copies whom: one row per (copier, source) pair, source being the publisher copied from.
@@ -129,17 +130,17 @@ def publishers(ctx: click.Context, since: str | None, fmt: str) -> None:
     Example:
       tracker publishers --since 7d
     """
-    from tracker.answers import PAIR_KEYS, PAIR_TABLE, publisher_pairs
-    from tracker.output import render
+    from tracker.answers.questions import PAIR_KEYS, PAIR_TABLE, publisher_pairs
+    from tracker.answers.output import render
 
-    rows = publisher_pairs(_sessions(ctx), _since(since))
-    _emit(render(rows, fmt, PAIR_TABLE, PAIR_KEYS, empty="no republications"), fmt)
+    rows = publisher_pairs(read_sessions(ctx), parse_since(since))
+    emit(render(rows, fmt, PAIR_TABLE, PAIR_KEYS, empty="no republications"), fmt)
 
 
 @main.command()
 @click.argument("words", nargs=-1, required=True)
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many items.")
-@_format_option
+@format_option
 @click.pass_context
 def find(ctx: click.Context, words: tuple[str, ...], limit: int, fmt: str) -> None:
     """Items whose title contains every one of WORDS (any case), newest first.
@@ -148,9 +149,9 @@ def find(ctx: click.Context, words: tuple[str, ...], limit: int, fmt: str) -> No
     Example:
       tracker find torkham crossing
     """
-    from tracker.answers import ITEM_TABLE, find_items
-    from tracker.output import render
+    from tracker.answers.questions import ITEM_TABLE, find_items
+    from tracker.answers.output import render
     from tracker.store.views import ITEM_COLUMNS
 
-    rows = find_items(_sessions(ctx), " ".join(words), limit)
-    _emit(render(rows, fmt, ITEM_TABLE, ITEM_COLUMNS, empty="no item has those words in its title"), fmt)
+    rows = find_items(read_sessions(ctx), " ".join(words), limit)
+    emit(render(rows, fmt, ITEM_TABLE, ITEM_COLUMNS, empty="no item has those words in its title"), fmt)

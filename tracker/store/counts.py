@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from datetime import datetime
+
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
+
+from tracker.store import schema
 
 
 def republication_count(sessions: sessionmaker[Session]) -> int:
@@ -15,3 +19,13 @@ def republication_count(sessions: sessionmaker[Session]) -> int:
     """
     with sessions() as session:
         return int(session.execute(text("SELECT COUNT(parent_item_id) FROM provenance WHERE parent_item_id IS NOT NULL")).scalar_one())
+
+
+def found_since(session: Session, since: datetime) -> tuple[int, int]:
+    """(items first seen since `since`, how many of them are copies of a parent)."""
+    i, p = schema.Item, schema.Provenance
+    items = session.scalar(select(func.count()).select_from(i).where(i.first_seen_at >= since)) or 0
+    copies = session.scalar(
+        select(func.count()).select_from(p).join(i, i.id == p.item_id).where(p.parent_item_id.is_not(None), i.first_seen_at >= since)
+    ) or 0
+    return int(items), int(copies)

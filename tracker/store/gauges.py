@@ -10,20 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from tracker.store import schema
+from tracker.store.feeds import state_counts
 from tracker.store.pagefetch import page_states
-
-FEED_STATES = ("active", "failing", "retired", "inactive")
-
 
 @dataclass(frozen=True)
 class DatabaseGauges:
     """What the database holds right now, for `/metrics`."""
 
-    feeds: dict[str, int]
+    feeds: dict[str, int]  # by state (tracker.model.FeedState), every state a stored feed can be in
     items: int
     republications: int
     newest_capture_at: datetime | None
@@ -37,21 +35,13 @@ def ping(session: Session) -> None:
 
 
 def read_gauges(session: Session) -> DatabaseGauges:
-    """Feeds by state (active, failing, retired, inactive), items, republications, and ingest times."""
-    f = schema.Feed
-    state = case(
-        (f.retired_at.is_not(None), "retired"),
-        (f.active.is_(False), "inactive"),
-        (f.error_count > 0, "failing"),
-        else_="active",
-    )
-    feeds = dict.fromkeys(FEED_STATES, 0)
-    for name, count in session.execute(select(state.label("state"), func.count()).group_by(state)).all():
-        feeds[name] = count
+    """Feeds by state (tracker.model.FeedState), items, republications, and ingest times."""
+    feeds = {state.value: count for state, count in state_counts(session).items()}
     items = session.scalar(select(func.count()).select_from(schema.Item)) or 0
     p = schema.Provenance
     republications = session.scalar(select(func.count()).select_from(p).where(p.parent_item_id.is_not(None))) or 0
     c = schema.Capture
+    f = schema.Feed
     newest_per_feed = select(select(func.max(c.captured_at)).where(c.feed_id == f.id).scalar_subquery().label("newest")).subquery()
     newest = session.scalar(select(func.max(newest_per_feed.c.newest)))
     last_success = session.scalar(select(func.max(f.last_success_at)))

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from tracker.identity import ItemLookup, KnownItem, key_hash, lookup_hash
+from tracker.detection.identity import ItemLookup, KnownItem, key_hash, lookup_hash
 from tracker.model import Attribution, StoredItem
 from tracker.store import schema
 
@@ -169,12 +169,6 @@ def has_text(session: Session, item_id: int, content_hash: str) -> bool:
     """Whether the item has a version with this text already."""
     v = schema.ItemVersion
     return session.connection().execute(select(v.id).where(v.item_id == item_id, v.content_hash == content_hash)).first() is not None
-
-
-def version_count(session: Session, item_id: int) -> int:
-    """How many versions the item has."""
-    v = schema.ItemVersion
-    return int(session.connection().execute(select(func.count()).where(v.item_id == item_id)).scalar_one())
 
 
 # -- credits ---------------------------------------------------------------------------------

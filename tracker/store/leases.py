@@ -1,6 +1,6 @@
 """Feed leases: which polling worker fetches which feed, so that several can share a database.
 
-A worker claims due feeds in one short transaction: it picks due, active feeds whose
+A worker claims due feeds in one short transaction: it picks due, polled feeds whose
 lease is free or expired — `FOR UPDATE SKIP LOCKED` on PostgreSQL, so two workers never
 take the same row and neither waits for the other — and writes its id and an expiry on
 each. The lease is cleared in the transaction that stores the poll's schedule. A worker
@@ -24,6 +24,7 @@ from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session
 
 from tracker.store import schema
+from tracker.store.feeds import polled
 
 # pg_advisory_xact_lock takes one bigint: "tracker", then 3 for "the claimer".
 _CLAIM_KEY = 0x74726163_6B657203
@@ -64,7 +65,7 @@ def claim(
     if per_host is not None:
         hosts.update(host(url) for url in session.scalars(select(f.url).where(f.lease_until > now)))
     query = select(f.id, f.url, f.etag, f.last_modified, f.error_count, f.last_checked_at).where(
-        f.active.is_(True), f.retired_at.is_(None), or_(f.lease_until.is_(None), f.lease_until <= now)
+        polled(), or_(f.lease_until.is_(None), f.lease_until <= now)
     )
     if not everything:
         query = query.where(or_(f.next_check_at.is_(None), f.next_check_at <= now))

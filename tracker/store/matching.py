@@ -1,6 +1,6 @@
 """The LSH index, verified matches and provenance decisions, as SQL.
 
-Candidates come from one indexed lookup of a text's buckets (`tracker.lsh`); a group of
+Candidates come from one indexed lookup of a text's buckets (`tracker.detection.lsh`); a group of
 matches is walked through the `matches` table; decisions are compared with the stored
 row before they are written, so that only news is written (and alerted).
 """
@@ -15,9 +15,9 @@ from datetime import datetime
 from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from tracker.fingerprint import unpack_keys, unpack_shingles
+from tracker.detection.fingerprint import unpack_keys, unpack_shingles
 from tracker.model import Similarity, Sizes, VersionPrints
-from tracker.provenance import Decision, DecisionKey, Edge, decision_key
+from tracker.provenance.decide import Decision, DecisionKey, Edge, decision_key
 from tracker.store import schema
 from tracker.store.items import chunks
 

@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from tracker.store import schema
+from tracker.store import schema, schema_outbox
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 STATES = (PENDING, DELIVERED, FAILED)
@@ -40,7 +40,7 @@ FROM chain c JOIN item_provenance ip ON ip.item_id = c.item_id
 ORDER BY c.depth
 """)
 
-_T = schema.AlertOutbox.__table__
+_T = schema_outbox.AlertOutbox.__table__
 
 
 @dataclass(frozen=True)
@@ -204,13 +204,3 @@ def undelivered(session: Session, limit: int) -> list[OutboxRow]:
         .limit(limit)
     )
     return [OutboxRow(*row) for row in session.execute(query)]
-
-
-def next_due(session: Session, alerts: Iterable[str]) -> datetime | None:
-    """When the next pending message of these alerts becomes due (None: nothing pending)."""
-    alerts = list(alerts)
-    if not alerts:
-        return None
-    return session.execute(
-        select(func.min(_T.c.next_attempt_at)).where(_T.c.state == PENDING, _T.c.alert.in_(alerts))
-    ).scalar_one_or_none()

@@ -10,10 +10,10 @@ from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from tracker.store import schema
+from tracker.store import schema, schema_pages
 from tracker.store.items import chunks
 
-_s, _f, _if = schema.ItemPage.__table__, schema.Feed.__table__, schema.ItemFeed.__table__
+_s, _f, _if = schema_pages.ItemPage.__table__, schema.Feed.__table__, schema.ItemFeed.__table__
 PAGE_STATES = ("wanted", "used", "not_used", "failed", "gone")
 # pg_try_advisory_lock takes one bigint: "tracker", then 5 for "the page fetcher".
 _FETCHER_KEY = 0x74726163_6B657205

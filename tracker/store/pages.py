@@ -1,7 +1,7 @@
 """Article pages as SQL: pages read, the URLs they answer for, and each item's page state.
 
 A page is stored whether or not an item links to it yet; an item and a page find each
-other by `tracker.identity.lookup_hash` of any URL either goes by, whichever arrives first.
+other by `tracker.detection.identity.lookup_hash` of any URL either goes by, whichever arrives first.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tracker.model import PageRequest
-from tracker.store import schema
+from tracker.store import schema, schema_pages
 from tracker.store.items import chunks
 
-_p, _k, _r, _s = schema.Page.__table__, schema.PageKey.__table__, schema.PageRedirect.__table__, schema.ItemPage.__table__
+_p, _k, _r, _s = schema_pages.Page.__table__, schema_pages.PageKey.__table__, schema_pages.PageRedirect.__table__, schema_pages.ItemPage.__table__
 _i, _v = schema.Item.__table__, schema.ItemVersion.__table__
 # A failing page is tried again after 15 min, 30 min, 1 h, … at most a day apart, this many times.
 FIRST_RETRY = timedelta(minutes=15)

@@ -16,7 +16,7 @@ from sqlalchemy import DateTime, Float, Integer, String, Text, TextClause, bindp
 from sqlalchemy.orm import Session
 
 from tracker.errors import InputError
-from tracker.identity import canonical_url
+from tracker.store.views import item_id_by_url
 
 
 @dataclass(frozen=True)
@@ -134,14 +134,11 @@ def _time_evidence(evidence: str | None) -> str:
 
 
 def find_item_id(session: Session, url: str) -> int:
-    """The item_id of an article, by its URL as given or canonicalised; InputError when unknown."""
-    for candidate in dict.fromkeys((url, canonical_url(url), url.rstrip("/"), (canonical_url(url) or "").rstrip("/"))):
-        if not candidate:
-            continue
-        found = session.execute(text("SELECT item_id FROM item_provenance WHERE url = :url"), {"url": candidate}).scalar()
-        if found is not None:
-            return int(found)
-    raise InputError(f"no item with URL {url} (has it been ingested?)")
+    """The item_id of an article, by its URL or any variant of it (`views.item_id_by_url`); InputError when unknown."""
+    found = item_id_by_url(session, url)
+    if found is None:
+        raise InputError(f"no item with URL {url} (has it been ingested?)")
+    return found
 
 
 def load_story(session: Session, story_id: int, focus_item_id: int | None = None) -> Story:

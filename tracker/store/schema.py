@@ -1,7 +1,8 @@
 """The provenance database schema as SQLAlchemy 2 typed ORM models.
 
 Tables are the storage; the views in `tracker.store.views` are the public interface
-users query. Every change here needs an Alembic revision under `tracker/store/migrations/versions`.
+users query. The tables of article pages are in `schema_pages`, the alert outbox in `schema_outbox`.
+Every change here needs an Alembic revision under `tracker/store/migrations/versions`.
 Timestamps are stored as naive UTC (`DateTime` without time zone) so that SQLite and
 PostgreSQL hold and compare the same values.
 """
@@ -157,13 +158,13 @@ class Item(Base):
     # The key the item was first known by (GUID, link, …), unbounded; unique by its hash.
     identity: Mapped[str] = mapped_column(Text)
     identity_hash: Mapped[str] = mapped_column(String(32))
-    # The link as published; `url_hash` finds it by any variant (tracker.identity.lookup_hash).
+    # The link as published; `url_hash` finds it by any variant (tracker.detection.identity.lookup_hash).
     url: Mapped[str | None] = mapped_column(Text)
     url_hash: Mapped[str | None] = mapped_column(String(16), index=True)
     title: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str | None] = mapped_column(Text)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
-    # Why the feed's date string was not taken as `claimed_at` (tracker.dates), if it was not.
+    # Why the feed's date string was not taken as `claimed_at` (tracker.reader.dates), if it was not.
     claimed_date_rejected: Mapped[str | None] = mapped_column(Text)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime)
 
@@ -212,7 +213,7 @@ class ItemVersion(Base):
     # only its beginning (cut at `normalise.ENTRY_TEXT_MAX`); unknown before revision 0009.
     body_chars: Mapped[int | None] = mapped_column(Integer)
     text_truncated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # The text is the article of the item's page (tracker.pages), not its feed entry.
+    # The text is the article of the item's page (tracker.reader.pages), not its feed entry.
     from_page: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
@@ -226,7 +227,7 @@ class ItemAttribution(Base):
     kind: Mapped[str] = mapped_column(String(40))
     name: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
-    # tracker.identity.lookup_hash of `url`: the items crediting an article are found by it.
+    # tracker.detection.identity.lookup_hash of `url`: the items crediting an article are found by it.
     url_hash: Mapped[str | None] = mapped_column(String(16), index=True)
 
 
@@ -315,7 +316,7 @@ class ItemKey(Base):
 
 
 class ItemRaw(Base):
-    """An entry's raw form (tracker.identity.raw_hash) once served for an item: an entry
+    """An entry's raw form (tracker.detection.identity.raw_hash) once served for an item: an entry
     served unchanged again is recognised without reading its HTML."""
 
     __tablename__ = "item_raws"
@@ -352,110 +353,6 @@ class LshBucket(Base):
     item_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
 
-class AlertOutbox(Base):
-    """One alert message per (alert, copy), written with the decision that found the copy.
-
-    A row is `pending` until sent (`claimed_by`/`claimed_until` is the lease of the process
-    sending it), then `delivered`, or `failed` after `max_attempts`.
-    """
-
-    __tablename__ = "alert_outbox"
-    __table_args__ = (UniqueConstraint("alert", "item_id", name="uq_outbox_alert_item"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    alert: Mapped[str] = mapped_column(String(200))
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
-    message_id: Mapped[str] = mapped_column(String(64), unique=True)
-    payload: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    state: Mapped[str] = mapped_column(String(20), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
-    claimed_by: Mapped[str | None] = mapped_column(String(100))
-    claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
-    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
-    last_status: Mapped[int | None] = mapped_column(Integer)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
-
-
-class Page(Base):
-    """An article page as read (tracker.pages): a feed entry's linked page, fetched or found
-    in an archive. Kept whether or not an item links to it yet (a page archived before its
-    feed entry joins the item when it arrives); the article text, never the HTML."""
-
-    __tablename__ = "pages"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    url: Mapped[str] = mapped_column(Text)
-    # lookup_hash(url): a page ingested twice is recognised by it, its time and its body.
-    url_hash: Mapped[str] = mapped_column(String(16))
-    final_url: Mapped[str] = mapped_column(Text)
-    fetched_at: Mapped[datetime] = mapped_column(DateTime)
-    source: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[int | None] = mapped_column(Integer)
-    content_type: Mapped[str | None] = mapped_column(Text)
-    bytes: Mapped[int | None] = mapped_column(Integer)
-    body_hash: Mapped[str] = mapped_column(String(32))
-    etag: Mapped[str | None] = mapped_column(Text)
-    last_modified: Mapped[str | None] = mapped_column(Text)
-    title: Mapped[str | None] = mapped_column(Text)
-    site_name: Mapped[str | None] = mapped_column(Text)
-    canonical_url: Mapped[str | None] = mapped_column(Text)
-    published_at: Mapped[datetime | None] = mapped_column(DateTime)
-    text: Mapped[str | None] = mapped_column(Text)
-    words: Mapped[int] = mapped_column(Integer, default=0)
-    # Why the page gave no article (too large, not HTML, no article text), as for captures.
-    error: Mapped[str | None] = mapped_column(Text)
-    error_kind: Mapped[str | None] = mapped_column(String(40))
-
-
-class PageKey(Base):
-    """A URL a page answers for (tracker.identity.lookup_hash): the URL asked, the one
-    redirected to, a URL that redirected to it (never the canonical link it declares)."""
-
-    __tablename__ = "page_keys"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    url_hash: Mapped[str] = mapped_column(String(16), primary_key=True)
-    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), primary_key=True)
-
-
-class PageRedirect(Base):
-    """A redirect found in an archive: a page stored under `to_hash` answers for `from_hash` too."""
-
-    __tablename__ = "page_redirects"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    from_hash: Mapped[str] = mapped_column(String(16), primary_key=True)
-    to_hash: Mapped[str] = mapped_column(String(16), primary_key=True, index=True)
-    from_url: Mapped[str] = mapped_column(Text)
-
-
-class ItemPage(Base):
-    """An item's page, as data on the item: whether it is wanted (its feed text is a
-    summary, `pages` setting permitting), which page was joined and whether its article is
-    the item's text, and fetch failures with their backoff (as feeds keep theirs)."""
-
-    __tablename__ = "item_pages"
-
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
-    # wanted | used | not_used | failed | gone
-    state: Mapped[str] = mapped_column(String(20))
-    setting: Mapped[str] = mapped_column(String(10), default="auto")
-    page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    error_kind: Mapped[str | None] = mapped_column(String(40))
-    tried_at: Mapped[datetime | None] = mapped_column(DateTime)
-    next_try_at: Mapped[datetime | None] = mapped_column(DateTime)
-    etag: Mapped[str | None] = mapped_column(Text)
-    last_modified: Mapped[str | None] = mapped_column(Text)
-
-
-Index("ix_item_pages_state_next", ItemPage.state, ItemPage.next_try_at)
-Index("ix_pages_url_time", Page.url_hash, Page.fetched_at)
-Index("ix_outbox_state_next", AlertOutbox.state, AlertOutbox.next_attempt_at)
 Index("ix_captures_feed_time", Capture.feed_id, Capture.captured_at)
 Index("ix_item_feeds_feed_seen", ItemFeed.feed_id, ItemFeed.first_seen_at)
 Index("ix_feed_tags_tag", FeedTag.tag)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from tracker.fingerprint import Fingerprints, pack_shingles
+from tracker.detection.fingerprint import Fingerprints, pack_shingles
 from tracker.store import locks, schema
 
 

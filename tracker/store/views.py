@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import DateTime, TextClause, bindparam, text
 from sqlalchemy.orm import Session
 
-from tracker.identity import lookup_hash
+from tracker.detection.identity import lookup_hash
 
 Row = dict[str, Any]
 
@@ -68,25 +68,53 @@ def _select(columns: tuple[str, ...], view: str, alias: str = "") -> str:
     return f"SELECT {', '.join(prefix + c for c in columns)} FROM {view} {alias}"
 
 
-def item_by_url(session: Session, url: str) -> Row | None:
-    """The item_provenance row of an article, by its link as published or any variant of it
-    (http/https, "www.", trailing slash, tracking parameters, fragment).
+def item_id_by_url(session: Session, url: str) -> int | None:
+    """The item of an article, by its link as published or any variant of it (http/https,
+    "www.", trailing slash, tracking parameters, fragment): the one resolver of an item URL
+    that every command taking one uses.
 
     Several items may share a variant (posts told apart by fragment): the link exactly as
     given wins, then one with the same fragment, then the oldest.
     """
-    rows = [
-        _row(r) for r in session.execute(
-            text(_select(ITEM_COLUMNS, "item_provenance") + " WHERE item_id IN (SELECT id FROM items WHERE url_hash = :h)"),
-            {"h": lookup_hash(url)},
-        ).mappings()
-    ]
+    rows = session.execute(
+        text("SELECT item_id AS id, url FROM item_provenance WHERE item_id IN (SELECT id FROM items WHERE url_hash = :h)"),
+        {"h": lookup_hash(url)},
+    ).all()
     if not rows:
         return None
     wanted = url.strip()
     fragment = urlsplit(wanted).fragment
-    rows.sort(key=lambda r: (r["url"] != wanted, urlsplit(str(r["url"] or "")).fragment != fragment, r["item_id"]))
-    return rows[0]
+    best = min(rows, key=lambda r: (r.url != wanted, urlsplit(str(r.url or "")).fragment != fragment, r.id))
+    return int(best.id)
+
+
+def item_by_url(session: Session, url: str) -> Row | None:
+    """The item_provenance row of an article, by its link as published or any variant of it (`item_id_by_url`)."""
+    item_id = item_id_by_url(session, url)
+    if item_id is None:
+        return None
+    rows = items_by_id(session, [item_id])
+    return rows[0] if rows else None
+
+
+def disproved_claims(session: Session, ids: list[int]) -> set[int]:
+    """Those of these items whose feed claimed a date that the captures disproved.
+
+    A believed claim dates the item at or before it (`tracker.facts.estimated_time`: the
+    earlier of the claim and the first sighting), a claim after the first sighting is
+    replaced by a later-or-equal time, so a claimed date earlier than the credible time is
+    exactly one that an earlier capture without the item disproved."""
+    found: set[int] = set()
+    sql = text(
+        "SELECT item_id FROM item_provenance WHERE item_id IN :ids AND published_at < estimated_published_at"
+    ).bindparams(bindparam("ids", expanding=True))
+    for start in range(0, len(ids), 500):
+        found.update(int(r[0]) for r in session.execute(sql, {"ids": ids[start:start + 500]}))
+    return found
+
+
+# The query the demo invites a user to run on its database: the republications it found.
+REPUBLICATIONS_QUERY = "SELECT * FROM republications"
 
 
 def story_items(session: Session, story_id: int) -> list[Row]:

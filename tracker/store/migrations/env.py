@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+from tracker.store import schema_outbox, schema_pages  # noqa: F401 (their tables join Base.metadata)
 from tracker.store.schema import Base
 
 config = context.config

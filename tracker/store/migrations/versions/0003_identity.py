@@ -98,7 +98,7 @@ GROUP BY pr.story_id, o.id, o.url, o.title, op.name, ro.estimated_published_at, 
 """,
 }
 
-# Frozen copies of tracker.identity's key functions as of this revision.
+# Frozen copies of tracker.detection.identity's key functions as of this revision.
 _TRACKING = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "_hsenc", "_hsmi", "ref_src")
 
 

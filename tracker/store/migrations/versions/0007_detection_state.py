@@ -19,7 +19,7 @@ Create Date: 2026-11-30
 import sqlalchemy as sa
 from alembic import op
 
-from tracker.identity import key_hash, lookup_hash, stored_keys
+from tracker.detection.identity import key_hash, lookup_hash, stored_keys
 
 revision = "0007"
 down_revision = "0006"

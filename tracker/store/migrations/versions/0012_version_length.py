@@ -1,6 +1,6 @@
 """An entry's length as served, and whether its stored text is only the beginning of it.
 
-An entry's text is read up to a cap (`tracker.normalise.ENTRY_TEXT_MAX`) so that one
+An entry's text is read up to a cap (`tracker.detection.normalise.ENTRY_TEXT_MAX`) so that one
 hostile entry costs bounded memory; these columns keep what was not read countable.
 Self-contained (columns only), so that it can sit after any revision that leaves
 `item_versions` as 0006 did.

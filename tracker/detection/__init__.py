@@ -1,0 +1,1 @@
+"""Detection stages: an entry's text normalised, fingerprinted and cut into LSH bands; identity of articles."""

@@ -1,0 +1,1 @@
+"""The ingest job: web archives and feed files through the pipeline, in one process or several."""

@@ -1,0 +1,261 @@
+"""The ingest job: WARC archives and feed files → captures → the pipeline.
+
+Captures are committed one by one as they go, so an interrupted ingest loses nothing
+already committed, and running it again skips what is stored. Ctrl-C ends the run
+between captures with `IngestInterrupted`, which carries the report so far.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from tqdm import tqdm
+
+from tracker.reader.archive import Skipped, is_warc, read_feed_file, read_warc
+from tracker.errors import IngestInterrupted, InputError, ParseError
+from tracker.model import Capture, IngestReport, PageCapture, PageRedirect, ParsedFeed
+from tracker.reader.parse import parse_capture_body, parser_process_started
+from tracker.pipeline.capture import Pipeline
+from tracker.ingest.shares import share_of
+
+log = logging.getLogger(__name__)
+
+
+Page = PageCapture | PageRedirect
+
+
+def _captures(paths: Sequence[Path], url: str | None, captured_at: datetime | None, skipped: Counter[str]) -> Iterator[Capture | Page]:
+    for path in paths:
+        if is_warc(path):
+            for record in read_warc(path):
+                if isinstance(record, Skipped):
+                    skipped[record.kind] += 1
+                    log.debug("skipped %s: %s", record.where, record.reason)
+                    if record.kind in ("damaged", "broken"):
+                        log.warning("%s: %s", record.where, record.reason)
+                    continue
+                yield record
+        else:
+            if not url:
+                raise InputError(f"{path}: a plain feed file needs --url (the feed it was captured from)")
+            yield read_feed_file(path, url, captured_at)
+
+
+def plan_shares(paths: Sequence[Path], url: str | None, captured_at: datetime | None, count: int) -> dict[str, int]:
+    """Which of `count` processes ingests each feed, balanced by the feeds' captures (the
+    largest feed first, each to the least loaded process): a hash alone can leave one
+    process with most of the work when there are few feeds."""
+    sizes = Counter(c.feed_url for c in _captures(paths, url, captured_at, Counter()) if isinstance(c, Capture))
+    load = [0] * count
+    plan: dict[str, int] = {}
+    for feed, size in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])):
+        plan[feed] = min(range(count), key=lambda i: (load[i], i))
+        load[plan[feed]] += size
+    return plan
+
+
+# Parsing is the costliest stage and independent per capture: a worker process parses
+# ahead while this one stores. Bounded in captures and in bytes, so neither a huge archive
+# nor a run of large records is ever read ahead whole.
+_READ_AHEAD = 64
+_READ_AHEAD_BYTES = 16 * 1024 * 1024
+# A body this large is parsed here: sent to a parser process it would be held three times
+# more (pickled there, unpickled, and its entries pickled back), which costs more than the
+# parallelism gains on one capture.
+INLINE_PARSE_BYTES = 4 * 1024 * 1024
+_MAX_WARNINGS = 20
+# Skipped WARC records that mean something went wrong (not merely "not a feed").
+FAILED_KINDS = ("damaged", "broken", "too large")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far an ingest has got, for a progress line when no progress bar is shown."""
+
+    captures: int          # captures done: stored now or found already stored
+    new_items: int
+    errors: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        """Captures per second so far."""
+        return self.captures / self.seconds if self.seconds > 0 else 0.0
+
+
+def parse_ahead(captures: Iterator[Capture], workers: int) -> Iterator[tuple[Capture, ParsedFeed | ParseError | None]]:
+    """Captures with their parsed bodies, in order; parsed by `workers` processes (0: inline)."""
+    if workers <= 0:
+        for capture in captures:
+            yield capture, parse_capture_body(capture.body, capture.content_type, capture.captured_at)
+        return
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=parser_process_started, initargs=(os.getpid(),))
+    try:
+        pending: deque[tuple[Capture, Future[ParsedFeed | ParseError | None]]] = deque()
+        held = 0  # bytes of the bodies pending
+        for capture in captures:
+            size = len(capture.body or b"")
+            if size >= INLINE_PARSE_BYTES:
+                # In order: what was read ahead is stored first, then this one.
+                while pending:
+                    done, future = pending.popleft()
+                    yield done, future.result()
+                held = 0
+                yield capture, parse_capture_body(capture.body, capture.content_type, capture.captured_at)
+                continue
+            pending.append((capture, pool.submit(parse_capture_body, capture.body, capture.content_type, capture.captured_at)))
+            held += size
+            while pending and (len(pending) >= _READ_AHEAD or held > _READ_AHEAD_BYTES):
+                done, future = pending.popleft()
+                held -= len(done.body or b"")
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
+    finally:
+        # Interrupted or not, parses nobody will store are not waited for.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def default_workers() -> int:
+    """Parse in one other process when there is a second core, else inline."""
+    return 1 if (os.cpu_count() or 1) > 1 else 0
+
+
+def ingest_paths(
+    pipeline: Pipeline,
+    paths: Sequence[Path],
+    url: str | None = None,
+    captured_at: datetime | None = None,
+    progress: bool = False,
+    workers: int | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    progress_every: float = 5.0,
+    share: tuple[int, int] | None = None,
+    plan: Mapping[str, int] | None = None,
+) -> IngestReport:
+    """Ingest WARC files and plain feed files; return what was done.
+
+    `progress` shows a progress bar; `on_progress` is called every `progress_every`
+    seconds instead (for logs, when no terminal watches). Ctrl-C raises
+    `IngestInterrupted` with the report of what was stored before it. With `share`
+    (I, N), only the captures of the feeds that `plan` gives to share I are ingested (a feed
+    it does not name: by a hash of its URL) — one of N processes, `tracker ingest --workers
+    N`; skipped records are counted by share 0 alone.
+    """
+    check_paths(paths, url)
+    report = IngestReport()
+    skipped: Counter[str] = Counter()
+    bar = tqdm(unit=" captures", disable=not progress, leave=False, dynamic_ncols=True)
+    started = time.monotonic()
+    last = started
+
+    def tick() -> None:
+        nonlocal last
+        bar.update(1)
+        now = time.monotonic()
+        if on_progress is not None and now - last >= progress_every:
+            last = now
+            on_progress(Progress(report.captures + report.skipped_known, report.new_items, report.errors, now - started))
+
+    def unstored(captures: Iterator[Capture | Page]) -> Iterator[Capture]:
+        for capture in captures:
+            if not isinstance(capture, Capture):
+                # An article page or a redirect: stored now (the pipeline joins it to its item
+                # whichever of the two arrives first), by one share only.
+                if share is None or share[0] == 0:
+                    if isinstance(capture, PageCapture):
+                        report.add(pipeline.process_page(capture))
+                    else:
+                        report.add(pipeline.process_redirect(capture))
+                continue
+            if pipeline.is_stored(capture):
+                report.skipped_known += 1
+                tick()
+            else:
+                yield capture
+
+    captures = _captures(paths, url, captured_at, skipped)
+    if share is not None:
+        index, count = share
+        captures = (
+            c for c in captures
+            if not isinstance(c, Capture) or (plan or {}).get(c.feed_url, share_of(c.feed_url, count)) == index
+        )
+    if workers is None:
+        # Plain feed files are a capture each: a parser process would cost more to start than to use.
+        workers = default_workers() if any(is_warc(path) for path in paths) else 0
+    stream = parse_ahead(unstored(captures), workers)
+    # Ctrl-C is taken between captures, so the summary counts exactly what was committed;
+    # a second Ctrl-C stops at once.
+    interrupted = threading.Event()
+
+    def on_sigint(_signum: int, _frame: object) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
+    try:
+        for capture, parsed in stream:
+            if interrupted.is_set():
+                raise KeyboardInterrupt
+            report.add(pipeline.process(capture, parsed))
+            bar.set_postfix(items=report.new_items, copies=report.republications, refresh=False)
+            tick()
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        _finish(report, _counted_here(skipped, share))
+        raise IngestInterrupted(report) from None
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
+        stream.close()  # stops the parser processes now, not whenever the generator is collected
+        bar.close()
+    if report.pages:
+        report.pages_unmatched = pipeline.unjoined_pages()
+    _finish(report, _counted_here(skipped, share))
+    return report
+
+
+def check_paths(paths: Sequence[Path], url: str | None) -> None:
+    """Refuse, before anything is read, files that are missing and a --url that cannot apply."""
+    for path in paths:
+        if not path.exists():
+            raise InputError(f"{path}: no such file")
+    if url and any(is_warc(p) for p in paths):
+        raise InputError("--url applies to plain feed files, not to WARC archives")
+    if not url and (plain := next((p for p in paths if not is_warc(p)), None)) is not None:
+        raise InputError(f"{plain}: a plain feed file needs --url (the feed it was captured from)")
+
+
+def _counted_here(skipped: Counter[str], share: tuple[int, int] | None) -> Counter[str]:
+    # Every share reads every record: one of them reports the skipped ones.
+    return skipped if share is None or share[0] == 0 else Counter()
+
+
+def _finish(report: IngestReport, skipped: Counter[str]) -> None:
+    """Cap the warnings and account for the skipped records."""
+    if len(report.warnings) > _MAX_WARNINGS:
+        hidden = len(report.warnings) - _MAX_WARNINGS
+        report.warnings[_MAX_WARNINGS:] = [f"… and {hidden} more (see the captures table's error column)"]
+    report.skipped_records = sum(skipped.values())
+    report.failed_records = sum(skipped[kind] for kind in FAILED_KINDS)
+    if skipped:
+        kinds = ", ".join(f"{n} {k}" for k, n in skipped.most_common())
+        noun = "record" if report.skipped_records == 1 else "records"
+        report.warnings.append(f"skipped {report.skipped_records} WARC {noun} ({kinds})")

@@ -1,0 +1,137 @@
+"""Alerts: which new copies concern a configured `[[alerts]]` entry, and the message about each.
+
+The pipeline calls `Alerts.enqueue` inside the transaction that stores its decisions, with
+the items that just became copies. A copy concerns an alert when its parent, or any item
+up its chain to the original, is of a watched publisher or has a URL under a watched
+prefix (or the alert watches `any`). The message — the copy and its whole chain as the
+`item_provenance` view shows them at that moment — is written to the outbox in that same
+transaction; `tracker.daemon.deliver` sends it later, off the polling path.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tracker.config import AlertConfig, Config
+from tracker.model import utcnow
+from tracker.detection.normalise import fold
+from tracker.timefmt import iso
+from tracker.store import outbox
+from tracker.terminal import json_line
+
+MESSAGE_VERSION = 1
+_ITEM_FIELDS = (
+    "item_id", "url", "title", "publisher", "relation", "parent_item_id", "similarity", "containment", "lag_seconds",
+    "published_at", "first_seen_at", "estimated_published_at", "attributed_origin",
+)
+
+
+def _name(publisher: str) -> str:
+    return fold(publisher).strip()
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What one alert watches, ready to test chains against."""
+
+    name: str
+    publishers: frozenset[str]
+    url_prefixes: tuple[str, ...]
+    everything: bool
+
+    @classmethod
+    def of(cls, alert: AlertConfig) -> Watch:
+        """The watch of one `[[alerts]]` entry (publisher names compared case-insensitively)."""
+        return cls(alert.name, frozenset(_name(p) for p in alert.publishers), tuple(alert.url_prefixes), alert.any)
+
+    def match(self, ancestors: list[dict[str, Any]]) -> tuple[dict[str, Any], str] | None:
+        """The nearest ancestor (parent first) this alert watches, and which rule matched it."""
+        for row in ancestors:
+            if self.everything:
+                return row, "any"
+            if row["publisher"] is not None and _name(row["publisher"]) in self.publishers:
+                return row, "publisher"
+            if row["url"] and any(str(row["url"]).startswith(prefix) for prefix in self.url_prefixes):
+                return row, "url_prefix"
+        return None
+
+
+def _time(value: datetime | str | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return iso(value)
+
+
+def _item(row: dict[str, Any]) -> dict[str, Any]:
+    out = {key: row[key] for key in _ITEM_FIELDS}
+    for key in ("published_at", "first_seen_at", "estimated_published_at"):
+        out[key] = _time(out[key])
+    for key in ("similarity", "containment"):
+        out[key] = None if out[key] is None else round(float(out[key]), 4)
+    if out["lag_seconds"] is not None:
+        out["lag_seconds"] = int(out["lag_seconds"])
+    return out
+
+
+def build_message(alert: str, message_id: str, created_at: datetime, rows: list[dict[str, Any]],
+                  matched: dict[str, Any], rule: str) -> dict[str, Any]:
+    """The JSON message about one copy (documented in README, "Alerts")."""
+    items = [_item(r) for r in rows]
+    return {
+        "type": "republication",
+        "version": MESSAGE_VERSION,
+        "message_id": message_id,
+        "alert": alert,
+        "created_at": _time(created_at),
+        "story_id": rows[0]["story_id"],
+        "watched": {"rule": rule, "item_id": matched["item_id"], "publisher": matched["publisher"], "url": matched["url"]},
+        "copy": items[0],
+        "original": items[-1],
+        "chain": items,
+    }
+
+
+class Alerts:
+    """The configured alerts, as the pipeline uses them to enqueue messages."""
+
+    def __init__(self, alerts: Iterable[AlertConfig]) -> None:
+        self.watches = [Watch.of(alert) for alert in alerts]
+
+    @classmethod
+    def from_config(cls, config: Config) -> Alerts:
+        """The alerts of a configuration."""
+        return cls(config.alerts)
+
+    def enqueue(self, session: Session, copies: Iterable[int]) -> int:
+        """Queue one message per (alert, copy) for the copies just decided; in the caller's
+        transaction, so the messages exist exactly when the decisions do. Returns how many."""
+        if not self.watches:
+            return 0
+        now = utcnow()
+        rows: list[dict[str, Any]] = []
+        for item_id in dict.fromkeys(copies):
+            chain = outbox.chain(session, item_id)
+            if len(chain) < 2:
+                continue  # no longer a copy by the end of the decision
+            for watch in self.watches:
+                found = watch.match(chain[1:])
+                if found is None:
+                    continue
+                message_id = str(uuid.uuid4())
+                message = build_message(watch.name, message_id, now, chain, *found)
+                rows.append({
+                    "alert": watch.name, "item_id": item_id, "message_id": message_id, "created_at": now,
+                    # Bidi and other control characters as JSON escapes: the exact text for the
+                    # receiver, nothing that reorders a line of the alert file in an editor.
+                    "payload": json_line(json.dumps(message, ensure_ascii=False, separators=(",", ":"))),
+                })
+        return outbox.enqueue(session, rows)

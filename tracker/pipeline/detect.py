@@ -1,0 +1,310 @@
+"""Detection: which items match which, and deciding the provenance of their groups.
+
+Works from SQL alone (through `tracker.store`), so that any number of processes share one
+truth: an item's candidates come from the LSH buckets its versions share with others,
+are verified on exact shingles, and the group of every item whose facts changed is
+decided again by `tracker.provenance.decide.decide`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from tracker.config import DetectionConfig
+from tracker.provenance.publishers import Directory
+from tracker.provenance.facts import any_resolves, item_facts
+from tracker.detection.fingerprint import overlap, similarity
+from tracker.detection.identity import lookup_hash
+from tracker.detection.lsh import buckets_of
+from tracker.model import IngestReport, Similarity, Sizes, StoredItem, VersionPrints, utcnow
+from tracker.provenance.decide import Decision, DecisionKey, Edge, GroupSummary, ItemFacts, Placed, append, decide_group
+from tracker.store import evidence, items, locks, matching
+
+# A group is locked, then read again: it may have grown meanwhile. Past this many rounds
+# the group is decided as it stands (its newcomers' own captures decide it again).
+_LOCK_ROUNDS = 5
+# An item with at most this many verified matches keeps them all. Past it, it keeps those
+# that can decide it or its candidates (`kept`): a wire story's n copies store O(n)
+# matches, not n²/2, while every group that fits under it is decided from all its pairs.
+KEEP_ALL = 16
+# ... the best few candidate parents of the item, and of the candidates it could be parent of.
+KEEP_PARENTS = 4
+KEEP_CHILDREN = 3
+# Up to this many texts matched at once, each text's candidates are read by one statement.
+_FEW = 8
+
+
+def kept(item_id: int, found: list[Edge], always: Collection[int], positions: dict[int, int]) -> list[Edge]:
+    """The matches an item keeps: all of them when few; else those with the items in
+    `always` (its earlier matches, what it credits, its candidates' originals), its best
+    candidate parents (most of its full text in theirs, then the most similar, the
+    earliest placed) and the candidates it explains best."""
+    if len(found) <= KEEP_ALL:
+        return found
+    far = 1 << 62  # an item not yet placed comes after every placed one
+
+    def other(edge: Edge) -> int:
+        return edge.b if edge.a == item_id else edge.a
+
+    def as_parent(edge: Edge) -> tuple[float, float, int, int]:
+        _, sim, coverage = edge.seen_from(item_id)
+        return (round(coverage, 3), sim.jaccard, -positions.get(other(edge), far), -other(edge))
+
+    def as_child(edge: Edge) -> tuple[float, float, int]:
+        _, sim, _ = edge.seen_from(item_id)
+        theirs = edge.full_b_in_a if edge.a == item_id else edge.full_a_in_b
+        return (round(theirs, 3), sim.jaccard, -other(edge))
+
+    keep = {other(e): e for e in found if other(e) in always}
+    keep.update((other(e), e) for e in sorted(found, key=as_parent, reverse=True)[:KEEP_PARENTS])
+    keep.update((other(e), e) for e in sorted(found, key=as_child, reverse=True)[:KEEP_CHILDREN])
+    return list(keep.values())
+
+
+class Detector:
+    """Matches items and decides their groups, inside the caller's write transaction."""
+
+    def __init__(self, detection: DetectionConfig) -> None:
+        self.detection = detection
+        self.tolerance = timedelta(seconds=detection.claim_tolerance_seconds)
+
+    def buckets(self, versions: list[VersionPrints]) -> set[int]:
+        """The LSH buckets of an item's stories and leads."""
+        signatures = [v.signature for v in versions] + [v.lead_signature for v in versions if v.lead_signature]
+        return buckets_of(signatures, self.detection.lsh_bands, self.detection.lsh_rows)
+
+    def _verified(self, sim: Similarity) -> bool:
+        d = self.detection
+        if sim.shared < d.min_shared_shingles:
+            return False
+        if sim.jaccard >= d.min_jaccard or sim.containment >= d.min_containment:
+            return True
+        # A rewrite (synonyms, a paragraph dropped) keeps much of its source in both senses.
+        return sim.jaccard >= d.rewrite_min_jaccard and sim.containment >= d.rewrite_min_containment
+
+    def match(self, session: Session, ids: Collection[int]) -> set[int]:
+        """Recompute the verified matches of these items; return the items whose decisions
+        may have changed.
+
+        The buckets and URLs of all of them are locked first, in one sorted batch: a text
+        stored meanwhile by another process that shares a bucket is then committed, and found.
+        Every fact is read for the whole batch at once; a pair is judged the same from either side.
+        A new item's matches change nobody else's decision when it is placed last in its
+        group (`decide` sees whether it is): its partners are not returned.
+        """
+        ids = set(ids)
+        versions = matching.versions_of(session, ids)
+        stored = items.load_items(session, ids, raws=False)
+        credits = items.credits_of(session, ids)
+        buckets = {i: self.buckets(versions[i]) for i in ids}
+        credit_urls = {i: [c.url for c in credits.get(i, ()) if c.url] for i in ids}
+        locks.lock(session, locks.BUCKET, {b for found in buckets.values() for b in found})
+        urls = {stored[i].url for i in ids} | {u for found in credit_urls.values() for u in found}
+        locks.lock(session, locks.URL, {int(lookup_hash(u), 16) for u in urls})
+        old = matching.neighbours(session, ids)
+        crediting = items.items_crediting(session, [stored[i].url for i in ids])
+        targets = items.items_at(session, [u for found in credit_urls.values() for u in found])
+        # "Read the full story at X: <url>" names its source exactly: linked whatever the text.
+        credited = {
+            i: (crediting.get(stored[i].url, set()) | {targets[u] for u in credit_urls[i] if u in targets}) - {i} for i in ids
+        }
+        candidates = {i: (old[i] | credited[i] | found) - {i} for i, found in self._bucketed(session, buckets).items()}
+        everyone = set().union(*candidates.values()) if candidates else set()
+        publishers = matching.publishers_of(session, everyone | ids)
+        theirs = {**matching.versions_of(session, everyone - ids), **versions}
+        edges = self._kept_edges(session, ids, stored, versions, candidates, theirs, publishers, old, credited)
+        matching.replace_edges(session, ids, edges.values(), utcnow())
+        fresh = {i for i in ids if not old[i]} - set(matching.stored_decisions(session, ids))
+        touched = set(ids)
+        for item_id in ids:
+            touched |= old[item_id]
+        for a, b in edges:
+            touched.update(x for x, y in ((a, b), (b, a)) if y not in fresh)
+        return touched
+
+    @staticmethod
+    def _bucketed(session: Session, buckets: dict[int, set[int]]) -> dict[int, set[int]]:
+        """The items sharing a bucket with each item: for a few items, each item's at once
+        (its rows are its candidates, once each); for a batch, each bucket's members."""
+        if len(buckets) <= _FEW:
+            return {i: matching.items_in_buckets(session, found) for i, found in buckets.items()}
+        members = matching.bucket_members(session, {b for found in buckets.values() for b in found})
+        return {i: {m for b in found for m in members.get(b, ())} for i, found in buckets.items()}
+
+    def _kept_edges(
+        self, session: Session, ids: set[int], stored: dict[int, StoredItem], versions: dict[int, list[VersionPrints]],
+        candidates: dict[int, set[int]], theirs: dict[int, list[VersionPrints]], publishers: dict[int, int],
+        old: dict[int, set[int]], credited: dict[int, set[int]],
+    ) -> dict[tuple[int, int], Edge]:
+        """The verified matches of these items that they keep (`kept`), each pair once."""
+        found: dict[int, list[Edge]] = {}
+        for item_id in sorted(ids):
+            mine = stored[item_id]
+            found[item_id] = []
+            for other_id in sorted(candidates[item_id]):
+                if publishers.get(other_id) in (None, mine.publisher_id):
+                    continue
+                edge = self._edge(item_id, versions[item_id], other_id, theirs[other_id], other_id in credited[item_id])
+                if edge is not None:
+                    found[item_id].append(edge)
+        crowded = [i for i in ids if len(found[i]) > KEEP_ALL]
+        partners = {e.a if e.b == i else e.b for i in crowded for e in found[i]}
+        originals = set(matching.decided_originals(session, partners).values())
+        positions = {i: p for i, (_, p) in matching.groups_of(session, partners).items()}
+        edges: dict[tuple[int, int], Edge] = {}
+        for item_id in sorted(ids):
+            for edge in kept(item_id, found[item_id], old[item_id] | credited[item_id] | originals, positions):
+                edges[(edge.a, edge.b)] = edge
+        return edges
+
+    def _edge(
+        self, item_id: int, mine: list[VersionPrints], other_id: int, theirs: list[VersionPrints], credited: bool,
+    ) -> Edge | None:
+        """The verified match of two items (their closest versions), or None."""
+        best: tuple[tuple[float, float], Similarity, VersionPrints, VersionPrints] | None = None
+        for a in mine:
+            for b in theirs:
+                sim = similarity(a.story, b.story)
+                if (self._verified(sim) or credited) and (best is None or (sim.jaccard, sim.containment) > best[0]):
+                    best = ((sim.jaccard, sim.containment), sim, a, b)
+        if best is None:
+            return None
+        _, sim, a, b = best
+        shared_full = overlap(a.full, b.full)
+        full_mine, full_theirs = shared_full / max(1, a.full.size), shared_full / max(1, b.full.size)
+        if item_id < other_id:
+            return Edge(item_id, other_id, sim, full_mine, full_theirs)
+        return Edge(other_id, item_id, sim.flipped(), full_theirs, full_mine)
+
+    def decide(
+        self, session: Session, dirty: Collection[int], current: Callable[[], Directory], report: IngestReport,
+    ) -> None:
+        """Decide again the provenance of every group of matches holding a dirty item.
+
+        A new item is placed last in its group when it goes there (`provenance.append`),
+        reading only its own matches and the group's summary; any other change decides its
+        group whole. Each group is locked item by item before it is read: another process
+        deciding an overlapping group waits, then reads it whole, with what this one wrote.
+        `current` gives the directory as it is now: a group may hold items of a publisher
+        another process added since this transaction began, and credits name publishers by it.
+        """
+        if not dirty:
+            return
+        decided = matching.stored_decisions(session, dirty)
+        fresh = {i for i in dirty if i not in decided}
+        # Groups with changed facts first: a newcomer they hold is decided with them, so that it
+        # is never placed from a summary about to change (and alerted as a copy it is not).
+        done = self._decide_whole(session, set(dirty) - fresh, current, report, set())
+        fresh -= done
+        if not fresh:
+            return
+        directory = current()
+        again: set[int] = set()
+        for item in sorted(self._facts(session, fresh, directory).values(), key=lambda f: f.order_key):
+            if not self._append(session, item, directory, report):
+                again.add(item.item_id)
+        self._decide_whole(session, again, current, report, done)
+
+    def _decide_whole(
+        self, session: Session, seeds: set[int], current: Callable[[], Directory], report: IngestReport, done: set[int],
+    ) -> set[int]:
+        """Decide whole the groups holding these items (but not those `done`); return their items."""
+        for seed in sorted(seeds):
+            if seed in done:
+                continue
+            group = matching.component(session, [seed])
+            for _ in range(_LOCK_ROUNDS):
+                if not locks.lock(session, locks.ITEM, group):
+                    break  # nobody else writes (SQLite): the group read is the group
+                grown = matching.component(session, group)
+                if grown == group:
+                    break
+                group = grown
+            done |= group
+            self._decide_group(session, group, current(), report)
+        return done
+
+    def _facts(self, session: Session, ids: Collection[int], directory: Directory) -> dict[int, ItemFacts]:
+        """What provenance knows of these items now."""
+        stored = items.load_items(session, ids, raws=False)
+        credits = items.credits_of(session, ids)
+        sizes = matching.sizes_of(session, ids)
+        previous = evidence.captured_before(session, [(s.first_feed_id, s.first_seen_at) for s in stored.values()])
+        targets = items.items_at(session, [c.url for found in credits.values() for c in found if c.url])
+        publisher_of = matching.publishers_of(session, set(targets.values()))
+        return {
+            i: item_facts(
+                stored[i], credits.get(i, []), sizes.get(i, Sizes(0, 0)),
+                previous.get((stored[i].first_feed_id, stored[i].first_seen_at)), self.tolerance, directory, targets, publisher_of,
+            )
+            for i in sorted(stored)
+        }
+
+    def _append(self, session: Session, item: ItemFacts, directory: Directory, report: IngestReport) -> bool:
+        """Place a new item last in the one group its matches reach, when it goes there;
+        False when its group must be decided whole."""
+        edges = {e.b if e.a == item.item_id else e.a: e for e in matching.edges_of(session, [item.item_id])}
+        groups = matching.groups_of(session, edges)
+        if len(groups) < len(edges) or len({g for g, _ in groups.values()}) > 1:
+            return False  # a partner never placed (an older database), or groups to merge
+        group_id = next(iter(groups.values()))[0] if groups else item.item_id
+        # The group's id is one of its members: whoever decides it whole locks that one too.
+        if locks.lock(session, locks.ITEM, {group_id, item.item_id}) and groups != matching.groups_of(session, edges):
+            return False
+        row = matching.group_summary(session, group_id) if groups else (0, None, frozenset(), False, frozenset())
+        if row is None:
+            return False
+        size, last, credited, tangled, unresolved = row
+        if unresolved and self._resolves(session, unresolved, directory):
+            return False  # a member's credit names someone now (a publisher added since): its facts changed
+        known = self._facts(session, set(edges) | ({last} if last is not None else set()), directory)
+        originals = matching.decided_originals(session, edges)
+        roots = matching.publishers_of(session, set(originals.values()))
+        if len(originals) < len(edges) or (last is not None and last not in known):
+            return False
+        earlier = [(Placed(known[o], groups[o][1], originals[o], roots[originals[o]]), e) for o, e in edges.items()]
+        crediting = items.items_crediting(session, [item.url]).get(item.url, set()) - {item.item_id}
+        by_member = any(g == group_id for g, _ in matching.groups_of(session, crediting).values())
+        summary = GroupSummary(size, known[last] if last is not None else None, credited, tangled, unresolved)
+        decision = append(summary, item, earlier, by_member)
+        if decision is None:
+            return False
+        self._write(session, decision, None, report)
+        matching.append_to_group(
+            session, group_id, item.item_id, size + 1, credited | item.credited_publishers,
+            unresolved | set(item.unresolved_credits), new=not groups,
+        )
+        return True
+
+    @staticmethod
+    def _resolves(session: Session, credits: matching.Unresolved, directory: Directory) -> bool:
+        """Whether any of these credits that named nobody known names an item or publisher now."""
+        targets = items.items_at(session, [url for _, url in credits if url])
+        return any_resolves(credits, directory, targets, matching.publishers_of(session, set(targets.values())))
+
+    def _decide_group(self, session: Session, group: set[int], directory: Directory, report: IngestReport) -> None:
+        facts = self._facts(session, group, directory)
+        edges = matching.edges_of(session, group)
+        decided = matching.stored_decisions(session, group)
+        decisions, placed, summary = decide_group([facts[i] for i in sorted(group)], edges)
+        for decision in decisions:
+            self._write(session, decision, decided.get(decision.item_id), report)
+        replaced = {g for g, _ in matching.groups_of(session, group).values()}
+        last = summary.last.item_id if summary.last is not None else min(group)
+        matching.write_group(
+            session, min(group), [(p.facts.item_id, p.position) for p in placed],
+            (summary.size, last, summary.credited, summary.tangled, summary.unresolved), replaced,
+        )
+
+    @staticmethod
+    def _write(session: Session, decision: Decision, before: DecisionKey | None, report: IngestReport) -> None:
+        """Store a decision that is news (alerting a new copy)."""
+        if before == decision.key:
+            return
+        if decision.parent_item_id is not None and (before is None or before[1] is None):
+            report.republications += 1
+            report.new_copies.append(decision.item_id)
+        matching.write_decision(session, decision, before is not None, utcnow())

@@ -1,0 +1,122 @@
+"""What provenance knows of an item: its credible time and whom it credits.
+
+Pure functions over what the store fetched for one group of items; `tracker.provenance.decide`
+decides from the `ItemFacts` made here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+
+from tracker.provenance.publishers import Directory
+from tracker.detection.identity import canonical_url, host_of
+from tracker.model import Attribution, Sizes, StoredItem
+from tracker.detection.normalise import fold
+from tracker.timefmt import iso
+from tracker.provenance.decide import ItemFacts
+
+
+def estimated_time(
+    first_seen: datetime, claimed: datetime | None, previous_capture: datetime | None, tolerance: timedelta,
+    rejected: str | None = None,
+) -> tuple[datetime, str]:
+    """When the item was most credibly published, and the evidence for that.
+
+    A claimed date is believed unless the feed where the item was first seen was captured
+    after that date (beyond the tolerance) without it (`previous_capture`: that feed's last
+    successful capture before the first sighting), or the date lies after the first
+    sighting; then the first sighting is the estimate. A date string the parser refused
+    (`rejected` says why) is no claim at all.
+    """
+    if claimed is None:
+        if rejected:
+            return first_seen, f"no claimed date (rejected: {rejected}): first seen"
+        return first_seen, "no claimed date: first seen"
+    if claimed > first_seen + tolerance:
+        return first_seen, f"claimed {iso(claimed)} is after first sighting: first seen"
+    if previous_capture is not None and previous_capture > claimed + tolerance:
+        return first_seen, (
+            f"claimed {iso(claimed)} disproved: feed captured at {iso(previous_capture)} without it; first seen"
+        )
+    return min(claimed, first_seen), "claimed date, consistent with captures"
+
+
+def credit_target(
+    credit: Attribution, directory: Directory, items_at: Mapping[str, int], publisher_of: Mapping[int, int]
+) -> tuple[int | None, int | None]:
+    """(credited item, credited publisher) for one credit, either possibly unknown."""
+    item = items_at.get(credit.url) if credit.url else None
+    publisher = None
+    url = canonical_url(credit.url) if credit.url else None
+    if url and credit.url:
+        feed = directory.feed_at(credit.url)
+        if feed is not None:
+            publisher = directory.feed_publisher[feed]
+        elif item is not None:
+            publisher = publisher_of.get(item)
+        else:
+            publisher = directory.publisher_at(host_of(url))
+    if publisher is None and credit.name:
+        name = fold(credit.name).strip()
+        publisher = directory.publisher_named(name) or directory.publisher_at(name.removeprefix("www."))
+    return item, publisher
+
+
+def any_resolves(
+    credits: Iterable[tuple[str | None, str | None]], directory: Directory, items_at: Mapping[str, int],
+    publisher_of: Mapping[int, int],
+) -> bool:
+    """Whether any of these credits, (name, url) that named nobody known, names an item or a publisher now."""
+    return any(
+        credit_target(Attribution("credit", name, url), directory, items_at, publisher_of) != (None, None) for name, url in credits
+    )
+
+
+def item_facts(
+    item: StoredItem, credits: Sequence[Attribution], sizes: Sizes, previous_capture: datetime | None, tolerance: timedelta,
+    directory: Directory, items_at: Mapping[str, int], publisher_of: Mapping[int, int],
+) -> ItemFacts:
+    """What provenance needs to know of one item."""
+    estimated, evidence = estimated_time(item.first_seen_at, item.claimed_at, previous_capture, tolerance, item.claimed_rejected)
+    credited_items: set[int] = set()
+    credited_publishers: set[int] = set()
+    labels: list[str] = []
+    names: list[tuple[int, str]] = []
+    unresolved: str | None = None
+    unknown: list[tuple[str | None, str | None]] = []
+    for credit in credits:
+        target_item, target_publisher = credit_target(credit, directory, items_at, publisher_of)
+        if target_publisher == item.publisher_id:
+            continue  # the publisher's own footer: no credit to anyone else
+        if target_item is None and target_publisher is None:
+            name = credit.name or credit.url
+            if name:
+                unresolved = unresolved or name
+                labels.append(f"{credit.kind}: {name} (not followed)")
+                unknown.append((credit.name, credit.url))
+            continue
+        if target_item is not None:
+            credited_items.add(target_item)
+        if target_publisher is not None:
+            credited_publishers.add(target_publisher)
+            names.append((target_publisher, directory.publisher_names.get(target_publisher, "?")))
+            labels.append(f"{credit.kind}: {names[-1][1]}")
+    return ItemFacts(
+        item_id=item.item_id,
+        url=item.url,
+        publisher_id=item.publisher_id,
+        estimated_at=estimated,
+        first_seen_at=item.first_seen_at,
+        time_evidence=evidence,
+        credited_items=frozenset(credited_items),
+        credited_publishers=frozenset(credited_publishers),
+        credit_labels=tuple(labels),
+        credited_names=tuple(dict.fromkeys(names)),
+        unresolved_credit=unresolved,
+        unresolved_credits=tuple(unknown),
+        story_size=sizes.story,
+        full_size=sizes.full,
+        claimed_date_rejected=item.claimed_rejected if item.claimed_at is None else None,
+        text_from_page=sizes.from_page,
+    )

@@ -1,0 +1,129 @@
+"""Who publishes what: publishers and their feeds, as identity and credits need them.
+
+A cache of the `publishers`, `feeds` and `feed_urls` tables, bounded by the number of feeds
+(never by the corpus): `tracker.store.publishers` loads it and says when another process
+changed those tables, so that every write works from the current directory.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from tracker.detection.identity import canonical_url, host_of, lookup_key
+from tracker.detection.normalise import fold
+
+
+def _name_key(name: str) -> str:
+    return fold(name).strip()
+
+
+class Directory:
+    """Publishers by id, name and host; feeds by id and URL (old URLs included)."""
+
+    def __init__(self) -> None:
+        self.publisher_names: dict[int, str] = {}
+        self.publisher_source: dict[int, str] = {}
+        self.publishers_by_name: dict[str, set[int]] = defaultdict(set)
+        self.publishers_by_host: dict[str, set[int]] = defaultdict(set)
+        self.hosts_of: dict[int, set[str]] = defaultdict(set)
+        self.feed_ids: dict[str, int] = {}
+        self.feed_publisher: dict[int, int] = {}
+        self.feed_sites: dict[int, tuple[str | None, str | None]] = {}
+
+    # -- publishers -------------------------------------------------------------------
+    def add_publisher(self, publisher_id: int, name: str, host: str | None, source: str = "config") -> None:
+        """Register a publisher under its name and, if known, its site's host."""
+        self.publisher_names[publisher_id] = name
+        self.publisher_source[publisher_id] = source
+        self.publishers_by_name[_name_key(name)].add(publisher_id)
+        self._add_host(publisher_id, host)
+
+    def rename_publisher(self, publisher_id: int, name: str, source: str) -> None:
+        """A publisher named after its feed's URL learns its feed's title."""
+        self.publishers_by_name[_name_key(self.publisher_names[publisher_id])].discard(publisher_id)
+        self.publisher_names[publisher_id] = name
+        self.publisher_source[publisher_id] = source
+        self.publishers_by_name[_name_key(name)].add(publisher_id)
+
+    def publisher_named(self, name: str) -> int | None:
+        """The publisher a name stands for, if exactly one has it."""
+        found = self.publishers_by_name.get(_name_key(name))
+        return next(iter(found)) if found and len(found) == 1 else None
+
+    def publisher_host(self, publisher_id: int) -> str | None:
+        """One host of a publisher's sites, for telling apart two publishers of one name."""
+        hosts = self.hosts_of.get(publisher_id)
+        return min(hosts) if hosts else None
+
+    def names_of(self, publisher_id: int) -> list[str]:
+        """What a publisher's own header lines may say: its name and its sites' hosts."""
+        return [self.publisher_names.get(publisher_id, ""), *sorted(self.hosts_of[publisher_id])]
+
+    def publisher_at(self, host: str | None) -> int | None:
+        """The publisher at a host, if exactly one is (shared hosts answer nothing).
+
+        Local and bare hosts (localhost, IP addresses) say nothing about who publishes.
+        """
+        if not host or "." not in host or host.replace(".", "").isdigit() or host.endswith(".localhost"):
+            return None
+        found = self.publishers_by_host.get(host)
+        return next(iter(found)) if found and len(found) == 1 else None
+
+    def _add_host(self, publisher_id: int, host: str | None) -> None:
+        if host:
+            self.publishers_by_host[host].add(publisher_id)
+            self.hosts_of[publisher_id].add(host)
+
+    # -- feeds --------------------------------------------------------------------------
+    def add_feed(self, feed_id: int, url: str, publisher_id: int, title: str | None = None, site: str | None = None) -> None:
+        """Register a feed, the publisher behind it, and the site it says it belongs to."""
+        self.feed_ids[url] = feed_id
+        self.feed_publisher[feed_id] = publisher_id
+        self.feed_sites[feed_id] = (title, site)
+        self._add_host(publisher_id, host_of(url))
+        if title is not None:
+            self._add_host(publisher_id, host_of(site))
+
+    def learn_feed(self, feed_id: int, title: str | None, site: str | None) -> bool:
+        """A feed's title and site link, once known; True if they were not known before."""
+        if self.feed_sites.get(feed_id, (None, None))[0] is not None:
+            return False
+        self.feed_sites[feed_id] = (title, site)
+        self._add_host(self.feed_publisher[feed_id], host_of(site))
+        return True
+
+    def move_feed(self, feed_id: int, publisher_id: int) -> None:
+        """A feed turns out to be another feed's site's (its first capture said so)."""
+        old = self.feed_publisher[feed_id]
+        self.feed_publisher[feed_id] = publisher_id
+        for host in self.hosts_of.pop(old, set()):
+            self.publishers_by_host[host].discard(old)
+            self._add_host(publisher_id, host)
+        self.publishers_by_name[_name_key(self.publisher_names.pop(old, ""))].discard(old)
+        self.publisher_source.pop(old, None)
+
+    def feeds_of(self, publisher_id: int) -> set[int]:
+        """The feeds behind a publisher."""
+        return {feed for feed, publisher in self.feed_publisher.items() if publisher == publisher_id}
+
+    def feed_at(self, url: str) -> int | None:
+        """The feed at a URL, as given or canonical."""
+        found = self.feed_ids.get(url)
+        if found is None:
+            canonical = canonical_url(url)
+            found = self.feed_ids.get(canonical) if canonical else None
+        return found
+
+    def same_site(self, title: str, site: str, exclude: int | None = None) -> int | None:
+        """The publisher of another feed with this title and this site link, if exactly one.
+
+        A host alone never joins feeds (feed-hosting services, several blogs on one host),
+        nor a title alone (many sites are called "Latest News").
+        """
+        wanted = (_name_key(title), lookup_key(site))
+        found = {
+            self.feed_publisher[feed]
+            for feed, (other_title, other_site) in self.feed_sites.items()
+            if other_title and other_site and (_name_key(other_title), lookup_key(other_site)) == wanted
+        } - {exclude}
+        return next(iter(found)) if len(found) == 1 else None

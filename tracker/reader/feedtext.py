@@ -1,0 +1,42 @@
+"""Strings and dates read from feeds made storable: shared by every feed format's parser."""
+
+from __future__ import annotations
+
+import html
+import re
+
+_TAG = re.compile(r"<[^>]+>")
+# What no database column should hold: NUL (PostgreSQL refuses it) and the other C0
+# controls but tab and newlines. Lone surrogates (from "&#xD800;") cannot be encoded at all.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# What one entry may bring out of the parse stage, in characters: its body (content or
+# summary) and each one-line field (title, link, GUID, author, names). See tracker.reader.parse.
+ENTRY_MARKUP_MAX = 1_000_000
+FIELD_MAX = 10_000
+
+
+def clean(value: str) -> str:
+    """A string from a feed made storable anywhere: no NUL or C0 controls, valid Unicode."""
+    value = _CONTROLS.sub("", value)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def clean_opt(value: object) -> str | None:
+    """`clean` for an optional value: None for a missing or blank one."""
+    if not value:
+        return None
+    return clean(str(value)[:FIELD_MAX]).strip() or None
+
+
+def text_value(value: str | None, is_html: bool) -> str:
+    """A one-line plain text (a title): tags dropped from HTML, whitespace collapsed."""
+    if not value:
+        return ""
+    value = clean(value[:FIELD_MAX])
+    if is_html:
+        value = html.unescape(_TAG.sub(" ", value))
+    return " ".join(value.split())
