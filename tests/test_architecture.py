@@ -142,3 +142,24 @@ def test_the_rules_catch_a_violation(tmp_path: Path) -> None:
             test_no_import_circle()
     finally:
         GRAPH = saved
+
+
+def house_drawing() -> str:
+    """The packages and whom each imports, one line each, in the order of the house (top first)."""
+    edges: dict[str, set[str]] = {}
+    for name, targets in GRAPH.items():
+        if name == "tracker.__main__":
+            continue
+        here = _package(name) or "foundation"
+        edges.setdefault(here, set())
+        edges[here] |= {_package(t) or "foundation" for t in targets} - {here}
+    rank = {**RANKS, "foundation": 0}
+    order = sorted(edges, key=lambda p: (-rank[p], p))
+    return "\n".join(f"{p:<11}→ {', '.join(sorted(edges[p], key=lambda q: (-rank[q], q))) or '(nothing)'}" for p in order)
+
+
+def test_the_drawing_in_the_docs_is_the_house() -> None:
+    """docs/layout.md draws the house as the imports have it (so the drawing cannot drift)."""
+    text = (PACKAGE.parent / "docs" / "layout.md").read_text(encoding="utf-8")
+    drawn = text.split("<!-- house: begin -->\n```text\n", 1)[1].split("\n```\n<!-- house: end -->", 1)[0]
+    assert drawn == house_drawing(), "update docs/layout.md's drawing to:\n" + house_drawing()

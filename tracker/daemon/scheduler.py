@@ -137,9 +137,11 @@ class Daemon(DispatchMixin, ReloadMixin, BookkeepingMixin, OperationsMixin):
             elif (detail := self.liveness().detail) != status:  # e.g. "waiting for the database"
                 status = detail
                 self._systemd.status(f"starting: {detail}")
-        self.shutdown()
         if watchdog:
+            # Once stopping, systemd's stop timeout bounds the shutdown, not the watchdog: a ping
+            # after STOPPING=1 would only say a stopping daemon is alive.
             watchdog.stop()
+        self.shutdown()
         return EXIT_INTERRUPTED if self._interrupted and self.exit_code == 0 else self.exit_code
 
     def install_signal_handlers(self) -> None:

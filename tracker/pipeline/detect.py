@@ -15,18 +15,52 @@ from sqlalchemy.orm import Session
 
 from tracker.config import DetectionConfig
 from tracker.provenance.publishers import Directory
-from tracker.provenance.facts import item_facts
+from tracker.provenance.facts import any_resolves, item_facts
 from tracker.detection.fingerprint import overlap, similarity
 from tracker.detection.identity import lookup_hash
 from tracker.detection.lsh import HUB_CAP, buckets_of, strongest
 from tracker.detection.template import differences, is_templated
-from tracker.model import IngestReport, Similarity, Sizes, VersionPrints, utcnow
-from tracker.provenance.decide import Edge, decide
+from tracker.model import IngestReport, Similarity, Sizes, StoredItem, VersionPrints, utcnow
+from tracker.provenance.decide import Decision, DecisionKey, Edge, GroupSummary, ItemFacts, Placed, append, decide_group
 from tracker.store import evidence, hubs, items, locks, matching, texts
 
 # A group is locked, then read again: it may have grown meanwhile. Past this many rounds
 # the group is decided as it stands (its newcomers' own captures decide it again).
 _LOCK_ROUNDS = 5
+# An item with at most this many verified matches keeps them all. Past it, it keeps those
+# that can decide it or its candidates (`kept`): a wire story's n copies store O(n)
+# matches, not n²/2, while every group that fits under it is decided from all its pairs.
+KEEP_ALL = 16
+# ... the best few candidate parents of the item, and of the candidates it could be parent of.
+KEEP_PARENTS = 4
+KEEP_CHILDREN = 3
+
+
+def kept(item_id: int, found: list[Edge], always: Collection[int], positions: dict[int, int]) -> list[Edge]:
+    """The matches an item keeps: all of them when few; else those with the items in
+    `always` (its earlier matches, what it credits, its candidates' originals), its best
+    candidate parents (most of its full text in theirs, then the most similar, the
+    earliest placed) and the candidates it explains best."""
+    if len(found) <= KEEP_ALL:
+        return found
+    far = 1 << 62  # an item not yet placed comes after every placed one
+
+    def other(edge: Edge) -> int:
+        return edge.b if edge.a == item_id else edge.a
+
+    def as_parent(edge: Edge) -> tuple[float, float, int, int]:
+        _, sim, coverage = edge.seen_from(item_id)
+        return (round(coverage, 3), sim.jaccard, -positions.get(other(edge), far), -other(edge))
+
+    def as_child(edge: Edge) -> tuple[float, float, int]:
+        _, sim, _ = edge.seen_from(item_id)
+        theirs = edge.full_b_in_a if edge.a == item_id else edge.full_a_in_b
+        return (round(theirs, 3), sim.jaccard, -other(edge))
+
+    keep = {other(e): e for e in found if other(e) in always}
+    keep.update((other(e), e) for e in sorted(found, key=as_parent, reverse=True)[:KEEP_PARENTS])
+    keep.update((other(e), e) for e in sorted(found, key=as_child, reverse=True)[:KEEP_CHILDREN])
+    return list(keep.values())
 
 
 class Detector:
@@ -51,11 +85,14 @@ class Detector:
         return sim.jaccard >= d.rewrite_min_jaccard and sim.containment >= d.rewrite_min_containment
 
     def match(self, session: Session, ids: Collection[int]) -> set[int]:
-        """Recompute the verified matches of these items; return the items whose matches changed.
+        """Recompute the verified matches of these items; return the items whose decisions
+        may have changed.
 
         The buckets and URLs of all of them are locked first, in one sorted batch: a text
         stored meanwhile by another process that shares a bucket is then committed, and found.
         Every fact is read for the whole batch at once; a pair is judged the same from either side.
+        A new item's matches change nobody else's decision when it is placed last in its
+        group (`decide` sees whether it is): its partners are not returned.
         """
         ids = set(ids)
         versions = matching.versions_of(session, ids)
@@ -67,36 +104,58 @@ class Detector:
         urls = {stored[i].url for i in ids} | {u for found in credit_urls.values() for u in found}
         locks.lock(session, locks.URL, {int(lookup_hash(u), 16) for u in urls})
         old = matching.neighbours(session, ids)
-        members = hubs.bucket_members(session, {b for found in buckets.values() for b in found}, HUB_CAP)
         crediting = items.items_crediting(session, [stored[i].url for i in ids])
         targets = items.items_at(session, [u for found in credit_urls.values() for u in found])
         # "Read the full story at X: <url>" names its source exactly: linked whatever the text.
         credited = {
             i: (crediting.get(stored[i].url, set()) | {targets[u] for u in credit_urls[i] if u in targets}) - {i} for i in ids
         }
-        candidates = {
-            i: (old[i] | credited[i] | strongest(buckets[i], members, i)) - {i} for i in ids
-        }
+        # A crowded (hub) bucket is read to its first members only, and an item keeps the
+        # candidates sharing most buckets with it (tracker.store.hubs, tracker.detection.lsh).
+        members = hubs.bucket_members(session, {b for found in buckets.values() for b in found}, HUB_CAP)
+        candidates = {i: (old[i] | credited[i] | strongest(buckets[i], members, i)) - {i} for i in ids}
         everyone = set().union(*candidates.values()) if candidates else set()
         publishers = matching.publishers_of(session, everyone | ids)
         theirs = {**matching.versions_of(session, everyone - ids), **versions}
-        edges: dict[tuple[int, int], Edge] = {}
+        edges = self._kept_edges(session, ids, stored, versions, candidates, theirs, publishers, old, credited)
+        matching.replace_edges(session, ids, edges.values(), utcnow())
+        fresh = {i for i in ids if not old[i]} - set(matching.stored_decisions(session, ids))
+        touched = set(ids)
+        for item_id in ids:
+            touched |= old[item_id]
+        for a, b in edges:
+            touched.update(x for x, y in ((a, b), (b, a)) if y not in fresh)
+        return touched
+
+    def _kept_edges(
+        self, session: Session, ids: set[int], stored: dict[int, StoredItem], versions: dict[int, list[VersionPrints]],
+        candidates: dict[int, set[int]], theirs: dict[int, list[VersionPrints]], publishers: dict[int, int],
+        old: dict[int, set[int]], credited: dict[int, set[int]],
+    ) -> dict[tuple[int, int], Edge]:
+        """The verified matches of these items that they keep (`kept`), each pair once."""
+        found: dict[int, list[Edge]] = {}
         for item_id in sorted(ids):
             mine = stored[item_id]
+            found[item_id] = []
             for other_id in sorted(candidates[item_id]):
                 if publishers.get(other_id) in (None, mine.publisher_id):
                     continue
                 edge = self._edge(item_id, versions[item_id], other_id, theirs[other_id], other_id in credited[item_id])
                 if edge is not None:
-                    edges[(edge.a, edge.b)] = edge
-        edges = _without_templated(session, edges, theirs, credited)
-        matching.replace_edges(session, ids, edges.values(), utcnow())
-        touched = set(ids)
-        for item_id in ids:
-            touched |= old[item_id]
-        for a, b in edges:
-            touched.update((a, b))
-        return touched
+                    found[item_id].append(edge)
+        # Two texts written from one template are no copy (tracker.detection.template).
+        verified = {(e.a, e.b): e for edges in found.values() for e in edges}
+        allowed = _without_templated(session, verified, theirs, credited)
+        found = {i: [e for e in edges if (e.a, e.b) in allowed] for i, edges in found.items()}
+        crowded = [i for i in ids if len(found[i]) > KEEP_ALL]
+        partners = {e.a if e.b == i else e.b for i in crowded for e in found[i]}
+        originals = set(matching.decided_originals(session, partners).values())
+        positions = {i: p for i, (_, p) in matching.groups_of(session, partners).items()}
+        edges: dict[tuple[int, int], Edge] = {}
+        for item_id in sorted(ids):
+            for edge in kept(item_id, found[item_id], old[item_id] | credited[item_id] | originals, positions):
+                edges[(edge.a, edge.b)] = edge
+        return edges
 
     def _edge(
         self, item_id: int, mine: list[VersionPrints], other_id: int, theirs: list[VersionPrints], credited: bool,
@@ -122,15 +181,35 @@ class Detector:
     ) -> None:
         """Decide again the provenance of every group of matches holding a dirty item.
 
-        Each group is locked item by item before it is read: another process deciding an
-        overlapping group waits, then reads it whole, with what this one wrote. `current`
-        gives the directory as it is now: a group may hold items of a publisher another
-        process added since this transaction began, and credits name publishers by it.
+        A new item is placed last in its group when it goes there (`provenance.append`),
+        reading only its own matches and the group's summary; any other change decides its
+        group whole. Each group is locked item by item before it is read: another process
+        deciding an overlapping group waits, then reads it whole, with what this one wrote.
+        `current` gives the directory as it is now: a group may hold items of a publisher
+        another process added since this transaction began, and credits name publishers by it.
         """
         if not dirty:
             return
-        done: set[int] = set()
-        for seed in sorted(dirty):
+        decided = matching.stored_decisions(session, dirty)
+        fresh = {i for i in dirty if i not in decided}
+        # Groups with changed facts first: a newcomer they hold is decided with them, so that it
+        # is never placed from a summary about to change (and alerted as a copy it is not).
+        done = self._decide_whole(session, set(dirty) - fresh, current, report, set())
+        fresh -= done
+        if not fresh:
+            return
+        directory = current()
+        again: set[int] = set()
+        for item in sorted(self._facts(session, fresh, directory).values(), key=lambda f: f.order_key):
+            if not self._append(session, item, directory, report):
+                again.add(item.item_id)
+        self._decide_whole(session, again, current, report, done)
+
+    def _decide_whole(
+        self, session: Session, seeds: set[int], current: Callable[[], Directory], report: IngestReport, done: set[int],
+    ) -> set[int]:
+        """Decide whole the groups holding these items (but not those `done`); return their items."""
+        for seed in sorted(seeds):
             if seed in done:
                 continue
             group = matching.component(session, [seed])
@@ -143,32 +222,89 @@ class Detector:
                 group = grown
             done |= group
             self._decide_group(session, group, current(), report)
+        return done
 
-    def _decide_group(self, session: Session, group: set[int], directory: Directory, report: IngestReport) -> None:
-        stored = items.load_items(session, group, raws=False)
-        credits = items.credits_of(session, group)
-        sizes = matching.sizes_of(session, group)
+    def _facts(self, session: Session, ids: Collection[int], directory: Directory) -> dict[int, ItemFacts]:
+        """What provenance knows of these items now."""
+        stored = items.load_items(session, ids, raws=False)
+        credits = items.credits_of(session, ids)
+        sizes = matching.sizes_of(session, ids)
         previous = evidence.captured_before(session, [(s.first_feed_id, s.first_seen_at) for s in stored.values()])
         targets = items.items_at(session, [c.url for found in credits.values() for c in found if c.url])
         publisher_of = matching.publishers_of(session, set(targets.values()))
-        facts = [
-            item_facts(
+        return {
+            i: item_facts(
                 stored[i], credits.get(i, []), sizes.get(i, Sizes(0, 0)),
                 previous.get((stored[i].first_feed_id, stored[i].first_seen_at)), self.tolerance, directory, targets, publisher_of,
             )
-            for i in sorted(group)
-        ]
+            for i in sorted(stored)
+        }
+
+    def _append(self, session: Session, item: ItemFacts, directory: Directory, report: IngestReport) -> bool:
+        """Place a new item last in the one group its matches reach, when it goes there;
+        False when its group must be decided whole."""
+        edges = {e.b if e.a == item.item_id else e.a: e for e in matching.edges_of(session, [item.item_id])}
+        groups = matching.groups_of(session, edges)
+        if len(groups) < len(edges) or len({g for g, _ in groups.values()}) > 1:
+            return False  # a partner never placed (an older database), or groups to merge
+        group_id = next(iter(groups.values()))[0] if groups else item.item_id
+        # The group's id is one of its members: whoever decides it whole locks that one too.
+        if locks.lock(session, locks.ITEM, {group_id, item.item_id}) and groups != matching.groups_of(session, edges):
+            return False
+        row = matching.group_summary(session, group_id) if groups else (0, None, frozenset(), False, frozenset())
+        if row is None:
+            return False
+        size, last, credited, tangled, unresolved = row
+        if unresolved and self._resolves(session, unresolved, directory):
+            return False  # a member's credit names someone now (a publisher added since): its facts changed
+        known = self._facts(session, set(edges) | ({last} if last is not None else set()), directory)
+        originals = matching.decided_originals(session, edges)
+        roots = matching.publishers_of(session, set(originals.values()))
+        if len(originals) < len(edges) or (last is not None and last not in known):
+            return False
+        earlier = [(Placed(known[o], groups[o][1], originals[o], roots[originals[o]]), e) for o, e in edges.items()]
+        crediting = items.items_crediting(session, [item.url]).get(item.url, set()) - {item.item_id}
+        by_member = any(g == group_id for g, _ in matching.groups_of(session, crediting).values())
+        summary = GroupSummary(size, known[last] if last is not None else None, credited, tangled, unresolved)
+        decision = append(summary, item, earlier, by_member)
+        if decision is None:
+            return False
+        self._write(session, decision, None, report)
+        matching.append_to_group(
+            session, group_id, item.item_id, size + 1, credited | item.credited_publishers,
+            unresolved | set(item.unresolved_credits), new=not groups,
+        )
+        return True
+
+    @staticmethod
+    def _resolves(session: Session, credits: matching.Unresolved, directory: Directory) -> bool:
+        """Whether any of these credits that named nobody known names an item or publisher now."""
+        targets = items.items_at(session, [url for _, url in credits if url])
+        return any_resolves(credits, directory, targets, matching.publishers_of(session, set(targets.values())))
+
+    def _decide_group(self, session: Session, group: set[int], directory: Directory, report: IngestReport) -> None:
+        facts = self._facts(session, group, directory)
         edges = matching.edges_of(session, group)
         decided = matching.stored_decisions(session, group)
-        now = utcnow()
-        for decision in decide(facts, edges):
-            before = decided.get(decision.item_id)
-            if before == decision.key:
-                continue
-            if decision.parent_item_id is not None and (before is None or before[1] is None):
-                report.republications += 1
-                report.new_copies.append(decision.item_id)
-            matching.write_decision(session, decision, before is not None, now)
+        decisions, placed, summary = decide_group([facts[i] for i in sorted(group)], edges)
+        for decision in decisions:
+            self._write(session, decision, decided.get(decision.item_id), report)
+        replaced = {g for g, _ in matching.groups_of(session, group).values()}
+        last = summary.last.item_id if summary.last is not None else min(group)
+        matching.write_group(
+            session, min(group), [(p.facts.item_id, p.position) for p in placed],
+            (summary.size, last, summary.credited, summary.tangled, summary.unresolved), replaced,
+        )
+
+    @staticmethod
+    def _write(session: Session, decision: Decision, before: DecisionKey | None, report: IngestReport) -> None:
+        """Store a decision that is news (alerting a new copy)."""
+        if before == decision.key:
+            return
+        if decision.parent_item_id is not None and (before is None or before[1] is None):
+            report.republications += 1
+            report.new_copies.append(decision.item_id)
+        matching.write_decision(session, decision, before is not None, utcnow())
 
 
 def _without_templated(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -55,6 +55,8 @@ class ItemFacts:
     credit_labels: tuple[str, ...] = ()
     credited_names: tuple[tuple[int, str], ...] = ()
     unresolved_credit: str | None = None
+    # (name, url) of each credit that names nobody known yet: a publisher added later may be it.
+    unresolved_credits: tuple[tuple[str | None, str | None], ...] = ()
     story_size: int = 0
     full_size: int = 0
     claimed_date_rejected: str | None = None  # why the item's date string was no claim
@@ -134,8 +136,25 @@ def _credits(item: ItemFacts, other: ItemFacts) -> int:
     return 0
 
 
-def order(items: Sequence[ItemFacts]) -> list[ItemFacts]:
-    """Items in credible publication order, credited items before the items crediting them.
+def _credit_pairs(items: Sequence[ItemFacts]) -> Iterable[tuple[ItemFacts, ItemFacts]]:
+    """Every (item, other) where `item` credits `other`, found through indexes: linear in the
+    credits given, not quadratic in the group."""
+    by_id = {i.item_id: i for i in items}
+    by_publisher: dict[int, list[ItemFacts]] = {}
+    for item in items:
+        by_publisher.setdefault(item.publisher_id, []).append(item)
+    for item in items:
+        others = {by_id[i].item_id: by_id[i] for i in item.credited_items if i in by_id}
+        for publisher in item.credited_publishers:
+            others.update((o.item_id, o) for o in by_publisher.get(publisher, ()))
+        for other in others.values():
+            if other.item_id != item.item_id and _credits(item, other):
+                yield item, other
+
+
+def ordered(items: Sequence[ItemFacts]) -> tuple[list[ItemFacts], bool]:
+    """Items in credible publication order, credited items before the items crediting them;
+    and whether a cycle of credits had to be broken.
 
     A topological sort (Kahn) whose ready set is taken by `order_key`; a cycle of
     credits, which only contradictory feeds can make, falls back to time order.
@@ -143,18 +162,18 @@ def order(items: Sequence[ItemFacts]) -> list[ItemFacts]:
     by_id = {i.item_id: i for i in items}
     after: dict[int, set[int]] = {i.item_id: set() for i in items}
     blockers: dict[int, int] = {i.item_id: 0 for i in items}
-    for item in items:
-        for other in items:
-            if other.item_id != item.item_id and _credits(item, other) and not _credits(other, item):
-                if item.item_id not in after[other.item_id]:
-                    after[other.item_id].add(item.item_id)
-                    blockers[item.item_id] += 1
+    for item, other in _credit_pairs(items):
+        if not _credits(other, item) and item.item_id not in after[other.item_id]:
+            after[other.item_id].add(item.item_id)
+            blockers[item.item_id] += 1
     ready = [(i.order_key, i.item_id) for i in items if blockers[i.item_id] == 0]
     heapq.heapify(ready)
     done: list[ItemFacts] = []
     placed: set[int] = set()
+    tangled = False
     while len(done) < len(items):
         if not ready:  # a cycle: release the earliest remaining item
+            tangled = True
             rest = min((by_id[i].order_key, i) for i in by_id if i not in placed)
             blockers[rest[1]] = 0
             ready.append(rest)
@@ -167,7 +186,12 @@ def order(items: Sequence[ItemFacts]) -> list[ItemFacts]:
             blockers[follower] -= 1
             if blockers[follower] == 0 and follower not in placed:
                 heapq.heappush(ready, (by_id[follower].order_key, follower))
-    return done
+    return done, tangled
+
+
+def order(items: Sequence[ItemFacts]) -> list[ItemFacts]:
+    """Items in credible publication order, credited items before the items crediting them."""
+    return ordered(items)[0]
 
 
 def _relation(sim: Similarity, size: int, parent_size: int, credited_by_url: bool) -> str:
@@ -184,93 +208,148 @@ def _page_sides(item: ItemFacts, parent: ItemFacts) -> dict[str, list[str]]:
     return {"from_page": sides} if sides else {}
 
 
+@dataclass(frozen=True)
+class Placed:
+    """What deciding a later item needs of an item already placed in its group's order."""
+
+    facts: ItemFacts
+    position: int
+    original_item_id: int
+    root_publisher: int
+
+
+# (coverage, credit, jaccard, -position, candidate parent, similarity item→parent)
+_Choice = tuple[float, int, float, int, ItemFacts, Similarity]
+
+
+def _base_evidence(item: ItemFacts) -> dict[str, object]:
+    evidence: dict[str, object] = {"estimated_at": iso(item.estimated_at), "time_evidence": item.time_evidence}
+    if item.credit_labels:
+        evidence["credits"] = list(item.credit_labels)
+    if item.claimed_date_rejected:
+        evidence["claimed_date_rejected"] = item.claimed_date_rejected
+    if item.text_from_page:
+        evidence["text"] = "page"
+    return evidence
+
+
+def _original(item: ItemFacts, present: Collection[int]) -> Decision:
+    # A story's first item that credits a publisher we follow but whose item we
+    # never saw (it left the feed before we looked) still names its origin.
+    absent = [name for publisher, name in item.credited_names if publisher not in present]
+    return Decision(
+        item_id=item.item_id, story_id=item.item_id, original_item_id=item.item_id, parent_item_id=None,
+        relation="original", similarity=None, containment=None, coverage=None, estimated_at=item.estimated_at,
+        lag_seconds=None, attributed_origin=item.unresolved_credit or (absent[0] if absent else None),
+        evidence=_base_evidence(item),
+    )
+
+
+def _copy(item: ItemFacts, choices: list[_Choice], roots: Mapping[int, int]) -> Decision:
+    best_coverage = max(c[0] for c in choices)
+    # Coverage within a hair of the best is a tie, settled by credit, similarity, time.
+    finalists = [c for c in choices if c[0] >= best_coverage - _COVERAGE_TIE]
+    coverage, credit, _, _, parent, sim = max(finalists, key=lambda c: c[1:4])
+    root = roots[parent.item_id]
+    return Decision(
+        item_id=item.item_id, story_id=root, original_item_id=root, parent_item_id=parent.item_id,
+        relation=_relation(sim, item.story_size, parent.story_size, credit == 2),
+        similarity=round(sim.jaccard, 4), containment=round(sim.a_in_b, 4), coverage=round(coverage, 4),
+        estimated_at=item.estimated_at, lag_seconds=int((item.estimated_at - parent.estimated_at).total_seconds()),
+        attributed_origin=item.unresolved_credit,
+        evidence={
+            **_base_evidence(item),
+            "parent": {
+                "coverage": round(coverage, 4), "jaccard": round(sim.jaccard, 4), "containment": round(sim.a_in_b, 4),
+                "shared_shingles": sim.shared, "credited": ("url", "publisher")[2 - credit] if credit else None,
+                **_page_sides(item, parent),
+            },
+            "alternatives": [
+                {"item_id": c[4].item_id, "coverage": round(c[0], 4), "jaccard": round(c[2], 4)}
+                for c in sorted(choices, key=lambda c: c[:4], reverse=True)
+                if c[4].item_id != parent.item_id
+            ][:3],
+        },
+    )
+
+
+def place(item: ItemFacts, earlier: Iterable[tuple[Placed, Edge]], present: Collection[int]) -> Decision:
+    """The decision of `item` from its matches with items placed before it in its group's
+    order (`present`: the publishers of the whole group)."""
+    choices: list[_Choice] = []
+    roots: dict[int, int] = {}
+    for other, edge in earlier:
+        if item.publisher_id == other.root_publisher:
+            # A publisher does not copy its own story back from a copy: this is a second
+            # story on the same template, not a link in the first one's chain.
+            continue
+        _, sim, coverage = edge.seen_from(item.item_id)
+        choices.append((coverage, _credits(item, other.facts), sim.jaccard, -other.position, other.facts, sim))
+        roots[other.facts.item_id] = other.original_item_id
+    if not choices:
+        return _original(item, present)
+    return _copy(item, choices, roots)
+
+
 def decide(items: Sequence[ItemFacts], edges: Iterable[Edge]) -> list[Decision]:
     """Decide the provenance of every item of one connected group of matches."""
+    return decide_group(items, edges)[0]
+
+
+def decide_group(items: Sequence[ItemFacts], edges: Iterable[Edge]) -> tuple[list[Decision], list[Placed], GroupSummary]:
+    """`decide`, with each item as placed (in order) and the group's summary for `append`."""
     by_id = {i.item_id: i for i in items}
     neighbours: dict[int, dict[int, Edge]] = {i: {} for i in by_id}
     for edge in edges:
         if edge.a in by_id and edge.b in by_id:
             neighbours[edge.a][edge.b] = edge
             neighbours[edge.b][edge.a] = edge
+    present = {i.publisher_id for i in items}
     decisions: dict[int, Decision] = {}
-    position: dict[int, int] = {}
-    root_publisher: dict[int, int] = {}
-    for index, item in enumerate(order(items)):
-        position[item.item_id] = index
-        choices = []
-        for other_id, edge in neighbours[item.item_id].items():
-            if other_id not in position:
-                continue
-            if item.publisher_id == root_publisher[decisions[other_id].story_id]:
-                # A publisher does not copy its own story back from a copy: this is a second
-                # story on the same template, not a link in the first one's chain.
-                continue
-            other = by_id[other_id]
-            _, sim, coverage = edge.seen_from(item.item_id)
-            choices.append((coverage, _credits(item, other), sim.jaccard, -position[other_id], other, sim))
-        base_evidence: dict[str, object] = {
-            "estimated_at": iso(item.estimated_at),
-            "time_evidence": item.time_evidence,
-        }
-        if item.credit_labels:
-            base_evidence["credits"] = list(item.credit_labels)
-        if item.claimed_date_rejected:
-            base_evidence["claimed_date_rejected"] = item.claimed_date_rejected
-        if item.text_from_page:
-            base_evidence["text"] = "page"
-        if not choices:
-            # A story's first item that credits a publisher we follow but whose item we
-            # never saw (it left the feed before we looked) still names its origin.
-            present = {i.publisher_id for i in items}
-            absent = [name for publisher, name in item.credited_names if publisher not in present]
-            decisions[item.item_id] = Decision(
-                item_id=item.item_id,
-                story_id=item.item_id,
-                original_item_id=item.item_id,
-                parent_item_id=None,
-                relation="original",
-                similarity=None,
-                containment=None,
-                coverage=None,
-                estimated_at=item.estimated_at,
-                lag_seconds=None,
-                attributed_origin=item.unresolved_credit or (absent[0] if absent else None),
-                evidence=base_evidence,
-            )
-            root_publisher[item.item_id] = item.publisher_id
-            continue
-        best_coverage = max(c[0] for c in choices)
-        # Coverage within a hair of the best is a tie, settled by credit, similarity, time.
-        finalists = [c for c in choices if c[0] >= best_coverage - _COVERAGE_TIE]
-        coverage, credit, _, _, parent, sim = max(finalists, key=lambda c: c[1:4])
-        root = decisions[parent.item_id].original_item_id
-        decisions[item.item_id] = Decision(
-            item_id=item.item_id,
-            story_id=root,
-            original_item_id=root,
-            parent_item_id=parent.item_id,
-            relation=_relation(sim, item.story_size, parent.story_size, credit == 2),
-            similarity=round(sim.jaccard, 4),
-            containment=round(sim.a_in_b, 4),
-            coverage=round(coverage, 4),
-            estimated_at=item.estimated_at,
-            lag_seconds=int((item.estimated_at - parent.estimated_at).total_seconds()),
-            attributed_origin=item.unresolved_credit,
-            evidence={
-                **base_evidence,
-                "parent": {
-                    "coverage": round(coverage, 4),
-                    "jaccard": round(sim.jaccard, 4),
-                    "containment": round(sim.a_in_b, 4),
-                    "shared_shingles": sim.shared,
-                    "credited": ("url", "publisher")[2 - credit] if credit else None,
-                    **_page_sides(item, parent),
-                },
-                "alternatives": [
-                    {"item_id": c[4].item_id, "coverage": round(c[0], 4), "jaccard": round(c[2], 4)}
-                    for c in sorted(choices, key=lambda c: c[:4], reverse=True)
-                    if c[4].item_id != parent.item_id
-                ][:3],
-            },
-        )
-    return [decisions[i.item_id] for i in items]
+    placed: dict[int, Placed] = {}
+    sequence, tangled = ordered(items)
+    for index, item in enumerate(sequence):
+        earlier = [(placed[o], e) for o, e in neighbours[item.item_id].items() if o in placed]
+        decision = place(item, earlier, present)
+        decisions[item.item_id] = decision
+        placed[item.item_id] = Placed(item, index, decision.original_item_id, by_id[decision.original_item_id].publisher_id)
+    summary = GroupSummary(
+        size=len(items), last=max(items, key=lambda i: i.order_key) if items else None,
+        credited=frozenset(p for i in items for p in i.credited_publishers), tangled=tangled,
+        unresolved=frozenset(c for i in items for c in i.unresolved_credits),
+    )
+    return [decisions[i.item_id] for i in items], [placed[i.item_id] for i in sequence], summary
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """What placing a newcomer last in a group needs to know of the group: its size, the item
+    with the latest order key, the publishers its members credit, whether a cycle of
+    credits was broken to order it, and the credits that named nobody known (the caller
+    decides the group whole when one of them names someone now)."""
+
+    size: int
+    last: ItemFacts | None
+    credited: frozenset[int]
+    tangled: bool = False
+    unresolved: frozenset[tuple[str | None, str | None]] = frozenset()
+
+
+def append(summary: GroupSummary, item: ItemFacts, earlier: Iterable[tuple[Placed, Edge]], credited_by_members: bool) -> Decision | None:
+    """The decision of a newcomer to a group when it goes last in the group's order, so
+    that no member's decision changes (members decide only from what comes before them);
+    None when the group must be decided whole.
+
+    It goes last when its order key is the group's latest and no member credits it (by its
+    URL, `credited_by_members`, or its publisher); a broken credit cycle may reorder anything.
+    An original that names an absent publisher depends on who else is present: decided whole.
+    """
+    if summary.tangled or credited_by_members or item.publisher_id in summary.credited:
+        return None
+    if summary.last is not None and item.order_key <= summary.last.order_key:
+        return None
+    decision = place(item, earlier, {item.publisher_id})
+    if decision.parent_item_id is None and item.credited_names and summary.size:
+        return None
+    return decision
+

@@ -6,7 +6,7 @@ decides from the `ItemFacts` made here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from tracker.provenance.publishers import Directory
@@ -63,6 +63,16 @@ def credit_target(
     return item, publisher
 
 
+def any_resolves(
+    credits: Iterable[tuple[str | None, str | None]], directory: Directory, items_at: Mapping[str, int],
+    publisher_of: Mapping[int, int],
+) -> bool:
+    """Whether any of these credits, (name, url) that named nobody known, names an item or a publisher now."""
+    return any(
+        credit_target(Attribution("credit", name, url), directory, items_at, publisher_of) != (None, None) for name, url in credits
+    )
+
+
 def item_facts(
     item: StoredItem, credits: Sequence[Attribution], sizes: Sizes, previous_capture: datetime | None, tolerance: timedelta,
     directory: Directory, items_at: Mapping[str, int], publisher_of: Mapping[int, int],
@@ -74,6 +84,7 @@ def item_facts(
     labels: list[str] = []
     names: list[tuple[int, str]] = []
     unresolved: str | None = None
+    unknown: list[tuple[str | None, str | None]] = []
     for credit in credits:
         target_item, target_publisher = credit_target(credit, directory, items_at, publisher_of)
         if target_publisher == item.publisher_id:
@@ -83,6 +94,7 @@ def item_facts(
             if name:
                 unresolved = unresolved or name
                 labels.append(f"{credit.kind}: {name} (not followed)")
+                unknown.append((credit.name, credit.url))
             continue
         if target_item is not None:
             credited_items.add(target_item)
@@ -102,6 +114,7 @@ def item_facts(
         credit_labels=tuple(labels),
         credited_names=tuple(dict.fromkeys(names)),
         unresolved_credit=unresolved,
+        unresolved_credits=tuple(unknown),
         story_size=sizes.story,
         full_size=sizes.full,
         claimed_date_rejected=item.claimed_rejected if item.claimed_at is None else None,

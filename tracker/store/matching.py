@@ -7,8 +7,9 @@ row before they are written, so that only news is written (and alerted).
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
@@ -22,13 +23,28 @@ from tracker.store.items import chunks
 
 
 # -- the LSH index -----------------------------------------------------------------------------
+# A bucket holding this many items takes no more: the text its band stands for is common
+# (a wire story's thousandth copy, a template), and whoever shares it finds the group
+# through the items already there. Reading a bucket then costs at most this many rows.
+BUCKET_CAP = 64
+
+
 def add_buckets(session: Session, item_id: int, buckets: Collection[int], new: bool = False) -> None:
-    """Index an item under these buckets (those it has already are kept once; a `new` item has none)."""
+    """Index an item under these buckets (those it has already are kept once; a `new` item has
+    none), but not under a bucket already holding `BUCKET_CAP` items."""
     b = schema.LshBucket
     have: set[int] = set()
-    for part in ([] if new else chunks(buckets)):
-        have.update(session.connection().execute(select(b.bucket).where(b.item_id == item_id, b.bucket.in_(part))).scalars())
-    rows = [{"bucket": k, "item_id": item_id} for k in buckets if k not in have]
+    full: set[int] = set()
+    for part in chunks(buckets):
+        for bucket, count, mine in session.connection().execute(
+            select(b.bucket, func.count(), func.max(case((b.item_id == item_id, 1), else_=0)))
+            .where(b.bucket.in_(part)).group_by(b.bucket)
+        ):
+            if mine and not new:
+                have.add(bucket)
+            elif count >= BUCKET_CAP:
+                full.add(bucket)
+    rows = [{"bucket": k, "item_id": item_id} for k in buckets if k not in have and k not in full]
     if rows:
         session.connection().execute(insert(b.__table__), rows)
 
@@ -157,7 +173,78 @@ def component(session: Session, seeds: Iterable[int]) -> set[int]:
     return group
 
 
+# -- groups ---------------------------------------------------------------------------------------
+_g, _mg = schema.ItemGroup.__table__, schema.MatchGroup.__table__
+
+
+def groups_of(session: Session, ids: Collection[int]) -> dict[int, tuple[int, int]]:
+    """(group, position in the group's order) of each of these items that has them."""
+    found: dict[int, tuple[int, int]] = {}
+    for part in chunks(ids):
+        rows = session.connection().execute(select(_g.c.item_id, _g.c.group_id, _g.c.position).where(_g.c.item_id.in_(part)))
+        found.update({item_id: (group, position) for item_id, group, position in rows})
+    return found
+
+
+Unresolved = frozenset[tuple[str | None, str | None]]
+GroupRow = tuple[int, int | None, frozenset[int], bool, Unresolved]
+
+
+def group_summary(session: Session, group_id: int) -> GroupRow | None:
+    """(size, latest member, publishers credited by members, tangled, credits naming nobody
+    known) of a group, if stored."""
+    row = session.connection().execute(select(_mg).where(_mg.c.id == group_id)).first()
+    if row is None:
+        return None
+    credited = json.loads(row.credited)
+    unresolved: Unresolved = frozenset((name, url) for name, url in credited["unresolved"])
+    return row.size, row.last_item_id, frozenset(credited["publishers"]), bool(row.tangled), unresolved
+
+
+def _credited(publishers: Iterable[int], unresolved: Unresolved) -> str:
+    return json.dumps({"publishers": sorted(publishers), "unresolved": sorted(unresolved, key=lambda c: (c[0] or "", c[1] or ""))})
+
+
+def write_group(
+    session: Session, group_id: int, positions: Sequence[tuple[int, int]], summary: GroupRow, replaced: Collection[int],
+) -> None:
+    """Store a group decided whole: its members' positions and its summary (the groups in
+    `replaced`, which its members were in before, are gone)."""
+    conn = session.connection()
+    for part in chunks([item for item, _ in positions]):
+        conn.execute(delete(_g).where(_g.c.item_id.in_(part)))
+    for part in chunks(set(replaced) | {group_id}):
+        conn.execute(delete(_mg).where(_mg.c.id.in_(part)))
+    conn.execute(insert(_g), [{"item_id": item, "group_id": group_id, "position": position} for item, position in positions])
+    size, last, credited, tangled, unresolved = summary
+    conn.execute(insert(_mg), {"id": group_id, "size": size, "last_item_id": last, "credited": _credited(credited, unresolved),
+                               "tangled": tangled})
+
+
+def append_to_group(
+    session: Session, group_id: int, item_id: int, size: int, credited: Iterable[int], unresolved: Unresolved, new: bool,
+) -> None:
+    """Place an item last in its group (a `new` group: the item alone)."""
+    conn = session.connection()
+    conn.execute(insert(_g), {"item_id": item_id, "group_id": group_id, "position": size - 1})
+    values = {"size": size, "last_item_id": item_id, "credited": _credited(credited, unresolved), "tangled": False}
+    if new:
+        conn.execute(insert(_mg), {"id": group_id, **values})
+    else:
+        conn.execute(update(_mg).where(_mg.c.id == group_id).values(**values))
+
+
 # -- decisions -----------------------------------------------------------------------------------
+def decided_originals(session: Session, ids: Collection[int]) -> dict[int, int]:
+    """The original of each of these items' stories, as decided."""
+    p = schema.Provenance.__table__
+    found: dict[int, int] = {}
+    for part in chunks(ids):
+        rows = session.connection().execute(select(p.c.item_id, p.c.original_item_id).where(p.c.item_id.in_(part)))
+        found.update({item_id: original for item_id, original in rows})
+    return found
+
+
 def stored_decisions(session: Session, ids: Collection[int]) -> dict[int, DecisionKey]:
     """The decision stored for each item, as `Decision.key` compares it."""
     p = schema.Provenance.__table__

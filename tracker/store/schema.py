@@ -248,6 +248,29 @@ class Match(Base):
     found_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class ItemGroup(Base):
+    """Which group of matches an item is in, and its place in the group's decided order."""
+
+    __tablename__ = "item_groups"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True, autoincrement=False)
+    group_id: Mapped[int] = mapped_column(Integer, index=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class MatchGroup(Base):
+    """A group of matches as a newcomer placed last in it needs it (`provenance.GroupSummary`):
+    without reading the group's members or matches."""
+
+    __tablename__ = "match_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(Integer)
+    last_item_id: Mapped[int] = mapped_column(Integer)  # the member with the latest order key
+    credited: Mapped[str] = mapped_column(Text)  # JSON list of the publishers members credit
+    tangled: Mapped[bool] = mapped_column(Boolean)
+
+
 class Provenance(Base):
     """The decision for one item: its story, the story's original, its parent, and why."""
 

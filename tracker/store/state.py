@@ -52,8 +52,10 @@ def clear_derived(session: Session) -> None:
 
 
 def clear_matches(session: Session) -> None:
-    """Drop every verified match (to be found again under new settings)."""
+    """Drop every verified match (to be found again under new settings), and the groups they made."""
     session.execute(delete(schema.Match))
+    session.execute(delete(schema.ItemGroup))
+    session.execute(delete(schema.MatchGroup))
 
 
 def item_ids(session: Session) -> list[int]:
