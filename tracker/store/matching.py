@@ -29,24 +29,29 @@ from tracker.store.items import chunks
 BUCKET_CAP = 64
 
 
+_lb = schema.LshBucket.__table__
+# Built once, so compiled once: this runs for every new text, and building it cost more than running it.
+_BUCKET_COUNTS = (
+    select(_lb.c.bucket, func.count(), func.max(case((_lb.c.item_id == bindparam("i"), 1), else_=0)))
+    .where(_lb.c.bucket.in_(bindparam("b", expanding=True))).group_by(_lb.c.bucket)
+)
+_INSERT_BUCKETS = insert(_lb)
+
+
 def add_buckets(session: Session, item_id: int, buckets: Collection[int], new: bool = False) -> None:
     """Index an item under these buckets (those it has already are kept once; a `new` item has
     none), but not under a bucket already holding `BUCKET_CAP` items."""
-    b = schema.LshBucket
     have: set[int] = set()
     full: set[int] = set()
     for part in chunks(buckets):
-        for bucket, count, mine in session.connection().execute(
-            select(b.bucket, func.count(), func.max(case((b.item_id == item_id, 1), else_=0)))
-            .where(b.bucket.in_(part)).group_by(b.bucket)
-        ):
+        for bucket, count, mine in session.connection().execute(_BUCKET_COUNTS, {"i": item_id, "b": part}):
             if mine and not new:
                 have.add(bucket)
             elif count >= BUCKET_CAP:
                 full.add(bucket)
     rows = [{"bucket": k, "item_id": item_id} for k in buckets if k not in have and k not in full]
     if rows:
-        session.connection().execute(insert(b.__table__), rows)
+        session.connection().execute(_INSERT_BUCKETS, rows)
 
 
 def remove_buckets(session: Session, item_id: int, buckets: Collection[int]) -> None:
