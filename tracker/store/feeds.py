@@ -135,7 +135,7 @@ def due_count(session: Session, now: datetime) -> int:
 
 @dataclass(frozen=True)
 class DueFeed:
-    """A polled feed as a poll needs it: its validators and how it went last time."""
+    """A feed as a poll needs it (due, or leased to this worker): its validators and how it went last time."""
 
     feed_id: int
     url: str

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,22 +23,11 @@ from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session
 
 from tracker.store import schema
-from tracker.store.feeds import polled
+from tracker.store.feeds import DueFeed, polled
 
 # pg_advisory_xact_lock takes one bigint: "tracker", then 3 for "the claimer".
 _CLAIM_KEY = 0x74726163_6B657203
 
-
-@dataclass(frozen=True)
-class LeasedFeed:
-    """A feed this worker now holds a lease on, with what polling it needs."""
-
-    feed_id: int
-    url: str
-    etag: str | None
-    last_modified: str | None
-    error_count: int
-    last_checked_at: datetime | None
 
 
 def claim(
@@ -52,7 +40,7 @@ def claim(
     per_host: int | None = None,
     host: Callable[[str], str] = lambda url: url,
     everything: bool = False,
-) -> list[LeasedFeed]:
+) -> list[DueFeed]:
     """Lease up to `limit` due feeds (or, `everything`, every active one) to `owner`, earliest due first.
 
     With `per_host`, no host gets more feeds under lease than that, counting every
@@ -74,7 +62,7 @@ def claim(
         # Feeds of a busy host are passed over: look further than `limit` for others.
         query = query.limit(limit * 4 if per_host is not None else limit)
     rows = session.execute(query.with_for_update(skip_locked=True, of=f)).all()
-    taken: list[LeasedFeed] = []
+    taken: list[DueFeed] = []
     for row in rows:
         if limit is not None and len(taken) >= limit:
             break
@@ -83,7 +71,7 @@ def claim(
             if hosts[where] >= per_host:
                 continue
             hosts[where] += 1
-        taken.append(LeasedFeed(row.id, row.url, row.etag, row.last_modified, row.error_count, row.last_checked_at))
+        taken.append(DueFeed(row.id, row.url, row.etag, row.last_modified, row.error_count, row.last_checked_at))
     if taken:
         until = now + timedelta(seconds=lease_seconds)
         session.execute(update(f).where(f.id.in_([t.feed_id for t in taken])).values(lease_owner=owner, lease_until=until))
