@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from tracker import timefmt
 from tracker.config import Config
 from tracker.model import utcnow
 from tracker.redact import mask_credentials
 from tracker.store import outbox
-from tracker import timefmt
 
 
 def _short(value: str | None, width: int) -> str:

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.config import FeedConfig
 from tracker.answers.output import Column
+from tracker.config import FeedConfig
 from tracker.config.opml import Subscription, write_opml
 from tracker.model import FeedState
 from tracker.store.feeds import feed_rows

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 import graphviz
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.errors import TrackerError
 from tracker.answers.output import PICTURE_FORMATS, delay
+from tracker.answers.websafe import UnsafeSvgError, scrub_svg, web_link
+from tracker.errors import TrackerError
 from tracker.store.pictures import Story, StoryItem, story_of
 from tracker.terminal import inline
 from tracker.timefmt import when
-from tracker.answers.websafe import UnsafeSvgError, scrub_svg, web_link
 
 INSTALL_HINT = "install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz)"
 

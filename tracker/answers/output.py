@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tracker.timefmt import iso, when
 from tracker.terminal import inline, json_line, safe
+from tracker.timefmt import iso, when
 
 # The one list of each command family's formats: the CLI offers exactly these, and the
 # modules that write them (here, tracker.export, tracker.graph) refuse anything else.

@@ -19,10 +19,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.reader.archive import parse_time
+from tracker.answers.output import Column, duration, percent
 from tracker.errors import InputError
 from tracker.model import utcnow
-from tracker.answers.output import Column, duration, percent
+from tracker.reader.archive import parse_time
 from tracker.store import views
 
 Row = dict[str, Any]

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.answers.graph import INSTALL_HINT, dot_available, edge_label, inline_svg
 from tracker.answers.output import delay
 from tracker.answers.plots import delay_plot
+from tracker.answers.websafe import scrub_svg, web_link
 from tracker.errors import InputError
 from tracker.model import utcnow
 from tracker.store.pictures import (
@@ -36,7 +37,6 @@ from tracker.store.pictures import (
     publisher_summaries,
     top_stories,
 )
-from tracker.answers.websafe import scrub_svg, web_link
 from tracker.timefmt import when
 
 CSP = (

@@ -16,6 +16,7 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from tracker.answers.output import counted, duration
 from tracker.config import Config
 from tracker.model import FeedState, utcnow
 from tracker.store import heartbeats
@@ -23,7 +24,6 @@ from tracker.store.counts import found_since
 from tracker.store.database import describe, open_reader
 from tracker.store.feeds import due_count, failing_feeds, state_counts
 from tracker.store.pagefetch import failing_pages, failure_kinds, page_states
-from tracker.answers.output import counted, duration
 from tracker.terminal import inline
 from tracker.timefmt import when
 

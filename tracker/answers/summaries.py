@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.answers.questions import STATS_TABLE, find_item
 from tracker.answers.output import counted, duration, table
+from tracker.answers.questions import STATS_TABLE, find_item
 from tracker.store import views
 from tracker.terminal import inline
 from tracker.timefmt import when

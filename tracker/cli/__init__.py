@@ -8,13 +8,12 @@ that feed data may carry.
 
 The commands live in the modules of this package, grouped by what they do: ingest,
 daemon (run, poll, status, alerts, upgrade), queries (origin, stats, stories, copies, publishers,
-find), exports (feeds, export, graph, report) and demo. This module holds the `tracker`
-group itself, its global options and error handling, and the helpers they share.
+find), exports (feeds, export, graph, report) and demo. The `tracker` group itself,
+its global options and error handling, and the helpers they share are in `tracker.cli.base`.
 """
 
-from tracker.cli.base import main
-
 # The commands register themselves on `main` when their modules are imported.
-from tracker.cli import daemon, demo, exports, ingest, queries  # noqa: E402, F401
+from tracker.cli import daemon, demo, exports, ingest, queries  # noqa: F401
+from tracker.cli.base import main
 
 __all__ = ["main"]

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tracker import __version__
+from tracker.answers.output import FORMATS, counted
 from tracker.config import Config, load_config
 from tracker.errors import EXIT_FAILURES, EXIT_INTERNAL, EXIT_INTERRUPTED, InputError, TrackerError
-from tracker.answers.output import FORMATS, counted
 from tracker.terminal import echo
 
 if TYPE_CHECKING:

@@ -6,10 +6,10 @@ import sys
 
 import click
 
+from tracker.answers.output import counted
 from tracker.cli.base import config_of, found_text, global_args, main, require_postgresql, verbosity
 from tracker.config import Config
 from tracker.errors import EXIT_FAILURES
-from tracker.answers.output import counted
 from tracker.terminal import echo
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from tracker.answers.output import counted
 from tracker.cli.base import main, out_path
 from tracker.errors import EXIT_FAILURES
-from tracker.answers.output import counted
 from tracker.terminal import echo
 
 

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from tracker.answers.output import EXPORT_FORMATS, PICTURE_FORMATS, counted
 from tracker.cli.base import config_of, emit, format_option, global_options, main, out_path, parse_since, read_sessions
 from tracker.errors import EXIT_FAILURES, InputError
-from tracker.answers.output import EXPORT_FORMATS, PICTURE_FORMATS, counted
 from tracker.terminal import echo
 
 if TYPE_CHECKING:

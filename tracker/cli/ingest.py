@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from tracker.answers.output import counted
+
 # PROGRESS_SECONDS is the package's (tracker.cli.PROGRESS_SECONDS, where tests set it): read at run time.
 from tracker.cli import base as cli
-from tracker.reader.archive import parse_time
 from tracker.cli.base import config_of, found_text, global_args, main, require_postgresql
 from tracker.config import Config
 from tracker.errors import EXIT_FAILURES, EXIT_INTERNAL, EXIT_INTERRUPTED, IngestInterrupted, InputError, TrackerError
-from tracker.answers.output import counted
+from tracker.reader.archive import parse_time
 from tracker.terminal import echo
 
 if TYPE_CHECKING:
@@ -52,10 +53,10 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
       tracker ingest --workers 2 archive/*.warc.gz     # PostgreSQL
     """
     from tracker.ingest.archives import Progress, check_paths, ingest_paths
+    from tracker.ingest.shares import parse_share, report_json
     from tracker.pipeline.capture import Pipeline
     from tracker.store.counts import republication_count
     from tracker.store.database import open_database
-    from tracker.ingest.shares import parse_share, report_json
 
     config = config_of(ctx)
     require_postgresql(config, workers)
@@ -119,9 +120,9 @@ def _ingest_in_processes(ctx: click.Context, config: Config, paths: list[Path], 
                          captured_at: str | None, workers: int, progress: bool | None) -> None:
     """`ingest --workers N`: N processes, each a share of the feeds; one summary for them all."""
     from tracker.ingest.archives import plan_shares
+    from tracker.ingest.shares import ingest_in_processes
     from tracker.store.counts import republication_count
     from tracker.store.database import open_database
-    from tracker.ingest.shares import ingest_in_processes
 
     sessions = open_database(config.database.url)  # migrated here, once, before the workers start
     before = republication_count(sessions)

@@ -31,8 +31,8 @@ def origin(ctx: click.Context, url: str, fmt: str) -> None:
 
         echo(origin_report(sessions, url))
         return
-    from tracker.answers.questions import ORIGIN_KEYS, origin_rows
     from tracker.answers.output import csv_text, json_lines
+    from tracker.answers.questions import ORIGIN_KEYS, origin_rows
 
     rows = origin_rows(sessions, url)
     click.echo(json_lines(rows) if fmt == "json" else csv_text(rows, ORIGIN_KEYS), nl=fmt == "json")
@@ -58,8 +58,8 @@ def stats(ctx: click.Context, fmt: str) -> None:
 
         echo(stats_report(sessions))
         return
-    from tracker.answers.questions import STATS_KEYS, stats_rows
     from tracker.answers.output import csv_text, json_lines
+    from tracker.answers.questions import STATS_KEYS, stats_rows
 
     rows = stats_rows(sessions)
     text = json_lines(rows) if fmt == "json" else csv_text(rows, STATS_KEYS)
@@ -84,8 +84,8 @@ def stories(ctx: click.Context, publisher: str | None, since: str | None, until:
       tracker stories --min-copies 2 --since 7d
       tracker stories --publisher "Khaama Press" --format csv > khaama.csv
     """
-    from tracker.answers.questions import STORY_TABLE, story_list
     from tracker.answers.output import render
+    from tracker.answers.questions import STORY_TABLE, story_list
     from tracker.store.views import STORY_COLUMNS
 
     rows = story_list(read_sessions(ctx), publisher=publisher, since=parse_since(since), until=parse_since(until, "--until"),
@@ -109,8 +109,8 @@ def copies(ctx: click.Context, publisher: str, since: str | None, fmt: str) -> N
     Example:
       tracker copies "Khaama Press" --since 30d
     """
-    from tracker.answers.questions import COPIES_KEYS, COPIES_TABLE, copies_of
     from tracker.answers.output import render
+    from tracker.answers.questions import COPIES_KEYS, COPIES_TABLE, copies_of
 
     rows = copies_of(read_sessions(ctx), publisher, parse_since(since))
     emit(render(rows, fmt, COPIES_TABLE, COPIES_KEYS, empty=f"nobody republishes {publisher}"), fmt)
@@ -130,8 +130,8 @@ def publishers(ctx: click.Context, since: str | None, fmt: str) -> None:
     Example:
       tracker publishers --since 7d
     """
-    from tracker.answers.questions import PAIR_KEYS, PAIR_TABLE, publisher_pairs
     from tracker.answers.output import render
+    from tracker.answers.questions import PAIR_KEYS, PAIR_TABLE, publisher_pairs
 
     rows = publisher_pairs(read_sessions(ctx), parse_since(since))
     emit(render(rows, fmt, PAIR_TABLE, PAIR_KEYS, empty="no republications"), fmt)
@@ -149,8 +149,8 @@ def find(ctx: click.Context, words: tuple[str, ...], limit: int, fmt: str) -> No
     Example:
       tracker find torkham crossing
     """
-    from tracker.answers.questions import ITEM_TABLE, find_items
     from tracker.answers.output import render
+    from tracker.answers.questions import ITEM_TABLE, find_items
     from tracker.store.views import ITEM_COLUMNS
 
     rows = find_items(read_sessions(ctx), " ".join(words), limit)

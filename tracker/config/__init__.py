@@ -24,27 +24,28 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from tracker.addresses import local_host_problem
-from tracker.errors import ConfigError
 from tracker.config.sections import (  # noqa: F401 (the sections are part of the config's API)
-    DEFAULT_DATABASE_URL,
-    OPML_MAX_BYTES,
     CONFIG_ENV,
     DATABASE_ENV,
-    _Strict,
-    DatabaseConfig,
+    DEFAULT_DATABASE_URL,
     MAX_FEED_URL,
-    FeedConfig,
-    OpmlConfig,
-    DetectionConfig,
-    PollingConfig,
-    PagesConfig,
-    ArchiveConfig,
-    LogConfig,
-    StatusConfig,
+    OPML_MAX_BYTES,
     AlertConfig,
+    ArchiveConfig,
+    DatabaseConfig,
+    DetectionConfig,
+    FeedConfig,
     HttpConfig,
+    LogConfig,
+    OpmlConfig,
+    PagesConfig,
+    PollingConfig,
+    StatusConfig,
+    _Strict,
     opml_file,
 )
+from tracker.errors import ConfigError
+
 
 class Config(_Strict):
     """The whole configuration file."""

@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 from pydantic import TypeAdapter, ValidationError
 
 from tracker.addresses import local_host_problem
+from tracker.config.opml import Subscription, read_opml
 from tracker.config.sections import OPML_MAX_BYTES, FeedConfig, opml_file
 from tracker.errors import ConfigError, InputError
-from tracker.config.opml import Subscription, read_opml
 from tracker.redact import mask_credentials
 
 if TYPE_CHECKING:

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from tracker.daemon.metrics import record_database_error
+from tracker.daemon.poll import Poller
 from tracker.errors import StoreError
 from tracker.logs import fields
-from tracker.daemon.metrics import record_database_error
 from tracker.model import utcnow
-from tracker.daemon.poll import Poller
 from tracker.store import heartbeats, leases
 
 if TYPE_CHECKING:

@@ -35,13 +35,13 @@ except ImportError:  # Windows: appends are not locked against another process
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.config import AlertConfig, Config
-from tracker.errors import StoreError
-from tracker.reader.fetch import PostResult, WebhookPoster
-from tracker.logs import fields
-from tracker.daemon.metrics import record_alert_delivery
-from tracker.model import utcnow
 from tracker.answers.output import iso
+from tracker.config import AlertConfig, Config
+from tracker.daemon.metrics import record_alert_delivery
+from tracker.errors import StoreError
+from tracker.logs import fields
+from tracker.model import utcnow
+from tracker.reader.fetch import PostResult, WebhookPoster
 from tracker.store import outbox
 from tracker.store.database import open_database
 

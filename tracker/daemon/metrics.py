@@ -22,12 +22,12 @@ from prometheus_client.exposition import MetricsHandler
 from prometheus_client.registry import Collector
 
 from tracker import __version__
-from tracker.reader.fetch import ERROR_KINDS
 from tracker.daemon.health import Answer, Liveness
-from tracker.logs import fields
-from tracker.model import utcnow
 from tracker.daemon.pagefetch import PAGE_OUTCOMES, PageOutcome
 from tracker.daemon.poll import PollOutcome
+from tracker.logs import fields
+from tracker.model import utcnow
+from tracker.reader.fetch import ERROR_KINDS
 from tracker.store.gauges import DatabaseGauges
 
 log = logging.getLogger(__name__)

@@ -25,10 +25,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from tracker.errors import ConfigError
 from tracker.daemon.health import HealthCheck
-from tracker.logs import fields
 from tracker.daemon.metrics import Metrics
+from tracker.errors import ConfigError
+from tracker.logs import fields
 from tracker.terminal import json_line
 
 log = logging.getLogger(__name__)

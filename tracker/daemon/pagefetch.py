@@ -24,9 +24,9 @@ from typing import Protocol
 
 from tracker.addresses import AddressGuard
 from tracker.config import PagesConfig, PollingConfig
-from tracker.reader.fetch import Fetcher, FetchPolicy, FetchResult, Headers, Validators
 from tracker.logs import fields
 from tracker.model import IngestReport, PageCapture, PageRequest, utcnow
+from tracker.reader.fetch import Fetcher, FetchPolicy, FetchResult, Headers, Validators
 from tracker.reader.politeness import ROBOTS_MAX_BYTES, HostGate, RobotsCache, origin_of, product_token
 
 log = logging.getLogger(__name__)

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from tracker.config import Config
-from tracker.reader.fetch import Headers
+from tracker.daemon.poll import Poller
 from tracker.model import IngestReport, PageCapture, PageRequest, utcnow
 from tracker.pipeline.pages import read_article
-from tracker.daemon.poll import Poller
+from tracker.reader.fetch import Headers
 from tracker.store.pagefetch import PageFetcherSeat, feed_urls_of
 
 log = logging.getLogger(__name__)

@@ -19,15 +19,15 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.reader.archive import WarcArchive
 from tracker.config import Config, FeedConfig, PollingConfig
-from tracker.errors import LeaseLostError
-from tracker.reader.fetch import Fetcher, FetchPolicy, FetchResult, Validators
 from tracker.detection.identity import host_of
+from tracker.errors import LeaseLostError
 from tracker.logs import fields
 from tracker.model import Capture, IngestReport, ParsedFeed, utcnow
-from tracker.reader.parse import parse_capture_body
 from tracker.pipeline.capture import Pipeline
+from tracker.reader.archive import WarcArchive
+from tracker.reader.fetch import Fetcher, FetchPolicy, FetchResult, Validators
+from tracker.reader.parse import parse_capture_body
 from tracker.redact import Credentials
 from tracker.store import feeds as feeds_store
 from tracker.store import leases

@@ -9,10 +9,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tracker.config import Config
 from tracker.daemon.bookkeeping import worker_id
-from tracker.errors import LeaseLostError
-from tracker.detection.identity import host_of
-from tracker.pipeline.capture import Pipeline
 from tracker.daemon.poll import FeedToPoll, Poller, PollOutcome
+from tracker.detection.identity import host_of
+from tracker.errors import LeaseLostError
+from tracker.pipeline.capture import Pipeline
 from tracker.store.database import open_database
 
 

@@ -48,18 +48,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.addresses import AddressGuard
 from tracker.config import Config
 from tracker.daemon.bookkeeping import BookkeepingMixin, log_db_error, worker_id
+from tracker.daemon.deliver import DeliveryThread
 from tracker.daemon.dispatch import DISPATCH, TICK_BUSY_SECONDS, DispatchMixin  # noqa: F401 (TICK_BUSY_SECONDS: the daemon's too)
 from tracker.daemon.liveness import OperationsMixin
-from tracker.daemon.reload import ReloadMixin
-from tracker.daemon.deliver import DeliveryThread
-from tracker.errors import EXIT_INTERRUPTED, StoreError
-from tracker.logs import fields
-from tracker.model import utcnow
 from tracker.daemon.pagefetch import PageFetcher, PageOutcome
 from tracker.daemon.pagework import DaemonPages
 from tracker.daemon.poll import Poller, PollOutcome
-from tracker.store.daemon_lock import DaemonLock
+from tracker.daemon.reload import ReloadMixin
 from tracker.daemon.systemd import Notifier, Watchdog, watchdog_interval
+from tracker.errors import EXIT_INTERRUPTED, StoreError
+from tracker.logs import fields
+from tracker.model import utcnow
+from tracker.store.daemon_lock import DaemonLock
 
 if TYPE_CHECKING:
     from tracker.daemon.opsserver import OpsServer

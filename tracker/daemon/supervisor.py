@@ -26,10 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
-from tracker.errors import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_USAGE
-from tracker.logs import fields
 from tracker.children import SUPERVISOR_ENV, child_env
 from tracker.daemon.systemd import Notifier
+from tracker.errors import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_USAGE
+from tracker.logs import fields
 
 log = logging.getLogger(__name__)
 # Restart delays of a worker that died: doubling from the first to the cap; a worker that

@@ -20,16 +20,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from tracker.answers.output import delay
+from tracker.answers.summaries import origin_report, page_note
 from tracker.config import Config, parse_config
+from tracker.daemon.scheduler import Daemon
 from tracker.demo.network import HERALD, KHAAMA, MIRRORS, NEWSHUB, DemoNetwork
 from tracker.logs import configure
 from tracker.model import IngestReport
-from tracker.answers.output import delay
-from tracker.answers.summaries import origin_report, page_note
-from tracker.daemon.scheduler import Daemon
 from tracker.store import views
 from tracker.store.database import open_database
-
 
 
 def _measure(row: Mapping[str, Any]) -> str:

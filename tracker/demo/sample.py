@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
-from tracker.reader.archive import Served, write_warc_file
 from tracker.demo.network import BASE_TIME, SIMULATED_STEP, DemoResponse, article_pages, snapshots
+from tracker.reader.archive import Served, write_warc_file
 
 # The demo network's path prefixes, each on a host of its own.
 HOSTS = {

@@ -29,8 +29,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import xxhash
 
-from tracker.model import ParsedEntry
 from tracker.detection.normalise import tokens
+from tracker.model import ParsedEntry
 
 # Joins a shared link's identity to the raw hash of the entry that shares it.
 DUPLICATE_MARK = "|raw:"

@@ -16,20 +16,20 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from tqdm import tqdm
 
-from tracker.reader.archive import Skipped, is_warc, read_feed_file, read_warc
 from tracker.errors import IngestInterrupted, InputError, ParseError
-from tracker.model import Capture, IngestReport, PageCapture, PageRedirect, ParsedFeed
-from tracker.reader.parse import parse_capture_body, parser_process_started
-from tracker.pipeline.capture import Pipeline
 from tracker.ingest.shares import share_of
+from tracker.model import Capture, IngestReport, PageCapture, PageRedirect, ParsedFeed
+from tracker.pipeline.capture import Pipeline
+from tracker.reader.archive import Skipped, is_warc, read_feed_file, read_warc
+from tracker.reader.parse import parse_capture_body, parser_process_started
 
 log = logging.getLogger(__name__)
 

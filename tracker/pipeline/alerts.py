@@ -20,11 +20,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tracker.config import AlertConfig, Config
-from tracker.model import utcnow
 from tracker.detection.normalise import fold
-from tracker.timefmt import iso
+from tracker.model import utcnow
 from tracker.store import outbox
 from tracker.terminal import json_line
+from tracker.timefmt import iso
 
 MESSAGE_VERSION = 1
 _ITEM_FIELDS = (

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from tracker.errors import ParseError
 from tracker.detection.identity import content_digest
+from tracker.errors import ParseError
 from tracker.model import Capture, IngestReport, ParsedFeed
 from tracker.reader.parse import parse_capture_body
 from tracker.store import evidence, locks

@@ -16,27 +16,27 @@ from dataclasses import replace
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.pipeline.alerts import Alerts
 from tracker.config import Config, FeedConfig
-from tracker.pipeline.detect import Detector
-from tracker.provenance.publishers import Directory
-from tracker.errors import ParseError
 from tracker.detection.fingerprint import Fingerprinter
 from tracker.detection.identity import (
     content_digest,
 )
+from tracker.errors import ParseError
 from tracker.model import Capture, IngestReport, ParsedFeed
-from tracker.timefmt import iso
-from tracker.reader.parse import parse_capture_body
+from tracker.pipeline.alerts import Alerts
 from tracker.pipeline.batch import BatchMixin, refusal
+from tracker.pipeline.detect import Detector
 from tracker.pipeline.entries import LEAD_TOKENS, EntriesMixin  # noqa: F401 (LEAD_TOKENS: named here too)
-from tracker.pipeline.publishers import DirectoryMixin
 from tracker.pipeline.pages import PagesMixin
+from tracker.pipeline.publishers import DirectoryMixin
+from tracker.pipeline.rebuild import prepare, settings_of
+from tracker.provenance.publishers import Directory
+from tracker.reader.parse import parse_capture_body
 from tracker.store import evidence, locks
 from tracker.store import publishers as directory_store
-from tracker.store.publishers import Generation
-from tracker.pipeline.rebuild import prepare, settings_of
 from tracker.store.feeds import SubscriptionFacts, sync_subscriptions
+from tracker.store.publishers import Generation
+from tracker.timefmt import iso
 
 log = logging.getLogger(__name__)
 

@@ -14,14 +14,14 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from tracker.config import DetectionConfig
-from tracker.provenance.publishers import Directory
-from tracker.provenance.facts import any_resolves, item_facts
 from tracker.detection.fingerprint import overlap, similarity
 from tracker.detection.identity import lookup_hash
 from tracker.detection.lsh import HUB_CAP, buckets_of, strongest
 from tracker.detection.template import differences, is_templated
 from tracker.model import IngestReport, Similarity, Sizes, StoredItem, VersionPrints, utcnow
 from tracker.provenance.decide import Decision, DecisionKey, Edge, GroupSummary, ItemFacts, Placed, append, decide_group
+from tracker.provenance.facts import any_resolves, item_facts
+from tracker.provenance.publishers import Directory
 from tracker.store import evidence, hubs, items, locks, matching, texts
 
 # A group is locked, then read again: it may have grown meanwhile. Past this many rounds

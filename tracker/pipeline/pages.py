@@ -21,15 +21,15 @@ import xxhash
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from tracker.errors import PageError
 from tracker.detection.identity import content_digest, host_of, link_key, lookup_hash, site_of, text_hash
-from tracker.model import Attribution, IngestReport, PageCapture, PageRedirect, PageRequest, utcnow
 from tracker.detection.normalise import credits_in, document_from_paragraphs
-from tracker.timefmt import iso
+from tracker.errors import PageError
+from tracker.model import Attribution, IngestReport, PageCapture, PageRedirect, PageRequest, utcnow
 from tracker.reader.pages import Article, PageSetting, extract_article, needs_page, use_page
 from tracker.store import items, locks, matching
 from tracker.store import pages as page_store
 from tracker.store.pages import PageState, StoredPage
+from tracker.timefmt import iso
 
 if TYPE_CHECKING:
     from tracker.pipeline.capture import Pipeline

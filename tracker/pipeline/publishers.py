@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from tracker.provenance.publishers import Directory
 from tracker.detection.identity import host_of
 from tracker.model import ParsedFeed, utcnow
 from tracker.pipeline.rebuild import check
-from tracker.store import publishers as directory_store
+from tracker.provenance.publishers import Directory
 from tracker.store import locks
+from tracker.store import publishers as directory_store
 from tracker.store.publishers import generation, load_directory
 
 if TYPE_CHECKING:

@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from tracker.errors import ConfigError
 from tracker.detection.fingerprint import SCHEME, pack_keys, unpack_keys
 from tracker.detection.lsh import buckets_of
+from tracker.detection.normalise import document_from_paragraphs
+from tracker.errors import ConfigError
 from tracker.model import IngestReport
 from tracker.provenance import decide as provenance_rules
-from tracker.detection.normalise import document_from_paragraphs
 from tracker.store import locks, state
-from tracker.store.publishers import load_directory
 from tracker.store.evidence import as_signed
+from tracker.store.publishers import load_directory
 
 if TYPE_CHECKING:
     from tracker.pipeline.capture import Pipeline

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from tracker.provenance.publishers import Directory
 from tracker.detection.identity import canonical_url, host_of
-from tracker.model import Attribution, Sizes, StoredItem
 from tracker.detection.normalise import fold
-from tracker.timefmt import iso
+from tracker.model import Attribution, Sizes, StoredItem
 from tracker.provenance.decide import ItemFacts
+from tracker.provenance.publishers import Directory
+from tracker.timefmt import iso
 
 
 def estimated_time(

@@ -26,8 +26,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from tracker.errors import InputError
-from tracker.reader.jsonfeed import looks_like_json_feed
 from tracker.model import Capture, PageCapture, PageRedirect, utcnow
+from tracker.reader.jsonfeed import looks_like_json_feed
 from tracker.reader.pages import MAX_PAGE_BYTES, is_html
 from tracker.redact import mask_credentials
 

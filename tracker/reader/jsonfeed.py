@@ -16,9 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from tracker.errors import ParseError
+from tracker.model import Attribution, ParsedEntry, ParsedFeed
 from tracker.reader.dates import first_claim
 from tracker.reader.feedtext import ENTRY_MARKUP_MAX, FIELD_MAX, clean, clean_opt, text_value
-from tracker.model import Attribution, ParsedEntry, ParsedFeed
 
 # A JSON document is read whole, and its objects cost up to some 30 times its bytes (a
 # 60 MB body of tiny arrays peaked at 1.6 GB); JSON Feeds are a few hundred kB. Larger

@@ -25,8 +25,8 @@ from lxml.etree import ParserError
 from lxml.html import document_fromstring
 
 from tracker.addresses import address_problem
-from tracker.reader.dates import claimed_date
 from tracker.errors import PageError
+from tracker.reader.dates import claimed_date
 
 # Larger pages are refused unread: a news article is 50-500 kB of HTML; a page of many
 # megabytes is a feed of comments, an archive, or hostile. The fetcher stops reading here.

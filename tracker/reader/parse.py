@@ -19,13 +19,13 @@ from typing import Any
 
 import feedparser
 
-from tracker.reader.dates import first_claim
+from tracker.detection.identity import site_of
 from tracker.errors import ParseError
+from tracker.model import Attribution, ParsedEntry, ParsedFeed
+from tracker.reader.dates import first_claim
 from tracker.reader.feedslices import FeedSlices, NotSliceable
 from tracker.reader.feedtext import ENTRY_MARKUP_MAX, FIELD_MAX, clean, clean_opt, text_value  # noqa: F401 (FIELD_MAX: the caps are named here too)
-from tracker.detection.identity import site_of
 from tracker.reader.jsonfeed import is_json_body, parse_json_feed
-from tracker.model import Attribution, ParsedEntry, ParsedFeed
 from tracker.reader.pages import public_link
 
 # What one entry may bring out of the parse stage (characters): the body (content or

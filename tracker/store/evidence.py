@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from tracker.store import schema
 from tracker.store.items import chunks
 
-
 _c = schema.Capture
 _HAS_CAPTURE = select(_c.id).where(
     _c.feed_id == bindparam("f"), _c.captured_at == bindparam("w"), _c.kind == bindparam("k"),

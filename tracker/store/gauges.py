@@ -17,6 +17,7 @@ from tracker.store import schema
 from tracker.store.feeds import state_counts
 from tracker.store.pagefetch import page_states
 
+
 @dataclass(frozen=True)
 class DatabaseGauges:
     """What the database holds right now, for `/metrics`."""

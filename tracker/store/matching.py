@@ -21,7 +21,6 @@ from tracker.provenance.decide import Decision, DecisionKey, Edge, decision_key
 from tracker.store import schema
 from tracker.store.items import chunks
 
-
 # -- the LSH index -----------------------------------------------------------------------------
 # A bucket holding this many items takes no more: the text its band stands for is common
 # (a wire story's thousandth copy, a template), and whoever shares it finds the group

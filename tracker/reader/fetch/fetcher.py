@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 
 from tracker.addresses import AddressGuard
-from tracker.reader.fetch.decompress import decoder_for
 from tracker.errors import BlockedAddressError, FetchError
+from tracker.reader.fetch.decompress import decoder_for
 from tracker.reader.fetch.headers import (
     PERMANENT,
     REDIRECTS,
