@@ -47,7 +47,7 @@ from tracker.detection.lsh import buckets_of  # noqa: E402
 from tracker.model import Document, ParsedEntry  # noqa: E402
 from tracker.detection.normalise import document_from_paragraphs, story_paragraphs, to_document, words_without_urls  # noqa: E402
 from tracker.reader.parse import parse_feed  # noqa: E402
-from tracker.pipeline.capture import LEAD_TOKENS  # noqa: E402
+from tracker.pipeline.entries import LEAD_TOKENS  # noqa: E402
 from tracker.pipeline.rebuild import SETTINGS, settings_of  # noqa: E402
 from tracker.store import publishers as directory_store  # noqa: E402
 from tracker.store import items as item_store  # noqa: E402

@@ -13,6 +13,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+from tests.markdown import blocks, section
 from tracker.cli import main
 from tracker.config import load_config
 
@@ -20,14 +21,6 @@ REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
-def _section(text: str, title: str) -> str:
-    start = text.index(f"\n## {title}\n")
-    end = text.find("\n## ", start + 1)
-    return text[start:end]
-
-
-def _blocks(text: str, language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", text, re.S)
 
 
 def test_the_site_builds_without_a_broken_link_or_anchor(tmp_path: Path) -> None:
@@ -55,22 +48,22 @@ def test_commands_page_lists_every_command() -> None:
 
 def test_readme_gives_the_command_ci_runs() -> None:
     ci = (REPO / ".ci" / "run").read_text()
-    [command] = _blocks(_section(README, "Tests"), "sh")
+    [command] = blocks(section(README, "Tests"), "sh")
     assert command.strip() in ci.splitlines()
     # The quick start gives it too: the same words.
-    given = {line for block in _blocks(README, "sh") for line in block.splitlines() if "pytest" in line}
+    given = {line for block in blocks(README, "sh") for line in block.splitlines() if "pytest" in line}
     assert given == {command.strip()}
 
 
 def test_readme_own_feeds_config_is_valid_and_ends_with_the_daemon(tmp_path: Path) -> None:
-    section = _section(README, "Your own feeds, then the daemon")
-    [toml] = _blocks(section, "toml")
+    own = section(README, "Your own feeds, then the daemon")
+    [toml] = blocks(own, "toml")
     path = tmp_path / "my-feeds.toml"
     path.write_text(toml)
     config = load_config(path)
     assert len(config.feeds) == 2 and all(f.publisher for f in config.feeds)
     assert config.database.url == f"sqlite:///{tmp_path / 'my-feeds.sqlite3'}"
-    commands = [shlex.split(line) for block in _blocks(section, "sh") for line in block.splitlines() if line.strip()]
+    commands = [shlex.split(line) for block in blocks(own, "sh") for line in block.splitlines() if line.strip()]
     assert all(c[:3] == [".venv/bin/tracker", "--config", path.name] for c in commands)
     assert commands[-1][3:] == ["run"]
     assert len(README.splitlines()) < 250
@@ -80,7 +73,7 @@ def _sample_commands() -> list[tuple[str, list[str]]]:
     """Every `tracker --config samples/tracker.toml …` of a ```sh block, README first, then docs/."""
     found = []
     for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
-        for block in _blocks(page.read_text(encoding="utf-8"), "sh"):
+        for block in blocks(page.read_text(encoding="utf-8"), "sh"):
             for line in block.replace("\\\n", " ").splitlines():
                 for part in line.split("&&") if "samples/tracker.toml" in line else []:
                     words = shlex.split(part, comments=True)

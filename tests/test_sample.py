@@ -13,12 +13,13 @@ from click.testing import CliRunner
 from tests import templates
 from tests.builders import T0, article, capture, hours, rss
 from tests.conftest import make_pipeline
-from tests.test_store import _rows
+from tests.markdown import blocks, section
 from tests.test_pipeline import FEEDS, KHAAMA, RU24, khaama_item, mirror_item
+from tests.test_store import _rows
 from tracker.cli import main
+from tracker.demo.sample import place, sample_captures, write_sample_archive
 from tracker.ingest.archives import ingest_paths
 from tracker.reader.archive import write_warc_file
-from tracker.demo.sample import place, sample_captures, write_sample_archive
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -33,14 +34,16 @@ def ingest_sample(url: str) -> None:
     templates.built(url, "sample", lambda into: ingest_paths(make_pipeline(into), [SAMPLE], workers=0))
 
 
-def _section(title: str) -> str:
-    start = README.index(f"## {title}\n")
-    end = README.find("\n## ", start + 1)
-    return README[start:end]
 
 
-def _blocks(text: str, language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", text, re.S)
+def _in_a_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Work in a copy of the repository's samples, as a new user's clone has them."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    shutil.copytree(REPO / "samples", checkout / "samples")
+    monkeypatch.chdir(checkout)
+    monkeypatch.delenv("TRACKER_DATABASE_URL", raising=False)
+    return checkout
 
 
 def test_the_shipped_sample_is_what_the_command_writes(tmp_path: Path) -> None:
@@ -59,13 +62,9 @@ def test_sample_hosts_are_one_per_publisher() -> None:
 
 def test_the_quick_start_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every `tracker` command of README's quick start, in a copy of the repository's files."""
-    checkout = tmp_path / "checkout"
-    checkout.mkdir()
-    shutil.copytree(REPO / "samples", checkout / "samples")
-    monkeypatch.chdir(checkout)
-    monkeypatch.delenv("TRACKER_DATABASE_URL", raising=False)
+    checkout = _in_a_checkout(tmp_path, monkeypatch)
     commands = []
-    for block in _blocks(_section("Quick start"), "sh"):
+    for block in blocks(section(README, "Quick start"), "sh"):
         for line in block.splitlines():
             for part in line.split("&&"):
                 words = shlex.split(part)
@@ -87,7 +86,7 @@ def test_the_quick_start_runs_as_written(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_readme_queries_answer_on_the_sample(any_db_url: str) -> None:
     ingest_sample(any_db_url)
-    queries = _blocks(DATABASE_DOC, "sql")
+    queries = blocks(DATABASE_DOC, "sql")
     assert len(queries) == 4
     for query in queries:
         assert _rows(any_db_url, query), query
@@ -104,7 +103,7 @@ def test_readme_speed_query_counts_negative_lags_apart(any_db_url: str) -> None:
         capture(KHAAMA, T0 + hours(3), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(story, published=T0 + hours(2))])),
     ])
     assert [r["lag_seconds"] for r in _rows(any_db_url, "SELECT lag_seconds FROM republications")] == [-7200]
-    speed = _rows(any_db_url, _blocks(DATABASE_DOC, "sql")[1])
+    speed = _rows(any_db_url, blocks(DATABASE_DOC, "sql")[1])
     assert len(speed) == 1
     assert speed[0]["dated_before_parent"] == 1 and speed[0]["avg_hours"] is None and speed[0]["fastest_minutes"] is None
 
@@ -154,11 +153,7 @@ def test_origin_explains_a_disproved_claimed_date(tmp_path: Path) -> None:
 
 def test_readme_graph_and_datasette_examples_name_articles_of_the_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A new user pastes these after the quick start: every article they name is in the sample."""
-    checkout = tmp_path / "checkout"
-    checkout.mkdir()
-    shutil.copytree(REPO / "samples", checkout / "samples")
-    monkeypatch.chdir(checkout)
-    monkeypatch.delenv("TRACKER_DATABASE_URL", raising=False)
+    _in_a_checkout(tmp_path, monkeypatch)
     config = ["--config", "samples/tracker.toml"]
     assert CliRunner().invoke(main, [*config, "ingest", "samples/demo-network.warc.gz"]).exit_code == 0
     urls = set(re.findall(r"tracker graph (https://\S+)", DOCS)) | set(re.findall(r"story_chain\?url=(\S+)", DOCS))

@@ -36,10 +36,11 @@ from prov.model import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.answers.output import EXPORT_FORMATS, csv_text, iso, json_lines
+from tracker.answers.output import EXPORT_FORMATS, csv_text, json_lines
 from tracker.errors import TrackerError
 from tracker.store import views
 from tracker.terminal import safe
+from tracker.timefmt import iso
 
 TRACKER = Namespace("tracker", "urn:tracker:ns:")
 ITEM = Namespace("item", "urn:tracker:item:")

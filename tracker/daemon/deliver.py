@@ -35,7 +35,6 @@ except ImportError:  # Windows: appends are not locked against another process
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.answers.output import iso
 from tracker.config import AlertConfig, Config
 from tracker.daemon.metrics import record_alert_delivery
 from tracker.errors import StoreError
@@ -44,6 +43,7 @@ from tracker.model import utcnow
 from tracker.reader.fetch import PostResult, WebhookPoster
 from tracker.store import outbox
 from tracker.store.database import open_database
+from tracker.timefmt import iso
 
 log = logging.getLogger(__name__)
 MESSAGE_ID_HEADER = "X-Tracker-Message-Id"

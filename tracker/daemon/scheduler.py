@@ -49,7 +49,7 @@ from tracker.addresses import AddressGuard
 from tracker.config import Config
 from tracker.daemon.bookkeeping import BookkeepingMixin, log_db_error, worker_id
 from tracker.daemon.deliver import DeliveryThread
-from tracker.daemon.dispatch import DISPATCH, TICK_BUSY_SECONDS, DispatchMixin  # noqa: F401 (TICK_BUSY_SECONDS: the daemon's too)
+from tracker.daemon.dispatch import DISPATCH, DispatchMixin
 from tracker.daemon.liveness import OperationsMixin
 from tracker.daemon.pagefetch import PageFetcher, PageOutcome
 from tracker.daemon.pagework import DaemonPages
@@ -92,7 +92,7 @@ class Daemon(DispatchMixin, ReloadMixin, BookkeepingMixin, OperationsMixin):
         self.stopped = threading.Event()
         self._signals = 0
         self._sessions: sessionmaker[Session] | None = None
-        self._bookkeeping: sessionmaker[Session] | None = None  # the tick's writes: see TICK_BUSY_SECONDS
+        self._bookkeeping: sessionmaker[Session] | None = None  # the tick's writes: see dispatch.TICK_BUSY_SECONDS
         self._busy_since: float | None = None  # when the tick first found the database taken by another writer
         self._poller: Poller | None = None
         self._stale = True

@@ -26,7 +26,7 @@ from tracker.model import Capture, IngestReport, ParsedFeed
 from tracker.pipeline.alerts import Alerts
 from tracker.pipeline.batch import BatchMixin, refusal
 from tracker.pipeline.detect import Detector
-from tracker.pipeline.entries import LEAD_TOKENS, EntriesMixin  # noqa: F401 (LEAD_TOKENS: named here too)
+from tracker.pipeline.entries import EntriesMixin
 from tracker.pipeline.pages import PagesMixin
 from tracker.pipeline.publishers import DirectoryMixin
 from tracker.pipeline.rebuild import prepare, settings_of
