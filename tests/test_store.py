@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +14,8 @@ from tests.builders import article
 from tests.conftest import make_pipeline
 from tests.test_pipeline import FEEDS, MIRROR_URL, ORIGINAL_URL, network
 from tracker.errors import SchemaTooNewError, StoreError
-from tracker.store.database import MIGRATIONS, create_db_engine, describe, migrate, open_database
+from tracker.store import database
+from tracker.store.database import MIGRATIONS, create_db_engine, describe, migrate, open_database, open_reader
 
 ITEM_PROVENANCE_COLUMNS = {
     "item_id", "url", "title", "publisher", "published_at", "first_seen_at", "story_id",
@@ -109,8 +111,8 @@ def test_a_database_of_the_previous_schema_is_upgraded_and_its_items_found_again
             "VALUES (1, 1, :at, 'response', 1, 1, 0)").bindparams(sa.bindparam("at", type_=sa.DateTime)), {"at": datetime(2025, 1, 7, 9, 0)})
     migrate(engine)
     engine.dispose()
-    from tracker.detection.identity import key_hash, lookup_hash
     from tracker.answers.summaries import find_item
+    from tracker.detection.identity import key_hash, lookup_hash
     from tracker.store.database import open_database
 
     [row] = _rows(any_db_url, "SELECT identity_hash, url_hash FROM items")
@@ -180,3 +182,19 @@ def test_alembic_ini_runs_the_packaged_migrations(tmp_path) -> None:  # type: ig
     assert {r["name"] for r in _rows(url, "SELECT name FROM sqlite_master WHERE type = 'view'")} >= {
         "item_provenance", "republications", "stories",
     }
+
+
+def test_the_known_head_revision_is_alembics_newest_so_a_current_database_is_opened_without_migrating(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # HEAD_REVISION lets a current database skip Alembic; a new migration must move it too,
+    # or every database would be taken for outdated (readers refuse it) or never upgraded.
+    assert database.HEAD_REVISION == database.head_revision()
+    url = f"sqlite:///{tmp_path / 't.sqlite3'}"
+    open_database(url)  # created and migrated
+    calls: list[str] = []
+    original = database._alembic_config
+    monkeypatch.setattr(database, "_alembic_config", lambda: calls.append("alembic") or original())
+    open_database(url)
+    open_reader(url)
+    assert calls == []

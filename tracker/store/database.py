@@ -8,19 +8,19 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import ConfigError, MissingDatabaseError, SchemaOutdatedError, SchemaTooNewError, StoreError
 from tracker.logs import fields
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,10 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Alembic's `context` and `op` are module-global proxies: two threads migrating at once
 # (the daemon and its alert delivery thread) would run each other's operations.
 _MIGRATING = threading.Lock()
+# The newest revision in MIGRATIONS (tests/test_store.py checks it against Alembic's head).
+# A database already there is opened without loading Alembic and its scripts at all: that
+# costs every command a quarter of a second, for nothing to do.
+HEAD_REVISION = "0014"
 
 
 # How long a SQLite write waits for another process's write lock before "database is locked".
@@ -172,6 +176,8 @@ def migrate(engine: Engine) -> None:
 
 
 def _alembic_config() -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
@@ -179,10 +185,33 @@ def _alembic_config() -> AlembicConfig:
 
 def head_revision() -> str:
     """The newest schema revision this tracker knows (what `migrate` brings a database to)."""
+    from alembic.script import ScriptDirectory
+
     return str(ScriptDirectory.from_config(_alembic_config()).get_current_head())
 
 
+def _stored_revision(connection: Any) -> str | None:
+    """The revision in `alembic_version`, or None when there is none (a new database)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _at_head(engine: Engine) -> bool:
+    """Whether the database is at HEAD_REVISION already: read without a write lock, so a
+    process opening a current database never waits for a writer (nor blocks one)."""
+    try:
+        with engine.connect() as connection:
+            return _stored_revision(connection) == HEAD_REVISION
+    except SQLAlchemyError:
+        return False  # the full path below says what is wrong, in one line
+
+
 def _migrate(engine: Engine) -> None:
+    if _at_head(engine):
+        return
+    from alembic import command
+
     config = _alembic_config()
     try:
         with _MIGRATING, engine.begin() as connection:
@@ -214,8 +243,9 @@ def _refuse_unknown_revision(connection: Any, config: AlembicConfig, url: str) -
     Alembic would fail with "Can't locate revision": a machine left on an older version
     among several sharing one PostgreSQL database meets this as soon as another upgrades.
     """
-    current = MigrationContext.configure(connection).get_current_revision()
-    _refuse_too_new(current, ScriptDirectory.from_config(config), url)
+    from alembic.script import ScriptDirectory
+
+    _refuse_too_new(_stored_revision(connection), ScriptDirectory.from_config(config), url)
 
 
 def _refuse_too_new(current: str | None, script: ScriptDirectory, url: str) -> None:
@@ -240,8 +270,7 @@ def _require_existing(engine: Engine, url: str) -> str:
         )
     try:
         with engine.connect() as connection:
-            present = inspect(connection).has_table("alembic_version")
-            current = MigrationContext.configure(connection).get_current_revision() if present else None
+            current = _stored_revision(connection)
     except OperationalError as error:
         detail = " ".join(str(error.orig).split())
         raise StoreError(f"cannot reach database {describe(url)}: {detail}") from None
@@ -255,6 +284,10 @@ def _require_current(engine: Engine, url: str) -> None:
     empty, upgraded by a newer tracker, or not yet upgraded to this one's schema (a reader
     never upgrades: that takes the write lock, and would wait for every writer)."""
     current = _require_existing(engine, url)
+    if current == HEAD_REVISION:
+        return
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(_alembic_config())
     _refuse_too_new(current, script, url)
     head = script.get_current_head()
