@@ -35,23 +35,23 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 # while the others have nothing left to do. Listed by file (and test name where one test
 # of a file is the long one), from `--durations` of whole runs.
 _LONGEST_FIRST = (
-    "tests/test_demo.py",
-    "tests/test_shared_state.py",
-    "tests/test_scaleout.py",
+    "tests/demo/test_demo.py",
+    "tests/ingest/test_shared_state.py",
+    "tests/daemon/test_scaleout.py",
     "tests/test_bench_scale.py::test_bench_runs",
-    "tests/test_concurrency.py",
+    "tests/ingest/test_concurrency.py",
     "tests/test_bench_scale.py",
-    "tests/test_deliver.py::test_kill_9",
+    "tests/daemon/test_deliver.py::test_kill_9",
     "tests/test_packaging.py",
-    "tests/test_scheduler.py",
-    "tests/test_cli.py::test_a_real_ctrl_c",
-    "tests/test_deliver.py::test_polling_is_not_slowed",
-    "tests/test_opsserver.py",
+    "tests/daemon/test_scheduler.py",
+    "tests/cli/test_cli.py::test_a_real_ctrl_c",
+    "tests/daemon/test_deliver.py::test_polling_is_not_slowed",
+    "tests/daemon/test_opsserver.py",
 )
 # Last, when the other workers have little left to do: the real daemon's watchdog test
 # allows 0.5 s between STOPPING=1 and the last ping, which a core busy with another
 # worker's ingest can stretch.
-_LAST = ("tests/test_systemd.py",)
+_LAST = ("tests/daemon/test_systemd.py",)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from tests import templates
 from tests.builders import T0, article, capture, hours, rss
-from tests.test_pipeline import KHAAMA, RU24, khaama_item, mirror_item
+from tests.pipeline.test_pipeline import KHAAMA, RU24, khaama_item, mirror_item
 from tracker.config import Config, parse_config
 from tracker.pipeline.capture import Pipeline
 from tracker.store.database import open_database

@@ -7,7 +7,7 @@ from pathlib import Path
 from tests import templates
 from tests.builders import T0, Item, article, capture, hours, rss
 from tests.conftest import make_pipeline
-from tests.test_pipeline import (
+from tests.pipeline.test_pipeline import (
     CHROME,
     DIGEST,
     FEEDS,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from tests import templates
 from tests.builders import T0, Item, article, capture, hours, rss
 from tests.conftest import make_pipeline
-from tests.test_pipeline import FEEDS, KHAAMA, MIRROR_URL, ORIGINAL_URL, RU24, khaama_item, network
+from tests.pipeline.test_pipeline import FEEDS, KHAAMA, MIRROR_URL, ORIGINAL_URL, RU24, khaama_item, network
 from tracker.model import Capture
 
 EVIL_TITLE = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">'

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from tests.builders import T0, Item, article, rss
 from tests.feedserver import FeedServer
-from tests.test_scheduler import STARTUP, DaemonProcess, _env
+from tests.daemon.test_scheduler import STARTUP, DaemonProcess, _env
 from tracker.cli import main
 from tracker.config import parse_config
 from tracker.errors import ConfigError

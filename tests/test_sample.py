@@ -14,8 +14,8 @@ from tests import templates
 from tests.builders import T0, article, capture, hours, rss
 from tests.conftest import make_pipeline
 from tests.markdown import blocks, section
-from tests.test_pipeline import FEEDS, KHAAMA, RU24, khaama_item, mirror_item
-from tests.test_store import _rows
+from tests.pipeline.test_pipeline import FEEDS, KHAAMA, RU24, khaama_item, mirror_item
+from tests.store.test_store import _rows
 from tracker.cli import main
 from tracker.demo.sample import place, sample_captures, write_sample_archive
 from tracker.ingest.archives import ingest_paths

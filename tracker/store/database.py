@@ -29,7 +29,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Alembic's `context` and `op` are module-global proxies: two threads migrating at once
 # (the daemon and its alert delivery thread) would run each other's operations.
 _MIGRATING = threading.Lock()
-# The newest revision in MIGRATIONS (tests/test_store.py checks it against Alembic's head).
+# The newest revision in MIGRATIONS (tests/store/test_store.py checks it against Alembic's head).
 # A database already there is opened without loading Alembic and its scripts at all: that
 # costs every command a quarter of a second, for nothing to do.
 HEAD_REVISION = "0014"

@@ -1,0 +1,91 @@
+"""OPML subscription lists: the shapes feed readers export, read (listparser's rules, one lxml pass), written back as OPML 2.0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from tracker.errors import InputError
+from tracker.config.opml import Subscription, read_opml, write_opml
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "opml"
+SHAPES = ["opml_noversion.xml", "opml_v1.0.xml", "opml_v1.1.xml", "opml_v2.0.xml"]
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_every_opml_version_gives_the_feed_its_folder_as_tag(name: str) -> None:
+    feeds = read_opml((FIXTURES / name).read_bytes())
+    assert feeds == [Subscription(url="https://hostname.local/commafeed/feed1.xml", title="feed1",
+                                  html_url="https://hostname.local/commafeed", tags=("out1",))]
+
+
+def test_nested_folders_category_attribute_and_publisher() -> None:
+    feeds = {f.url: f for f in read_opml((FIXTURES / "nested_v2.0.xml").read_bytes())}
+    assert list(feeds) == ["https://www.khaama.com/feed/", "https://ru24.pro/rss", "https://digest.example/feed.xml",
+                           "https://unfiled.example/rss?x=1&y=2"]
+    # Listed in two folders: one feed with both tags.
+    assert feeds["https://www.khaama.com/feed/"].tags == ("News/Asia", "Watch")
+    assert feeds["https://www.khaama.com/feed/"].publisher == "Khaama Press"
+    ru24 = feeds["https://ru24.pro/rss"]
+    assert ru24.tags == ("Aggregators/Copies", "News/Asia/Mirrors", "Watch")
+    assert (ru24.title, ru24.publisher) == ("ru24.pro — Кабул", "ru24.pro")
+    assert feeds["https://digest.example/feed.xml"].publisher is None
+    assert feeds["https://unfiled.example/rss?x=1&y=2"] == Subscription("https://unfiled.example/rss?x=1&y=2", "Unfiled & Co")
+
+
+@pytest.mark.parametrize("name", [*SHAPES, "nested_v2.0.xml"])
+def test_written_opml_is_version_2_and_reads_back_the_same(name: str) -> None:
+    feeds = read_opml((FIXTURES / name).read_bytes())
+    written = write_opml(feeds)
+    root = etree.fromstring(written)
+    assert root.tag == "opml" and root.get("version") == "2.0"
+    assert root.find("head/title") is not None
+    assert sorted(read_opml(written), key=lambda f: f.url) == sorted(feeds, key=lambda f: f.url)
+    assert write_opml(read_opml(written)) == written  # stable: a second round changes nothing
+
+
+def test_folders_nest_as_outlines() -> None:
+    written = write_opml([Subscription("https://a.example/rss", "A", tags=("News/Asia/Mirrors",))])
+    root = etree.fromstring(written)
+    news = root.find("body/outline")
+    assert news.get("text") == "News" and news.get("xmlUrl") is None
+    feed = news.find("outline/outline/outline")
+    assert feed.get("xmlUrl") == "https://a.example/rss" and feed.get("type") == "rss"
+
+
+@pytest.mark.parametrize("body", [b"", b"<html><body>not a list</body></html>", b"\x00\x01garbage"])
+def test_a_document_that_is_not_opml_is_refused(body: bytes) -> None:
+    with pytest.raises(InputError, match="not an OPML subscription list"):
+        read_opml(body, "subs.opml")
+
+
+def test_external_entities_are_not_fetched_or_expanded(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET")
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY x SYSTEM "file://{secret}">]>'
+        '<opml version="2.0"><body><outline text="a" xmlUrl="https://a.example/rss" publisher="&x;"/></body></opml>'
+    ).encode()
+    feeds = read_opml(body)
+    assert [f.url for f in feeds] == ["https://a.example/rss"]
+    assert "TOP-SECRET" not in repr(feeds)
+
+
+def test_characters_xml_cannot_carry_are_dropped_not_fatal() -> None:
+    written = write_opml([Subscription("https://a.example/rss", "Evil\x1b[2J\x00 Corp", publisher="P\x07", tags=("Ne\x0bws",))])
+    back = read_opml(written)
+    assert back == [Subscription("https://a.example/rss", "Evil[2J Corp", publisher="P", tags=("News",))]
+
+
+def test_names_are_read_without_case_and_nested_lists_are_not_feeds() -> None:
+    body = b"""<?xml version="1.0"?><OPML version="1.0"><body>
+<outline TEXT="Desk"><outline XMLURL="https://a.example/r" TYPE="rss" Publisher="P"/>
+<outline type="source" xmlUrl="https://list.example/opml"/>
+<outline type="link" url="https://x.example/" text="Linked"><outline xmlUrl="https://b.example/r" text="B" category="x/y, z"/></outline>
+</outline><outline xmlUrl="https://a.example/r" text="again" htmlUrl="https://a.example/"/></body></OPML>"""
+    assert read_opml(body) == [
+        Subscription("https://a.example/r", None, publisher="P", html_url="https://a.example/", tags=("Desk",)),
+        Subscription("https://b.example/r", "B", tags=("Desk", "x/y", "z")),
+    ]
