@@ -144,6 +144,35 @@ def test_the_rules_catch_a_violation(tmp_path: Path) -> None:
         GRAPH = saved
 
 
+def misplaced_tests(tests: Path, packages: set[str]) -> list[str]:
+    """The test files of `tests` that lie neither in it nor in a folder named after a package.
+
+    Tests mirror the package: a test of `tracker/store/` lives in `tests/store/`; tests of the
+    whole product and of the modules at the top of `tracker/` lie in `tests/` itself.
+    """
+    return sorted(
+        str(path.relative_to(tests.parent))
+        for path in tests.rglob("test_*.py")
+        if path.parent != tests and (path.parent.parent != tests or path.parent.name not in packages)
+    )
+
+
+def test_tests_mirror_the_package() -> None:
+    packages = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    misplaced = misplaced_tests(Path(__file__).resolve().parent, packages)
+    assert not misplaced, "tests in a folder that is no package of tracker/ (move each beside what it tests):\n" + "\n".join(misplaced)
+
+
+def test_a_test_outside_the_mirror_is_found(tmp_path: Path) -> None:
+    """The check above can fail: a folder no package is named after, and one too deep, are found."""
+    for name in ("test_top.py", "store/test_views.py", "stores/test_views.py", "store/views/test_views.py", "fixtures/test_x.py"):
+        (tmp_path / "tests" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "tests" / name).touch()
+    assert misplaced_tests(tmp_path / "tests", {"store"}) == [
+        "tests/fixtures/test_x.py", "tests/store/views/test_views.py", "tests/stores/test_views.py",
+    ]
+
+
 def house_drawing() -> str:
     """The packages and whom each imports, one line each, in the order of the house (top first)."""
     edges: dict[str, set[str]] = {}
