@@ -101,6 +101,7 @@ def pg_copy(conn: object, name: str, template: str) -> None:
 
 
 def pg_exists(conn: object, name: str) -> bool:
+    """Whether the server has a database `name`."""
     return conn.exec_driver_sql(f"SELECT COUNT(*) FROM pg_database WHERE datname = '{name}'").scalar_one() > 0  # type: ignore[attr-defined]
 
 
@@ -216,10 +217,12 @@ class Key:
 
     @property
     def label(self) -> str:
+        """The cache folder's name."""
         return f"{self.kind}-{self.items}-{self.tail}-{self.seed}"
 
     @property
     def pg_name(self) -> str:
+        """The cached PostgreSQL database's name."""
         return f"bench_scale_prefix_{self.items}_{self.tail}_{self.seed}"
 
 
@@ -243,6 +246,7 @@ class PrefixCache:
         folder.mkdir(parents=True, exist_ok=True)
 
     def entry(self, key: Key) -> Path:
+        """The folder of `key`'s prefix."""
         return self.folder / key.label
 
     def find(self, key: Key) -> dict[str, object] | None:
@@ -261,6 +265,7 @@ class PrefixCache:
         return str(self.entry(key) / "prefix.sqlite3") if key.kind == "sqlite" else key.pg_name
 
     def warc(self, key: Key) -> Path:
+        """The tail WARC of `key`'s prefix."""
         return self.entry(key) / "tail.warc.gz"
 
     def save(self, key: Key, db: Database, tail_warc: Path, manifest: dict[str, object], move: bool) -> dict[str, object]:
@@ -881,6 +886,7 @@ LEGEND = (
 
 
 def parse_args() -> argparse.Namespace:
+    """The command line, checked: sizes, kinds and tail worker counts as lists."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated item counts (default 10000,100000,1000000)")
     parser.add_argument("--db", default="sqlite,postgresql", help="sqlite, postgresql or both (default both)")
