@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -191,4 +193,63 @@ def test_bench_runs_at_a_tiny_size_on_sqlite(tmp_path: Path) -> None:
     row = next(line for line in lines if line.startswith("| sqlite"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1] == "160" and "error" not in cells and "—" not in cells
-    assert sum(line.startswith("- [") for line in lines) == 5
+    assert sum(line.startswith("- [") for line in lines) == 6
+    assert any(line.startswith("- [n/a]") and "≥ 300 items/s" in line for line in lines)
+
+
+def _bench(*args: str) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run([sys.executable, "bench/scale.py", "--sizes", "160", "--tail", "60", "--workers", "1", *args],
+                         cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_cached_prefix_is_restored_not_built_and_never_written_to(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    common = ["--db", "sqlite", "--prefix-cache", str(cache), "--scratch", str(tmp_path)]
+    built = _bench(*common, "--prefix-only")
+    assert "bulk load of the first 100 items" in built.stderr and built.stdout.startswith("sqlite 160: built")
+    manifest = json.loads((cache / "sqlite-160-60-1" / "manifest.json").read_text())
+    assert manifest["items loaded"] + manifest["tail items"] == 160 and manifest["schema revision"]
+    kept = _files(cache)
+    again = _bench(*common, "--tail-only", "--tail-workers", "1,2", "--json", str(tmp_path / "again.json"))
+    assert "bulk load" not in again.stderr and "restored from the cache" in again.stderr
+    assert "needs PostgreSQL" in again.stderr
+    figures = json.loads((tmp_path / "again.json").read_text())[0]["figures"]
+    # The prefix's items and the tail's: every item the network holds, none twice.
+    assert figures["tail items"] == manifest["tail items"] and figures["stored"] == 160
+    assert figures["bulk s"] == manifest["bulk s"]
+    assert "(cached)" in next(line for line in again.stdout.splitlines() if line.startswith("| sqlite"))
+    assert _files(cache) == kept
+
+
+@pytest.mark.postgres
+def test_postgresql_tails_with_one_and_two_workers_start_from_the_same_cached_prefix(tmp_path: Path, pg_server: str) -> None:
+    cache, seed = tmp_path / "cache", str(os.getpid())  # the cached database's name is the server's: one per test process
+    common = ["--db", "postgresql", "--pg-url", pg_server, "--prefix-cache", str(cache), "--seed", seed, "--scratch", str(tmp_path)]
+    admin = sa.create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    name = f"bench_scale_prefix_160_60_{seed}"
+    try:
+        built = _bench(*common, "--prefix-only")
+        assert built.stdout.startswith("postgresql 160: built")
+        again = _bench(*common, "--tail-only", "--tail-workers", "1,2", "--json", str(tmp_path / "again.json"))
+        assert "restored from the cache" in again.stderr and "bulk load" not in again.stderr
+        figures = json.loads((tmp_path / "again.json").read_text())[0]["figures"]
+        assert figures["stored"] == figures["stored ×2"] == 160
+        assert figures["tail items ×2"] == figures["tail items"] > 0
+        assert any("2 workers ≥ 1.8× one" in line for line in again.stdout.splitlines())
+        with admin.connect() as conn:
+            # The cache itself: still there, still a template nobody connects to, and no scratch copy left behind.
+            assert conn.execute(sa.text("SELECT datistemplate, datallowconn FROM pg_database WHERE datname = :n"),
+                                {"n": name}).one() == (True, False)
+            assert conn.execute(sa.text(f"SELECT COUNT(*) FROM pg_database WHERE datname LIKE 'bench_scale_%_n160%'")).scalar_one() == 0
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{name}" WITH IS_TEMPLATE false')) if conn.execute(
+                sa.text("SELECT COUNT(*) FROM pg_database WHERE datname = :n"), {"n": name}).scalar_one() else None
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
