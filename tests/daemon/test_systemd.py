@@ -146,7 +146,9 @@ def test_the_daemon_notifies_ready_watchdog_reloading_and_stopping(tmp_path: Pat
     try:
         feed = server.growing_feed("/sd.xml", "Notified", seed=41, initial=1)
         config = write_config(tmp_path / "tracker.toml", sqlite_url, [feed])
-        env = {**_env(), "NOTIFY_SOCKET": systemd.address, "WATCHDOG_USEC": "400000"}  # ping every 0.2 s
+        # Ping every 0.5 s: a second's margin for the scheduler of a loaded CI machine, where
+        # 0.4 s (pings every 0.2 s) was missed by 0.2 ms once.
+        env = {**_env(), "NOTIFY_SOCKET": systemd.address, "WATCHDOG_USEC": "1000000"}
         daemon = DaemonProcess(config, tmp_path, env)
 
         ready = wait_until(lambda: systemd.received("READY=1"), STARTUP, "READY=1", details=daemon.tail)
@@ -154,10 +156,10 @@ def test_the_daemon_notifies_ready_watchdog_reloading_and_stopping(tmp_path: Pat
         # Ready means polling: the pipeline was open before it was said.
         assert daemon.logged("ready to poll"), daemon.tail()
         assert any(m.startswith("READY=1\nSTATUS=polling 1 feeds") for m in systemd.all()), systemd.all()
-        wait_until(lambda: len(systemd.received("WATCHDOG=1")) >= 5, 5, "five watchdog pings", details=daemon.tail)
+        wait_until(lambda: len(systemd.received("WATCHDOG=1")) >= 5, 10, "five watchdog pings", details=daemon.tail)
         pings = systemd.received("WATCHDOG=1")
         gaps = [b - a for a, b in zip(pings, pings[1:])]
-        assert max(gaps) < 0.4, f"pings further apart than WATCHDOG_USEC/2 allows: {gaps}"
+        assert max(gaps) < 1.0, f"pings further apart than WATCHDOG_USEC allows: {gaps}"
 
         daemon.send(signal.SIGHUP)
         wait_until(lambda: len(systemd.received("READY=1")) == 2, 5, "READY=1 after the reload", details=daemon.tail)
