@@ -226,8 +226,10 @@ def test_the_memory_stays_within_its_bounds() -> None:
         keys = [f"{feed}-{i}".encode() for i in range(10)]
         memory.keep(f"feed{feed}", b"ctx", keys, [(key, ("entry", key), 300) for key in keys])
         assert memory.size <= 10_000
+    # The feed just parsed is remembered; three fit in the bound (10 entries of 300 bytes each).
     assert memory.recall("feed49", b"ctx", [b"49-0", b"49-9"]) == [("entry", b"49-0"), ("entry", b"49-9")]
-    assert memory.recall("feed0", b"ctx", [b"0-0"]) == [None]  # the feeds parsed longest ago are forgotten first
+    remembered = [feed for feed in range(50) if memory.recall(f"feed{feed}", b"ctx", [f"{feed}-0".encode()]) != [None]]
+    assert len(remembered) == 3 and 49 in remembered
     # Per feed: its latest capture's entries and as many again.
     for capture in range(10):
         keys = [f"c{capture}-{i}".encode() for i in range(3)]
@@ -240,3 +242,24 @@ def test_the_memory_stays_within_its_bounds() -> None:
     big = [f"big{i}".encode() for i in range(100)]
     memory.keep("big", b"ctx", big, [(key, key, 1_000) for key in big])
     assert memory.size <= 10_000
+
+
+def test_feeds_polled_in_turn_more_than_fit_keep_some_remembered() -> None:
+    # Room for three feeds of ten entries; twelve feeds polled in turn, one new entry each time.
+    memory = EntryMemory(max_bytes=3 * 20 * 100, per_feed_min=10)
+
+    def poll(feed: int, round_: int) -> int:
+        keys = [f"{feed}-{round_ + i}".encode() for i in range(10)]
+        found = sum(hit is not None for hit in memory.recall(f"feed{feed}", b"ctx", keys))
+        memory.keep(f"feed{feed}", b"ctx", keys, [(key, key, 100) for key in keys])
+        return found
+
+    recalled = [sum(poll(feed, round_) for feed in range(12)) for round_ in range(6)]
+    # Forgetting the feed parsed longest ago would forget each one just before it comes back.
+    assert recalled[0] == 0 and all(count >= 2 * 9 for count in recalled[2:])
+    # A feed no longer polled does not stay remembered for ever.
+    remembered = [feed for feed in range(12) if memory.recall(f"feed{feed}", b"ctx", [f"{feed}-5".encode()]) != [None]]
+    for round_ in range(6, 12):
+        for feed in [f for f in range(12) if f != remembered[0]]:
+            poll(feed, round_)
+    assert memory.recall(f"feed{remembered[0]}", b"ctx", [f"{remembered[0]}-5".encode()]) == [None]

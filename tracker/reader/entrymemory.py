@@ -7,8 +7,12 @@ whose context changes forgets its entries). The memory is bounded so that a daem
 runs for months and an archive of any size keep flat memory: per feed, the entries of its
 latest capture and as many again, at least `PER_FEED_MIN` (a feed served by two backends in
 turn keeps both sets); in all, `MAX_BYTES` (an estimate of what the remembered entries hold),
-the feeds parsed longest ago forgotten first. It is per process (the ingest's parser
-process, each `--workers` share's own, a daemon) and safe for its threads.
+the feed parsed longest ago forgotten first — but feeds are polled in turn, so that the
+feed parsed longest ago is the next one back: a feed that is not remembered is not
+remembered either at the cost of one parsed since its own previous capture. Once more
+feeds are polled than fit, the same ones stay remembered (rather than each forgotten just
+before it comes back), and a feed no longer polled is forgotten in time. It is per process
+(the ingest's parser process, each `--workers` share's own, a daemon) and safe for its threads.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from tracker.reader.feedlayout import Layout, layout
 
 MAX_BYTES = 32 * 2**20
 PER_FEED_MIN = 64
+SEEN_MAX = 100_000  # feeds whose last parse is known (a number each), remembered or not
 
 
 @dataclass
@@ -57,9 +62,11 @@ class EntryMemory:
     def __init__(self, max_bytes: int = MAX_BYTES, per_feed_min: int = PER_FEED_MIN) -> None:
         self.max_bytes = max_bytes
         self.per_feed_min = per_feed_min
-        self._feeds: OrderedDict[str, _Feed] = OrderedDict()
+        self._feeds: OrderedDict[str, _Feed] = OrderedDict()  # the feed parsed longest ago first
         self._size = 0
         self._lock = threading.Lock()
+        self._tick = 0
+        self._seen: OrderedDict[str, int] = OrderedDict()  # when each feed was last parsed (a count of parses)
         self.recalled = 0  # entries found remembered, since the start (for benches and tests)
         self.missed = 0  # entries looked for and not found
 
@@ -105,11 +112,17 @@ class EntryMemory:
         """Remember `fresh` (key, value, estimated bytes) for `feed` in `context`; `present` are
         the keys of all its capture's entries, the most recent ones to keep."""
         with self._lock:
-            known = self._feeds.get(feed)
-            if known is None or known.context != context:
-                self._forget(feed)
-                known = self._feeds[feed] = _Feed(context)
-            self._feeds.move_to_end(feed)
+            self._tick += 1
+            previous = self._seen.pop(feed, None)
+            self._seen[feed] = self._tick
+            if len(self._seen) > SEEN_MAX:
+                self._seen.popitem(last=False)
+            known = self._feeds.pop(feed, None)
+            admitted = known is None or known.context != context
+            if admitted:
+                self._size -= known.size if known is not None else 0
+                known = _Feed(context)
+            self._feeds[feed] = known  # last: the feed parsed most recently
             entries = known.entries
             for key, value, size in fresh:
                 if key not in entries:
@@ -120,10 +133,20 @@ class EntryMemory:
                 if key in entries:
                     entries.move_to_end(key)
             self._trim(known, max(2 * len(present), self.per_feed_min))
-            while self._size > self.max_bytes and len(self._feeds) > 1:
-                self._forget(next(iter(self._feeds)))
-            if self._size > self.max_bytes:  # one feed alone is over the bound
+            self._fit(feed, known, previous if admitted else None)
+
+    def _fit(self, feed: str, known: _Feed, previous: int | None) -> None:
+        """Forget feeds until the memory is within its bound: the one parsed longest ago, or
+        this one, newly remembered, when that one was parsed since this one's `previous` parse."""
+        while self._size > self.max_bytes:
+            oldest = next(iter(self._feeds))
+            if oldest == feed:  # this feed alone is over the bound
                 self._trim(known, 0, self.max_bytes)
+                return
+            if previous is not None and self._seen.get(oldest, 0) > previous:
+                self._forget(feed)
+                return
+            self._forget(oldest)
 
     def _trim(self, known: _Feed, count: int, max_bytes: int | None = None) -> None:
         entries = known.entries
@@ -141,4 +164,5 @@ class EntryMemory:
         """Forget everything (tests, and a caller that wants a parse from nothing)."""
         with self._lock:
             self._feeds.clear()
-            self._size = self.recalled = self.missed = 0
+            self._seen.clear()
+            self._size = self.recalled = self.missed = self._tick = 0
