@@ -104,6 +104,9 @@ def test_well_formed_dates_within_bounds_are_believed(raw: str, expected: dateti
     ("0000-00-00T00:00:00Z", "year 0000 before 1991"),
     ("2025-01", "a date without a time of day"),
     ("2025-01-08T00:16:00Z", "after the capture"),
+    # Later in UTC than any moment a date can hold: no claim (it once stopped the parse).
+    ("9999-12-31T23:30:00-14:00", "not a calendar date"),
+    ("Fri, 31 Dec 9999 23:30:00 -1400", "not a calendar date"),
 ])
 def test_dates_out_of_bounds_claim_nothing_and_say_why(raw: str, reason: str) -> None:
     when, why = claimed_date(raw, datetime(2025, 1, 8))

@@ -193,7 +193,7 @@ class Poller:
         if result.not_modified:
             capture = Capture(feed.url, when, "revisit", None, "poll", status=304, duration_ms=duration_ms)
         elif result.body is not None and result.error_kind is None:
-            parsed_body = parse_capture_body(result.body, result.content_type, when)
+            parsed_body = parse_capture_body(result.body, result.content_type, when, feed.url)
             parsed = parsed_body if isinstance(parsed_body, ParsedFeed) else None
             parse_error = None if parsed else str(parsed_body)
             capture = Capture(

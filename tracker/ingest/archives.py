@@ -106,7 +106,7 @@ def parse_ahead(captures: Iterator[Capture], workers: int) -> Iterator[tuple[Cap
     """Captures with their parsed bodies, in order; parsed by `workers` processes (0: inline)."""
     if workers <= 0:
         for capture in captures:
-            yield capture, parse_capture_body(capture.body, capture.content_type, capture.captured_at)
+            yield capture, parse_capture_body(capture.body, capture.content_type, capture.captured_at, capture.feed_url)
         return
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=parser_process_started, initargs=(os.getpid(),))
@@ -121,9 +121,9 @@ def parse_ahead(captures: Iterator[Capture], workers: int) -> Iterator[tuple[Cap
                     done, future = pending.popleft()
                     yield done, future.result()
                 held = 0
-                yield capture, parse_capture_body(capture.body, capture.content_type, capture.captured_at)
+                yield capture, parse_capture_body(capture.body, capture.content_type, capture.captured_at, capture.feed_url)
                 continue
-            pending.append((capture, pool.submit(parse_capture_body, capture.body, capture.content_type, capture.captured_at)))
+            pending.append((capture, pool.submit(parse_capture_body, capture.body, capture.content_type, capture.captured_at, capture.feed_url)))
             held += size
             while pending and (len(pending) >= _READ_AHEAD or held > _READ_AHEAD_BYTES):
                 done, future = pending.popleft()

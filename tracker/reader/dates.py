@@ -93,7 +93,10 @@ def _moment(year: int, month: int, day: int, hour: str, minute: str, second: str
         local = datetime(year, month, day, int(hour), int(minute), int(second or 0))
     except ValueError as error:
         raise Rejected(f"not a calendar date ({error})") from None
-    return local - offset
+    try:
+        return local - offset
+    except OverflowError:  # 9999-12-31T23:00-14:00 lies past the last moment a datetime holds
+        raise Rejected("not a calendar date (beyond year 9999 in UTC)") from None
 
 
 def _read(raw: str) -> datetime:
@@ -119,6 +122,28 @@ def _read(raw: str) -> datetime:
     raise Rejected("not an RFC 822 or ISO 8601 date")
 
 
+# A date string read without a capture time: the moment it claims (naive UTC) or None and
+# why it claims none, and the string as shown in messages. What a capture time adds (a
+# date too far after it claims nothing) is applied by `claim_at`, so that a reading can be
+# kept and applied to another capture (tracker.reader.parse keeps entries parsed before).
+Reading = tuple[datetime | None, str | None, str]
+
+
+def _reading(raw: str) -> Reading:
+    shown = raw.strip()[:40]
+    try:
+        return _read(raw), None, shown
+    except Rejected as why:
+        return None, f"{why} (in {shown!r})", shown
+
+
+def _at(reading: Reading, captured_at: datetime | None) -> tuple[datetime | None, str | None]:
+    when, why, shown = reading
+    if when is not None and captured_at is not None and when > captured_at + CLOCK_SKEW:
+        return None, f"after the capture at {iso(captured_at)}, 15 minutes of clock skew allowed (in {shown!r})"
+    return when, why
+
+
 def claimed_date(raw: str | None, captured_at: datetime | None = None) -> tuple[datetime | None, str | None]:
     """(the moment `raw` claims as naive UTC, None) or (None, why it claims nothing).
 
@@ -126,25 +151,28 @@ def claimed_date(raw: str | None, captured_at: datetime | None = None) -> tuple[
     after the capture by more than CLOCK_SKEW is refused."""
     if raw is None or not raw.strip():
         return None, None
-    shown = raw.strip()[:40]
-    try:
-        when = _read(raw)
-    except Rejected as why:
-        return None, f"{why} (in {shown!r})"
-    if captured_at is not None and when > captured_at + CLOCK_SKEW:
-        return None, f"after the capture at {iso(captured_at)}, 15 minutes of clock skew allowed (in {shown!r})"
-    return when, None
+    return _at(_reading(raw), captured_at)
+
+
+def read_claims(raws: Iterable[object]) -> tuple[Reading, ...]:
+    """An entry's date strings (published, then updated, ...) read, each without a capture
+    time; the blank and the missing are left out. `claim_at` then dates the entry."""
+    return tuple(_reading(raw) for raw in raws if isinstance(raw, str) and raw.strip())
+
+
+def claim_at(readings: Iterable[Reading], captured_at: datetime | None = None) -> tuple[datetime | None, str | None]:
+    """The first reading that claims a moment for a capture at `captured_at`, as
+    `claimed_date`; else (None, why the first one claims nothing)."""
+    rejected = None
+    for reading in readings:
+        when, why = _at(reading, captured_at)
+        if when is not None:
+            return when, None
+        rejected = rejected or why
+    return None, rejected
 
 
 def first_claim(raws: Iterable[object], captured_at: datetime | None = None) -> tuple[datetime | None, str | None]:
     """The first of an entry's date strings (published, then updated, ...) that claims a
     moment, as `claimed_date`; else (None, why the first one given claims nothing)."""
-    rejected = None
-    for raw in raws:
-        if not isinstance(raw, str) or not raw.strip():
-            continue
-        when, why = claimed_date(raw, captured_at)
-        if when is not None:
-            return when, None
-        rejected = rejected or why
-    return None, rejected
+    return claim_at(read_claims(raws), captured_at)

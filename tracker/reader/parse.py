@@ -14,7 +14,9 @@ import secrets
 import signal
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime
+from sys import getsizeof
 from typing import Any
 
 import feedparser
@@ -22,7 +24,8 @@ import feedparser
 from tracker.detection.identity import site_of
 from tracker.errors import ParseError
 from tracker.model import Attribution, ParsedEntry, ParsedFeed
-from tracker.reader.dates import first_claim
+from tracker.reader.dates import Reading, claim_at, read_claims
+from tracker.reader.entrymemory import EntryMemory, Plan
 from tracker.reader.feedslices import FeedSlices, NotSliceable
 from tracker.reader.feedtext import ENTRY_MARKUP_MAX, FIELD_MAX, clean, clean_opt, text_value  # noqa: F401 (FIELD_MAX: the caps are named here too)
 from tracker.reader.jsonfeed import is_json_body, parse_json_feed
@@ -45,18 +48,36 @@ _CONTINUATION = bytes(range(0x80, 0xC0))  # a character is counted by its bytes 
 _STEP = 1 << 20
 _ROOT_END = re.compile(rb"</(?:[\w-]+:)?(?:rss|feed|RDF|rdf)\s*>\s*(?:<!--.*?-->\s*)*$", re.DOTALL)
 
+# The entries this process parsed, per feed: a polled feed repeats most of its entries,
+# and only the new ones are handed to feedparser (`parse_feed` with a feed URL).
+MEMORY = EntryMemory()
+# The namespaces feedparser knows, each by its own prefix (tracker.reader.feedlayout); none
+# if a feedparser release keeps them elsewhere (fewer documents are then cut into entries).
+_KNOWN_NAMESPACES = {
+    uri.lower(): prefix for uri, prefix in getattr(getattr(feedparser.mixin, "_FeedParserMixin", None), "namespaces", {}).items()
+}
+
 
 # Numeric character references to UTF-16 surrogates: no character, and some XML readers
 # abort the whole document on one. They are read as U+FFFD instead.
 _SURROGATE_REF = re.compile(rb"&#(?:[xX]0*[dD][89a-fA-F][0-9a-fA-F]{2}|0*(?:5529[6-9]|55[3-9][0-9]{2}|56[0-9]{3}|57[0-2][0-9]{2}|573[0-3][0-9]|5734[0-3]));")
 
 
-def _claim(entry: Any, captured_at: datetime | None) -> tuple[datetime | None, str | None]:
-    """The entry's claimed date (published, else updated, else created) read from the raw
+def _readings(entry: Any) -> tuple[Reading, ...]:
+    """The entry's date strings (published, else updated, else created) read from the raw
     string, not feedparser's reading of it, which coerces impossible dates into real ones;
-    or None and why the first date given claims nothing."""
+    `_dated` picks the claim for a capture."""
     # dict.get, not entry.get: feedparser maps a missing "updated" to "published".
-    return first_claim((dict.get(entry, key) for key in ("published", "updated", "created")), captured_at)
+    return read_claims(dict.get(entry, key) for key in ("published", "updated", "created"))
+
+
+def _dated(entry: ParsedEntry, readings: tuple[Reading, ...], captured_at: datetime | None) -> ParsedEntry:
+    """`entry` with the date it claims for a capture at `captured_at` (or None and why the
+    first date given claims nothing): the same entry when that is what it holds already."""
+    claimed_at, rejected = claim_at(readings, captured_at)
+    if (claimed_at, rejected) == (entry.claimed_at, entry.claimed_rejected):
+        return entry
+    return replace(entry, claimed_at=claimed_at, claimed_rejected=rejected)
 
 
 def _link(entry: Any) -> str | None:
@@ -151,8 +172,12 @@ def _declared_sources(entry: Any, own_link: str | None) -> tuple[Attribution, ..
 
 
 def _entry(entry: Any, mark: str, captured_at: datetime | None) -> ParsedEntry:
+    return _dated(_undated(entry, mark), _readings(entry), captured_at)
+
+
+def _undated(entry: Any, mark: str) -> ParsedEntry:
+    """What an entry says (feedparser's reading of it) but its date (`_dated`)."""
     body, body_is_html, summary, served = _body(entry, mark)
-    claimed_at, rejected = _claim(entry, captured_at)
     title_detail = entry.get("title_detail", {})
     title = text_value(entry.get("title"), "html" in (title_detail.get("type") or ""))
     link = _link(entry)
@@ -161,23 +186,27 @@ def _entry(entry: Any, mark: str, captured_at: datetime | None) -> ParsedEntry:
         link=link,
         title=title,
         author=clean_opt(entry.get("author")),
-        claimed_at=claimed_at,
+        claimed_at=None,
         content=body,
         content_is_html=body_is_html,
         summary=summary,
         attributions=_declared_sources(entry, link),
-        claimed_rejected=rejected,
         content_chars=served,
     )
 
 
-def parse_feed(body: bytes, content_type: str | None = None, captured_at: datetime | None = None) -> ParsedFeed:
+def parse_feed(
+    body: bytes, content_type: str | None = None, captured_at: datetime | None = None, feed_url: str | None = None
+) -> ParsedFeed:
     """Parse feed bytes: any RSS, Atom or RDF feedparser knows, or a JSON Feed (tracker.reader.jsonfeed).
 
     Raises ParseError when the bytes are not a feed. Sanitising and relative-URI
     resolution are off: the tracker never renders the HTML, it only reads its text,
     and they double feedparser's cost. With `captured_at` (naive UTC), an entry dated after
-    the capture (beyond tracker.reader.dates.CLOCK_SKEW) claims no date.
+    the capture (beyond tracker.reader.dates.CLOCK_SKEW) claims no date. With `feed_url`,
+    the entries this process parsed before for that feed are not parsed again
+    (`MEMORY`, tracker.reader.entrymemory): feedparser reads the document without them, and
+    the result is the same.
     """
     if is_json_body(body, content_type):
         return parse_json_feed(body, captured_at)
@@ -185,17 +214,25 @@ def parse_feed(body: bytes, content_type: str | None = None, captured_at: dateti
     body = _SURROGATE_REF.sub(b"&#xFFFD;", body)
     # A mark no feed can forge: a feed's own text never says what was cut from it.
     mark = f"[cut {secrets.token_hex(8)}] "
-    body = _cut_long_texts(body, mark)
-    if len(body) > SLICE_FROM_BYTES and _utf8_or_declared(content_type):
-        sliced = _parse_in_slices(body, mark, captured_at)
+    whole = _cut_long_texts(body, mark)
+    if len(whole) > SLICE_FROM_BYTES and _utf8_or_declared(content_type):
+        sliced = _parse_in_slices(whole, mark, captured_at)
         if sliced is not None:
             return sliced
-    try:
-        parsed = feedparser.parse(
-            body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
-        )
-    except Exception as error:  # feedparser is meant not to raise; some inputs still make it
-        raise ParseError(f"unreadable feed: {error}") from None
+    plan = None
+    # Only a document nothing was cut from: a cut leaves a mark of this parse in the entries.
+    if feed_url is not None and whole is body and len(body) <= SLICE_FROM_BYTES:
+        plan = MEMORY.plan(body, content_type, feed_url, _KNOWN_NAMESPACES)
+    body, parsed = whole, None
+    if plan is not None:
+        parsed = _feedparser_or_none(plan.document, headers)
+        if parsed is not None and _agrees(plan, parsed):
+            entries = _recalled(plan, parsed.entries, mark, captured_at)
+            return _parsed_feed(parsed.get("feed", {}), entries, _warning(parsed))
+        if plan.document is not body:
+            parsed = None  # the whole is parsed after all
+    if parsed is None:
+        parsed = _feedparser(body, headers)
     problem = parsed.get("bozo_exception")
     if not parsed.get("version") and not parsed.entries:
         reason = f" ({problem})" if problem else ""
@@ -204,7 +241,63 @@ def parse_feed(body: bytes, content_type: str | None = None, captured_at: dateti
         # Lenient parsing of a cut-off document invents half items; refuse it whole.
         raise ParseError(f"incomplete feed document, truncated? ({problem})")
     entries = tuple(_entry(e, mark, captured_at) for e in parsed.entries)
-    return _parsed_feed(parsed.get("feed", {}), entries, str(problem) if problem else None)
+    return _parsed_feed(parsed.get("feed", {}), entries, _warning(parsed))
+
+
+def _agrees(plan: Plan, parsed: Any) -> bool:
+    """Whether feedparser's reading of the plan's document is, entry for entry, its reading
+    of the whole capture: a strict parse (no complaint but the content type's, which the
+    whole draws too), one entry for each left in the document. (The whole decodes as the
+    document does: what was left out was read in the same context, content type and
+    XML declaration included, by a parse with no complaint of its encoding.)"""
+    problem = parsed.get("bozo_exception")
+    if problem is not None and (not isinstance(problem, feedparser.NonXMLContentType) or not _ROOT_END.search(plan.body[-300:])):
+        return False
+    return len(parsed.entries) == plan.fresh
+
+
+def _recalled(plan: Plan, fresh: list[Any], mark: str, captured_at: datetime | None) -> tuple[ParsedEntry, ...]:
+    """The capture's entries in order: the plan's remembered ones, and feedparser's reading
+    of the others, which are remembered then (but those whose parse depends on the head
+    before them)."""
+    parsed = iter(fresh)
+    entries: list[ParsedEntry] = []
+    kept: list[tuple[bytes, Any, int]] = []
+    for index, (key, known) in enumerate(zip(plan.keys, plan.recalled)):
+        if known is None:
+            raw = next(parsed)
+            readings = _readings(raw)
+            known = (_dated(_undated(raw, mark), readings, captured_at), readings)
+            if index not in plan.shape.sensitive:
+                kept.append((key, known, _size(known[0])))
+        entries.append(_dated(known[0], known[1], captured_at))
+    MEMORY.keep(plan.feed, plan.shape.context, plan.keys, kept)
+    return tuple(entries)
+
+
+def _size(entry: ParsedEntry) -> int:
+    """About what remembering `entry` holds, in bytes."""
+    texts = (entry.content, entry.summary, entry.title, entry.link, entry.guid, entry.author, entry.claimed_rejected)
+    return 600 + 200 * len(entry.attributions) + sum(getsizeof(text) for text in texts if text)
+
+
+def _feedparser(document: bytes, headers: dict[str, str] | None) -> Any:
+    try:
+        return feedparser.parse(document, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
+    except Exception as error:  # feedparser is meant not to raise; some inputs still make it
+        raise ParseError(f"unreadable feed: {error}") from None
+
+
+def _feedparser_or_none(document: bytes, headers: dict[str, str] | None) -> Any:
+    try:
+        return _feedparser(document, headers)
+    except ParseError:
+        return None
+
+
+def _warning(parsed: Any) -> str | None:
+    problem = parsed.get("bozo_exception")
+    return str(problem) if problem else None
 
 
 def _parsed_feed(feed: Any, entries: tuple[ParsedEntry, ...], warning: str | None) -> ParsedFeed:
@@ -247,13 +340,13 @@ def _parse_in_slices(body: bytes, mark: str, captured_at: datetime | None) -> Pa
 
 
 def parse_capture_body(
-    body: bytes | None, content_type: str | None, captured_at: datetime | None = None
+    body: bytes | None, content_type: str | None, captured_at: datetime | None = None, feed_url: str | None = None
 ) -> ParsedFeed | ParseError | None:
     """`parse_feed` for a worker process: the error is returned, not raised (None for no body)."""
     if body is None:
         return None
     try:
-        return parse_feed(body, content_type, captured_at)
+        return parse_feed(body, content_type, captured_at, feed_url)
     except ParseError as error:
         return error
 
