@@ -96,7 +96,7 @@ class Detector:
         """
         ids = set(ids)
         versions = matching.versions_of(session, ids)
-        stored = items.load_items(session, ids, raws=False)
+        stored = items.load_items(session, ids)
         credits = items.credits_of(session, ids)
         buckets = {i: self.buckets(versions[i]) for i in ids}
         credit_urls = {i: [c.url for c in credits.get(i, ()) if c.url] for i in ids}
@@ -115,8 +115,10 @@ class Detector:
         members = hubs.bucket_members(session, {b for found in buckets.values() for b in found}, HUB_CAP)
         candidates = {i: (old[i] | credited[i] | strongest(buckets[i], members, i)) - {i} for i in ids}
         everyone = set().union(*candidates.values()) if candidates else set()
-        publishers = matching.publishers_of(session, everyone | ids)
-        theirs = {**matching.versions_of(session, everyone - ids), **versions}
+        # A candidate without versions matches nothing: its publisher need not be known.
+        others, publishers = matching.versions_and_publishers(session, everyone - ids)
+        publishers.update({i: stored[i].publisher_id for i in ids})
+        theirs = {**others, **versions}
         edges = self._kept_edges(session, ids, stored, versions, candidates, theirs, publishers, old, credited)
         matching.replace_edges(session, ids, edges.values(), utcnow())
         fresh = {i for i in ids if not old[i]} - set(matching.stored_decisions(session, ids))

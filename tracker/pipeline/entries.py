@@ -76,7 +76,7 @@ class EntriesMixin:
         # Each entry's raw form hashed once (identity, the warning and the check below ask for it).
         raws = {id(entry): raw_hash(entry) for entry in entries}
         _warn_of_reused_guids(entries, raws, report)
-        lookup = items.PublisherItems(session, publisher_id, {key for entry in entries for key in entry_keys(entry)})
+        lookup = items.PublisherItems(session, publisher_id, feed_id, {key for entry in entries for key in entry_keys(entry)})
         new: list[tuple[int, int, str | None, bool]] = []  # not the documents: a capture may hold 20,000
         for resolution in resolve(entries, feed_id, lookup):
             entry = resolution.entry

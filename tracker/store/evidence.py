@@ -6,40 +6,34 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tracker.store import schema
 from tracker.store.items import chunks
 
 _c = schema.Capture
+# This body's digest or none (captures stored before digests match any body): two values, not
+# an expanding list, which SQLAlchemy would render again at every execution.
 _HAS_CAPTURE = select(_c.id).where(
     _c.feed_id == bindparam("f"), _c.captured_at == bindparam("w"), _c.kind == bindparam("k"),
-    _c.body_digest.in_(bindparam("d", expanding=True)),
+    or_(_c.body_digest == bindparam("d"), _c.body_digest == ""),
 )
 
 
 def has_capture(session: Session, feed_id: int, when: datetime, kind: str, digest: str) -> bool:
     """Whether this capture is stored (captures stored before digests match any body)."""
-    found = session.connection().execute(_HAS_CAPTURE, {"f": feed_id, "w": when, "k": kind, "d": [digest, ""]})
+    found = session.connection().execute(_HAS_CAPTURE, {"f": feed_id, "w": when, "k": kind, "d": digest})
     return found.first() is not None
 
 
 # Statements built once are compiled once: SQLAlchemy finds them in its cache without walking them.
-_INSERT_CAPTURE = insert(_c.__table__).returning(_c.__table__.c.id)
-_COUNT_CAPTURE = update(_c.__table__).where(_c.__table__.c.id == bindparam("c")).values(
-    new_items=bindparam("n"), updates=bindparam("u")
-)
+_INSERT_CAPTURE = insert(_c.__table__)
 
 
-def insert_capture(session: Session, values: dict[str, object]) -> int:
-    """Store a capture; return its id."""
-    return int(session.connection().execute(_INSERT_CAPTURE, values).scalar_one())
-
-
-def count_capture(session: Session, capture_id: int, new_items: int, updates: int) -> None:
-    """What a stored capture brought."""
-    session.connection().execute(_COUNT_CAPTURE, {"c": capture_id, "n": new_items, "u": updates})
+def insert_capture(session: Session, values: dict[str, object]) -> None:
+    """Store a capture (with what it brought: `new_items`, `updates`)."""
+    session.connection().execute(_INSERT_CAPTURE, values)
 
 
 _NEXT = select(func.min(_c.captured_at)).where(_c.feed_id == bindparam("f"), _c.captured_at > bindparam("w"), _c.error.is_(None))
@@ -53,7 +47,7 @@ _STORED_AND_NEXT = select(_HAS_CAPTURE.limit(1).scalar_subquery(), _NEXT.scalar_
 def stored_and_next(session: Session, feed_id: int, when: datetime, kind: str, digest: str) -> tuple[bool, datetime | None]:
     """`has_capture` and `next_capture` of a capture at once."""
     found, following = session.connection().execute(
-        _STORED_AND_NEXT, {"f": feed_id, "w": when, "k": kind, "d": [digest, ""]}
+        _STORED_AND_NEXT, {"f": feed_id, "w": when, "k": kind, "d": digest}
     ).one()
     return found is not None, following
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -36,13 +37,14 @@ _ITEM_COLUMNS = (
     _f.feed_id, _f.first_seen_at.label("feed_first_seen_at"),
 )
 _ITEMS = select(*_ITEM_COLUMNS).outerjoin(_f, _f.item_id == _i.id).where(_i.id.in_(bindparam("ids", expanding=True)))
-_RAWS = select(_r.item_id, _r.raw_hash).where(_r.item_id.in_(bindparam("ids", expanding=True)))
 _KEYS = select(_k.key_hash, _k.item_id).where(_k.publisher_id == bindparam("p"), _k.key_hash.in_(bindparam("keys", expanding=True)))
-# The items under a capture's keys with their sightings and raw forms, in the round trip that
-# finds them (a row per sighting and raw form: an item has few of each).
+# The items under a capture's keys with their sighting in the capture's feed and their raw forms,
+# in the round trip that finds them (a row per key and raw form: an item has few of each); only
+# the columns identity and the entries of a capture read.
 _KEYED_ITEMS = (
-    select(_k.key_hash, *_ITEM_COLUMNS, _r.raw_hash)
-    .join(_i, _i.id == _k.item_id).outerjoin(_f, _f.item_id == _i.id).outerjoin(_r, _r.item_id == _i.id)
+    select(_k.key_hash, _i.id, _i.identity, _i.title, _i.claimed_at, _i.first_seen_at, _f.first_seen_at, _r.raw_hash)
+    .join(_i, _i.id == _k.item_id).outerjoin(_f, (_f.item_id == _i.id) & (_f.feed_id == bindparam("f")))
+    .outerjoin(_r, _r.item_id == _i.id)
     .where(_k.publisher_id == bindparam("p"), _k.key_hash.in_(bindparam("keys", expanding=True)))
 )
 
@@ -60,47 +62,60 @@ def _add_row(found: dict[int, StoredItem], row: Row[Any]) -> None:
         item.feeds[row.feed_id] = row.feed_first_seen_at
 
 
-def _add_raws(session: Session, found: dict[int, StoredItem]) -> None:
-    """The raw forms of the items found."""
-    for part in chunks(found.keys()):
-        for item_id, raw in session.connection().execute(_RAWS, {"ids": part}).all():
-            found[item_id].raw_hashes.add(raw)
-
-
-def load_items(session: Session, ids: Collection[int], raws: bool = True) -> dict[int, StoredItem]:
-    """The stored items with these ids, with their sightings and (unless not wanted) raw forms."""
+def load_items(session: Session, ids: Collection[int]) -> dict[int, StoredItem]:
+    """The stored items with these ids, with their sightings (not their raw forms)."""
     found: dict[int, StoredItem] = {}
     for part in chunks(ids):
         for row in session.connection().execute(_ITEMS, {"ids": part}).all():
             _add_row(found, row)
-    if raws:
-        _add_raws(session, found)
     return found
 
 
-def _known(item: StoredItem) -> KnownItem:
+@dataclass(slots=True)
+class SeenItem:
+    """A stored item as a capture of one feed sees it: what identity asks, its first sighting
+    in that feed (`feeds`, empty or that feed alone) and its raw forms."""
+
+    item_id: int
+    guid: str | None
+    title: str
+    claimed_at: datetime | None
+    first_seen_at: datetime
+    feeds: dict[int, datetime] = field(default_factory=dict)
+    raw_hashes: set[str] = field(default_factory=set)
+
+
+def _known(item: SeenItem) -> KnownItem:
     """An item as identity resolution sees it."""
     return KnownItem(item.item_id, item.guid, item.title, item.claimed_at, frozenset(item.raw_hashes), frozenset(item.feeds))
 
 
 class PublisherItems(ItemLookup):
-    """`ItemLookup` over SQL for one publisher, fetched at once for the keys of one capture.
+    """`ItemLookup` over SQL for one publisher, fetched at once for the keys of one capture of
+    one feed (identity asks whether an item was seen in that feed, never in which others).
 
     It knows every holder of those keys (the publisher's lock keeps other writers of its
     identity keys away until the transaction ends) and keeps knowing as `add_keys` adds some.
     """
 
-    def __init__(self, session: Session, publisher_id: int, keys: Iterable[str]) -> None:
+    def __init__(self, session: Session, publisher_id: int, feed_id: int, keys: Iterable[str]) -> None:
         self.publisher_id = publisher_id
         self.hashes = hashes = {key_hash(k): k for k in keys}
         under: dict[str, set[int]] = defaultdict(set)
-        self.items: dict[int, StoredItem] = {}
+        self.items: dict[int, SeenItem] = {}
+        found = self.items
         for part in chunks(hashes.keys()):
-            for row in session.connection().execute(_KEYED_ITEMS, {"p": publisher_id, "keys": part}).all():
-                under[hashes[row.key_hash]].add(row.id)
-                _add_row(self.items, row)
-                if row.raw_hash is not None:
-                    self.items[row.id].raw_hashes.add(row.raw_hash)
+            rows = session.connection().execute(_KEYED_ITEMS, {"p": publisher_id, "f": feed_id, "keys": part}).all()
+            for digest, item_id, identity, title, claimed_at, first_seen_at, seen_in_feed, raw in rows:
+                under[hashes[digest]].add(item_id)
+                item = found.get(item_id)
+                if item is None:
+                    guid = identity.removeprefix("guid:") if identity.startswith("guid:") else None
+                    item = found[item_id] = SeenItem(item_id, guid, title, claimed_at, first_seen_at)
+                    if seen_in_feed is not None:
+                        item.feeds[feed_id] = seen_in_feed
+                if raw is not None:
+                    item.raw_hashes.add(raw)
         self.by_key: dict[str, list[int]] = defaultdict(list, {key: sorted(ids) for key, ids in under.items()})
 
     def missing_keys(self, item_id: int, keys: Iterable[str]) -> list[str]:
@@ -135,7 +150,6 @@ class PublisherItems(ItemLookup):
         return [_known(self.items[i]) for i in self.by_key.get(key, ())]
 
 
-_IDENTITY = select(_i.id).where(_i.publisher_id == bindparam("p"), _i.identity_hash == bindparam("h"))
 # Statements built once are compiled once: SQLAlchemy finds them in its cache without walking them.
 _INSERT_ITEM = insert(_i.__table__).returning(_i.__table__.c.id)
 _INSERT_KEYS = insert(_k.__table__)
@@ -146,11 +160,6 @@ _TOUCH = update(_f.__table__).where(
 ).values(last_seen_at=bindparam("w"))
 _INSERT_RAW = insert(_r.__table__)
 _INSERT_VERSION = insert(schema.ItemVersion.__table__)
-
-
-def has_identity(session: Session, publisher_id: int, identity: str) -> bool:
-    """Whether an item of the publisher is stored under this identity already."""
-    return session.connection().execute(_IDENTITY, {"p": publisher_id, "h": key_hash(identity)}).first() is not None
 
 
 def add_keys(session: Session, publisher_id: int, item_id: int, keys: Iterable[str]) -> None:

@@ -35,6 +35,11 @@ _BUCKET_COUNTS = (
     select(_lb.c.bucket, func.count(), func.max(case((_lb.c.item_id == bindparam("i"), 1), else_=0)))
     .where(_lb.c.bucket.in_(bindparam("b", expanding=True))).group_by(_lb.c.bucket)
 )
+# A new item is in no bucket yet: only the full buckets are asked for (most buckets it has are not).
+_FULL_BUCKETS = (
+    select(_lb.c.bucket).where(_lb.c.bucket.in_(bindparam("b", expanding=True)))
+    .group_by(_lb.c.bucket).having(func.count() >= BUCKET_CAP)
+)
 _INSERT_BUCKETS = insert(_lb)
 
 
@@ -44,8 +49,11 @@ def add_buckets(session: Session, item_id: int, buckets: Collection[int], new: b
     have: set[int] = set()
     full: set[int] = set()
     for part in chunks(buckets):
+        if new:
+            full.update(session.connection().execute(_FULL_BUCKETS, {"b": part}).scalars())
+            continue
         for bucket, count, mine in session.connection().execute(_BUCKET_COUNTS, {"i": item_id, "b": part}).all():
-            if mine and not new:
+            if mine:
                 have.add(bucket)
             elif count >= BUCKET_CAP:
                 full.add(bucket)
@@ -85,17 +93,35 @@ _VERSIONS = (
 )
 
 
+# ... with each item's publisher (an item without versions is no candidate: its publisher is not asked).
+_VERSIONS_AND_PUBLISHERS = (
+    select(*_VERSIONS.selected_columns, schema.Item.__table__.c.publisher_id)
+    .join_from(_v, schema.Item.__table__, schema.Item.__table__.c.id == _v.c.item_id)
+    .where(_v.c.item_id.in_(bindparam("ids", expanding=True))).order_by(_v.c.item_id, _v.c.version)
+)
+
+
 def versions_of(session: Session, ids: Collection[int]) -> dict[int, list[VersionPrints]]:
     """Every version of these items, oldest first, as stored when it was written."""
+    return versions_and_publishers(session, ids, _VERSIONS)[0]
+
+
+def versions_and_publishers(
+    session: Session, ids: Collection[int], statement: Any = _VERSIONS_AND_PUBLISHERS,
+) -> tuple[dict[int, list[VersionPrints]], dict[int, int]]:
+    """`versions_of` these items, and the publisher of each that has versions (`publishers_of`)."""
     found: dict[int, list[VersionPrints]] = {i: [] for i in ids}
+    publishers: dict[int, int] = {}
     for part in chunks(ids):
-        rows = session.connection().execute(_VERSIONS, {"ids": part}).all()
+        rows = session.connection().execute(statement, {"ids": part}).all()
         for r in rows:
             found[r.item_id].append(VersionPrints(
                 r.id, r.item_id, r.version, unpack_shingles(r.story_shingles), unpack_shingles(r.full_shingles),
                 r.signature, r.lead_signature or b"", unpack_keys(r.paragraph_keys), bool(r.from_page),
             ))
-    return found
+            if statement is _VERSIONS_AND_PUBLISHERS:
+                publishers[r.item_id] = r.publisher_id
+    return found, publishers
 
 
 _i = schema.Item.__table__
