@@ -187,9 +187,12 @@ class Pipeline(EntriesMixin, DirectoryMixin, PagesMixin, BatchMixin):
         # of 20,000 new items would otherwise hold all of theirs (1.4 GB). A pair is judged
         # the same from either side, so the batches decide what one batch would.
         ordered = sorted(rematch)
+        # Which items have a decision, as matching reads it, is told to deciding when nobody
+        # else can decide one meanwhile (SQLite's one writer).
+        decided: dict[int, bool] | None = {} if locks.single_writer(self.sessions) else None
         for start in range(0, len(ordered), MATCH_BATCH):
-            dirty |= self.detector.match(session, ordered[start : start + MATCH_BATCH])
-        self.detector.decide(session, dirty, lambda: self._current(session), report)
+            dirty |= self.detector.match(session, ordered[start : start + MATCH_BATCH], decided)
+        self.detector.decide(session, dirty, lambda: self._current(session), report, decided)
         # In this transaction: an alert is queued exactly when its copy is recorded.
         self.alerts.enqueue(session, report.new_copies)
         return report

@@ -84,9 +84,9 @@ class Detector:
         # A rewrite (synonyms, a paragraph dropped) keeps much of its source in both senses.
         return sim.jaccard >= d.rewrite_min_jaccard and sim.containment >= d.rewrite_min_containment
 
-    def match(self, session: Session, ids: Collection[int]) -> set[int]:
+    def match(self, session: Session, ids: Collection[int], decided: dict[int, bool] | None = None) -> set[int]:
         """Recompute the verified matches of these items; return the items whose decisions
-        may have changed.
+        may have changed (and say in `decided`, when given, which of them have a decision).
 
         The buckets and URLs of all of them are locked first, in one sorted batch: a text
         stored meanwhile by another process that shares a bucket is then committed, and found.
@@ -121,7 +121,10 @@ class Detector:
         theirs = {**others, **versions}
         edges = self._kept_edges(session, ids, stored, versions, candidates, theirs, publishers, old, credited)
         matching.replace_edges(session, ids, edges.values(), utcnow())
-        fresh = {i for i in ids if not old[i]} - set(matching.stored_decisions(session, ids))
+        have = matching.decided_among(session, ids)
+        if decided is not None:
+            decided.update({i: i in have for i in ids})
+        fresh = {i for i in ids if not old[i]} - have
         touched = set(ids)
         for item_id in ids:
             touched |= old[item_id]
@@ -180,6 +183,7 @@ class Detector:
 
     def decide(
         self, session: Session, dirty: Collection[int], current: Callable[[], Directory], report: IngestReport,
+        decided: dict[int, bool] | None = None,
     ) -> None:
         """Decide again the provenance of every group of matches holding a dirty item.
 
@@ -189,11 +193,13 @@ class Detector:
         deciding an overlapping group waits, then reads it whole, with what this one wrote.
         `current` gives the directory as it is now: a group may hold items of a publisher
         another process added since this transaction began, and credits name publishers by it.
+        `decided`: which items have a decision, as `match` said (when nobody else writes meanwhile).
         """
         if not dirty:
             return
-        decided = matching.stored_decisions(session, dirty)
-        fresh = {i for i in dirty if i not in decided}
+        known = decided or {}
+        have = {i for i in dirty if known.get(i)} | matching.decided_among(session, set(dirty) - known.keys())
+        fresh = set(dirty) - have
         # Groups with changed facts first: a newcomer they hold is decided with them, so that it
         # is never placed from a summary about to change (and alerted as a copy it is not).
         done = self._decide_whole(session, set(dirty) - fresh, current, report, set())

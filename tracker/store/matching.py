@@ -348,6 +348,17 @@ def decided_originals(session: Session, ids: Collection[int]) -> dict[int, int]:
     return found
 
 
+_DECIDED = select(_p.c.item_id).where(_p.c.item_id.in_(bindparam("ids", expanding=True)))
+
+
+def decided_among(session: Session, ids: Collection[int]) -> set[int]:
+    """Which of these items have a decision stored."""
+    found: set[int] = set()
+    for part in chunks(ids):
+        found.update(session.connection().execute(_DECIDED, {"ids": part}).scalars())
+    return found
+
+
 def stored_decisions(session: Session, ids: Collection[int]) -> dict[int, DecisionKey]:
     """The decision stored for each item, as `Decision.key` compares it."""
     found: dict[int, DecisionKey] = {}
