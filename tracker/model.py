@@ -244,7 +244,8 @@ class IngestReport:
 
 @dataclass
 class StoredItem:
-    """One stored item: what identity, sightings and provenance ask of it."""
+    """One stored item: what sightings and provenance ask of it (identity reads
+    `tracker.store.items.SeenItem`)."""
 
     item_id: int
     publisher_id: int
@@ -254,7 +255,6 @@ class StoredItem:
     first_seen_at: datetime
     guid: str | None
     feeds: dict[int, datetime] = field(default_factory=dict)
-    raw_hashes: set[str] = field(default_factory=set)
     claimed_rejected: str | None = None
 
     @property

@@ -133,3 +133,21 @@ def test_empty_text_has_no_shingles_and_no_similarity(fingerprinter: Fingerprint
     assert empty.size == 0
     sim = similarity(empty.shingles, full.shingles)
     assert (sim.jaccard, sim.a_in_b, sim.b_in_a, sim.shared) == (0.0, 0.0, 0.0, 0)
+
+
+@pytest.mark.parametrize("num_perm", [64, 128])
+def test_signatures_are_datasketchs_affine32_minhash(num_perm: int) -> None:
+    # Stored signatures stay comparable with those datasketch made (and would make): the
+    # NumPy computation gives datasketch's values, for short, long (sliced) and empty texts.
+    from datasketch import MinHash
+
+    fingerprinter = Fingerprinter(num_perm=num_perm, shingle_size=5)
+    rng = np.random.default_rng(7)
+    texts = [[], ["one", "word"], words(" ".join(ARTICLE)), [str(w) for w in rng.integers(0, 5000, 9000)]]
+    for text in texts:
+        fp = fingerprinter.fingerprint(text)
+        sketch = MinHash(num_perm=num_perm, seed=1, hashfunc=lambda value: value, scheme=SCHEME)
+        for start in range(0, fp.shingles.size, 1000):
+            sketch.update_batch(fp.shingles[start : start + 1000].tolist())
+        assert fp.signature == sketch.hashvalues.astype(np.uint32).tobytes()
+    assert fingerprinter.fingerprint(words(ARTICLE[0])).signature != fingerprinter.fingerprint(words(ARTICLE[1])).signature

@@ -233,6 +233,15 @@ def test_tokens_per_script(text: str, expected: list[str]) -> None:
     assert tokens(text) == expected
 
 
+def test_a_plain_ascii_text_has_the_tokens_it_has_beside_other_scripts() -> None:
+    # ASCII text is tokenised by a shortcut: a copy that adds one accented word elsewhere
+    # still shares every other token (and shingle) with it.
+    text = "Snake_case x2 A-B, 3.5% of 'EU' (via @user #tag) ~~ caf\\e [ok]!?"
+    assert tokens(text) == ["snake", "case", "x2", "a", "b", "3", "5", "of", "eu", "via", "user", "tag", "caf", "e", "ok"]
+    assert tokens(text + " Müller") == [*tokens(text), "müller"]
+    assert fold(text) == text.lower()
+
+
 def test_arabic_diacritics_and_tatweel_are_folded_away() -> None:
     plain = tokens("اللغة العربية")
     assert tokens("اللُّغَةُ الْعَرَبِيَّةُ") == plain  # vowel marks

@@ -5,13 +5,18 @@ verify candidates and the input of the MinHash (datasketch's "affine32" scheme p
 its input, so an identity hash function is safe). datasketch 2.0 changed the default
 permutation scheme, so every stored signature records `scheme`, `num_perm` and the
 shingle size: signatures of different parameters are never compared.
+
+The signature is datasketch's affine32 MinHash computed here with NumPy, value for value
+(`tests/test_fingerprint.py` compares the two): importing datasketch costs a process a third
+of a second (its package imports its LSH indexes and scipy), more than all the signatures of
+an ingest; it is imported only to read a signature back as a datasketch sketch (`minhash_of`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xxhash
@@ -23,12 +28,29 @@ from tracker.model import Fingerprint, Similarity
 
 SCHEME = "affine32"
 SEED = 1
-# Shingles handed to datasketch at once (see `Fingerprinter.fingerprint`).
+# Shingles permuted at once (see `Fingerprinter.fingerprint`).
 _BATCH = 4096
+# MurmurHash3's 32-bit finalizer, with which the affine32 scheme pre-mixes every input hash.
+_FMIX = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
+_EMPTY = np.uint32(0xFFFFFFFF)
 
 
-def _identity(value: int) -> int:
-    return value
+def permutations(num_perm: int, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """The affine32 permutations h → a·h + b (mod 2³², `a` odd) of datasketch's MinHash with
+    this seed: the same generator, drawn in the same order."""
+    generator = np.random.RandomState(seed)
+    a = generator.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+def _fmix(values: np.ndarray) -> np.ndarray:
+    s1, m1, s2, m2, s3 = _FMIX
+    values = values ^ (values >> s1)
+    values = values * m1
+    values = values ^ (values >> s2)
+    values = values * m2
+    return values ^ (values >> s3)
 
 
 def shingles(words: Sequence[str], size: int) -> np.ndarray:
@@ -65,28 +87,22 @@ class Fingerprinter:
     def __init__(self, num_perm: int = 128, shingle_size: int = 5) -> None:
         self.num_perm = num_perm
         self.shingle_size = shingle_size
-        self._permutations: Any = None
+        # Generating permutations is the slow part of starting a MinHash: done once.
+        self._a, self._b = permutations(num_perm)
 
     def fingerprint(self, words: Sequence[str]) -> Fingerprint:
         """Fingerprint a token sequence."""
         shingle_set = shingles(words, self.shingle_size)
-        # Imported on first use: datasketch's package imports its LSH and scipy, a third of a
-        # second that a process starting up (to poll at once) need not pay.
-        from datasketch import MinHash
-
-        if self._permutations is None:
-            # Generating permutations is the slow part of constructing a MinHash: done once.
-            self._permutations = MinHash(num_perm=self.num_perm, seed=SEED, scheme=SCHEME).permutations
-        minhash = MinHash(
-            num_perm=self.num_perm, seed=SEED, hashfunc=_identity, scheme=SCHEME, permutations=self._permutations
-        )
-        # In slices: datasketch permutes a whole batch at once, a num_perm × n matrix (1.3 GB
-        # for the million shingles of a 9 MB text); a minimum taken slice by slice is the same.
-        for start in range(0, shingle_set.size, _BATCH):
-            minhash.update_batch(shingle_set[start : start + _BATCH].tolist())
+        values = np.full(self.num_perm, _EMPTY, dtype=np.uint32)
+        mixed = _fmix(shingle_set)
+        # In slices: a whole text permuted at once is a n × num_perm matrix (1.3 GB for the
+        # million shingles of a 9 MB text); a minimum taken slice by slice is the same.
+        for start in range(0, mixed.size, _BATCH):
+            permuted = mixed[start : start + _BATCH, np.newaxis] * self._a + self._b
+            values = np.minimum(values, permuted.min(axis=0))
         return Fingerprint(
             shingles=shingle_set,
-            signature=minhash.hashvalues.astype(np.uint32).tobytes(),
+            signature=values.tobytes(),
             scheme=SCHEME,
             num_perm=self.num_perm,
             shingle_size=self.shingle_size,

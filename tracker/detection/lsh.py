@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
+from functools import lru_cache
 
 import numpy as np
 import xxhash
@@ -20,17 +21,26 @@ import xxhash
 _EMPTY = np.iinfo(np.uint32).max
 
 
-def band_keys(signature: bytes, bands: int, rows: int) -> list[int]:
+def band_keys(signature: bytes, bands: int, rows: int) -> tuple[int, ...]:
     """The buckets (signed 64-bit integers, as SQL stores them) of a signature's bands;
     none for the signature of an empty text."""
+    return _band_keys(bytes(signature), bands, rows)
+
+
+# Remembered: a new text's buckets are indexed, then looked up when it is matched (a pure
+# function of its arguments; the bound keeps the memory small).
+@lru_cache(maxsize=4096)
+def _band_keys(signature: bytes, bands: int, rows: int) -> tuple[int, ...]:
     values = np.frombuffer(signature, dtype=np.uint32)[: bands * rows]
     if values.size < bands * rows or bool((values == _EMPTY).all()):
-        return []
+        return ()
+    data = values.tobytes()
+    width = rows * 4
     keys = []
     for band in range(bands):
-        digest = xxhash.xxh64_intdigest(values[band * rows : (band + 1) * rows].tobytes(), seed=band)
+        digest = xxhash.xxh64_intdigest(data[band * width : (band + 1) * width], seed=band)
         keys.append(digest - (1 << 64) if digest >= 1 << 63 else digest)
-    return keys
+    return tuple(keys)
 
 
 def buckets_of(signatures: list[bytes], bands: int, rows: int) -> set[int]:

@@ -12,6 +12,7 @@ Three separate questions are answered here:
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import replace
@@ -36,6 +37,7 @@ _INSCRIPTIS = ParserConfig(css=CSS_PROFILES["strict"], display_links=False, disp
 # Scripts written without spaces between words: each character is a token there.
 _NO_SPACE = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
 _TOKEN = regex.compile(rf"[{_NO_SPACE}]|[[\p{{L}}\p{{N}}\p{{M}}]--[{_NO_SPACE}]]+", regex.V1)
+_ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+")
 # Arabic-script vowel marks and the tatweel are optional in writing; copies drop or add them.
 _ARABIC_OPTIONAL = regex.compile(r"[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640]")
 _BULLET = regex.compile(r"^\s*(?:[*•·▪‣◦-]|\d+[.)])\s+")
@@ -82,12 +84,19 @@ _URL = regex.compile(r"https?://\S+")
 
 def fold(text: str) -> str:
     """Unicode-normalise text for comparison: NFKC, case-folded, optional Arabic marks removed."""
+    if text.isascii():
+        return text.lower()  # ASCII is its own NFKC form, lower-cased is case-folded, has no Arabic
     return _ARABIC_OPTIONAL.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 
 def tokens(text: str) -> list[str]:
     """Comparable tokens of any script: words, or single characters where words have no spaces."""
-    return _TOKEN.findall(fold(text))
+    folded = fold(text)
+    if folded.isascii():
+        # The same tokens, three times faster: in ASCII the letters, digits and marks of
+        # `_TOKEN` are [A-Za-z0-9], and no script writes without spaces.
+        return _ASCII_TOKEN.findall(folded)
+    return _TOKEN.findall(folded)
 
 
 def words_without_urls(document: Document) -> list[str]:

@@ -159,15 +159,16 @@ class Pipeline(EntriesMixin, DirectoryMixin, PagesMixin, BatchMixin):
         if stored:
             report.skipped_known = 1
             return report
-        capture_id = evidence.insert_capture(session, {
+        row = {
             "feed_id": feed_id, "captured_at": capture.captured_at, "kind": capture.kind, "body_digest": digest,
             "source": capture.source, "status": capture.status, "payload_digest": capture.payload_digest,
             "bytes": len(capture.body) if capture.body is not None else None,
             "entries": len(parsed.entries) if parsed else 0, "new_items": 0, "updates": 0, "error": problem,
             "error_kind": problem_kind, "duration_ms": capture.duration_ms,
-        })
+        }
         report.captures = 1
         if problem:
+            evidence.insert_capture(session, row)
             report.errors = 1
             report.warnings.append(f"{capture.feed_url} at {iso(capture.captured_at)}: {problem}")
             return report
@@ -179,15 +180,19 @@ class Pipeline(EntriesMixin, DirectoryMixin, PagesMixin, BatchMixin):
         rematch: set[int] = set()
         if parsed:
             rematch = self._entries(session, feed_id, publisher_id, parsed.entries, capture.captured_at, report, dirty, capture.feed_url)
-        if report.new_items or report.updates:
-            evidence.count_capture(session, capture_id, report.new_items, report.updates)
+        # Stored once its entries are (nothing there reads captures), with what they brought:
+        # before matching and deciding, whose dates it can disprove.
+        evidence.insert_capture(session, {**row, "new_items": report.new_items, "updates": report.updates})
         # In batches, as the rebuild does: one batch's facts are read at once, and a capture
         # of 20,000 new items would otherwise hold all of theirs (1.4 GB). A pair is judged
         # the same from either side, so the batches decide what one batch would.
         ordered = sorted(rematch)
+        # Which items have a decision, as matching reads it, is told to deciding when nobody
+        # else can decide one meanwhile (SQLite's one writer).
+        decided: dict[int, bool] | None = {} if locks.single_writer(self.sessions) else None
         for start in range(0, len(ordered), MATCH_BATCH):
-            dirty |= self.detector.match(session, ordered[start : start + MATCH_BATCH])
-        self.detector.decide(session, dirty, lambda: self._current(session), report)
+            dirty |= self.detector.match(session, ordered[start : start + MATCH_BATCH], decided)
+        self.detector.decide(session, dirty, lambda: self._current(session), report, decided)
         # In this transaction: an alert is queued exactly when its copy is recorded.
         self.alerts.enqueue(session, report.new_copies)
         return report

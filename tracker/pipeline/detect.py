@@ -18,11 +18,11 @@ from tracker.detection.fingerprint import overlap, similarity
 from tracker.detection.identity import lookup_hash
 from tracker.detection.lsh import HUB_CAP, buckets_of, strongest
 from tracker.detection.template import differences, is_templated
-from tracker.model import IngestReport, Similarity, Sizes, StoredItem, VersionPrints, utcnow
+from tracker.model import IngestReport, Similarity, StoredItem, VersionPrints, utcnow
 from tracker.provenance.decide import Decision, DecisionKey, Edge, GroupSummary, ItemFacts, Placed, append, decide_group
 from tracker.provenance.facts import any_resolves, item_facts
 from tracker.provenance.publishers import Directory
-from tracker.store import evidence, hubs, items, locks, matching, texts
+from tracker.store import hubs, items, locks, matching, texts
 
 # A group is locked, then read again: it may have grown meanwhile. Past this many rounds
 # the group is decided as it stands (its newcomers' own captures decide it again).
@@ -84,9 +84,9 @@ class Detector:
         # A rewrite (synonyms, a paragraph dropped) keeps much of its source in both senses.
         return sim.jaccard >= d.rewrite_min_jaccard and sim.containment >= d.rewrite_min_containment
 
-    def match(self, session: Session, ids: Collection[int]) -> set[int]:
+    def match(self, session: Session, ids: Collection[int], decided: dict[int, bool] | None = None) -> set[int]:
         """Recompute the verified matches of these items; return the items whose decisions
-        may have changed.
+        may have changed (and say in `decided`, when given, which of them have a decision).
 
         The buckets and URLs of all of them are locked first, in one sorted batch: a text
         stored meanwhile by another process that shares a bucket is then committed, and found.
@@ -96,7 +96,7 @@ class Detector:
         """
         ids = set(ids)
         versions = matching.versions_of(session, ids)
-        stored = items.load_items(session, ids, raws=False)
+        stored = items.load_items(session, ids)
         credits = items.credits_of(session, ids)
         buckets = {i: self.buckets(versions[i]) for i in ids}
         credit_urls = {i: [c.url for c in credits.get(i, ()) if c.url] for i in ids}
@@ -115,11 +115,16 @@ class Detector:
         members = hubs.bucket_members(session, {b for found in buckets.values() for b in found}, HUB_CAP)
         candidates = {i: (old[i] | credited[i] | strongest(buckets[i], members, i)) - {i} for i in ids}
         everyone = set().union(*candidates.values()) if candidates else set()
-        publishers = matching.publishers_of(session, everyone | ids)
-        theirs = {**matching.versions_of(session, everyone - ids), **versions}
+        # A candidate without versions matches nothing: its publisher need not be known.
+        others, publishers = matching.versions_and_publishers(session, everyone - ids)
+        publishers.update({i: stored[i].publisher_id for i in ids})
+        theirs = {**others, **versions}
         edges = self._kept_edges(session, ids, stored, versions, candidates, theirs, publishers, old, credited)
         matching.replace_edges(session, ids, edges.values(), utcnow())
-        fresh = {i for i in ids if not old[i]} - set(matching.stored_decisions(session, ids))
+        have = matching.decided_among(session, ids)
+        if decided is not None:
+            decided.update({i: i in have for i in ids})
+        fresh = {i for i in ids if not old[i]} - have
         touched = set(ids)
         for item_id in ids:
             touched |= old[item_id]
@@ -178,6 +183,7 @@ class Detector:
 
     def decide(
         self, session: Session, dirty: Collection[int], current: Callable[[], Directory], report: IngestReport,
+        decided: dict[int, bool] | None = None,
     ) -> None:
         """Decide again the provenance of every group of matches holding a dirty item.
 
@@ -187,11 +193,13 @@ class Detector:
         deciding an overlapping group waits, then reads it whole, with what this one wrote.
         `current` gives the directory as it is now: a group may hold items of a publisher
         another process added since this transaction began, and credits name publishers by it.
+        `decided`: which items have a decision, as `match` said (when nobody else writes meanwhile).
         """
         if not dirty:
             return
-        decided = matching.stored_decisions(session, dirty)
-        fresh = {i for i in dirty if i not in decided}
+        known = decided or {}
+        have = {i for i in dirty if known.get(i)} | matching.decided_among(session, set(dirty) - known.keys())
+        fresh = set(dirty) - have
         # Groups with changed facts first: a newcomer they hold is decided with them, so that it
         # is never placed from a summary about to change (and alerted as a copy it is not).
         done = self._decide_whole(session, set(dirty) - fresh, current, report, set())
@@ -226,45 +234,41 @@ class Detector:
 
     def _facts(self, session: Session, ids: Collection[int], directory: Directory) -> dict[int, ItemFacts]:
         """What provenance knows of these items now."""
-        stored = items.load_items(session, ids, raws=False)
-        credits = items.credits_of(session, ids)
-        sizes = matching.sizes_of(session, ids)
-        previous = evidence.captured_before(session, [(s.first_feed_id, s.first_seen_at) for s in stored.values()])
-        targets = items.items_at(session, [c.url for found in credits.values() for c in found if c.url])
-        publisher_of = matching.publishers_of(session, set(targets.values()))
+        loaded = items.load_facts(session, ids)
+        credits, targets, publisher_of = items.credits_and_targets(session, ids)
         return {
-            i: item_facts(
-                stored[i], credits.get(i, []), sizes.get(i, Sizes(0, 0)),
-                previous.get((stored[i].first_feed_id, stored[i].first_seen_at)), self.tolerance, directory, targets, publisher_of,
-            )
-            for i in sorted(stored)
+            i: item_facts(stored, credits.get(i, []), sizes, previous, self.tolerance, directory, targets, publisher_of)
+            for i, (stored, sizes, previous) in sorted(loaded.items())
         }
 
     def _append(self, session: Session, item: ItemFacts, directory: Directory, report: IngestReport) -> bool:
         """Place a new item last in the one group its matches reach, when it goes there;
         False when its group must be decided whole."""
-        edges = {e.b if e.a == item.item_id else e.a: e for e in matching.edges_of(session, [item.item_id])}
-        groups = matching.groups_of(session, edges)
+        edges, groups, summaries = matching.placed_partners(session, item.item_id)
         if len(groups) < len(edges) or len({g for g, _ in groups.values()}) > 1:
             return False  # a partner never placed (an older database), or groups to merge
         group_id = next(iter(groups.values()))[0] if groups else item.item_id
         # The group's id is one of its members: whoever decides it whole locks that one too.
-        if locks.lock(session, locks.ITEM, {group_id, item.item_id}) and groups != matching.groups_of(session, edges):
+        locked = locks.lock(session, locks.ITEM, {group_id, item.item_id})
+        if locked and groups != matching.groups_of(session, edges):
             return False
-        row = matching.group_summary(session, group_id) if groups else (0, None, frozenset(), False, frozenset())
-        if row is None:
+        if not groups:
+            found: matching.GroupRow | None = (0, None, frozenset(), False, frozenset())
+        else:
+            # Locked (another writer may have changed the group until then): its summary read under the lock.
+            found = matching.group_summary(session, group_id) if locked else summaries.get(group_id)
+        if found is None:
             return False
-        size, last, credited, tangled, unresolved = row
+        size, last, credited, tangled, unresolved = found
         if unresolved and self._resolves(session, unresolved, directory):
             return False  # a member's credit names someone now (a publisher added since): its facts changed
         known = self._facts(session, set(edges) | ({last} if last is not None else set()), directory)
-        originals = matching.decided_originals(session, edges)
-        roots = matching.publishers_of(session, set(originals.values()))
+        originals, roots = matching.originals_and_publishers(session, edges)
         if len(originals) < len(edges) or (last is not None and last not in known):
             return False
         earlier = [(Placed(known[o], groups[o][1], originals[o], roots[originals[o]]), e) for o, e in edges.items()]
-        crediting = items.items_crediting(session, [item.url]).get(item.url, set()) - {item.item_id}
-        by_member = any(g == group_id for g, _ in matching.groups_of(session, crediting).values())
+        crediting = items.crediting_groups(session, item.url)
+        by_member = any(g == group_id for i, g in crediting.items() if i != item.item_id)
         summary = GroupSummary(size, known[last] if last is not None else None, credited, tangled, unresolved)
         decision = append(summary, item, earlier, by_member)
         if decision is None:

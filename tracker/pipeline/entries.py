@@ -7,7 +7,7 @@ A mixin of `tracker.pipeline.capture.Pipeline` (the transaction and its retries 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -47,15 +47,15 @@ log = logging.getLogger("tracker.pipeline.capture")  # the pipeline's one logger
 LEAD_TOKENS = 60
 
 
-def _warn_of_reused_guids(entries: list[ParsedEntry], report: IngestReport) -> None:
+def _warn_of_reused_guids(entries: list[ParsedEntry], raws: dict[int, str], report: IngestReport) -> None:
     """One GUID on two different entries of a capture: the first is kept (a GUID is an
-    identity), and the user hears of the other."""
+    identity), and the user hears of the other. (`raws`: each entry's raw hash, by `id`.)"""
     seen: dict[str, str] = {}
     warned: set[str] = set()
     for entry in entries:
         if not entry.guid:
             continue
-        digest = raw_hash(entry)
+        digest = raws[id(entry)]
         if seen.setdefault(entry.guid, digest) != digest and entry.guid not in warned:
             warned.add(entry.guid)
             report.warnings.append(f"GUID {entry.guid[:120]!r} is on two different entries of one capture; the first is kept")
@@ -71,10 +71,12 @@ class EntriesMixin:
     ) -> set[int]:
         """Store the entries of a capture; return the items whose matches must be recomputed."""
         rematch: set[int] = set()
-        sightings: list[dict[str, object]] = []
+        seen_again: list[int] = []
         entries = list(entries)
-        _warn_of_reused_guids(entries, report)
-        lookup = items.PublisherItems(session, publisher_id, {key for entry in entries for key in entry_keys(entry)})
+        # Each entry's raw form hashed once (identity, the warning and the check below ask for it).
+        raws = {id(entry): raw_hash(entry) for entry in entries}
+        _warn_of_reused_guids(entries, raws, report)
+        lookup = items.PublisherItems(session, publisher_id, feed_id, {key for entry in entries for key in entry_keys(entry)})
         new: list[tuple[int, int, str | None, bool]] = []  # not the documents: a capture may hold 20,000
         for resolution in resolve(entries, feed_id, lookup):
             entry = resolution.entry
@@ -82,7 +84,7 @@ class EntriesMixin:
                 document = self._document(entry, report)
                 if document is None:
                     continue
-                item_id = self._new_item(session, publisher_id, feed_id, entry, resolution.keys, document, when)
+                item_id = self._new_item(session, lookup, feed_id, entry, resolution.keys, document, when)
                 report.new_items += 1
                 rematch |= self._new_version(session, publisher_id, item_id, (), entry, document, when)
                 new.append((item_id, publisher_id, entry.link or None, self._wants_page(feed_url, document.text)))
@@ -90,12 +92,12 @@ class EntriesMixin:
             item = lookup.items[resolution.item_id]
             missing = lookup.missing_keys(item.item_id, resolution.keys)
             if missing:
-                items.add_keys(session, publisher_id, item.item_id, missing)
+                lookup.add_keys(session, item.item_id, missing)
             previous = item.feeds.get(feed_id)
             if previous is None:
                 items.add_sighting(session, item.item_id, feed_id, when)
             else:
-                sightings.append({"i": item.item_id, "f": feed_id, "w": when})
+                seen_again.append(item.item_id)
             if previous is None or when < previous:
                 item.feeds[feed_id] = when
                 if when < item.first_seen_at or previous is not None:
@@ -103,7 +105,7 @@ class EntriesMixin:
                 if when < item.first_seen_at:
                     item.first_seen_at = when
                     dirty.add(item.item_id)
-            digest = raw_hash(entry)
+            digest = raws[id(entry)]
             if digest in item.raw_hashes:
                 continue
             item.raw_hashes.add(digest)
@@ -115,7 +117,7 @@ class EntriesMixin:
             self._add_credits(session, item.item_id, document)
             versions = matching.versions_of(session, [item.item_id])[item.item_id]
             rematch |= self._new_version(session, publisher_id, item.item_id, versions, entry, document, when)
-        items.touch_sightings(session, sightings)
+        items.touch_sightings(session, feed_id, seen_again, when)
         if new:
             rematch |= self._pages_for_new_items(session, feed_url, new, report)
         return rematch
@@ -131,22 +133,23 @@ class EntriesMixin:
             return None
 
     def _new_item(
-        self, session: Session, publisher_id: int, feed_id: int, entry: ParsedEntry, keys: tuple[str, ...],
+        self, session: Session, lookup: items.PublisherItems, feed_id: int, entry: ParsedEntry, keys: tuple[str, ...],
         document: Document, when: datetime,
     ) -> int:
-        identity = keys[0]
-        if items.has_identity(session, publisher_id, identity):
-            # Another entry under the same link (a shared news page): its own text tells it apart.
-            identity = f"{identity}{DUPLICATE_MARK}{raw_hash(entry)}"
         url = entry.link or None
-        item_id = items.insert_item(session, {
-            "publisher_id": publisher_id, "identity": identity, "identity_hash": key_hash(identity), "url": url,
+        values: dict[str, object] = {
+            "publisher_id": lookup.publisher_id, "identity": keys[0], "identity_hash": key_hash(keys[0]), "url": url,
             "url_hash": lookup_hash(url) if url else None, "title": entry.title, "author": entry.author,
             "claimed_at": entry.claimed_at, "claimed_date_rejected": entry.claimed_rejected, "first_seen_at": when,
-        })
+        }
+        item_id = items.insert_item_unless_taken(session, values)
+        if item_id is None:
+            # Another entry under the same link (a shared news page): its own text tells it apart.
+            identity = f"{keys[0]}{DUPLICATE_MARK}{raw_hash(entry)}"
+            item_id = items.insert_item(session, {**values, "identity": identity, "identity_hash": key_hash(identity)})
         items.add_sighting(session, item_id, feed_id, when)
         items.add_raw(session, item_id, raw_hash(entry))
-        items.add_keys(session, publisher_id, item_id, keys)
+        lookup.add_keys(session, item_id, keys)
         self._add_credits(session, item_id, document, given=[])
         return item_id
 
@@ -160,10 +163,15 @@ class EntriesMixin:
                 fresh.append(credit)
         items.add_credits(session, item_id, fresh)
 
-    def fingerprints(self: Pipeline, session: Session, publisher_id: int, document: Document, title: str) -> Fingerprints:
+    def fingerprints(
+        self: Pipeline, session: Session, publisher_id: int, document: Document, title: str,
+        boilerplate: Collection[int] | None = None,
+    ) -> Fingerprints:
         """Story text, story and lead fingerprints, and full-text shingles of a document,
-        given what is known now of the publisher's boilerplate."""
-        boilerplate = evidence.boilerplate_among(session, publisher_id, document.keys, self.detection.boilerplate_min_items)
+        given what is known now of the publisher's boilerplate (`boilerplate`: which of the
+        document's paragraphs are, when the caller knows it already)."""
+        if boilerplate is None:
+            boilerplate = evidence.boilerplate_among(session, publisher_id, document.keys, self.detection.boilerplate_min_items)
         indices = story_paragraphs(document, title, boilerplate, self.directory.names_of(publisher_id))
         words = document.words(indices)
         return Fingerprints(
@@ -190,9 +198,9 @@ class EntriesMixin:
         whose matches must be recomputed."""
         held = {k for v in versions for k in v.paragraph_keys}
         fresh = evidence.count_paragraphs(
-            session, publisher_id, item_id, set(document.keys) - held, self.detection.boilerplate_min_items
+            session, publisher_id, item_id, set(document.keys) - held, self.detection.boilerplate_min_items, among=document.keys,
         )
-        prints = self.fingerprints(session, publisher_id, document, title)
+        prints = self.fingerprints(session, publisher_id, document, title, fresh.boilerplate)
         items.insert_version(
             session,
             {

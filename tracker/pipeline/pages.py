@@ -279,7 +279,7 @@ class PagesMixin:
 
     def _page_version(self: Pipeline, session: Session, publisher_id: int, item_id: int, page: StoredPage) -> set[int]:
         """The article as a new version of the item (unless it has that text already)."""
-        title = items.load_items(session, [item_id], raws=False)[item_id].title
+        title = items.load_items(session, [item_id])[item_id].title
         document = document_from_paragraphs(page.text.split("\n"))
         if items.has_text(session, item_id, text_hash(title, document.paragraphs)):
             return set()

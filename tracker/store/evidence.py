@@ -6,40 +6,34 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tracker.store import schema
 from tracker.store.items import chunks
 
 _c = schema.Capture
+# This body's digest or none (captures stored before digests match any body): two values, not
+# an expanding list, which SQLAlchemy would render again at every execution.
 _HAS_CAPTURE = select(_c.id).where(
     _c.feed_id == bindparam("f"), _c.captured_at == bindparam("w"), _c.kind == bindparam("k"),
-    _c.body_digest.in_(bindparam("d", expanding=True)),
+    or_(_c.body_digest == bindparam("d"), _c.body_digest == ""),
 )
 
 
 def has_capture(session: Session, feed_id: int, when: datetime, kind: str, digest: str) -> bool:
     """Whether this capture is stored (captures stored before digests match any body)."""
-    found = session.connection().execute(_HAS_CAPTURE, {"f": feed_id, "w": when, "k": kind, "d": [digest, ""]})
+    found = session.connection().execute(_HAS_CAPTURE, {"f": feed_id, "w": when, "k": kind, "d": digest})
     return found.first() is not None
 
 
 # Statements built once are compiled once: SQLAlchemy finds them in its cache without walking them.
-_INSERT_CAPTURE = insert(_c.__table__).returning(_c.__table__.c.id)
-_COUNT_CAPTURE = update(_c.__table__).where(_c.__table__.c.id == bindparam("c")).values(
-    new_items=bindparam("n"), updates=bindparam("u")
-)
+_INSERT_CAPTURE = insert(_c.__table__)
 
 
-def insert_capture(session: Session, values: dict[str, object]) -> int:
-    """Store a capture; return its id."""
-    return int(session.connection().execute(_INSERT_CAPTURE, values).scalar_one())
-
-
-def count_capture(session: Session, capture_id: int, new_items: int, updates: int) -> None:
-    """What a stored capture brought."""
-    session.connection().execute(_COUNT_CAPTURE, {"c": capture_id, "n": new_items, "u": updates})
+def insert_capture(session: Session, values: dict[str, object]) -> None:
+    """Store a capture (with what it brought: `new_items`, `updates`)."""
+    session.connection().execute(_INSERT_CAPTURE, values)
 
 
 _NEXT = select(func.min(_c.captured_at)).where(_c.feed_id == bindparam("f"), _c.captured_at > bindparam("w"), _c.error.is_(None))
@@ -53,16 +47,20 @@ _STORED_AND_NEXT = select(_HAS_CAPTURE.limit(1).scalar_subquery(), _NEXT.scalar_
 def stored_and_next(session: Session, feed_id: int, when: datetime, kind: str, digest: str) -> tuple[bool, datetime | None]:
     """`has_capture` and `next_capture` of a capture at once."""
     found, following = session.connection().execute(
-        _STORED_AND_NEXT, {"f": feed_id, "w": when, "k": kind, "d": [digest, ""]}
+        _STORED_AND_NEXT, {"f": feed_id, "w": when, "k": kind, "d": digest}
     ).one()
     return found is not None, following
 
 
+_f = schema.ItemFeed.__table__
+_FIRST_SEEN_BETWEEN = select(_f.c.item_id).where(
+    _f.c.feed_id == bindparam("f"), _f.c.first_seen_at > bindparam("a"), _f.c.first_seen_at <= bindparam("u")
+)
+
+
 def first_seen_between(session: Session, feed_id: int, after: datetime, until: datetime) -> set[int]:
     """Items the feed first showed after `after`, up to `until` included."""
-    f = schema.ItemFeed
-    query = select(f.item_id).where(f.feed_id == feed_id, f.first_seen_at > after, f.first_seen_at <= until)
-    return set(session.connection().execute(query).scalars())
+    return set(session.connection().execute(_FIRST_SEEN_BETWEEN, {"f": feed_id, "a": after, "u": until}).scalars())
 
 
 _BEFORE = select(func.max(_c.captured_at)).where(_c.feed_id == bindparam("f"), _c.captured_at < bindparam("w"), _c.error.is_(None))
@@ -91,10 +89,12 @@ def as_unsigned(key: int) -> int:
 
 @dataclass(frozen=True)
 class Fresh:
-    """Paragraphs of a publisher that just became boilerplate, and the items holding them."""
+    """Paragraphs of a publisher that just became boilerplate, and the items holding them;
+    and which of the paragraphs asked about are boilerplate once counted."""
 
     keys: frozenset[int]
     holders: frozenset[int]
+    boilerplate: frozenset[int] = frozenset()
 
 
 _pc = schema.ParagraphCount.__table__
@@ -119,17 +119,26 @@ def boilerplate_among(session: Session, publisher_id: int, keys: Iterable[int], 
     return found
 
 
-def count_paragraphs(session: Session, publisher_id: int, item_id: int, keys: Collection[int], min_items: int) -> Fresh:
-    """Count an item's paragraphs (new to it) for its publisher; say which became boilerplate.
+def count_paragraphs(
+    session: Session, publisher_id: int, item_id: int, keys: Collection[int], min_items: int, among: Iterable[int] = (),
+) -> Fresh:
+    """Count an item's paragraphs (new to it) for its publisher; say which became boilerplate,
+    and which of `keys` and `among` are boilerplate once counted (as `boilerplate_among` would
+    say then; read in the same round trip).
 
     Until a paragraph is boilerplate its row keeps the ids of the items holding it, so that
     those can be fingerprinted again without it once it is.
     """
     signed = {as_signed(k) for k in keys}
     known: dict[int, tuple[int, str]] = {}
-    for part in chunks(signed):
-        rows = session.connection().execute(_COUNTS, {"p": publisher_id, "k": part})
-        known.update({key: (items, holders) for key, items, holders in rows})
+    counts: dict[int, int] = {}
+    for part in chunks(signed | {as_signed(k) for k in among}):
+        for key, items, holders in session.connection().execute(_COUNTS, {"p": publisher_id, "k": part}).all():
+            counts[key] = items
+            if key in signed:
+                known[key] = (items, holders)
+    counts.update({key: counts.get(key, 0) + 1 for key in signed})
+    boilerplate = frozenset(as_unsigned(key) for key, count in counts.items() if count >= min_items)
     fresh_keys: set[int] = set()
     holders: set[int] = set()
     inserts, updates = [], []
@@ -151,7 +160,7 @@ def count_paragraphs(session: Session, publisher_id: int, item_id: int, keys: Co
     if updates:
         session.connection().execute(_UPDATE_COUNTS, updates)
     holders.discard(item_id)
-    return Fresh(frozenset(fresh_keys), frozenset(holders))
+    return Fresh(frozenset(fresh_keys), frozenset(holders), boilerplate)
 
 
 

@@ -45,6 +45,6 @@ def bucket_members(session: Session, buckets: Collection[int], cap: int) -> dict
         size = next(s for s in _SIZES if s >= len(part))
         padded = part + [part[-1]] * (size - len(part))  # a bucket read twice adds nothing
         binds = {"cap": cap, **{f"b{n}": b for n, b in enumerate(padded)}}
-        for bucket, item_id in session.connection().execute(_lookup(size), binds):
+        for bucket, item_id in session.connection().execute(_lookup(size), binds).all():
             found[bucket].add(item_id)
     return found

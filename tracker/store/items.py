@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import Row, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker.detection.identity import ItemLookup, KnownItem, key_hash, lookup_hash
-from tracker.model import Attribution, StoredItem
+from tracker.model import Attribution, Sizes, StoredItem
 from tracker.store import schema
 
 _CHUNK = 500
@@ -36,13 +37,14 @@ _ITEM_COLUMNS = (
     _f.feed_id, _f.first_seen_at.label("feed_first_seen_at"),
 )
 _ITEMS = select(*_ITEM_COLUMNS).outerjoin(_f, _f.item_id == _i.id).where(_i.id.in_(bindparam("ids", expanding=True)))
-_RAWS = select(_r.item_id, _r.raw_hash).where(_r.item_id.in_(bindparam("ids", expanding=True)))
 _KEYS = select(_k.key_hash, _k.item_id).where(_k.publisher_id == bindparam("p"), _k.key_hash.in_(bindparam("keys", expanding=True)))
-# The items under a capture's keys with their sightings and raw forms, in the round trip that
-# finds them (a row per sighting and raw form: an item has few of each).
+# The items under a capture's keys with their sighting in the capture's feed and their raw forms,
+# in the round trip that finds them (a row per key and raw form: an item has few of each); only
+# the columns identity and the entries of a capture read.
 _KEYED_ITEMS = (
-    select(_k.key_hash, *_ITEM_COLUMNS, _r.raw_hash)
-    .join(_i, _i.id == _k.item_id).outerjoin(_f, _f.item_id == _i.id).outerjoin(_r, _r.item_id == _i.id)
+    select(_k.key_hash, _i.id, _i.identity, _i.title, _i.claimed_at, _i.first_seen_at, _f.first_seen_at, _r.raw_hash)
+    .join(_i, _i.id == _k.item_id).outerjoin(_f, (_f.item_id == _i.id) & (_f.feed_id == bindparam("f")))
+    .outerjoin(_r, _r.item_id == _i.id)
     .where(_k.publisher_id == bindparam("p"), _k.key_hash.in_(bindparam("keys", expanding=True)))
 )
 
@@ -60,42 +62,60 @@ def _add_row(found: dict[int, StoredItem], row: Row[Any]) -> None:
         item.feeds[row.feed_id] = row.feed_first_seen_at
 
 
-def _add_raws(session: Session, found: dict[int, StoredItem]) -> None:
-    """The raw forms of the items found."""
-    for part in chunks(found.keys()):
-        for item_id, raw in session.connection().execute(_RAWS, {"ids": part}):
-            found[item_id].raw_hashes.add(raw)
-
-
-def load_items(session: Session, ids: Collection[int], raws: bool = True) -> dict[int, StoredItem]:
-    """The stored items with these ids, with their sightings and (unless not wanted) raw forms."""
+def load_items(session: Session, ids: Collection[int]) -> dict[int, StoredItem]:
+    """The stored items with these ids, with their sightings (not their raw forms)."""
     found: dict[int, StoredItem] = {}
     for part in chunks(ids):
-        for row in session.connection().execute(_ITEMS, {"ids": part}):
+        for row in session.connection().execute(_ITEMS, {"ids": part}).all():
             _add_row(found, row)
-    if raws:
-        _add_raws(session, found)
     return found
 
 
-def _known(item: StoredItem) -> KnownItem:
+@dataclass(slots=True)
+class SeenItem:
+    """A stored item as a capture of one feed sees it: what identity asks, its first sighting
+    in that feed (`feeds`, empty or that feed alone) and its raw forms."""
+
+    item_id: int
+    guid: str | None
+    title: str
+    claimed_at: datetime | None
+    first_seen_at: datetime
+    feeds: dict[int, datetime] = field(default_factory=dict)
+    raw_hashes: set[str] = field(default_factory=set)
+
+
+def _known(item: SeenItem) -> KnownItem:
     """An item as identity resolution sees it."""
     return KnownItem(item.item_id, item.guid, item.title, item.claimed_at, frozenset(item.raw_hashes), frozenset(item.feeds))
 
 
 class PublisherItems(ItemLookup):
-    """`ItemLookup` over SQL for one publisher, fetched at once for the keys of one capture."""
+    """`ItemLookup` over SQL for one publisher, fetched at once for the keys of one capture of
+    one feed (identity asks whether an item was seen in that feed, never in which others).
 
-    def __init__(self, session: Session, publisher_id: int, keys: Iterable[str]) -> None:
-        hashes = {key_hash(k): k for k in keys}
+    It knows every holder of those keys (the publisher's lock keeps other writers of its
+    identity keys away until the transaction ends) and keeps knowing as `add_keys` adds some.
+    """
+
+    def __init__(self, session: Session, publisher_id: int, feed_id: int, keys: Iterable[str]) -> None:
+        self.publisher_id = publisher_id
+        self.hashes = hashes = {key_hash(k): k for k in keys}
         under: dict[str, set[int]] = defaultdict(set)
-        self.items: dict[int, StoredItem] = {}
+        self.items: dict[int, SeenItem] = {}
+        found = self.items
         for part in chunks(hashes.keys()):
-            for row in session.connection().execute(_KEYED_ITEMS, {"p": publisher_id, "keys": part}):
-                under[hashes[row.key_hash]].add(row.id)
-                _add_row(self.items, row)
-                if row.raw_hash is not None:
-                    self.items[row.id].raw_hashes.add(row.raw_hash)
+            rows = session.connection().execute(_KEYED_ITEMS, {"p": publisher_id, "f": feed_id, "keys": part}).all()
+            for digest, item_id, identity, title, claimed_at, first_seen_at, seen_in_feed, raw in rows:
+                under[hashes[digest]].add(item_id)
+                item = found.get(item_id)
+                if item is None:
+                    guid = identity.removeprefix("guid:") if identity.startswith("guid:") else None
+                    item = found[item_id] = SeenItem(item_id, guid, title, claimed_at, first_seen_at)
+                    if seen_in_feed is not None:
+                        item.feeds[feed_id] = seen_in_feed
+                if raw is not None:
+                    item.raw_hashes.add(raw)
         self.by_key: dict[str, list[int]] = defaultdict(list, {key: sorted(ids) for key, ids in under.items()})
 
     def missing_keys(self, item_id: int, keys: Iterable[str]) -> list[str]:
@@ -106,6 +126,22 @@ class PublisherItems(ItemLookup):
             if item_id not in self.by_key.get(key, ()) and not (key.startswith("guid:") and self.by_key.get(key))
         ]
 
+    def add_keys(self, session: Session, item_id: int, keys: Iterable[str]) -> None:
+        """`add_keys` (the module's), its keys' holders known already when the lookup was asked for them."""
+        keys = list(dict.fromkeys(keys))
+        if any(key_hash(key) not in self.hashes for key in keys):
+            add_keys(session, self.publisher_id, item_id, keys)
+            return
+        added = [
+            key for key in keys
+            if item_id not in self.by_key.get(key, ()) and not (key.startswith("guid:") and self.by_key.get(key))
+        ]
+        if added:
+            rows = [{"publisher_id": self.publisher_id, "key_hash": key_hash(key), "item_id": item_id} for key in added]
+            session.connection().execute(_INSERT_KEYS, rows)
+        for key in added:
+            self.by_key[key] = sorted([*self.by_key.get(key, ()), item_id])
+
     def by_guid(self, key: str) -> int | None:
         found = self.by_key.get(key)
         return found[0] if found else None
@@ -114,21 +150,16 @@ class PublisherItems(ItemLookup):
         return [_known(self.items[i]) for i in self.by_key.get(key, ())]
 
 
-_IDENTITY = select(_i.id).where(_i.publisher_id == bindparam("p"), _i.identity_hash == bindparam("h"))
 # Statements built once are compiled once: SQLAlchemy finds them in its cache without walking them.
 _INSERT_ITEM = insert(_i.__table__).returning(_i.__table__.c.id)
 _INSERT_KEYS = insert(_k.__table__)
 _INSERT_SIGHTING = insert(_f.__table__)
+# One statement for every item a capture shows again (not one per item: a capture shows dozens).
 _TOUCH = update(_f.__table__).where(
-    _f.__table__.c.item_id == bindparam("i"), _f.__table__.c.feed_id == bindparam("f")
+    _f.__table__.c.feed_id == bindparam("f"), _f.__table__.c.item_id.in_(bindparam("ids", expanding=True))
 ).values(last_seen_at=bindparam("w"))
 _INSERT_RAW = insert(_r.__table__)
 _INSERT_VERSION = insert(schema.ItemVersion.__table__)
-
-
-def has_identity(session: Session, publisher_id: int, identity: str) -> bool:
-    """Whether an item of the publisher is stored under this identity already."""
-    return session.connection().execute(_IDENTITY, {"p": publisher_id, "h": key_hash(identity)}).first() is not None
 
 
 def add_keys(session: Session, publisher_id: int, item_id: int, keys: Iterable[str]) -> None:
@@ -138,7 +169,7 @@ def add_keys(session: Session, publisher_id: int, item_id: int, keys: Iterable[s
     """
     hashes = {key_hash(key): key.startswith("guid:") for key in keys}
     holders: dict[str, set[int]] = defaultdict(set)
-    for digest, holder in session.connection().execute(_KEYS, {"p": publisher_id, "keys": list(hashes)}):
+    for digest, holder in session.connection().execute(_KEYS, {"p": publisher_id, "keys": list(hashes)}).all():
         holders[digest].add(holder)
     rows = [
         {"publisher_id": publisher_id, "key_hash": digest, "item_id": item_id}
@@ -154,22 +185,49 @@ def insert_item(session: Session, values: dict[str, object]) -> int:
     return int(session.connection().execute(_INSERT_ITEM, values).scalar_one())
 
 
+_NEW_ITEM_COLUMNS = (
+    "publisher_id", "identity", "identity_hash", "url", "url_hash", "title", "author", "claimed_at", "claimed_date_rejected",
+    "first_seen_at",
+)
+_held = _i.__table__.alias("held")
+# `has_identity` and `insert_item` in one round trip: the item is stored unless its identity is taken.
+_INSERT_ITEM_UNLESS_TAKEN = insert(_i.__table__).from_select(
+    _NEW_ITEM_COLUMNS,
+    select(*(bindparam(name, type_=_i.__table__.c[name].type) for name in _NEW_ITEM_COLUMNS)).where(
+        ~select(_held.c.id).where(
+            _held.c.publisher_id == bindparam("publisher_id"), _held.c.identity_hash == bindparam("identity_hash")
+        ).exists()
+    ),
+).returning(_i.__table__.c.id)
+
+
+def insert_item_unless_taken(session: Session, values: dict[str, object]) -> int | None:
+    """Store a new item unless an item of its publisher has its identity already; its id, or None."""
+    found = session.connection().execute(_INSERT_ITEM_UNLESS_TAKEN, {name: values[name] for name in _NEW_ITEM_COLUMNS}).first()
+    return None if found is None else int(found[0])
+
+
 def add_sighting(session: Session, item_id: int, feed_id: int, when: datetime) -> None:
     """A feed shows an item for the first time."""
     session.connection().execute(_INSERT_SIGHTING, {"item_id": item_id, "feed_id": feed_id, "first_seen_at": when, "last_seen_at": when})
 
 
-def touch_sightings(session: Session, sightings: list[dict[str, object]]) -> None:
-    """Feeds show items again (`i` item, `f` feed, `w` when)."""
-    if sightings:
-        session.connection().execute(_TOUCH, sightings)
+def touch_sightings(session: Session, feed_id: int, item_ids: Collection[int], when: datetime) -> None:
+    """A feed shows these items again."""
+    for part in chunks(item_ids):
+        session.connection().execute(_TOUCH, {"f": feed_id, "ids": part, "w": when})
+
+
+_SET_FIRST_SEEN = update(_i.__table__).where(_i.__table__.c.id == bindparam("i")).values(first_seen_at=bindparam("w"))
+_SET_FIRST_SIGHTING = update(_f.__table__).where(
+    _f.__table__.c.item_id == bindparam("i"), _f.__table__.c.feed_id == bindparam("f"), _f.__table__.c.first_seen_at > bindparam("w")
+).values(first_seen_at=bindparam("w"))
 
 
 def set_first_seen(session: Session, item_id: int, feed_id: int, when: datetime) -> None:
     """An earlier sighting of an item (an old capture ingested late)."""
-    session.connection().execute(update(schema.Item).where(schema.Item.id == item_id).values(first_seen_at=when))
-    f = schema.ItemFeed.__table__
-    session.connection().execute(update(f).where(f.c.item_id == item_id, f.c.feed_id == feed_id, f.c.first_seen_at > when).values(first_seen_at=when))
+    session.connection().execute(_SET_FIRST_SEEN, {"i": item_id, "w": when})
+    session.connection().execute(_SET_FIRST_SIGHTING, {"i": item_id, "f": feed_id, "w": when})
 
 
 def add_raw(session: Session, item_id: int, raw: str) -> None:
@@ -182,22 +240,25 @@ def insert_version(session: Session, values: dict[str, object]) -> None:
     session.connection().execute(_INSERT_VERSION, values)
 
 
+_v = schema.ItemVersion.__table__
+_TEXTS_OF_ITEM = select(_v.c.id, _v.c.text, _v.c.title).where(_v.c.item_id == bindparam("i")).order_by(_v.c.version)
+_UPDATE_VERSION = update(_v).where(_v.c.id == bindparam("vid"))
+_HAS_TEXT = select(_v.c.id).where(_v.c.item_id == bindparam("i"), _v.c.content_hash == bindparam("h"))
+
+
 def texts_of_item(session: Session, item_id: int) -> list[tuple[int, str, str]]:
     """(version id, text, title) of each of an item's versions."""
-    v = schema.ItemVersion
-    return [(r.id, r.text, r.title) for r in session.connection().execute(select(v.id, v.text, v.title).where(v.item_id == item_id).order_by(v.version))]
+    return [(r.id, r.text, r.title) for r in session.connection().execute(_TEXTS_OF_ITEM, {"i": item_id}).all()]
 
 
 def update_version(session: Session, version_id: int, values: dict[str, object]) -> None:
     """New fingerprints of a version."""
-    v = schema.ItemVersion.__table__
-    session.connection().execute(update(v).where(v.c.id == version_id).values(**values))
+    session.connection().execute(_UPDATE_VERSION, {"vid": version_id, **values})
 
 
 def has_text(session: Session, item_id: int, content_hash: str) -> bool:
     """Whether the item has a version with this text already."""
-    v = schema.ItemVersion
-    return session.connection().execute(select(v.id).where(v.item_id == item_id, v.content_hash == content_hash)).first() is not None
+    return session.connection().execute(_HAS_TEXT, {"i": item_id, "h": content_hash}).first() is not None
 
 
 # -- credits ---------------------------------------------------------------------------------
@@ -205,13 +266,14 @@ _a = schema.ItemAttribution.__table__
 _CREDITS = select(_a.c.item_id, _a.c.kind, _a.c.name, _a.c.url).where(_a.c.item_id.in_(bindparam("ids", expanding=True))).order_by(_a.c.id)
 _AT = select(_i.url_hash, func.min(_i.id)).where(_i.url_hash.in_(bindparam("h", expanding=True))).group_by(_i.url_hash)
 _CREDITING = select(_a.c.url_hash, _a.c.item_id).where(_a.c.url_hash.in_(bindparam("h", expanding=True)))
+_INSERT_CREDITS = insert(_a)
 
 
 def credits_of(session: Session, ids: Collection[int]) -> dict[int, list[Attribution]]:
     """The credits each item gives, in the order they were found."""
     found: dict[int, list[Attribution]] = defaultdict(list)
     for part in chunks(ids):
-        for item_id, kind, name, url in session.connection().execute(_CREDITS, {"ids": part}):
+        for item_id, kind, name, url in session.connection().execute(_CREDITS, {"ids": part}).all():
             found[item_id].append(Attribution(kind, name, url))
     return found
 
@@ -224,7 +286,7 @@ def add_credit(session: Session, item_id: int, credit: Attribution) -> None:
 def add_credits(session: Session, item_id: int, credits: Sequence[Attribution]) -> None:
     """Store credits an item gives, in this order (one statement)."""
     if credits:
-        session.connection().execute(insert(schema.ItemAttribution.__table__), [
+        session.connection().execute(_INSERT_CREDITS, [
             {"item_id": item_id, "kind": c.kind, "name": c.name, "url": c.url, "url_hash": lookup_hash(c.url) if c.url else None}
             for c in credits
         ])
@@ -238,10 +300,23 @@ def items_at(session: Session, urls: Iterable[str]) -> dict[str, int]:
             hashes[lookup_hash(url)].append(url)
     found: dict[str, int] = {}
     for part in chunks(hashes.keys()):
-        for digest, item_id in session.connection().execute(_AT, {"h": part}):
+        for digest, item_id in session.connection().execute(_AT, {"h": part}).all():
             for url in hashes[digest]:
                 found[url] = int(item_id)
     return found
+
+
+_g = schema.ItemGroup.__table__
+_CREDITING_GROUPS = (
+    select(_a.c.item_id, _g.c.group_id).select_from(_a.outerjoin(_g, _g.c.item_id == _a.c.item_id)).where(_a.c.url_hash == bindparam("h"))
+)
+
+
+def crediting_groups(session: Session, url: str) -> dict[int, int | None]:
+    """The items that credit this URL (by any variant of it, as `items_crediting`), each with
+    its group (`matching.groups_of`), if it has one."""
+    rows = session.connection().execute(_CREDITING_GROUPS, {"h": lookup_hash(url)}).all()
+    return {item_id: group_id for item_id, group_id in rows}
 
 
 def items_crediting(session: Session, urls: Iterable[str]) -> dict[str, set[int]]:
@@ -251,7 +326,69 @@ def items_crediting(session: Session, urls: Iterable[str]) -> dict[str, set[int]
         hashes[lookup_hash(url)].append(url)
     found: dict[str, set[int]] = defaultdict(set)
     for part in chunks(hashes.keys()):
-        for digest, item_id in session.connection().execute(_CREDITING, {"h": part}):
+        for digest, item_id in session.connection().execute(_CREDITING, {"h": part}).all():
             for url in hashes[digest]:
                 found[url].add(item_id)
     return found
+
+
+# -- what provenance reads of items (`tracker.provenance.facts.item_facts`), in two round trips --
+_vf, _cf = schema.ItemVersion.__table__, schema.Capture.__table__
+
+
+def _largest(column: Any) -> Any:
+    """The largest value of a version column among the item's versions (a correlated subquery)."""
+    return select(func.max(column)).where(_vf.c.item_id == _i.id).scalar_subquery()
+
+
+# An item with its sightings, its largest texts and, per sighting, the feed's last successful
+# capture before the item was first seen (a row per sighting, as `_ITEMS`).
+_FACTS = (
+    select(
+        *_ITEM_COLUMNS, _largest(_vf.c.shingle_count).label("story_size"), _largest(_vf.c.full_count).label("full_size"),
+        _largest(case((_vf.c.from_page, 1), else_=0)).label("page"),
+        select(func.max(_cf.c.captured_at))
+        .where(_cf.c.feed_id == _f.feed_id, _cf.c.captured_at < _i.first_seen_at, _cf.c.error.is_(None))
+        .scalar_subquery().label("before"),
+    )
+    .outerjoin(_f, _f.item_id == _i.id).where(_i.id.in_(bindparam("ids", expanding=True)))
+)
+_target, _first = schema.Item.__table__.alias("credited_item"), schema.Item.__table__.alias("earliest_item")
+# Each credit with the item at its URL (the earliest stored of any variant, as `items_at`) and that item's publisher.
+_CREDITS_AND_TARGETS = (
+    select(_a.c.item_id, _a.c.kind, _a.c.name, _a.c.url, _target.c.id.label("target"), _target.c.publisher_id)
+    .select_from(_a.outerjoin(_target, _target.c.id == select(func.min(_first.c.id)).where(_first.c.url_hash == _a.c.url_hash)
+                              .correlate(_a).scalar_subquery()))
+    .where(_a.c.item_id.in_(bindparam("ids", expanding=True))).order_by(_a.c.id)
+)
+Facts = tuple[StoredItem, Sizes, datetime | None]
+
+
+def load_facts(session: Session, ids: Collection[int]) -> dict[int, Facts]:
+    """Each stored item of these (`load_items` without raw forms), its `Sizes`, and the last
+    successful capture of its first feed before it was first seen (`evidence.captured_before`)."""
+    found: dict[int, StoredItem] = {}
+    sizes: dict[int, Sizes] = {}
+    before: dict[tuple[int, int], datetime] = {}
+    for part in chunks(ids):
+        for row in session.connection().execute(_FACTS, {"ids": part}).all():
+            _add_row(found, row)
+            sizes[row.id] = Sizes(row.story_size or 0, row.full_size or 0, bool(row.page))
+            if row.before is not None:
+                before[(row.id, row.feed_id)] = row.before
+    return {i: (item, sizes[i], before.get((i, item.first_feed_id))) for i, item in found.items()}
+
+
+def credits_and_targets(session: Session, ids: Collection[int]) -> tuple[dict[int, list[Attribution]], dict[str, int], dict[int, int]]:
+    """`credits_of` these items; the item at each URL they credit, as `items_at` finds it; and
+    the publisher of each such item."""
+    found: dict[int, list[Attribution]] = defaultdict(list)
+    targets: dict[str, int] = {}
+    publishers: dict[int, int] = {}
+    for part in chunks(ids):
+        for item_id, kind, name, url, target, publisher_id in session.connection().execute(_CREDITS_AND_TARGETS, {"ids": part}).all():
+            found[item_id].append(Attribution(kind, name, url))
+            if target is not None:
+                targets[url] = target
+                publishers[target] = publisher_id
+    return found, targets, publishers

@@ -11,8 +11,9 @@ import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import Row, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tracker.detection.fingerprint import unpack_keys, unpack_shingles
@@ -34,6 +35,11 @@ _BUCKET_COUNTS = (
     select(_lb.c.bucket, func.count(), func.max(case((_lb.c.item_id == bindparam("i"), 1), else_=0)))
     .where(_lb.c.bucket.in_(bindparam("b", expanding=True))).group_by(_lb.c.bucket)
 )
+# A new item is in no bucket yet: only the full buckets are asked for (most buckets it has are not).
+_FULL_BUCKETS = (
+    select(_lb.c.bucket).where(_lb.c.bucket.in_(bindparam("b", expanding=True)))
+    .group_by(_lb.c.bucket).having(func.count() >= BUCKET_CAP)
+)
 _INSERT_BUCKETS = insert(_lb)
 
 
@@ -43,8 +49,11 @@ def add_buckets(session: Session, item_id: int, buckets: Collection[int], new: b
     have: set[int] = set()
     full: set[int] = set()
     for part in chunks(buckets):
-        for bucket, count, mine in session.connection().execute(_BUCKET_COUNTS, {"i": item_id, "b": part}):
-            if mine and not new:
+        if new:
+            full.update(session.connection().execute(_FULL_BUCKETS, {"b": part}).scalars())
+            continue
+        for bucket, count, mine in session.connection().execute(_BUCKET_COUNTS, {"i": item_id, "b": part}).all():
+            if mine:
                 have.add(bucket)
             elif count >= BUCKET_CAP:
                 full.add(bucket)
@@ -53,11 +62,13 @@ def add_buckets(session: Session, item_id: int, buckets: Collection[int], new: b
         session.connection().execute(_INSERT_BUCKETS, rows)
 
 
+_REMOVE_BUCKETS = delete(_lb).where(_lb.c.item_id == bindparam("i"), _lb.c.bucket.in_(bindparam("b", expanding=True)))
+
+
 def remove_buckets(session: Session, item_id: int, buckets: Collection[int]) -> None:
     """Take an item out of these buckets."""
-    b = schema.LshBucket
     for part in chunks(buckets):
-        session.connection().execute(delete(b).where(b.item_id == item_id, b.bucket.in_(part)))
+        session.connection().execute(_REMOVE_BUCKETS, {"i": item_id, "b": part})
 
 
 _b = schema.LshBucket.__table__
@@ -68,7 +79,7 @@ def bucket_members(session: Session, buckets: Collection[int]) -> dict[int, set[
     """The items indexed under each of these buckets."""
     found: dict[int, set[int]] = defaultdict(set)
     for part in chunks(buckets):
-        for bucket, item_id in session.connection().execute(_MEMBERS, {"b": part}):
+        for bucket, item_id in session.connection().execute(_MEMBERS, {"b": part}).all():
             found[bucket].add(item_id)
     return found
 
@@ -82,37 +93,58 @@ _VERSIONS = (
 )
 
 
+# ... with each item's publisher (an item without versions is no candidate: its publisher is not asked).
+_VERSIONS_AND_PUBLISHERS = (
+    select(*_VERSIONS.selected_columns, schema.Item.__table__.c.publisher_id)
+    .join_from(_v, schema.Item.__table__, schema.Item.__table__.c.id == _v.c.item_id)
+    .where(_v.c.item_id.in_(bindparam("ids", expanding=True))).order_by(_v.c.item_id, _v.c.version)
+)
+
+
 def versions_of(session: Session, ids: Collection[int]) -> dict[int, list[VersionPrints]]:
     """Every version of these items, oldest first, as stored when it was written."""
+    return versions_and_publishers(session, ids, _VERSIONS)[0]
+
+
+def versions_and_publishers(
+    session: Session, ids: Collection[int], statement: Any = _VERSIONS_AND_PUBLISHERS,
+) -> tuple[dict[int, list[VersionPrints]], dict[int, int]]:
+    """`versions_of` these items, and the publisher of each that has versions (`publishers_of`)."""
     found: dict[int, list[VersionPrints]] = {i: [] for i in ids}
+    publishers: dict[int, int] = {}
     for part in chunks(ids):
-        rows = session.connection().execute(_VERSIONS, {"ids": part})
+        rows = session.connection().execute(statement, {"ids": part}).all()
         for r in rows:
             found[r.item_id].append(VersionPrints(
                 r.id, r.item_id, r.version, unpack_shingles(r.story_shingles), unpack_shingles(r.full_shingles),
                 r.signature, r.lead_signature or b"", unpack_keys(r.paragraph_keys), bool(r.from_page),
             ))
-    return found
+            if statement is _VERSIONS_AND_PUBLISHERS:
+                publishers[r.item_id] = r.publisher_id
+    return found, publishers
+
+
+_i = schema.Item.__table__
+_PUBLISHERS = select(_i.c.id, _i.c.publisher_id).where(_i.c.id.in_(bindparam("ids", expanding=True)))
+_SIZES = (
+    select(_v.c.item_id, func.max(_v.c.shingle_count), func.max(_v.c.full_count), func.max(case((_v.c.from_page, 1), else_=0)))
+    .where(_v.c.item_id.in_(bindparam("ids", expanding=True))).group_by(_v.c.item_id)
+)
 
 
 def publishers_of(session: Session, ids: Collection[int]) -> dict[int, int]:
     """The publisher of each item."""
-    i = schema.Item
     found: dict[int, int] = {}
     for part in chunks(ids):
-        found.update({a: b for a, b in session.connection().execute(select(i.id, i.publisher_id).where(i.id.in_(part)))})
+        found.update(session.connection().execute(_PUBLISHERS, {"ids": part}).all())
     return found
 
 
 def sizes_of(session: Session, ids: Collection[int]) -> dict[int, Sizes]:
     """Each item's largest story and full text."""
-    v = schema.ItemVersion
     found: dict[int, Sizes] = {}
     for part in chunks(ids):
-        rows = session.connection().execute(
-            select(v.item_id, func.max(v.shingle_count), func.max(v.full_count), func.max(case((v.from_page, 1), else_=0)))
-            .where(v.item_id.in_(part)).group_by(v.item_id)
-        )
+        rows = session.connection().execute(_SIZES, {"ids": part}).all()
         found.update({item_id: Sizes(story or 0, full or 0, bool(page)) for item_id, story, full, page in rows})
     return found
 
@@ -129,7 +161,7 @@ def edges_of(session: Session, ids: Collection[int]) -> list[Edge]:
     """Every verified match touching these items."""
     found: dict[tuple[int, int], Edge] = {}
     for part in chunks(ids):
-        for r in session.connection().execute(_EDGES, {"ids": part}):
+        for r in session.connection().execute(_EDGES, {"ids": part}).all():
             found[(r.item_a, r.item_b)] = Edge(
                 r.item_a, r.item_b, Similarity(r.jaccard, r.a_in_b, r.b_in_a, r.shared), r.full_a_in_b, r.full_b_in_a
             )
@@ -140,7 +172,7 @@ def neighbours(session: Session, ids: Collection[int]) -> dict[int, set[int]]:
     """The items each of these items matches."""
     found: dict[int, set[int]] = {i: set() for i in ids}
     for part in chunks(ids):
-        for a, b in session.connection().execute(_PAIRS, {"ids": part}):
+        for a, b in session.connection().execute(_PAIRS, {"ids": part}).all():
             if a in found:
                 found[a].add(b)
             if b in found:
@@ -148,11 +180,14 @@ def neighbours(session: Session, ids: Collection[int]) -> dict[int, set[int]]:
     return found
 
 
+_DELETE_EDGES = delete(_m).where(or_(_m.c.item_a.in_(bindparam("ids", expanding=True)), _m.c.item_b.in_(bindparam("ids", expanding=True))))
+_INSERT_EDGES = insert(_m)
+
+
 def replace_edges(session: Session, ids: Collection[int], edges: Iterable[Edge], now: datetime) -> None:
     """Make these the matches of these items (every match touching them is replaced)."""
-    m = schema.Match.__table__
     for part in chunks(ids):
-        session.connection().execute(delete(m).where(m.c.item_a.in_(part) | m.c.item_b.in_(part)))
+        session.connection().execute(_DELETE_EDGES, {"ids": part})
     rows = [
         {"item_a": e.a, "item_b": e.b, "jaccard": e.similarity.jaccard, "a_in_b": e.similarity.a_in_b,
          "b_in_a": e.similarity.b_in_a, "shared": e.similarity.shared, "full_a_in_b": e.full_a_in_b,
@@ -160,7 +195,7 @@ def replace_edges(session: Session, ids: Collection[int], edges: Iterable[Edge],
         for e in edges
     ]
     if rows:
-        session.connection().execute(m.insert(), rows)
+        session.connection().execute(_INSERT_EDGES, rows)
 
 
 def component(session: Session, seeds: Iterable[int]) -> set[int]:
@@ -170,7 +205,7 @@ def component(session: Session, seeds: Iterable[int]) -> set[int]:
     while frontier:
         reached: set[int] = set()
         for part in chunks(frontier):
-            for a, b in session.connection().execute(_PAIRS, {"ids": part}):
+            for a, b in session.connection().execute(_PAIRS, {"ids": part}).all():
                 reached.update((a, b))
         frontier = reached - group
         group |= frontier
@@ -179,13 +214,22 @@ def component(session: Session, seeds: Iterable[int]) -> set[int]:
 
 # -- groups ---------------------------------------------------------------------------------------
 _g, _mg = schema.ItemGroup.__table__, schema.MatchGroup.__table__
+_GROUPS = select(_g.c.item_id, _g.c.group_id, _g.c.position).where(_g.c.item_id.in_(bindparam("ids", expanding=True)))
+_SUMMARY = select(_mg).where(_mg.c.id == bindparam("g"))
+_DELETE_PLACES = delete(_g).where(_g.c.item_id.in_(bindparam("ids", expanding=True)))
+_DELETE_GROUPS = delete(_mg).where(_mg.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT_PLACES = insert(_g)
+_INSERT_GROUP = insert(_mg)
+_UPDATE_GROUP = update(_mg).where(_mg.c.id == bindparam("g")).values(
+    size=bindparam("size"), last_item_id=bindparam("last_item_id"), credited=bindparam("credited"), tangled=bindparam("tangled")
+)
 
 
 def groups_of(session: Session, ids: Collection[int]) -> dict[int, tuple[int, int]]:
     """(group, position in the group's order) of each of these items that has them."""
     found: dict[int, tuple[int, int]] = {}
     for part in chunks(ids):
-        rows = session.connection().execute(select(_g.c.item_id, _g.c.group_id, _g.c.position).where(_g.c.item_id.in_(part)))
+        rows = session.connection().execute(_GROUPS, {"ids": part}).all()
         found.update({item_id: (group, position) for item_id, group, position in rows})
     return found
 
@@ -197,12 +241,40 @@ GroupRow = tuple[int, int | None, frozenset[int], bool, Unresolved]
 def group_summary(session: Session, group_id: int) -> GroupRow | None:
     """(size, latest member, publishers credited by members, tangled, credits naming nobody
     known) of a group, if stored."""
-    row = session.connection().execute(select(_mg).where(_mg.c.id == group_id)).first()
-    if row is None:
-        return None
+    row = session.connection().execute(_SUMMARY, {"g": group_id}).first()
+    return None if row is None else _summary(row)
+
+
+def _summary(row: Row[Any]) -> GroupRow:
     credited = json.loads(row.credited)
     unresolved: Unresolved = frozenset((name, url) for name, url in credited["unresolved"])
     return row.size, row.last_item_id, frozenset(credited["publishers"]), bool(row.tangled), unresolved
+
+
+# An item's matches, each with its partner's group and place, and that group's summary: what a
+# newcomer placed last in its group reads first (`Detector._append`), in one round trip.
+_PARTNER = case((_m.c.item_a == bindparam("i"), _m.c.item_b), else_=_m.c.item_a)
+_PLACED_PARTNERS = (
+    select(_m, _g.c.group_id, _g.c.position, _mg.c.size, _mg.c.last_item_id, _mg.c.credited, _mg.c.tangled)
+    .select_from(_m.outerjoin(_g, _g.c.item_id == _PARTNER).outerjoin(_mg, _mg.c.id == _g.c.group_id))
+    .where(or_(_m.c.item_a == bindparam("i"), _m.c.item_b == bindparam("i")))
+)
+
+
+def placed_partners(session: Session, item_id: int) -> tuple[dict[int, Edge], dict[int, tuple[int, int]], dict[int, GroupRow]]:
+    """The item's matches by partner (`edges_of`), the partners' groups and places
+    (`groups_of`), and the summaries of those groups (`group_summary`)."""
+    edges: dict[int, Edge] = {}
+    groups: dict[int, tuple[int, int]] = {}
+    summaries: dict[int, GroupRow] = {}
+    for r in session.connection().execute(_PLACED_PARTNERS, {"i": item_id}).all():
+        partner = r.item_b if r.item_a == item_id else r.item_a
+        edges[partner] = Edge(r.item_a, r.item_b, Similarity(r.jaccard, r.a_in_b, r.b_in_a, r.shared), r.full_a_in_b, r.full_b_in_a)
+        if r.group_id is not None:
+            groups[partner] = (r.group_id, r.position)
+            if r.size is not None:
+                summaries[r.group_id] = _summary(r)
+    return edges, groups, summaries
 
 
 def _credited(publishers: Iterable[int], unresolved: Unresolved) -> str:
@@ -216,12 +288,12 @@ def write_group(
     `replaced`, which its members were in before, are gone)."""
     conn = session.connection()
     for part in chunks([item for item, _ in positions]):
-        conn.execute(delete(_g).where(_g.c.item_id.in_(part)))
+        conn.execute(_DELETE_PLACES, {"ids": part})
     for part in chunks(set(replaced) | {group_id}):
-        conn.execute(delete(_mg).where(_mg.c.id.in_(part)))
-    conn.execute(insert(_g), [{"item_id": item, "group_id": group_id, "position": position} for item, position in positions])
+        conn.execute(_DELETE_GROUPS, {"ids": part})
+    conn.execute(_INSERT_PLACES, [{"item_id": item, "group_id": group_id, "position": position} for item, position in positions])
     size, last, credited, tangled, unresolved = summary
-    conn.execute(insert(_mg), {"id": group_id, "size": size, "last_item_id": last, "credited": _credited(credited, unresolved),
+    conn.execute(_INSERT_GROUP, {"id": group_id, "size": size, "last_item_id": last, "credited": _credited(credited, unresolved),
                                "tangled": tangled})
 
 
@@ -230,31 +302,68 @@ def append_to_group(
 ) -> None:
     """Place an item last in its group (a `new` group: the item alone)."""
     conn = session.connection()
-    conn.execute(insert(_g), {"item_id": item_id, "group_id": group_id, "position": size - 1})
+    conn.execute(_INSERT_PLACES, {"item_id": item_id, "group_id": group_id, "position": size - 1})
     values = {"size": size, "last_item_id": item_id, "credited": _credited(credited, unresolved), "tangled": False}
     if new:
-        conn.execute(insert(_mg), {"id": group_id, **values})
+        conn.execute(_INSERT_GROUP, {"id": group_id, **values})
     else:
-        conn.execute(update(_mg).where(_mg.c.id == group_id).values(**values))
+        conn.execute(_UPDATE_GROUP, {"g": group_id, **values})
 
 
 # -- decisions -----------------------------------------------------------------------------------
+_p = schema.Provenance.__table__
+_ORIGINALS = select(_p.c.item_id, _p.c.original_item_id).where(_p.c.item_id.in_(bindparam("ids", expanding=True)))
+_DECISIONS = select(
+    _p.c.item_id, _p.c.story_id, _p.c.parent_item_id, _p.c.relation, _p.c.attributed_origin, _p.c.estimated_published_at,
+    _p.c.similarity, _p.c.coverage,
+).where(_p.c.item_id.in_(bindparam("ids", expanding=True)))
+_INSERT_DECISION = insert(_p)
+_UPDATE_DECISION = update(_p).where(_p.c.item_id == bindparam("i"))
+
+
+_ORIGINALS_AND_PUBLISHERS = (
+    select(_p.c.item_id, _p.c.original_item_id, _i.c.publisher_id)
+    .select_from(_p.outerjoin(_i, _i.c.id == _p.c.original_item_id))
+    .where(_p.c.item_id.in_(bindparam("ids", expanding=True)))
+)
+
+
+def originals_and_publishers(session: Session, ids: Collection[int]) -> tuple[dict[int, int], dict[int, int]]:
+    """`decided_originals` of these items, and the publisher of each original (`publishers_of`)."""
+    originals: dict[int, int] = {}
+    publishers: dict[int, int] = {}
+    for part in chunks(ids):
+        for item_id, original, publisher_id in session.connection().execute(_ORIGINALS_AND_PUBLISHERS, {"ids": part}).all():
+            originals[item_id] = original
+            if publisher_id is not None:
+                publishers[original] = publisher_id
+    return originals, publishers
+
+
 def decided_originals(session: Session, ids: Collection[int]) -> dict[int, int]:
     """The original of each of these items' stories, as decided."""
-    p = schema.Provenance.__table__
     found: dict[int, int] = {}
     for part in chunks(ids):
-        rows = session.connection().execute(select(p.c.item_id, p.c.original_item_id).where(p.c.item_id.in_(part)))
-        found.update({item_id: original for item_id, original in rows})
+        found.update(session.connection().execute(_ORIGINALS, {"ids": part}).all())
+    return found
+
+
+_DECIDED = select(_p.c.item_id).where(_p.c.item_id.in_(bindparam("ids", expanding=True)))
+
+
+def decided_among(session: Session, ids: Collection[int]) -> set[int]:
+    """Which of these items have a decision stored."""
+    found: set[int] = set()
+    for part in chunks(ids):
+        found.update(session.connection().execute(_DECIDED, {"ids": part}).scalars())
     return found
 
 
 def stored_decisions(session: Session, ids: Collection[int]) -> dict[int, DecisionKey]:
     """The decision stored for each item, as `Decision.key` compares it."""
-    p = schema.Provenance.__table__
     found: dict[int, DecisionKey] = {}
     for part in chunks(ids):
-        for r in session.connection().execute(select(p).where(p.c.item_id.in_(part))):
+        for r in session.connection().execute(_DECISIONS, {"ids": part}).all():
             found[r.item_id] = decision_key(
                 r.story_id, r.parent_item_id, r.relation, r.attributed_origin, r.estimated_published_at, r.similarity, r.coverage
             )
@@ -278,6 +387,6 @@ def write_decision(session: Session, decision: Decision, exists: bool, now: date
         "decided_at": now,
     }
     if exists:
-        session.connection().execute(update(schema.Provenance).where(schema.Provenance.item_id == decision.item_id).values(**values))
+        session.connection().execute(_UPDATE_DECISION, {"i": decision.item_id, **values})
     else:
-        session.connection().execute(insert(schema.Provenance.__table__), {"item_id": decision.item_id, **values})
+        session.connection().execute(_INSERT_DECISION, {"item_id": decision.item_id, **values})
