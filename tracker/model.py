@@ -6,6 +6,7 @@ whole contract between fetch/read, parse, normalise, fingerprint, provenance and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -304,3 +305,45 @@ class FeedState(StrEnum):
     def polled(self) -> bool:
         """Whether the daemon polls a feed in this state (a new one too, once stored)."""
         return self in (FeedState.FAILING, FeedState.MOVED, FeedState.ACTIVE, FeedState.NEW)
+
+
+@dataclass
+class NewItem:
+    """An item a capture stored, as SQL would give it back: its row and sightings, its
+    credits and its versions, and the last successful capture of its feed before it."""
+
+    stored: StoredItem
+    credits: list[Attribution]
+    previous: datetime | None
+    versions: list[VersionPrints] = field(default_factory=list)
+
+    @property
+    def sizes(self) -> Sizes:
+        """The largest story and full text among its versions (as `tracker.store.matching.sizes_of` reads them)."""
+        return Sizes(
+            max((v.story.size for v in self.versions), default=0), max((v.full.size for v in self.versions), default=0),
+            any(v.from_page for v in self.versions),
+        )
+
+
+@dataclass
+class Known:
+    """What one capture knows of its items without asking SQL again.
+
+    `unmatched`: items no match touches (stored in this transaction, not matched yet);
+    `decided`: whether an item has a decision (items stored in this transaction have none);
+    `remember`: whether what matching reads of decisions holds until deciding (one writer);
+    `items`: the items the capture stored, until anything else changes them (`forget`);
+    `previous`: the last successful capture of the capture's feed before it.
+    """
+
+    unmatched: set[int] = field(default_factory=set)
+    decided: dict[int, bool] = field(default_factory=dict)
+    remember: bool = False
+    items: dict[int, NewItem] = field(default_factory=dict)
+    previous: datetime | None = None
+
+    def forget(self, ids: Iterable[int]) -> None:
+        """These items changed since they were stored: read them from SQL again."""
+        for item_id in ids:
+            self.items.pop(item_id, None)

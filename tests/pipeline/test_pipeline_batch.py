@@ -57,8 +57,8 @@ def test_a_capture_the_database_refuses_fails_alone_and_its_batch_is_stored(tmp_
     pipeline = make_pipeline(url)
     real = pipeline._entries
 
-    def refuse(session, feed_id, publisher_id, entries, when, report, dirty, feed_url):  # type: ignore[no-untyped-def]
-        found = real(session, feed_id, publisher_id, entries, when, report, dirty, feed_url)
+    def refuse(session, feed_id, publisher_id, entries, when, report, dirty, feed_url, *rest):  # type: ignore[no-untyped-def]
+        found = real(session, feed_id, publisher_id, entries, when, report, dirty, feed_url, *rest)
         if feed_url == POISON:
             raise sa.exc.DataError("INSERT …", {}, Exception("value too long for type character varying(500)"))
         return found

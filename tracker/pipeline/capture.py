@@ -22,7 +22,7 @@ from tracker.detection.identity import (
     content_digest,
 )
 from tracker.errors import ParseError
-from tracker.model import Capture, IngestReport, ParsedFeed
+from tracker.model import Capture, IngestReport, Known, ParsedFeed
 from tracker.pipeline.alerts import Alerts
 from tracker.pipeline.batch import BatchMixin, refusal
 from tracker.pipeline.detect import Detector
@@ -155,7 +155,7 @@ class Pipeline(EntriesMixin, DirectoryMixin, PagesMixin, BatchMixin):
         # Identity, sightings and paragraph counts of one publisher: one writer at a time.
         locks.lock(session, locks.PUBLISHER, [publisher_id])
         digest = body_digest(capture)
-        stored, following = evidence.stored_and_next(session, feed_id, capture.captured_at, capture.kind, digest)
+        stored, following, previous = evidence.stored_and_next(session, feed_id, capture.captured_at, capture.kind, digest)
         if stored:
             report.skipped_known = 1
             return report
@@ -178,8 +178,13 @@ class Pipeline(EntriesMixin, DirectoryMixin, PagesMixin, BatchMixin):
             # after it — only up to the next capture, which stays the last one before the rest.
             dirty |= evidence.first_seen_between(session, feed_id, capture.captured_at, following)
         rematch: set[int] = set()
+        # What the capture stores is known to it: items that no match and no decision touches yet.
+        known = Known(remember=locks.single_writer(self.sessions), previous=previous)
         if parsed:
-            rematch = self._entries(session, feed_id, publisher_id, parsed.entries, capture.captured_at, report, dirty, capture.feed_url)
+            rematch = self._entries(
+                session, feed_id, publisher_id, parsed.entries, capture.captured_at, report, dirty, capture.feed_url, known,
+            )
+        known.decided.update(dict.fromkeys(known.unmatched, False))
         # Stored once its entries are (nothing there reads captures), with what they brought:
         # before matching and deciding, whose dates it can disprove.
         evidence.insert_capture(session, {**row, "new_items": report.new_items, "updates": report.updates})
@@ -187,12 +192,9 @@ class Pipeline(EntriesMixin, DirectoryMixin, PagesMixin, BatchMixin):
         # of 20,000 new items would otherwise hold all of theirs (1.4 GB). A pair is judged
         # the same from either side, so the batches decide what one batch would.
         ordered = sorted(rematch)
-        # Which items have a decision, as matching reads it, is told to deciding when nobody
-        # else can decide one meanwhile (SQLite's one writer).
-        decided: dict[int, bool] | None = {} if locks.single_writer(self.sessions) else None
         for start in range(0, len(ordered), MATCH_BATCH):
-            dirty |= self.detector.match(session, ordered[start : start + MATCH_BATCH], decided)
-        self.detector.decide(session, dirty, lambda: self._current(session), report, decided)
+            dirty |= self.detector.match(session, ordered[start : start + MATCH_BATCH], known)
+        self.detector.decide(session, dirty, lambda: self._current(session), report, known)
         # In this transaction: an alert is queued exactly when its copy is recorded.
         self.alerts.enqueue(session, report.new_copies)
         return report

@@ -18,7 +18,7 @@ from tracker.detection.fingerprint import overlap, similarity
 from tracker.detection.identity import lookup_hash
 from tracker.detection.lsh import HUB_CAP, buckets_of, strongest
 from tracker.detection.template import differences, is_templated
-from tracker.model import IngestReport, Similarity, StoredItem, VersionPrints, utcnow
+from tracker.model import Attribution, IngestReport, Known, Similarity, StoredItem, VersionPrints, utcnow
 from tracker.provenance.decide import Decision, DecisionKey, Edge, GroupSummary, ItemFacts, Placed, append, decide_group
 from tracker.provenance.facts import any_resolves, item_facts
 from tracker.provenance.publishers import Directory
@@ -84,9 +84,9 @@ class Detector:
         # A rewrite (synonyms, a paragraph dropped) keeps much of its source in both senses.
         return sim.jaccard >= d.rewrite_min_jaccard and sim.containment >= d.rewrite_min_containment
 
-    def match(self, session: Session, ids: Collection[int], decided: dict[int, bool] | None = None) -> set[int]:
+    def match(self, session: Session, ids: Collection[int], known: Known | None = None) -> set[int]:
         """Recompute the verified matches of these items; return the items whose decisions
-        may have changed (and say in `decided`, when given, which of them have a decision).
+        may have changed (`known`: what the caller knows of them, and learns here).
 
         The buckets and URLs of all of them are locked first, in one sorted batch: a text
         stored meanwhile by another process that shares a bucket is then committed, and found.
@@ -95,15 +95,14 @@ class Detector:
         group (`decide` sees whether it is): its partners are not returned.
         """
         ids = set(ids)
-        versions = matching.versions_of(session, ids)
-        stored = items.load_items(session, ids)
-        credits = items.credits_of(session, ids)
+        known = known or Known()
+        versions, stored, credits = _read(session, ids, known)
         buckets = {i: self.buckets(versions[i]) for i in ids}
         credit_urls = {i: [c.url for c in credits.get(i, ()) if c.url] for i in ids}
         locks.lock(session, locks.BUCKET, {b for found in buckets.values() for b in found})
         urls = {stored[i].url for i in ids} | {u for found in credit_urls.values() for u in found}
         locks.lock(session, locks.URL, {int(lookup_hash(u), 16) for u in urls})
-        old = matching.neighbours(session, ids)
+        old = {**matching.neighbours(session, ids - known.unmatched), **{i: set() for i in ids & known.unmatched}}
         crediting = items.items_crediting(session, [stored[i].url for i in ids])
         targets = items.items_at(session, [u for found in credit_urls.values() for u in found])
         # "Read the full story at X: <url>" names its source exactly: linked whatever the text.
@@ -120,11 +119,9 @@ class Detector:
         publishers.update({i: stored[i].publisher_id for i in ids})
         theirs = {**others, **versions}
         edges = self._kept_edges(session, ids, stored, versions, candidates, theirs, publishers, old, credited)
-        matching.replace_edges(session, ids, edges.values(), utcnow())
-        have = matching.decided_among(session, ids)
-        if decided is not None:
-            decided.update({i: i in have for i in ids})
-        fresh = {i for i in ids if not old[i]} - have
+        matching.replace_edges(session, ids - known.unmatched, edges.values(), utcnow())
+        known.unmatched.clear()  # matches are written: whoever is matched next may have some
+        fresh = {i for i in ids if not old[i]} - _decided_among(session, ids, known)
         touched = set(ids)
         for item_id in ids:
             touched |= old[item_id]
@@ -183,7 +180,7 @@ class Detector:
 
     def decide(
         self, session: Session, dirty: Collection[int], current: Callable[[], Directory], report: IngestReport,
-        decided: dict[int, bool] | None = None,
+        known: Known | None = None,
     ) -> None:
         """Decide again the provenance of every group of matches holding a dirty item.
 
@@ -193,13 +190,11 @@ class Detector:
         deciding an overlapping group waits, then reads it whole, with what this one wrote.
         `current` gives the directory as it is now: a group may hold items of a publisher
         another process added since this transaction began, and credits name publishers by it.
-        `decided`: which items have a decision, as `match` said (when nobody else writes meanwhile).
+        `known`: which items have a decision, when the caller knows it already.
         """
         if not dirty:
             return
-        known = decided or {}
-        have = {i for i in dirty if known.get(i)} | matching.decided_among(session, set(dirty) - known.keys())
-        fresh = set(dirty) - have
+        fresh = set(dirty) - _decided_among(session, dirty, known or Known())
         # Groups with changed facts first: a newcomer they hold is decided with them, so that it
         # is never placed from a summary about to change (and alerted as a copy it is not).
         done = self._decide_whole(session, set(dirty) - fresh, current, report, set())
@@ -208,7 +203,7 @@ class Detector:
             return
         directory = current()
         again: set[int] = set()
-        for item in sorted(self._facts(session, fresh, directory).values(), key=lambda f: f.order_key):
+        for item in sorted(self._facts(session, fresh, directory, known).values(), key=lambda f: f.order_key):
             if not self._append(session, item, directory, report):
                 again.add(item.item_id)
         self._decide_whole(session, again, current, report, done)
@@ -232,10 +227,18 @@ class Detector:
             self._decide_group(session, group, current(), report)
         return done
 
-    def _facts(self, session: Session, ids: Collection[int], directory: Directory) -> dict[int, ItemFacts]:
-        """What provenance knows of these items now."""
-        loaded = items.load_facts(session, ids)
-        credits, targets, publisher_of = items.credits_and_targets(session, ids)
+    def _facts(self, session: Session, ids: Collection[int], directory: Directory, known: Known | None = None) -> dict[int, ItemFacts]:
+        """What provenance knows of these items now (`known`: of those a capture stored, when it knows them)."""
+        cached = {i: known.items[i] for i in ids if i in known.items} if known else {}
+        loaded = items.load_facts(session, set(ids) - cached.keys())
+        credits, targets, publisher_of = items.credits_and_targets(session, set(ids) - cached.keys())
+        loaded.update({i: (new.stored, new.sizes, new.previous) for i, new in cached.items()})
+        credits.update({i: new.credits for i, new in cached.items()})
+        unknown = {c.url for new in cached.values() for c in new.credits if c.url and c.url not in targets}
+        if unknown:
+            found = items.items_at(session, unknown)
+            targets.update(found)
+            publisher_of.update(matching.publishers_of(session, set(found.values()) - publisher_of.keys()))
         return {
             i: item_facts(stored, credits.get(i, []), sizes, previous, self.tolerance, directory, targets, publisher_of)
             for i, (stored, sizes, previous) in sorted(loaded.items())
@@ -309,6 +312,27 @@ class Detector:
             report.republications += 1
             report.new_copies.append(decision.item_id)
         matching.write_decision(session, decision, before is not None, utcnow())
+
+
+def _decided_among(session: Session, ids: Collection[int], known: Known) -> set[int]:
+    """Which of these items have a decision (SQL asked only of those `known` does not know)."""
+    unknown = set(ids) - known.decided.keys()
+    have = {i for i in ids if known.decided.get(i)} | matching.decided_among(session, unknown)
+    if known.remember:
+        known.decided.update({i: i in have for i in unknown})
+    return have
+
+
+def _read(
+    session: Session, ids: set[int], known: Known,
+) -> tuple[dict[int, list[VersionPrints]], dict[int, StoredItem], dict[int, list[Attribution]]]:
+    """The versions, rows and credits of these items: from SQL, but those a capture knows it stored."""
+    cached = {i: known.items[i] for i in ids if i in known.items}
+    rest = ids - cached.keys()
+    versions = {**matching.versions_of(session, rest), **{i: new.versions for i, new in cached.items()}}
+    stored = {**items.load_items(session, rest), **{i: new.stored for i, new in cached.items()}}
+    credits = {**items.credits_of(session, rest), **{i: new.credits for i, new in cached.items() if new.credits}}
+    return versions, stored, credits
 
 
 def _without_templated(

@@ -33,7 +33,10 @@ from tracker.model import (
     Attribution,
     Document,
     IngestReport,
+    Known,
+    NewItem,
     ParsedEntry,
+    StoredItem,
     VersionPrints,
 )
 from tracker.store import evidence, items, locks, matching
@@ -67,9 +70,10 @@ class EntriesMixin:
 
     def _entries(
         self, session: Session, feed_id: int, publisher_id: int, entries: Iterable[ParsedEntry], when: datetime,
-        report: IngestReport, dirty: set[int], feed_url: str,
+        report: IngestReport, dirty: set[int], feed_url: str, known: Known,
     ) -> set[int]:
-        """Store the entries of a capture; return the items whose matches must be recomputed."""
+        """Store the entries of a capture; return the items whose matches must be recomputed
+        (and tell `known` of the items it stores)."""
         rematch: set[int] = set()
         seen_again: list[int] = []
         entries = list(entries)
@@ -84,9 +88,9 @@ class EntriesMixin:
                 document = self._document(entry, report)
                 if document is None:
                     continue
-                item_id = self._new_item(session, lookup, feed_id, entry, resolution.keys, document, when)
+                item_id = self._new_item(session, lookup, feed_id, entry, resolution.keys, document, when, known)
                 report.new_items += 1
-                rematch |= self._new_version(session, publisher_id, item_id, (), entry, document, when)
+                rematch |= self._new_version(session, publisher_id, item_id, (), entry, document, when, known)
                 new.append((item_id, publisher_id, entry.link or None, self._wants_page(feed_url, document.text)))
                 continue
             item = lookup.items[resolution.item_id]
@@ -116,10 +120,12 @@ class EntriesMixin:
             report.updates += 1
             self._add_credits(session, item.item_id, document)
             versions = matching.versions_of(session, [item.item_id])[item.item_id]
-            rematch |= self._new_version(session, publisher_id, item.item_id, versions, entry, document, when)
+            rematch |= self._new_version(session, publisher_id, item.item_id, versions, entry, document, when, known)
         items.touch_sightings(session, feed_id, seen_again, when)
         if new:
-            rematch |= self._pages_for_new_items(session, feed_url, new, report)
+            paged = self._pages_for_new_items(session, feed_url, new, report)
+            known.forget(paged)  # a page stored before them gave them a text or credits
+            rematch |= paged
         return rematch
 
     @staticmethod
@@ -134,7 +140,7 @@ class EntriesMixin:
 
     def _new_item(
         self, session: Session, lookup: items.PublisherItems, feed_id: int, entry: ParsedEntry, keys: tuple[str, ...],
-        document: Document, when: datetime,
+        document: Document, when: datetime, known: Known,
     ) -> int:
         url = entry.link or None
         values: dict[str, object] = {
@@ -146,15 +152,28 @@ class EntriesMixin:
         if item_id is None:
             # Another entry under the same link (a shared news page): its own text tells it apart.
             identity = f"{keys[0]}{DUPLICATE_MARK}{raw_hash(entry)}"
-            item_id = items.insert_item(session, {**values, "identity": identity, "identity_hash": key_hash(identity)})
+            values = {**values, "identity": identity, "identity_hash": key_hash(identity)}
+            item_id = items.insert_item(session, values)
         items.add_sighting(session, item_id, feed_id, when)
         items.add_raw(session, item_id, raw_hash(entry))
         lookup.add_keys(session, item_id, keys)
-        self._add_credits(session, item_id, document, given=[])
+        credits = self._add_credits(session, item_id, document, given=[])
+        # The item as SQL would give it back (`items.load_items`), for the capture's matching and deciding.
+        identity = str(values["identity"])
+        guid = identity.removeprefix("guid:") if identity.startswith("guid:") else None
+        stored = StoredItem(
+            item_id, lookup.publisher_id, url or identity, entry.title, entry.claimed_at, when, guid, {feed_id: when},
+            claimed_rejected=entry.claimed_rejected,
+        )
+        known.items[item_id] = NewItem(stored, credits, known.previous)
+        known.unmatched.add(item_id)
         return item_id
 
-    def _add_credits(self: Pipeline, session: Session, item_id: int, document: Document, given: list[Attribution] | None = None) -> None:
-        """Store the document's credits the item does not give yet (`given`: those it gives, when known)."""
+    def _add_credits(
+        self: Pipeline, session: Session, item_id: int, document: Document, given: list[Attribution] | None = None,
+    ) -> list[Attribution]:
+        """Store the document's credits the item does not give yet (`given`: those it gives,
+        when known); return those stored."""
         if given is None:
             given = items.credits_of(session, [item_id]).get(item_id, [])
         fresh: list[Attribution] = []
@@ -162,6 +181,7 @@ class EntriesMixin:
             if credit not in given and credit not in fresh:
                 fresh.append(credit)
         items.add_credits(session, item_id, fresh)
+        return fresh
 
     def fingerprints(
         self: Pipeline, session: Session, publisher_id: int, document: Document, title: str,
@@ -183,25 +203,25 @@ class EntriesMixin:
 
     def _new_version(
         self, session: Session, publisher_id: int, item_id: int, versions: Sequence[VersionPrints],
-        entry: ParsedEntry, document: Document, when: datetime,
+        entry: ParsedEntry, document: Document, when: datetime, known: Known,
     ) -> set[int]:
         """Store a new text of an item; return the items whose matches must be recomputed."""
         served = entry.content_chars if entry.content_chars is not None else len(entry.content)
         return self._store_version(session, publisher_id, item_id, versions, entry.title, raw_hash(entry), document, when,
-                                   body_chars=served)
+                                   body_chars=served, known=known)
 
     def _store_version(
         self, session: Session, publisher_id: int, item_id: int, versions: Sequence[VersionPrints], title: str, raw: str,
-        document: Document, when: datetime, from_page: bool = False, body_chars: int | None = None,
+        document: Document, when: datetime, from_page: bool = False, body_chars: int | None = None, known: Known | None = None,
     ) -> set[int]:
         """Store a text of an item (from its feed, or its page's article); return the items
-        whose matches must be recomputed."""
+        whose matches must be recomputed (`known`: what the capture knows of its items, kept true)."""
         held = {k for v in versions for k in v.paragraph_keys}
         fresh = evidence.count_paragraphs(
             session, publisher_id, item_id, set(document.keys) - held, self.detection.boilerplate_min_items, among=document.keys,
         )
         prints = self.fingerprints(session, publisher_id, document, title, fresh.boilerplate)
-        items.insert_version(
+        version_id = items.insert_version(
             session,
             {
                 "item_id": item_id, "version": len(versions) + 1, "content_hash": text_hash(title, document.paragraphs),
@@ -210,6 +230,11 @@ class EntriesMixin:
                 **version_columns(prints), "paragraph_keys": pack_keys(document.keys), "from_page": from_page,
             },
         )
+        if known is not None and item_id in known.items:
+            known.items[item_id].versions.append(VersionPrints(
+                version_id, item_id, len(versions) + 1, prints.story.shingles, prints.full, prints.story.signature,
+                prints.lead.signature, tuple(document.keys), from_page,
+            ))
         matching.add_buckets(session, item_id, self.detector.buckets(
             [VersionPrints(0, item_id, 0, prints.story.shingles, prints.full, prints.story.signature, prints.lead.signature, ())]
         ), new=not versions)
@@ -218,6 +243,8 @@ class EntriesMixin:
             for other in sorted(fresh.holders - {item_id}):
                 self._reclean(session, publisher_id, other)
                 rematch.add(other)
+            if known is not None:
+                known.forget(rematch - {item_id})  # fingerprinted again
         return rematch
 
     def _reclean(self: Pipeline, session: Session, publisher_id: int, item_id: int) -> None:

@@ -39,17 +39,21 @@ def insert_capture(session: Session, values: dict[str, object]) -> None:
 _NEXT = select(func.min(_c.captured_at)).where(_c.feed_id == bindparam("f"), _c.captured_at > bindparam("w"), _c.error.is_(None))
 
 
-# Both questions a new capture asks first, in one round trip: is it stored, and the feed's
-# first successful capture after it, if any (it arrived late).
-_STORED_AND_NEXT = select(_HAS_CAPTURE.limit(1).scalar_subquery(), _NEXT.scalar_subquery())
+_BEFORE = select(func.max(_c.captured_at)).where(_c.feed_id == bindparam("f"), _c.captured_at < bindparam("w"), _c.error.is_(None))
+# The questions a new capture asks first, in one round trip: is it stored, the feed's first
+# successful capture after it, if any (it arrived late), and its last one before it (which
+# dates the items the capture shows first).
+_STORED_AND_NEXT = select(_HAS_CAPTURE.limit(1).scalar_subquery(), _NEXT.scalar_subquery(), _BEFORE.scalar_subquery())
 
 
-def stored_and_next(session: Session, feed_id: int, when: datetime, kind: str, digest: str) -> tuple[bool, datetime | None]:
-    """`has_capture` and `next_capture` of a capture at once."""
-    found, following = session.connection().execute(
+def stored_and_next(
+    session: Session, feed_id: int, when: datetime, kind: str, digest: str,
+) -> tuple[bool, datetime | None, datetime | None]:
+    """Whether the capture is stored, and the feed's first successful capture after it and last before it."""
+    found, following, previous = session.connection().execute(
         _STORED_AND_NEXT, {"f": feed_id, "w": when, "k": kind, "d": digest}
     ).one()
-    return found is not None, following
+    return found is not None, following, previous
 
 
 _f = schema.ItemFeed.__table__
@@ -61,19 +65,6 @@ _FIRST_SEEN_BETWEEN = select(_f.c.item_id).where(
 def first_seen_between(session: Session, feed_id: int, after: datetime, until: datetime) -> set[int]:
     """Items the feed first showed after `after`, up to `until` included."""
     return set(session.connection().execute(_FIRST_SEEN_BETWEEN, {"f": feed_id, "a": after, "u": until}).scalars())
-
-
-_BEFORE = select(func.max(_c.captured_at)).where(_c.feed_id == bindparam("f"), _c.captured_at < bindparam("w"), _c.error.is_(None))
-
-
-def captured_before(session: Session, sightings: Iterable[tuple[int, datetime]]) -> dict[tuple[int, datetime], datetime]:
-    """For each (feed, moment): the feed's last successful capture before that moment."""
-    found: dict[tuple[int, datetime], datetime] = {}
-    for feed_id, when in set(sightings):
-        previous = session.connection().execute(_BEFORE, {"f": feed_id, "w": when}).scalar_one()
-        if previous is not None:
-            found[(feed_id, when)] = previous
-    return found
 
 
 # -- boilerplate --------------------------------------------------------------------------

@@ -159,7 +159,7 @@ _TOUCH = update(_f.__table__).where(
     _f.__table__.c.feed_id == bindparam("f"), _f.__table__.c.item_id.in_(bindparam("ids", expanding=True))
 ).values(last_seen_at=bindparam("w"))
 _INSERT_RAW = insert(_r.__table__)
-_INSERT_VERSION = insert(schema.ItemVersion.__table__)
+_INSERT_VERSION = insert(schema.ItemVersion.__table__).returning(schema.ItemVersion.__table__.c.id)
 
 
 def add_keys(session: Session, publisher_id: int, item_id: int, keys: Iterable[str]) -> None:
@@ -235,9 +235,9 @@ def add_raw(session: Session, item_id: int, raw: str) -> None:
     session.connection().execute(_INSERT_RAW, {"item_id": item_id, "raw_hash": raw})
 
 
-def insert_version(session: Session, values: dict[str, object]) -> None:
-    """Store a new text of an item."""
-    session.connection().execute(_INSERT_VERSION, values)
+def insert_version(session: Session, values: dict[str, object]) -> int:
+    """Store a new text of an item; return its id."""
+    return int(session.connection().execute(_INSERT_VERSION, values).scalar_one())
 
 
 _v = schema.ItemVersion.__table__
@@ -366,7 +366,7 @@ Facts = tuple[StoredItem, Sizes, datetime | None]
 
 def load_facts(session: Session, ids: Collection[int]) -> dict[int, Facts]:
     """Each stored item of these (`load_items` without raw forms), its `Sizes`, and the last
-    successful capture of its first feed before it was first seen (`evidence.captured_before`)."""
+    successful capture of its first feed before it was first seen."""
     found: dict[int, StoredItem] = {}
     sizes: dict[int, Sizes] = {}
     before: dict[tuple[int, int], datetime] = {}

@@ -185,7 +185,7 @@ _INSERT_EDGES = insert(_m)
 
 
 def replace_edges(session: Session, ids: Collection[int], edges: Iterable[Edge], now: datetime) -> None:
-    """Make these the matches of these items (every match touching them is replaced)."""
+    """Replace every match touching `ids` by `edges` (an item matched for the first time has none to replace)."""
     for part in chunks(ids):
         session.connection().execute(_DELETE_EDGES, {"ids": part})
     rows = [
