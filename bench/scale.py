@@ -593,6 +593,7 @@ def build_prefix(key: Key, scratch: Path, args: argparse.Namespace) -> tuple[Dat
     """A fresh database holding the bulk prefix of `key` (settled), its tail WARC, and the manifest describing them."""
     from tracker.store.database import open_database
 
+    commit, dirty = git_commit()  # the code that builds it: taken before, not after, the half hour it may take
     db = Database(key.kind, scratch, f"n{key.items}", args.pg_url)
     open_database(db.url).kw["bind"].dispose()
     tail_warc = scratch / f"tail-{key.label}.warc.gz"
@@ -604,7 +605,6 @@ def build_prefix(key: Key, scratch: Path, args: argparse.Namespace) -> tuple[Dat
     started = time.perf_counter()
     db.settle()
     say(f"{key.kind} {key.items:,}: {'checkpointed' if key.kind == 'sqlite' else 'VACUUMed'} in {time.perf_counter() - started:.0f} s")
-    commit, dirty = git_commit()
     manifest: dict[str, object] = {
         "db": key.kind, "items": key.items, "tail": key.tail, "seed": key.seed, "items loaded": loaded, "tail items": rest,
         "bulk s": round(seconds, 1), "bulk workers": args.workers or os.cpu_count(), "schema revision": db.revision(),
