@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -225,31 +224,3 @@ def test_a_cached_prefix_is_restored_not_built_and_never_written_to(tmp_path: Pa
     assert figures["bulk s"] == manifest["bulk s"]
     assert "(cached)" in next(line for line in again.stdout.splitlines() if line.startswith("| sqlite"))
     assert _files(cache) == kept
-
-
-@pytest.mark.postgres
-def test_postgresql_tails_with_one_and_two_workers_start_from_the_same_cached_prefix(tmp_path: Path, pg_server: str) -> None:
-    cache, seed = tmp_path / "cache", str(os.getpid())  # the cached database's name is the server's: one per test process
-    common = ["--db", "postgresql", "--pg-url", pg_server, "--prefix-cache", str(cache), "--seed", seed, "--scratch", str(tmp_path)]
-    admin = sa.create_engine(pg_server, isolation_level="AUTOCOMMIT")
-    name = f"bench_scale_prefix_160_60_{seed}"
-    try:
-        built = _bench(*common, "--prefix-only")
-        assert built.stdout.startswith("postgresql 160: built")
-        again = _bench(*common, "--tail-only", "--tail-workers", "1,2", "--json", str(tmp_path / "again.json"))
-        assert "restored from the cache" in again.stderr and "bulk load" not in again.stderr
-        figures = json.loads((tmp_path / "again.json").read_text())[0]["figures"]
-        assert figures["stored"] == figures["stored ×2"] == 160
-        assert figures["tail items ×2"] == figures["tail items"] > 0
-        assert any("2 workers ≥ 1.8× one" in line for line in again.stdout.splitlines())
-        with admin.connect() as conn:
-            # The cache itself: still there, still a template nobody connects to, and no scratch copy left behind.
-            assert conn.execute(sa.text("SELECT datistemplate, datallowconn FROM pg_database WHERE datname = :n"),
-                                {"n": name}).one() == (True, False)
-            assert conn.execute(sa.text(f"SELECT COUNT(*) FROM pg_database WHERE datname LIKE 'bench_scale_%_n160%'")).scalar_one() == 0
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'ALTER DATABASE "{name}" WITH IS_TEMPLATE false')) if conn.execute(
-                sa.text("SELECT COUNT(*) FROM pg_database WHERE datname = :n"), {"n": name}).scalar_one() else None
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
