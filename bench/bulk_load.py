@@ -298,7 +298,7 @@ class Loader:
             self.say(f"  bulk: {self.items:,} items stored")
 
     def _count(self, pid: int, item_id: int, keys: tuple[int, ...]) -> set[int]:
-        """`evidence.count_paragraphs` in memory: the earlier holders of paragraphs that became boilerplate."""
+        """`evidence.ParagraphCounter` over a whole run: the earlier holders of paragraphs that became boilerplate."""
         fresh: set[int] = set()
         for key in set(keys):
             held = self.counts.setdefault((pid, key), [])

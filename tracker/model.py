@@ -326,6 +326,21 @@ class NewItem:
         )
 
 
+@dataclass(frozen=True)
+class NewText:
+    """A text to store as an item's next version: from its feed's entry, or its page's article
+    (`from_page`); `versions`, the item's versions before it; `body_chars`, what the feed served."""
+
+    item_id: int
+    versions: tuple[VersionPrints, ...]
+    title: str
+    raw: str
+    document: Document
+    when: datetime
+    from_page: bool = False
+    body_chars: int | None = None
+
+
 @dataclass
 class Known:
     """What one capture knows of its items without asking SQL again.

@@ -25,3 +25,17 @@ def test_candidates_are_those_sharing_most_buckets_earliest_first() -> None:
     assert strongest([1, 2], members, own=5, limit=2) == {6, 7}
     assert strongest([1], members, own=5, limit=2) == {6, 7}
     assert strongest([1, 2, 3], members, own=5) == {6, 7, 8}
+
+
+def test_buckets_added_together_fill_as_added_one_by_one(any_db_url: str) -> None:
+    sessions = open_database(any_db_url)
+    with sessions.begin() as session:
+        matching.add_buckets_many(session, [(item_id, [7], True) for item_id in range(1, matching.BUCKET_CAP - 2)])
+    with sessions.begin() as session:
+        # Item 5 holds bucket 7 already (kept once); 100, 101, 102 take its last free places.
+        matching.add_buckets_many(session, [(5, [7, 9], False)] + [(item_id, [7, 8], True) for item_id in range(100, 106)])
+    with sessions() as session:
+        members = matching.bucket_members(session, [7, 8, 9])
+    assert len(members[7]) == matching.BUCKET_CAP
+    assert {100, 101, 102} <= members[7] and not {103, 104, 105} & members[7]
+    assert members[8] == set(range(100, 106)) and members[9] == {5}

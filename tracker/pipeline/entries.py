@@ -35,6 +35,7 @@ from tracker.model import (
     IngestReport,
     Known,
     NewItem,
+    NewText,
     ParsedEntry,
     StoredItem,
     VersionPrints,
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("tracker.pipeline.capture")  # the pipeline's one logger
 # The lead: an aggregator's excerpt is the first paragraphs, so leads are indexed too.
 LEAD_TOKENS = 60
+# New texts held before they are stored together: a capture of 20,000 new items holds this many documents at most.
+PENDING_TEXTS = 200
 
 
 def _warn_of_reused_guids(entries: list[ParsedEntry], raws: dict[int, str], report: IngestReport) -> None:
@@ -82,6 +85,8 @@ class EntriesMixin:
         _warn_of_reused_guids(entries, raws, report)
         lookup = items.PublisherItems(session, publisher_id, feed_id, {key for entry in entries for key in entry_keys(entry)})
         new: list[tuple[int, int, str | None, bool]] = []  # not the documents: a capture may hold 20,000
+        # New items' texts, stored together (`_store_versions`) before anything reads texts.
+        pending: list[NewText] = []
         for resolution in resolve(entries, feed_id, lookup):
             entry = resolution.entry
             if resolution.item_id is None:
@@ -90,8 +95,11 @@ class EntriesMixin:
                     continue
                 item_id = self._new_item(session, lookup, feed_id, entry, resolution.keys, document, when, known)
                 report.new_items += 1
-                rematch |= self._new_version(session, publisher_id, item_id, (), entry, document, when, known)
+                pending.append(self._text_of(item_id, (), entry, document, when))
                 new.append((item_id, publisher_id, entry.link or None, self._wants_page(feed_url, document.text)))
+                if len(pending) >= PENDING_TEXTS:
+                    rematch |= self._store_versions(session, publisher_id, pending, known)
+                    pending = []
                 continue
             item = lookup.items[resolution.item_id]
             missing = lookup.missing_keys(item.item_id, resolution.keys)
@@ -115,12 +123,18 @@ class EntriesMixin:
             item.raw_hashes.add(digest)
             items.add_raw(session, item.item_id, digest)
             document = self._document(entry, report)
-            if document is None or items.has_text(session, item.item_id, text_hash(entry.title, document.paragraphs)):
+            if document is None:
+                continue
+            if pending:  # in order, and this item may be one of them (an entry given twice)
+                rematch |= self._store_versions(session, publisher_id, pending, known)
+                pending = []
+            if items.has_text(session, item.item_id, text_hash(entry.title, document.paragraphs)):
                 continue
             report.updates += 1
             self._add_credits(session, item.item_id, document)
             versions = matching.versions_of(session, [item.item_id])[item.item_id]
             rematch |= self._new_version(session, publisher_id, item.item_id, versions, entry, document, when, known)
+        rematch |= self._store_versions(session, publisher_id, pending, known)
         items.touch_sightings(session, feed_id, seen_again, when)
         if new:
             paged = self._pages_for_new_items(session, feed_url, new, report)
@@ -206,9 +220,12 @@ class EntriesMixin:
         entry: ParsedEntry, document: Document, when: datetime, known: Known,
     ) -> set[int]:
         """Store a new text of an item; return the items whose matches must be recomputed."""
+        return self._store_versions(session, publisher_id, [self._text_of(item_id, versions, entry, document, when)], known)
+
+    @staticmethod
+    def _text_of(item_id: int, versions: Sequence[VersionPrints], entry: ParsedEntry, document: Document, when: datetime) -> NewText:
         served = entry.content_chars if entry.content_chars is not None else len(entry.content)
-        return self._store_version(session, publisher_id, item_id, versions, entry.title, raw_hash(entry), document, when,
-                                   body_chars=served, known=known)
+        return NewText(item_id, tuple(versions), entry.title, raw_hash(entry), document, when, body_chars=served)
 
     def _store_version(
         self, session: Session, publisher_id: int, item_id: int, versions: Sequence[VersionPrints], title: str, raw: str,
@@ -216,36 +233,69 @@ class EntriesMixin:
     ) -> set[int]:
         """Store a text of an item (from its feed, or its page's article); return the items
         whose matches must be recomputed (`known`: what the capture knows of its items, kept true)."""
-        held = {k for v in versions for k in v.paragraph_keys}
-        fresh = evidence.count_paragraphs(
-            session, publisher_id, item_id, set(document.keys) - held, self.detection.boilerplate_min_items, among=document.keys,
+        text = NewText(item_id, tuple(versions), title, raw, document, when, from_page, body_chars)
+        return self._store_versions(session, publisher_id, [text], known)
+
+    def _store_versions(self, session: Session, publisher_id: int, texts: Sequence[NewText], known: Known | None) -> set[int]:
+        """Store texts of one publisher's items, in turn, as `_store_version` would one by one;
+        return the items whose matches must be recomputed.
+
+        Their paragraphs are counted in memory and their rows written together: a capture's
+        new items cost a few statements, not a few each. Only when a paragraph becomes
+        boilerplate is what was counted written at once, for the items holding it to be
+        fingerprinted again from SQL.
+        """
+        counter = evidence.ParagraphCounter(
+            session, publisher_id, {k for t in texts for k in t.document.keys}, self.detection.boilerplate_min_items,
         )
-        prints = self.fingerprints(session, publisher_id, document, title, fresh.boilerplate)
-        version_id = items.insert_version(
-            session,
-            {
-                "item_id": item_id, "version": len(versions) + 1, "content_hash": text_hash(title, document.paragraphs),
-                "seen_at": when, "raw_hash": raw, "title": title, "text": document.text,
-                "body_chars": body_chars, "text_truncated": document.truncated,
-                **version_columns(prints), "paragraph_keys": pack_keys(document.keys), "from_page": from_page,
-            },
-        )
-        if known is not None and item_id in known.items:
-            known.items[item_id].versions.append(VersionPrints(
-                version_id, item_id, len(versions) + 1, prints.story.shingles, prints.full, prints.story.signature,
-                prints.lead.signature, tuple(document.keys), from_page,
-            ))
-        matching.add_buckets(session, item_id, self.detector.buckets(
-            [VersionPrints(0, item_id, 0, prints.story.shingles, prints.full, prints.story.signature, prints.lead.signature, ())]
-        ), new=not versions)
-        rematch = {item_id}
-        if fresh.keys:
-            for other in sorted(fresh.holders - {item_id}):
-                self._reclean(session, publisher_id, other)
-                rematch.add(other)
-            if known is not None:
-                known.forget(rematch - {item_id})  # fingerprinted again
+        staged: list[tuple[NewText, Fingerprints]] = []
+        rematch: set[int] = set()
+        for text in texts:
+            held = {k for v in text.versions for k in v.paragraph_keys}
+            fresh = counter.count(text.item_id, set(text.document.keys) - held, among=text.document.keys)
+            staged.append((text, self.fingerprints(session, publisher_id, text.document, text.title, fresh.boilerplate)))
+            rematch.add(text.item_id)
+            if fresh.keys:
+                self._write_versions(session, counter, staged, known)
+                staged = []
+                holders = fresh.holders - {text.item_id}
+                for other in sorted(holders):
+                    self._reclean(session, publisher_id, other)
+                rematch |= holders
+                if known is not None:
+                    known.forget(holders)  # fingerprinted again
+        self._write_versions(session, counter, staged, known)
         return rematch
+
+    def _write_versions(
+        self, session: Session, counter: evidence.ParagraphCounter, staged: Sequence[tuple[NewText, Fingerprints]],
+        known: Known | None,
+    ) -> None:
+        """Write the paragraph counts and the staged texts with their LSH buckets."""
+        counter.write(session)
+        if not staged:
+            return
+        version_ids = items.insert_versions(session, [
+            {
+                "item_id": text.item_id, "version": len(text.versions) + 1, "content_hash": text_hash(text.title, text.document.paragraphs),
+                "seen_at": text.when, "raw_hash": text.raw, "title": text.title, "text": text.document.text,
+                "body_chars": text.body_chars, "text_truncated": text.document.truncated,
+                **version_columns(prints), "paragraph_keys": pack_keys(text.document.keys), "from_page": text.from_page,
+            }
+            for text, prints in staged
+        ])
+        additions = []
+        for (text, prints), version_id in zip(staged, version_ids, strict=True):
+            if known is not None and text.item_id in known.items:
+                known.items[text.item_id].versions.append(VersionPrints(
+                    version_id, text.item_id, len(text.versions) + 1, prints.story.shingles, prints.full, prints.story.signature,
+                    prints.lead.signature, tuple(text.document.keys), text.from_page,
+                ))
+            buckets = self.detector.buckets([VersionPrints(
+                0, text.item_id, 0, prints.story.shingles, prints.full, prints.story.signature, prints.lead.signature, (),
+            )])
+            additions.append((text.item_id, buckets, not text.versions))
+        matching.add_buckets_many(session, additions)
 
     def _reclean(self: Pipeline, session: Session, publisher_id: int, item_id: int) -> None:
         """Fingerprint an item's versions again after its publisher's boilerplate grew."""

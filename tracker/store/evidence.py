@@ -110,49 +110,66 @@ def boilerplate_among(session: Session, publisher_id: int, keys: Iterable[int], 
     return found
 
 
-def count_paragraphs(
-    session: Session, publisher_id: int, item_id: int, keys: Collection[int], min_items: int, among: Iterable[int] = (),
-) -> Fresh:
-    """Count an item's paragraphs (new to it) for its publisher; say which became boilerplate,
-    and which of `keys` and `among` are boilerplate once counted (as `boilerplate_among` would
-    say then; read in the same round trip).
+class ParagraphCounter:
+    """The counts of a publisher's paragraphs as a run of new texts changes them, one after
+    another (`count`), each told what `count_paragraphs` would have told it then; read in
+    one round trip and written in two (`write`), however many texts the run holds.
 
     Until a paragraph is boilerplate its row keeps the ids of the items holding it, so that
-    those can be fingerprinted again without it once it is.
+    those can be fingerprinted again without it once it is. Nothing else may read or write
+    the publisher's counts until `write` (its lock keeps other writers away).
     """
-    signed = {as_signed(k) for k in keys}
-    known: dict[int, tuple[int, str]] = {}
-    counts: dict[int, int] = {}
-    for part in chunks(signed | {as_signed(k) for k in among}):
-        for key, items, holders in session.connection().execute(_COUNTS, {"p": publisher_id, "k": part}).all():
-            counts[key] = items
-            if key in signed:
-                known[key] = (items, holders)
-    counts.update({key: counts.get(key, 0) + 1 for key in signed})
-    boilerplate = frozenset(as_unsigned(key) for key, count in counts.items() if count >= min_items)
-    fresh_keys: set[int] = set()
-    holders: set[int] = set()
-    inserts, updates = [], []
-    for key in signed - known.keys():
-        inserts.append({"publisher_id": publisher_id, "key": key, "item_count": 1, "holders": str(item_id)})
-    for key, (items, listed) in known.items():
-        if items >= min_items:
-            updates.append({"p": publisher_id, "k": key, "n": items + 1, "h": ""})
-            continue
-        ids = [int(i) for i in listed.split()]
-        if items + 1 >= min_items:
-            fresh_keys.add(as_unsigned(key))
-            holders.update(ids)
-            updates.append({"p": publisher_id, "k": key, "n": items + 1, "h": ""})
-        else:
-            updates.append({"p": publisher_id, "k": key, "n": items + 1, "h": " ".join(map(str, [*ids, item_id]))})
-    if inserts:
-        session.connection().execute(_INSERT_COUNTS, inserts)
-    if updates:
-        session.connection().execute(_UPDATE_COUNTS, updates)
-    holders.discard(item_id)
-    return Fresh(frozenset(fresh_keys), frozenset(holders), boilerplate)
 
+    def __init__(self, session: Session, publisher_id: int, keys: Iterable[int], min_items: int) -> None:
+        self.publisher_id = publisher_id
+        self.min_items = min_items
+        # key (signed) -> (items holding it, their ids while under min_items): as stored, then as counted.
+        self.rows: dict[int, tuple[int, str]] = {}
+        for part in chunks({as_signed(k) for k in keys}):
+            for key, items, holders in session.connection().execute(_COUNTS, {"p": publisher_id, "k": part}).all():
+                self.rows[key] = (items, holders)
+        self._stored = set(self.rows)
+        self._changed: dict[int, None] = {}
+
+    def count(self, item_id: int, keys: Collection[int], among: Iterable[int] = ()) -> Fresh:
+        """Count an item's paragraphs (new to it; all of them and `among` read at construction);
+        say which became boilerplate, and which of `keys` and `among` are boilerplate once counted."""
+        signed = {as_signed(k) for k in keys}
+        fresh_keys: set[int] = set()
+        holders: set[int] = set()
+        for key in signed:
+            row = self.rows.get(key)
+            if row is None:
+                self.rows[key] = (1, str(item_id))
+            elif row[0] >= self.min_items:
+                self.rows[key] = (row[0] + 1, "")
+            elif row[0] + 1 >= self.min_items:
+                fresh_keys.add(as_unsigned(key))
+                holders.update(int(i) for i in row[1].split())
+                self.rows[key] = (row[0] + 1, "")
+            else:
+                self.rows[key] = (row[0] + 1, f"{row[1]} {item_id}" if row[1] else str(item_id))
+            self._changed[key] = None
+        asked = signed | {as_signed(k) for k in among}
+        boilerplate = frozenset(as_unsigned(k) for k in asked if k in self.rows and self.rows[k][0] >= self.min_items)
+        holders.discard(item_id)
+        return Fresh(frozenset(fresh_keys), frozenset(holders), boilerplate)
+
+    def write(self, session: Session) -> None:
+        """Store the counts changed since the last write."""
+        inserts, updates = [], []
+        for key in self._changed:
+            items, holders = self.rows[key]
+            if key in self._stored:
+                updates.append({"p": self.publisher_id, "k": key, "n": items, "h": holders})
+            else:
+                inserts.append({"publisher_id": self.publisher_id, "key": key, "item_count": items, "holders": holders})
+        if inserts:
+            session.connection().execute(_INSERT_COUNTS, inserts)
+        if updates:
+            session.connection().execute(_UPDATE_COUNTS, updates)
+        self._stored.update(self._changed)
+        self._changed.clear()
 
 
 _LATEST = select(func.max(_c.captured_at)).where(_c.feed_id == bindparam("f"))

@@ -14,37 +14,52 @@ from collections import defaultdict
 from collections.abc import Collection
 from functools import cache
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-# Buckets looked up per statement: few statements, well under SQLite's 500 compound terms;
-# a shorter list is padded to one of these sizes, so that only these statements are compiled.
+# Buckets looked up per SQLite statement: few statements, well under SQLite's 500 compound
+# terms; a shorter list is padded to one of these sizes, so that only these are prepared.
 _SIZES = (8, 32, 128)
+# Buckets per PostgreSQL statement (one array parameter).
+_PG_BATCH = 10_000
+
+# PostgreSQL: every bucket of an array in one statement, each read by the primary key to
+# its first `:cap` members. One plan, prepared once per connection by psycopg; a union of
+# 128 arms was planned again on every execution and cost more than reading the rows.
+_PG_LOOKUP = text(
+    "SELECT b.bucket, m.item_id FROM unnest(CAST(:b AS bigint[])) AS b(bucket) "
+    "CROSS JOIN LATERAL (SELECT item_id FROM lsh_buckets WHERE lsh_buckets.bucket = b.bucket "
+    "ORDER BY item_id LIMIT :cap) AS m"
+)
 
 
 @cache
-def _lookup(count: int) -> TextClause:
-    """One statement: the first `:cap` members of each of `count` buckets (`:b0`, `:b1`, …).
+def _sqlite_lookup(count: int) -> str:
+    """One SQLite statement: the first `cap` members of each of `count` buckets (a bucket
+    and the cap bound per arm, in order).
 
-    Written out rather than composed with `select()`: SQLAlchemy would walk a statement of
-    128 unions on every execution to find it in its cache, which costs more than running it.
+    Run on the driver: SQLAlchemy would process 2 × 128 bound parameters of a compiled
+    statement on every execution, which costs more than SQLite spends running it.
     """
-    arm = (
-        "SELECT h{n}.bucket, h{n}.item_id FROM "
-        "(SELECT bucket, item_id FROM lsh_buckets WHERE bucket = :b{n} ORDER BY item_id LIMIT :cap) AS h{n}"
-    )
-    return text(" UNION ALL ".join(arm.format(n=n) for n in range(count)))
+    arm = "SELECT h{n}.bucket, h{n}.item_id FROM (SELECT bucket, item_id FROM lsh_buckets WHERE bucket = ? ORDER BY item_id LIMIT ?) AS h{n}"
+    return " UNION ALL ".join(arm.format(n=n) for n in range(count))
 
 
 def bucket_members(session: Session, buckets: Collection[int], cap: int) -> dict[int, set[int]]:
     """The items indexed under each of these buckets, at most the `cap` earliest of each."""
     found: dict[int, set[int]] = defaultdict(set)
     ordered = sorted(buckets)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        for start in range(0, len(ordered), _PG_BATCH):
+            for bucket, item_id in connection.execute(_PG_LOOKUP, {"b": ordered[start : start + _PG_BATCH], "cap": cap}):
+                found[bucket].add(item_id)
+        return found
     for start in range(0, len(ordered), _SIZES[-1]):
         part = ordered[start : start + _SIZES[-1]]
         size = next(s for s in _SIZES if s >= len(part))
         padded = part + [part[-1]] * (size - len(part))  # a bucket read twice adds nothing
-        binds = {"cap": cap, **{f"b{n}": b for n, b in enumerate(padded)}}
-        for bucket, item_id in session.connection().execute(_lookup(size), binds).all():
+        binds = tuple(value for bucket in padded for value in (bucket, cap))
+        for bucket, item_id in connection.exec_driver_sql(_sqlite_lookup(size), binds):
             found[bucket].add(item_id)
     return found

@@ -160,6 +160,7 @@ _TOUCH = update(_f.__table__).where(
 ).values(last_seen_at=bindparam("w"))
 _INSERT_RAW = insert(_r.__table__)
 _INSERT_VERSION = insert(schema.ItemVersion.__table__).returning(schema.ItemVersion.__table__.c.id)
+_INSERT_VERSIONS = insert(schema.ItemVersion.__table__).returning(schema.ItemVersion.__table__.c.id, sort_by_parameter_order=True)
 
 
 def add_keys(session: Session, publisher_id: int, item_id: int, keys: Iterable[str]) -> None:
@@ -235,9 +236,12 @@ def add_raw(session: Session, item_id: int, raw: str) -> None:
     session.connection().execute(_INSERT_RAW, {"item_id": item_id, "raw_hash": raw})
 
 
-def insert_version(session: Session, values: dict[str, object]) -> int:
-    """Store a new text of an item; return its id."""
-    return int(session.connection().execute(_INSERT_VERSION, values).scalar_one())
+def insert_versions(session: Session, rows: Sequence[dict[str, object]]) -> list[int]:
+    """Store new texts of items; return their ids, in order (one statement: SQLAlchemy
+    sends the rows as one multi-row INSERT … RETURNING)."""
+    if len(rows) == 1:
+        return [int(session.connection().execute(_INSERT_VERSION, rows[0]).scalar_one())]
+    return [int(i) for i in session.connection().execute(_INSERT_VERSIONS, list(rows)).scalars()]
 
 
 _v = schema.ItemVersion.__table__
