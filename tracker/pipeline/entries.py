@@ -68,6 +68,15 @@ def _warn_of_reused_guids(entries: list[ParsedEntry], raws: dict[int, str], repo
 
 
 
+def _fresh_credits(document: Document, given: Sequence[Attribution]) -> list[Attribution]:
+    """The document's credits not in `given`, each once, in order."""
+    fresh: list[Attribution] = []
+    for credit in document.attributions:
+        if credit not in given and credit not in fresh:
+            fresh.append(credit)
+    return fresh
+
+
 class EntriesMixin:
     """Entries, items and versions of `Pipeline`."""
 
@@ -87,13 +96,14 @@ class EntriesMixin:
         new: list[tuple[int, int, str | None, bool]] = []  # not the documents: a capture may hold 20,000
         # New items' texts, stored together (`_store_versions`) before anything reads texts.
         pending: list[NewText] = []
+        later = items.NewItemRows()
         for resolution in resolve(entries, feed_id, lookup):
             entry = resolution.entry
             if resolution.item_id is None:
                 document = self._document(entry, report)
                 if document is None:
                     continue
-                item_id = self._new_item(session, lookup, feed_id, entry, resolution.keys, document, when, known)
+                item_id = self._new_item(session, lookup, feed_id, entry, resolution.keys, document, when, known, later)
                 report.new_items += 1
                 pending.append(self._text_of(item_id, (), entry, document, when))
                 new.append((item_id, publisher_id, entry.link or None, self._wants_page(feed_url, document.text)))
@@ -104,7 +114,7 @@ class EntriesMixin:
             item = lookup.items[resolution.item_id]
             missing = lookup.missing_keys(item.item_id, resolution.keys)
             if missing:
-                lookup.add_keys(session, item.item_id, missing)
+                lookup.add_keys(session, item.item_id, missing, later)
             previous = item.feeds.get(feed_id)
             if previous is None:
                 items.add_sighting(session, item.item_id, feed_id, when)
@@ -135,6 +145,7 @@ class EntriesMixin:
             versions = matching.versions_of(session, [item.item_id])[item.item_id]
             rematch |= self._new_version(session, publisher_id, item.item_id, versions, entry, document, when, known)
         rematch |= self._store_versions(session, publisher_id, pending, known)
+        later.write(session)
         items.touch_sightings(session, feed_id, seen_again, when)
         if new:
             paged = self._pages_for_new_items(session, feed_url, new, report)
@@ -154,8 +165,9 @@ class EntriesMixin:
 
     def _new_item(
         self, session: Session, lookup: items.PublisherItems, feed_id: int, entry: ParsedEntry, keys: tuple[str, ...],
-        document: Document, when: datetime, known: Known,
+        document: Document, when: datetime, known: Known, later: items.NewItemRows,
     ) -> int:
+        """Store a new item's row (its other rows go to `later`); its id."""
         url = entry.link or None
         values: dict[str, object] = {
             "publisher_id": lookup.publisher_id, "identity": keys[0], "identity_hash": key_hash(keys[0]), "url": url,
@@ -168,10 +180,9 @@ class EntriesMixin:
             identity = f"{keys[0]}{DUPLICATE_MARK}{raw_hash(entry)}"
             values = {**values, "identity": identity, "identity_hash": key_hash(identity)}
             item_id = items.insert_item(session, values)
-        items.add_sighting(session, item_id, feed_id, when)
-        items.add_raw(session, item_id, raw_hash(entry))
-        lookup.add_keys(session, item_id, keys)
-        credits = self._add_credits(session, item_id, document, given=[])
+        credits = _fresh_credits(document, [])
+        later.add(item_id, feed_id, when, raw_hash(entry), credits)
+        lookup.add_keys(session, item_id, keys, later)
         # The item as SQL would give it back (`items.load_items`), for the capture's matching and deciding.
         identity = str(values["identity"])
         guid = identity.removeprefix("guid:") if identity.startswith("guid:") else None
@@ -190,10 +201,7 @@ class EntriesMixin:
         when known); return those stored."""
         if given is None:
             given = items.credits_of(session, [item_id]).get(item_id, [])
-        fresh: list[Attribution] = []
-        for credit in document.attributions:
-            if credit not in given and credit not in fresh:
-                fresh.append(credit)
+        fresh = _fresh_credits(document, given)
         items.add_credits(session, item_id, fresh)
         return fresh
 

@@ -126,10 +126,13 @@ class PublisherItems(ItemLookup):
             if item_id not in self.by_key.get(key, ()) and not (key.startswith("guid:") and self.by_key.get(key))
         ]
 
-    def add_keys(self, session: Session, item_id: int, keys: Iterable[str]) -> None:
-        """`add_keys` (the module's), its keys' holders known already when the lookup was asked for them."""
+    def add_keys(self, session: Session, item_id: int, keys: Iterable[str], later: NewItemRows | None = None) -> None:
+        """`add_keys` (the module's), its keys' holders known already when the lookup was asked
+        for them (`later`: their rows written with these new items' rows)."""
         keys = list(dict.fromkeys(keys))
         if any(key_hash(key) not in self.hashes for key in keys):
+            if later is not None:
+                later.write(session)
             add_keys(session, self.publisher_id, item_id, keys)
             return
         added = [
@@ -138,7 +141,10 @@ class PublisherItems(ItemLookup):
         ]
         if added:
             rows = [{"publisher_id": self.publisher_id, "key_hash": key_hash(key), "item_id": item_id} for key in added]
-            session.connection().execute(_INSERT_KEYS, rows)
+            if later is not None:
+                later.keys.extend(rows)
+            else:
+                session.connection().execute(_INSERT_KEYS, rows)
         for key in added:
             self.by_key[key] = sorted([*self.by_key.get(key, ()), item_id])
 
@@ -206,6 +212,33 @@ def insert_item_unless_taken(session: Session, values: dict[str, object]) -> int
     """Store a new item unless an item of its publisher has its identity already; its id, or None."""
     found = session.connection().execute(_INSERT_ITEM_UNLESS_TAKEN, {name: values[name] for name in _NEW_ITEM_COLUMNS}).first()
     return None if found is None else int(found[0])
+
+
+class NewItemRows:
+    """The rows of a capture's new items besides their own (first sighting, raw form, identity
+    keys, credits), written together by `write`: a few statements a capture, not a few an item.
+    Nothing reads them before `write` (a capture resolves its entries before storing any)."""
+
+    def __init__(self) -> None:
+        self.sightings: list[dict[str, object]] = []
+        self.raws: list[dict[str, object]] = []
+        self.keys: list[dict[str, object]] = []
+        self.credits: list[dict[str, object]] = []
+
+    def add(self, item_id: int, feed_id: int, when: datetime, raw: str, credits: Sequence[Attribution]) -> None:
+        """A new item's first sighting, its raw form and its credits, in this order."""
+        self.sightings.append({"item_id": item_id, "feed_id": feed_id, "first_seen_at": when, "last_seen_at": when})
+        self.raws.append({"item_id": item_id, "raw_hash": raw})
+        self.credits.extend(_credit_row(item_id, c) for c in credits)
+
+    def write(self, session: Session) -> None:
+        """Store what was added since the last write."""
+        connection = session.connection()
+        for statement, rows in ((_INSERT_SIGHTING, self.sightings), (_INSERT_RAW, self.raws), (_INSERT_KEYS, self.keys),
+                                (_INSERT_CREDITS, self.credits)):
+            if rows:
+                connection.execute(statement, rows)
+                rows.clear()
 
 
 def add_sighting(session: Session, item_id: int, feed_id: int, when: datetime) -> None:
@@ -290,10 +323,12 @@ def add_credit(session: Session, item_id: int, credit: Attribution) -> None:
 def add_credits(session: Session, item_id: int, credits: Sequence[Attribution]) -> None:
     """Store credits an item gives, in this order (one statement)."""
     if credits:
-        session.connection().execute(_INSERT_CREDITS, [
-            {"item_id": item_id, "kind": c.kind, "name": c.name, "url": c.url, "url_hash": lookup_hash(c.url) if c.url else None}
-            for c in credits
-        ])
+        session.connection().execute(_INSERT_CREDITS, [_credit_row(item_id, c) for c in credits])
+
+
+def _credit_row(item_id: int, credit: Attribution) -> dict[str, object]:
+    return {"item_id": item_id, "kind": credit.kind, "name": credit.name, "url": credit.url,
+            "url_hash": lookup_hash(credit.url) if credit.url else None}
 
 
 def items_at(session: Session, urls: Iterable[str]) -> dict[str, int]:
