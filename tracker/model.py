@@ -349,7 +349,9 @@ class Known:
     `decided`: whether an item has a decision (items stored in this transaction have none);
     `remember`: whether what matching reads of decisions holds until deciding (one writer);
     `items`: the items the capture stored, until anything else changes them (`forget`);
-    `previous`: the last successful capture of the capture's feed before it.
+    `previous`: the last successful capture of the capture's feed before it;
+    `alone`: items stored in this transaction that matching found no match for (nobody else
+    can see them until it commits, so none can be matched meanwhile).
     """
 
     unmatched: set[int] = field(default_factory=set)
@@ -357,6 +359,7 @@ class Known:
     remember: bool = False
     items: dict[int, NewItem] = field(default_factory=dict)
     previous: datetime | None = None
+    alone: set[int] = field(default_factory=set)
 
     def forget(self, ids: Iterable[int]) -> None:
         """These items changed since they were stored: read them from SQL again."""

@@ -120,6 +120,8 @@ class Detector:
         theirs = {**others, **versions}
         edges = self._kept_edges(session, ids, stored, versions, candidates, theirs, publishers, old, credited)
         matching.replace_edges(session, ids - known.unmatched, edges.values(), utcnow())
+        paired = {i for pair in edges for i in pair}
+        known.alone = (known.alone | (ids & known.unmatched)) - paired
         known.unmatched.clear()  # matches are written: whoever is matched next may have some
         fresh = {i for i in ids if not old[i]} - _decided_among(session, ids, known)
         touched = set(ids)
@@ -203,7 +205,10 @@ class Detector:
             return
         directory = current()
         again: set[int] = set()
-        for item in sorted(self._facts(session, fresh, directory, known).values(), key=lambda f: f.order_key):
+        facts = self._facts(session, fresh, directory, known)
+        alone = fresh & known.alone if known else set()
+        again |= self._start_groups(session, [facts[i] for i in sorted(alone)], report)
+        for item in sorted((facts[i] for i in fresh - alone), key=lambda f: f.order_key):
             if not self._append(session, item, directory, report):
                 again.add(item.item_id)
         self._decide_whole(session, again, current, report, done)
@@ -282,6 +287,28 @@ class Detector:
             unresolved | set(item.unresolved_credits), new=not groups,
         )
         return True
+
+    def _start_groups(self, session: Session, items: list[ItemFacts], report: IngestReport) -> set[int]:
+        """Decide new items without a match, each the first of a group of its own (as `_append`
+        would: it reads nothing, nobody else sees them yet), written together; return those
+        whose decision needs their group decided whole."""
+        decided: list[Decision] = []
+        again: set[int] = set()
+        for item in items:
+            decision = append(GroupSummary(0, None, frozenset()), item, [], False)
+            if decision is None:
+                again.add(item.item_id)
+                continue
+            decided.append(decision)
+            if decision.parent_item_id is not None:
+                report.republications += 1
+                report.new_copies.append(decision.item_id)
+        matching.write_new_decisions(session, decided, utcnow())
+        firsts = {item.item_id: item for item in items}
+        matching.start_groups(session, [
+            (d.item_id, firsts[d.item_id].credited_publishers, frozenset(firsts[d.item_id].unresolved_credits)) for d in decided
+        ])
+        return again
 
     @staticmethod
     def _resolves(session: Session, credits: matching.Unresolved, directory: Directory) -> bool:

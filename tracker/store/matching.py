@@ -415,7 +415,34 @@ def stored_decisions(session: Session, ids: Collection[int]) -> dict[int, Decisi
 
 def write_decision(session: Session, decision: Decision, exists: bool, now: datetime) -> None:
     """Store an item's provenance (a new row, or the one it had replaced)."""
-    values = {
+    values = _decision_values(decision, now)
+    if exists:
+        session.connection().execute(_UPDATE_DECISION, {"i": decision.item_id, **values})
+    else:
+        session.connection().execute(_INSERT_DECISION, {"item_id": decision.item_id, **values})
+
+
+def write_new_decisions(session: Session, decisions: Sequence[Decision], now: datetime) -> None:
+    """Store the provenance of items that had none (one statement)."""
+    if decisions:
+        session.connection().execute(_INSERT_DECISION, [{"item_id": d.item_id, **_decision_values(d, now)} for d in decisions])
+
+
+def start_groups(session: Session, firsts: Sequence[tuple[int, Iterable[int], Unresolved]]) -> None:
+    """Place each of these items alone in a new group (of its id), with the publishers and
+    unresolved names it credits (`append_to_group` of a new group, two statements for all)."""
+    if not firsts:
+        return
+    conn = session.connection()
+    conn.execute(_INSERT_PLACES, [{"item_id": item, "group_id": item, "position": 0} for item, _, _ in firsts])
+    conn.execute(_INSERT_GROUP, [
+        {"id": item, "size": 1, "last_item_id": item, "credited": _credited(credited, unresolved), "tangled": False}
+        for item, credited, unresolved in firsts
+    ])
+
+
+def _decision_values(decision: Decision, now: datetime) -> dict[str, object]:
+    return {
         "story_id": decision.story_id,
         "original_item_id": decision.original_item_id,
         "parent_item_id": decision.parent_item_id,
@@ -429,7 +456,3 @@ def write_decision(session: Session, decision: Decision, exists: bool, now: date
         "evidence": decision.evidence_json(),
         "decided_at": now,
     }
-    if exists:
-        session.connection().execute(_UPDATE_DECISION, {"i": decision.item_id, **values})
-    else:
-        session.connection().execute(_INSERT_DECISION, {"item_id": decision.item_id, **values})
