@@ -46,7 +46,6 @@ _FILL = select(_lb.c.bucket, func.count()).where(_lb.c.bucket.in_(bindparam("b",
 _HELD = select(_lb.c.bucket, _lb.c.item_id).where(
     _lb.c.item_id.in_(bindparam("i", expanding=True)), _lb.c.bucket.in_(bindparam("b", expanding=True))
 )
-_INSERT_BUCKETS = insert(_lb)
 # PostgreSQL: the buckets as arrays, one statement each however many there are (one plan,
 # prepared once per connection: a list of parameters is a new statement at each length and
 # was planned on every execution; an executemany sent each row on its own). A bucket is
@@ -56,6 +55,7 @@ _PG_FILL = text(
     "FROM unnest(CAST(:b AS bigint[])) AS n(bucket)"
 )
 _PG_INSERT_BUCKETS = text("INSERT INTO lsh_buckets (bucket, item_id) SELECT * FROM unnest(CAST(:b AS bigint[]), CAST(:i AS integer[]))")
+_SQLITE_INSERT_BUCKETS = "INSERT INTO lsh_buckets (bucket, item_id) VALUES (?, ?)"
 # Buckets per PostgreSQL statement.
 _PG_BATCH = 10_000
 
@@ -102,7 +102,9 @@ def add_buckets_many(session: Session, additions: Sequence[tuple[int, Collection
             part = rows[start : start + _PG_BATCH]
             connection.execute(_PG_INSERT_BUCKETS, {"b": [b for b, _ in part], "i": [i for _, i in part]})
     else:
-        connection.execute(_INSERT_BUCKETS, [{"bucket": b, "item_id": i} for b, i in rows])
+        # On the driver: SQLAlchemy's processing of each of a capture's thousands of rows cost
+        # as much as SQLite inserting them.
+        connection.exec_driver_sql(_SQLITE_INSERT_BUCKETS, rows)
 
 
 _REMOVE_BUCKETS = delete(_lb).where(_lb.c.item_id == bindparam("i"), _lb.c.bucket.in_(bindparam("b", expanding=True)))
