@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tracker.detection.lsh import strongest
-from tracker.store import hubs, matching
+from tracker.store import buckets, hubs
 from tracker.store.database import open_database
 
 
@@ -11,10 +11,10 @@ def test_a_crowded_bucket_is_read_up_to_its_earliest_members(any_db_url: str) ->
     sessions = open_database(any_db_url)
     with sessions.begin() as session:
         for item_id in range(1, 41):
-            matching.add_buckets(session, item_id, [7] + ([-9] if item_id % 10 == 0 else []), new=True)
+            buckets.add_buckets(session, item_id, [7] + ([-9] if item_id % 10 == 0 else []), new=True)
     with sessions() as session:
         members = hubs.bucket_members(session, [7, -9, 12345], cap=8)
-        everything = matching.bucket_members(session, [7, -9])
+        everything = buckets.bucket_members(session, [7, -9])
     assert members == {7: set(range(1, 9)), -9: {10, 20, 30, 40}}
     assert everything[7] == set(range(1, 41))
 
@@ -30,12 +30,12 @@ def test_candidates_are_those_sharing_most_buckets_earliest_first() -> None:
 def test_buckets_added_together_fill_as_added_one_by_one(any_db_url: str) -> None:
     sessions = open_database(any_db_url)
     with sessions.begin() as session:
-        matching.add_buckets_many(session, [(item_id, [7], True) for item_id in range(1, matching.BUCKET_CAP - 2)])
+        buckets.add_buckets_many(session, [(item_id, [7], True) for item_id in range(1, buckets.BUCKET_CAP - 2)])
     with sessions.begin() as session:
         # Item 5 holds bucket 7 already (kept once); 100, 101, 102 take its last free places.
-        matching.add_buckets_many(session, [(5, [7, 9], False)] + [(item_id, [7, 8], True) for item_id in range(100, 106)])
+        buckets.add_buckets_many(session, [(5, [7, 9], False)] + [(item_id, [7, 8], True) for item_id in range(100, 106)])
     with sessions() as session:
-        members = matching.bucket_members(session, [7, 8, 9])
-    assert len(members[7]) == matching.BUCKET_CAP
+        members = buckets.bucket_members(session, [7, 8, 9])
+    assert len(members[7]) == buckets.BUCKET_CAP
     assert {100, 101, 102} <= members[7] and not {103, 104, 105} & members[7]
     assert members[8] == set(range(100, 106)) and members[9] == {5}

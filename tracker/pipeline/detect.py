@@ -22,7 +22,7 @@ from tracker.model import Attribution, IngestReport, Known, Similarity, StoredIt
 from tracker.provenance.decide import Decision, DecisionKey, Edge, GroupSummary, ItemFacts, Placed, append, decide_group
 from tracker.provenance.facts import any_resolves, item_facts
 from tracker.provenance.publishers import Directory
-from tracker.store import hubs, items, locks, matching, texts
+from tracker.store import hubs, itemfacts, items, locks, matching, texts
 
 # A group is locked, then read again: it may have grown meanwhile. Past this many rounds
 # the group is decided as it stands (its newcomers' own captures decide it again).
@@ -235,8 +235,8 @@ class Detector:
     def _facts(self, session: Session, ids: Collection[int], directory: Directory, known: Known | None = None) -> dict[int, ItemFacts]:
         """What provenance knows of these items now (`known`: of those a capture stored, when it knows them)."""
         cached = {i: known.items[i] for i in ids if i in known.items} if known else {}
-        loaded = items.load_facts(session, set(ids) - cached.keys())
-        credits, targets, publisher_of = items.credits_and_targets(session, set(ids) - cached.keys())
+        loaded = itemfacts.load_facts(session, set(ids) - cached.keys())
+        credits, targets, publisher_of = itemfacts.credits_and_targets(session, set(ids) - cached.keys())
         loaded.update({i: (new.stored, new.sizes, new.previous) for i, new in cached.items()})
         credits.update({i: new.credits for i, new in cached.items()})
         unknown = {c.url for new in cached.values() for c in new.credits if c.url and c.url not in targets}

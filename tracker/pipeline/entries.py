@@ -40,7 +40,7 @@ from tracker.model import (
     StoredItem,
     VersionPrints,
 )
-from tracker.store import evidence, items, locks, matching
+from tracker.store import buckets, evidence, items, locks, matching
 from tracker.store.state import version_columns
 
 if TYPE_CHECKING:
@@ -66,6 +66,22 @@ def _warn_of_reused_guids(entries: list[ParsedEntry], raws: dict[int, str], repo
             warned.add(entry.guid)
             report.warnings.append(f"GUID {entry.guid[:120]!r} is on two different entries of one capture; the first is kept")
 
+
+
+def _sighted(session: Session, item: items.SeenItem, feed_id: int, when: datetime, dirty: set[int]) -> bool:
+    """Record that the feed shows a stored item at `when` (an earlier first sighting makes the
+    item dirty); whether the feed showed it before (its sighting is then only touched)."""
+    previous = item.feeds.get(feed_id)
+    if previous is None:
+        items.add_sighting(session, item.item_id, feed_id, when)
+    if previous is None or when < previous:
+        item.feeds[feed_id] = when
+        if when < item.first_seen_at or previous is not None:
+            items.set_first_seen(session, item.item_id, feed_id, min(when, item.first_seen_at))
+        if when < item.first_seen_at:
+            item.first_seen_at = when
+            dirty.add(item.item_id)
+    return previous is not None
 
 
 def _fresh_credits(document: Document, given: Sequence[Attribution]) -> list[Attribution]:
@@ -112,30 +128,18 @@ class EntriesMixin:
                     pending = []
                 continue
             item = lookup.items[resolution.item_id]
-            missing = lookup.missing_keys(item.item_id, resolution.keys)
-            if missing:
+            if missing := lookup.missing_keys(item.item_id, resolution.keys):
                 lookup.add_keys(session, item.item_id, missing, later)
-            previous = item.feeds.get(feed_id)
-            if previous is None:
-                items.add_sighting(session, item.item_id, feed_id, when)
-            else:
+            if _sighted(session, item, feed_id, when, dirty):
                 seen_again.append(item.item_id)
-            if previous is None or when < previous:
-                item.feeds[feed_id] = when
-                if when < item.first_seen_at or previous is not None:
-                    items.set_first_seen(session, item.item_id, feed_id, min(when, item.first_seen_at))
-                if when < item.first_seen_at:
-                    item.first_seen_at = when
-                    dirty.add(item.item_id)
             digest = raws[id(entry)]
             if digest in item.raw_hashes:
                 continue
             item.raw_hashes.add(digest)
             items.add_raw(session, item.item_id, digest)
-            document = self._document(entry, report)
-            if document is None:
+            if (document := self._document(entry, report)) is None:
                 continue
-            if pending:  # in order, and this item may be one of them (an entry given twice)
+            if pending:  # in order: the new texts before this one are counted first
                 rematch |= self._store_versions(session, publisher_id, pending, known)
                 pending = []
             if items.has_text(session, item.item_id, text_hash(entry.title, document.paragraphs)):
@@ -299,18 +303,18 @@ class EntriesMixin:
                     version_id, text.item_id, len(text.versions) + 1, prints.story.shingles, prints.full, prints.story.signature,
                     prints.lead.signature, tuple(text.document.keys), text.from_page,
                 ))
-            buckets = self.detector.buckets([VersionPrints(
+            indexed = self.detector.buckets([VersionPrints(
                 0, text.item_id, 0, prints.story.shingles, prints.full, prints.story.signature, prints.lead.signature, (),
             )])
-            additions.append((text.item_id, buckets, not text.versions))
-        matching.add_buckets_many(session, additions)
+            additions.append((text.item_id, indexed, not text.versions))
+        buckets.add_buckets_many(session, additions)
 
     def _reclean(self: Pipeline, session: Session, publisher_id: int, item_id: int) -> None:
         """Fingerprint an item's versions again after its publisher's boilerplate grew."""
         old = self.detector.buckets(matching.versions_of(session, [item_id])[item_id])
         # Whoever is matching a text against the old fingerprints commits first, or waits.
         locks.lock(session, locks.BUCKET, old)
-        matching.remove_buckets(session, item_id, old)
+        buckets.remove_buckets(session, item_id, old)
         signatures = []
         for version_id, text, title in items.texts_of_item(session, item_id):
             prints = self.fingerprints(session, publisher_id, document_from_paragraphs(text.split("\n") if text else []), title)
@@ -318,4 +322,4 @@ class EntriesMixin:
             signatures.append(VersionPrints(
                 version_id, item_id, 0, prints.story.shingles, prints.full, prints.story.signature, prints.lead.signature, ()
             ))
-        matching.add_buckets(session, item_id, self.detector.buckets(signatures))
+        buckets.add_buckets(session, item_id, self.detector.buckets(signatures))

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, case, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker.detection.identity import ItemLookup, KnownItem, key_hash, lookup_hash
-from tracker.model import Attribution, Sizes, StoredItem
+from tracker.model import Attribution, StoredItem
 from tracker.store import schema
 
 _CHUNK = 500
@@ -32,11 +32,11 @@ def chunks(values: Collection[int] | Collection[str], size: int = _CHUNK) -> Ite
 _i, _f, _r, _k = schema.Item, schema.ItemFeed, schema.ItemRaw, schema.ItemKey
 # Built once: the hot statements of every capture, with their list parameters expanded.
 # An item with its sightings in one statement: a row per sighting (one, its feed NULL, if none).
-_ITEM_COLUMNS = (
+ITEM_COLUMNS = (
     _i.id, _i.publisher_id, _i.url, _i.identity, _i.title, _i.claimed_at, _i.first_seen_at, _i.claimed_date_rejected,
     _f.feed_id, _f.first_seen_at.label("feed_first_seen_at"),
 )
-_ITEMS = select(*_ITEM_COLUMNS).outerjoin(_f, _f.item_id == _i.id).where(_i.id.in_(bindparam("ids", expanding=True)))
+_ITEMS = select(*ITEM_COLUMNS).outerjoin(_f, _f.item_id == _i.id).where(_i.id.in_(bindparam("ids", expanding=True)))
 _KEYS = select(_k.key_hash, _k.item_id).where(_k.publisher_id == bindparam("p"), _k.key_hash.in_(bindparam("keys", expanding=True)))
 # The items under a capture's keys with their sighting in the capture's feed and their raw forms,
 # in the round trip that finds them (a row per key and raw form: an item has few of each); only
@@ -49,8 +49,8 @@ _KEYED_ITEMS = (
 )
 
 
-def _add_row(found: dict[int, StoredItem], row: Row[Any]) -> None:
-    """An item row of `_ITEM_COLUMNS` (one per sighting) into the items found."""
+def add_item_row(found: dict[int, StoredItem], row: Row[Any]) -> None:
+    """An item row of `ITEM_COLUMNS` (one per sighting) into the items found."""
     item = found.get(row.id)
     if item is None:
         guid = row.identity.removeprefix("guid:") if row.identity.startswith("guid:") else None
@@ -67,7 +67,7 @@ def load_items(session: Session, ids: Collection[int]) -> dict[int, StoredItem]:
     found: dict[int, StoredItem] = {}
     for part in chunks(ids):
         for row in session.connection().execute(_ITEMS, {"ids": part}).all():
-            _add_row(found, row)
+            add_item_row(found, row)
     return found
 
 
@@ -192,15 +192,15 @@ def insert_item(session: Session, values: dict[str, object]) -> int:
     return int(session.connection().execute(_INSERT_ITEM, values).scalar_one())
 
 
-_NEW_ITEM_COLUMNS = (
+_NEWITEM_COLUMNS = (
     "publisher_id", "identity", "identity_hash", "url", "url_hash", "title", "author", "claimed_at", "claimed_date_rejected",
     "first_seen_at",
 )
 _held = _i.__table__.alias("held")
 # `has_identity` and `insert_item` in one round trip: the item is stored unless its identity is taken.
 _INSERT_ITEM_UNLESS_TAKEN = insert(_i.__table__).from_select(
-    _NEW_ITEM_COLUMNS,
-    select(*(bindparam(name, type_=_i.__table__.c[name].type) for name in _NEW_ITEM_COLUMNS)).where(
+    _NEWITEM_COLUMNS,
+    select(*(bindparam(name, type_=_i.__table__.c[name].type) for name in _NEWITEM_COLUMNS)).where(
         ~select(_held.c.id).where(
             _held.c.publisher_id == bindparam("publisher_id"), _held.c.identity_hash == bindparam("identity_hash")
         ).exists()
@@ -210,7 +210,7 @@ _INSERT_ITEM_UNLESS_TAKEN = insert(_i.__table__).from_select(
 
 def insert_item_unless_taken(session: Session, values: dict[str, object]) -> int | None:
     """Store a new item unless an item of its publisher has its identity already; its id, or None."""
-    found = session.connection().execute(_INSERT_ITEM_UNLESS_TAKEN, {name: values[name] for name in _NEW_ITEM_COLUMNS}).first()
+    found = session.connection().execute(_INSERT_ITEM_UNLESS_TAKEN, {name: values[name] for name in _NEWITEM_COLUMNS}).first()
     return None if found is None else int(found[0])
 
 
@@ -369,65 +369,3 @@ def items_crediting(session: Session, urls: Iterable[str]) -> dict[str, set[int]
             for url in hashes[digest]:
                 found[url].add(item_id)
     return found
-
-
-# -- what provenance reads of items (`tracker.provenance.facts.item_facts`), in two round trips --
-_vf, _cf = schema.ItemVersion.__table__, schema.Capture.__table__
-
-
-def _largest(column: Any) -> Any:
-    """The largest value of a version column among the item's versions (a correlated subquery)."""
-    return select(func.max(column)).where(_vf.c.item_id == _i.id).scalar_subquery()
-
-
-# An item with its sightings, its largest texts and, per sighting, the feed's last successful
-# capture before the item was first seen (a row per sighting, as `_ITEMS`).
-_FACTS = (
-    select(
-        *_ITEM_COLUMNS, _largest(_vf.c.shingle_count).label("story_size"), _largest(_vf.c.full_count).label("full_size"),
-        _largest(case((_vf.c.from_page, 1), else_=0)).label("page"),
-        select(func.max(_cf.c.captured_at))
-        .where(_cf.c.feed_id == _f.feed_id, _cf.c.captured_at < _i.first_seen_at, _cf.c.error.is_(None))
-        .scalar_subquery().label("before"),
-    )
-    .outerjoin(_f, _f.item_id == _i.id).where(_i.id.in_(bindparam("ids", expanding=True)))
-)
-_target, _first = schema.Item.__table__.alias("credited_item"), schema.Item.__table__.alias("earliest_item")
-# Each credit with the item at its URL (the earliest stored of any variant, as `items_at`) and that item's publisher.
-_CREDITS_AND_TARGETS = (
-    select(_a.c.item_id, _a.c.kind, _a.c.name, _a.c.url, _target.c.id.label("target"), _target.c.publisher_id)
-    .select_from(_a.outerjoin(_target, _target.c.id == select(func.min(_first.c.id)).where(_first.c.url_hash == _a.c.url_hash)
-                              .correlate(_a).scalar_subquery()))
-    .where(_a.c.item_id.in_(bindparam("ids", expanding=True))).order_by(_a.c.id)
-)
-Facts = tuple[StoredItem, Sizes, datetime | None]
-
-
-def load_facts(session: Session, ids: Collection[int]) -> dict[int, Facts]:
-    """Each stored item of these (`load_items` without raw forms), its `Sizes`, and the last
-    successful capture of its first feed before it was first seen."""
-    found: dict[int, StoredItem] = {}
-    sizes: dict[int, Sizes] = {}
-    before: dict[tuple[int, int], datetime] = {}
-    for part in chunks(ids):
-        for row in session.connection().execute(_FACTS, {"ids": part}).all():
-            _add_row(found, row)
-            sizes[row.id] = Sizes(row.story_size or 0, row.full_size or 0, bool(row.page))
-            if row.before is not None:
-                before[(row.id, row.feed_id)] = row.before
-    return {i: (item, sizes[i], before.get((i, item.first_feed_id))) for i, item in found.items()}
-
-
-def credits_and_targets(session: Session, ids: Collection[int]) -> tuple[dict[int, list[Attribution]], dict[str, int], dict[int, int]]:
-    """`credits_of` these items; the item at each URL they credit, as `items_at` finds it; and
-    the publisher of each such item."""
-    found: dict[int, list[Attribution]] = defaultdict(list)
-    targets: dict[str, int] = {}
-    publishers: dict[int, int] = {}
-    for part in chunks(ids):
-        for item_id, kind, name, url, target, publisher_id in session.connection().execute(_CREDITS_AND_TARGETS, {"ids": part}).all():
-            found[item_id].append(Attribution(kind, name, url))
-            if target is not None:
-                targets[url] = target
-                publishers[target] = publisher_id
-    return found, targets, publishers
