@@ -198,3 +198,13 @@ def test_the_known_head_revision_is_alembics_newest_so_a_current_database_is_ope
     open_database(url)
     open_reader(url)
     assert calls == []
+
+
+def test_postgresql_plans_each_statement_for_the_tables_as_they_are(pg_url: str) -> None:
+    # A plan kept from when the database was empty read millions of LSH rows one by one.
+    sessions = open_database(pg_url)
+    with sessions() as session:
+        settings = dict(session.execute(sa.text(
+            "SELECT name, setting FROM pg_settings WHERE name IN ('plan_cache_mode', 'synchronous_commit')"
+        )).tuples().all())
+    assert settings == {"plan_cache_mode": "force_custom_plan", "synchronous_commit": "off"}

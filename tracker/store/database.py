@@ -155,6 +155,12 @@ def create_db_engine(
         # Waiting costs a disk flush per capture, the largest part of storing one.
         connect_args = options.setdefault("connect_args", {})
         connect_args["options"] = (connect_args.get("options", "") + " -c synchronous_commit=off").strip()
+        # psycopg prepares a statement run five times; PostgreSQL may then keep one generic plan
+        # for it, made from the statistics of that moment. A daemon or ingest that begins on an
+        # empty database would read a table of millions of LSH rows with the plan of an empty
+        # one (a sequential scan per bucket: two ingests at once ran 9× slower than one).
+        # Each execution is planned for the table as it is.
+        connect_args["options"] += " -c plan_cache_mode=force_custom_plan"
     try:
         engine = create_engine(parsed, pool_pre_ping=True, **options)
         if readonly and parsed.get_backend_name() == "postgresql":
