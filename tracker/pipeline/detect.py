@@ -206,9 +206,9 @@ class Detector:
         directory = current()
         again: set[int] = set()
         facts = self._facts(session, fresh, directory, known)
-        alone = fresh & known.alone if known else set()
+        alone = fresh & known.alone & facts.keys() if known else set()
         again |= self._start_groups(session, [facts[i] for i in sorted(alone)], report)
-        for item in sorted((facts[i] for i in fresh - alone), key=lambda f: f.order_key):
+        for item in sorted((f for i, f in facts.items() if i not in alone), key=lambda f: f.order_key):
             if not self._append(session, item, directory, report):
                 again.add(item.item_id)
         self._decide_whole(session, again, current, report, done)
