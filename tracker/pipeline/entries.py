@@ -147,7 +147,7 @@ class EntriesMixin:
             report.updates += 1
             self._add_credits(session, item.item_id, document)
             versions = matching.versions_of(session, [item.item_id])[item.item_id]
-            rematch |= self._new_version(session, publisher_id, item.item_id, versions, entry, document, when, known)
+            rematch |= self._store_versions(session, publisher_id, [self._text_of(item.item_id, versions, entry, document, when)], known)
         rematch |= self._store_versions(session, publisher_id, pending, known)
         later.write(session)
         items.touch_sightings(session, feed_id, seen_again, when)
@@ -227,30 +227,15 @@ class EntriesMixin:
             full=shingles(words_without_urls(document), self.detection.shingle_size),
         )
 
-    def _new_version(
-        self, session: Session, publisher_id: int, item_id: int, versions: Sequence[VersionPrints],
-        entry: ParsedEntry, document: Document, when: datetime, known: Known,
-    ) -> set[int]:
-        """Store a new text of an item; return the items whose matches must be recomputed."""
-        return self._store_versions(session, publisher_id, [self._text_of(item_id, versions, entry, document, when)], known)
-
     @staticmethod
     def _text_of(item_id: int, versions: Sequence[VersionPrints], entry: ParsedEntry, document: Document, when: datetime) -> NewText:
         served = entry.content_chars if entry.content_chars is not None else len(entry.content)
         return NewText(item_id, tuple(versions), entry.title, raw_hash(entry), document, when, body_chars=served)
 
-    def _store_version(
-        self, session: Session, publisher_id: int, item_id: int, versions: Sequence[VersionPrints], title: str, raw: str,
-        document: Document, when: datetime, from_page: bool = False, body_chars: int | None = None, known: Known | None = None,
-    ) -> set[int]:
-        """Store a text of an item (from its feed, or its page's article); return the items
-        whose matches must be recomputed (`known`: what the capture knows of its items, kept true)."""
-        text = NewText(item_id, tuple(versions), title, raw, document, when, from_page, body_chars)
-        return self._store_versions(session, publisher_id, [text], known)
-
     def _store_versions(self, session: Session, publisher_id: int, texts: Sequence[NewText], known: Known | None) -> set[int]:
-        """Store texts of one publisher's items, in turn, as `_store_version` would one by one;
-        return the items whose matches must be recomputed.
+        """Store texts of one publisher's items (an entry's, or a page's article), in turn;
+        return the items whose matches must be recomputed (`known`: what the capture knows of
+        its items, kept true).
 
         Their paragraphs are counted in memory and their rows written together: a capture's
         new items cost a few statements, not a few each. Only when a paragraph becomes

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from tracker.detection.identity import content_digest, host_of, link_key, lookup_hash, site_of, text_hash
 from tracker.detection.normalise import credits_in, document_from_paragraphs
 from tracker.errors import PageError
-from tracker.model import Attribution, IngestReport, PageCapture, PageRedirect, PageRequest, utcnow
+from tracker.model import Attribution, IngestReport, NewText, PageCapture, PageRedirect, PageRequest, utcnow
 from tracker.reader.pages import Article, PageSetting, extract_article, needs_page, use_page
 from tracker.store import items, locks, matching
 from tracker.store import pages as page_store
@@ -285,7 +285,8 @@ class PagesMixin:
             return set()
         versions = matching.versions_of(session, [item_id])[item_id]
         raw = xxhash.xxh3_128_hexdigest(f"page\x00{page.body_hash}".encode())
-        return self._store_version(session, publisher_id, item_id, versions, title, raw, document, page.fetched_at, True)
+        text = NewText(item_id, tuple(versions), title, raw, document, page.fetched_at, from_page=True)
+        return self._store_versions(session, publisher_id, [text], None)
 
     def _page_setting(self: Pipeline, feed_url: str) -> PageSetting:
         subscription = self.subscriptions.get(feed_url)

@@ -165,7 +165,6 @@ _TOUCH = update(_f.__table__).where(
     _f.__table__.c.feed_id == bindparam("f"), _f.__table__.c.item_id.in_(bindparam("ids", expanding=True))
 ).values(last_seen_at=bindparam("w"))
 _INSERT_RAW = insert(_r.__table__)
-_INSERT_VERSION = insert(schema.ItemVersion.__table__).returning(schema.ItemVersion.__table__.c.id)
 _INSERT_VERSIONS = insert(schema.ItemVersion.__table__).returning(schema.ItemVersion.__table__.c.id, sort_by_parameter_order=True)
 
 
@@ -227,7 +226,7 @@ class NewItemRows:
 
     def add(self, item_id: int, feed_id: int, when: datetime, raw: str, credits: Sequence[Attribution]) -> None:
         """A new item's first sighting, its raw form and its credits, in this order."""
-        self.sightings.append({"item_id": item_id, "feed_id": feed_id, "first_seen_at": when, "last_seen_at": when})
+        self.sightings.append(_sighting_row(item_id, feed_id, when))
         self.raws.append({"item_id": item_id, "raw_hash": raw})
         self.credits.extend(_credit_row(item_id, c) for c in credits)
 
@@ -241,9 +240,13 @@ class NewItemRows:
                 rows.clear()
 
 
+def _sighting_row(item_id: int, feed_id: int, when: datetime) -> dict[str, object]:
+    return {"item_id": item_id, "feed_id": feed_id, "first_seen_at": when, "last_seen_at": when}
+
+
 def add_sighting(session: Session, item_id: int, feed_id: int, when: datetime) -> None:
     """A feed shows an item for the first time."""
-    session.connection().execute(_INSERT_SIGHTING, {"item_id": item_id, "feed_id": feed_id, "first_seen_at": when, "last_seen_at": when})
+    session.connection().execute(_INSERT_SIGHTING, _sighting_row(item_id, feed_id, when))
 
 
 def touch_sightings(session: Session, feed_id: int, item_ids: Collection[int], when: datetime) -> None:
@@ -272,8 +275,6 @@ def add_raw(session: Session, item_id: int, raw: str) -> None:
 def insert_versions(session: Session, rows: Sequence[dict[str, object]]) -> list[int]:
     """Store new texts of items; return their ids, in order (one statement: SQLAlchemy
     sends the rows as one multi-row INSERT … RETURNING)."""
-    if len(rows) == 1:
-        return [int(session.connection().execute(_INSERT_VERSION, rows[0]).scalar_one())]
     return [int(i) for i in session.connection().execute(_INSERT_VERSIONS, list(rows)).scalars()]
 
 

@@ -247,14 +247,14 @@ def write_group(
 def append_to_group(
     session: Session, group_id: int, item_id: int, size: int, credited: Iterable[int], unresolved: Unresolved, new: bool,
 ) -> None:
-    """Place an item last in its group (a `new` group: the item alone)."""
+    """Place an item last in its group (a `new` group: the item alone, `start_groups`)."""
+    if new:
+        start_groups(session, [(item_id, credited, unresolved)])
+        return
     conn = session.connection()
     conn.execute(_INSERT_PLACES, {"item_id": item_id, "group_id": group_id, "position": size - 1})
     values = {"size": size, "last_item_id": item_id, "credited": _credited(credited, unresolved), "tangled": False}
-    if new:
-        conn.execute(_INSERT_GROUP, {"id": group_id, **values})
-    else:
-        conn.execute(_UPDATE_GROUP, {"g": group_id, **values})
+    conn.execute(_UPDATE_GROUP, {"g": group_id, **values})
 
 
 # -- decisions -----------------------------------------------------------------------------------
@@ -334,7 +334,7 @@ def write_new_decisions(session: Session, decisions: Sequence[Decision], now: da
 
 def start_groups(session: Session, firsts: Sequence[tuple[int, Iterable[int], Unresolved]]) -> None:
     """Place each of these items alone in a new group (of its id), with the publishers and
-    unresolved names it credits (`append_to_group` of a new group, two statements for all)."""
+    unresolved names it credits (two statements for all)."""
     if not firsts:
         return
     conn = session.connection()
