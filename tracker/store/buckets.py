@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
+from functools import cache
 
-from sqlalchemy import bindparam, delete, func, select, text
+from sqlalchemy import Connection, bindparam, delete, select, text
 from sqlalchemy.orm import Session
 
 from tracker.store import schema
@@ -19,20 +20,20 @@ BUCKET_CAP = 64
 
 
 _lb = schema.LshBucket.__table__
-# Built once, so compiled once: these run for every capture, and building one cost more than running it.
-_FILL = select(_lb.c.bucket, func.count()).where(_lb.c.bucket.in_(bindparam("b", expanding=True))).group_by(_lb.c.bucket)
 _HELD = select(_lb.c.bucket, _lb.c.item_id).where(
     _lb.c.item_id.in_(bindparam("i", expanding=True)), _lb.c.bucket.in_(bindparam("b", expanding=True))
 )
-# PostgreSQL: the buckets as arrays, one statement each however many there are (one plan,
-# prepared once per connection: a list of parameters is a new statement at each length and
-# was planned on every execution; an executemany sent each row on its own). A bucket is
-# counted only up to the cap, which is all that is asked of it.
-_PG_FILL = text(
-    "SELECT n.bucket, (SELECT count(*) FROM (SELECT 1 FROM lsh_buckets WHERE lsh_buckets.bucket = n.bucket LIMIT :cap) AS f) "
-    "FROM unnest(CAST(:b AS bigint[])) AS n(bucket)"
+# PostgreSQL: the rows as arrays, each taken while its bucket holds fewer than the cap with
+# the batch's earlier rows for it counted (`place`: the order they come in), in one
+# statement: a bucket's pages are read once, for the count and the insert together, in one
+# plan prepared once per connection (a list of parameters is a new statement at each length
+# and was planned on every execution). A bucket is counted only up to the cap.
+_PG_ADD = text(
+    "INSERT INTO lsh_buckets (bucket, item_id) SELECT n.bucket, n.item_id FROM ("
+    "SELECT bucket, item_id, row_number() OVER (PARTITION BY bucket ORDER BY place) AS rank "
+    "FROM unnest(CAST(:b AS bigint[]), CAST(:i AS integer[]), CAST(:p AS integer[])) AS u(bucket, item_id, place)) AS n "
+    "WHERE n.rank + (SELECT count(*) FROM (SELECT 1 FROM lsh_buckets WHERE lsh_buckets.bucket = n.bucket LIMIT :cap) AS f) <= :cap"
 )
-_PG_INSERT_BUCKETS = text("INSERT INTO lsh_buckets (bucket, item_id) SELECT * FROM unnest(CAST(:b AS bigint[]), CAST(:i AS integer[]))")
 _SQLITE_INSERT_BUCKETS = "INSERT INTO lsh_buckets (bucket, item_id) VALUES (?, ?)"
 # Buckets per PostgreSQL statement.
 _PG_BATCH = 10_000
@@ -47,42 +48,60 @@ def add_buckets(session: Session, item_id: int, buckets: Collection[int], new: b
 def add_buckets_many(session: Session, additions: Sequence[tuple[int, Collection[int], bool]]) -> None:
     """`add_buckets` of each (item, buckets, new) in turn — a bucket the earlier ones filled
     takes no more — in three statements at most, however many there are."""
-    wanted = sorted({b for _, buckets, _ in additions for b in buckets})
-    if not wanted:
-        return
-    connection = session.connection()
-    postgresql = connection.dialect.name == "postgresql"
-    fill: dict[int, int] = {}
-    if postgresql:
-        for start in range(0, len(wanted), _PG_BATCH):
-            fill.update(connection.execute(_PG_FILL, {"b": wanted[start : start + _PG_BATCH], "cap": BUCKET_CAP}).all())
-    else:
-        for part in chunks(wanted):
-            fill.update(connection.execute(_FILL, {"b": part}).all())
     held: set[tuple[int, int]] = set()
     indexed = sorted({item_id for item_id, _, new in additions if not new})
+    connection = session.connection()
     if indexed:
-        for part in chunks(wanted):
+        for part in chunks({b for item_id, buckets, _ in additions if item_id in indexed for b in buckets}):
             held.update(tuple(r) for r in connection.execute(_HELD, {"i": indexed, "b": part}).all())
-    rows: list[tuple[int, int]] = []
+    # Each (bucket, item) once, in the order they are added, less those already held.
+    wanted: list[tuple[int, int]] = []
     for item_id, buckets, _ in additions:
         for bucket in sorted(buckets):
-            if (bucket, item_id) in held or fill.get(bucket, 0) >= BUCKET_CAP:
-                continue
-            fill[bucket] = fill.get(bucket, 0) + 1
-            held.add((bucket, item_id))
-            rows.append((bucket, item_id))
-    if not rows:
+            if (bucket, item_id) not in held:
+                held.add((bucket, item_id))
+                wanted.append((bucket, item_id))
+    if not wanted:
         return
+    if connection.dialect.name == "postgresql":
+        # In index order (the primary key's pages visited once each), a bucket's rows in the order added.
+        ordered = sorted(range(len(wanted)), key=lambda n: (wanted[n][0], n))
+        for start in range(0, len(ordered), _PG_BATCH):
+            part = ordered[start : start + _PG_BATCH]
+            connection.execute(_PG_ADD, {
+                "b": [wanted[n][0] for n in part], "i": [wanted[n][1] for n in part], "p": part, "cap": BUCKET_CAP,
+            })
+        return
+    fill = _sqlite_fill(connection, {b for b, _ in wanted})
+    rows: list[tuple[int, int]] = []
+    for bucket, item_id in wanted:
+        if fill.get(bucket, 0) < BUCKET_CAP:
+            fill[bucket] = fill.get(bucket, 0) + 1
+            rows.append((bucket, item_id))
     rows.sort()  # in index order: the primary key's pages are visited once each
-    if postgresql:
-        for start in range(0, len(rows), _PG_BATCH):
-            part = rows[start : start + _PG_BATCH]
-            connection.execute(_PG_INSERT_BUCKETS, {"b": [b for b, _ in part], "i": [i for _, i in part]})
-    else:
-        # On the driver: SQLAlchemy's processing of each of a capture's thousands of rows cost
-        # as much as SQLite inserting them.
-        connection.exec_driver_sql(_SQLITE_INSERT_BUCKETS, rows)
+    # On the driver: SQLAlchemy's processing of each of a capture's thousands of rows cost
+    # as much as SQLite inserting them.
+    connection.exec_driver_sql(_SQLITE_INSERT_BUCKETS, rows)
+
+
+@cache
+def _sqlite_count(size: int) -> str:
+    return f"SELECT bucket, count(*) FROM lsh_buckets WHERE bucket IN ({', '.join('?' * size)}) GROUP BY bucket"
+
+
+def _sqlite_fill(connection: Connection, wanted: Collection[int]) -> dict[int, int]:
+    """How many items each of these buckets holds (none: absent). On the driver, in lists of
+    a few fixed lengths (each statement prepared once): SQLAlchemy expanding a list of
+    hundreds of parameters cost more than SQLite counting."""
+    fill: dict[int, int] = {}
+    for part in chunks(wanted):
+        size = next(s for s in _SIZES if s >= len(part))
+        padded = part + [part[-1]] * (size - len(part))  # a bucket asked twice is counted once
+        fill.update(connection.exec_driver_sql(_sqlite_count(size), tuple(padded)).all())
+    return fill
+
+
+_SIZES = (16, 64, 500)
 
 
 _REMOVE_BUCKETS = delete(_lb).where(_lb.c.item_id == bindparam("i"), _lb.c.bucket.in_(bindparam("b", expanding=True)))

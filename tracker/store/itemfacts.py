@@ -37,12 +37,15 @@ _FACTS = (
     )
     .outerjoin(_f, _f.item_id == _i.id).where(_i.id.in_(bindparam("ids", expanding=True)))
 )
-_target, _first = schema.Item.__table__.alias("credited_item"), schema.Item.__table__.alias("earliest_item")
-# Each credit with the item at its URL (the earliest stored of any variant, as `items_at`) and that item's publisher.
+_first = schema.Item.__table__.alias("earliest_item")
+# The earliest stored item at a credit's URL (any variant of it, as `items_at`), by the URL
+# index. Scalar subqueries, not a join on one: PostgreSQL joined the items a capture asks
+# about to a hash of every item, a scan of the whole table per call.
+_EARLIEST = select(_first.c.id).where(_first.c.url_hash == _a.c.url_hash).order_by(_first.c.id).limit(1).correlate(_a)
+# Each credit with the item at its URL and that item's publisher.
 _CREDITS_AND_TARGETS = (
-    select(_a.c.item_id, _a.c.kind, _a.c.name, _a.c.url, _target.c.id.label("target"), _target.c.publisher_id)
-    .select_from(_a.outerjoin(_target, _target.c.id == select(func.min(_first.c.id)).where(_first.c.url_hash == _a.c.url_hash)
-                              .correlate(_a).scalar_subquery()))
+    select(_a.c.item_id, _a.c.kind, _a.c.name, _a.c.url, _EARLIEST.scalar_subquery().label("target"),
+           _EARLIEST.with_only_columns(_first.c.publisher_id).scalar_subquery().label("publisher_id"))
     .where(_a.c.item_id.in_(bindparam("ids", expanding=True))).order_by(_a.c.id)
 )
 Facts = tuple[StoredItem, Sizes, datetime | None]
