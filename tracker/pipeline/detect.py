@@ -19,10 +19,11 @@ from tracker.detection.identity import lookup_hash
 from tracker.detection.lsh import HUB_CAP, buckets_of, strongest
 from tracker.detection.template import differences, is_templated
 from tracker.model import Attribution, IngestReport, Known, Similarity, StoredItem, VersionPrints, utcnow
-from tracker.provenance.decide import Decision, DecisionKey, Edge, GroupSummary, ItemFacts, Placed, append, decide_group
+from tracker.pipeline.newcomers import NewcomersMixin
+from tracker.provenance.decide import Decision, DecisionKey, Edge, ItemFacts, decide_group
 from tracker.provenance.facts import any_resolves, item_facts
 from tracker.provenance.publishers import Directory
-from tracker.store import hubs, itemfacts, items, locks, matching, texts
+from tracker.store import groups, hubs, itemfacts, items, locks, matching, texts
 
 # A group is locked, then read again: it may have grown meanwhile. Past this many rounds
 # the group is decided as it stands (its newcomers' own captures decide it again).
@@ -63,7 +64,7 @@ def kept(item_id: int, found: list[Edge], always: Collection[int], positions: di
     return list(keep.values())
 
 
-class Detector:
+class Detector(NewcomersMixin):
     """Matches items and decides their groups, inside the caller's write transaction."""
 
     def __init__(self, detection: DetectionConfig) -> None:
@@ -154,7 +155,7 @@ class Detector:
         crowded = [i for i in ids if len(found[i]) > KEEP_ALL]
         partners = {e.a if e.b == i else e.b for i in crowded for e in found[i]}
         originals = set(matching.decided_originals(session, partners).values())
-        positions = {i: p for i, (_, p) in matching.groups_of(session, partners).items()}
+        positions = {i: p for i, (_, p) in groups.groups_of(session, partners).items()}
         edges: dict[tuple[int, int], Edge] = {}
         for item_id in sorted(ids):
             for edge in kept(item_id, found[item_id], old[item_id] | credited[item_id] | originals, positions):
@@ -208,9 +209,7 @@ class Detector:
         facts = self._facts(session, fresh, directory, known)
         alone = fresh & known.alone & facts.keys() if known else set()
         again |= self._start_groups(session, [facts[i] for i in sorted(alone)], report)
-        for item in sorted((f for i, f in facts.items() if i not in alone), key=lambda f: f.order_key):
-            if not self._append(session, item, directory, report):
-                again.add(item.item_id)
+        again |= self._append_all(session, sorted((f for i, f in facts.items() if i not in alone), key=lambda f: f.order_key), directory, report)
         self._decide_whole(session, again, current, report, done)
 
     def _decide_whole(
@@ -249,69 +248,8 @@ class Detector:
             for i, (stored, sizes, previous) in sorted(loaded.items())
         }
 
-    def _append(self, session: Session, item: ItemFacts, directory: Directory, report: IngestReport) -> bool:
-        """Place a new item last in the one group its matches reach, when it goes there;
-        False when its group must be decided whole."""
-        edges, groups, summaries = matching.placed_partners(session, item.item_id)
-        if len(groups) < len(edges) or len({g for g, _ in groups.values()}) > 1:
-            return False  # a partner never placed (an older database), or groups to merge
-        group_id = next(iter(groups.values()))[0] if groups else item.item_id
-        # The group's id is one of its members: whoever decides it whole locks that one too.
-        locked = locks.lock(session, locks.ITEM, {group_id, item.item_id})
-        if locked and groups != matching.groups_of(session, edges):
-            return False
-        if not groups:
-            found: matching.GroupRow | None = (0, None, frozenset(), False, frozenset())
-        else:
-            # Locked (another writer may have changed the group until then): its summary read under the lock.
-            found = matching.group_summary(session, group_id) if locked else summaries.get(group_id)
-        if found is None:
-            return False
-        size, last, credited, tangled, unresolved = found
-        if unresolved and self._resolves(session, unresolved, directory):
-            return False  # a member's credit names someone now (a publisher added since): its facts changed
-        known = self._facts(session, set(edges) | ({last} if last is not None else set()), directory)
-        originals, roots = matching.originals_and_publishers(session, edges)
-        if len(originals) < len(edges) or (last is not None and last not in known):
-            return False
-        earlier = [(Placed(known[o], groups[o][1], originals[o], roots[originals[o]]), e) for o, e in edges.items()]
-        crediting = items.crediting_groups(session, item.url)
-        by_member = any(g == group_id for i, g in crediting.items() if i != item.item_id)
-        summary = GroupSummary(size, known[last] if last is not None else None, credited, tangled, unresolved)
-        decision = append(summary, item, earlier, by_member)
-        if decision is None:
-            return False
-        self._write(session, decision, None, report)
-        matching.append_to_group(
-            session, group_id, item.item_id, size + 1, credited | item.credited_publishers,
-            unresolved | set(item.unresolved_credits), new=not groups,
-        )
-        return True
-
-    def _start_groups(self, session: Session, items: list[ItemFacts], report: IngestReport) -> set[int]:
-        """Decide new items without a match, each the first of a group of its own (as `_append`
-        would: it reads nothing, nobody else sees them yet), written together; return those
-        whose decision needs their group decided whole."""
-        decided: list[Decision] = []
-        again: set[int] = set()
-        for item in items:
-            decision = append(GroupSummary(0, None, frozenset()), item, [], False)
-            if decision is None:
-                again.add(item.item_id)
-                continue
-            decided.append(decision)
-            if decision.parent_item_id is not None:
-                report.republications += 1
-                report.new_copies.append(decision.item_id)
-        matching.write_new_decisions(session, decided, utcnow())
-        firsts = {item.item_id: item for item in items}
-        matching.start_groups(session, [
-            (d.item_id, firsts[d.item_id].credited_publishers, frozenset(firsts[d.item_id].unresolved_credits)) for d in decided
-        ])
-        return again
-
     @staticmethod
-    def _resolves(session: Session, credits: matching.Unresolved, directory: Directory) -> bool:
+    def _resolves(session: Session, credits: groups.Unresolved, directory: Directory) -> bool:
         """Whether any of these credits that named nobody known names an item or publisher now."""
         targets = items.items_at(session, [url for _, url in credits if url])
         return any_resolves(credits, directory, targets, matching.publishers_of(session, set(targets.values())))
@@ -323,9 +261,9 @@ class Detector:
         decisions, placed, summary = decide_group([facts[i] for i in sorted(group)], edges)
         for decision in decisions:
             self._write(session, decision, decided.get(decision.item_id), report)
-        replaced = {g for g, _ in matching.groups_of(session, group).values()}
+        replaced = {g for g, _ in groups.groups_of(session, group).values()}
         last = summary.last.item_id if summary.last is not None else min(group)
-        matching.write_group(
+        groups.write_group(
             session, min(group), [(p.facts.item_id, p.position) for p in placed],
             (summary.size, last, summary.credited, summary.tangled, summary.unresolved), replaced,
         )

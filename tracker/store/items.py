@@ -348,15 +348,23 @@ def items_at(session: Session, urls: Iterable[str]) -> dict[str, int]:
 
 _g = schema.ItemGroup.__table__
 _CREDITING_GROUPS = (
-    select(_a.c.item_id, _g.c.group_id).select_from(_a.outerjoin(_g, _g.c.item_id == _a.c.item_id)).where(_a.c.url_hash == bindparam("h"))
+    select(_a.c.url_hash, _a.c.item_id, _g.c.group_id).select_from(_a.outerjoin(_g, _g.c.item_id == _a.c.item_id))
+    .where(_a.c.url_hash.in_(bindparam("h", expanding=True)))
 )
 
 
-def crediting_groups(session: Session, url: str) -> dict[int, int | None]:
-    """The items that credit this URL (by any variant of it, as `items_crediting`), each with
-    its group (`matching.groups_of`), if it has one."""
-    rows = session.connection().execute(_CREDITING_GROUPS, {"h": lookup_hash(url)}).all()
-    return {item_id: group_id for item_id, group_id in rows}
+def crediting_groups(session: Session, urls: Iterable[str]) -> dict[str, dict[int, int | None]]:
+    """The items that credit each of these URLs (by any variant of it, as `items_crediting`),
+    each with its group (`tracker.store.groups.groups_of`), if it has one."""
+    hashes: dict[str, list[str]] = defaultdict(list)
+    for url in set(urls):
+        hashes[lookup_hash(url)].append(url)
+    found: dict[str, dict[int, int | None]] = {url: {} for found_urls in hashes.values() for url in found_urls}
+    for part in chunks(hashes.keys()):
+        for digest, item_id, group_id in session.connection().execute(_CREDITING_GROUPS, {"h": part}).all():
+            for url in hashes[digest]:
+                found[url][item_id] = group_id
+    return found
 
 
 def items_crediting(session: Session, urls: Iterable[str]) -> dict[str, set[int]]:

@@ -7,13 +7,11 @@ row before they are written, so that only news is written (and alerted).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Row,
     bindparam,
     case,
     delete,
@@ -159,104 +157,6 @@ def component(session: Session, seeds: Iterable[int]) -> set[int]:
     return group
 
 
-# -- groups ---------------------------------------------------------------------------------------
-_g, _mg = schema.ItemGroup.__table__, schema.MatchGroup.__table__
-_GROUPS = select(_g.c.item_id, _g.c.group_id, _g.c.position).where(_g.c.item_id.in_(bindparam("ids", expanding=True)))
-_SUMMARY = select(_mg).where(_mg.c.id == bindparam("g"))
-_DELETE_PLACES = delete(_g).where(_g.c.item_id.in_(bindparam("ids", expanding=True)))
-_DELETE_GROUPS = delete(_mg).where(_mg.c.id.in_(bindparam("ids", expanding=True)))
-_INSERT_PLACES = insert(_g)
-_INSERT_GROUP = insert(_mg)
-_UPDATE_GROUP = update(_mg).where(_mg.c.id == bindparam("g")).values(
-    size=bindparam("size"), last_item_id=bindparam("last_item_id"), credited=bindparam("credited"), tangled=bindparam("tangled")
-)
-
-
-def groups_of(session: Session, ids: Collection[int]) -> dict[int, tuple[int, int]]:
-    """(group, position in the group's order) of each of these items that has them."""
-    found: dict[int, tuple[int, int]] = {}
-    for part in chunks(ids):
-        rows = session.connection().execute(_GROUPS, {"ids": part}).all()
-        found.update({item_id: (group, position) for item_id, group, position in rows})
-    return found
-
-
-Unresolved = frozenset[tuple[str | None, str | None]]
-GroupRow = tuple[int, int | None, frozenset[int], bool, Unresolved]
-
-
-def group_summary(session: Session, group_id: int) -> GroupRow | None:
-    """(size, latest member, publishers credited by members, tangled, credits naming nobody
-    known) of a group, if stored."""
-    row = session.connection().execute(_SUMMARY, {"g": group_id}).first()
-    return None if row is None else _summary(row)
-
-
-def _summary(row: Row[Any]) -> GroupRow:
-    credited = json.loads(row.credited)
-    unresolved: Unresolved = frozenset((name, url) for name, url in credited["unresolved"])
-    return row.size, row.last_item_id, frozenset(credited["publishers"]), bool(row.tangled), unresolved
-
-
-# An item's matches, each with its partner's group and place, and that group's summary: what a
-# newcomer placed last in its group reads first (`Detector._append`), in one round trip.
-_PARTNER = case((_m.c.item_a == bindparam("i"), _m.c.item_b), else_=_m.c.item_a)
-_PLACED_PARTNERS = (
-    select(_m, _g.c.group_id, _g.c.position, _mg.c.size, _mg.c.last_item_id, _mg.c.credited, _mg.c.tangled)
-    .select_from(_m.outerjoin(_g, _g.c.item_id == _PARTNER).outerjoin(_mg, _mg.c.id == _g.c.group_id))
-    .where(or_(_m.c.item_a == bindparam("i"), _m.c.item_b == bindparam("i")))
-)
-
-
-def placed_partners(session: Session, item_id: int) -> tuple[dict[int, Edge], dict[int, tuple[int, int]], dict[int, GroupRow]]:
-    """The item's matches by partner (`edges_of`), the partners' groups and places
-    (`groups_of`), and the summaries of those groups (`group_summary`)."""
-    edges: dict[int, Edge] = {}
-    groups: dict[int, tuple[int, int]] = {}
-    summaries: dict[int, GroupRow] = {}
-    for r in session.connection().execute(_PLACED_PARTNERS, {"i": item_id}).all():
-        partner = r.item_b if r.item_a == item_id else r.item_a
-        edges[partner] = Edge(r.item_a, r.item_b, Similarity(r.jaccard, r.a_in_b, r.b_in_a, r.shared), r.full_a_in_b, r.full_b_in_a)
-        if r.group_id is not None:
-            groups[partner] = (r.group_id, r.position)
-            if r.size is not None:
-                summaries[r.group_id] = _summary(r)
-    return edges, groups, summaries
-
-
-def _credited(publishers: Iterable[int], unresolved: Unresolved) -> str:
-    return json.dumps({"publishers": sorted(publishers), "unresolved": sorted(unresolved, key=lambda c: (c[0] or "", c[1] or ""))})
-
-
-def write_group(
-    session: Session, group_id: int, positions: Sequence[tuple[int, int]], summary: GroupRow, replaced: Collection[int],
-) -> None:
-    """Store a group decided whole: its members' positions and its summary (the groups in
-    `replaced`, which its members were in before, are gone)."""
-    conn = session.connection()
-    for part in chunks([item for item, _ in positions]):
-        conn.execute(_DELETE_PLACES, {"ids": part})
-    for part in chunks(set(replaced) | {group_id}):
-        conn.execute(_DELETE_GROUPS, {"ids": part})
-    conn.execute(_INSERT_PLACES, [{"item_id": item, "group_id": group_id, "position": position} for item, position in positions])
-    size, last, credited, tangled, unresolved = summary
-    conn.execute(_INSERT_GROUP, {"id": group_id, "size": size, "last_item_id": last, "credited": _credited(credited, unresolved),
-                               "tangled": tangled})
-
-
-def append_to_group(
-    session: Session, group_id: int, item_id: int, size: int, credited: Iterable[int], unresolved: Unresolved, new: bool,
-) -> None:
-    """Place an item last in its group (a `new` group: the item alone, `start_groups`)."""
-    if new:
-        start_groups(session, [(item_id, credited, unresolved)])
-        return
-    conn = session.connection()
-    conn.execute(_INSERT_PLACES, {"item_id": item_id, "group_id": group_id, "position": size - 1})
-    values = {"size": size, "last_item_id": item_id, "credited": _credited(credited, unresolved), "tangled": False}
-    conn.execute(_UPDATE_GROUP, {"g": group_id, **values})
-
-
 # -- decisions -----------------------------------------------------------------------------------
 _p = schema.Provenance.__table__
 _ORIGINALS = select(_p.c.item_id, _p.c.original_item_id).where(_p.c.item_id.in_(bindparam("ids", expanding=True)))
@@ -330,19 +230,6 @@ def write_new_decisions(session: Session, decisions: Sequence[Decision], now: da
     """Store the provenance of items that had none (one statement)."""
     if decisions:
         session.connection().execute(_INSERT_DECISION, [{"item_id": d.item_id, **_decision_values(d, now)} for d in decisions])
-
-
-def start_groups(session: Session, firsts: Sequence[tuple[int, Iterable[int], Unresolved]]) -> None:
-    """Place each of these items alone in a new group (of its id), with the publishers and
-    unresolved names it credits (two statements for all)."""
-    if not firsts:
-        return
-    conn = session.connection()
-    conn.execute(_INSERT_PLACES, [{"item_id": item, "group_id": item, "position": 0} for item, _, _ in firsts])
-    conn.execute(_INSERT_GROUP, [
-        {"id": item, "size": 1, "last_item_id": item, "credited": _credited(credited, unresolved), "tangled": False}
-        for item, credited, unresolved in firsts
-    ])
 
 
 def _decision_values(decision: Decision, now: datetime) -> dict[str, object]:
