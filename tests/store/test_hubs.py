@@ -39,3 +39,21 @@ def test_buckets_added_together_fill_as_added_one_by_one(any_db_url: str) -> Non
     assert len(members[7]) == buckets.BUCKET_CAP
     assert {100, 101, 102} <= members[7] and not {103, 104, 105} & members[7]
     assert members[8] == set(range(100, 106)) and members[9] == {5}
+
+
+def test_a_lookup_in_the_transaction_that_filled_the_buckets_sees_what_a_later_one_reads(any_db_url: str) -> None:
+    sessions = open_database(any_db_url)
+    with sessions.begin() as session:
+        buckets.add_buckets_many(session, [(item_id, [7, item_id], True) for item_id in range(50, 90)])
+    with sessions.begin() as session:
+        # Earlier items join a crowded bucket (in item order among its members), one leaves it.
+        buckets.add_buckets_many(session, [(item_id, [7, 8], True) for item_id in range(1, 30)])
+        buckets.remove_buckets(session, 50, [7])
+        buckets.add_buckets_many(session, [(item_id, [7, 8], True) for item_id in range(100, 104)])
+        during = hubs.bucket_members(session, [7, 8, 55, 99], cap=32)
+    with sessions() as session:
+        after = hubs.bucket_members(session, [7, 8, 55, 99], cap=32)
+    assert during == after
+    # Bucket 7 held 40 and took 24 more (the cap: 64), 50 left it and 100 took its place.
+    assert after[7] == set(range(1, 25)) | set(range(51, 59))
+    assert after[8] == set(range(1, 30)) | {100, 101, 102}

@@ -222,11 +222,17 @@ class EntriesMixin:
             boilerplate = evidence.boilerplate_among(session, publisher_id, document.keys, self.detection.boilerplate_min_items)
         indices = story_paragraphs(document, title, boilerplate, self.directory.names_of(publisher_id))
         words = document.words(indices)
+        story = self.fingerprinter.fingerprint(words)
+        # A text no longer than a lead is its own lead; a story of every paragraph, without
+        # links, is the full text: their shingles are not hashed again.
+        lead = story if len(words) <= LEAD_TOKENS else self.fingerprinter.fingerprint(words[:LEAD_TOKENS])
+        full_words = words_without_urls(document)
+        same = full_words == words and self.fingerprinter.shingle_size == self.detection.shingle_size
         return Fingerprints(
             story_text="\n".join(document.paragraphs[i] for i in indices),
-            story=self.fingerprinter.fingerprint(words),
-            lead=self.fingerprinter.fingerprint(words[:LEAD_TOKENS]),
-            full=shingles(words_without_urls(document), self.detection.shingle_size),
+            story=story,
+            lead=lead,
+            full=story.shingles if same else shingles(full_words, self.detection.shingle_size),
         )
 
     @staticmethod

@@ -3,14 +3,14 @@ time, with crowded buckets capped (`BUCKET_CAP`); `tracker.store.hubs` reads the
 
 from __future__ import annotations
 
+from bisect import insort
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from functools import cache
 
-from sqlalchemy import Connection, bindparam, delete, select, text
+from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.orm import Session
 
-from tracker.store import schema
+from tracker.store import hubs, schema
 from tracker.store.items import chunks
 
 # A bucket holding this many items takes no more: the text its band stands for is common
@@ -72,11 +72,17 @@ def add_buckets_many(session: Session, additions: Sequence[tuple[int, Collection
                 "b": [wanted[n][0] for n in part], "i": [wanted[n][1] for n in part], "p": part, "cap": BUCKET_CAP,
             })
         return
-    fill = _sqlite_fill(connection, {b for b, _ in wanted})
+    # SQLite: each bucket's first members read (up to the cap: all a bucket may hold), then
+    # kept as filled, for the candidate lookup that follows (`hubs.bucket_members`).
+    known = hubs.known_members(session, BUCKET_CAP)
+    assert known is not None and known.cap == BUCKET_CAP
+    unknown = {b for b, _ in wanted if b not in known.members}  # (not `- keys()`: that walks every bucket known)
+    known.members.update(hubs.first_members(session, unknown, BUCKET_CAP))
     rows: list[tuple[int, int]] = []
     for bucket, item_id in wanted:
-        if fill.get(bucket, 0) < BUCKET_CAP:
-            fill[bucket] = fill.get(bucket, 0) + 1
+        members = known.members.setdefault(bucket, [])
+        if len(members) < BUCKET_CAP:
+            insort(members, item_id)
             rows.append((bucket, item_id))
     rows.sort()  # in index order: the primary key's pages are visited once each
     # On the driver: SQLAlchemy's processing of each of a capture's thousands of rows cost
@@ -84,31 +90,12 @@ def add_buckets_many(session: Session, additions: Sequence[tuple[int, Collection
     connection.exec_driver_sql(_SQLITE_INSERT_BUCKETS, rows)
 
 
-@cache
-def _sqlite_count(size: int) -> str:
-    return f"SELECT bucket, count(*) FROM lsh_buckets WHERE bucket IN ({', '.join('?' * size)}) GROUP BY bucket"
-
-
-def _sqlite_fill(connection: Connection, wanted: Collection[int]) -> dict[int, int]:
-    """How many items each of these buckets holds (none: absent). On the driver, in lists of
-    a few fixed lengths (each statement prepared once): SQLAlchemy expanding a list of
-    hundreds of parameters cost more than SQLite counting."""
-    fill: dict[int, int] = {}
-    for part in chunks(wanted):
-        size = next(s for s in _SIZES if s >= len(part))
-        padded = part + [part[-1]] * (size - len(part))  # a bucket asked twice is counted once
-        fill.update(connection.exec_driver_sql(_sqlite_count(size), tuple(padded)).all())
-    return fill
-
-
-_SIZES = (16, 64, 500)
-
-
 _REMOVE_BUCKETS = delete(_lb).where(_lb.c.item_id == bindparam("i"), _lb.c.bucket.in_(bindparam("b", expanding=True)))
 
 
 def remove_buckets(session: Session, item_id: int, buckets: Collection[int]) -> None:
     """Take an item out of these buckets."""
+    hubs.forget_members(session, buckets)
     for part in chunks(buckets):
         session.connection().execute(_REMOVE_BUCKETS, {"i": item_id, "b": part})
 

@@ -45,8 +45,12 @@ def _sqlite_lookup(count: int) -> str:
     return " UNION ALL ".join(arm.format(n=n) for n in range(count))
 
 
-def bucket_members(session: Session, buckets: Collection[int], cap: int) -> dict[int, set[int]]:
-    """The items indexed under each of these buckets, at most the `cap` earliest of each."""
+def first_members(session: Session, buckets: Collection[int], cap: int) -> dict[int, list[int]]:
+    """The first `cap` members of each of these buckets that has any, in item order."""
+    return {bucket: sorted(members) for bucket, members in _read(session, buckets, cap).items()}
+
+
+def _read(session: Session, buckets: Collection[int], cap: int) -> dict[int, set[int]]:
     found: dict[int, set[int]] = defaultdict(set)
     ordered = sorted(buckets)
     connection = session.connection()
@@ -54,12 +58,68 @@ def bucket_members(session: Session, buckets: Collection[int], cap: int) -> dict
         for start in range(0, len(ordered), _PG_BATCH):
             for bucket, item_id in connection.execute(_PG_LOOKUP, {"b": ordered[start : start + _PG_BATCH], "cap": cap}).all():
                 found[bucket].add(item_id)
-        return found
-    for start in range(0, len(ordered), _SIZES[-1]):
-        part = ordered[start : start + _SIZES[-1]]
-        size = next(s for s in _SIZES if s >= len(part))
-        padded = part + [part[-1]] * (size - len(part))  # a bucket read twice adds nothing
-        binds = tuple(value for bucket in padded for value in (bucket, cap))
-        for bucket, item_id in connection.exec_driver_sql(_sqlite_lookup(size), binds).all():  # fetchall: rows one by one cost more
-            found[bucket].add(item_id)
+    else:
+        for start in range(0, len(ordered), _SIZES[-1]):
+            part = ordered[start : start + _SIZES[-1]]
+            size = next(s for s in _SIZES if s >= len(part))
+            padded = part + [part[-1]] * (size - len(part))  # a bucket read twice adds nothing
+            binds = tuple(value for bucket in padded for value in (bucket, cap))
+            for bucket, item_id in connection.exec_driver_sql(_sqlite_lookup(size), binds).all():  # fetchall: rows one by one cost more
+                found[bucket].add(item_id)
     return found
+
+
+def bucket_members(session: Session, buckets: Collection[int], cap: int) -> dict[int, set[int]]:
+    """The items indexed under each of these buckets, at most the `cap` earliest of each
+    (those this transaction knows already, `known_members`, without reading them again)."""
+    known = known_members(session)
+    cached = {b: known.members[b] for b in buckets if b in known.members} if known is not None and cap <= known.cap else {}
+    found = _read(session, set(buckets) - cached.keys(), cap)
+    for bucket, members in cached.items():
+        if members:
+            found[bucket].update(members[:cap])
+    return found
+
+
+class KnownMembers:
+    """SQLite (one writer): the first `cap` members, in item order, of each bucket this
+    transaction filled (`tracker.store.buckets.add_buckets_many`), kept as it fills them.
+
+    A capture's texts are indexed, then looked up for candidates: the lookup needs no
+    second reading of the buckets, nor the rows of the texts just indexed. Nobody else
+    writes until the transaction ends, and a new transaction starts with nothing known.
+    """
+
+    def __init__(self, transaction: object, cap: int) -> None:
+        self.transaction = transaction
+        self.cap = cap
+        self.members: dict[int, list[int]] = {}
+
+
+_KNOWN = "tracker.store.hubs.known"
+
+
+def known_members(session: Session, cap: int | None = None) -> KnownMembers | None:
+    """This transaction's `KnownMembers` (begun with `cap` when given); None on PostgreSQL,
+    where other writers fill the same buckets meanwhile."""
+    if session.connection().dialect.name != "sqlite":
+        return None
+    transaction = session.get_transaction()
+    known = session.info.get(_KNOWN)
+    if known is None or known.transaction is not transaction:
+        if cap is None:
+            return None
+        known = session.info[_KNOWN] = KnownMembers(transaction, cap)
+    return known
+
+
+def forget_members(session: Session, buckets: Collection[int] | None = None) -> None:
+    """What this transaction knows of these buckets' members (of all: None) is no longer so."""
+    known = session.info.get(_KNOWN)
+    if known is None:
+        return
+    if buckets is None:
+        known.members.clear()
+    else:
+        for bucket in buckets:
+            known.members.pop(bucket, None)
