@@ -10,7 +10,8 @@ excerpts, rewrites; 20 publishers, one feed each), then:
 1. stores the first N − 10k items with `bulk_load` (the rows and fingerprints the
    pipeline writes, computed by tracker's own functions on both cores, written in bulk),
    and records the detection settings so that no process rebuilds anything (PostgreSQL:
-   then VACUUMs it, so that neither autovacuum nor hint-bit writes run during the tail);
+   then VACUUMs and ANALYZEs it, so that neither autovacuum nor hint-bit writes run during the tail, and
+   its planner has the statistics a grown database has);
 2. ingests the captures of the last 10k items (copies, excerpts and rewrites of items of
    the prefix and of each other; captures listing prefix items again) with `tracker
    ingest [--workers N]` of a WARC in a fresh process, once per count of `--tail-workers`,
@@ -155,7 +156,9 @@ class Database:
 
         SQLite: the WAL checkpointed into the file. PostgreSQL: VACUUMed, so that the freshly
         bulk-loaded tables are not vacuumed, nor their hint bits written, while the tail is
-        timed (in the backend itself, PARALLEL 0: a niced run renices that backend only)."""
+        timed (in the backend itself, PARALLEL 0: a niced run renices that backend only), and
+        analysed, as autovacuum leaves a database that grew to this size: without statistics
+        the planner takes a lookup of a few rows for thousands."""
         if self.kind == "sqlite":
             self.scalar("PRAGMA wal_checkpoint(TRUNCATE)")
             return
@@ -166,7 +169,7 @@ class Database:
         share_niceness(engine)
         try:
             with engine.connect() as conn:
-                conn.exec_driver_sql("VACUUM (PARALLEL 0)")
+                conn.exec_driver_sql("VACUUM (ANALYZE, PARALLEL 0)")
         finally:
             engine.dispose()
 

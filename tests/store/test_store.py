@@ -205,6 +205,6 @@ def test_postgresql_plans_each_statement_for_the_tables_as_they_are(pg_url: str)
     sessions = open_database(pg_url)
     with sessions() as session:
         settings = dict(session.execute(sa.text(
-            "SELECT name, setting FROM pg_settings WHERE name IN ('plan_cache_mode', 'synchronous_commit')"
-        )).tuples().all())
-    assert settings == {"plan_cache_mode": "force_custom_plan", "synchronous_commit": "off"}
+            "SELECT name, setting FROM pg_settings WHERE name IN ('plan_cache_mode', 'synchronous_commit', 'jit')"
+        )).all())
+    assert settings == {"plan_cache_mode": "force_custom_plan", "synchronous_commit": "off", "jit": "off"}
