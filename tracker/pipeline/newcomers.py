@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from tracker.model import IngestReport, utcnow
-from tracker.provenance.decide import Decision, Edge, GroupSummary, ItemFacts, Placed, append
+from tracker.provenance.decide import (
+    Decision,
+    Edge,
+    GroupSummary,
+    ItemFacts,
+    Placed,
+    append,
+)
 from tracker.provenance.publishers import Directory
 from tracker.store import groups, items, locks, matching
 

@@ -50,6 +50,6 @@ def with_documents(parsed: ParsedFeed, read_already: set[str]) -> ParsedFeed:
         read_already.add(digest)
         try:
             entries.append(replace(entry, document=to_document(entry)))
-        except Exception:  # whatever a hostile body makes an HTML reader raise: reported when stored
+        except Exception:  # noqa: BLE001 (whatever a hostile body makes an HTML reader raise: reported when stored)
             entries.append(entry)
     return replace(parsed, entries=tuple(entries))
