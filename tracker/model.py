@@ -119,8 +119,6 @@ class ParsedEntry:
     # The body's length as served, in characters: `content` holds at most the parse
     # stage's cap of it (None: all of it, as for an entry made by hand).
     content_chars: int | None = None
-    # Its text, when a parser process read it ahead (`tracker.pipeline.prepare`); None: not yet read.
-    document: Document | None = None
 
     @property
     def content_cut(self) -> bool:

@@ -13,7 +13,6 @@ import pytest
 
 from tests.builders import write_warc
 from tests.ingest.test_concurrency import _captures
-from tracker.ingest.archives import reads_ahead
 
 TRACKER = str(Path(sys.executable).with_name("tracker"))
 
@@ -64,10 +63,3 @@ def test_parser_processes_exit_when_the_ingest_is_killed(tmp_path: Path) -> None
     finally:
         if ingest.poll() is None:
             ingest.kill()
-
-
-def test_parsers_read_entries_ahead_only_with_a_core_to_each_process() -> None:
-    assert reads_ahead(shares=1, workers=1, cores=2)  # the storing process and its parser
-    assert not reads_ahead(shares=2, workers=1, cores=2)  # four processes on two cores
-    assert reads_ahead(shares=2, workers=1, cores=4)
-    assert not reads_ahead(shares=1, workers=0, cores=8)  # parsed inline: nothing ahead

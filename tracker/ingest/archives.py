@@ -28,7 +28,6 @@ from tracker.errors import IngestInterrupted, InputError, ParseError
 from tracker.ingest.shares import share_of
 from tracker.model import Capture, IngestReport, PageCapture, PageRedirect, ParsedFeed
 from tracker.pipeline.capture import Pipeline
-from tracker.pipeline.prepare import parse_and_read
 from tracker.reader.archive import Skipped, is_warc, read_feed_file, read_warc
 from tracker.reader.parse import parse_capture_body, parser_process_started
 
@@ -103,11 +102,8 @@ class Progress:
         return self.captures / self.seconds if self.seconds > 0 else 0.0
 
 
-def parse_ahead(
-    captures: Iterator[Capture], workers: int, read: bool = False,
-) -> Iterator[tuple[Capture, ParsedFeed | ParseError | None]]:
-    """Captures with their parsed bodies, in order; parsed by `workers` processes (0: inline),
-    which also `read` their entries as paragraphs (`tracker.pipeline.prepare`)."""
+def parse_ahead(captures: Iterator[Capture], workers: int) -> Iterator[tuple[Capture, ParsedFeed | ParseError | None]]:
+    """Captures with their parsed bodies, in order; parsed by `workers` processes (0: inline)."""
     if workers <= 0:
         for capture in captures:
             yield capture, parse_capture_body(capture.body, capture.content_type, capture.captured_at, capture.feed_url)
@@ -127,7 +123,7 @@ def parse_ahead(
                 held = 0
                 yield capture, parse_capture_body(capture.body, capture.content_type, capture.captured_at, capture.feed_url)
                 continue
-            pending.append((capture, pool.submit(parse_and_read if read else parse_capture_body, capture.body, capture.content_type, capture.captured_at, capture.feed_url)))
+            pending.append((capture, pool.submit(parse_capture_body, capture.body, capture.content_type, capture.captured_at, capture.feed_url)))
             held += size
             while pending and (len(pending) >= _READ_AHEAD or held > _READ_AHEAD_BYTES):
                 done, future = pending.popleft()
@@ -139,14 +135,6 @@ def parse_ahead(
     finally:
         # Interrupted or not, parses nobody will store are not waited for.
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def reads_ahead(shares: int, workers: int, cores: int) -> bool:
-    """Whether parser processes also read entries as paragraphs: only when every process of
-    the ingest (each share and its parsers) has a core to itself. Sharing cores, that work
-    (some of it for entries already stored) would be added beside the storing processes',
-    not taken from it."""
-    return workers > 0 and shares * (1 + workers) <= cores
 
 
 def default_workers() -> int:
@@ -267,7 +255,7 @@ def ingest_paths(
     if workers is None:
         # Plain feed files are a capture each: a parser process would cost more to start than to use.
         workers = default_workers() if any(is_warc(path) for path in paths) else 0
-    stream = parse_ahead(run.unstored(captures), workers, reads_ahead(share[1] if share else 1, workers, os.cpu_count() or 1))
+    stream = parse_ahead(run.unstored(captures), workers)
     with _sigint_between_captures() as interrupted:
         try:
             run.store(stream, interrupted)

@@ -161,8 +161,6 @@ class EntriesMixin:
     def _document(entry: ParsedEntry, report: IngestReport) -> Document | None:
         """An entry's text, or None (and a warning) when its body cannot be read: one bad
         entry never costs the rest of its feed."""
-        if entry.document is not None:  # read ahead by a parser process (`tracker.pipeline.prepare`)
-            return entry.document
         try:
             return to_document(entry)
         except Exception as error:  # whatever a hostile body makes an HTML reader raise
