@@ -225,12 +225,11 @@ class EntriesMixin:
         # links, is the full text: their shingles are not hashed again.
         lead = story if len(words) <= LEAD_TOKENS else self.fingerprinter.fingerprint(words[:LEAD_TOKENS])
         full_words = words_without_urls(document)
-        same = full_words == words and self.fingerprinter.shingle_size == self.detection.shingle_size
         return Fingerprints(
             story_text="\n".join(document.paragraphs[i] for i in indices),
             story=story,
             lead=lead,
-            full=story.shingles if same else shingles(full_words, self.detection.shingle_size),
+            full=story.shingles if full_words == words else shingles(full_words, self.detection.shingle_size),
         )
 
     @staticmethod

@@ -80,7 +80,7 @@ class NewcomersMixin:
         writes = _Writes()
         again: set[int] = set()
         for item in news:
-            if _place(item, None, item.item_id, _EMPTY, [], False, report, writes) is None:
+            if _place(item, GroupSummary(0, None, frozenset()), item.item_id, [], False, report, writes) is None:
                 again.add(item.item_id)
         writes.write(session)
         return again
@@ -164,26 +164,25 @@ class NewcomersMixin:
         ]
         by_member = any(g == group_id for i, g in reads.crediting.get(item.url, {}).items() if i != item.item_id)
         summary = GroupSummary(size, known[last] if last is not None else None, credited, tangled, unresolved)
-        return _place(item, summary, group_id, found, earlier, by_member, report, writes)
+        return _place(item, summary, group_id, earlier, by_member, report, writes)
 
 
 def _place(
-    item: ItemFacts, summary: GroupSummary | None, group_id: int, found: groups.GroupRow,
-    earlier: list[tuple[Placed, Edge]], by_member: bool, report: IngestReport, writes: _Writes,
+    item: ItemFacts, summary: GroupSummary, group_id: int, earlier: list[tuple[Placed, Edge]], by_member: bool,
+    report: IngestReport, writes: _Writes,
 ) -> int | None:
-    """Decide a newcomer last in its group (`summary`; None: a group of its own) and add the
-    placing to `writes`; the group, or None when `append` cannot place it."""
-    decision = append(summary or GroupSummary(0, None, frozenset()), item, earlier, by_member)
+    """Decide a newcomer last in its group (`summary`: of no member yet, a group of its own)
+    and add the placing to `writes`; the group, or None when `append` cannot place it."""
+    decision = append(summary, item, earlier, by_member)
     if decision is None:
         return None
     if decision.parent_item_id is not None:
         report.republications += 1
         report.new_copies.append(decision.item_id)
     writes.decisions.append(decision)
-    size, _, credited, _, unresolved = found
-    credited, unresolved = credited | item.credited_publishers, unresolved | set(item.unresolved_credits)
-    if size == 0:
+    credited, unresolved = summary.credited | item.credited_publishers, summary.unresolved | set(item.unresolved_credits)
+    if summary.size == 0:
         writes.firsts.append((item.item_id, credited, unresolved))
     else:
-        writes.appended.append((group_id, item.item_id, size + 1, credited, unresolved))
+        writes.appended.append((group_id, item.item_id, summary.size + 1, credited, unresolved))
     return group_id

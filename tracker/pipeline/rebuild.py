@@ -26,7 +26,7 @@ from tracker.detection.normalise import document_from_paragraphs
 from tracker.errors import ConfigError
 from tracker.model import IngestReport
 from tracker.provenance import decide as provenance_rules
-from tracker.store import locks, state
+from tracker.store import buckets, locks, state
 from tracker.store.evidence import as_signed
 from tracker.store.publishers import load_directory
 
@@ -142,7 +142,7 @@ def _rebuild(session: Session, pipeline: Pipeline, threshold: int | None) -> Non
         state.update_versions(session, updates)
     # The buckets were cleared above: every item's are written in bulk, none looked up first.
     for batch in state.signatures(session):
-        state.insert_buckets(session, [
+        buckets.insert_fresh(session, [
             {"bucket": bucket, "item_id": item_id}
             for item_id, signatures in batch.items() for bucket in buckets_of(signatures, d.lsh_bands, d.lsh_rows)
         ])

@@ -7,7 +7,7 @@ from bisect import insort
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import bindparam, delete, select, text
+from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from tracker.store import hubs, schema
@@ -49,11 +49,11 @@ def add_buckets_many(session: Session, additions: Sequence[tuple[int, Collection
     """`add_buckets` of each (item, buckets, new) in turn — a bucket the earlier ones filled
     takes no more — in three statements at most, however many there are."""
     held: set[tuple[int, int]] = set()
-    indexed = sorted({item_id for item_id, _, new in additions if not new})
+    indexed = {item_id for item_id, _, new in additions if not new}
     connection = session.connection()
     if indexed:
         for part in chunks({b for item_id, buckets, _ in additions if item_id in indexed for b in buckets}):
-            held.update(tuple(r) for r in connection.execute(_HELD, {"i": indexed, "b": part}).all())
+            held.update(tuple(r) for r in connection.execute(_HELD, {"i": sorted(indexed), "b": part}).all())
     # Each (bucket, item) once, in the order they are added, less those already held.
     wanted: list[tuple[int, int]] = []
     for item_id, buckets, _ in additions:
@@ -90,6 +90,19 @@ def add_buckets_many(session: Session, additions: Sequence[tuple[int, Collection
     connection.exec_driver_sql(_SQLITE_INSERT_BUCKETS, rows)
 
 
+def clear_index(session: Session) -> None:
+    """Empty the LSH index (to be written again in bulk, `insert_fresh`)."""
+    hubs.forget_members(session)
+    session.execute(delete(schema.LshBucket))
+
+
+def insert_fresh(session: Session, rows: list[dict[str, int]]) -> None:
+    """Bucket rows in bulk (none of them present yet, no cap applied)."""
+    if rows:
+        hubs.forget_members(session, {row["bucket"] for row in rows})
+        session.execute(insert(_lb), rows)
+
+
 _REMOVE_BUCKETS = delete(_lb).where(_lb.c.item_id == bindparam("i"), _lb.c.bucket.in_(bindparam("b", expanding=True)))
 
 
@@ -100,8 +113,7 @@ def remove_buckets(session: Session, item_id: int, buckets: Collection[int]) -> 
         session.connection().execute(_REMOVE_BUCKETS, {"i": item_id, "b": part})
 
 
-_b = schema.LshBucket.__table__
-_MEMBERS = select(_b.c.bucket, _b.c.item_id).where(_b.c.bucket.in_(bindparam("b", expanding=True)))
+_MEMBERS = select(_lb.c.bucket, _lb.c.item_id).where(_lb.c.bucket.in_(bindparam("b", expanding=True)))
 
 
 def bucket_members(session: Session, buckets: Collection[int]) -> dict[int, set[int]]:

@@ -191,15 +191,15 @@ def insert_item(session: Session, values: dict[str, object]) -> int:
     return int(session.connection().execute(_INSERT_ITEM, values).scalar_one())
 
 
-_NEWITEM_COLUMNS = (
+_NEW_ITEM_COLUMNS = (
     "publisher_id", "identity", "identity_hash", "url", "url_hash", "title", "author", "claimed_at", "claimed_date_rejected",
     "first_seen_at",
 )
 _held = _i.__table__.alias("held")
 # `has_identity` and `insert_item` in one round trip: the item is stored unless its identity is taken.
 _INSERT_ITEM_UNLESS_TAKEN = insert(_i.__table__).from_select(
-    _NEWITEM_COLUMNS,
-    select(*(bindparam(name, type_=_i.__table__.c[name].type) for name in _NEWITEM_COLUMNS)).where(
+    _NEW_ITEM_COLUMNS,
+    select(*(bindparam(name, type_=_i.__table__.c[name].type) for name in _NEW_ITEM_COLUMNS)).where(
         ~select(_held.c.id).where(
             _held.c.publisher_id == bindparam("publisher_id"), _held.c.identity_hash == bindparam("identity_hash")
         ).exists()
@@ -209,7 +209,7 @@ _INSERT_ITEM_UNLESS_TAKEN = insert(_i.__table__).from_select(
 
 def insert_item_unless_taken(session: Session, values: dict[str, object]) -> int | None:
     """Store a new item unless an item of its publisher has its identity already; its id, or None."""
-    found = session.connection().execute(_INSERT_ITEM_UNLESS_TAKEN, {name: values[name] for name in _NEWITEM_COLUMNS}).first()
+    found = session.connection().execute(_INSERT_ITEM_UNLESS_TAKEN, {name: values[name] for name in _NEW_ITEM_COLUMNS}).first()
     return None if found is None else int(found[0])
 
 
@@ -332,12 +332,18 @@ def _credit_row(item_id: int, credit: Attribution) -> dict[str, object]:
             "url_hash": lookup_hash(credit.url) if credit.url else None}
 
 
-def items_at(session: Session, urls: Iterable[str]) -> dict[str, int]:
-    """The item at each URL (by any variant of it), the earliest stored where several are."""
+def _by_hash(urls: Iterable[str]) -> dict[str, list[str]]:
+    """These URLs (each once, none empty) by their lookup hash: every variant of a URL has one."""
     hashes: dict[str, list[str]] = defaultdict(list)
-    for url in urls:
+    for url in dict.fromkeys(urls):
         if url:
             hashes[lookup_hash(url)].append(url)
+    return hashes
+
+
+def items_at(session: Session, urls: Iterable[str]) -> dict[str, int]:
+    """The item at each URL (by any variant of it), the earliest stored where several are."""
+    hashes = _by_hash(urls)
     found: dict[str, int] = {}
     for part in chunks(hashes.keys()):
         for digest, item_id in session.connection().execute(_AT, {"h": part}).all():
@@ -356,9 +362,7 @@ _CREDITING_GROUPS = (
 def crediting_groups(session: Session, urls: Iterable[str]) -> dict[str, dict[int, int | None]]:
     """The items that credit each of these URLs (by any variant of it, as `items_crediting`),
     each with its group (`tracker.store.groups.groups_of`), if it has one."""
-    hashes: dict[str, list[str]] = defaultdict(list)
-    for url in set(urls):
-        hashes[lookup_hash(url)].append(url)
+    hashes = _by_hash(urls)
     found: dict[str, dict[int, int | None]] = {url: {} for found_urls in hashes.values() for url in found_urls}
     for part in chunks(hashes.keys()):
         for digest, item_id, group_id in session.connection().execute(_CREDITING_GROUPS, {"h": part}).all():
@@ -369,9 +373,7 @@ def crediting_groups(session: Session, urls: Iterable[str]) -> dict[str, dict[in
 
 def items_crediting(session: Session, urls: Iterable[str]) -> dict[str, set[int]]:
     """The items that credit each of these URLs (by any variant of it)."""
-    hashes: dict[str, list[str]] = defaultdict(list)
-    for url in urls:
-        hashes[lookup_hash(url)].append(url)
+    hashes = _by_hash(urls)
     found: dict[str, set[int]] = defaultdict(set)
     for part in chunks(hashes.keys()):
         for digest, item_id in session.connection().execute(_CREDITING, {"h": part}).all():

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from tracker.detection.fingerprint import Fingerprints, pack_shingles
-from tracker.store import hubs, locks, schema
+from tracker.store import buckets, locks, schema
 
 
 def version_columns(prints: Fingerprints) -> dict[str, object]:
@@ -48,8 +48,7 @@ def has_versions(session: Session) -> bool:
 def clear_derived(session: Session) -> None:
     """Drop what is derived from the stored versions under given settings (counts, buckets)."""
     session.execute(delete(schema.ParagraphCount))
-    session.execute(delete(schema.LshBucket))
-    hubs.forget_members(session)
+    buckets.clear_index(session)
 
 
 def clear_matches(session: Session) -> None:
@@ -123,13 +122,6 @@ def signatures(session: Session, batch: int = 5000) -> Iterator[dict[int, list[b
             found.setdefault(item_id, []).extend(sig for sig in (signature, lead) if sig)
         last = rows[-1].item_id
         yield found
-
-
-def insert_buckets(session: Session, rows: list[dict[str, int]]) -> None:
-    """Bucket rows in bulk (none of them present yet)."""
-    if rows:
-        hubs.forget_members(session, {row["bucket"] for row in rows})
-        session.execute(insert(schema.LshBucket.__table__), rows)
 
 
 def fill_full_counts(session: Session) -> None:
