@@ -101,3 +101,29 @@ def test_bulletins_of_one_template_from_several_publishers_are_not_copies_but_a_
     # A third publisher copies one bulletin word for word: that is a copy, template or not.
     mirror = pipeline.ingest([capture(FEEDS[2]["url"], T0 + hours(11), bulletins(2, TOWNS[:1]))])
     assert (mirror.new_items, mirror.republications) == (1, 1)
+
+
+def test_the_alignment_is_difflibs() -> None:
+    """cydifflib stands in for difflib's SequenceMatcher: the same opcodes on texts of words
+    with words swapped, inserted and cut, as a template filled in twice or a copy edited."""
+    import difflib
+    import random
+
+    from cydifflib import SequenceMatcher
+
+    rng = random.Random(7)
+    vocabulary = [f"w{n}" for n in range(120)]
+    for _ in range(400):
+        a = [rng.choice(vocabulary) for _ in range(rng.randint(1, 300))]
+        b = list(a)
+        for _ in range(rng.randint(0, 12)):
+            at = rng.randrange(len(b) + 1)
+            kind = rng.random()
+            if kind < 0.4:
+                b[at : at + rng.randint(1, 3)] = rng.choices(vocabulary, k=rng.randint(1, 3))
+            elif kind < 0.7:
+                b.insert(at, rng.choice(vocabulary))
+            else:
+                del b[at : at + rng.randint(1, 5)]
+        expected = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+        assert [tuple(op) for op in SequenceMatcher(None, a, b, autojunk=False).get_opcodes()] == expected
