@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
+import pytest
+
 from tracker.detection.lsh import strongest
 from tracker.store import buckets, hubs
 from tracker.store.database import open_database
@@ -57,3 +61,31 @@ def test_a_lookup_in_the_transaction_that_filled_the_buckets_sees_what_a_later_o
     # Bucket 7 held 40 and took 24 more (the cap: 64), 50 left it and 100 took its place.
     assert after[7] == set(range(1, 25)) | set(range(51, 59))
     assert after[8] == set(range(1, 30)) | {100, 101, 102}
+
+
+@pytest.mark.postgres
+def test_a_writer_fills_a_bucket_only_after_the_one_filling_it_commits(pg_url: str) -> None:
+    """PostgreSQL: what a transaction read of a bucket stays true while it fills it (the
+    cap is exact, and its lookups need not read again): another writer waits for it."""
+    sessions = open_database(pg_url)
+    first = sessions()
+    first.begin()
+    buckets.add_buckets_many(first, [(item_id, [7], True) for item_id in range(1, buckets.BUCKET_CAP)])
+    done = threading.Event()
+
+    def second() -> None:
+        with sessions.begin() as session:
+            buckets.add_buckets_many(session, [(item_id, [7], True) for item_id in (500, 501)])
+        done.set()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    assert not done.wait(1.0)  # waiting for the first writer's bucket
+    first.commit()
+    first.close()
+    thread.join(10)
+    assert done.is_set()
+    with sessions() as session:
+        members = buckets.bucket_members(session, [7])[7]
+    # The first writer's 63 and one of the second's: the cap, not 65.
+    assert len(members) == buckets.BUCKET_CAP and 500 in members and 501 not in members

@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.orm import Session
 
-from tracker.store import hubs, schema
+from tracker.store import hubs, locks, schema
 from tracker.store.items import chunks
 
 # A bucket holding this many items takes no more: the text its band stands for is common
@@ -23,16 +23,10 @@ _lb = schema.LshBucket.__table__
 _HELD = select(_lb.c.bucket, _lb.c.item_id).where(
     _lb.c.item_id.in_(bindparam("i", expanding=True)), _lb.c.bucket.in_(bindparam("b", expanding=True))
 )
-# PostgreSQL: the rows as arrays, each taken while its bucket holds fewer than the cap with
-# the batch's earlier rows for it counted (`place`: the order they come in), in one
-# statement: a bucket's pages are read once, for the count and the insert together, in one
-# plan prepared once per connection (a list of parameters is a new statement at each length
-# and was planned on every execution). A bucket is counted only up to the cap.
-_PG_ADD = text(
-    "INSERT INTO lsh_buckets (bucket, item_id) SELECT n.bucket, n.item_id FROM ("
-    "SELECT bucket, item_id, row_number() OVER (PARTITION BY bucket ORDER BY place) AS rank "
-    "FROM unnest(CAST(:b AS bigint[]), CAST(:i AS integer[]), CAST(:p AS integer[])) AS u(bucket, item_id, place)) AS n "
-    "WHERE n.rank + (SELECT count(*) FROM (SELECT 1 FROM lsh_buckets WHERE lsh_buckets.bucket = n.bucket LIMIT :cap) AS f) <= :cap"
+# PostgreSQL: the rows as two arrays, one plan prepared once per connection (a list of
+# parameters is a new statement at each length, planned on every execution).
+_PG_INSERT = text(
+    "INSERT INTO lsh_buckets (bucket, item_id) SELECT * FROM unnest(CAST(:b AS bigint[]), CAST(:i AS integer[]))"
 )
 _SQLITE_INSERT_BUCKETS = "INSERT INTO lsh_buckets (bucket, item_id) VALUES (?, ?)"
 # Buckets per PostgreSQL statement.
@@ -47,7 +41,14 @@ def add_buckets(session: Session, item_id: int, buckets: Collection[int], new: b
 
 def add_buckets_many(session: Session, additions: Sequence[tuple[int, Collection[int], bool]]) -> None:
     """`add_buckets` of each (item, buckets, new) in turn — a bucket the earlier ones filled
-    takes no more — in three statements at most, however many there are."""
+    takes no more — in a few statements, however many there are.
+
+    Each bucket's first members are read (up to the cap: all a bucket may hold) and kept as
+    filled, for the candidate lookup that follows in the transaction (`hubs.bucket_members`).
+    On PostgreSQL the buckets are locked first (`locks.BUCKET`, held to the end of the
+    transaction): no other writer fills them meanwhile, so what was read stays true, and
+    the cap is exact there too.
+    """
     held: set[tuple[int, int]] = set()
     indexed = {item_id for item_id, _, new in additions if not new}
     connection = session.connection()
@@ -57,26 +58,16 @@ def add_buckets_many(session: Session, additions: Sequence[tuple[int, Collection
     # Each (bucket, item) once, in the order they are added, less those already held.
     wanted: list[tuple[int, int]] = []
     for item_id, buckets, _ in additions:
-        for bucket in sorted(buckets):
+        for bucket in buckets:
             if (bucket, item_id) not in held:
                 held.add((bucket, item_id))
                 wanted.append((bucket, item_id))
     if not wanted:
         return
-    if connection.dialect.name == "postgresql":
-        # In index order (the primary key's pages visited once each), a bucket's rows in the order added.
-        ordered = sorted(range(len(wanted)), key=lambda n: (wanted[n][0], n))
-        for start in range(0, len(ordered), _PG_BATCH):
-            part = ordered[start : start + _PG_BATCH]
-            connection.execute(_PG_ADD, {
-                "b": [wanted[n][0] for n in part], "i": [wanted[n][1] for n in part], "p": part, "cap": BUCKET_CAP,
-            })
-        return
-    # SQLite: each bucket's first members read (up to the cap: all a bucket may hold), then
-    # kept as filled, for the candidate lookup that follows (`hubs.bucket_members`).
     known = hubs.known_members(session, BUCKET_CAP)
     assert known is not None and known.cap == BUCKET_CAP
     unknown = {b for b, _ in wanted if b not in known.members}  # (not `- keys()`: that walks every bucket known)
+    locks.lock(session, locks.BUCKET, unknown)
     known.members.update(hubs.first_members(session, unknown, BUCKET_CAP))
     rows: list[tuple[int, int]] = []
     for bucket, item_id in wanted:
@@ -85,6 +76,11 @@ def add_buckets_many(session: Session, additions: Sequence[tuple[int, Collection
             insort(members, item_id)
             rows.append((bucket, item_id))
     rows.sort()  # in index order: the primary key's pages are visited once each
+    if connection.dialect.name == "postgresql":
+        for start in range(0, len(rows), _PG_BATCH):
+            part = rows[start : start + _PG_BATCH]
+            connection.execute(_PG_INSERT, {"b": [b for b, _ in part], "i": [i for _, i in part]})
+        return
     # On the driver: SQLAlchemy's processing of each of a capture's thousands of rows cost
     # as much as SQLite inserting them.
     connection.exec_driver_sql(_SQLITE_INSERT_BUCKETS, rows)

@@ -82,12 +82,14 @@ def bucket_members(session: Session, buckets: Collection[int], cap: int) -> dict
 
 
 class KnownMembers:
-    """SQLite (one writer): the first `cap` members, in item order, of each bucket this
-    transaction filled (`tracker.store.buckets.add_buckets_many`), kept as it fills them.
+    """The first `cap` members, in item order, of each bucket this transaction filled
+    (`tracker.store.buckets.add_buckets_many`), kept as it fills them.
 
     A capture's texts are indexed, then looked up for candidates: the lookup needs no
     second reading of the buckets, nor the rows of the texts just indexed. Nobody else
-    writes until the transaction ends, and a new transaction starts with nothing known.
+    fills those buckets until the transaction ends (SQLite has one writer; on PostgreSQL
+    the transaction holds their `locks.BUCKET` locks, which every writer of a bucket takes
+    first), and a new transaction starts with nothing known.
     """
 
     def __init__(self, transaction: object, cap: int) -> None:
@@ -100,10 +102,7 @@ _KNOWN = "tracker.store.hubs.known"
 
 
 def known_members(session: Session, cap: int | None = None) -> KnownMembers | None:
-    """This transaction's `KnownMembers` (begun with `cap` when given); None on PostgreSQL,
-    where other writers fill the same buckets meanwhile."""
-    if session.connection().dialect.name != "sqlite":
-        return None
+    """This transaction's `KnownMembers` (begun with `cap` when given), or None."""
     transaction = session.get_transaction()
     known = session.info.get(_KNOWN)
     if known is None or known.transaction is not transaction:

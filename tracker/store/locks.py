@@ -63,10 +63,16 @@ def lock(session: Session, kind: int, keys: Iterable[int]) -> bool:
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         return False
-    # Sorted: two transactions locking overlapping sets take them in one order.
-    wanted = sorted({_int4(k) for k in keys})
+    held = _held(session)
+    if kind in held.kinds:
+        return True
+    # Sorted: two transactions locking overlapping sets take them in one order. Keys this
+    # transaction holds already are not asked again (a capture locks its new texts' buckets
+    # to fill them, then all its texts' buckets to match them).
+    wanted = sorted({_int4(k) for k in keys} - held.keys.get(kind, set()))
     if len(wanted) > MANY:
         connection.execute(text("SELECT pg_advisory_xact_lock(CAST(:kind AS integer), 0)"), {"kind": _int4(kind | _WHOLE)})
+        held.kinds.add(kind)
     elif wanted:
         # One round trip: the kind shared first (an Append runs its branches in order), then the keys.
         connection.execute(
@@ -74,7 +80,29 @@ def lock(session: Session, kind: int, keys: Iterable[int]) -> bool:
                  "SELECT pg_advisory_xact_lock(CAST(:kind AS integer), k) FROM unnest(CAST(:keys AS integer[])) AS k"),
             {"whole": _int4(kind | _WHOLE), "kind": _int4(kind), "keys": wanted},
         )
+        held.keys.setdefault(kind, set()).update(wanted)
     return True
+
+
+class _Held:
+    """The advisory locks a transaction holds: keys by kind, and kinds held whole."""
+
+    def __init__(self, transaction: object) -> None:
+        self.transaction = transaction
+        self.keys: dict[int, set[int]] = {}
+        self.kinds: set[int] = set()
+
+
+_HELD = "tracker.store.locks.held"
+
+
+def _held(session: Session) -> _Held:
+    """What this transaction holds (a new transaction holds nothing: its locks ended with the last)."""
+    transaction = session.get_transaction()
+    held = session.info.get(_HELD)
+    if held is None or held.transaction is not transaction:
+        held = session.info[_HELD] = _Held(transaction)
+    return held
 
 
 def shared_read(session: Session, kind: int, key: int, query: str, params: dict[str, object]) -> object:
