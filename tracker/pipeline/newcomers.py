@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 # The summary of a group not yet stored: a newcomer without matches starts it.
 _EMPTY: groups.GroupRow = (0, None, frozenset(), False, frozenset())
+# A group of no member yet: a newcomer placed in it starts a group of its own.
+_ALONE = GroupSummary(0, None, frozenset())
 
 
 @dataclass
@@ -80,7 +82,7 @@ class NewcomersMixin:
         writes = _Writes()
         again: set[int] = set()
         for item in news:
-            if _place(item, GroupSummary(0, None, frozenset()), item.item_id, [], False, report, writes) is None:
+            if _place(item, _ALONE, item.item_id, [], False, report, writes) is None:
                 again.add(item.item_id)
         writes.write(session)
         return again

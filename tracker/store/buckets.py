@@ -53,8 +53,9 @@ def add_buckets_many(session: Session, additions: Sequence[tuple[int, Collection
     indexed = {item_id for item_id, _, new in additions if not new}
     connection = session.connection()
     if indexed:
+        ids = sorted(indexed)
         for part in chunks({b for item_id, buckets, _ in additions if item_id in indexed for b in buckets}):
-            held.update(tuple(r) for r in connection.execute(_HELD, {"i": sorted(indexed), "b": part}).all())
+            held.update(tuple(r) for r in connection.execute(_HELD, {"i": ids, "b": part}).all())
     # Each (bucket, item) once, in the order they are added, less those already held.
     wanted: list[tuple[int, int]] = []
     for item_id, buckets, _ in additions:

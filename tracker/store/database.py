@@ -7,8 +7,9 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Inside the package, so that an installed tool (wheel, pipx) finds its migrations.
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -354,6 +357,17 @@ def open_reader(url: str) -> sessionmaker[Session]:
     _require_current(engine, url)
     return sessionmaker(engine, expire_on_commit=False)
 
+
+def transaction_state(session: Session, key: str, make: Callable[[], T] | None = None) -> T | None:
+    """What the session keeps under `key` for its current transaction: made by `make` when
+    this transaction has none yet (without `make`: None). A new transaction starts without it."""
+    transaction = session.get_transaction()
+    kept = session.info.get(key)
+    if kept is None or kept[0] is not transaction:
+        if make is None:
+            return None
+        kept = session.info[key] = (transaction, make())
+    return kept[1]
 
 
 def as_store_error(error: BaseException) -> StoreError | None:

@@ -17,6 +17,8 @@ from functools import cache
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from tracker.store.database import transaction_state
+
 # Buckets looked up per SQLite statement: few statements, well under SQLite's 500 compound
 # terms; a shorter list is padded to one of these sizes, so that only these are prepared.
 _SIZES = (8, 32, 128)
@@ -92,8 +94,7 @@ class KnownMembers:
     first), and a new transaction starts with nothing known.
     """
 
-    def __init__(self, transaction: object, cap: int) -> None:
-        self.transaction = transaction
+    def __init__(self, cap: int) -> None:
         self.cap = cap
         self.members: dict[int, list[int]] = {}
 
@@ -103,18 +104,12 @@ _KNOWN = "tracker.store.hubs.known"
 
 def known_members(session: Session, cap: int | None = None) -> KnownMembers | None:
     """This transaction's `KnownMembers` (begun with `cap` when given), or None."""
-    transaction = session.get_transaction()
-    known = session.info.get(_KNOWN)
-    if known is None or known.transaction is not transaction:
-        if cap is None:
-            return None
-        known = session.info[_KNOWN] = KnownMembers(transaction, cap)
-    return known
+    return transaction_state(session, _KNOWN, None if cap is None else lambda: KnownMembers(cap))
 
 
 def forget_members(session: Session, buckets: Collection[int] | None = None) -> None:
     """What this transaction knows of these buckets' members (of all: None) is no longer so."""
-    known = session.info.get(_KNOWN)
+    known = known_members(session)
     if known is None:
         return
     if buckets is None:

@@ -24,6 +24,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from tracker.store.database import transaction_state
+
 # The advisory lock's first key (int4): "tr" and a kind, apart from other applications' locks.
 # A capture takes them in this order (the directory only when it changes it), so that two
 # captures deadlock only when one of them must lock a second batch of a kind.
@@ -63,7 +65,8 @@ def lock(session: Session, kind: int, keys: Iterable[int]) -> bool:
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         return False
-    held = _held(session)
+    held = transaction_state(session, _HELD, _Held)
+    assert held is not None
     if kind in held.kinds:
         return True
     # Sorted: two transactions locking overlapping sets take them in one order. Keys this
@@ -85,24 +88,14 @@ def lock(session: Session, kind: int, keys: Iterable[int]) -> bool:
 
 
 class _Held:
-    """The advisory locks a transaction holds: keys by kind, and kinds held whole."""
+    """The advisory locks a transaction holds (they end with it): keys by kind, and kinds held whole."""
 
-    def __init__(self, transaction: object) -> None:
-        self.transaction = transaction
+    def __init__(self) -> None:
         self.keys: dict[int, set[int]] = {}
         self.kinds: set[int] = set()
 
 
 _HELD = "tracker.store.locks.held"
-
-
-def _held(session: Session) -> _Held:
-    """What this transaction holds (a new transaction holds nothing: its locks ended with the last)."""
-    transaction = session.get_transaction()
-    held = session.info.get(_HELD)
-    if held is None or held.transaction is not transaction:
-        held = session.info[_HELD] = _Held(transaction)
-    return held
 
 
 def shared_read(session: Session, kind: int, key: int, query: str, params: dict[str, object]) -> object:
