@@ -170,6 +170,38 @@ def test_credit_lines_are_recognised(markup: str, expected: Attribution) -> None
     assert story_paragraphs(document, "Coal prices") == [0]  # the credit line is not story text
 
 
+# One credit line per pattern of `_CREDIT_PATTERNS`, in its order, as a summary gives it.
+_SUMMARY_CREDITS = [
+    "The post <a href='https://k.example/a'>Fuel prices</a> appeared <b>first</b> on <a href='https://k.example'>K Press</a>.",
+    "Der Beitrag Bürgerentscheid erschien zuerst auf MZ Lokal.",
+    "L’article Le budget est apparu en premier sur Le Site.",
+    "La entrada El presupuesto se publicó primero en El Sitio.",
+    "L'articolo Il bilancio proviene da Il Sito.",
+    "O post O orçamento apareceu primeiro em O Site.",
+    "Het bericht De begroting verscheen eerst op De Site.",
+    "Запись Бюджет впервые появилась на Сайт.",
+    "This story was &#111;riginally published by The Conversation.",
+    "CONTINUE READING THE FULL STORY AT DAWN: https://www.dawn.com/news/1884512",
+    "Courtesy of: Reuters",
+]
+
+
+def test_every_credit_wording_is_found_in_a_summary() -> None:
+    """A summary is laid out only when it holds a word some credit needs: each wording
+    still gives its credit there (and a pattern added without a sample here fails)."""
+    from tracker.detection.normalise import _CREDIT_PATTERNS
+
+    assert len(_SUMMARY_CREDITS) == len(_CREDIT_PATTERNS)
+    for line, (kind, _) in zip(_SUMMARY_CREDITS, _CREDIT_PATTERNS, strict=True):
+        entry = html_entry("<p>Coal prices in Kabul rose by a third in December.</p>", summary=f"<p>Teaser.</p><p>{line}</p>")
+        assert [a.kind for a in to_document(entry).attributions] == [kind], line
+
+
+def test_a_summary_without_a_credit_gives_none() -> None:
+    entry = html_entry("<p>Coal prices in Kabul rose by a third in December.</p>", summary="<p>Coal prices rose, traders said.</p>")
+    assert to_document(entry).attributions == ()
+
+
 def test_story_sentence_mentioning_a_source_is_not_a_credit() -> None:
     paragraph = "The source of the leak, officials said, was a contractor working for the ministry."
     assert not is_credit(paragraph)
