@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -120,9 +121,15 @@ def _sqlite_template(key: Hashable, build: Callable[[str], object]) -> Path:
         assert _FOLDER is not None
         path = _FOLDER / f"template-{uuid.uuid4().hex[:8]}.sqlite3"
         build(f"sqlite:///{path}")
-        # Everything into the file itself: a copy takes the file, not its -wal.
+        # Everything into the file itself: a copy takes the file, not its -wal. (A builder's
+        # engine may still be checkpointing in the background: that answers busy, and is waited for.)
         with sqlite3.connect(path) as conn:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            for _ in range(400):
+                if conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0:
+                    break
+                time.sleep(0.05)
+            else:
+                raise AssertionError(f"{path}: the WAL could not be emptied")
         conn.close()
         _SQLITE[key] = path
     return _SQLITE[key]

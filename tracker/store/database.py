@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import ConfigError, MissingDatabaseError, SchemaOutdatedError, SchemaTooNewError, StoreError
 from tracker.logs import fields
+from tracker.store.checkpoints import Checkpointer
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -117,6 +118,28 @@ def describe(url: str) -> str:
     return _parse(url).render_as_string(hide_password=True)
 
 
+def _sqlite_engine(
+    parsed: URL, path: Path | None, create: bool, timeout: float | None, busy_seconds: float, readonly: bool,
+) -> Engine:
+    """`create_db_engine` of a SQLite URL (`path`: its file; None in memory)."""
+    if path is not None:
+        parsed = parsed.set(database=str(path))  # "~" expanded: SQLite would take it literally
+    if path is not None and create:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"cannot create the database folder {path.parent}: {error.strerror}") from None
+    if readonly and path is not None and _unwritable_at_rest(path):
+        parsed = parsed.set(database=f"file:{path}?immutable=1", query={**parsed.query, "uri": "true"})
+    engine = create_engine(parsed, **({"connect_args": {"timeout": timeout}} if timeout else {}))
+    event.listen(engine, "connect", _sqlite_pragmas(busy_seconds, readonly))
+    if not readonly and path is not None:
+        Checkpointer(path, busy_seconds).attach(engine)
+    if readonly:
+        event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN DEFERRED"))
+    return engine
+
+
 def create_db_engine(
     url: str, create: bool = True, timeout: float | None = None, busy_seconds: float = BUSY_SECONDS, readonly: bool = False,
 ) -> Engine:
@@ -129,21 +152,7 @@ def create_db_engine(
     """
     parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
-        path = sqlite_file(url)
-        if path is not None:
-            parsed = parsed.set(database=str(path))  # "~" expanded: SQLite would take it literally
-        if path is not None and create:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                raise StoreError(f"cannot create the database folder {path.parent}: {error.strerror}") from None
-        if readonly and path is not None and _unwritable_at_rest(path):
-            parsed = parsed.set(database=f"file:{path}?immutable=1", query={**parsed.query, "uri": "true"})
-        engine = create_engine(parsed, **({"connect_args": {"timeout": timeout}} if timeout else {}))
-        event.listen(engine, "connect", _sqlite_pragmas(busy_seconds, readonly))
-        if readonly:
-            event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN DEFERRED"))
-        return engine
+        return _sqlite_engine(parsed, sqlite_file(url), create, timeout, busy_seconds, readonly)
     options: dict[str, Any] = {}
     if timeout and parsed.get_backend_name() == "postgresql":
         # libpq counts whole seconds (and at least 2); the statement timeout is in milliseconds.

@@ -1,0 +1,123 @@
+"""SQLite's WAL written back into the database file by a thread of its own, not by the commit.
+
+In WAL mode a commit appends its pages to the `-wal` file; a *checkpoint* copies them into
+the database file and waits for the disk (`fsync`). SQLite runs one inside every commit
+that leaves more than 1,000 pages in the WAL: on a large corpus, where each new item's LSH
+rows land on some hundred pages of their own, a batch of `ingest` waited most of a second
+for the disk at each commit (about a third of its time at 1M items). Here a writer's
+commits leave the WAL to a background thread, on its own connection, which checkpoints
+after each commit while the writer goes on storing the next captures; the disk and the
+CPU then work at once. The checkpoints are SQLite's PASSIVE kind: they never wait for,
+nor block, a reader or a writer.
+
+A WAL that the thread cannot keep up with is still bounded: past `WRITER_CHECKPOINT_PAGES`
+the writer checkpoints in its commit as before (SQLite's `wal_autocheckpoint`), and
+`journal_size_limit` gives the file's space back afterwards. The thread ends after
+`IDLE_SECONDS` without a commit, when its engine's connections are all closed (so the
+last connection to close still empties and removes the WAL, as without it), and at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import sqlite3
+import threading
+import weakref
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+# A writer checkpoints in its own commit only past this many pages in the WAL (400 MB of
+# 4 KiB pages: a few of `ingest`'s batches at 1M items); below it, the thread does.
+WRITER_CHECKPOINT_PAGES = 100_000
+# Once emptied, a WAL file is cut back to this size (bytes) rather than keep its largest.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+# The thread stops (closing its connection) after this long without a commit.
+IDLE_SECONDS = 2.0
+
+_LIVE: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
+
+
+class Checkpointer:
+    """Checkpoints one SQLite database's WAL in a background thread after each commit of an engine."""
+
+    def __init__(self, path: Path, busy_seconds: float) -> None:
+        self.path = path
+        self.busy_seconds = busy_seconds
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._open = 0  # the engine's open connections
+        _LIVE.add(self)
+
+    def attach(self, engine: Engine) -> None:
+        """Follow this engine: its connections leave checkpoints to the thread, each
+        connection returned to the pool wakes it (a commit is done by then), and the last
+        one closed stops it."""
+        event.listen(engine, "connect", self._opened)
+        event.listen(engine, "checkin", self._checked_in)
+        event.listen(engine, "close", self._closed)
+        event.listen(engine, "close_detached", self._closed)
+
+    def _opened(self, dbapi_connection: Any, _record: object) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")
+        cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+        cursor.close()
+        with self._lock:
+            self._open += 1
+
+    def _closed(self, _dbapi_connection: Any, _record: object = None) -> None:
+        with self._lock:
+            self._open -= 1
+            last = self._open <= 0
+        if last:
+            self.stop()
+
+    def _checked_in(self, _dbapi_connection: Any, _record: object) -> None:
+        with self._lock:
+            self._wake.set()
+            if self._thread is None:
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._run, name=f"checkpoint {self.path.name}", daemon=True)
+                self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread (after the checkpoint it may be running) and close its connection."""
+        with self._lock:
+            thread = self._thread
+            self._stop.set()
+            self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _run(self) -> None:
+        try:
+            connection = sqlite3.connect(self.path, timeout=self.busy_seconds, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            return  # the file is gone or unreadable: the writers' own checkpoints remain
+        try:
+            while True:
+                self._wake.wait(IDLE_SECONDS)
+                with self._lock:
+                    # (Asked under the lock: a commit that comes after this starts a new thread.)
+                    if self._stop.is_set() or not self._wake.is_set():
+                        self._thread = None
+                        return
+                    self._wake.clear()
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    pass  # busy or gone: the next commit wakes it again, and writers still checkpoint past their limit
+        finally:
+            connection.close()
+
+
+@atexit.register
+def _stop_all() -> None:
+    # Before the engines' own connections are closed at exit: the last of them then removes the WAL.
+    for checkpointer in list(_LIVE):
+        checkpointer.stop()
