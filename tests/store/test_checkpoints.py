@@ -6,10 +6,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from tracker.store import checkpoints
 from tracker.store.database import create_db_engine
@@ -24,52 +25,51 @@ def _in_the_file_itself(path: Path) -> int:
             return -1  # the table itself is still only in the WAL, or a checkpoint is writing the file now
 
 
-def _checkpoint_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("checkpoint ")]
+def _checkpointing(path: Path) -> bool:
+    """Whether a checkpoint thread of this database is running."""
+    return any(t.name == f"checkpoint {path.name}" for t in threading.enumerate())
+
+
+def _eventually(check: Callable[[], bool], seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return check()
+
+
+def _written(path: Path, *statements: str) -> Engine:
+    """A writer's engine of a new database, after one transaction of these statements."""
+    engine = create_db_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+    return engine
 
 
 def test_a_small_commit_reaches_the_database_file_in_the_background(tmp_path: Path) -> None:
     # SQLite alone would leave these few pages in the WAL until 1,000 had gathered there.
     path = tmp_path / "db.sqlite3"
-    engine = create_db_engine(f"sqlite:///{path}")
-    with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE t (x INTEGER)"))
-        connection.execute(text("INSERT INTO t VALUES (1), (2), (3)"))
-    deadline = time.monotonic() + 10
-    while _in_the_file_itself(path) != 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _in_the_file_itself(path) == 3
+    engine = _written(path, "CREATE TABLE t (x INTEGER)", "INSERT INTO t VALUES (1), (2), (3)")
+    assert _eventually(lambda: _in_the_file_itself(path) == 3)
     engine.dispose()
 
 
 def test_the_thread_ends_when_idle_and_a_later_commit_starts_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(checkpoints, "IDLE_SECONDS", 0.2)
+    monkeypatch.setattr(checkpoints, "IDLE_SECONDS", 1.0)
     path = tmp_path / "db.sqlite3"
-    engine = create_db_engine(f"sqlite:///{path}")
-    with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE t (x INTEGER)"))
-    assert any(path.name in t.name for t in _checkpoint_threads())
-    deadline = time.monotonic() + 10
-    while any(path.name in t.name for t in _checkpoint_threads()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(path.name in t.name for t in _checkpoint_threads())
+    engine = _written(path, "CREATE TABLE t (x INTEGER)")
+    assert _checkpointing(path)
+    assert _eventually(lambda: not _checkpointing(path))
     with engine.begin() as connection:
         connection.execute(text("INSERT INTO t VALUES (1)"))
-    deadline = time.monotonic() + 10
-    while _in_the_file_itself(path) != 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _in_the_file_itself(path) == 1
+    assert _eventually(lambda: _in_the_file_itself(path) == 1)
     engine.dispose()
 
 
 def test_disposing_of_the_engine_removes_the_wal(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
-    engine = create_db_engine(f"sqlite:///{path}")
-    with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE t (x INTEGER)"))
-        connection.execute(text("INSERT INTO t VALUES (1)"))
-    engine.dispose()
-    assert not any(path.name in t.name for t in _checkpoint_threads())
+    _written(path, "CREATE TABLE t (x INTEGER)", "INSERT INTO t VALUES (1)").dispose()
+    assert not _checkpointing(path)
     assert not Path(f"{path}-wal").exists()
     assert _in_the_file_itself(path) == 1
 
