@@ -27,7 +27,7 @@ def _in_the_file_itself(path: Path) -> int:
 
 def _checkpointing(path: Path) -> bool:
     """Whether a checkpoint thread of this database is running."""
-    return any(t.name == f"checkpoint {path.name}" for t in threading.enumerate())
+    return any(t.name == f"checkpoint {path}" for t in threading.enumerate())
 
 
 def _eventually(check: Callable[[], bool], seconds: float = 10) -> bool:

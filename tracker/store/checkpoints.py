@@ -82,7 +82,7 @@ class Checkpointer:
             self._wake.set()
             if self._thread is None:
                 self._stop.clear()
-                self._thread = threading.Thread(target=self._run, name=f"checkpoint {self.path.name}", daemon=True)
+                self._thread = threading.Thread(target=self._run, name=f"checkpoint {self.path}", daemon=True)
                 self._thread.start()
 
     def stop(self) -> None:
