@@ -4,11 +4,11 @@ In WAL mode a commit appends its pages to the `-wal` file; a *checkpoint* copies
 the database file and waits for the disk (`fsync`). SQLite runs one inside every commit
 that leaves more than 1,000 pages in the WAL: on a large corpus, where each new item's LSH
 rows land on some hundred pages of their own, a batch of `ingest` waited most of a second
-for the disk at each commit (about a third of its time at 1M items). Here a writer's
-commits leave the WAL to a background thread, on its own connection, which checkpoints
-after each commit while the writer goes on storing the next captures; the disk and the
-CPU then work at once. The checkpoints are SQLite's PASSIVE kind: they never wait for,
-nor block, a reader or a writer.
+for the disk at each commit (a fifth of its time at 1M items). Here a writer's commits
+leave the WAL to a background thread, on its own connection, which checkpoints after each
+commit (at most once a second) while the writer goes on storing the next captures: the
+disk and the CPU then work at once. The checkpoints are SQLite's PASSIVE kind: they never
+wait for, nor block, a reader or a writer.
 
 A WAL that the thread cannot keep up with is still bounded: past `WRITER_CHECKPOINT_PAGES`
 the writer checkpoints in its commit as before (SQLite's `wal_autocheckpoint`), and
@@ -36,6 +36,8 @@ WRITER_CHECKPOINT_PAGES = 100_000
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
 # The thread stops (closing its connection) after this long without a commit.
 IDLE_SECONDS = 2.0
+# At most one checkpoint in this long.
+MIN_GAP_SECONDS = 1.0
 
 _LIVE: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
 
@@ -98,7 +100,9 @@ class Checkpointer:
         try:
             connection = sqlite3.connect(self.path, timeout=self.busy_seconds, isolation_level=None, check_same_thread=False)
         except sqlite3.Error:
-            return  # the file is gone or unreadable: the writers' own checkpoints remain
+            with self._lock:
+                self._thread = None  # the file is gone or unreadable: the next commit tries again
+            return
         try:
             while True:
                 self._wake.wait(IDLE_SECONDS)
@@ -112,6 +116,9 @@ class Checkpointer:
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error:
                     pass  # busy or gone: the next commit wakes it again, and writers still checkpoint past their limit
+                # Commits closer together than this share one checkpoint: a page written by each
+                # (an index's root, a feed's row) is then copied into the file once, not each time.
+                self._stop.wait(MIN_GAP_SECONDS)
         finally:
             connection.close()
 
