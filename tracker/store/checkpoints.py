@@ -45,9 +45,8 @@ _LIVE: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
 class Checkpointer:
     """Checkpoints one SQLite database's WAL in a background thread after each commit of an engine."""
 
-    def __init__(self, path: Path, busy_seconds: float) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.busy_seconds = busy_seconds
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -93,12 +92,13 @@ class Checkpointer:
             thread = self._thread
             self._stop.set()
             self._wake.set()
-        if thread is not None and thread is not threading.current_thread():
+        if thread is not None:
             thread.join()
 
     def _run(self) -> None:
         try:
-            connection = sqlite3.connect(self.path, timeout=self.busy_seconds, isolation_level=None, check_same_thread=False)
+            # No busy timeout to set: a PASSIVE checkpoint never waits for a lock.
+            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error:
             with self._lock:
                 self._thread = None  # the file is gone or unreadable: the next commit tries again

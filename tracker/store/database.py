@@ -134,7 +134,7 @@ def _sqlite_engine(
     engine = create_engine(parsed, **({"connect_args": {"timeout": timeout}} if timeout else {}))
     event.listen(engine, "connect", _sqlite_pragmas(busy_seconds, readonly))
     if not readonly and path is not None:
-        Checkpointer(path, busy_seconds).attach(engine)
+        Checkpointer(path).attach(engine)
     if readonly:
         event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN DEFERRED"))
     return engine
