@@ -177,6 +177,26 @@ class Database:
         finally:
             engine.dispose()
 
+    def fill_log(self, rows: int, seed: int) -> int:
+        """SQLite: give the LSH index's recent log (`tracker.store.recent`) `rows` rows, as a
+        running tracker's log holds between two merges; returns how many it holds.
+
+        A prefix is bulk-loaded into `lsh_buckets` alone, so a tail on it would start with an
+        empty log and, at 10k items, never reach a merge. The rows are random keys (as band
+        hashes are) of items -1, -2, ... that do not exist: no lookup finds them, and the merge
+        that writes them into `lsh_buckets` costs what one of real rows costs."""
+        import random
+        import sqlite3
+
+        from tracker.store.recent import pack
+
+        rng, per_item = random.Random(seed), 115
+        with contextlib.closing(sqlite3.connect(self.path)) as conn, conn:
+            conn.executemany("INSERT INTO lsh_recent (item_id, added, buckets) VALUES (?, 1, ?)", [
+                (-n, pack(rng.getrandbits(64) - 2**63 for _ in range(per_item))) for n in range(1, rows // per_item + 1)
+            ])
+            return int(conn.execute("SELECT COALESCE(SUM(length(buckets)), 0) / 8 FROM lsh_recent").fetchone()[0])
+
     def revision(self) -> str | None:
         """The schema revision the database is at."""
         try:
@@ -670,6 +690,19 @@ def obtain_prefix(key: Key, scratch: Path, args: argparse.Namespace, cache: Pref
     return Prefix(key, scratch, args.pg_url, tail_warc, db, None)
 
 
+def log_fill(key: Key, asked: int | None) -> int:
+    """Rows to put in the recent log before a tail (`Database.fill_log`). A running tracker
+    merges it every `MERGE_ROWS` rows (~17k items): by default the log is 500k rows short of
+    that, so that a tail of 10k items (~1.15M rows) pays for one merge, more than its share."""
+    from tracker.store.recent import MERGE_ROWS
+
+    if key.kind != "sqlite":
+        return 0
+    if asked is not None:
+        return asked
+    return MERGE_ROWS - 500_000 if key.items - key.tail >= 200_000 else 0
+
+
 def measure_tail(prefix: Prefix, count: int, scratch: Path, args: argparse.Namespace, row: Row) -> Database:
     """The tail ingested with `count` processes on a fresh copy of the prefix; the figures go to
     `row` (suffixed " ×N" for N > 1); returns the database, for the caller to measure further and drop."""
@@ -682,6 +715,12 @@ def measure_tail(prefix: Prefix, count: int, scratch: Path, args: argparse.Names
             started = time.perf_counter()
             open_database(db.url).kw["bind"].dispose()
             say(f"{key.kind} {key.items:,}: copy migrated to schema {db.revision()} in {time.perf_counter() - started:.0f} s")
+        fill = log_fill(key, args.log_fill)
+        if fill:
+            held = db.fill_log(fill, key.seed)
+            say(f"{key.kind} {key.items:,}: the recent log holds {held:,} rows before the tail (--log-fill)")
+            row.notes.append(f"{key.kind} {key.items:,}: the LSH index's recent log held {held:,} rows (of items that do not exist) "
+                             "before the tail, so that a merge falls in it")
         config = write_config(scratch / f"{key.label}-w{count}.toml", db.url)
         say(f"{key.kind} {key.items:,}: ingest of the tail (tracker ingest{' --workers ' + str(count) if count > 1 else ''}; "
             f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
@@ -911,6 +950,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--prefix-cache", type=Path, help="folder keeping bulk prefixes between runs (restored rather than built)")
     parser.add_argument("--rebuild-prefix", action="store_true", help="build the prefix afresh even when it is cached")
     parser.add_argument("--prefix-only", action="store_true", help="build and cache the prefixes only (needs --prefix-cache)")
+    parser.add_argument("--log-fill", type=int, default=None,
+                        help="SQLite: rows put in the LSH index's recent log before each tail (default: 500k short of a merge "
+                             "for a prefix of 200k items or more, so that one merge falls in the tail; 0: none)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases (in --scratch)")
     parser.add_argument("--scratch", type=Path, help="folder for scratch files and SQLite databases (default: a temporary one)")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from tests.builders import T0, Item, article, capture, hours, rss
 from tests.conftest import make_pipeline
 from tests.pipeline.test_pipeline import FEEDS, KHAAMA, network
 from tracker.errors import ConfigError
+from tracker.store import buckets
 
 
 def boilerplate_network() -> list:  # type: ignore[type-arg]
@@ -26,7 +28,7 @@ def state_of(url: str) -> dict[str, object]:
             "fingerprints": conn.execute(sa.text(
                 "SELECT id, story_shingles, full_shingles, lead_signature, paragraph_keys, signature, full_count "
                 "FROM item_versions ORDER BY id")).all(),
-            "buckets": set(conn.execute(sa.text("SELECT bucket, item_id FROM lsh_buckets")).all()),
+            "buckets": buckets.index_rows(Session(conn)),  # both tiers
             "paragraphs": set(conn.execute(sa.text("SELECT publisher_id, key, item_count FROM paragraph_counts")).all()),
             "boilerplate": conn.execute(sa.text("SELECT COUNT(*) FROM paragraph_counts WHERE item_count >= 3")).scalar_one(),
             "provenance": conn.execute(sa.text("SELECT item_id, story_id, parent_item_id, relation FROM provenance ORDER BY item_id")).all(),
@@ -54,7 +56,7 @@ def test_an_upgraded_database_gets_its_detection_state_built_once(any_db_url: st
         conn.execute(sa.text("UPDATE item_versions SET story_shingles = NULL, full_shingles = NULL, lead_signature = NULL, "
                              "paragraph_keys = NULL, full_count = NULL WHERE id % 2 = 0"))
         conn.execute(sa.text("UPDATE item_versions SET full_count = NULL"))
-        for table in ("lsh_buckets", "paragraph_counts", "tracker_meta"):
+        for table in ("lsh_buckets", "lsh_recent", "paragraph_counts", "tracker_meta"):
             conn.execute(sa.text(f"DELETE FROM {table}"))
     make_pipeline(any_db_url, FEEDS)
     assert state_of(any_db_url) == written

@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.orm import Session
 
-from tracker.store import hubs, locks, schema
+from tracker.store import hubs, locks, recent, schema
 from tracker.store.items import chunks
 
 # A bucket holding this many items takes no more: the text its band stands for is common
@@ -28,7 +28,6 @@ _HELD = select(_lb.c.bucket, _lb.c.item_id).where(
 _PG_INSERT = text(
     "INSERT INTO lsh_buckets (bucket, item_id) SELECT * FROM unnest(CAST(:b AS bigint[]), CAST(:i AS integer[]))"
 )
-_SQLITE_INSERT_BUCKETS = "INSERT INTO lsh_buckets (bucket, item_id) VALUES (?, ?)"
 # Buckets per PostgreSQL statement.
 _PG_BATCH = 10_000
 
@@ -52,10 +51,16 @@ def add_buckets_many(session: Session, additions: Sequence[tuple[int, Collection
     held: set[tuple[int, int]] = set()
     indexed = {item_id for item_id, _, new in additions if not new}
     connection = session.connection()
+    tiered = recent.enabled(session)
+    if tiered:
+        recent.merge_if_full(session)
     if indexed:
         ids = sorted(indexed)
-        for part in chunks({b for item_id, buckets, _ in additions if item_id in indexed for b in buckets}):
+        theirs = {b for item_id, buckets, _ in additions if item_id in indexed for b in buckets}
+        for part in chunks(theirs):
             held.update(tuple(r) for r in connection.execute(_HELD, {"i": ids, "b": part}).all())
+        if tiered:
+            held.update((b, i) for b, its in recent.members(session, theirs).items() for i in its if i in indexed)
     # Each (bucket, item) once, in the order they are added, less those already held.
     wanted: list[tuple[int, int]] = []
     for item_id, buckets, _ in additions:
@@ -76,21 +81,21 @@ def add_buckets_many(session: Session, additions: Sequence[tuple[int, Collection
         if len(members) < BUCKET_CAP:
             insort(members, item_id)
             rows.append((bucket, item_id))
-    rows.sort()  # in index order: the primary key's pages are visited once each
-    if connection.dialect.name == "postgresql":
-        for start in range(0, len(rows), _PG_BATCH):
-            part = rows[start : start + _PG_BATCH]
-            connection.execute(_PG_INSERT, {"b": [b for b, _ in part], "i": [i for _, i in part]})
+    if tiered:
+        recent.add(session, rows)
         return
-    # On the driver: SQLAlchemy's processing of each of a capture's thousands of rows cost
-    # as much as SQLite inserting them.
-    connection.exec_driver_sql(_SQLITE_INSERT_BUCKETS, rows)
+    rows.sort()  # in index order: the primary key's pages are visited once each
+    for start in range(0, len(rows), _PG_BATCH):
+        part = rows[start : start + _PG_BATCH]
+        connection.execute(_PG_INSERT, {"b": [b for b, _ in part], "i": [i for _, i in part]})
 
 
 def clear_index(session: Session) -> None:
     """Empty the LSH index (to be written again in bulk, `insert_fresh`)."""
     hubs.forget_members(session)
     session.execute(delete(schema.LshBucket))
+    if recent.enabled(session):
+        recent.clear(session)
 
 
 def insert_fresh(session: Session, rows: list[dict[str, int]]) -> None:
@@ -108,6 +113,8 @@ def remove_buckets(session: Session, item_id: int, buckets: Collection[int]) -> 
     hubs.forget_members(session, buckets)
     for part in chunks(buckets):
         session.connection().execute(_REMOVE_BUCKETS, {"i": item_id, "b": part})
+    if recent.enabled(session):
+        recent.remove(session, item_id, buckets)
 
 
 _MEMBERS = select(_lb.c.bucket, _lb.c.item_id).where(_lb.c.bucket.in_(bindparam("b", expanding=True)))
@@ -119,4 +126,15 @@ def bucket_members(session: Session, buckets: Collection[int]) -> dict[int, set[
     for part in chunks(buckets):
         for bucket, item_id in session.connection().execute(_MEMBERS, {"b": part}).all():
             found[bucket].add(item_id)
+    if recent.enabled(session):
+        for bucket, its in recent.members(session, buckets).items():
+            found[bucket] |= its
     return found
+
+
+def index_rows(session: Session) -> set[tuple[int, int]]:
+    """Every (bucket, item) of the index, whichever tier holds it."""
+    rows = {(bucket, item_id) for bucket, item_id in session.execute(select(_lb.c.bucket, _lb.c.item_id))}
+    if recent.enabled(session):
+        rows |= recent.rows(session)
+    return rows

@@ -17,6 +17,7 @@ from functools import cache
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from tracker.store import recent
 from tracker.store.database import transaction_state
 
 # Buckets looked up per SQLite statement: few statements, well under SQLite's 500 compound
@@ -68,6 +69,10 @@ def _read(session: Session, buckets: Collection[int], cap: int) -> dict[int, set
             binds = tuple(value for bucket in padded for value in (bucket, cap))
             for bucket, item_id in connection.exec_driver_sql(_sqlite_lookup(size), binds).all():  # fetchall: rows one by one cost more
                 found[bucket].add(item_id)
+        # SQLite's newest rows are in the recent tier: the first `cap` of both.
+        for bucket, members in recent.members(session, ordered).items():
+            both = found[bucket] | members
+            found[bucket] = both if len(both) <= cap else set(sorted(both)[:cap])
     return found
 
 

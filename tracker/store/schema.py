@@ -353,6 +353,19 @@ class LshBucket(Base):
     item_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
 
+class LshRecent(Base):
+    """The LSH index's recent changes, in the order they were made: an item's buckets added
+    (or removed), packed; merged into `lsh_buckets` in bulk (`tracker.store.recent`)."""
+
+    __tablename__ = "lsh_recent"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(Integer)
+    added: Mapped[bool] = mapped_column(Boolean)
+    buckets: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 Index("ix_captures_feed_time", Capture.feed_id, Capture.captured_at)
 Index("ix_item_feeds_feed_seen", ItemFeed.feed_id, ItemFeed.first_seen_at)
 Index("ix_feed_tags_tag", FeedTag.tag)
