@@ -7,12 +7,14 @@ import random
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
 
 from tests.builders import article
 from tests.conftest import make_pipeline
 from tests.pipeline.test_pipeline import FEEDS, network
 from tracker.store import buckets, hubs, recent
-from tracker.store.database import open_database
+from tracker.store.database import MIGRATIONS, open_database
 
 
 class _RollBack(Exception):
@@ -126,3 +128,20 @@ def test_an_item_put_back_in_a_bucket_it_left_stays_there_through_a_merge(sqlite
     with sessions() as session:
         assert buckets.bucket_members(session, [7, 8, 9]) == {7: {1, 2}, 8: {1}, 9: {3}}
         assert session.execute(sa.text("SELECT COUNT(*) FROM lsh_buckets")).scalar_one() == 3
+
+
+def test_a_downgrade_keeps_what_the_log_held_in_the_index(sqlite_url: str) -> None:
+    sessions = open_database(sqlite_url)
+    with sessions.begin() as session:
+        buckets.add_buckets_many(session, [(1, [7, -8], True), (2, [7], True)])
+    with sessions.begin() as session:
+        buckets.remove_buckets(session, 2, [7])
+    engine = sessions.kw["bind"]
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0014")
+    with engine.connect() as connection:
+        assert set(connection.execute(sa.text("SELECT bucket, item_id FROM lsh_buckets")).all()) == {(7, 1), (-8, 1)}
+        assert "lsh_recent" not in sa.inspect(connection).get_table_names()

@@ -1,5 +1,7 @@
 """The LSH index as SQL: which items each band bucket holds, written a capture's texts at a
-time, with crowded buckets capped (`BUCKET_CAP`); `tracker.store.hubs` reads them for candidates."""
+time, with crowded buckets capped (`BUCKET_CAP`); `tracker.store.hubs` reads them for candidates.
+On SQLite new rows go to the index's recent tier first (`tracker.store.recent`), and every
+read here covers both tiers."""
 
 from __future__ import annotations
 

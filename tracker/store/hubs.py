@@ -5,7 +5,8 @@ publishers fill some buckets with as many items as the corpus has of them; readi
 member of such a *hub* bucket makes each lookup cost grow with the corpus. Each bucket is
 read up to `cap` members, the earliest stored (an original and its first copies; a
 template's first fillings), by one statement of per-bucket `ORDER BY item_id LIMIT`
-lookups that the primary key (bucket, item_id) answers from its first entries.
+lookups that the primary key (bucket, item_id) answers from its first entries (on SQLite,
+with what the index's recent tier holds, `tracker.store.recent`).
 """
 
 from __future__ import annotations

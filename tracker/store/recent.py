@@ -43,6 +43,9 @@ RUN_ROWS = 1 << 18
 # Rows a merge sorts and inserts at a time (as Python values at once).
 MERGE_SLICE_ROWS = 100_000
 
+# Log rows read at a time (each ~115 pairs).
+_READ_PART = 2_000
+
 _KEYS = np.dtype("<i8")
 _APPEND = "INSERT INTO lsh_recent (item_id, added, buckets) VALUES (?, ?, ?)"
 _READ_ON = "SELECT seq, item_id, added, buckets FROM lsh_recent WHERE seq > ? ORDER BY seq"
@@ -170,7 +173,9 @@ def _state(session: Session) -> tuple[Connection, _Held, _Held]:
             first = connection.exec_driver_sql("SELECT min(seq) FROM lsh_recent").scalar()
             if held.first is not None and (first is None or first > held.first):
                 held.reset(held.last)  # merged into lsh_buckets (or cleared) since
-            held.apply(connection.exec_driver_sql(_READ_ON, (held.last,)).all())  # type: ignore[arg-type]
+            # A few rows at a time: a full log is ~16 MB of rows, and each part is a run of its own.
+            for part in connection.exec_driver_sql(_READ_ON, (held.last,)).partitions(_READ_PART):
+                held.apply(part)  # type: ignore[arg-type]
         own = transaction_state(session, _OWN, _Held)
     assert own is not None
     return connection, held, own
