@@ -19,7 +19,7 @@ excerpts, rewrites; 20 publishers, one feed each), then:
    from there to its exit, its peak RSS (VmHWM, the largest process of its tree);
 3. times `tracker run` and `tracker poll --all` to their first request to a local feed
    server, and `tracker ingest` of one small feed file (unless `--tail-only`);
-4. measures the LSH index (`lsh_buckets`: SQLite dbstat, PostgreSQL
+4. measures the LSH index (`lsh_buckets` and its recent log `lsh_recent`: SQLite dbstat, PostgreSQL
    pg_total_relation_size) and the whole database (less a freshly migrated empty one) per
    item (unless `--tail-only`).
 
@@ -207,10 +207,10 @@ class Database:
     def index_bytes(self) -> int:
         """Bytes of the LSH bucket table and its index."""
         if self.kind == "postgresql":
-            return int(self.scalar("SELECT pg_total_relation_size('lsh_buckets')"))  # type: ignore[arg-type]
+            return int(self.scalar("SELECT pg_total_relation_size('lsh_buckets') + pg_total_relation_size('lsh_recent')"))  # type: ignore[arg-type]
         try:
             # Page by page: the aggregated form ('main', 1) wraps its sum at 2^32 in SQLite 3.40.
-            return int(self.scalar("SELECT SUM(pgsize) FROM dbstat WHERE name = 'lsh_buckets'"))  # type: ignore[arg-type]
+            return int(self.scalar("SELECT SUM(pgsize) FROM dbstat WHERE name IN ('lsh_buckets', 'lsh_recent')"))  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 (SQLite built without dbstat: the whole file's pages, an upper bound)
             return int(self.scalar("PRAGMA page_count")) * int(self.scalar("PRAGMA page_size"))  # type: ignore[arg-type]
 
@@ -926,7 +926,7 @@ LEGEND = (
     "PostgreSQL: then VACUUMed), '(cached)': restored from --prefix-cache, the time is that build's; ingest last 10k: "
     "`tracker ingest [--workers N]` of a WARC in a fresh process on its own copy of the prefix, items/s from its first stored "
     "capture to its exit; peak RSS: the largest process of its tree (VmHWM, sampled); start-ups: process start to the first "
-    "request to a local feed (run, poll --all), to exit (ingest of one small file); index: lsh_buckets (SQLite dbstat, "
+    "request to a local feed (run, poll --all), to exit (ingest of one small file); index: lsh_buckets and lsh_recent (SQLite dbstat, "
     "PostgreSQL pg_total_relation_size); DB: less a freshly migrated empty database."
 )
 

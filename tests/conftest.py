@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from tests import templates
 from tracker.config import parse_config
 from tracker.pipeline.capture import Pipeline
-from tracker.store.database import open_database
+from tracker.store.database import MIGRATIONS, open_database
 
 PG_ADMIN_URL = os.environ.get("TRACKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -150,6 +150,18 @@ def pg_url(pg_databases: Callable[[], str]) -> str:
 def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
     """A fresh SQLite database file."""
     return f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
+
+
+def alembic(engine: sa.Engine, action: str, revision: str) -> None:
+    """Alembic's `upgrade` or `downgrade` to `revision` on the engine's database, in one transaction."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        getattr(command, action)(config, revision)
 
 
 def make_pipeline(url: str, feeds: list[dict[str, str]] | None = None, **detection: object) -> Pipeline:

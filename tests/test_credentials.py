@@ -15,18 +15,17 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from click.testing import CliRunner
 
 from tests.builders import T0, Item, article, rss
-from tests.feedserver import FeedServer
+from tests.conftest import alembic
 from tests.daemon.test_scheduler import STARTUP, DaemonProcess, _env
+from tests.feedserver import FeedServer
 from tracker.cli import main
 from tracker.config import parse_config
 from tracker.errors import ConfigError
 from tracker.redact import Credentials, mask_credentials
-from tracker.store.database import MIGRATIONS, create_db_engine, migrate
+from tracker.store.database import create_db_engine, migrate
 
 SECRET = "s3cr3t-Pa55"
 TOKEN = "tok3n-SECRET"
@@ -149,11 +148,7 @@ def test_an_opml_feed_url_over_the_limit_is_named_briefly(tmp_path: Path) -> Non
 def test_an_older_database_has_its_feed_passwords_masked_on_upgrade(any_db_url: str) -> None:
     """Revision 0011: the feed keeps its row and history, the password goes."""
     engine = create_db_engine(any_db_url)
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0008")
+    alembic(engine, "upgrade", "0008")
     with engine.begin() as connection:
         connection.execute(sa.text("INSERT INTO publishers (id, name) VALUES (1, 'Private')"))
         for feed_id, password in ((1, "old-" + SECRET), (2, SECRET)):

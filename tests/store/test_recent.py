@@ -7,14 +7,12 @@ import random
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
 
 from tests.builders import article
-from tests.conftest import make_pipeline
+from tests.conftest import alembic, make_pipeline
 from tests.pipeline.test_pipeline import FEEDS, network
 from tracker.store import buckets, hubs, recent
-from tracker.store.database import MIGRATIONS, open_database
+from tracker.store.database import open_database
 
 
 class _RollBack(Exception):
@@ -137,11 +135,7 @@ def test_a_downgrade_keeps_what_the_log_held_in_the_index(sqlite_url: str) -> No
     with sessions.begin() as session:
         buckets.remove_buckets(session, 2, [7])
     engine = sessions.kw["bind"]
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0014")
+    alembic(engine, "downgrade", "0014")
     with engine.connect() as connection:
         assert set(connection.execute(sa.text("SELECT bucket, item_id FROM lsh_buckets")).all()) == {(7, 1), (-8, 1)}
         assert "lsh_recent" not in sa.inspect(connection).get_table_names()

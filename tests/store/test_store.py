@@ -7,15 +7,19 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
 
 from tests.builders import article
-from tests.conftest import make_pipeline
+from tests.conftest import alembic, make_pipeline
 from tests.pipeline.test_pipeline import FEEDS, MIRROR_URL, ORIGINAL_URL, network
 from tracker.errors import SchemaTooNewError, StoreError
 from tracker.store import database
-from tracker.store.database import MIGRATIONS, create_db_engine, describe, migrate, open_database, open_reader
+from tracker.store.database import (
+    create_db_engine,
+    describe,
+    migrate,
+    open_database,
+    open_reader,
+)
 
 ITEM_PROVENANCE_COLUMNS = {
     "item_id", "url", "title", "publisher", "published_at", "first_seen_at", "story_id",
@@ -80,11 +84,7 @@ def test_migrations_upgrade_and_downgrade_cleanly(any_db_url: str) -> None:
     migrate(engine)
     migrate(engine)  # a second run is a no-op
     assert {"item_provenance", "republications", "stories"} <= set(sa.inspect(engine).get_view_names())
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "base")
+    alembic(engine, "downgrade", "base")
     assert "items" not in sa.inspect(engine).get_table_names()
     engine.dispose()
 
@@ -92,11 +92,7 @@ def test_migrations_upgrade_and_downgrade_cleanly(any_db_url: str) -> None:
 def test_a_database_of_the_previous_schema_is_upgraded_and_its_items_found_again(any_db_url: str) -> None:
     """Revision 0003 hashes identities and links of items stored before it."""
     engine = create_db_engine(any_db_url)
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0002")
+    alembic(engine, "upgrade", "0002")
     with engine.begin() as connection:
         connection.execute(sa.text("INSERT INTO publishers (id, name) VALUES (1, 'Khaama Press')"))
         connection.execute(sa.text(
