@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from tests.builders import article
 from tests.conftest import alembic, make_pipeline
 from tests.pipeline.test_pipeline import FEEDS, network
-from tracker.store import buckets, hubs, recent
+from tracker.store import buckets, hubs, locks, recent
 from tracker.store.database import open_database
 
 
@@ -63,6 +63,7 @@ def test_the_tiers_read_as_one_index_through_merges_rollbacks_and_two_processes(
         known = list(items)
         try:
             with rng.choice(processes).begin() as session:
+                locks.begin_write(session)  # as the pipeline writes: this process's copy of the log
                 for _ in range(rng.randint(1, 3)):
                     _change(session, rng, keys, index, known)
                     assert buckets.bucket_members(session, keys) == _filled(index)
@@ -139,3 +140,32 @@ def test_a_downgrade_keeps_what_the_log_held_in_the_index(sqlite_url: str) -> No
     with engine.connect() as connection:
         assert set(connection.execute(sa.text("SELECT bucket, item_id FROM lsh_buckets")).all()) == {(7, 1), (-8, 1)}
         assert "lsh_recent" not in sa.inspect(connection).get_table_names()
+
+
+def test_a_reader_beside_a_merging_writer_sees_what_was_committed(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recent, "MERGE_ROWS", 4)
+    sessions = open_database(sqlite_url)  # one engine: the writer's and the reader's connections
+    with sessions.begin() as session:
+        locks.begin_write(session)
+        buckets.add_buckets_many(session, [(1, [7, 8], True), (2, [7, 8], True)])
+    with sessions.begin() as writer:
+        locks.begin_write(writer)
+        buckets.remove_buckets(writer, 1, [7])
+        buckets.add_buckets_many(writer, [(3, [9], True)])  # the log is full: merged first
+        with sessions.begin() as reader:
+            assert buckets.bucket_members(reader, [7, 8, 9]) == {7: {1, 2}, 8: {1, 2}}
+        assert buckets.bucket_members(writer, [7, 8, 9]) == {7: {2}, 8: {1, 2}, 9: {3}}
+    with sessions.begin() as session:
+        locks.begin_write(session)
+        assert buckets.bucket_members(session, [7, 8, 9]) == {7: {2}, 8: {1, 2}, 9: {3}}
+        assert buckets.index_rows(session) == {(7, 2), (8, 1), (8, 2), (9, 3)}
+
+
+def test_item_ids_past_32_bits_are_held(sqlite_url: str) -> None:
+    sessions = open_database(sqlite_url)
+    with sessions.begin() as session:
+        locks.begin_write(session)
+        buckets.add_buckets_many(session, [(2**31 + 5, [7, -(2**63)], True)])
+    with sessions.begin() as session:
+        locks.begin_write(session)
+        assert buckets.bucket_members(session, [7, -(2**63)]) == {7: {2**31 + 5}, -(2**63): {2**31 + 5}}

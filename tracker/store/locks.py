@@ -42,6 +42,9 @@ _RETRYABLE = {"40P01", "40001", "23505"}
 _SQLITE_BUSY = {5, 517}
 
 
+_WRITING = "tracker.store.locks.writing"
+
+
 def begin_write(session: Session) -> None:
     """Start the session's write transaction (call it first)."""
     connection = session.connection()
@@ -49,6 +52,13 @@ def begin_write(session: Session) -> None:
         # A deferred transaction would take the write lock only at its first write, after
         # facts were read; IMMEDIATE takes it now (readers are not blocked: WAL).
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+    transaction_state(session, _WRITING, lambda: True)
+
+
+def writing(session: Session) -> bool:
+    """Whether the session's transaction began with `begin_write` (on SQLite: it holds the
+    write lock, so nobody else writes until it ends)."""
+    return transaction_state(session, _WRITING) is not None
 
 
 # PostgreSQL keeps advisory locks in its shared lock table, sized by max_locks_per_transaction

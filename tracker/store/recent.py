@@ -16,6 +16,13 @@ Only a merge or a cleared index deletes log rows, and it deletes all of them: wh
 no longer starts at or before the first row a process holds, what it holds is in
 `lsh_buckets` (or gone) and it is dropped.
 
+Only a transaction that holds the write lock (`locks.begin_write`, as the pipeline's do)
+uses and advances the process's copy; any other reads the whole log afresh, in its own
+snapshot. A session outside any transaction reads the two tables by separate statements,
+which a merge committed between them can fall between: read the index in a transaction.
+A savepoint rolled back does not undo the tier's changes made under it (nothing writes the
+index under one).
+
 PostgreSQL's writers commit in any order: a reader of the log could pass a row committed
 later. There the rows go to `lsh_buckets` directly (`enabled`).
 """
@@ -31,11 +38,12 @@ import numpy as np
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
+from tracker.store import locks
 from tracker.store.database import transaction_state
 
 # Rows (bucket, item) the log takes before it is merged: ~17k items. At a million items
 # (~650k leaves) a merge of 2M rows reaches nearly every leaf once, ~36 pages written per
-# item against ~100 when each capture inserts its own. Held in memory at 12 bytes a row.
+# item against ~100 when each capture inserts its own. Held in memory at 16 bytes a row.
 MERGE_ROWS = 2_000_000
 # Held runs are merged up to this many rows: re-sorting more would cost more memory at once
 # than the few extra runs a lookup searches.
@@ -92,7 +100,7 @@ class _Held:
             found = unpack(packed)
             if added:
                 keys.append(found)
-                items.append(np.full(len(found), item_id, dtype=np.int32))
+                items.append(np.full(len(found), item_id, dtype=np.int64))
                 self.rows += len(found)
                 if self.removed:
                     self.removed.difference_update((int(b), item_id) for b in found)
@@ -145,7 +153,7 @@ class _Held:
         edges = [-(2**63) + n * (2**64 // slices) for n in range(1, slices)]
         cuts = [np.searchsorted(keys, edges).tolist() for keys, _ in runs]
         for n in range(slices):
-            key_parts, item_parts = [np.empty(0, _KEYS)], [np.empty(0, np.int32)]
+            key_parts, item_parts = [np.empty(0, _KEYS)], [np.empty(0, np.int64)]
             for (keys, items), bounds in zip(runs, cuts, strict=True):
                 start, end = bounds[n - 1] if n else 0, bounds[n] if n < slices - 1 else len(keys)
                 key_parts.append(keys[start:end])
@@ -161,14 +169,17 @@ _OWN = "tracker.store.recent.own"
 
 
 def _state(session: Session) -> tuple[Connection, _Held, _Held]:
-    """The session's connection, this process's held log (read on to now when the
-    transaction first asks) and the transaction's own changes (its rows of the log, held
-    apart until it commits: it may roll back)."""
+    """The session's connection, the log as this transaction sees it (the writer: this
+    process's copy, read on to now; anyone else: its own, read whole) and the transaction's
+    own changes (its rows of the log, held apart until it commits: it may roll back)."""
     connection = session.connection()
-    with _REGISTRY_LOCK:
-        held = _REGISTRY.setdefault(connection.engine, _Held())
-    own = transaction_state(session, _OWN)
-    if own is None:
+    kept = transaction_state(session, _OWN)
+    if kept is None:
+        if locks.writing(session):
+            with _REGISTRY_LOCK:
+                held = _REGISTRY.setdefault(connection.engine, _Held())
+        else:
+            held = _Held()
         with held.lock:
             first = connection.exec_driver_sql("SELECT min(seq) FROM lsh_recent").scalar()
             if held.first is not None and (first is None or first > held.first):
@@ -176,9 +187,9 @@ def _state(session: Session) -> tuple[Connection, _Held, _Held]:
             # A few rows at a time: a full log is ~16 MB of rows, and each part is a run of its own.
             for part in connection.exec_driver_sql(_READ_ON, (held.last,)).partitions(_READ_PART):
                 held.apply(part)  # type: ignore[arg-type]
-        own = transaction_state(session, _OWN, _Held)
-    assert own is not None
-    return connection, held, own
+        kept = transaction_state(session, _OWN, lambda: (held, _Held()))
+    assert kept is not None
+    return connection, kept[0], kept[1]
 
 
 def members(session: Session, buckets: Collection[int]) -> dict[int, set[int]]:
