@@ -104,12 +104,15 @@ def test_a_merge_rolled_back_leaves_the_log_as_it_was(sqlite_url: str, monkeypat
     monkeypatch.setattr(recent, "MERGE_ROWS", 5)
     sessions = open_database(sqlite_url)
     with sessions.begin() as session:
+        locks.begin_write(session)  # writers: the process's own copy of the log
         buckets.add_buckets_many(session, [(item_id, [7, 8], True) for item_id in (1, 2, 3)])
     with pytest.raises(_RollBack), sessions.begin() as session:
+        locks.begin_write(session)
         buckets.add_buckets_many(session, [(4, [7], True)])  # the log is full: merged first
         assert session.execute(sa.text("SELECT COUNT(*) FROM lsh_buckets")).scalar_one() == 6
         raise _RollBack
-    with sessions() as session:
+    with sessions.begin() as session:
+        locks.begin_write(session)
         assert buckets.bucket_members(session, [7, 8]) == {7: {1, 2, 3}, 8: {1, 2, 3}}
         assert session.execute(sa.text("SELECT COUNT(*) FROM lsh_buckets")).scalar_one() == 0
 

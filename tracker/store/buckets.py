@@ -53,16 +53,13 @@ def add_buckets_many(session: Session, additions: Sequence[tuple[int, Collection
     held: set[tuple[int, int]] = set()
     indexed = {item_id for item_id, _, new in additions if not new}
     connection = session.connection()
-    tiered = recent.enabled(session)
-    if tiered:
-        recent.merge_if_full(session)
+    recent.merge_if_full(session)
     if indexed:
         ids = sorted(indexed)
         theirs = {b for item_id, buckets, _ in additions if item_id in indexed for b in buckets}
         for part in chunks(theirs):
             held.update(tuple(r) for r in connection.execute(_HELD, {"i": ids, "b": part}).all())
-        if tiered:
-            held.update((b, i) for b, its in recent.members(session, theirs).items() for i in its if i in indexed)
+        held.update((b, i) for b, its in recent.members(session, theirs).items() for i in its if i in indexed)
     # Each (bucket, item) once, in the order they are added, less those already held.
     wanted: list[tuple[int, int]] = []
     for item_id, buckets, _ in additions:
@@ -83,7 +80,7 @@ def add_buckets_many(session: Session, additions: Sequence[tuple[int, Collection
         if len(members) < BUCKET_CAP:
             insort(members, item_id)
             rows.append((bucket, item_id))
-    if tiered:
+    if recent.enabled(session):
         recent.add(session, rows)
         return
     rows.sort()  # in index order: the primary key's pages are visited once each
@@ -96,8 +93,7 @@ def clear_index(session: Session) -> None:
     """Empty the LSH index (to be written again in bulk, `insert_fresh`)."""
     hubs.forget_members(session)
     session.execute(delete(schema.LshBucket))
-    if recent.enabled(session):
-        recent.clear(session)
+    recent.clear(session)
 
 
 def insert_fresh(session: Session, rows: list[dict[str, int]]) -> None:
@@ -115,8 +111,7 @@ def remove_buckets(session: Session, item_id: int, buckets: Collection[int]) -> 
     hubs.forget_members(session, buckets)
     for part in chunks(buckets):
         session.connection().execute(_REMOVE_BUCKETS, {"i": item_id, "b": part})
-    if recent.enabled(session):
-        recent.remove(session, item_id, buckets)
+    recent.remove(session, item_id, buckets)
 
 
 _MEMBERS = select(_lb.c.bucket, _lb.c.item_id).where(_lb.c.bucket.in_(bindparam("b", expanding=True)))
@@ -128,15 +123,11 @@ def bucket_members(session: Session, buckets: Collection[int]) -> dict[int, set[
     for part in chunks(buckets):
         for bucket, item_id in session.connection().execute(_MEMBERS, {"b": part}).all():
             found[bucket].add(item_id)
-    if recent.enabled(session):
-        for bucket, its in recent.members(session, buckets).items():
-            found[bucket] |= its
+    for bucket, its in recent.members(session, buckets).items():
+        found[bucket] |= its
     return found
 
 
 def index_rows(session: Session) -> set[tuple[int, int]]:
     """Every (bucket, item) of the index, whichever tier holds it."""
-    rows = {(bucket, item_id) for bucket, item_id in session.execute(select(_lb.c.bucket, _lb.c.item_id))}
-    if recent.enabled(session):
-        rows |= recent.rows(session)
-    return rows
+    return {(bucket, item_id) for bucket, item_id in session.execute(select(_lb.c.bucket, _lb.c.item_id))} | recent.rows(session)

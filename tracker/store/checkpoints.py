@@ -2,9 +2,10 @@
 
 In WAL mode a commit appends its pages to the `-wal` file; a *checkpoint* copies them into
 the database file and waits for the disk (`fsync`). SQLite runs one inside every commit
-that leaves more than 1,000 pages in the WAL: on a large corpus, where each new item's LSH
-rows land on some hundred pages of their own, a batch of `ingest` waited most of a second
-for the disk at each commit (a fifth of its time at 1M items). Here a writer's commits
+that leaves more than 1,000 pages in the WAL: on a large corpus, where a batch rewrites
+many thousands of pages (each new item's LSH rows, before the index's recent tier,
+`tracker.store.recent`; a merge of that tier, now), a batch of `ingest` waited most of a
+second for the disk at each commit (a fifth of its time at 1M items, then). Here a writer's commits
 leave the WAL to a background thread, on its own connection, which checkpoints after each
 commit (at most once a second) while the writer goes on storing the next captures: the
 disk and the CPU then work at once. The checkpoints are SQLite's PASSIVE kind: they never

@@ -141,26 +141,23 @@ class _Held:
             found.update(zip(keys.tolist(), items.tolist(), strict=True))
         return found - self.removed
 
-    def take(self) -> Iterator[list[tuple[int, int]]]:
-        """Every (bucket, item) held, in bucket order, a few at a time (a pair perhaps twice:
-        added again after a removal; the pairs removed since still among them); and hold
-        nothing (read on from the start: the transaction taking them may roll back)."""
-        runs, total = self.runs, self.rows
-        self.reset(0)
-        # Band hashes are spread evenly over the keys: slices of the key space hold about
-        # equal shares, each sorted on its own (memory for one slice, not for all).
-        slices = max(1, total // MERGE_SLICE_ROWS)
-        edges = [-(2**63) + n * (2**64 // slices) for n in range(1, slices)]
-        cuts = [np.searchsorted(keys, edges).tolist() for keys, _ in runs]
-        for n in range(slices):
-            key_parts, item_parts = [np.empty(0, _KEYS)], [np.empty(0, np.int64)]
-            for (keys, items), bounds in zip(runs, cuts, strict=True):
-                start, end = bounds[n - 1] if n else 0, bounds[n] if n < slices - 1 else len(keys)
-                key_parts.append(keys[start:end])
-                item_parts.append(items[start:end])
-            keys, items = np.concatenate(key_parts), np.concatenate(item_parts)
-            order = np.argsort(keys, kind="stable")
-            yield list(zip(keys[order].tolist(), items[order].tolist(), strict=True))
+
+def _in_key_order(runs: list[tuple[np.ndarray, np.ndarray]], total: int) -> Iterator[list[tuple[int, int]]]:
+    """The (bucket, item) pairs of these runs (`total` in all) in bucket order, a slice of
+    the key space at a time: band hashes are spread evenly over the keys, so slices hold
+    about equal shares, each sorted on its own (memory for one slice, not for all)."""
+    slices = max(1, total // MERGE_SLICE_ROWS)
+    edges = [-(2**63) + n * (2**64 // slices) for n in range(1, slices)]
+    cuts = [np.searchsorted(keys, edges).tolist() for keys, _ in runs]
+    for n in range(slices):
+        key_parts, item_parts = [np.empty(0, _KEYS)], [np.empty(0, np.int64)]
+        for (keys, items), bounds in zip(runs, cuts, strict=True):
+            start, end = bounds[n - 1] if n else 0, bounds[n] if n < slices - 1 else len(keys)
+            key_parts.append(keys[start:end])
+            item_parts.append(items[start:end])
+        keys, items = np.concatenate(key_parts), np.concatenate(item_parts)
+        order = np.argsort(keys, kind="stable")
+        yield list(zip(keys[order].tolist(), items[order].tolist(), strict=True))
 
 
 _REGISTRY: weakref.WeakKeyDictionary[Engine, _Held] = weakref.WeakKeyDictionary()
@@ -175,15 +172,15 @@ def _state(session: Session) -> tuple[Connection, _Held, _Held]:
     connection = session.connection()
     kept = transaction_state(session, _OWN)
     if kept is None:
+        held = _Held()
         if locks.writing(session):
             with _REGISTRY_LOCK:
-                held = _REGISTRY.setdefault(connection.engine, _Held())
-        else:
-            held = _Held()
+                held = _REGISTRY.setdefault(connection.engine, held)
         with held.lock:
-            first = connection.exec_driver_sql("SELECT min(seq) FROM lsh_recent").scalar()
-            if held.first is not None and (first is None or first > held.first):
-                held.reset(held.last)  # merged into lsh_buckets (or cleared) since
+            if held.first is not None:
+                first = connection.exec_driver_sql("SELECT min(seq) FROM lsh_recent").scalar()
+                if first is None or first > held.first:
+                    held.reset(held.last)  # merged into lsh_buckets (or cleared) since
             # A few rows at a time: a full log is ~16 MB of rows, and each part is a run of its own.
             for part in connection.exec_driver_sql(_READ_ON, (held.last,)).partitions(_READ_PART):
                 held.apply(part)  # type: ignore[arg-type]
@@ -193,9 +190,12 @@ def _state(session: Session) -> tuple[Connection, _Held, _Held]:
 
 
 def members(session: Session, buckets: Collection[int]) -> dict[int, set[int]]:
-    """The items the recent tier holds under each of these buckets that has any."""
+    """The items the recent tier holds under each of these buckets that has any (none
+    where there is no tier)."""
+    if not buckets or not enabled(session):
+        return {}
     _, held, own = _state(session)
-    if not buckets or not (held.runs or own.runs):
+    if not (held.runs or own.runs):
         return {}
     query = np.unique(np.fromiter(buckets, dtype=_KEYS))
     with held.lock:
@@ -219,6 +219,7 @@ def add(session: Session, pairs: Sequence[tuple[int, int]]) -> None:
 
 def remove(session: Session, item_id: int, buckets: Collection[int]) -> None:
     """Take an item out of these buckets of the recent tier (where it is there)."""
+    # (No tier: `members` finds it in none.)
     if present := [bucket for bucket, its in members(session, buckets).items() if item_id in its]:
         _append(session, [(item_id, False, pack(present))])
 
@@ -231,17 +232,16 @@ def _append(session: Session, changes: list[tuple[int, bool, bytes]]) -> None:
 
 def merge_if_full(session: Session) -> bool:
     """Move the tier into `lsh_buckets` once it holds `MERGE_ROWS` rows; whether it did."""
+    if not enabled(session):
+        return False
     connection, held, own = _state(session)
     with held.lock:
         if held.rows + own.rows < MERGE_ROWS:
             return False
-        # A pair whose last change was a removal is left out; one put back since is not.
-        back = {(b, i) for b, its in own.members(np.unique(np.fromiter((b for b, _ in held.removed), _KEYS))).items()
-                for i in its} if held.removed else set()
-        gone = (held.removed - back) | own.removed
-        held.runs += own.runs
-        held.rows += own.rows
-        taken = held.take()
+        # A pair whose last change was a removal is left out; one this transaction put back is not.
+        gone = own.removed | (held.removed - own.pairs() if held.removed else set())
+        taken = _in_key_order(held.runs + own.runs, held.rows + own.rows)
+        held.reset(0)  # read again at the next transaction: this one may yet roll back
     # In index order, so that each page is visited once; a pair held twice is inserted once.
     for pairs in taken:
         if kept := [pair for pair in pairs if pair not in gone] if gone else pairs:
@@ -253,6 +253,8 @@ def merge_if_full(session: Session) -> bool:
 
 def rows(session: Session) -> set[tuple[int, int]]:
     """Every (bucket, item) the recent tier holds."""
+    if not enabled(session):
+        return set()
     _, held, own = _state(session)
     with held.lock:
         found = held.pairs() - own.removed
@@ -261,6 +263,8 @@ def rows(session: Session) -> set[tuple[int, int]]:
 
 def clear(session: Session) -> None:
     """Empty the recent tier (the whole index is being emptied)."""
+    if not enabled(session):
+        return
     connection, held, own = _state(session)
     with held.lock:
         held.reset(0)
