@@ -692,7 +692,7 @@ def obtain_prefix(key: Key, scratch: Path, args: argparse.Namespace, cache: Pref
 
 def log_fill(key: Key, asked: int | None) -> int:
     """Rows to put in the recent log before a tail (`Database.fill_log`). A running tracker
-    merges it every `MERGE_ROWS` rows (~17k items): by default the log is 500k rows short of
+    merges it every `MERGE_ROWS` rows (~26k items): by default the log is 500k rows short of
     that, so that a tail of 10k items (~1.15M rows) pays for one merge, more than its share."""
     from tracker.store.recent import MERGE_ROWS
 

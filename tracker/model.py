@@ -103,6 +103,16 @@ class Attribution:
 
 
 @dataclass(frozen=True)
+class ReadBody:
+    """An entry's body read as paragraphs, with every credit it gives: what its `Document`
+    is made of (`tracker.detection.normalise.document_of`), small enough to send between processes."""
+
+    paragraphs: tuple[str, ...]
+    attributions: tuple[Attribution, ...]
+    truncated: bool  # only the beginning of the entry's text
+
+
+@dataclass(frozen=True)
 class ParsedEntry:
     """One entry of a feed, reduced to what provenance needs."""
 
@@ -119,6 +129,9 @@ class ParsedEntry:
     # The body's length as served, in characters: `content` holds at most the parse
     # stage's cap of it (None: all of it, as for an entry made by hand).
     content_chars: int | None = None
+    # The body read ahead of time, by the process that parsed the feed
+    # (`tracker.ingest.readahead`); None: whoever needs it reads it. Not part of the entry.
+    read_body: ReadBody | None = field(default=None, compare=False, repr=False)
 
     @property
     def content_cut(self) -> bool:

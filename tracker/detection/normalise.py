@@ -27,7 +27,7 @@ from inscriptis.model.config import ParserConfig
 from lxml.etree import ParserError
 from lxml.html import document_fromstring
 
-from tracker.model import Attribution, Document, ParsedEntry
+from tracker.model import Attribution, Document, ParsedEntry, ReadBody
 
 # An entry's text is read (normalised, fingerprinted, stored) up to this many characters:
 # about 30,000 words, several times the longest articles. The rest of a longer entry is
@@ -214,7 +214,12 @@ def _capped(paragraphs: list[str]) -> tuple[list[str], bool]:
 
 
 def to_document(entry: ParsedEntry) -> Document:
-    """Read an entry's body as paragraphs and collect every credit it gives.
+    """Read an entry's body as paragraphs and collect every credit it gives (`read_body`)."""
+    return document_of(read_body(entry))
+
+
+def read_body(entry: ParsedEntry) -> ReadBody:
+    """An entry's body as paragraphs, and every credit it gives.
 
     Credits come from the feed's own markup (RSS `<source>`, Atom `rel="via"`) and from
     credit paragraphs in the body or in the summary (where WordPress puts its footer).
@@ -235,8 +240,13 @@ def to_document(entry: ParsedEntry) -> Document:
             credit = _credit(paragraph, summary_anchors)
             if credit:
                 credits.append(credit)
-    document = document_from_paragraphs(paragraphs, dict.fromkeys(credits))
-    return replace(document, truncated=True) if cut or entry.content_cut else document
+    return ReadBody(tuple(paragraphs), tuple(dict.fromkeys(credits)), cut or entry.content_cut)
+
+
+def document_of(body: ReadBody) -> Document:
+    """The document of a body read as paragraphs (their tokens and keys)."""
+    document = document_from_paragraphs(body.paragraphs, body.attributions)
+    return replace(document, truncated=True) if body.truncated else document
 
 
 def credits_in(paragraphs: Iterable[str]) -> list[Attribution]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from tracker.errors import IngestInterrupted, InputError, ParseError
+from tracker.ingest.readahead import parse_and_read
 from tracker.ingest.shares import share_of
 from tracker.model import Capture, IngestReport, PageCapture, PageRedirect, ParsedFeed
 from tracker.pipeline.capture import Pipeline
@@ -123,7 +124,7 @@ def parse_ahead(captures: Iterator[Capture], workers: int) -> Iterator[tuple[Cap
                 held = 0
                 yield capture, parse_capture_body(capture.body, capture.content_type, capture.captured_at, capture.feed_url)
                 continue
-            pending.append((capture, pool.submit(parse_capture_body, capture.body, capture.content_type, capture.captured_at, capture.feed_url)))
+            pending.append((capture, pool.submit(parse_and_read, capture.body, capture.content_type, capture.captured_at, capture.feed_url)))
             held += size
             while pending and (len(pending) >= _READ_AHEAD or held > _READ_AHEAD_BYTES):
                 done, future = pending.popleft()

@@ -25,6 +25,7 @@ from tracker.detection.identity import (
 )
 from tracker.detection.normalise import (
     document_from_paragraphs,
+    document_of,
     story_paragraphs,
     to_document,
     words_without_urls,
@@ -160,7 +161,9 @@ class EntriesMixin:
     @staticmethod
     def _document(entry: ParsedEntry, report: IngestReport) -> Document | None:
         """An entry's text, or None (and a warning) when its body cannot be read: one bad
-        entry never costs the rest of its feed."""
+        entry never costs the rest of its feed (read already when the parser process read it)."""
+        if entry.read_body is not None:
+            return document_of(entry.read_body)
         try:
             return to_document(entry)
         except Exception as error:  # whatever a hostile body makes an HTML reader raise

@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from tracker.store import hubs, locks, recent, schema
+from tracker.store.database import int_array
 from tracker.store.items import chunks
 
 # A bucket holding this many items takes no more: the text its band stands for is common
@@ -50,43 +51,63 @@ def add_buckets_many(session: Session, additions: Sequence[tuple[int, Collection
     transaction): no other writer fills them meanwhile, so what was read stays true, and
     the cap is exact there too.
     """
-    held: set[tuple[int, int]] = set()
-    indexed = {item_id for item_id, _, new in additions if not new}
     connection = session.connection()
     recent.merge_if_full(session)
-    if indexed:
-        ids = sorted(indexed)
-        theirs = {b for item_id, buckets, _ in additions if item_id in indexed for b in buckets}
-        for part in chunks(theirs):
-            held.update(tuple(r) for r in connection.execute(_HELD, {"i": ids, "b": part}).all())
-        held.update((b, i) for b, its in recent.members(session, theirs).items() for i in its if i in indexed)
-    # Each (bucket, item) once, in the order they are added, less those already held.
-    wanted: list[tuple[int, int]] = []
+    # The buckets each item is under: already, or by an earlier addition of this call.
+    under = _indexed_under(session, additions)
+    # Each item's new buckets once, in the order they are added. (Per item, not per pair:
+    # a capture adds ~115 buckets a text, and this is the storing process's busiest loop.)
+    wanted: list[tuple[int, list[int]]] = []
     for item_id, buckets, _ in additions:
-        for bucket in buckets:
-            if (bucket, item_id) not in held:
-                held.add((bucket, item_id))
-                wanted.append((bucket, item_id))
+        held = under[item_id]
+        if fresh := [b for b in dict.fromkeys(buckets) if b not in held]:
+            held.update(fresh)
+            wanted.append((item_id, fresh))
     if not wanted:
         return
     known = hubs.known_members(session, BUCKET_CAP)
     assert known is not None and known.cap == BUCKET_CAP
-    unknown = {b for b, _ in wanted if b not in known.members}  # (not `- keys()`: that walks every bucket known)
+    filled = known.members
+    unknown = {b for _, fresh in wanted for b in fresh if b not in filled}
     locks.lock(session, locks.BUCKET, unknown)
-    known.members.update(hubs.first_members(session, unknown, BUCKET_CAP))
-    rows: list[tuple[int, int]] = []
-    for bucket, item_id in wanted:
-        members = known.members.setdefault(bucket, [])
-        if len(members) < BUCKET_CAP:
-            insort(members, item_id)
-            rows.append((bucket, item_id))
+    filled.update(hubs.first_members(session, unknown, BUCKET_CAP))
+    rows: list[tuple[int, list[int]]] = []
+    for item_id, fresh in wanted:
+        taken = []
+        for bucket in fresh:
+            members = filled.get(bucket)
+            if members is None:
+                filled[bucket] = [item_id]
+            elif len(members) < BUCKET_CAP:
+                insort(members, item_id)
+            else:
+                continue
+            taken.append(bucket)
+        if taken:
+            rows.append((item_id, taken))
     if recent.enabled(session):
         recent.add(session, rows)
         return
-    rows.sort()  # in index order: the primary key's pages are visited once each
-    for start in range(0, len(rows), _PG_BATCH):
-        part = rows[start : start + _PG_BATCH]
-        connection.execute(_PG_INSERT, {"b": [b for b, _ in part], "i": [i for _, i in part]})
+    pairs = sorted((bucket, item_id) for item_id, taken in rows for bucket in taken)  # in index order: each page once
+    for start in range(0, len(pairs), _PG_BATCH):
+        part = pairs[start : start + _PG_BATCH]
+        connection.execute(_PG_INSERT, {"b": int_array(b for b, _ in part), "i": int_array(i for _, i in part)})
+
+
+def _indexed_under(session: Session, additions: Sequence[tuple[int, Collection[int], bool]]) -> defaultdict[int, set[int]]:
+    """Which of their buckets the items not `new` are indexed under already."""
+    under: defaultdict[int, set[int]] = defaultdict(set)
+    indexed = {item_id for item_id, _, new in additions if not new}
+    if indexed:
+        ids = sorted(indexed)
+        theirs = {b for item_id, buckets, _ in additions if item_id in indexed for b in buckets}
+        for part in chunks(theirs):
+            for bucket, item_id in session.connection().execute(_HELD, {"i": ids, "b": part}).all():
+                under[item_id].add(bucket)
+        for bucket, its in recent.members(session, theirs).items():
+            for item_id in its & indexed:
+                under[item_id].add(bucket)
+    return under
 
 
 def clear_index(session: Session) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from tracker.store import recent
-from tracker.store.database import transaction_state
+from tracker.store.database import int_array, transaction_state
 
 # Buckets looked up per SQLite statement: few statements, well under SQLite's 500 compound
 # terms; a shorter list is padded to one of these sizes, so that only these are prepared.
@@ -60,7 +60,7 @@ def _read(session: Session, buckets: Collection[int], cap: int) -> dict[int, set
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         for start in range(0, len(ordered), _PG_BATCH):
-            for bucket, item_id in connection.execute(_PG_LOOKUP, {"b": ordered[start : start + _PG_BATCH], "cap": cap}).all():
+            for bucket, item_id in connection.execute(_PG_LOOKUP, {"b": int_array(ordered[start : start + _PG_BATCH]), "cap": cap}).all():
                 found[bucket].add(item_id)
     else:
         for start in range(0, len(ordered), _SIZES[-1]):
@@ -77,15 +77,22 @@ def _read(session: Session, buckets: Collection[int], cap: int) -> dict[int, set
     return found
 
 
-def bucket_members(session: Session, buckets: Collection[int], cap: int) -> dict[int, set[int]]:
-    """The items indexed under each of these buckets, at most the `cap` earliest of each
-    (those this transaction knows already, `known_members`, without reading them again)."""
+def bucket_members(session: Session, buckets: Collection[int], cap: int) -> dict[int, Collection[int]]:
+    """The items indexed under each of these buckets that has any, at most the `cap`
+    earliest of each (those this transaction knows already, `known_members`, without
+    reading them again). To be read at once: a known bucket's list is the transaction's own."""
     known = known_members(session)
-    cached = {b: known.members[b] for b in buckets if b in known.members} if known is not None and cap <= known.cap else {}
-    found = _read(session, set(buckets) - cached.keys(), cap)
-    for bucket, members in cached.items():
-        if members:
-            found[bucket].update(members[:cap])
+    cached = known.members if known is not None and cap <= known.cap else {}
+    found: dict[int, Collection[int]] = {}
+    unread: list[int] = []
+    # One pass of plain lookups: a capture's new texts bring ~115 buckets each, nearly all known.
+    for bucket in buckets:
+        members = cached.get(bucket)
+        if members is None:
+            unread.append(bucket)
+        elif members:
+            found[bucket] = members if len(members) <= cap else members[:cap]
+    found.update(_read(session, unread, cap))
     return found
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.store.database import transaction_state
+from tracker.store.database import int_array, transaction_state
 
 # The advisory lock's first key (int4): "tr" and a kind, apart from other applications' locks.
 # A capture takes them in this order (the directory only when it changes it), so that two
@@ -91,7 +91,7 @@ def lock(session: Session, kind: int, keys: Iterable[int]) -> bool:
         connection.execute(
             text("SELECT pg_advisory_xact_lock_shared(CAST(:whole AS integer), 0) UNION ALL "
                  "SELECT pg_advisory_xact_lock(CAST(:kind AS integer), k) FROM unnest(CAST(:keys AS integer[])) AS k"),
-            {"whole": _int4(kind | _WHOLE), "kind": _int4(kind), "keys": wanted},
+            {"whole": _int4(kind | _WHOLE), "kind": _int4(kind), "keys": int_array(wanted)},
         )
         held.keys.setdefault(kind, set()).update(wanted)
     return True

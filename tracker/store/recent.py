@@ -41,10 +41,11 @@ from sqlalchemy.orm import Session
 from tracker.store import locks
 from tracker.store.database import transaction_state
 
-# Rows (bucket, item) the log takes before it is merged: ~17k items. At a million items
-# (~650k leaves) a merge of 2M rows reaches nearly every leaf once, ~36 pages written per
-# item against ~100 when each capture inserts its own. Held in memory at 16 bytes a row.
-MERGE_ROWS = 2_000_000
+# Rows (bucket, item) the log takes before it is merged: ~26k items. At a million items
+# (~650k leaves) a merge reaches nearly every leaf once, whatever its size: ~25 pages
+# written per item against ~100 when each capture inserts its own. Held in memory at 12
+# bytes a row (36 MB): the larger the log, the rarer the merges, and the more memory.
+MERGE_ROWS = 3_000_000
 # Held runs are merged up to this many rows: re-sorting more would cost more memory at once
 # than the few extra runs a lookup searches.
 RUN_ROWS = 1 << 18
@@ -55,6 +56,7 @@ MERGE_SLICE_ROWS = 100_000
 _READ_PART = 2_000
 
 _KEYS = np.dtype("<i8")
+_ITEM_MIN, _ITEM_MAX = int(np.iinfo(np.int32).min), int(np.iinfo(np.int32).max)
 _APPEND = "INSERT INTO lsh_recent (item_id, added, buckets) VALUES (?, ?, ?)"
 _READ_ON = "SELECT seq, item_id, added, buckets FROM lsh_recent WHERE seq > ? ORDER BY seq"
 _MERGE = "INSERT OR IGNORE INTO lsh_buckets (bucket, item_id) VALUES (?, ?)"  # (unique by construction)
@@ -111,7 +113,7 @@ class _Held:
 
     def _push(self, keys: np.ndarray, items: np.ndarray) -> None:
         order = np.argsort(keys, kind="stable")
-        self.runs.append((keys[order], items[order]))
+        self.runs.append((keys[order], _narrow(items[order])))
         # Runs are merged while the newest is at least half the one before: a few runs, and
         # each row re-sorted about log2(rows) times over the log's life.
         while len(self.runs) > 1 and 2 * len(self.runs[-1][0]) >= len(self.runs[-2][0]) and (
@@ -126,10 +128,17 @@ class _Held:
         """The items held under each of these buckets (sorted, distinct) that have any."""
         found: dict[int, set[int]] = defaultdict(set)
         for keys, items in self.runs:
-            low, high = np.searchsorted(keys, query, "left"), np.searchsorted(keys, query, "right")
-            for j in np.flatnonzero(high > low).tolist():
+            if not len(keys):
+                continue
+            # Most buckets asked for are in no run: one binary search each finds which are.
+            low = np.searchsorted(keys, query, "left")
+            hits = np.flatnonzero(keys[np.minimum(low, len(keys) - 1)] == query)
+            if not hits.size:
+                continue
+            high = np.searchsorted(keys, query[hits], "right")
+            for j, end in zip(hits.tolist(), high.tolist(), strict=True):
                 bucket = int(query[j])
-                for item_id in items[low[j] : high[j]].tolist():
+                for item_id in items[low[j] : end].tolist():
                     if (bucket, item_id) not in self.removed:
                         found[bucket].add(item_id)
         return found
@@ -140,6 +149,14 @@ class _Held:
         for keys, items in self.runs:
             found.update(zip(keys.tolist(), items.tolist(), strict=True))
         return found - self.removed
+
+
+def _narrow(items: np.ndarray) -> np.ndarray:
+    """Item ids at 4 bytes each when they fit (ids past 2^31 keep 8): the log is held at 12
+    bytes a row, not 16."""
+    if items.size and _ITEM_MIN <= int(items.min()) and int(items.max()) <= _ITEM_MAX:
+        return items.astype(np.int32)
+    return items
 
 
 def _in_key_order(runs: list[tuple[np.ndarray, np.ndarray]], total: int) -> Iterator[list[tuple[int, int]]]:
@@ -208,13 +225,10 @@ def members(session: Session, buckets: Collection[int]) -> dict[int, set[int]]:
     return {bucket: its for bucket, its in found.items() if its}
 
 
-def add(session: Session, pairs: Sequence[tuple[int, int]]) -> None:
-    """Index these (bucket, item) pairs, none of them indexed yet."""
-    if pairs:
-        by_item: dict[int, list[int]] = defaultdict(list)
-        for bucket, item_id in pairs:
-            by_item[item_id].append(bucket)
-        _append(session, [(item_id, True, pack(found)) for item_id, found in by_item.items()])
+def add(session: Session, additions: Sequence[tuple[int, Sequence[int]]]) -> None:
+    """Index each (item, buckets): none of these pairs is indexed yet."""
+    if additions:
+        _append(session, [(item_id, True, pack(found)) for item_id, found in additions])
 
 
 def remove(session: Session, item_id: int, buckets: Collection[int]) -> None:
