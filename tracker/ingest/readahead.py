@@ -22,21 +22,22 @@ from tracker.errors import ParseError
 from tracker.model import ParsedFeed
 from tracker.reader.parse import parse_capture_body
 
-# (feed, raw hash) of the entries read lately: about 100 bytes each.
+# The entries read lately, by a hash of (feed, raw hash): some 150 bytes each, 15 MB at most.
+# (Two entries of one hash: the second is left to the storing process.)
 SEEN_ENTRIES = 100_000
-_seen: OrderedDict[tuple[str | None, str], None] = OrderedDict()
+_seen: OrderedDict[int, None] = OrderedDict()
 
 
 def parse_and_read(
     body: bytes | None, content_type: str | None, captured_at: datetime | None = None, feed_url: str | None = None,
 ) -> ParsedFeed | ParseError | None:
-    """`parse_capture_body`, with the entries not seen before in this feed read as documents."""
+    """`parse_capture_body`, with the bodies of the entries not seen before in this feed read."""
     parsed = parse_capture_body(body, content_type, captured_at, feed_url)
     if not isinstance(parsed, ParsedFeed):
         return parsed
     entries = []
     for entry in parsed.entries:
-        key = (feed_url, raw_hash(entry))
+        key = hash((feed_url, raw_hash(entry)))
         if key in _seen:
             _seen.move_to_end(key)
             entries.append(entry)
