@@ -89,3 +89,21 @@ def test_a_writer_fills_a_bucket_only_after_the_one_filling_it_commits(pg_url: s
         members = buckets.bucket_members(session, [7])[7]
     # The first writer's 63 and one of the second's: the cap, not 65.
     assert len(members) == buckets.BUCKET_CAP and 500 in members and 501 not in members
+
+
+def test_a_transaction_filling_more_buckets_than_it_keeps_known_reads_them_back(any_db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # One capture of thousands of new texts fills millions of buckets: past KNOWN_BUCKETS
+    # they are read back from SQL, with the transaction's own rows, and the cap still holds.
+    monkeypatch.setattr(hubs, "KNOWN_BUCKETS", 2)
+    test_a_lookup_in_the_transaction_that_filled_the_buckets_sees_what_a_later_one_reads(any_db_url)
+    sessions = open_database(any_db_url)
+    with sessions.begin() as session:
+        for item_id in range(200, 201 + buckets.BUCKET_CAP):  # one more than bucket 31 takes
+            buckets.add_buckets_many(session, [(item_id, [31, 32, item_id], True)])
+            known = hubs.known_members(session)
+            assert known is not None and len(known.members) <= 2 + 3
+        during = hubs.bucket_members(session, [31, 32], cap=buckets.BUCKET_CAP)
+    with sessions() as session:
+        after = buckets.bucket_members(session, [31, 32])
+    first = set(range(200, 200 + buckets.BUCKET_CAP))
+    assert {b: set(m) for b, m in during.items()} == after == {31: first, 32: first}

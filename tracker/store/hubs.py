@@ -113,11 +113,19 @@ class KnownMembers:
 
 
 _KNOWN = "tracker.store.hubs.known"
+# Buckets a transaction keeps known at most (~150 bytes each): some 2,600 new texts' worth,
+# far more than a batch of captures brings, while one capture of 20,000 new entries would
+# keep 2.3M (a third of a GB). Past it, what was kept is dropped and read again as needed.
+KNOWN_BUCKETS = 300_000
 
 
 def known_members(session: Session, cap: int | None = None) -> KnownMembers | None:
-    """This transaction's `KnownMembers` (begun with `cap` when given), or None."""
-    return transaction_state(session, _KNOWN, None if cap is None else lambda: KnownMembers(cap))
+    """This transaction's `KnownMembers` (begun with `cap` when given; emptied when it holds
+    `KNOWN_BUCKETS`), or None."""
+    known = transaction_state(session, _KNOWN, None if cap is None else lambda: KnownMembers(cap))
+    if known is not None and cap is not None and len(known.members) >= KNOWN_BUCKETS:
+        known.members.clear()
+    return known
 
 
 def forget_members(session: Session, buckets: Collection[int] | None = None) -> None:
