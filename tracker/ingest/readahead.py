@@ -6,6 +6,8 @@ only: their tokens are made where they are used, 10 times the text's size in mem
 Only an entry this process has not seen before in its feed is read: a feed lists the same
 entries capture after capture, and a stored entry seen again needs no text. The storing
 process reads any entry it finds without one (an unread entry, one whose reading failed).
+(The reader's entry memory, `tracker.reader.entrymemory`, knows which entries it parsed
+again only for the documents it can cut into entries: a raw hash serves every format.)
 This module imports the parser's and the reader's stages only: the parser process never
 loads the database layer.
 """

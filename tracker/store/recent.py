@@ -102,18 +102,19 @@ class _Held:
             found = unpack(packed)
             if added:
                 keys.append(found)
-                items.append(np.full(len(found), item_id, dtype=np.int64))
+                # Item ids at 4 bytes when they fit (ids past 2^31 keep 8): 12 bytes a row, not 16.
+                items.append(np.full(len(found), item_id, dtype=np.int32 if _ITEM_MIN <= item_id <= _ITEM_MAX else np.int64))
                 self.rows += len(found)
                 if self.removed:
                     self.removed.difference_update((int(b), item_id) for b in found)
             else:
                 self.removed.update((int(b), item_id) for b in found)
-        if keys:
-            self._push(np.concatenate(keys), np.concatenate(items))
+        if keys and (joined := np.concatenate(keys)).size:
+            self._push(joined, np.concatenate(items))
 
     def _push(self, keys: np.ndarray, items: np.ndarray) -> None:
         order = np.argsort(keys, kind="stable")
-        self.runs.append((keys[order], _narrow(items[order])))
+        self.runs.append((keys[order], items[order]))
         # Runs are merged while the newest is at least half the one before: a few runs, and
         # each row re-sorted about log2(rows) times over the log's life.
         while len(self.runs) > 1 and 2 * len(self.runs[-1][0]) >= len(self.runs[-2][0]) and (
@@ -127,9 +128,7 @@ class _Held:
     def members(self, query: np.ndarray) -> dict[int, set[int]]:
         """The items held under each of these buckets (sorted, distinct) that have any."""
         found: dict[int, set[int]] = defaultdict(set)
-        for keys, items in self.runs:
-            if not len(keys):
-                continue
+        for keys, items in self.runs:  # (none empty)
             # Most buckets asked for are in no run: one binary search each finds which are.
             low = np.searchsorted(keys, query, "left")
             hits = np.flatnonzero(keys[np.minimum(low, len(keys) - 1)] == query)
@@ -149,14 +148,6 @@ class _Held:
         for keys, items in self.runs:
             found.update(zip(keys.tolist(), items.tolist(), strict=True))
         return found - self.removed
-
-
-def _narrow(items: np.ndarray) -> np.ndarray:
-    """Item ids at 4 bytes each when they fit (ids past 2^31 keep 8): the log is held at 12
-    bytes a row, not 16."""
-    if items.size and _ITEM_MIN <= int(items.min()) and int(items.max()) <= _ITEM_MAX:
-        return items.astype(np.int32)
-    return items
 
 
 def _in_key_order(runs: list[tuple[np.ndarray, np.ndarray]], total: int) -> Iterator[list[tuple[int, int]]]:
