@@ -10,6 +10,8 @@ from tests.builders import T0, Item, article, capture, hours, rss, write_warc
 from tests.conftest import make_pipeline
 from tracker.ingest.archives import ingest_paths
 from tracker.model import Capture
+from tracker.pipeline import entries
+from tracker.pipeline.detect import Detector
 
 ORIGIN = "https://origin.example/rss"
 MIRROR = "https://mirror.example/rss"
@@ -85,3 +87,37 @@ def test_ingest_again_skips_stored_captures_and_stores_a_later_one(tmp_path: Pat
     report = ingest_paths(make_pipeline(url), [first, later], workers=0)
     assert (report.captures, report.skipped_known, report.new_items) == (4, 6, 3)
     assert len(_rows(url, PROVENANCE)) == 8
+
+
+
+MATCHES = (
+    "SELECT a.url, b.url FROM matches m JOIN items a ON a.id = m.item_a JOIN items b ON b.id = m.item_b ORDER BY a.url, b.url"
+)
+
+
+def test_a_capture_of_more_new_items_than_it_keeps_in_memory_decides_the_same(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # A mirror publishing six copies in one capture, two of them of one story.
+    stories = [Item(f"Story {n}", f"https://origin.example/{n}", article(n), T0 + hours(n)) for n in range(4)]
+    copies = [Item(f"Copy {n}", f"https://mirror.example/{n}", article(n % 4), T0 + hours(5)) for n in range(6)]
+    network = [
+        capture(ORIGIN, T0 + hours(4), rss("Origin", "https://origin.example/", stories)),
+        capture(MIRROR, T0 + hours(6), rss("Mirror", "https://mirror.example/", copies)),
+    ]
+    kept: list[int] = []
+    decide = Detector.decide
+
+    def watched(self, session, dirty, current, report, known=None):  # type: ignore[no-untyped-def]
+        kept.append(len(known.items))
+        return decide(self, session, dirty, current, report, known)
+
+    whole, bounded = f"sqlite:///{tmp_path / 'whole.sqlite3'}", f"sqlite:///{tmp_path / 'bounded.sqlite3'}"
+    for c in network:
+        make_pipeline(whole).process(c)
+    monkeypatch.setattr(entries, "KNOWN_ITEMS", 2)
+    monkeypatch.setattr(Detector, "decide", watched)
+    for c in network:
+        make_pipeline(bounded).process(c)
+    assert kept == [2, 2]  # each capture kept two of its new items in memory and read the rest back
+    assert _rows(bounded, PROVENANCE) == _rows(whole, PROVENANCE)
+    assert _rows(bounded, MATCHES) == _rows(whole, MATCHES)
+    assert len(_rows(whole, MATCHES)) >= 6

@@ -52,6 +52,10 @@ log = logging.getLogger("tracker.pipeline.capture")  # the pipeline's one logger
 LEAD_TOKENS = 60
 # New texts held before they are stored together: a capture of 20,000 new items holds this many documents at most.
 PENDING_TEXTS = 200
+# New items a capture keeps in memory for its matching and deciding (`Known.items`, ~4 KB each
+# with their fingerprints); those past it are read back from SQL. A capture brings a few
+# dozen; one of 20,000 new entries would hold 80 MB more at its peak.
+KNOWN_ITEMS = 2_000
 
 
 def _warn_of_reused_guids(entries: list[ParsedEntry], raws: dict[int, str], report: IngestReport) -> None:
@@ -197,7 +201,8 @@ class EntriesMixin:
             item_id, lookup.publisher_id, url or identity, entry.title, entry.claimed_at, when, guid, {feed_id: when},
             claimed_rejected=entry.claimed_rejected,
         )
-        known.items[item_id] = NewItem(stored, credits, known.previous)
+        if len(known.items) < KNOWN_ITEMS:
+            known.items[item_id] = NewItem(stored, credits, known.previous)
         known.unmatched.add(item_id)
         return item_id
 
