@@ -361,7 +361,8 @@ class Known:
     `unmatched`: items no match touches (stored in this transaction, not matched yet);
     `decided`: whether an item has a decision (items stored in this transaction have none);
     `remember`: whether what matching reads of decisions holds until deciding (one writer);
-    `items`: the items the capture stored, until anything else changes them (`forget`);
+    `items`: the items the capture stored (the first thousands of a huge capture,
+    `tracker.pipeline.entries.KNOWN_ITEMS`), until anything else changes them (`forget`);
     `previous`: the last successful capture of the capture's feed before it;
     `alone`: items stored in this transaction that matching found no match for (nobody else
     can see them until it commits, so none can be matched meanwhile).

@@ -89,7 +89,6 @@ def test_ingest_again_skips_stored_captures_and_stores_a_later_one(tmp_path: Pat
     assert len(_rows(url, PROVENANCE)) == 8
 
 
-
 MATCHES = (
     "SELECT a.url, b.url FROM matches m JOIN items a ON a.id = m.item_a JOIN items b ON b.id = m.item_b ORDER BY a.url, b.url"
 )
