@@ -76,6 +76,9 @@ def test_unknown_url_and_missing_file_are_clear_errors(tmp_path: Path, config_fi
     assert code == 2 and "no such file" in err
     code, _, err = run("--config", str(config_file), "ingest", str(tmp_path / "tracker.toml"))
     assert code == 2 and "needs --url" in err
+    # A folder is not taken for a plain feed file missing its --url.
+    code, _, err = run("--config", str(config_file), "ingest", str(tmp_path))
+    assert code == 2 and "a folder, not a file" in err
 
 
 def test_config_file_chosen_by_environment(tmp_path: Path, config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -167,6 +167,8 @@ def test_garbage_file_named_warc_is_one_skip(tmp_path: Path) -> None:
     records = list(read_warc(path))
     assert len(records) == 1 and isinstance(records[0], Skipped)
     assert "archive damaged" in records[0].reason
+    # Said in words, not as the bytes warcio found instead of a record.
+    assert "not an archive" in records[0].reason and records[0].reason.isascii()
 
 
 def _truncated_gzip(data: bytes) -> bytes:

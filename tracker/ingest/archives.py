@@ -277,6 +277,8 @@ def check_paths(paths: Sequence[Path], url: str | None) -> None:
     for path in paths:
         if not path.exists():
             raise InputError(f"{path}: no such file")
+        if path.is_dir():
+            raise InputError(f"{path}: a folder, not a file (give the WARC or feed files in it)")
     if url and any(is_warc(p) for p in paths):
         raise InputError("--url applies to plain feed files, not to WARC archives")
     if not url and (plain := next((p for p in paths if not is_warc(p)), None)) is not None:

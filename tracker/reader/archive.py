@@ -87,6 +87,14 @@ def is_warc(path: Path) -> bool:
 Record = Capture | PageCapture | PageRedirect | Skipped
 
 
+def _damage(error: Exception) -> str:
+    """What the user is told of an archive warcio cannot read on: not the bytes it found
+    instead of a record, which warcio quotes (binary noise, for a file that is no archive)."""
+    if isinstance(error, ArchiveLoadFailed) and "Unknown archive format" in str(error):
+        return "no WARC or ARC record where one should start (not an archive, or corrupt)"
+    return str(error)
+
+
 def read_warc(path: Path) -> Iterator[Record]:
     """Every record of a WARC file as a feed capture, an HTML page, a redirect, or as a
     Skipped with the reason."""
@@ -104,7 +112,7 @@ def read_warc(path: Path) -> Iterator[Record]:
         except (ArchiveLoadFailed, OSError, EOFError, ValueError, AttributeError) as error:
             # warcio raises AttributeError on a record cut inside its headers.
             # Damage stops the walk through a compressed archive; what came before stands.
-            yield Skipped(str(path), f"archive damaged after this point: {error}", "damaged")
+            yield Skipped(str(path), f"archive damaged after this point: {_damage(error)}", "damaged")
             return
         size = path.stat().st_size
         stream.seek(end)
