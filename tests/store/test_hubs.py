@@ -45,7 +45,13 @@ def test_buckets_added_together_fill_as_added_one_by_one(any_db_url: str) -> Non
     assert members[8] == set(range(100, 106)) and members[9] == {5}
 
 
-def test_a_lookup_in_the_transaction_that_filled_the_buckets_sees_what_a_later_one_reads(any_db_url: str) -> None:
+# Also with the transaction keeping at most 2 buckets known: past `KNOWN_BUCKETS` they are
+# read back from SQL, with the transaction's own rows.
+@pytest.mark.parametrize("known_buckets", [hubs.KNOWN_BUCKETS, 2])
+def test_a_lookup_in_the_transaction_that_filled_the_buckets_sees_what_a_later_one_reads(
+    any_db_url: str, known_buckets: int, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hubs, "KNOWN_BUCKETS", known_buckets)
     sessions = open_database(any_db_url)
     with sessions.begin() as session:
         buckets.add_buckets_many(session, [(item_id, [7, item_id], True) for item_id in range(50, 90)])
@@ -95,7 +101,6 @@ def test_a_transaction_filling_more_buckets_than_it_keeps_known_reads_them_back(
     # One capture of thousands of new texts fills millions of buckets: past KNOWN_BUCKETS
     # they are read back from SQL, with the transaction's own rows, and the cap still holds.
     monkeypatch.setattr(hubs, "KNOWN_BUCKETS", 2)
-    test_a_lookup_in_the_transaction_that_filled_the_buckets_sees_what_a_later_one_reads(any_db_url)
     sessions = open_database(any_db_url)
     with sessions.begin() as session:
         for item_id in range(200, 201 + buckets.BUCKET_CAP):  # one more than bucket 31 takes
