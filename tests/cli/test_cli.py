@@ -81,6 +81,17 @@ def test_unknown_url_and_missing_file_are_clear_errors(tmp_path: Path, config_fi
     assert code == 2 and "a folder, not a file" in err
 
 
+def test_an_empty_archive_is_warned_of_and_the_others_are_ingested(tmp_path: Path, config_file: Path) -> None:
+    warc = write_warc(tmp_path / "world.warc", network(article(44, paragraphs=8)))
+    empty = tmp_path / "empty.warc.gz"
+    empty.write_bytes(b"")
+    code, out, err = run("--config", str(config_file), "ingest", str(empty), str(warc))
+    assert code == 0
+    assert f"warning: {empty}: no record in this archive (empty)" in err
+    assert str(warc) not in err
+    assert out.startswith("4 captures ")
+
+
 def test_config_file_chosen_by_environment(tmp_path: Path, config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     warc = write_warc(tmp_path / "world.warc", network(article(44, paragraphs=8)))
     monkeypatch.setenv("TRACKER_CONFIG", str(config_file))

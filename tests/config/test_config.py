@@ -135,6 +135,24 @@ def test_bad_values_name_the_key(tmp_path: Path, text: str, key: str, words: str
     assert words in message
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[feed]]\nurl = "https://a.example/rss"\n', "feed: unknown key; did you mean 'feeds'?"),
+        ("[databse]\nurl = 'sqlite://'\n", "databse: unknown key; did you mean 'database'?"),
+        ('[[feeds]]\nurl = "https://a.example/rss"\npubisher = "A"\n', "feeds.0.pubisher: unknown key; did you mean 'publisher'?"),
+        ("[polling]\ndefault_interval = 60\n", "polling.default_interval: unknown key; did you mean 'default_interval_seconds'?"),
+        ("[detection]\nfrobnicate = 1\n", "detection.frobnicate: unknown key"),
+    ],
+    ids=["table-list", "table", "key-in-list", "key", "nothing-close"],
+)
+def test_an_unknown_key_is_answered_with_the_closest_known_one(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"{path}: {message}"
+
+
 def test_a_feed_listed_twice_is_refused(tmp_path: Path) -> None:
     text = FULL + '\n[[feeds]]\nurl = "https://www.khaama.com/feed/"\npublisher = "Khaama"\n'
     with pytest.raises(ConfigError, match=r"feeds\[2\]\.url 'https://www\.khaama\.com/feed/' is listed twice"):

@@ -13,13 +13,15 @@ directory.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+import typing
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -102,9 +104,36 @@ def _describe(error: ValidationError, path: Path | None) -> str:
     key = ".".join(str(p) for p in first["loc"]) or "(top level)"
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        message = "unknown key"
+        message = "unknown key" + _suggestion(first["loc"])
     where = f"{path}: " if path else ""
     return f"{where}{key}: {message}"
+
+
+def _suggestion(loc: tuple[int | str, ...]) -> str:
+    """'; did you mean …?' naming the key of that table closest to the unknown last part of
+    `loc` ('' when none is close): `[[feed]]` for `[[feeds]]`, `intervall` for `interval`."""
+    model: type[BaseModel] = Config
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = next((f for name, f in model.model_fields.items() if part in (name, f.alias)), None)
+        inner = _model_in(field.annotation) if field is not None else None
+        if inner is None:
+            return ""
+        model = inner
+    keys = [field.alias or name for name, field in model.model_fields.items() if not field.exclude]
+    close = difflib.get_close_matches(str(loc[-1]), keys, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The table type a field holds (itself, or what a list or an optional of it holds)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        if (found := _model_in(argument)) is not None:
+            return found
+    return None
 
 
 def _check_feed_hosts(config: Config, feeds: list[FeedConfig], path: Path | None) -> None:

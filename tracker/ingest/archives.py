@@ -38,10 +38,15 @@ log = logging.getLogger(__name__)
 Page = PageCapture | PageRedirect
 
 
-def _captures(paths: Sequence[Path], url: str | None, captured_at: datetime | None, skipped: Counter[str]) -> Iterator[Capture | Page]:
+def _captures(paths: Sequence[Path], url: str | None, captured_at: datetime | None, skipped: Counter[str],
+              empty: list[Path] | None = None) -> Iterator[Capture | Page]:
+    """What the files hold, in order (`skipped` counts the records that are not a feed's
+    capture or an article page; `empty` gets each archive without a single record)."""
     for path in paths:
         if is_warc(path):
+            records = 0
             for record in read_warc(path):
+                records += 1
                 if isinstance(record, Skipped):
                     skipped[record.kind] += 1
                     log.debug("skipped %s: %s", record.where, record.reason)
@@ -49,6 +54,8 @@ def _captures(paths: Sequence[Path], url: str | None, captured_at: datetime | No
                         log.warning("%s: %s", record.where, record.reason)
                     continue
                 yield record
+            if not records and empty is not None:
+                empty.append(path)
         else:
             if not url:
                 raise InputError(f"{path}: a plain feed file needs --url (the feed it was captured from)")
@@ -246,7 +253,8 @@ def ingest_paths(
     """
     check_paths(paths, url)
     run = _Run(pipeline, share, progress, on_progress, progress_every)
-    captures = _captures(paths, url, captured_at, run.skipped)
+    empty: list[Path] = []
+    captures = _captures(paths, url, captured_at, run.skipped, empty)
     if share is not None:
         index, count = share
         captures = (
@@ -261,14 +269,14 @@ def ingest_paths(
         try:
             run.store(stream, interrupted)
         except KeyboardInterrupt:
-            _finish(run.report, _counted_here(run.skipped, share))
+            _finish(run.report, run.skipped, empty, share)
             raise IngestInterrupted(run.report) from None
         finally:
             stream.close()  # stops the parser processes now, not whenever the generator is collected
             run.bar.close()
     if run.report.pages:
         run.report.pages_unmatched = pipeline.unjoined_pages()
-    _finish(run.report, _counted_here(run.skipped, share))
+    _finish(run.report, run.skipped, empty, share)
     return run.report
 
 
@@ -285,13 +293,13 @@ def check_paths(paths: Sequence[Path], url: str | None) -> None:
         raise InputError(f"{plain}: a plain feed file needs --url (the feed it was captured from)")
 
 
-def _counted_here(skipped: Counter[str], share: tuple[int, int] | None) -> Counter[str]:
-    # Every share reads every record: one of them reports the skipped ones.
-    return skipped if share is None or share[0] == 0 else Counter()
-
-
-def _finish(report: IngestReport, skipped: Counter[str]) -> None:
-    """Cap the warnings and account for the skipped records."""
+def _finish(report: IngestReport, skipped: Counter[str], empty: Sequence[Path], share: tuple[int, int] | None) -> None:
+    """Cap the warnings and account for the skipped records and the empty archives."""
+    if share is not None and share[0] != 0:
+        # Every share reads every record: one of them reports what they all found.
+        skipped, empty = Counter(), []
+    # An empty archive is not damaged (nothing fails), but ingesting one is most likely a mistake.
+    report.warnings.extend(f"{path}: no record in this archive (empty)" for path in empty)
     if len(report.warnings) > _MAX_WARNINGS:
         hidden = len(report.warnings) - _MAX_WARNINGS
         report.warnings[_MAX_WARNINGS:] = [f"… and {hidden} more (see the captures table's error column)"]
