@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 from datetime import datetime
@@ -50,6 +51,23 @@ def is_primary_source(record: ProvDerivation) -> bool:
 
 def local(qualified_name: object) -> str:
     return str(qualified_name).split(":", 1)[1]
+
+
+def test_an_export_onto_a_full_disk_fails_as_the_disk_does_and_leaves_nothing_half_written(
+    desk: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config, _ = desk
+    out = tmp_path / "provenance.json"
+
+    def write_bytes(self: Path, data: bytes) -> int:
+        self.write_text("{")  # part of it, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    result = CliRunner().invoke(main, ["--config", str(config), "export", "--format", "prov-json", "--out", str(out)])
+    assert result.exit_code == 3
+    assert result.stderr.strip() == f"tracker: error: cannot write {out} (No space left on device)"
+    assert not out.exists() and not out.with_name(out.name + ".tmp").exists()
 
 
 def test_prov_json_reads_back_with_every_relation_of_the_views(desk: tuple[Path, str], tmp_path: Path) -> None:

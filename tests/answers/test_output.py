@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
+import sys
+from datetime import datetime
+from pathlib import Path
 
 import pytest
-from datetime import datetime
 
 from tracker.answers.output import (
     Column,
@@ -18,7 +21,10 @@ from tracker.answers.output import (
     json_lines,
     render,
     table,
+    write_file,
+    write_stdout,
 )
+from tracker.errors import InputError, StoreError
 
 
 def test_control_characters_and_bidi_overrides_are_escaped() -> None:
@@ -79,3 +85,52 @@ def test_durations_read_like_people_write_them() -> None:
     assert duration(9900) == "2h 45m"
     assert duration(3 * 86400 + 3600 + 60) == "3d 1h"
     assert duration(-120) == "-2m"
+
+
+class _Trickle(io.RawIOBase):
+    """An unbuffered standard output that takes at most 7 bytes a write (as a pipe or a
+    nearly full disk may)."""
+
+    def __init__(self) -> None:
+        self.got = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[no-untyped-def,override]
+        self.got += bytes(data[:7])
+        return min(len(data), 7)
+
+
+def test_standard_output_gets_every_byte_when_each_write_takes_only_part(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = _Trickle()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw))  # type: ignore[arg-type]
+    write_stdout(b"x" * 100 + b"end")
+    assert bytes(raw.got) == b"x" * 100 + b"end"
+
+
+def _disk_fills_after(limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writing more than `limit` bytes writes that much, then fails as a full disk does."""
+    def write_bytes(self: Path, data: bytes) -> int:
+        with self.open("wb") as handle:
+            handle.write(data[:limit])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+
+
+def test_a_full_disk_leaves_the_old_file_whole_and_no_scratch_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "export.json"
+    out.write_bytes(b"the export of yesterday")
+    _disk_fills_after(5, monkeypatch)
+    with pytest.raises(StoreError, match=f"cannot write {out} \\(No space left on device\\)"):
+        write_file(out, b"the export of today, longer")
+    assert out.read_bytes() == b"the export of yesterday"
+    assert list(tmp_path.iterdir()) == [out]
+
+
+def test_a_path_that_cannot_be_a_file_is_the_users_mistake(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="--out: cannot write .*no-such-folder/e.json"):
+        write_file(tmp_path / "no-such-folder" / "e.json", b"data")
+    with pytest.raises(InputError, match="--out: cannot write"):
+        write_file(tmp_path, b"data")  # a folder

@@ -13,15 +13,19 @@ move the cursor or clear the screen, and CSV cells are made inert for spreadshee
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
 import numbers
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from tracker.errors import InputError, StoreError
 from tracker.terminal import inline, json_line, safe
 from tracker.timefmt import iso, when
 
@@ -176,3 +180,34 @@ def render(rows: Sequence[Row], fmt: str, columns: Sequence[Column], keys: Seque
     if fmt == "csv":
         return csv_text(rows, keys)
     return table(rows, columns, empty)
+
+
+# A path that cannot be a file is the user's mistake (exit 2); any other failure is the disk's (exit 3).
+_BAD_PATH = (errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG)
+
+
+def write_file(path: Path, data: bytes, option: str = "--out") -> None:
+    """Replace the file at `path` with `data`, whole: written beside it and renamed, so that
+    a failure (a full disk) leaves the old file or none, never part of one nor the scratch
+    file. InputError (naming `option`) for a path that cannot be a file, StoreError when the
+    disk fails or refuses."""
+    scratch = path.with_name(path.name + ".tmp")
+    try:
+        scratch.write_bytes(data)
+        scratch.replace(path)
+    except OSError as error:
+        scratch.unlink(missing_ok=True)
+        problem = f"cannot write {path} ({error.strerror})"
+        raise (InputError(f"{option}: {problem}") if error.errno in _BAD_PATH else StoreError(problem)) from None
+
+
+def write_stdout(data: bytes) -> None:
+    """`data` to standard output, all of it: unbuffered (PYTHONUNBUFFERED), one write may
+    take only part, and the rest would be lost without a word."""
+    sys.stdout.flush()
+    out = sys.stdout.buffer
+    view = memoryview(data)
+    while view:
+        written = out.write(view)
+        view = view[written if written is not None else len(view):]
+    out.flush()

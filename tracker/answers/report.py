@@ -22,7 +22,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.answers.graph import INSTALL_HINT, dot_available, edge_label, inline_svg
-from tracker.answers.output import delay
+from tracker.answers.output import delay, write_file
 from tracker.answers.plots import delay_plot
 from tracker.answers.websafe import scrub_svg, web_link
 from tracker.errors import InputError
@@ -269,5 +269,5 @@ def write_report(sessions: sessionmaker[Session], out: Path, since: datetime | N
     data = gather(sessions, since, top)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "index.html"
-    path.write_text(render_html(data), encoding="utf-8")
+    write_file(path, render_html(data).encode("utf-8"))
     return ReportResult(path, len(data.stories), len(data.publishers), data.warnings)

@@ -8,8 +8,23 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tracker.answers.output import EXPORT_FORMATS, PICTURE_FORMATS, counted
-from tracker.cli.base import config_of, emit, format_option, global_options, main, out_path, parse_since, read_sessions
+from tracker.answers.output import (
+    EXPORT_FORMATS,
+    PICTURE_FORMATS,
+    counted,
+    write_file,
+    write_stdout,
+)
+from tracker.cli.base import (
+    config_of,
+    emit,
+    format_option,
+    global_options,
+    main,
+    out_path,
+    parse_since,
+    read_sessions,
+)
 from tracker.errors import EXIT_FAILURES, InputError
 from tracker.terminal import echo
 
@@ -30,16 +45,9 @@ def _sessions_if_any(ctx: click.Context) -> sessionmaker[Session] | None:
 def _write(data: bytes, out: Path | None) -> None:
     """Bytes to a file (replaced whole, never left half-written) or to stdout."""
     if out is None:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return
-    scratch = out.with_name(out.name + ".tmp")
-    try:
-        scratch.write_bytes(data)
-        scratch.replace(out)
-    except OSError as error:
-        raise InputError(f"--out: cannot write {out} ({error.strerror})") from None
+        write_stdout(data)
+    else:
+        write_file(out, data)
 
 
 class _SubGroup(click.Group):
