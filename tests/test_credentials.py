@@ -126,6 +126,31 @@ def test_masking_keeps_the_user_and_the_feed_identity_and_unmasking_needs_the_co
     assert credentials.unmask("http://other:***@host/feed") == "http://other:***@host/feed"
 
 
+def test_a_password_holding_an_at_sign_is_masked_whole_and_still_authenticates() -> None:
+    feed = parse_config({"feeds": [{"url": "https://user:p@ss@host.example/feed"}]}).feeds[0]
+    assert feed.url == "https://user:***@host.example/feed"
+    assert mask_credentials("fetch of https://user:p@s@s@host.example/feed failed") == "fetch of https://user:***@host.example/feed failed"
+    assert Credentials([feed.fetch_url]).unmask(feed.url) == "https://user:p@ss@host.example/feed"
+
+
+@pytest.mark.parametrize("url", [
+    "https://user:zq/xv@host.example/feed", "https://user:zq#xv@host.example/feed", "https://user:zq?xv@host.example/feed",
+    "https://user:zq xv@host.example/feed",
+])
+def test_a_password_that_would_end_the_host_is_refused_without_being_quoted(url: str, tmp_path: Path) -> None:
+    """Unencoded, "/", "?" and "#" end a URL's host, so no masking can find the password
+    behind them: such a URL is refused, in config and on the command line, and not shown."""
+    with pytest.raises(ConfigError, match=r"feeds\.0\.url: not a feed URL: ") as refused:
+        parse_config({"feeds": [{"url": url}]})
+    assert "zq" not in str(refused.value)
+    (tmp_path / "feed.xml").write_bytes(rss("Feed", "https://host.example/", []))
+    (tmp_path / "t.toml").write_text('[database]\nurl = "sqlite:///db/t.sqlite3"\n')
+    result = CliRunner().invoke(main, ["--config", str(tmp_path / "t.toml"), "ingest", "--url", url, str(tmp_path / "feed.xml")])
+    assert result.exit_code == 2 and result.stderr.startswith("tracker: error: --url: not a feed URL: ")
+    assert "zq" not in result.stderr
+    assert not (tmp_path / "db").exists()  # refused before anything was opened
+
+
 def test_a_feed_url_over_2000_characters_is_refused_with_a_clear_message() -> None:
     with pytest.raises(ConfigError, match=r"feeds\.0\.url: a feed URL is at most 2000 characters; this one has 2101"):
         parse_config({"feeds": [{"url": "https://host.example/" + "a" * 2080}]})

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 MASK = "***"
-# scheme://userinfo@ — userinfo never holds "/", "?", "#", "@" or whitespace, so a path
-# with an "@" in it (https://medium.com/@name/feed) is not mistaken for credentials.
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s\"'<>]*)@")
-_AUTHORITY = re.compile(r"(?i)^([a-z][a-z0-9+.-]*://)([^/?#@\s\"'<>]*)@([^/?#\s]*)")
+# scheme://userinfo@ — the userinfo ends at the authority's last "@" (a password may hold an
+# "@" written as is: HTTP clients take "user:p@ss@host" as host "host"), and never holds "/",
+# "?", "#" or whitespace, so a path with an "@" in it (https://medium.com/@name/feed) is not
+# mistaken for credentials. (A password holding those must be written %2F, %3F, %23: a URL
+# with them as they are is refused, `feed_url_problem`.)
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#\s\"'<>]*)@")
+_AUTHORITY = re.compile(r"(?i)^([a-z][a-z0-9+.-]*://)([^/?#\s\"'<>]*)@([^/?#\s@]*)")
 
 
 def _masked(match: re.Match[str]) -> str:
@@ -30,6 +34,23 @@ def _masked(match: re.Match[str]) -> str:
 def mask_credentials(text: str) -> str:
     """`text` (a URL, or a message quoting URLs) with every URL's userinfo masked."""
     return _USERINFO.sub(_masked, text) if "@" in text else text
+
+
+def feed_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a feed's URL, in words that never quote it (its userinfo may hold
+    a password that the masking cannot find), or None."""
+    if not re.match(r"(?i)^https?://", url):
+        return "not an http(s) URL"
+    if any(c.isspace() for c in url):
+        return "it holds whitespace (a password's spaces must be written %20)"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (read to check it: a port that is not a number raises)
+    except ValueError:
+        return "its host or port cannot be read (a password's '/', '?' and '#' must be written %2F, %3F and %23)"
+    if not parts.hostname:
+        return "it names no host"
+    return None
 
 
 def _key(scheme: str, userinfo: str, host: str) -> tuple[str, str, str]:

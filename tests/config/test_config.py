@@ -107,7 +107,7 @@ def test_an_integer_is_accepted_for_a_fraction(tmp_path: Path) -> None:
         ("[detection]\nmin_containment = 0\n", "detection.min_containment", "greater than 0"),
         ("[detection]\nclaim_tolerance_seconds = -1\n", "detection.claim_tolerance_seconds", "greater than or equal to 0"),
         ("[detection]\nnum_perm = 8\nlsh_bands = 4\n", "detection.num_perm", "greater than or equal to 16"),
-        ('[[feeds]]\nurl = "ftp://example.com/rss"\n', "feeds.0.url", "pattern"),
+        ('[[feeds]]\nurl = "ftp://example.com/rss"\n', "feeds.0.url", "not a feed URL: not an http(s) URL"),
         ('[[feeds]]\nurl = "https://example.com/rss"\npublisher = ""\n', "feeds.0.publisher", "at least 1 character"),
         ("[detection]\nlsh_bands = 64\nlsh_rows = 4\n", "detection", "exceeds num_perm"),
     ],

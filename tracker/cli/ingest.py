@@ -65,8 +65,8 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
     except TrackerError as error:
         raise InputError(f"--captured-at: {error}") from None
     part = parse_share(share) if share else None
+    check_paths(list(paths), url)  # before the database is opened (or created)
     if workers > 1 and part is None:
-        check_paths(list(paths), url)
         return _ingest_in_processes(ctx, config, list(paths), url, when, captured_at, workers, progress)
     sessions = open_database(config.database.url)
     before = republication_count(sessions)

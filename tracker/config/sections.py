@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from tracker.redact import mask_credentials
+from tracker.redact import feed_url_problem, mask_credentials
 
 if TYPE_CHECKING:
     from tracker.config import Config
@@ -42,7 +42,7 @@ class FeedConfig(_Strict):
     configured, credentials and all, is `fetch_url`, for the request alone.
     """
 
-    url: str = Field(pattern=r"^https?://\S+$")
+    url: str  # an http(s) URL that names its host (`feed_url_problem`)
     publisher: str | None = Field(default=None, min_length=1)
     title: str | None = Field(default=None, min_length=1)
     site_url: str | None = Field(default=None, min_length=1)
@@ -56,6 +56,8 @@ class FeedConfig(_Strict):
         length = max(len(value), len(mask_credentials(value)))
         if length > MAX_FEED_URL:
             raise ValueError(f"a feed URL is at most {MAX_FEED_URL} characters; this one has {length}")
+        if problem := feed_url_problem(value):
+            raise ValueError(f"not a feed URL: {problem}")
         return value
 
     @model_validator(mode="after")

@@ -31,6 +31,7 @@ from tracker.model import Capture, IngestReport, PageCapture, PageRedirect, Pars
 from tracker.pipeline.capture import Pipeline
 from tracker.reader.archive import Skipped, is_warc, read_feed_file, read_warc
 from tracker.reader.parse import parse_capture_body, parser_process_started
+from tracker.redact import feed_url_problem
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +288,8 @@ def check_paths(paths: Sequence[Path], url: str | None) -> None:
             raise InputError(f"{path}: no such file")
         if path.is_dir():
             raise InputError(f"{path}: a folder, not a file (give the WARC or feed files in it)")
+    if url and (problem := feed_url_problem(url)):
+        raise InputError(f"--url: not a feed URL: {problem}")
     if url and any(is_warc(p) for p in paths):
         raise InputError("--url applies to plain feed files, not to WARC archives")
     if not url and (plain := next((p for p in paths if not is_warc(p)), None)) is not None:
