@@ -412,6 +412,18 @@ def test_a_database_of_a_newer_tracker_is_refused_by_every_command_with_status_3
         assert "internal error" not in err, (command, err)
 
 
+@pytest.mark.parametrize(("args", "words"), [
+    (["stories", "--since", "99999999d"], "--since: '99999999d' reaches back before the year 1"),
+    (["stories", "--limit", "99999999999999999999"], "99999999999999999999 is not in the range 1<=x<=2147483647"),
+    (["stories", "--min-copies", str(2**63)], "is not in the range 0<=x<=2147483647"),
+    (["find", "x", "--limit", str(2**40)], "is not in the range 1<=x<=2147483647"),
+    (["ingest", "--workers", "1000", "x.warc"], "1000 is not in the range 1<=x<=64"),
+])
+def test_an_out_of_range_number_is_bad_usage_not_an_internal_error(config_file: Path, args: list[str], words: str) -> None:
+    code, _, err = run("--config", str(config_file), *args)
+    assert code == 2 and words in err, err
+
+
 @pytest.mark.parametrize("args", [
     ["graph", "https://example.com/a.html", "--out"],
     ["export", "--out"],

@@ -35,7 +35,10 @@ def parse_when(value: str, now: datetime | None = None) -> datetime:
     relative = _RELATIVE.match(value)
     if relative:
         amount, unit = float(relative.group(1)), relative.group(2).lower()
-        return (now or utcnow()) - timedelta(seconds=amount * _UNITS[unit])
+        try:
+            return (now or utcnow()) - timedelta(seconds=amount * _UNITS[unit])
+        except OverflowError:
+            raise InputError(f"{value!r} reaches back before the year 1") from None
     try:
         return parse_time(value)
     except InputError:

@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 PROGRESS_SECONDS = 5.0
 _VERBOSE = "tracker.verbose"
 _LEVELS = ("warning", "info", "debug")
+# A count past what SQL's integers hold is refused as usage here, not passed on to fail there.
+COUNT = click.IntRange(min=0, max=2**31 - 1)
+LIMIT = click.IntRange(min=1, max=2**31 - 1)
+# Processes a command starts at most (each holds a database connection and ~150 MB).
+WORKERS = click.IntRange(min=1, max=64)
 
 
 def verbosity(ctx: click.Context) -> int:

@@ -7,7 +7,16 @@ import sys
 import click
 
 from tracker.answers.output import counted
-from tracker.cli.base import config_of, found_text, global_args, main, require_postgresql, verbosity
+from tracker.cli.base import (
+    LIMIT,
+    WORKERS,
+    config_of,
+    found_text,
+    global_args,
+    main,
+    require_postgresql,
+    verbosity,
+)
 from tracker.config import Config
 from tracker.errors import EXIT_FAILURES
 from tracker.terminal import echo
@@ -23,7 +32,7 @@ def _logging(ctx: click.Context, config: Config, fmt: str | None) -> None:
 
 @main.command()
 @click.option("--log-format", type=click.Choice(["text", "json"]), help="Log format (default: [log] format, else text).")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--workers", type=WORKERS, default=1, show_default=True,
               help="PostgreSQL only: run N worker processes and supervise them (restarted if they die).")
 @click.option("--worker-slot", type=click.IntRange(min=0), hidden=True, help="This process is worker I of a supervisor.")
 @click.pass_context
@@ -142,7 +151,7 @@ def _deliver(config: Config) -> None:
 @main.command()
 @click.option("--deliver", is_flag=True, help="First send every due message (as `tracker poll` does).")
 @click.option("--retry", "retry_failed", is_flag=True, help="Queue the messages that failed for good again, due now.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Undelivered messages listed.")
+@click.option("--limit", type=LIMIT, default=50, show_default=True, help="Undelivered messages listed.")
 @click.pass_context
 def alerts(ctx: click.Context, deliver: bool, retry_failed: bool, limit: int) -> None:
     """Show alert deliveries: counts per alert, then pending and failed messages.
@@ -182,7 +191,12 @@ def upgrade(ctx: click.Context) -> None:
       tracker --config config/tracker.toml upgrade
     """
     from tracker.errors import MissingDatabaseError, SchemaOutdatedError
-    from tracker.store.database import describe, head_revision, open_database, open_reader
+    from tracker.store.database import (
+        describe,
+        head_revision,
+        open_database,
+        open_reader,
+    )
 
     url = config_of(ctx).database.url
     try:

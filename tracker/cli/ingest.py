@@ -16,7 +16,7 @@ from tracker.answers.output import counted
 
 # PROGRESS_SECONDS is the package's (tracker.cli.PROGRESS_SECONDS, where tests set it): read at run time.
 from tracker.cli import base as cli
-from tracker.cli.base import config_of, found_text, global_args, main, require_postgresql
+from tracker.cli.base import WORKERS, config_of, found_text, global_args, main, require_postgresql
 from tracker.config import Config
 from tracker.errors import EXIT_FAILURES, EXIT_INTERNAL, EXIT_INTERRUPTED, IngestInterrupted, InputError, TrackerError
 from tracker.reader.archive import parse_time
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 @click.option("--captured-at", help="For plain feed files: when they were captured (ISO 8601; default: file time).")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar (default: on a terminal; otherwise a progress line every few seconds).")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--workers", type=WORKERS, default=1, show_default=True,
               help="PostgreSQL only: ingest in N processes, the captures split between them by feed URL.")
 @click.option("--share", hidden=True, help="I/N: ingest only the feeds of share I of N (a process of --workers N).")
 @click.option("--share-plan", hidden=True, type=click.Path(path_type=Path),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from tracker.answers.output import FORMATS
-from tracker.cli.base import emit, format_option, main, parse_since, read_sessions
+from tracker.cli.base import COUNT, LIMIT, emit, format_option, main, parse_since, read_sessions
 from tracker.terminal import echo
 
 
@@ -71,8 +71,8 @@ def stats(ctx: click.Context, fmt: str) -> None:
 @click.option("--publisher", help="Only stories whose original is this publisher's.")
 @click.option("--since", help="Only stories published since (ISO 8601, or 24h, 7d, …).")
 @click.option("--until", help="Only stories published before (ISO 8601, or 24h, 7d, …).")
-@click.option("--min-copies", type=click.IntRange(min=0), default=0, show_default=True, help="Only stories copied at least this often.")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many stories (newest first).")
+@click.option("--min-copies", type=COUNT, default=0, show_default=True, help="Only stories copied at least this often.")
+@click.option("--limit", type=LIMIT, help="At most this many stories (newest first).")
 @format_option
 @click.pass_context
 def stories(ctx: click.Context, publisher: str | None, since: str | None, until: str | None, min_copies: int,
@@ -88,8 +88,8 @@ def stories(ctx: click.Context, publisher: str | None, since: str | None, until:
     from tracker.answers.questions import STORY_TABLE, story_list
     from tracker.store.views import STORY_COLUMNS
 
-    rows = story_list(read_sessions(ctx), publisher=publisher, since=parse_since(since), until=parse_since(until, "--until"),
-                      min_copies=min_copies, limit=limit)
+    start, end = parse_since(since), parse_since(until, "--until")  # a bad time is refused before the database is opened
+    rows = story_list(read_sessions(ctx), publisher=publisher, since=start, until=end, min_copies=min_copies, limit=limit)
     emit(render(rows, fmt, STORY_TABLE, STORY_COLUMNS, empty="no stories"), fmt)
 
 
@@ -139,7 +139,7 @@ def publishers(ctx: click.Context, since: str | None, fmt: str) -> None:
 
 @main.command()
 @click.argument("words", nargs=-1, required=True)
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many items.")
+@click.option("--limit", type=LIMIT, default=50, show_default=True, help="At most this many items.")
 @format_option
 @click.pass_context
 def find(ctx: click.Context, words: tuple[str, ...], limit: int, fmt: str) -> None:
