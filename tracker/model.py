@@ -223,7 +223,8 @@ class IngestReport:
     skipped_known: int = 0
     new_items: int = 0
     updates: int = 0
-    republications: int = 0
+    republications: int = 0  # items this run made copies of a parent
+    withdrawn: int = 0  # copies this run found to be no copies after all (an earlier sighting, a disproved date)
     errors: int = 0
     skipped_records: int = 0
     failed_records: int = 0
@@ -244,6 +245,7 @@ class IngestReport:
         self.new_items += other.new_items
         self.updates += other.updates
         self.republications += other.republications
+        self.withdrawn += other.withdrawn
         self.errors += other.errors
         self.skipped_records += other.skipped_records
         self.failed_records += other.failed_records

@@ -39,6 +39,37 @@ def test_ingest_warc_prints_a_summary_and_second_run_changes_nothing(tmp_path: P
     assert code == 0 and "0 captures (4 already stored), 0 new items" in out
 
 
+def test_an_ingest_counts_the_republications_it_found_not_those_another_process_stored_meanwhile(
+    tmp_path: Path, config_file: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tracker.ingest import archives
+
+    ours = write_warc(tmp_path / "ours.warc", network(article(45, paragraphs=8)))
+    text = article(46, paragraphs=8)
+    theirs = write_warc(tmp_path / "theirs.warc", [
+        capture(f"https://{site}.example/feed", T0 + hours(n + 1), rss(site, f"https://{site}.example/", [
+            Item("Another story", f"https://{site}.example/1.html", text, T0 + hours(n)),
+        ]))
+        for n, site in enumerate(["wire", "copier"])
+    ])
+    real, others = archives.ingest_paths, []
+
+    def meanwhile(*args, **kwargs):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(archives, "ingest_paths", real)
+        # Another process stores its own finds while this ingest runs.
+        others.append(run("--config", str(config_file), "ingest", str(theirs)))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(archives, "ingest_paths", meanwhile)
+    code, out, _ = run("--config", str(config_file), "ingest", str(ours))
+    assert others[0][0] == 0 and "1 republication found" in others[0][1], others[0]
+    assert code == 0 and "3 republications found" in out
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'db' / 'tracker.sqlite3'}")
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT COUNT(*) FROM republications")).scalar_one() == 4  # both stored
+    engine.dispose()
+
+
 def test_origin_prints_the_original_and_the_chain(tmp_path: Path, config_file: Path) -> None:
     warc = write_warc(tmp_path / "world.warc", network(article(41, paragraphs=8)))
     run("--config", str(config_file), "ingest", str(warc))

@@ -88,21 +88,19 @@ def poll(ctx: click.Context, everything: bool, log_format: str | None) -> None:
       tracker --config config/tracker.toml poll --all
     """
     from tracker.daemon.poll_once import poll_once
-    from tracker.store.counts import republication_count
     from tracker.store.database import open_database
 
     config = config_of(ctx)
     _logging(ctx, config, log_format)
-    sessions = open_database(config.database.url)
-    before = republication_count(sessions)
+    open_database(config.database.url)
     outcomes = poll_once(config, everything)
     failed = sum(1 for o in outcomes if o.error_kind)
     new = sum(o.report.new_items for o in outcomes)
     unchanged = sum(1 for o in outcomes if o.not_modified)
-    echo(
-        f"{counted(len(outcomes), 'feed')} polled ({unchanged} unchanged, {failed} failed), {counted(new, 'new item')}, "
-        f"{found_text(republication_count(sessions) - before)}"
-    )
+    # Its own finds, as its writes made them: a daemon polling meanwhile finds others.
+    found = sum(o.report.republications - o.report.withdrawn for o in outcomes)
+    echo(f"{counted(len(outcomes), 'feed')} polled ({unchanged} unchanged, {failed} failed), {counted(new, 'new item')}, "
+         f"{found_text(found)}")
     _deliver(config)
     if outcomes and failed == len(outcomes):
         sys.exit(EXIT_FAILURES)  # for cron: nothing could be polled at all; `status` judges partial failure

@@ -55,7 +55,6 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
     from tracker.ingest.archives import Progress, check_paths, ingest_paths
     from tracker.ingest.shares import parse_share, report_json
     from tracker.pipeline.capture import Pipeline
-    from tracker.store.counts import republication_count
     from tracker.store.database import open_database
 
     config = config_of(ctx)
@@ -69,7 +68,6 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
     if workers > 1 and part is None:
         return _ingest_in_processes(ctx, config, list(paths), url, when, captured_at, workers, progress)
     sessions = open_database(config.database.url)
-    before = republication_count(sessions)
     pipeline = Pipeline(sessions, config)
     pipeline.register_feeds()
     # One process of several shows progress lines, never a bar: N bars on one terminal would fight.
@@ -94,11 +92,16 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
         # One process of `--workers N`: its report is for the parent, which sums and prints.
         click.echo(report_json(report))
         sys.exit(EXIT_INTERRUPTED if interrupted else EXIT_FAILURES if report.errors or report.failed_records else 0)
-    _ingest_summary(report, republication_count(sessions) - before, interrupted)
+    _ingest_summary(report, interrupted)
 
 
-def _ingest_summary(report: IngestReport, found: int, interrupted: bool) -> None:
-    """The ingest's closing lines, and its exit status."""
+def _ingest_summary(report: IngestReport, interrupted: bool) -> None:
+    """The ingest's closing lines, and its exit status.
+
+    The republications it found are counted as its own writes made them (less those it
+    withdrew), not as the view's change over the run: another process ingesting meanwhile
+    would have its finds counted twice."""
+    found = report.republications - report.withdrawn
     for warning in report.warnings:
         echo(f"warning: {warning}", err=True)
     echo(
@@ -121,11 +124,9 @@ def _ingest_in_processes(ctx: click.Context, config: Config, paths: list[Path], 
     """`ingest --workers N`: N processes, each a share of the feeds; one summary for them all."""
     from tracker.ingest.archives import plan_shares
     from tracker.ingest.shares import ingest_in_processes
-    from tracker.store.counts import republication_count
     from tracker.store.database import open_database
 
-    sessions = open_database(config.database.url)  # migrated here, once, before the workers start
-    before = republication_count(sessions)
+    open_database(config.database.url)  # migrated here, once, before the workers start
     args = (["--url", url] if url else []) + (["--captured-at", captured_at] if captured_at else [])
     args += ["--no-progress"] if progress is False else []
     with tempfile.TemporaryDirectory(prefix="tracker-ingest-") as scratch:
@@ -142,7 +143,7 @@ def _ingest_in_processes(ctx: click.Context, config: Config, paths: list[Path], 
     for i, signum in killed:
         echo(f"tracker: ingest process {i + 1}/{workers} was killed ({_signal_name(signum)}) before it finished; what it "
              "stored stays stored. Run the same command again to resume.", err=True)
-    _ingest_summary(done.report, republication_count(sessions) - before, done.interrupted and not failed and not killed)
+    _ingest_summary(done.report, done.interrupted and not failed and not killed)
     if failed:
         for i in lost:
             echo(f"tracker: error: ingest process {i + 1}/{workers} stopped without storing its share "

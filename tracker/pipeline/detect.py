@@ -276,6 +276,8 @@ class Detector(NewcomersMixin):
         if decision.parent_item_id is not None and (before is None or before[1] is None):
             report.republications += 1
             report.new_copies.append(decision.item_id)
+        elif decision.parent_item_id is None and before is not None and before[1] is not None:
+            report.withdrawn += 1
         matching.write_decision(session, decision, before is not None, utcnow())
 
 
