@@ -158,6 +158,27 @@ def test_a_sites_rss_and_atom_feeds_join_one_publisher_by_title_and_site(any_db_
     assert [r["publisher"] for r in items_of(any_db_url)] == ["A Blog"]
 
 
+def test_a_feed_claiming_another_sites_title_and_link_neither_joins_its_publisher_nor_edits_its_items(any_db_url: str) -> None:
+    """Anyone can title a feed "Khaama Press" and link it to Khaama's site: only a feed on
+    that site joins its publisher, so a stranger's entry reusing one of Khaama's GUIDs is a
+    new item of the stranger's (a copy), never a new version of Khaama's."""
+    real, spoof = "https://www.khaama.example/feed/", "https://evil.example/feed"
+    pipeline = make_pipeline(any_db_url)  # neither named in the config
+    text = article(15)
+    guid = "https://www.khaama.example/?p=183400"
+    pipeline.process(capture(real, T0, rss("Khaama Press", "https://www.khaama.example/", [
+        Item("Story", "https://www.khaama.example/story/", text, T0, guid=guid)])))
+    report = pipeline.process(capture(spoof, T0 + hours(2), rss("Khaama Press", "https://www.khaama.example/", [
+        Item("Story", "https://www.khaama.example/story/", text + ["Words the stranger added."], T0 + hours(1), guid=guid)])))
+    assert report.updates == 0 and report.new_items == 1
+    assert scalar(any_db_url, "SELECT COUNT(*) FROM item_versions") == 2  # Khaama's item has its one version
+    rows = {r["publisher"]: r for r in items_of(any_db_url)}
+    assert set(rows) == {"Khaama Press", "Khaama Press (evil.example)"}
+    assert rows["Khaama Press (evil.example)"]["parent_item_id"] == rows["Khaama Press"]["item_id"]
+    # Khaama's site stays Khaama's: a credit naming it still finds one publisher there.
+    assert scalar(any_db_url, "SELECT site_host FROM publishers WHERE name = 'Khaama Press (evil.example)'") == "evil.example"
+
+
 def test_a_feed_first_seen_in_an_archive_is_not_polled(any_db_url: str) -> None:
     followed = "https://followed.example.org/rss"
     pipeline = make_pipeline(any_db_url, [{"url": followed, "publisher": "Followed"}])

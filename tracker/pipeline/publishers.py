@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from tracker.detection.identity import host_of
 from tracker.model import ParsedFeed, utcnow
 from tracker.pipeline.rebuild import check
-from tracker.provenance.publishers import Directory
+from tracker.provenance.publishers import Directory, vouched_site
 from tracker.store import locks
 from tracker.store import publishers as directory_store
 from tracker.store.publishers import generation, load_directory
@@ -97,10 +97,10 @@ class DirectoryMixin:
             known = self.directory.feed_ids.get(url)
         if known is not None:
             if parsed is not None and parsed.title:
-                self._learn_title(session, known, parsed)
+                self._learn_title(session, known, url, parsed)
             return known
         site = parsed.site_url if parsed else None
-        host = host_of(site) or host_of(url)
+        host = host_of(vouched_site(url, site)) or host_of(url)
         title = parsed.title if parsed else None
         subscription = self.subscriptions.get(url)
         configured = subscription is not None
@@ -112,7 +112,7 @@ class DirectoryMixin:
                 publisher_id = self._new_publisher(session, named, "config", host)
         elif title and site:
             # The same site's other feed (its RSS beside its Atom): same title, same site link.
-            publisher_id = self.directory.same_site(title, site)
+            publisher_id = self.directory.same_site(url, title, site)
         if publisher_id is None:
             publisher_id = self._new_publisher(session, title or host or url, "feed_title" if title else "feed_url", host)
         # A feed first seen in an archive is evidence, not a subscription: polled only when configured.
@@ -120,12 +120,12 @@ class DirectoryMixin:
         self.directory.add_feed(feed_id, url, publisher_id, title, site)
         return feed_id
 
-    def _learn_title(self: Pipeline, session: Session, feed_id: int, parsed: ParsedFeed) -> None:
-        """A feed registered before its first capture learns its title (and its publisher's name)."""
+    def _learn_title(self: Pipeline, session: Session, feed_id: int, url: str, parsed: ParsedFeed) -> None:
+        """A feed (at `url`) registered before its first capture learns its title (and its publisher's name)."""
         if not parsed.title or self.directory.feed_sites.get(feed_id, (None, None))[0] is not None:
             return
         self._changing_directory(session)
-        if not self.directory.learn_feed(feed_id, parsed.title, parsed.site_url):
+        if not self.directory.learn_feed(feed_id, url, parsed.title, parsed.site_url):
             return
         directory_store.bump_revision(session)
         directory_store.set_feed_site(session, feed_id, parsed.title, parsed.site_url)
@@ -133,7 +133,7 @@ class DirectoryMixin:
         if self.directory.publisher_source.get(placeholder) != "feed_url" or self.directory.feeds_of(placeholder) != {feed_id}:
             return
         # Its first capture: the feed is named after its title, or joins the same site's publisher.
-        same_site = self.directory.same_site(parsed.title, parsed.site_url, exclude=placeholder) if parsed.site_url else None
+        same_site = self.directory.same_site(url, parsed.title, parsed.site_url, exclude=placeholder) if parsed.site_url else None
         if same_site is not None:
             directory_store.move_feed(session, feed_id, same_site, placeholder)
             self.directory.move_feed(feed_id, same_site)

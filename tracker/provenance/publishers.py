@@ -9,12 +9,23 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from tracker.detection.identity import canonical_url, host_of, lookup_key
+from tracker.detection.identity import canonical_url, host_of, lookup_key, site_of
 from tracker.detection.normalise import fold
 
 
 def _name_key(name: str) -> str:
     return fold(name).strip()
+
+
+def vouched_site(url: str, site: str | None) -> str | None:
+    """The site link a feed gives, if the feed is served from that site; else None.
+
+    Anyone can publish a feed titled "Khaama Press" that links to khaama.com: the claim is
+    taken (to join Khaama's publisher, to be found at its host) only from a feed on that
+    site. A feed served elsewhere (a feed-hosting service, a CDN's domain) is its own
+    publisher unless the config names its publisher.
+    """
+    return site if site and site_of(url) is not None and site_of(url) == site_of(site) else None
 
 
 class Directory:
@@ -79,17 +90,18 @@ class Directory:
         """Register a feed, the publisher behind it, and the site it says it belongs to."""
         self.feed_ids[url] = feed_id
         self.feed_publisher[feed_id] = publisher_id
-        self.feed_sites[feed_id] = (title, site)
+        self.feed_sites[feed_id] = (title, vouched_site(url, site))
         self._add_host(publisher_id, host_of(url))
         if title is not None:
-            self._add_host(publisher_id, host_of(site))
+            self._add_host(publisher_id, host_of(vouched_site(url, site)))
 
-    def learn_feed(self, feed_id: int, title: str | None, site: str | None) -> bool:
-        """A feed's title and site link, once known; True if they were not known before."""
+    def learn_feed(self, feed_id: int, url: str, title: str | None, site: str | None) -> bool:
+        """A feed's title and site link (where `vouched_site`), once known; True if they were
+        not known before."""
         if self.feed_sites.get(feed_id, (None, None))[0] is not None:
             return False
-        self.feed_sites[feed_id] = (title, site)
-        self._add_host(self.feed_publisher[feed_id], host_of(site))
+        self.feed_sites[feed_id] = (title, vouched_site(url, site))
+        self._add_host(self.feed_publisher[feed_id], host_of(vouched_site(url, site)))
         return True
 
     def move_feed(self, feed_id: int, publisher_id: int) -> None:
@@ -114,12 +126,15 @@ class Directory:
             found = self.feed_ids.get(canonical) if canonical else None
         return found
 
-    def same_site(self, title: str, site: str, exclude: int | None = None) -> int | None:
-        """The publisher of another feed with this title and this site link, if exactly one.
+    def same_site(self, url: str, title: str, site: str, exclude: int | None = None) -> int | None:
+        """The publisher of another feed with this title and this site link, if exactly one,
+        for the feed at `url` (only a feed on that site joins it, `vouched_site`).
 
         A host alone never joins feeds (feed-hosting services, several blogs on one host),
         nor a title alone (many sites are called "Latest News").
         """
+        if vouched_site(url, site) is None:
+            return None
         wanted = (_name_key(title), lookup_key(site))
         found = {
             self.feed_publisher[feed]
