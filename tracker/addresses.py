@@ -60,6 +60,11 @@ def address_problem(address: IPAddress) -> str | None:
     return next((name for name, hit in checks if hit), None)
 
 
+def _a(word: str) -> str:
+    """`word` with its indefinite article ("an unspecified", "a private")."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
 def literal_address(host: str) -> IPAddress | None:
     """The address a URL host denotes by itself (no DNS), or None for a name.
 
@@ -86,7 +91,7 @@ def local_host_problem(host: str) -> str | None:
         return f"{host} is a loopback name"
     literal = literal_address(name)
     problem = address_problem(literal) if literal is not None else None
-    return f"{host} is a {problem} address" if problem else None
+    return f"{host} is {_a(problem)} address" if problem else None
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -121,6 +126,6 @@ class AddressGuard:
         if allowed:
             return allowed
         if literal is not None:
-            raise BlockedAddressError(f"{host} is a {verdicts[0][1]} address")
+            raise BlockedAddressError(f"{host} is {_a(verdicts[0][1])} address")
         refused = ", ".join(f"{text} ({reason})" for text, reason in verdicts[:4])
         raise BlockedAddressError(f"{host} resolves to {refused}")

@@ -443,6 +443,19 @@ def test_a_database_of_a_newer_tracker_is_refused_by_every_command_with_status_3
         assert "internal error" not in err, (command, err)
 
 
+def test_a_file_that_is_no_database_is_said_so_in_one_line_by_every_command(tmp_path: Path) -> None:
+    db = tmp_path / "tracker.sqlite3"
+    db.write_bytes(b"not a database at all " * 400)
+    config = tmp_path / "tracker.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{db}"\n')
+    warc = write_warc(tmp_path / "world.warc", network(article(47, paragraphs=8)))
+    for command in (["ingest", str(warc)], ["stats"]):
+        code, _, err = run("--config", str(config), *command)
+        assert code == 3, (command, err)
+        assert len(err.strip().splitlines()) == 1 and "file is not a database" in err, (command, err)
+    assert db.read_bytes() == b"not a database at all " * 400  # left as it was
+
+
 @pytest.mark.parametrize(("args", "words"), [
     (["stories", "--since", "99999999d"], "--since: '99999999d' reaches back before the year 1"),
     (["stories", "--limit", "99999999999999999999"], "99999999999999999999 is not in the range 1<=x<=2147483647"),

@@ -38,10 +38,8 @@ _MIGRATING = threading.Lock()
 # costs every command a quarter of a second, for nothing to do.
 HEAD_REVISION = "0015"
 
-
 # How long a SQLite write waits for another process's write lock before "database is locked".
 BUSY_SECONDS = 30.0
-
 
 WRITER_CACHE_KIB = 32 * 1024
 
@@ -261,8 +259,9 @@ def _migrate(engine: Engine) -> None:
     except OperationalError as error:
         detail = " ".join(str(error.orig).split())
         raise StoreError(f"cannot reach database {describe(engine.url.render_as_string(hide_password=False))}: {detail}") from None
-    except SQLAlchemyError as error:
-        raise StoreError(f"cannot migrate database: {error}") from None
+    except SQLAlchemyError as error:  # the driver's words alone: SQLAlchemy's add the statement and a link
+        detail = " ".join(str(getattr(error, "orig", None) or error).split())
+        raise StoreError(f"cannot migrate database {describe(engine.url.render_as_string(hide_password=False))}: {detail}") from None
 
 
 def _refuse_unknown_revision(connection: Any, config: AlembicConfig, url: str) -> None:
