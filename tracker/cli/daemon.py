@@ -88,11 +88,9 @@ def poll(ctx: click.Context, everything: bool, log_format: str | None) -> None:
       tracker --config config/tracker.toml poll --all
     """
     from tracker.daemon.poll_once import poll_once
-    from tracker.store.database import open_database
 
     config = config_of(ctx)
     _logging(ctx, config, log_format)
-    open_database(config.database.url)
     outcomes = poll_once(config, everything)
     failed = sum(1 for o in outcomes if o.error_kind)
     new = sum(o.report.new_items for o in outcomes)
