@@ -212,6 +212,34 @@ def test_a_damaged_archive_stores_what_came_before_and_exits_1(tmp_path: Path, c
     assert out.startswith("3 captures") and "1 error" in out and ("truncated" in err or "damaged" in err)
 
 
+def test_a_record_without_a_target_uri_is_one_error_and_the_records_after_it_are_stored(tmp_path: Path, config_file: Path) -> None:
+    whole = write_warc(tmp_path / "whole.warc.gz", network(article(49, paragraphs=8))).read_bytes()
+    bad = write_warc(tmp_path / "bad.warc.gz", [capture("", T0, rss("No URI", "https://nouri.example/", []))]).read_bytes()
+    archive = tmp_path / "mixed.warc.gz"
+    archive.write_bytes(bad + whole)
+    code, out, err = run("--config", str(config_file), "ingest", str(archive))
+    assert code == 1, (out, err)
+    assert out.startswith("4 captures (0 already stored)") and "1 error" in out
+    assert "response record without a WARC-Target-URI: not read" in err and "skipped 1 WARC record (1 broken)" in err
+    assert "damaged" not in err and "NoneType" not in err
+
+
+def test_a_feed_file_over_the_cap_is_one_error_and_the_other_files_are_stored(
+        tmp_path: Path, config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracker.reader.archive
+
+    good = FIXTURES / "de_rss_iso8859-1.xml"
+    monkeypatch.setattr(tracker.reader.archive, "WARC_BODY_MAX", good.stat().st_size)
+    huge = tmp_path / "huge.xml"
+    huge.write_bytes(good.read_bytes() + b" ")
+    code, out, err = run("--config", str(config_file), "ingest", "--url", "https://de.example/feed",
+                         "--captured-at", "2025-01-07T10:00:00Z", str(huge), str(good))
+    assert code == 1, (out, err)
+    assert out.startswith("1 capture (0 already stored)") and "1 error" in out
+    assert f"{huge}: feed file over" in err and "MiB: not read" in err and "skipped 1 feed file (1 too large)" in err
+    assert "Traceback" not in err and "MemoryError" not in err
+
+
 def test_ctrl_c_prints_the_summary_so_far_and_how_to_resume(tmp_path: Path, config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tracker.pipeline.capture import Pipeline
 

@@ -8,6 +8,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+import tracker.reader.archive
 from tracker.reader.archive import (
     Skipped,
     is_warc,
@@ -325,3 +327,109 @@ def test_workers_archiving_into_one_folder_in_the_same_second_write_files_of_the
     assert len(files) == 2
     assert [[c.feed_url for c in read_warc(f)] for f in files] in (
         [["https://a.example/feed"], ["https://b.example/feed"]], [["https://b.example/feed"], ["https://a.example/feed"]])
+
+
+# -- one malformed record, and the records after it --------------------------------------------------------
+AFTER_URL = "https://www.mz-lokal.example.de/rss"
+
+
+def _with_warc_length(record: bytes, length: str | None) -> bytes:
+    """An uncompressed record (record_bytes) whose WARC Content-Length says `length`, or is gone."""
+    head, _, rest = record.partition(b"\r\n\r\n")
+    lines = [line for line in head.split(b"\r\n") if not line.startswith(b"Content-Length:")]
+    if length is not None:
+        lines.append(b"Content-Length: " + length.encode())
+    return b"\r\n".join(lines) + b"\r\n\r\n" + rest
+
+
+def _between(tmp_path: Path, middle: bytes, *, compressed: bool) -> Path:
+    """An archive of a good record, `middle` (uncompressed bytes), and another good record."""
+    path = tmp_path / ("mid.warc.gz" if compressed else "mid.warc")
+    path.write_bytes(record_bytes(FEED_URL, RU_FEED, gzip_it=compressed)
+                     + (gzip.compress(middle) if compressed else middle)
+                     + record_bytes(AFTER_URL, DE_FEED, gzip_it=compressed))
+    return path
+
+
+@pytest.mark.parametrize("compressed", [True, False], ids=["warc.gz", "warc"])
+def test_a_record_without_a_target_uri_is_skipped_alone_and_the_walk_goes_on(tmp_path: Path, compressed: bool) -> None:
+    """warcio fails on such a record while reading its HTTP headers: that must not end the walk."""
+    path = _between(tmp_path, record_bytes("", RU_FEED, gzip_it=False), compressed=compressed)
+    records = list(read_warc(path))
+    assert [type(r) for r in records] == [Capture, Skipped, Capture]
+    assert records[2].feed_url == AFTER_URL and records[2].body == DE_FEED
+    assert records[1].kind == "broken" and "without a WARC-Target-URI" in records[1].reason
+    assert "NoneType" not in records[1].reason
+
+
+@pytest.mark.parametrize("length", ["-5", "many", None])
+def test_a_gzip_member_without_a_valid_content_length_is_skipped_alone_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], length: str | None) -> None:
+    """Each record of a .warc.gz is its own gzip member: the next one is found whatever this one says."""
+    path = _between(tmp_path, _with_warc_length(record_bytes(FEED_URL, RU_FEED, gzip_it=False), length), compressed=True)
+    records = list(read_warc(path))
+    assert [type(r) for r in records] == [Capture, Skipped, Capture]
+    assert records[1].kind == "broken" and "without a valid Content-Length" in records[1].reason
+    assert capsys.readouterr().err == ""  # not warcio's warning of several lines
+
+
+@pytest.mark.parametrize("compressed", [True, False], ids=["warc.gz", "warc"])
+def test_a_record_longer_than_its_content_length_is_a_broken_record_told_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], compressed: bool) -> None:
+    """Not a capture cut at its stated length: a broken record, said once (warcio prints its own warning)."""
+    path = _between(tmp_path, _with_warc_length(record_bytes(FEED_URL, RU_FEED, gzip_it=False), "40"), compressed=compressed)
+    records = list(read_warc(path))
+    assert isinstance(records[0], Capture) and isinstance(records[1], Skipped)
+    assert records[1].kind == "broken" and "longer than its Content-Length says" in records[1].reason
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("length", ["-5", None])
+def test_an_uncompressed_record_without_a_valid_content_length_is_damage_told_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], length: str | None) -> None:
+    """Where the next record starts is unknown: the walk stops (warcio would read on into it,
+    taking its bytes for this record's body, or print its own warning and stop)."""
+    path = _between(tmp_path, _with_warc_length(record_bytes(FEED_URL, RU_FEED, gzip_it=False), length), compressed=False)
+    records = list(read_warc(path))
+    assert [type(r) for r in records] == [Capture, Skipped]
+    assert records[1].kind == "damaged" and "without a valid Content-Length" in records[1].reason
+    assert capsys.readouterr().err == ""
+
+
+# -- plain feed files ---------------------------------------------------------------------------------------
+def test_a_feed_file_over_the_cap_is_skipped_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tracker.reader.archive, "WARC_BODY_MAX", 1000)
+    path = tmp_path / "huge.xml"
+    path.write_bytes(RU_FEED[:1001])
+    skipped = read_feed_file(path, FEED_URL, None)
+    assert isinstance(skipped, Skipped) and skipped.kind == "too large"
+    assert skipped.where == str(path) and "not read" in skipped.reason
+    path.write_bytes(RU_FEED[:1000])
+    assert isinstance(read_feed_file(path, FEED_URL, None), Capture)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_feed_file_with_no_size_to_check_is_read_no_further_than_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A FIFO (or /dev/zero) says nothing of its size beforehand: reading stops past the cap all the same."""
+    monkeypatch.setattr(tracker.reader.archive, "WARC_BODY_MAX", 1000)
+    fifo = tmp_path / "feed.xml"
+    os.mkfifo(fifo)
+    written: list[int] = []
+
+    def write() -> None:
+        sent = 0
+        try:
+            with fifo.open("wb") as out:
+                for _ in range(64):
+                    sent += out.write(b"<" * 4096)
+                    out.flush()
+        except BrokenPipeError:
+            pass  # the reader stopped reading: what it should do
+        written.append(sent)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    skipped = read_feed_file(fifo, FEED_URL, None)
+    writer.join(timeout=10)
+    assert isinstance(skipped, Skipped) and skipped.kind == "too large"
+    assert written and written[0] < 64 * 4096

@@ -60,7 +60,13 @@ def _captures(paths: Sequence[Path], url: str | None, captured_at: datetime | No
         else:
             if not url:
                 raise InputError(f"{path}: a plain feed file needs --url (the feed it was captured from)")
-            yield read_feed_file(path, url, captured_at)
+            capture = read_feed_file(path, url, captured_at)
+            if isinstance(capture, Skipped):
+                # A failed capture, like a WARC record too large: the other files are still ingested.
+                skipped[capture.kind] += 1
+                log.warning("%s: %s", capture.where, capture.reason)
+                continue
+            yield capture
 
 
 def plan_shares(paths: Sequence[Path], url: str | None, captured_at: datetime | None, count: int) -> dict[str, int]:
@@ -262,22 +268,23 @@ def ingest_paths(
             c for c in captures
             if not isinstance(c, Capture) or (plan or {}).get(c.feed_url, share_of(c.feed_url, count)) == index
         )
+    warcs = any(is_warc(path) for path in paths)  # else plain feed files only: `check_paths` refuses a mix
     if workers is None:
         # Plain feed files are a capture each: a parser process would cost more to start than to use.
-        workers = default_workers() if any(is_warc(path) for path in paths) else 0
+        workers = default_workers() if warcs else 0
     stream = parse_ahead(run.unstored(captures), workers)
     with _sigint_between_captures() as interrupted:
         try:
             run.store(stream, interrupted)
         except KeyboardInterrupt:
-            _finish(run.report, run.skipped, empty, share)
+            _finish(run.report, run.skipped, empty, share, warcs)
             raise IngestInterrupted(run.report) from None
         finally:
             stream.close()  # stops the parser processes now, not whenever the generator is collected
             run.bar.close()
     if run.report.pages:
         run.report.pages_unmatched = pipeline.unjoined_pages()
-    _finish(run.report, run.skipped, empty, share)
+    _finish(run.report, run.skipped, empty, share, warcs)
     return run.report
 
 
@@ -296,8 +303,10 @@ def check_paths(paths: Sequence[Path], url: str | None) -> None:
         raise InputError(f"{plain}: a plain feed file needs --url (the feed it was captured from)")
 
 
-def _finish(report: IngestReport, skipped: Counter[str], empty: Sequence[Path], share: tuple[int, int] | None) -> None:
-    """Cap the warnings and account for the skipped records and the empty archives."""
+def _finish(report: IngestReport, skipped: Counter[str], empty: Sequence[Path], share: tuple[int, int] | None,
+            warcs: bool = True) -> None:
+    """Cap the warnings and account for the skipped records (of WARC archives, else feed files too
+    large to read) and the empty archives."""
     if share is not None and share[0] != 0:
         # Every share reads every record: one of them reports what they all found.
         skipped, empty = Counter(), []
@@ -310,5 +319,6 @@ def _finish(report: IngestReport, skipped: Counter[str], empty: Sequence[Path], 
     report.failed_records = sum(skipped[kind] for kind in FAILED_KINDS)
     if skipped:
         kinds = ", ".join(f"{n} {k}" for k, n in skipped.most_common())
-        noun = "record" if report.skipped_records == 1 else "records"
-        report.warnings.append(f"skipped {report.skipped_records} WARC {noun} ({kinds})")
+        noun = "WARC record" if warcs else "feed file"
+        plural = "" if report.skipped_records == 1 else "s"
+        report.warnings.append(f"skipped {report.skipped_records} {noun}{plural} ({kinds})")

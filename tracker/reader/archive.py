@@ -23,6 +23,7 @@ from urllib.parse import urljoin
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
+from warcio.utils import BUFF_SIZE
 from warcio.warcwriter import WARCWriter
 
 from tracker.errors import InputError
@@ -95,6 +96,14 @@ def _damage(error: Exception) -> str:
     return str(error)
 
 
+class _Walk(ArchiveIterator):
+    """warcio's walk through an archive without its printing: bytes after a record where
+    the next should start are told as that record's one-line skip (`err_count` counts them),
+    not as warcio's several lines written straight to stderr."""
+
+    INC_RECORD = ""
+
+
 def read_warc(path: Path) -> Iterator[Record]:
     """Every record of a WARC file as a feed capture, an HTML page, a redirect, or as a
     Skipped with the reason."""
@@ -103,14 +112,19 @@ def read_warc(path: Path) -> Iterator[Record]:
     except OSError as error:
         raise InputError(f"{path}: cannot read ({error.strerror})") from None
     with stream:
-        records = ArchiveIterator(stream)
+        # HTTP headers are parsed record by record (`_checked`): warcio parsing them itself
+        # fails inside its iterator on a malformed record, and that ends the walk for all after it.
+        records = _Walk(stream, no_record_parse=True)
         end = 0
         try:
             for record in records:
-                yield _from_record(path, record)
+                result = _checked(path, records, record)
+                if isinstance(result, Skipped) and result.kind == "damaged":
+                    yield result
+                    return
                 end = records.get_record_offset() + records.get_record_length()
+                yield result
         except (ArchiveLoadFailed, OSError, EOFError, ValueError, AttributeError) as error:
-            # warcio raises AttributeError on a record cut inside its headers.
             # Damage stops the walk through a compressed archive; what came before stands.
             yield Skipped(str(path), f"archive damaged after this point: {_damage(error)}", "damaged")
             return
@@ -120,6 +134,61 @@ def read_warc(path: Path) -> Iterator[Record]:
             # A gzip member cut before it yields a byte ends warcio's walk without a word:
             # the record is lost all the same, and the user must hear of it.
             yield Skipped(str(path), f"archive damaged after this point: {size - end} bytes at its end are not a whole record", "damaged")
+
+
+def _declared_length(record) -> int | None:  # type: ignore[no-untyped-def]
+    """The record's length as its header declares it; None when missing, not a number, or negative."""
+    value = record.rec_headers.get_header("Content-Length" if record.format == "warc" else "length")
+    try:
+        return length if (length := int(value)) >= 0 else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _checked(path: Path, records: _Walk, record) -> Record:  # type: ignore[no-untyped-def]
+    """One record read to its end: a capture, a page, a redirect, or why it is skipped.
+
+    A malformed record whose end is known is skipped alone. Its end is known from its
+    Content-Length, or in a .warc.gz from its gzip member; an uncompressed record without
+    a usable Content-Length leaves nowhere to find the next one, and is damage.
+    """
+    where = f"{path.name} {record.rec_headers.get_header('WARC-Record-ID') or '?'}"
+    kind = record.rec_type or "untyped"
+    if _declared_length(record) is None:
+        if records.reader.decompressor is None:
+            return Skipped(str(path), "archive damaged after this point: a record without a valid Content-Length "
+                                      "(where the next record starts is unknown)", "damaged")
+        if _member_holds_more(records) or not records.reader.decompressor.eof:
+            return Skipped(str(path), "archive damaged after this point: a record without a valid Content-Length, "
+                                      "in a gzip member cut short or holding more records", "damaged")
+        return Skipped(where, f"{kind} record without a valid Content-Length: not read", "broken")
+    errors = records.err_count
+    uri = record.rec_headers.get_header("WARC-Target-URI" if record.format == "warc" else "uri")
+    try:
+        # Without a target warcio's parser fails; `_from_record` says why such a record is skipped.
+        if uri and kind in ("response", "revisit"):
+            record.http_headers = records.loader.load_http_headers(kind, uri, record.raw_stream, record.length)
+    except EOFError:
+        result: Record = Skipped(where, f"{kind} record cut short in its HTTP headers", "broken")
+    except Exception:  # noqa: BLE001 -- warcio's parsers raise assorted exceptions on malformed headers, all confined to the record
+        result = Skipped(where, f"{kind} record with unreadable HTTP headers", "broken")
+    else:
+        result = _from_record(path, record)
+    records.read_to_end()
+    if records.err_count > errors:
+        # Bytes where the next record should start: warcio reads on from the line after them.
+        return Skipped(where, f"{kind} record longer than its Content-Length says: not read", "broken")
+    return result
+
+
+def _member_holds_more(records: _Walk) -> bool:
+    """Read the current gzip member to its end; whether another record starts in it (a file
+    gzipped whole, not a member per record: past a record of unknown length, nothing is found)."""
+    more, tail = False, b""
+    while chunk := records.reader.read(BUFF_SIZE):
+        more = more or b"\nWARC/" in tail + chunk
+        tail = chunk[-8:]
+    return more
 
 
 def _page_type(content_type: str | None) -> bool:
@@ -135,6 +204,9 @@ def _from_record(path: Path, record) -> Record:  # type: ignore[no-untyped-def]
     where = f"{path.name} {record_id}"
     if kind not in ("response", "revisit"):
         return Skipped(where, f"{kind} record", "not a capture")
+    if not uri and record.format == "warc":
+        # A capture of nothing: the WARC standard requires the header of these records.
+        return Skipped(where, f"{kind} record without a WARC-Target-URI: not read", "broken")
     if not uri or not uri.startswith(("http://", "https://")):
         return Skipped(where, f"{kind} record without an http(s) target", "not a capture")
     date = headers.get_header("WARC-Date")
@@ -195,13 +267,18 @@ def _response(record, where: str, uri: str, captured_at: datetime, status: int |
     return Capture(uri, captured_at, "response", body, source, content_type, status, digest)
 
 
-def read_feed_file(path: Path, url: str, captured_at: datetime | None) -> Capture:
-    """A plain feed file as one capture of `url`; the file's mtime stands in for a missing time."""
+def read_feed_file(path: Path, url: str, captured_at: datetime | None) -> Capture | Skipped:
+    """A plain feed file as one capture of `url` (the file's mtime stands in for a missing
+    time); a Skipped when it is over `WARC_BODY_MAX`, as a WARC record would be."""
     try:
-        body = path.read_bytes()
+        with path.open("rb") as stream:
+            # Never more than the cap, whatever the file: /dev/zero or a FIFO has no size to check first.
+            body = stream.read(WARC_BODY_MAX + 1)
         when = captured_at or datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
     except OSError as error:
         raise InputError(f"{path}: cannot read ({error.strerror})") from None
+    if len(body) > WARC_BODY_MAX:
+        return Skipped(str(path), f"feed file over {WARC_BODY_MAX // 2**20} MiB: not read", "too large")
     return Capture(mask_credentials(url), when, "file", body, f"file:{path}")
 
 
