@@ -43,14 +43,17 @@ def feed_url_problem(url: str) -> str | None:
         return "not an http(s) URL"
     if any(c.isspace() for c in url):
         return "it holds whitespace (a password's spaces must be written %20)"
+    return authority_problem(url)
+
+
+def authority_problem(url: str) -> str | None:
+    """Why the host of a URL cannot be read, in words that never quote it, or None."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (read to check it: a port that is not a number raises)
     except ValueError:
         return "its host or port cannot be read (a password's '/', '?' and '#' must be written %2F, %3F and %23)"
-    if not parts.hostname:
-        return "it names no host"
-    return None
+    return None if parts.hostname else "it names no host"
 
 
 def _key(scheme: str, userinfo: str, host: str) -> tuple[str, str, str]:

@@ -362,6 +362,16 @@ def test_a_record_without_a_target_uri_is_skipped_alone_and_the_walk_goes_on(tmp
     assert "NoneType" not in records[1].reason
 
 
+def test_a_record_whose_target_hides_a_password_from_the_masking_is_skipped_without_quoting_it(tmp_path: Path) -> None:
+    """An unencoded "/" in a password ends the URL's host where it stands: no client asked
+    for such a URL, and no masking can tell the password from the path."""
+    path = _between(tmp_path, record_bytes("https://user:zq/xv@feeds.example/rss", RU_FEED, gzip_it=False), compressed=True)
+    records = list(read_warc(path))
+    assert [type(r) for r in records] == [Capture, Skipped, Capture]
+    assert records[1].kind == "broken" and "target URI is unreadable" in records[1].reason
+    assert "zq" not in records[1].reason and "zq" not in records[1].where
+
+
 @pytest.mark.parametrize("length", ["-5", "many", None])
 def test_a_gzip_member_without_a_valid_content_length_is_skipped_alone_in_one_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], length: str | None) -> None:

@@ -30,7 +30,7 @@ from tracker.errors import InputError
 from tracker.model import Capture, PageCapture, PageRedirect, utcnow
 from tracker.reader.jsonfeed import looks_like_json_feed
 from tracker.reader.pages import MAX_PAGE_BYTES, is_html
-from tracker.redact import mask_credentials
+from tracker.redact import authority_problem, mask_credentials
 
 _FEED_TYPES = ("rss", "atom", "rdf", "xml")
 # The largest record body read as a capture (bytes): a larger one is skipped, and reported.
@@ -209,6 +209,8 @@ def _from_record(path: Path, record) -> Record:  # type: ignore[no-untyped-def]
         return Skipped(where, f"{kind} record without a WARC-Target-URI: not read", "broken")
     if not uri or not uri.startswith(("http://", "https://")):
         return Skipped(where, f"{kind} record without an http(s) target", "not a capture")
+    if problem := authority_problem(uri):  # no client asked for it, and any password in it escapes the masking
+        return Skipped(where, f"{kind} record whose target URI is unreadable: {problem}", "broken")
     date = headers.get_header("WARC-Date")
     try:
         captured_at = parse_time(date or "")
