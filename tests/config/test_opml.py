@@ -68,9 +68,29 @@ def test_external_entities_are_not_fetched_or_expanded(tmp_path: Path) -> None:
         f'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY x SYSTEM "file://{secret}">]>'
         '<opml version="2.0"><body><outline text="a" xmlUrl="https://a.example/rss" publisher="&x;"/></body></opml>'
     ).encode()
-    feeds = read_opml(body)
-    assert [f.url for f in feeds] == ["https://a.example/rss"]
-    assert "TOP-SECRET" not in repr(feeds)
+    with pytest.raises(InputError, match="subs.opml: not a well-formed OPML document: .*external entity") as refused:
+        read_opml(body, "subs.opml")
+    assert "TOP-SECRET" not in str(refused.value)
+
+
+FEED = '<outline text="{n}" xmlUrl="https://f{n}.example/rss?a=1&amp;b=2"/>'
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    ("<opml><body>" + "".join(FEED.format(n=n) for n in range(10)) + "</body></opml>"[:-20], "line 1"),
+    ('<opml><body><outline text="a" xmlUrl="https://a.example/rss?a=1&b=2"/></body></opml>', "a bare '&' (in a URL it is written &amp;)"),
+    ("<opml><body>" + "<outline text='f'>" * 300 + FEED.format(n=1) + "</outline>" * 300 + FEED.format(n=2) + "</body></opml>",
+     "outlines nested deeper than 255"),
+    ('<!DOCTYPE opml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">'
+     '<!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;"><!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;">]>'
+     '<opml><body><outline text="&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;" xmlUrl="https://a.example/rss"/></body></opml>', "line"),
+], ids=["cut-short", "bare-ampersand", "too-deep", "entity-bomb"])
+def test_a_list_that_is_not_whole_is_refused_rather_than_read_as_fewer_or_other_feeds(body: str, words: str) -> None:
+    """A recovering parser read these as 4 of 10 feeds, `?a=1=2`, or none after the deep
+    outline: a reload would then have stopped polling the feeds lost, without a word."""
+    with pytest.raises(InputError, match="subs.opml: not a well-formed OPML document: ") as refused:
+        read_opml(body.encode(), "subs.opml")
+    assert words in str(refused.value)
 
 
 def test_characters_xml_cannot_carry_are_dropped_not_fatal() -> None:

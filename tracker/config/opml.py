@@ -84,6 +84,19 @@ def _outline(attrs: dict[str, str], hierarchy: list[str], found: dict[str, _Foun
 _EXTRA = {"publisher": "publisher", "htmlurl": "html_url"}
 
 
+def _in_words(error: etree.XMLSyntaxError) -> str:
+    """The parser's complaint, with its own remedy (an option of libxml2) left out."""
+    line, column = error.position if error.position else (0, 0)
+    said = error.msg.split(", line ")[0]
+    if "Excessive depth" in said:
+        said = "outlines nested deeper than 255"
+    elif "EntityRef: no name" in said or "EntityRef: expecting" in said:
+        said = "a bare '&' (in a URL it is written &amp;)"
+    elif "amplification" in said:
+        said = "entities that expand too far (an entity bomb)"
+    return f"{said}, line {line}, column {column}"
+
+
 def read_opml(body: bytes, source: str = "OPML") -> list[Subscription]:
     """The feeds of an OPML document (any version: 1.0, 1.1, 2.0 or none), in document order,
     each with its tags sorted (a feed listed in two folders is one feed with both tags).
@@ -92,12 +105,14 @@ def read_opml(body: bytes, source: str = "OPML") -> list[Subscription]:
     feeds costs its result, not a tree of it. Element and attribute names are read
     without case, as feed readers write them (`xmlurl`, `xmlURL`, `xmlUrl`); entities are
     not expanded and nothing is fetched. Raises InputError when the document is not an
-    OPML subscription list."""
+    OPML subscription list, or not whole: a parser that recovers reads a file cut short,
+    a bare "&" in a URL or outlines nested past its depth as fewer feeds, or other URLs,
+    without a word (and a reload would stop polling the feeds it lost)."""
     found: dict[str, _Found] = {}
     hierarchy: list[str] = []
     root: str | None = None
     events = etree.iterparse(
-        io.BytesIO(body), events=("start", "end"), recover=True, resolve_entities=False, no_network=True, huge_tree=False,
+        io.BytesIO(body), events=("start", "end"), recover=False, resolve_entities=False, no_network=True, huge_tree=False,
     )
     try:
         for event, element in events:
@@ -118,8 +133,9 @@ def read_opml(body: bytes, source: str = "OPML") -> list[Subscription]:
                 while parent is not None and element.getprevious() is not None:
                     del parent[0]
     except etree.XMLSyntaxError as error:
-        if root is None:
+        if root is None or root != "opml":
             raise InputError(f"{source}: not an OPML subscription list ({error})") from None
+        raise InputError(f"{source}: not a well-formed OPML document: {_in_words(error)}") from None
     if root != "opml":
         raise InputError(f"{source}: not an OPML subscription list")
     return [
