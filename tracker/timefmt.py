@@ -1,5 +1,6 @@
 """Times as the tracker gives them: ISO 8601 UTC with a Z for machines (`iso`), the same
-moment with a space for people (`when`). Nothing else formats a time."""
+moment with a space for people (`when`). Nothing else formats a time; `read_iso` reads
+the times people and archives give it."""
 
 from __future__ import annotations
 
@@ -29,3 +30,16 @@ def when(value: datetime | str | None, unknown: str = "unknown") -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return str(iso(value)).replace("T", " ")
+
+
+def read_iso(value: str) -> datetime | None:
+    """An ISO 8601 date or time as naive UTC (a missing zone means UTC), or None when it is
+    not one. Any year: what is plausible depends on who asks (a capture, a query)."""
+    try:
+        found = datetime.fromisoformat(value.strip())  # (a trailing Z included, since Python 3.11)
+    except ValueError:
+        return None
+    try:
+        return found.astimezone(UTC).replace(tzinfo=None) if found.tzinfo is not None else found
+    except OverflowError:  # 0001-01-01T00:00+05:00 is before the year 1 in UTC
+        return None

@@ -122,6 +122,15 @@ def test_parse_when_reads_times_and_spans_back_from_now() -> None:
         parse_when("soon", now)
 
 
+def test_a_query_may_name_any_time_not_only_those_a_capture_may_have() -> None:
+    """Captures are bounded (after 1991, not in the future); what a query asks about is not."""
+    assert parse_when("1970-01-01") == datetime(1970, 1, 1)
+    assert parse_when("0001-01-01") == datetime(1, 1, 1)
+    assert parse_when("2999-12-31T23:00Z") == datetime(2999, 12, 31, 23, 0)
+    with pytest.raises(InputError, match="not a time"):
+        parse_when("0001-01-01T00:00+05:00")  # before the year 1 in UTC
+
+
 def test_stories_table(desk: tuple[Path, str]) -> None:
     config, _ = desk
     code, out, _ = run(config, "stories", "--min-copies", "2")

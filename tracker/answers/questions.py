@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.answers.output import Column, duration, percent
 from tracker.errors import InputError
 from tracker.model import utcnow
-from tracker.reader.archive import parse_time
 from tracker.store import views
+from tracker.timefmt import read_iso
 
 Row = dict[str, Any]
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$", re.IGNORECASE)
@@ -39,10 +39,10 @@ def parse_when(value: str, now: datetime | None = None) -> datetime:
             return (now or utcnow()) - timedelta(seconds=amount * _UNITS[unit])
         except OverflowError:
             raise InputError(f"{value!r} reaches back before the year 1") from None
-    try:
-        return parse_time(value)
-    except InputError:
-        raise InputError(f"not a time: {value!r} (ISO 8601 like 2025-01-07T09:00Z, or a span back from now like 24h, 7d)") from None
+    found = read_iso(value)
+    if found is None:
+        raise InputError(f"not a time: {value!r} (ISO 8601 like 2025-01-07T09:00Z, or a span back from now like 24h, 7d)")
+    return found
 
 
 def resolve_publisher(session: Session, name: str) -> str:

@@ -31,6 +31,7 @@ from tracker.model import Capture, PageCapture, PageRedirect, utcnow
 from tracker.reader.jsonfeed import looks_like_json_feed
 from tracker.reader.pages import MAX_PAGE_BYTES, is_html
 from tracker.redact import authority_problem, mask_credentials
+from tracker.timefmt import read_iso
 
 _FEED_TYPES = ("rss", "atom", "rdf", "xml")
 # The largest record body read as a capture (bytes): a larger one is skipped, and reported.
@@ -53,12 +54,9 @@ EARLIEST = datetime(1991, 1, 1)
 
 def parse_time(value: str) -> datetime:
     """An ISO-8601 timestamp as naive UTC (a missing zone means UTC)."""
-    try:
-        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"not an ISO-8601 date and time: {value!r}") from None
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC).replace(tzinfo=None)
+    when = read_iso(value)
+    if when is None:
+        raise InputError(f"not an ISO-8601 date and time: {value!r}")
     # A capture can be neither older than feeds nor from the future (a wrong clock, a
     # hostile archive): such a date would order everything else wrongly.
     if when < EARLIEST or when > utcnow() + timedelta(days=1):
