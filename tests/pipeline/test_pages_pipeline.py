@@ -275,3 +275,21 @@ def test_page_on_a_site_other_than_the_feeds_is_joined_when_nobody_else_is_there
     assert report.pages_used == 3
     assert rows[CAPITAL] == (CAPITAL, None, "original") and rows[SCRAPER][:2] == (CAPITAL, CAPITAL)
     assert rows["Syndicator"][:2] == (CAPITAL, CAPITAL)
+
+
+def test_a_page_shared_by_several_items_of_one_publisher_is_asked_for_once_not_at_every_turn(tmp_path: Path) -> None:
+    """A publisher's entries that all link to one page (a live blog, a section front): the
+    page is none of theirs, and fetched once it is wanted no more (it was fetched again at
+    every turn of the daemon, for as long as the items were young)."""
+    url = f"sqlite:///{tmp_path / 't.sqlite3'}"
+    pipeline = make_pipeline(url, FEEDS)
+    shared = "https://capitalpost.example/live/"
+    entries = [Item(f"Update {n}", shared, [TEASER + f" Update {n}."], T0 + hours(n), guid=f"update-{n}") for n in range(3)]
+    pipeline.process(capture(ORIGINAL_FEED, T0 + hours(3), rss("Capital Post", "https://capitalpost.example/", entries)))
+    assert {w.url for w in pipeline.pages_wanted(now=T0 + hours(4))} == {shared}
+    page = PageCapture(shared, shared, T0 + hours(4), 200, (("Content-Type", "text/html"),), page_html("Live", TEXT))
+    assert pipeline.process_page(page).pages_used == 0
+    assert pipeline.pages_wanted(now=T0 + hours(5)) == []
+    # Fetched again (an older daemon, an archive): still nobody's, and nothing is wanted.
+    pipeline.process_page(PageCapture(shared, shared, T0 + hours(6), 200, (("Content-Type", "text/html"),), page_html("Live", TEXT)))
+    assert pipeline.pages_wanted(now=T0 + hours(7)) == []

@@ -134,8 +134,10 @@ class PagesMixin:
         body_hash = content_digest(page.body)
         if page_store.has_page(session, lookup_hash(page.url), body_hash):
             report.skipped_known += 1
-            joined = self._page_items(session, page_store.redirected_from(session, keys), (page.url, page.final_url))
+            keys = page_store.redirected_from(session, keys)
+            joined = self._page_items(session, keys, (page.url, page.final_url))
             page_store.record_unchanged(session, [i for i, _ in joined], page.fetched_at)
+            self._settle_unjoined(session, keys, joined, None, page.fetched_at)
             return
         article, error, kind = read if read is not None else read_article(page)
         canonical = article.canonical_url if article else None
@@ -231,6 +233,7 @@ class PagesMixin:
         etag: str | None, last_modified: str | None,
     ) -> None:
         joined = self._page_items(session, keys, (page.url, page.final_url))
+        self._settle_unjoined(session, keys, joined, page.page_id, page.fetched_at)
         if not joined:
             report.pages_unmatched += 1
             return
@@ -244,6 +247,22 @@ class PagesMixin:
             dirty = self.detector.match(session, rematch)
             self.detector.decide(session, dirty, lambda: self._current(session), report)
             self.alerts.enqueue(session, report.new_copies)
+
+    @staticmethod
+    def _settle_unjoined(
+        session: Session, keys: set[str], joined: Sequence[tuple[int, int]], page_id: int | None, fetched_at: datetime,
+    ) -> None:
+        """Items whose link leads to a page that is none of theirs (one of several items of a
+        publisher under one URL, a link to another's site) want it no more: asked for again,
+        it would be fetched at every turn of the daemon, for as long as they are young."""
+        mine = {item for item, _ in joined}
+        under = {item for pairs in page_store.items_under(session, keys).values() for item, _ in pairs} - mine
+        for item_id, state in sorted(page_store.states_of(session, under).items()):
+            if state.state == "wanted":
+                page_store.set_state(session, item_id, True, {
+                    "state": "not_used", "page_id": page_id, "tried_at": fetched_at, "next_try_at": None,
+                    "last_error": "the page at its link is not its own (another item's, or another site's)", "error_kind": None,
+                })
 
     def _apply_page(
         self: Pipeline, session: Session, item_id: int, publisher_id: int, page: StoredPage, state: PageState | None,
