@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -256,6 +257,9 @@ def test_pages_of_one_host_never_overlap_with_many_workers(server: FeedServer) -
 def test_origin_and_product_token() -> None:
     assert origin_of("HTTPS://News.Example:443/a?b") == "https://news.example"
     assert origin_of("http://news.example:8080/a") == "http://news.example:8080"
+    # An IPv6 host keeps its brackets: its robots.txt URL must be a URL of that host again.
+    assert origin_of("http://[::1]:18731/a") == "http://[::1]:18731"
+    assert urlsplit(origin_of("https://[2001:DB8::1]/a") + "/robots.txt").hostname == "2001:db8::1"
     assert product_token("tracker/0.1 (+https://x)") == "tracker"
 
 
@@ -288,8 +292,8 @@ def test_robots_rules_are_kept_until_they_expire() -> None:
 
     def fetch(url: str) -> FetchResult:
         asked.append(url)
-        with Fetcher(FetchPolicy()) as fetcher:
-            return fetcher.fetch("not a url")  # an invalid_url failure: "unreachable"
+        with Fetcher(FetchPolicy(connect_timeout=0.5, allow_private_addresses=True)) as fetcher:
+            return fetcher.fetch("http://127.0.0.1:9/robots.txt")  # nothing listens there: "unreachable"
 
     cache = RobotsCache(fetch, "tracker", ttl=100.0, clock=lambda: clock[0])
     assert cache.rules("https://site.example/a") is None
@@ -300,6 +304,15 @@ def test_robots_rules_are_kept_until_they_expire() -> None:
     assert cache.rules("https://site.example/b") is not None
     clock[0] = 601.0  # unreachable rules hold 10 minutes, not the day
     assert cache.rules("https://site.example/b") is None
+
+
+def test_a_page_on_a_private_address_is_refused_as_such_once_not_as_robots_again_and_again(server: FeedServer) -> None:
+    """Its robots.txt cannot be asked either: that is no reason to hold the page for robots
+    (retried, and recorded under the wrong reason), but the page's own, which is final."""
+    store = FakeStore([request(1, "http://127.0.0.1:9/story")])
+    run(make(store, POLLING.model_copy(update={"allow_private_addresses": False})))
+    refused = store.failures["story"]
+    assert refused.error_kind == "blocked_address" and "127.0.0.1" in (refused.error or "")
 
 
 def test_stopping_does_not_record_a_fetch_it_cut_short(server: FeedServer) -> None:

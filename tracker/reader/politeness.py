@@ -35,6 +35,7 @@ def origin_of(url: str) -> str:
     """`scheme://host[:port]` of a URL, lower-cased: where its robots.txt is, and its politeness key."""
     parts = urlsplit(url.strip())
     host = (parts.hostname or "").lower()
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets: it is a URL again
     port = f":{parts.port}" if parts.port and parts.port != {"http": 80, "https": 443}.get(parts.scheme.lower()) else ""
     return f"{parts.scheme.lower()}://{host}{port}"
 
@@ -130,6 +131,10 @@ def rules_from(result: FetchResult) -> tuple[Rules, float | None]:
     status = result.status
     if result.error_kind in ("http_status", "gone") and status is not None and 400 <= status < 500:
         return Rules(None, True, f"robots.txt answered HTTP {status}"), None
+    if result.error_kind in ("blocked_address", "invalid_url"):
+        # Never to be asked (a private address, a URL no client takes): nor is the page, which
+        # the fetcher then refuses for that reason, once and for good, not as robots' for now.
+        return Rules(None, True, f"robots.txt not asked ({result.error_kind})"), None
     why = result.error_message or result.error_kind or "no answer"
     return Rules(None, False, f"robots.txt unreachable ({why})"), UNREACHABLE_SECONDS
 
