@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 
@@ -195,3 +196,12 @@ def test_a_page_of_too_many_elements_is_refused_unread() -> None:
     # A long article well under the cap is read.
     long_read = b"<html><body><article>" + b"<p>" + b"word " * 50 + b"</p>" * 1 + b"<p>more words here</p>" * 2000 + b"</article></body></html>"
     assert extract_article(long_read, "https://x.example/a", "text/html") is not None
+
+
+@pytest.mark.parametrize("body", [b"<!-- nothing -->", b"<html><body></body></html>", b"   "])
+def test_a_page_without_an_article_is_said_so_once_not_in_the_readers_errors(body: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    """trafilatura logs such a page at ERROR ("empty HTML tree"): in the daemon's log that
+    read as the daemon's error, while the tracker records the page's failure itself."""
+    with caplog.at_level(logging.DEBUG):
+        assert extract_article(body, "https://a.example/x", "text/html", datetime(2025, 1, 1)) is None
+    assert [r for r in caplog.records if r.name.startswith("trafilatura")] == []

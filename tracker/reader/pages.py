@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import ipaddress
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -210,6 +211,9 @@ def _extract(markup: str, url: str, **mode: bool):  # type: ignore[no-untyped-de
     """trafilatura's extraction of the article and the page's metadata, in one mode."""
     from trafilatura import bare_extraction  # imported on the first page: most runs read none
 
+    # Its complaints of a page ("empty HTML tree", at ERROR) are the page's failure, which
+    # the tracker records and logs itself: not errors of the daemon.
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
     try:
         return bare_extraction(
             # Tables off: a table-layout page would come out as one line of navigation and text.
