@@ -170,3 +170,4 @@ def test_a_backdated_original_re_roots_its_group() -> None:
         state.arrive(item_id)
     assert state.appended == 1  # only the first: each later arrival claims an earlier time
     assert {d.original_item_id for d in state.decisions.values()} == {3}
+

@@ -39,6 +39,9 @@ def estimated_time(
         return first_seen, (
             f"claimed {iso(claimed)} disproved: feed captured at {iso(previous_capture)} without it; first seen"
         )
+    if previous_capture is None:
+        # Believed all the same (a new feed's backlog is dated so), but not checked: say so.
+        return min(claimed, first_seen), f"claimed date, unchecked: its feed's first capture ({iso(first_seen)}) already had it"
     return min(claimed, first_seen), "claimed date, consistent with captures"
 
 
