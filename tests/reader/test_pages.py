@@ -205,3 +205,15 @@ def test_a_page_without_an_article_is_said_so_once_not_in_the_readers_errors(bod
     with caplog.at_level(logging.DEBUG):
         assert extract_article(body, "https://a.example/x", "text/html", datetime(2025, 1, 1)) is None
     assert [r for r in caplog.records if r.name.startswith("trafilatura")] == []
+
+
+
+@pytest.mark.parametrize(("bom", "codec"), [
+    (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"), (b"\xef\xbb\xbf", "utf-8"),
+])
+def test_a_byte_order_mark_outranks_the_charset_a_server_names(bom: bytes, codec: str) -> None:
+    """Servers label pages wrongly; a byte-order mark is the document's own word (HTML's rule)."""
+    text = "Паром снова ходит через залив, и пассажиры довольны новым расписанием движения судов. " * 4
+    body = bom + f"<html><body><article><p>{text}</p></article></body></html>".encode(codec)
+    article = extract_article(body, "https://a.example/x", "text/html; charset=windows-1252", datetime(2025, 1, 1))
+    assert article is not None and "Паром снова ходит" in article.text

@@ -95,8 +95,18 @@ def is_html(content_type: str | None, body: bytes) -> bool:
     return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<!--")) or b"<html" in head
 
 
+# Byte-order marks, longest first (UTF-32's begins as UTF-16's does).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
 def decode(body: bytes, content_type: str | None) -> str:
-    """A page's text: the charset its header names, else its `<meta>`'s, else UTF-8, else detected."""
+    """A page's text: by its byte-order mark, else the charset its header names, else its
+    `<meta>`'s, else UTF-8, else detected (the HTML standard's order: a BOM outranks a
+    header, which servers get wrong)."""
+    for mark, codec in _BOMS:
+        if body.startswith(mark):
+            return body.decode(codec, "replace")
     for source in (_HEADER_CHARSET.search(content_type or ""), _META_CHARSET.search(body[:4096])):
         if source is None:
             continue
