@@ -293,3 +293,36 @@ def test_a_page_shared_by_several_items_of_one_publisher_is_asked_for_once_not_a
     # Fetched again (an older daemon, an archive): still nobody's, and nothing is wanted.
     pipeline.process_page(PageCapture(shared, shared, T0 + hours(6), 200, (("Content-Type", "text/html"),), page_html("Live", TEXT)))
     assert pipeline.pages_wanted(now=T0 + hours(7)) == []
+
+
+def test_a_consent_wall_two_sites_send_readers_to_is_neither_sites_article(tmp_path: Path) -> None:
+    """Each site's article link redirects to one consent host (a session each), whose page
+    says the same words for both: used as their texts, it made one site a copy of the other
+    at similarity 1.0. A page a link on its publisher's own site leads away to is not its text."""
+    from tracker.model import PageRedirect
+
+    url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    sites = ["alpha", "beta"]
+    pipeline = make_pipeline(url, [{"url": f"https://{s}.example/feed", "publisher": s.title()} for s in sites])
+    wall = [
+        "We value your privacy. We and our 842 partners store and access information on your device, such as cookies, "
+        "and process personal data such as unique identifiers and standard information sent by a device for "
+        "personalised advertising and content, advertising and content measurement and audience research.",
+        "With your permission we and our partners may use precise geolocation data and identification through device "
+        "scanning. You may click to consent to our and our partners processing as described above, or change your "
+        "preferences before consenting or refuse consenting.",
+        "Some processing of your personal data may not require your consent, but you have a right to object to such "
+        "processing. Your preferences will apply to this website only and can be changed at any time.",
+    ]
+    for n, site in enumerate(sites):
+        link = f"https://{site}.example/news/story-{n}"
+        pipeline.process(capture(f"https://{site}.example/feed", T0 + hours(n), rss(site.title(), f"https://{site}.example/", [
+            Item(f"Story {n} headline", link, [f"A short summary of story {n}."], T0 + hours(n))], full_content=False)))
+        consent = f"https://consent.example/collect?session={n}"
+        pipeline.process_redirect(PageRedirect(link, consent, T0 + hours(n) + timedelta(minutes=5), "test"))
+        report = pipeline.process_page(PageCapture(
+            consent, consent, T0 + hours(n) + timedelta(minutes=5), 200, (("Content-Type", "text/html"),),
+            page_html("Before you continue", wall)))
+        assert report.pages_used == 0
+    rows = provenance(url)
+    assert rows == {"Alpha": ("Alpha", None, "original"), "Beta": ("Beta", None, "original")}

@@ -135,7 +135,7 @@ class PagesMixin:
         if page_store.has_page(session, lookup_hash(page.url), body_hash):
             report.skipped_known += 1
             keys = page_store.redirected_from(session, keys)
-            joined = self._page_items(session, keys, (page.url, page.final_url))
+            joined = self._page_items(session, keys, (page.url, page.final_url), text=True)
             page_store.record_unchanged(session, [i for i, _ in joined], page.fetched_at)
             self._settle_unjoined(session, keys, joined, None, page.fetched_at)
             return
@@ -195,8 +195,11 @@ class PagesMixin:
             self._join(session, found, page_store.page_keys(session, [found.page_id])[found.page_id], report, None, None)
 
     # -- joining pages and items ------------------------------------------------------------
-    def _page_items(self: Pipeline, session: Session, keys: set[str], urls: Sequence[str]) -> list[tuple[int, int]]:
-        """(item, publisher) of the items a page with these URL hashes is the page of.
+    def _page_items(
+        self: Pipeline, session: Session, keys: set[str], urls: Sequence[str], text: bool = False,
+    ) -> list[tuple[int, int]]:
+        """(item, publisher) of the items a page with these URL hashes is the page of (`text`:
+        whose text it may be; else whose failure it is).
 
         Where the page is is where it was served from (the last of `urls`), wherever the
         item's link pointed: a link blog's own redirector leads to another's article. An
@@ -206,7 +209,8 @@ class PagesMixin:
         link blog, links to another publisher's article, whose text is not theirs — also
         when both blog on one shared host (alice.substack.com, mallory.substack.com).
         Several items of one publisher under one URL (a shared news page): the page is none
-        of theirs.
+        of theirs. Nor is the text of a page its link led to from its publisher's own site to
+        another its text.
         """
         under = page_store.items_under(session, keys)
         found = {item: publisher for pairs in under.values() for item, publisher in pairs}
@@ -215,9 +219,14 @@ class PagesMixin:
         hosts_of = self.directory.hosts_of
         sites_of = {publisher: {site_of(f"http://{host}/") for host in hosts} for publisher, hosts in hosts_of.items()}
         hosts, sites = {host_of(urls[-1])} - {None}, {site_of(urls[-1])} - {None}
+        links = {i: stored.url for i, stored in items.load_items(session, found).items()} if text else {}
         by_publisher: dict[int, list[int]] = {}
         for item, publisher in found.items():
             others = [other for other in hosts_of if other != publisher]
+            if text and site_of(links.get(item)) in sites_of.get(publisher, set()) - sites:
+                # Its link on its own site led away from it: to a consent wall, a paywall, a
+                # login page (the same text for every site sending readers there), not its article.
+                continue
             if hosts & hosts_of.get(publisher, set()):
                 mine = True
             elif sites & sites_of.get(publisher, set()):
@@ -232,7 +241,7 @@ class PagesMixin:
         self: Pipeline, session: Session, page: StoredPage, keys: set[str], report: IngestReport,
         etag: str | None, last_modified: str | None,
     ) -> None:
-        joined = self._page_items(session, keys, (page.url, page.final_url))
+        joined = self._page_items(session, keys, (page.url, page.final_url), text=True)
         self._settle_unjoined(session, keys, joined, page.page_id, page.fetched_at)
         if not joined:
             report.pages_unmatched += 1
@@ -337,7 +346,7 @@ class PagesMixin:
             # Oldest first, as they would have been joined had the item come before them.
             for page in reversed(waiting.get(lookup_hash(url), []) if url else []):
                 keys = page_store.page_keys(session, [page.page_id])[page.page_id]
-                if (item_id, publisher_id) in self._page_items(session, keys, (page.url, page.final_url)):
+                if (item_id, publisher_id) in self._page_items(session, keys, (page.url, page.final_url), text=True):
                     used, changed = self._apply_page(session, item_id, publisher_id, page, state, None, None)
                     report.pages_used += used
                     rematch |= changed
