@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import DateTime, TextClause, bindparam, text
 from sqlalchemy.orm import Session
 
-from tracker.detection.identity import lookup_hash
+from tracker.detection.identity import host_of, lookup_hash
 
 Row = dict[str, Any]
 
@@ -99,18 +99,23 @@ def item_id_by_url(session: Session, url: str) -> int | None:
     "www.", trailing slash, tracking parameters, fragment): the one resolver of an item URL
     that every command taking one uses.
 
-    Several items may share a variant (posts told apart by fragment): the link exactly as
-    given wins, then one with the same fragment, then the oldest.
+    Several items may share a variant (posts told apart by fragment; a link blog's entry
+    linking to the article itself): the link exactly as given wins, then one with the same
+    fragment, then the item of the publisher at the link's host, then the oldest.
     """
     rows = session.execute(
-        text("SELECT item_id AS id, url FROM item_provenance WHERE item_id IN (SELECT id FROM items WHERE url_hash = :h)"),
+        text("SELECT i.id, i.url, p.site_host FROM items i JOIN publishers p ON p.id = i.publisher_id "
+             "WHERE i.url_hash = :h AND i.id IN (SELECT item_id FROM item_provenance)"),
         {"h": lookup_hash(url)},
     ).all()
     if not rows:
         return None
     wanted = url.strip()
     fragment = urlsplit(wanted).fragment
-    best = min(rows, key=lambda r: (r.url != wanted, urlsplit(str(r.url or "")).fragment != fragment, r.id))
+    host = host_of(wanted)
+    best = min(rows, key=lambda r: (
+        r.url != wanted, urlsplit(str(r.url or "")).fragment != fragment, host is None or r.site_host != host, r.id,
+    ))
     return int(best.id)
 
 
