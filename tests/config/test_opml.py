@@ -109,3 +109,8 @@ def test_names_are_read_without_case_and_nested_lists_are_not_feeds() -> None:
         Subscription("https://a.example/r", None, publisher="P", html_url="https://a.example/", tags=("Desk",)),
         Subscription("https://b.example/r", "B", tags=("Desk", "x/y", "z")),
     ]
+
+
+def test_a_reference_to_a_character_xml_cannot_carry_is_dropped_not_fatal() -> None:
+    body = b'<opml><body><outline text="x" xmlUrl="https://a.example/rss" publisher="Evil&#x1b;[2J&#0; Corp&#65;"/></body></opml>'
+    assert [f.publisher for f in read_opml(body)] == ["Evil[2J CorpA"]

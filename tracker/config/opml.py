@@ -82,6 +82,15 @@ def _outline(attrs: dict[str, str], hierarchy: list[str], found: dict[str, _Foun
 
 
 _EXTRA = {"publisher": "publisher", "htmlurl": "html_url"}
+_CHAR_REF = re.compile(rb"&#(x[0-9a-fA-F]{1,8}|[0-9]{1,10});")
+
+
+def _carried(ref: re.Match[bytes]) -> bytes:
+    """A character reference, or nothing for one to a character XML cannot carry (`&#x1b;`:
+    dropped as `write_opml` drops them, not a reason to refuse the list)."""
+    digits = ref.group(1).decode()
+    code = int(digits[1:], 16) if digits[0] == "x" else int(digits)
+    return ref.group(0) if code <= 0x10FFFF and not _NOT_XML.match(chr(code)) else b""
 
 
 def _in_words(error: etree.XMLSyntaxError) -> str:
@@ -112,7 +121,7 @@ def read_opml(body: bytes, source: str = "OPML") -> list[Subscription]:
     hierarchy: list[str] = []
     root: str | None = None
     events = etree.iterparse(
-        io.BytesIO(body), events=("start", "end"), recover=False, resolve_entities=False, no_network=True, huge_tree=False,
+        io.BytesIO(_CHAR_REF.sub(_carried, body)), events=("start", "end"), recover=False, resolve_entities=False, no_network=True, huge_tree=False,
     )
     try:
         for event, element in events:
