@@ -77,7 +77,7 @@ def test_the_quick_start_runs_as_written(tmp_path: Path, monkeypatch: pytest.Mon
         assert result.exit_code == 0, (args, result.output)
         outputs.append(result.stdout)
     assert "98 captures (0 already stored), 28 new items, 0 updates, 19 republications found, 0 errors" in outputs[0]
-    assert "1 article page: 1 used as an item's text" in outputs[0]
+    assert "1 article page: 1 item took a page's text" in outputs[0]
     assert "7 feeds, 98 captures, 28 items, 19 republications" in outputs[1]
     assert "Chain: Mirror of Mirrors ← ru24.pro ← Khaama Press" in outputs[2]
     assert (checkout / "db" / "sample.sqlite3").is_file()  # where README says: the repository's db/, a file of its own

@@ -109,7 +109,8 @@ def _ingest_summary(report: IngestReport, interrupted: bool) -> None:
         f"{counted(report.updates, 'update')}, {found_text(found)}, {counted(report.errors + report.failed_records, 'error')}"
     )
     if report.pages or report.pages_failed:
-        echo(f"{counted(report.pages, 'article page')}: {report.pages_used} used as an item's text, "
+        # Items, not pages: one page may be the text of items of several publishers (a syndicated article).
+        echo(f"{counted(report.pages, 'article page')}: {counted(report.pages_used, 'item')} took a page's text, "
              f"{report.pages_failed} unreadable or failed, {report.pages_unmatched} stored matching no item (yet)")
     if interrupted:
         echo("tracker: interrupted; everything above is stored. Run the same command again to resume "
