@@ -179,32 +179,6 @@ def test_a_feed_claiming_another_sites_title_and_link_neither_joins_its_publishe
     assert scalar(any_db_url, "SELECT site_host FROM publishers WHERE name = 'Khaama Press (evil.example)'") == "evil.example"
 
 
-def _credited_wire_story(url: str, config: list[dict[str, str]]) -> dict[str, dict[str, object]]:
-    """A site's article ending "Source: AFP", then the same text an hour later in a feed titled AFP."""
-    victim, wire = "https://victim.example/feed", "https://afp-news.example/feed"
-    pipeline = make_pipeline(url, config)
-    text = article(16)
-    pipeline.process(capture(victim, T0 + hours(0.5), rss("Victim News", "https://victim.example/", [
-        Item("Bridge reopens", "https://victim.example/bridge", [*text, "Source: AFP"], T0)])))
-    pipeline.process(capture(wire, T0 + hours(1.5), rss("AFP", "https://afp-news.example/", [
-        Item("Bridge reopens", "https://afp-news.example/bridge", text, T0 + hours(1))])))
-    return {str(r["url"]): r for r in items_of(url)}
-
-
-def test_a_credit_by_name_alone_does_not_find_a_feed_that_merely_calls_itself_so(any_db_url: str) -> None:
-    """Anyone can title a feed "AFP": a credit giving only a name, which outweighs the dates,
-    means a publisher the config names so, not whoever took the name."""
-    rows = _credited_wire_story(any_db_url, [])
-    assert rows["https://victim.example/bridge"]["relation"] == "original"
-    assert rows["https://afp-news.example/bridge"]["parent_item_id"] == rows["https://victim.example/bridge"]["item_id"]
-
-
-def test_a_credit_by_name_finds_the_publisher_the_config_names_so(any_db_url: str) -> None:
-    rows = _credited_wire_story(any_db_url, [{"url": "https://afp-news.example/feed", "publisher": "AFP"}])
-    assert rows["https://afp-news.example/bridge"]["relation"] == "original"
-    assert rows["https://victim.example/bridge"]["parent_item_id"] == rows["https://afp-news.example/bridge"]["item_id"]
-
-
 def test_a_feed_first_seen_in_an_archive_is_not_polled(any_db_url: str) -> None:
     followed = "https://followed.example.org/rss"
     pipeline = make_pipeline(any_db_url, [{"url": followed, "publisher": "Followed"}])

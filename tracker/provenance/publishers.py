@@ -61,13 +61,6 @@ class Directory:
         found = self.publishers_by_name.get(_name_key(name))
         return next(iter(found)) if found and len(found) == 1 else None
 
-    def publisher_credited(self, name: str) -> int | None:
-        """The publisher a credit giving only a name ("Source: AFP") means: one the config
-        names so. A name a feed gives itself is no evidence: anyone can title a feed "AFP",
-        and a credited publisher outweighs the dates."""
-        found = self.publisher_named(name)
-        return found if found is not None and self.publisher_source.get(found) == "config" else None
-
     def publisher_host(self, publisher_id: int) -> str | None:
         """One host of a publisher's sites, for telling apart two publishers of one name."""
         hosts = self.hosts_of.get(publisher_id)
