@@ -304,3 +304,20 @@ def test_one_guid_on_two_different_entries_keeps_the_first_and_says_so(sqlite_ur
     report = make_pipeline(sqlite_url).process(capture(feed, T0, raw_rss("Reuse", "https://reuse.example.org/", entries)))
     assert report.new_items == 1 and [r["title"] for r in items_of(sqlite_url)] == ["First"]
     assert sum("same-guid" in w for w in report.warnings) == 1
+
+
+def test_the_flagship_credit_by_name_finds_a_publisher_named_by_its_own_feed(any_db_url: str) -> None:
+    """ru24.pro's mirror says "The post … appeared first on Khaama Press." and was seen first,
+    claiming an earlier time; no publisher is named in the config: Khaama Press, named so by
+    its own feed's title, is the original all the same (a credit outweighs the dates)."""
+    from tests.pipeline.test_pipeline import KHAAMA, MIRROR_URL, ORIGINAL_URL, RU24, khaama_item, mirror_item
+
+    pipeline = make_pipeline(any_db_url)
+    text = article(18, paragraphs=8)
+    pipeline.process(capture(RU24, T0 + hours(0.5), rss("ru24.pro", "https://ru24.pro/", [mirror_item(text, published=T0)],
+                                                         full_content=False)))
+    pipeline.process(capture(KHAAMA, T0 + hours(1.5), rss("Khaama Press", "https://www.khaama.com/", [
+        khaama_item(text, published=T0 + hours(1))])))
+    rows = {str(r["url"]): r for r in items_of(any_db_url)}
+    assert rows[ORIGINAL_URL]["relation"] == "original"
+    assert rows[MIRROR_URL]["parent_item_id"] == rows[ORIGINAL_URL]["item_id"]
