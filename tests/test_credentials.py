@@ -24,7 +24,7 @@ from tests.feedserver import FeedServer
 from tracker.cli import main
 from tracker.config import parse_config
 from tracker.errors import ConfigError
-from tracker.redact import Credentials, mask_credentials
+from tracker.redact import Credentials, mask_credentials, mask_url
 from tracker.store.database import create_db_engine, migrate
 
 SECRET = "s3cr3t-Pa55"
@@ -131,6 +131,17 @@ def test_a_password_holding_an_at_sign_is_masked_whole_and_still_authenticates()
     assert feed.url == "https://user:***@host.example/feed"
     assert mask_credentials("fetch of https://user:p@s@s@host.example/feed failed") == "fetch of https://user:***@host.example/feed failed"
     assert Credentials([feed.fetch_url]).unmask(feed.url) == "https://user:p@ss@host.example/feed"
+
+
+@pytest.mark.parametrize("url", [
+    'https://user:zq"xv@host.example/feed', "https://user:zq'xv@host.example/feed", "https://user:zq<xv@host.example/feed",
+    "https://user:zq\txv@host.example/feed", "https://user:zq xv@host.example/feed", "https://zq:@host.example/feed",
+])
+def test_one_url_is_masked_whatever_its_password_holds(url: str) -> None:
+    """A quote or a space ends a URL in a message, not a URL on its own (a config value, a
+    WARC target): there the whole userinfo is masked; a token given as `token:` too."""
+    masked = mask_url(url)
+    assert "zq" not in masked and masked.endswith("***@host.example/feed")
 
 
 @pytest.mark.parametrize("url", [

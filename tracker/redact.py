@@ -23,17 +23,27 @@ MASK = "***"
 # mistaken for credentials. (A password holding those must be written %2F, %3F, %23: a URL
 # with them as they are is refused, `feed_url_problem`.)
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#\s\"'<>]*)@")
-_AUTHORITY = re.compile(r"(?i)^([a-z][a-z0-9+.-]*://)([^/?#\s\"'<>]*)@([^/?#\s@]*)")
+# One URL alone: its authority runs to the first "/", "?" or "#", whatever else it holds (a
+# quote or a space in a password ends no URL here, as it would in a message).
+_URL_USERINFO = re.compile(r"(?i)^([a-z][a-z0-9+.-]*://)([^/?#]*)@")
+_AUTHORITY = re.compile(r"(?i)^([a-z][a-z0-9+.-]*://)([^/?#]*)@([^/?#@]*)")
 
 
 def _masked(match: re.Match[str]) -> str:
-    user, colon, _ = match.group(2).partition(":")
-    return f"{match.group(1)}{user}:{MASK}@" if colon else f"{match.group(1)}{MASK}@"
+    user, colon, password = match.group(2).partition(":")
+    # A user without a password ("TOKEN@", "TOKEN:@", as `curl -u token:` writes it) is a token.
+    return f"{match.group(1)}{user}:{MASK}@" if colon and password else f"{match.group(1)}{MASK}@"
 
 
 def mask_credentials(text: str) -> str:
-    """`text` (a URL, or a message quoting URLs) with every URL's userinfo masked."""
+    """`text` (a message quoting URLs) with every URL's userinfo masked; a URL on its own
+    is masked by `mask_url`, which no character of a password can stop short."""
     return _USERINFO.sub(_masked, text) if "@" in text else text
+
+
+def mask_url(url: str) -> str:
+    """One URL with its userinfo masked (as `mask_credentials` masks a message's URLs)."""
+    return _URL_USERINFO.sub(_masked, url, count=1) if "@" in url else url
 
 
 def feed_url_problem(url: str) -> str | None:
@@ -43,6 +53,8 @@ def feed_url_problem(url: str) -> str | None:
         return "not an http(s) URL"
     if any(c.isspace() for c in url):
         return "it holds whitespace (a password's spaces must be written %20)"
+    if any(c in '"<>\\' or not c.isprintable() for c in url):
+        return "it holds a character no URL holds as it is (\", <, > or \\: written percent-encoded)"
     return authority_problem(url)
 
 
@@ -68,7 +80,7 @@ class Credentials:
         for url in urls:
             found = _AUTHORITY.match(url.strip())
             if found:
-                masked = _AUTHORITY.match(mask_credentials(url.strip()))
+                masked = _AUTHORITY.match(mask_url(url.strip()))
                 assert masked is not None
                 self._userinfo[_key(masked.group(1), masked.group(2), masked.group(3))] = found.group(2)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from tracker.redact import feed_url_problem, mask_credentials
+from tracker.redact import feed_url_problem, mask_url
 
 if TYPE_CHECKING:
     from tracker.config import Config
@@ -53,7 +53,7 @@ class FeedConfig(_Strict):
     @classmethod
     def _short_enough(cls, value: str) -> str:
         # The masked form is what is stored: a one-letter password grows by two characters.
-        length = max(len(value), len(mask_credentials(value)))
+        length = max(len(value), len(mask_url(value)))
         if length > MAX_FEED_URL:
             raise ValueError(f"a feed URL is at most {MAX_FEED_URL} characters; this one has {length}")
         if problem := feed_url_problem(value):
@@ -62,7 +62,7 @@ class FeedConfig(_Strict):
 
     @model_validator(mode="after")
     def _hide_credentials(self) -> FeedConfig:
-        masked = mask_credentials(self.url)
+        masked = mask_url(self.url)
         if masked != self.url and self._fetch_url is None:
             self._fetch_url = self.url
             object.__setattr__(self, "url", masked)  # frozen: this is its one assignment

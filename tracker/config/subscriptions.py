@@ -27,7 +27,7 @@ from tracker.addresses import local_host_problem
 from tracker.config.opml import Subscription, read_opml
 from tracker.config.sections import OPML_MAX_BYTES, FeedConfig, opml_file
 from tracker.errors import ConfigError, InputError
-from tracker.redact import mask_credentials
+from tracker.redact import mask_url
 
 if TYPE_CHECKING:
     from tracker.config import Config
@@ -149,7 +149,7 @@ def read_subscriptions(file: Path, where: str, max_bytes: int) -> SubscriptionLi
     except InputError as error:
         raise ConfigError(f"{where}: {error}") from None
     # Keyed as the feeds will be known: by the URL with its credentials masked.
-    local = {mask_credentials(s.url): problem for s in subscriptions if (problem := _local(s.url))}
+    local = {mask_url(s.url): problem for s in subscriptions if (problem := _local(s.url))}
     return SubscriptionList(subscriptions, False, local, file, key)
 
 
@@ -164,7 +164,7 @@ def _opml_feeds(found: SubscriptionList, file: Path, where: str) -> list[FeedCon
     if found.cached:
         # Built without validating again, except a URL with credentials: its validator is
         # what moves the password out of the URL (tracker.redact).
-        return [FeedConfig.model_validate(row) if mask_credentials(row["url"]) != row["url"]
+        return [FeedConfig.model_validate(row) if mask_url(row["url"]) != row["url"]
                 else FeedConfig.model_construct(**row) for row in rows]
     try:
         feeds = _FEED_LIST.validate_python(rows)
@@ -173,7 +173,7 @@ def _opml_feeds(found: SubscriptionList, file: Path, where: str) -> list[FeedCon
         index = first["loc"][0]
         url = rows[index]["url"] if isinstance(index, int) else "?"
         message = ".".join(str(p) for p in first["loc"][1:]) + ": " + first["msg"].removeprefix("Value error, ")
-        shown = mask_credentials(url)
+        shown = mask_url(url)
         shown = shown if len(shown) <= 100 else shown[:99] + "…"
         raise ConfigError(f"{where} {file}: feed {shown!r}: {message}") from None
     found.remember()

@@ -30,7 +30,7 @@ from tracker.errors import InputError
 from tracker.model import Capture, PageCapture, PageRedirect, utcnow
 from tracker.reader.jsonfeed import looks_like_json_feed
 from tracker.reader.pages import MAX_PAGE_BYTES, is_html
-from tracker.redact import authority_problem, mask_credentials
+from tracker.redact import authority_problem, mask_url
 from tracker.timefmt import read_iso
 
 _FEED_TYPES = ("rss", "atom", "rdf", "xml")
@@ -197,7 +197,7 @@ def _from_record(path: Path, record) -> Record:  # type: ignore[no-untyped-def]
     headers = record.rec_headers
     kind = record.rec_type
     # Known by its masked URL, like a configured feed: an archive's passwords go no further.
-    uri = mask_credentials(headers.get_header("WARC-Target-URI") or "")
+    uri = mask_url(headers.get_header("WARC-Target-URI") or "")
     record_id = headers.get_header("WARC-Record-ID") or "?"
     where = f"{path.name} {record_id}"
     if kind not in ("response", "revisit"):
@@ -279,7 +279,7 @@ def read_feed_file(path: Path, url: str, captured_at: datetime | None) -> Captur
         raise InputError(f"{path}: cannot read ({error.strerror})") from None
     if len(body) > WARC_BODY_MAX:
         return Skipped(str(path), f"feed file over {WARC_BODY_MAX // 2**20} MiB: not read", "too large")
-    return Capture(mask_credentials(url), when, "file", body, f"file:{path}")
+    return Capture(mask_url(url), when, "file", body, f"file:{path}")
 
 
 def _reason(status: int) -> str:
@@ -323,7 +323,7 @@ class WarcArchive:
         self, url: str, when: datetime, status: int, headers: tuple[tuple[str, str], ...], body: bytes | None
     ) -> None:
         """Append one capture: a response with `body` (b"" for a redirect), or a revisit when `body` is None (304)."""
-        url = mask_credentials(url)  # a WARC-Target-URI never carries a password
+        url = mask_url(url)  # a WARC-Target-URI never carries a password
         date = when.strftime("%Y-%m-%dT%H:%M:%SZ")
         http = StatusAndHeaders(f"{status} {_reason(status)}", list(headers), protocol="HTTP/1.1")
         with self._lock:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from tracker.errors import FetchError
-from tracker.redact import mask_credentials
+from tracker.redact import mask_credentials, mask_url
 
 ERROR_KINDS = ("timeout", "connection", "tls", "http_status", "too_large", "redirect_loop",
                "too_many_redirects", "invalid_url", "rate_limited", "gone", "blocked_address",
@@ -124,7 +124,9 @@ class Progress:
             bytes_read=self.bytes_read, headers=self.headers, redirects=tuple(self.chain))
         values.update(fields)
         # A result is logged, stored and archived: the URL's password stays in the request.
-        for key in ("requested_url", "final_url", "permanent_redirect", "error_message"):
+        for key in ("requested_url", "final_url", "permanent_redirect"):
             if values[key]:
-                values[key] = mask_credentials(values[key])
+                values[key] = mask_url(values[key])
+        if values["error_message"]:
+            values["error_message"] = mask_credentials(values["error_message"])
         return FetchResult(**values)
