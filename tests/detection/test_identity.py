@@ -228,3 +228,16 @@ def test_canonical_url_keeps_a_non_default_port() -> None:
 )
 def test_host_of(url: str | None, expected: str | None) -> None:
     assert host_of(url) == expected
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("https://bücher.de/feed/", "https://xn--bcher-kva.de/a/1", True),  # one name, two spellings
+    ("https://news.example.co.uk/x", "https://www.example.co.uk/", True),
+    ("http://10.0.0.1/", "http://192.168.0.1/", False),  # addresses were both "0.1"
+    ("http://[::1]:8080/", "http://[::2]/", False),
+    ("https://alice.github.io/", "https://bob.github.io/", False),
+])
+def test_a_site_is_one_whatever_the_spelling_of_its_name_and_an_address_is_its_own(a: str, b: str, same: bool) -> None:
+    from tracker.detection.identity import site_of
+
+    assert (site_of(a) == site_of(b)) is same

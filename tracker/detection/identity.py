@@ -20,6 +20,7 @@ so it is a pure function the store can feed from memory or from SQL.
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -119,6 +120,17 @@ def site_of(url: str | None) -> str | None:
 @lru_cache(maxsize=65536)
 def _site_of_host(host: str) -> str:
     from tld import get_fld  # the bundled list; never fetched
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return host  # an address is a site of its own, not "0.1" of 10.0.0.1
+    except ValueError:
+        pass
+    try:
+        # One site whichever way its name is spelt: bücher.de is xn--bcher-kva.de.
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass
 
     try:
         found = get_fld(host, fix_protocol=True, fail_silently=True, search_private=True)
