@@ -11,6 +11,7 @@ publishers.
 
 from __future__ import annotations
 
+import html.entities
 import io
 import re
 from dataclasses import dataclass, field
@@ -83,6 +84,31 @@ def _outline(attrs: dict[str, str], hierarchy: list[str], found: dict[str, _Foun
 
 _EXTRA = {"publisher": "publisher", "htmlurl": "html_url"}
 _CHAR_REF = re.compile(rb"&#(x[0-9a-fA-F]{1,8}|[0-9]{1,10});")
+# Quirks of real exports that lose nothing when mended, unlike damage: HTML's named
+# entities (&eacute;, &nbsp;), a bare "&" (in a title, or a URL's query), blanks before the
+# XML declaration, bytes after the root's end.
+_NAMED = re.compile(rb"&([A-Za-z][A-Za-z0-9]{1,31});")
+_BARE_AMP = re.compile(rb"&(?!(?:[A-Za-z][A-Za-z0-9]{0,31}|#[0-9]{1,10}|#x[0-9A-Fa-f]{1,8});)")
+_END = re.compile(rb"</opml\s*>", re.IGNORECASE)
+
+
+def _mended(body: bytes) -> bytes:
+    """The document with the quirks above mended (an 8-bit document; UTF-16's bytes are left as they are)."""
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in body[:4]:
+        return body
+    bom = b"\xef\xbb\xbf" if body.startswith(b"\xef\xbb\xbf") else b""
+    body = bom + body[len(bom):].lstrip(b" \t\r\n")
+    ends = list(_END.finditer(body))
+    if ends:
+        body = body[: ends[-1].end()]
+    body = _NAMED.sub(_html_entity, body)
+    return _CHAR_REF.sub(_carried, _BARE_AMP.sub(b"&amp;", body))
+
+
+def _html_entity(ref: re.Match[bytes]) -> bytes:
+    name = ref.group(1).decode()
+    code = html.entities.name2codepoint.get(name)
+    return ref.group(0) if code is None or name in ("amp", "lt", "gt", "quot", "apos") else f"&#{code};".encode()
 
 
 def _carried(ref: re.Match[bytes]) -> bytes:
@@ -121,7 +147,7 @@ def read_opml(body: bytes, source: str = "OPML") -> list[Subscription]:
     hierarchy: list[str] = []
     root: str | None = None
     events = etree.iterparse(
-        io.BytesIO(_CHAR_REF.sub(_carried, body)), events=("start", "end"), recover=False, resolve_entities=False, no_network=True, huge_tree=False,
+        io.BytesIO(_mended(body)), events=("start", "end"), recover=False, resolve_entities=False, no_network=True, huge_tree=False,
     )
     try:
         for event, element in events:
