@@ -63,7 +63,9 @@ def authority_problem(url: str) -> str | None:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (read to check it: a port that is not a number raises)
-    except ValueError:
+    except ValueError as error:
+        if "out of range" in str(error):
+            return "its port is out of range (0 to 65535)"
         return "its host or port cannot be read (a password's '/', '?' and '#' must be written %2F, %3F and %23)"
     return None if parts.hostname else "it names no host"
 
