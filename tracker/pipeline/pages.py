@@ -13,7 +13,7 @@ credits it, as "appeared first on" does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -134,10 +134,10 @@ class PagesMixin:
         body_hash = content_digest(page.body)
         if page_store.has_page(session, lookup_hash(page.url), body_hash):
             report.skipped_known += 1
-            keys = page_store.redirected_from(session, keys)
-            joined = self._page_items(session, keys, (page.url, page.final_url), text=True)
+            under = page_store.links_under(session, page_store.redirected_from(session, keys))
+            joined = self._page_items(under, (page.url, page.final_url), text=True)
             page_store.record_unchanged(session, [i for i, _ in joined], page.fetched_at)
-            self._settle_unjoined(session, keys, joined, None, page.fetched_at)
+            self._settle_unjoined(session, under, joined, None, page.fetched_at)
             return
         article, error, kind = read if read is not None else read_article(page)
         canonical = article.canonical_url if article else None
@@ -159,7 +159,7 @@ class PagesMixin:
         if article is None:
             report.pages_failed += 1
             report.warnings.append(f"page {page.url[:200]} at {iso(page.fetched_at)}: {error}")
-            joined = self._page_items(session, keys, (page.url, page.final_url))
+            joined = self._page_items(page_store.links_under(session, keys), (page.url, page.final_url))
             if joined:
                 final = 410 if kind in _FINAL_KINDS else None
                 page_store.record_failure(session, [i for i, _ in joined], kind or "page", error or "", page.fetched_at, final)
@@ -169,7 +169,8 @@ class PagesMixin:
 
     def _page_failed(self: Pipeline, session: Session, page: PageCapture, keys: set[str], report: IngestReport) -> None:
         """A fetch that brought no page: data on the items it was for (retried with backoff)."""
-        joined = [i for i, _ in self._page_items(session, page_store.redirected_from(session, keys), (page.url, page.final_url))]
+        under = page_store.links_under(session, page_store.redirected_from(session, keys))
+        joined = [i for i, _ in self._page_items(under, (page.url, page.final_url))]
         if page.status == 304:
             page_store.record_unchanged(session, joined, page.fetched_at)
             return
@@ -196,10 +197,11 @@ class PagesMixin:
 
     # -- joining pages and items ------------------------------------------------------------
     def _page_items(
-        self: Pipeline, session: Session, keys: set[str], urls: Sequence[str], text: bool = False,
+        self: Pipeline, under: Mapping[int, tuple[int, str]], urls: Sequence[str], text: bool = False,
     ) -> list[tuple[int, int]]:
-        """(item, publisher) of the items a page with these URL hashes is the page of (`text`:
-        whose text it may be; else whose failure it is).
+        """(item, publisher) of the items a page is the page of, among those whose link leads
+        to it (`under`: `page_store.links_under` its URL hashes); `text`: whose text it may
+        be, else whose failure it is.
 
         Where the page is is where it was served from (the last of `urls`), wherever the
         item's link pointed: a link blog's own redirector leads to another's article. An
@@ -212,18 +214,15 @@ class PagesMixin:
         of theirs. Nor is the text of a page its link led to from its publisher's own site to
         another its text.
         """
-        under = page_store.items_under(session, keys)
-        found = {item: publisher for pairs in under.values() for item, publisher in pairs}
-        if not found:
+        if not under:
             return []
         hosts_of = self.directory.hosts_of
         sites_of = {publisher: {site_of(f"http://{host}/") for host in hosts} for publisher, hosts in hosts_of.items()}
         hosts, sites = {host_of(urls[-1])} - {None}, {site_of(urls[-1])} - {None}
-        links = {i: stored.url for i, stored in items.load_items(session, found).items()} if text else {}
         by_publisher: dict[int, list[int]] = {}
-        for item, publisher in found.items():
+        for item, (publisher, link) in under.items():
             others = [other for other in hosts_of if other != publisher]
-            if text and site_of(links.get(item)) in sites_of.get(publisher, set()) - sites:
+            if text and site_of(link) in sites_of.get(publisher, set()) - sites:
                 # Its link on its own site led away from it: to a consent wall, a paywall, a
                 # login page (the same text for every site sending readers there), not its article.
                 continue
@@ -241,8 +240,9 @@ class PagesMixin:
         self: Pipeline, session: Session, page: StoredPage, keys: set[str], report: IngestReport,
         etag: str | None, last_modified: str | None,
     ) -> None:
-        joined = self._page_items(session, keys, (page.url, page.final_url), text=True)
-        self._settle_unjoined(session, keys, joined, page.page_id, page.fetched_at)
+        under = page_store.links_under(session, keys)
+        joined = self._page_items(under, (page.url, page.final_url), text=True)
+        self._settle_unjoined(session, under, joined, page.page_id, page.fetched_at)
         if not joined:
             report.pages_unmatched += 1
             return
@@ -259,14 +259,14 @@ class PagesMixin:
 
     @staticmethod
     def _settle_unjoined(
-        session: Session, keys: set[str], joined: Sequence[tuple[int, int]], page_id: int | None, fetched_at: datetime,
+        session: Session, under: Mapping[int, tuple[int, str]], joined: Sequence[tuple[int, int]], page_id: int | None,
+        fetched_at: datetime,
     ) -> None:
         """Items whose link leads to a page that is none of theirs (one of several items of a
         publisher under one URL, a link to another's site) want it no more: asked for again,
         it would be fetched at every turn of the daemon, for as long as they are young."""
-        mine = {item for item, _ in joined}
-        under = {item for pairs in page_store.items_under(session, keys).values() for item, _ in pairs} - mine
-        for item_id, state in sorted(page_store.states_of(session, under).items()):
+        others = under.keys() - {item for item, _ in joined}
+        for item_id, state in sorted(page_store.states_of(session, others).items()):
             if state.state == "wanted":
                 page_store.set_state(session, item_id, True, {
                     "state": "not_used", "page_id": page_id, "tried_at": fetched_at, "next_try_at": None,
@@ -346,7 +346,8 @@ class PagesMixin:
             # Oldest first, as they would have been joined had the item come before them.
             for page in reversed(waiting.get(lookup_hash(url), []) if url else []):
                 keys = page_store.page_keys(session, [page.page_id])[page.page_id]
-                if (item_id, publisher_id) in self._page_items(session, keys, (page.url, page.final_url), text=True):
+                under = page_store.links_under(session, keys)
+                if (item_id, publisher_id) in self._page_items(under, (page.url, page.final_url), text=True):
                     used, changed = self._apply_page(session, item_id, publisher_id, page, state, None, None)
                     report.pages_used += used
                     rematch |= changed

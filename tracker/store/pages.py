@@ -140,15 +140,16 @@ def page_keys(session: Session, page_ids: Collection[int]) -> dict[int, set[str]
     return found
 
 
-def items_under(session: Session, hashes: Collection[str]) -> dict[str, list[tuple[int, int]]]:
-    """(item id, publisher id) of the items whose link has each URL hash."""
-    found: dict[str, list[tuple[int, int]]] = defaultdict(list)
+def links_under(session: Session, hashes: Collection[str]) -> dict[int, tuple[int, str]]:
+    """(publisher id, link) of each item whose link has one of these URL hashes, by item id
+    (in item order)."""
+    found: dict[int, tuple[int, str]] = {}
     for part in chunks(hashes):
-        for url_hash, item_id, publisher_id in session.connection().execute(
-            select(_i.c.url_hash, _i.c.id, _i.c.publisher_id).where(_i.c.url_hash.in_(part)).order_by(_i.c.id)
+        for item_id, publisher_id, url in session.connection().execute(
+            select(_i.c.id, _i.c.publisher_id, _i.c.url).where(_i.c.url_hash.in_(part)).order_by(_i.c.id)
         ):
-            found[url_hash].append((item_id, publisher_id))
-    return found
+            found[item_id] = (publisher_id, url)
+    return dict(sorted(found.items()))
 
 
 def states_of(session: Session, ids: Collection[int]) -> dict[int, PageState]:
