@@ -257,6 +257,12 @@ class IngestReport:
         self.pages_unmatched += other.pages_unmatched
         self.pages_failed += other.pages_failed
 
+    @property
+    def found(self) -> int:
+        """The republications this run found, less those it withdrew: what its own writes
+        changed in the `republications` view (another process's finds meanwhile are theirs)."""
+        return self.republications - self.withdrawn
+
 
 @dataclass
 class StoredItem:

@@ -95,8 +95,7 @@ def poll(ctx: click.Context, everything: bool, log_format: str | None) -> None:
     failed = sum(1 for o in outcomes if o.error_kind)
     new = sum(o.report.new_items for o in outcomes)
     unchanged = sum(1 for o in outcomes if o.not_modified)
-    # Its own finds, as its writes made them: a daemon polling meanwhile finds others.
-    found = sum(o.report.republications - o.report.withdrawn for o in outcomes)
+    found = sum(o.report.found for o in outcomes)
     echo(f"{counted(len(outcomes), 'feed')} polled ({unchanged} unchanged, {failed} failed), {counted(new, 'new item')}, "
          f"{found_text(found)}")
     _deliver(config)

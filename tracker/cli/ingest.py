@@ -96,17 +96,12 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], url: str | None, capture
 
 
 def _ingest_summary(report: IngestReport, interrupted: bool) -> None:
-    """The ingest's closing lines, and its exit status.
-
-    The republications it found are counted as its own writes made them (less those it
-    withdrew), not as the view's change over the run: another process ingesting meanwhile
-    would have its finds counted twice."""
-    found = report.republications - report.withdrawn
+    """The ingest's closing lines, and its exit status."""
     for warning in report.warnings:
         echo(f"warning: {warning}", err=True)
     echo(
         f"{counted(report.captures, 'capture')} ({report.skipped_known} already stored), {counted(report.new_items, 'new item')}, "
-        f"{counted(report.updates, 'update')}, {found_text(found)}, {counted(report.errors + report.failed_records, 'error')}"
+        f"{counted(report.updates, 'update')}, {found_text(report.found)}, {counted(report.errors + report.failed_records, 'error')}"
     )
     if report.pages or report.pages_failed:
         # Items, not pages: one page may be the text of items of several publishers (a syndicated article).
