@@ -125,8 +125,6 @@ def _in_words(error: etree.XMLSyntaxError) -> str:
     said = error.msg.split(", line ")[0]
     if "Excessive depth" in said:
         said = "outlines nested deeper than 255"
-    elif "EntityRef: no name" in said or "EntityRef: expecting" in said:
-        said = "a bare '&' (in a URL it is written &amp;)"
     elif "amplification" in said:
         said = "entities that expand too far (an entity bomb)"
     return f"{said}, line {line}, column {column}"
@@ -140,9 +138,9 @@ def read_opml(body: bytes, source: str = "OPML") -> list[Subscription]:
     feeds costs its result, not a tree of it. Element and attribute names are read
     without case, as feed readers write them (`xmlurl`, `xmlURL`, `xmlUrl`); entities are
     not expanded and nothing is fetched. Raises InputError when the document is not an
-    OPML subscription list, or not whole: a parser that recovers reads a file cut short,
-    a bare "&" in a URL or outlines nested past its depth as fewer feeds, or other URLs,
-    without a word (and a reload would stop polling the feeds it lost)."""
+    OPML subscription list, or not whole (the quirks of real exports mended first,
+    `_mended`): a parser that recovers reads a file cut short or outlines nested past its
+    depth as fewer feeds without a word, and a reload would stop polling the feeds it lost."""
     found: dict[str, _Found] = {}
     hierarchy: list[str] = []
     root: str | None = None
