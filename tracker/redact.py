@@ -26,7 +26,7 @@ _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#\s\"'<>]*)@")
 # One URL alone: its authority runs to the first "/", "?" or "#", whatever else it holds (a
 # quote or a space in a password ends no URL here, as it would in a message).
 _URL_USERINFO = re.compile(r"(?i)^([a-z][a-z0-9+.-]*://)([^/?#]*)@")
-_AUTHORITY = re.compile(r"(?i)^([a-z][a-z0-9+.-]*://)([^/?#]*)@([^/?#@]*)")
+_AUTHORITY = re.compile(_URL_USERINFO.pattern + r"([^/?#@]*)")  # and the host after it
 
 
 def _masked(match: re.Match[str]) -> str:

@@ -25,7 +25,10 @@ def vouched_site(url: str, site: str | None) -> str | None:
     site. A feed served elsewhere (a feed-hosting service, a CDN's domain) is its own
     publisher unless the config names its publisher.
     """
-    return site if site and site_of(url) is not None and site_of(url) == site_of(site) else None
+    if not site:
+        return None
+    served = site_of(url)
+    return site if served is not None and served == site_of(site) else None
 
 
 class Directory:
@@ -90,18 +93,20 @@ class Directory:
         """Register a feed, the publisher behind it, and the site it says it belongs to."""
         self.feed_ids[url] = feed_id
         self.feed_publisher[feed_id] = publisher_id
-        self.feed_sites[feed_id] = (title, vouched_site(url, site))
+        vouched = vouched_site(url, site)
+        self.feed_sites[feed_id] = (title, vouched)
         self._add_host(publisher_id, host_of(url))
         if title is not None:
-            self._add_host(publisher_id, host_of(vouched_site(url, site)))
+            self._add_host(publisher_id, host_of(vouched))
 
     def learn_feed(self, feed_id: int, url: str, title: str | None, site: str | None) -> bool:
         """A feed's title and site link (where `vouched_site`), once known; True if they were
         not known before."""
         if self.feed_sites.get(feed_id, (None, None))[0] is not None:
             return False
-        self.feed_sites[feed_id] = (title, vouched_site(url, site))
-        self._add_host(self.feed_publisher[feed_id], host_of(vouched_site(url, site)))
+        vouched = vouched_site(url, site)
+        self.feed_sites[feed_id] = (title, vouched)
+        self._add_host(self.feed_publisher[feed_id], host_of(vouched))
         return True
 
     def move_feed(self, feed_id: int, publisher_id: int) -> None:
