@@ -49,10 +49,7 @@ def _captures(paths: Sequence[Path], url: str | None, captured_at: datetime | No
             for record in read_warc(path):
                 records += 1
                 if isinstance(record, Skipped):
-                    skipped[record.kind] += 1
-                    log.debug("skipped %s: %s", record.where, record.reason)
-                    if record.kind in ("damaged", "broken"):
-                        log.warning("%s: %s", record.where, record.reason)
+                    _skip(record, skipped)
                     continue
                 yield record
             if not records and empty is not None:
@@ -62,11 +59,17 @@ def _captures(paths: Sequence[Path], url: str | None, captured_at: datetime | No
                 raise InputError(f"{path}: a plain feed file needs --url (the feed it was captured from)")
             capture = read_feed_file(path, url, captured_at)
             if isinstance(capture, Skipped):
-                # A failed capture, like a WARC record too large: the other files are still ingested.
-                skipped[capture.kind] += 1
-                log.warning("%s: %s", capture.where, capture.reason)
+                _skip(capture, skipped)  # a failed capture, like a WARC record too large: the other files go on
                 continue
             yield capture
+
+
+def _skip(record: Skipped, skipped: Counter[str]) -> None:
+    """Count a record not ingested; warn of one that failed (not merely one that is no feed)."""
+    skipped[record.kind] += 1
+    log.debug("skipped %s: %s", record.where, record.reason)
+    if record.kind in FAILED_KINDS:
+        log.warning("%s: %s", record.where, record.reason)
 
 
 def plan_shares(paths: Sequence[Path], url: str | None, captured_at: datetime | None, count: int) -> dict[str, int]:
