@@ -4,21 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from tracker.store import schema
-
-
-def republication_count(sessions: sessionmaker[Session]) -> int:
-    """Rows of the `republications` view: copy → parent edges as they stand now.
-
-    Counted on `provenance`'s index of parents rather than through the view's four joins
-    (every provenance row has its item, publisher and parent): an ingest counts before it
-    starts, and that count should not cost more than the start-up itself.
-    """
-    with sessions() as session:
-        return int(session.execute(text("SELECT COUNT(parent_item_id) FROM provenance WHERE parent_item_id IS NOT NULL")).scalar_one())
 
 
 def found_since(session: Session, since: datetime) -> tuple[int, int]:
