@@ -520,14 +520,26 @@ def _first_capture(db: Database, after: int, first: list[float], done: threading
         engine.dispose()
 
 
+def _busy_ticks() -> tuple[int, int]:
+    """The machine's CPU time so far in clock ticks (/proc/stat): busy (every state but idle
+    and waiting for the disk), and all."""
+    with open("/proc/stat") as stat:
+        ticks = [int(t) for t in stat.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]
+    return sum(ticks) - idle, sum(ticks)
+
+
 def ingest_tail(config: Path, db: Database, warc: Path, log_path: Path, workers: int, timeout: float) -> dict[str, float]:
     """`tracker ingest [--workers N]` of the tail's WARC in a fresh process: start-up to its
     first stored capture, items/s from then to its exit, and its peak RSS (VmHWM, sampled
-    until it exits), with the machine's load average when it started."""
+    until it exits), with the machine's load average when it started and how many of its
+    cores were busy while it ran (its processes, the database server's, and anything else:
+    on a quiet machine, what one ingest can use of the cores, which bounds what N can gain)."""
     items_before = int(db.scalar("SELECT COUNT(*) FROM items"))  # type: ignore[call-overload]
     last_capture = int(db.scalar("SELECT COALESCE(MAX(id), 0) FROM captures"))  # type: ignore[call-overload]
     load = os.getloadavg()[0]
     log = log_path.open("w")
+    busy_before, all_before = _busy_ticks()
     started = time.perf_counter()
     command = [sys.executable, "-m", "tracker", "--config", str(config), "ingest", "--no-progress"]
     command += ["--workers", str(workers)] if workers > 1 else []
@@ -548,6 +560,7 @@ def ingest_tail(config: Path, db: Database, warc: Path, log_path: Path, workers:
             raise StepTimeout(f"tail ingest: over {timeout:.0f} s")
         time.sleep(0.05)
     ended = time.perf_counter()
+    busy_after, all_after = _busy_ticks()
     done.set()
     watcher.join(5)
     log.close()
@@ -556,7 +569,8 @@ def ingest_tail(config: Path, db: Database, warc: Path, log_path: Path, workers:
     new_items = int(db.scalar("SELECT COUNT(*) FROM items")) - items_before  # type: ignore[call-overload]
     begun = first[0] if first else started
     return {"tail items": new_items, "tail startup s": begun - started, "tail items/s": new_items / (ended - begun),
-            "tail wall s": ended - started, "peak_rss": peak, "load": load}
+            "tail wall s": ended - started, "peak_rss": peak, "load": load,
+            "cores busy": (os.cpu_count() or 1) * (busy_after - busy_before) / max(1, all_after - all_before)}
 
 
 @dataclass
@@ -729,7 +743,7 @@ def measure_tail(prefix: Prefix, count: int, scratch: Path, args: argparse.Names
         row.figures["stored" + suffix] = int(db.scalar("SELECT COUNT(*) FROM items"))  # type: ignore[call-overload]
         say(f"{key.kind} {key.items:,}: {count} process{'es' if count > 1 else ''}: {tail['tail items/s']:.0f} items/s, "
             f"start-up {tail['tail startup s']:.1f} s, peak RSS {tail['peak_rss'] / 1e6:.0f} MB, "
-            f"{row.figures['stored' + suffix]:,} items stored")
+            f"{tail['cores busy']:.2f} of {os.cpu_count()} cores busy, {row.figures['stored' + suffix]:,} items stored")
     except BaseException:
         if not args.keep:
             with contextlib.suppress(Exception):
@@ -839,7 +853,7 @@ def cache_only(kind: str, items: int, scratch: Path, args: argparse.Namespace, c
 
 COLUMNS = [
     ("db", "db"), ("items", "items"), ("wall s", "wall s"), ("bulk s", "bulk prefix s"), ("tail items/s", "ingest last 10k items/s"),
-    ("tail startup s", "ingest start→1st capture s"), ("peak_rss", "peak RSS MB"), ("run→poll s", "run→1st poll s"),
+    ("tail startup s", "ingest start→1st capture s"), ("cores busy", "cores busy"), ("peak_rss", "peak RSS MB"), ("run→poll s", "run→1st poll s"),
     ("poll --all s", "poll --all→1st poll s"), ("ingest 1 file s", "ingest 1 file s"), ("index bytes/item", "index bytes/item"),
     ("db bytes/item", "DB bytes/item"),
 ]
@@ -849,6 +863,7 @@ def columns(rows: list[Row]) -> list[tuple[str, str]]:
     """COLUMNS, with the tails of more than one process after the one-process tail's."""
     counts = sorted({int(k.rsplit("×", 1)[1]) for r in rows for k in r.figures if k.startswith("tail items/s ×")})
     extra = [column for n in counts for column in ((f"tail items/s ×{n}", f"ingest last 10k, {n} processes items/s"),
+                                                   (f"cores busy ×{n}", f"cores busy, {n} processes"),
                                                    (f"peak_rss ×{n}", f"peak RSS {n} processes MB"))]
     at = next(i for i, (key, _) in enumerate(COLUMNS) if key == "peak_rss") + 1
     return COLUMNS[:at] + extra + COLUMNS[at:]
@@ -917,7 +932,11 @@ def goals(rows: list[Row]) -> list[str]:
             two = _number(large, "tail items/s ×2")
             ok = None if two is None or not rate else two >= 1.8 * rate
             ratio = f"{two / rate:.2f}×" if two is not None and rate else "—"
-            lines.append(judged(ok, f"ingest of the last 10k with 2 workers ≥ 1.8× one ({two or 0:,.0f} vs {rate or 0:,.0f} items/s: {ratio})"))
+            # One ingest keeping c of the machine's cores busy (itself, its parser, the
+            # server) leaves two at most cores / c times its speed, however well they share.
+            busy, cores = _number(large, "cores busy"), os.cpu_count() or 1
+            ceiling = f"; one process kept {busy:.2f} of {cores} cores busy: two can gain at most {cores / busy:.2f}× here" if busy else ""
+            lines.append(judged(ok, f"ingest of the last 10k with 2 workers ≥ 1.8× one ({two or 0:,.0f} vs {rate or 0:,.0f} items/s: {ratio}{ceiling})"))
     return lines
 
 
@@ -925,7 +944,8 @@ LEGEND = (
     "bulk prefix: the first N−10k items stored by bench/bulk_load.py (the pipeline's rows and fingerprints, written in bulk; "
     "PostgreSQL: then VACUUMed), '(cached)': restored from --prefix-cache, the time is that build's; ingest last 10k: "
     "`tracker ingest [--workers N]` of a WARC in a fresh process on its own copy of the prefix, items/s from its first stored "
-    "capture to its exit; peak RSS: the largest process of its tree (VmHWM, sampled); start-ups: process start to the first "
+    "capture to its exit; cores busy: of the machine's, during the ingest (/proc/stat: it, its parser, the database server, "
+    "anything else); peak RSS: the largest process of its tree (VmHWM, sampled); start-ups: process start to the first "
     "request to a local feed (run, poll --all), to exit (ingest of one small file); index: lsh_buckets and lsh_recent (SQLite dbstat, "
     "PostgreSQL pg_total_relation_size); DB: less a freshly migrated empty database."
 )

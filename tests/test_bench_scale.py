@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -136,6 +137,15 @@ def test_goals_compare_the_largest_size_with_the_smallest() -> None:
     assert judged[1].startswith("- [met]")
     assert judged[2].startswith("- [MISSED]") and "tracker run" in judged[2]
     assert judged[3].startswith("- [n/a]")
+
+
+def test_two_workers_are_judged_against_what_the_cores_left_them() -> None:
+    small = Row("postgresql", 10_000, {"tail items/s": 100.0, "peak_rss": 200e6})
+    large = Row("postgresql", 1_000_000, {"tail items/s": 100.0, "peak_rss": 200e6, "cores busy": 1.25, "tail items/s ×2": 150.0})
+    line = goals([small, large])[-1]
+    assert line.startswith("- [MISSED]") and "1.50×" in line
+    cores = os.cpu_count() or 1
+    assert f"one process kept 1.25 of {cores} cores busy: two can gain at most {cores / 1.25:.2f}× here" in line
 
 
 # The checks the bulk prefix answers for: the same rows as `tracker ingest`.
