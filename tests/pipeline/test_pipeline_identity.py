@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from html import escape
 
@@ -321,3 +322,27 @@ def test_the_flagship_credit_by_name_finds_a_publisher_named_by_its_own_feed(any
     rows = {str(r["url"]): r for r in items_of(any_db_url)}
     assert rows[ORIGINAL_URL]["relation"] == "original"
     assert rows[MIRROR_URL]["parent_item_id"] == rows[ORIGINAL_URL]["item_id"]
+
+
+def test_a_feed_titled_as_a_credited_wire_on_a_site_of_another_name_does_not_take_the_credit(any_db_url: str) -> None:
+    """A newspaper's wire story says "Source: AFP" (AFP not followed). A feed titled "AFP" on
+    a site of another name copies it an hour later: it is a copy of the newspaper, not the
+    original the credit meant. A feed titled so on AFP's own site is found by the credit."""
+    text = article(41, paragraphs=6)
+    paper = Item("Floods close the port", "https://dailypaper.example.org/floods", text, T0, extra_after=["Source: AFP"])
+    fake = Item("Floods close the port", "https://impostor.example.net/floods", text, T0 + hours(1))
+    pipeline = make_pipeline(any_db_url)
+    pipeline.process(capture("https://dailypaper.example.org/rss", T0 + hours(0.2),
+                             rss("Daily Paper", "https://dailypaper.example.org/", [paper])))
+    pipeline.process(capture("https://impostor.example.net/rss", T0 + hours(1.2), rss("AFP", "https://impostor.example.net/", [fake])))
+    rows = {str(r["url"]): r for r in items_of(any_db_url)}
+    assert rows[paper.link]["relation"] == "original"
+    assert rows[fake.link]["parent_item_id"] == rows[paper.link]["item_id"]
+
+    # AFP's own feed, added last, is what the credit meant: the impostor's title hides it not.
+    wire = Item("Floods close the port", "https://www.afp.com/en/floods", text, T0 - hours(1))
+    pipeline.process(capture("https://www.afp.com/en/rss", T0 + hours(2.2), rss("AFP", "https://www.afp.com/", [wire])))
+    rows = {str(r["url"]): r for r in items_of(any_db_url)}
+    assert rows[wire.link]["relation"] == "original"
+    assert rows[paper.link]["parent_item_id"] == rows[wire.link]["item_id"]
+    assert json.loads(str(rows[paper.link]["evidence"]))["parent"]["credited"] == "publisher"

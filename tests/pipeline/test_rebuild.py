@@ -10,6 +10,7 @@ from tests.builders import T0, Item, article, capture, hours, rss
 from tests.conftest import make_pipeline
 from tests.pipeline.test_pipeline import FEEDS, KHAAMA, network
 from tracker.errors import ConfigError
+from tracker.provenance.decide import PROVENANCE_RULES_VERSION
 from tracker.store import buckets
 
 
@@ -164,6 +165,6 @@ def test_new_provenance_rules_decide_the_stored_stories_again(sqlite_url: str, m
     forgotten = state_of(sqlite_url)["provenance"]
     make_pipeline(sqlite_url, FEEDS)
     assert state_of(sqlite_url)["provenance"] == forgotten  # the same rules: nothing decided again
-    monkeypatch.setattr("tracker.provenance.decide.PROVENANCE_RULES_VERSION", 2)
+    monkeypatch.setattr("tracker.provenance.decide.PROVENANCE_RULES_VERSION", PROVENANCE_RULES_VERSION + 1)
     make_pipeline(sqlite_url, FEEDS)
     assert state_of(sqlite_url)["provenance"] == decided

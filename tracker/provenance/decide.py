@@ -32,7 +32,8 @@ from tracker.timefmt import iso
 # change to how the original, the parents or the relations are chosen: the database records
 # the version its decisions were made by, and the next start decides every stored group
 # again by the new rules (tracker.pipeline.rebuild), as a fresh database would.
-PROVENANCE_RULES_VERSION = 1
+# 2: a credit by name alone means a feed titled so only on a site of that name (or a publisher the config names).
+PROVENANCE_RULES_VERSION = 2
 
 # Coverage values closer than this are a tie: shingle sets differ by a word or two.
 _COVERAGE_TIE = 0.002

@@ -62,7 +62,7 @@ def credit_target(
             publisher = directory.publisher_at(host_of(url))
     if publisher is None and credit.name:
         name = fold(credit.name).strip()
-        publisher = directory.publisher_named(name) or directory.publisher_at(name.removeprefix("www."))
+        publisher = directory.publisher_credited(name) or directory.publisher_at(name.removeprefix("www."))
     return item, publisher
 
 

@@ -7,6 +7,8 @@ changed those tables, so that every write works from the current directory.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections import defaultdict
 
 from tracker.detection.identity import canonical_url, host_of, lookup_key, site_of
@@ -15,6 +17,55 @@ from tracker.detection.normalise import fold
 
 def _name_key(name: str) -> str:
     return fold(name).strip()
+
+
+# Words too common in publishers' names to tie a name to a site by themselves.
+_GENERIC = frozenset(
+    "news daily press times post media online world today journal herald review report tribune "
+    "network radio channel agency wire group global live info portal".split()
+)
+
+_SMALL = frozenset("the of and de la le el al der die das".split())
+
+
+def _letters(text: str) -> str:
+    """Lower-case letters and digits, accents taken off: 'Bücher-Zeit' is 'bucherzeit'."""
+    plain = unicodedata.normalize("NFKD", fold(text))
+    return "".join(c for c in plain if c.isalnum() and not unicodedata.combining(c))
+
+
+def name_fits_site(name: str, host: str) -> bool:
+    """Whether a publisher's name reads as the name of the site at `host`: 'Khaama Press' at
+    khaama.com, 'Agence France-Presse' at afp.com, 'The Washington Post' at washingtonpost.com.
+
+    A feed's title is its own word only: a feed titled "AFP" on another site may take
+    credits given to "AFP" by name only if its site is called so too. A name in a script
+    the host does not spell (Cyrillic at an ASCII host) cannot be checked, and fits.
+    """
+    site = site_of(f"http://{host}/") or host
+    if "." not in site or site.replace(".", "").isdigit() or ":" in site or site.endswith("localhost"):
+        return True  # an address or a local name says nothing of who publishes there
+    try:
+        site = site.encode("ascii").decode("idna")  # an IDN's own letters, to compare with a name in its script
+    except UnicodeError:
+        pass
+    label, compact = _letters(site.split(".", 1)[0]), _letters(name)
+    if not label or not compact or compact.isascii() != label.isascii():
+        return True  # nothing to compare: another script, or no letters at all
+    words = [w for w in (_letters(w) for w in re.split(r"[\s\-_.,:;/&+]+", fold(name))) if w and w not in _SMALL]
+    initials = "".join(w[0] for w in words)
+    return (
+        _within(label, compact)
+        or _within(compact, label)
+        or (len(initials) >= 2 and _within(initials, label))
+        or any(w not in _GENERIC and _within(w, label) for w in words if len(w) >= 3)
+    )
+
+
+def _within(part: str, whole: str) -> bool:
+    """One name's part in the other: anywhere when long enough to mean something, else at
+    its start ("ap" in apnews, not in evilapple)."""
+    return part in whole if len(part) >= 4 else whole.startswith(part)
 
 
 def vouched_site(url: str, site: str | None) -> str | None:
@@ -43,6 +94,9 @@ class Directory:
         self.feed_ids: dict[str, int] = {}
         self.feed_publisher: dict[int, int] = {}
         self.feed_sites: dict[int, tuple[str | None, str | None]] = {}
+        # Feeds by their own title, whatever their publisher came to be called ("AFP (afp.com)"
+        # when another feed had taken "AFP" first).
+        self.titled: dict[str, set[int]] = defaultdict(set)
 
     # -- publishers -------------------------------------------------------------------
     def add_publisher(self, publisher_id: int, name: str, host: str | None, source: str = "config") -> None:
@@ -63,6 +117,19 @@ class Directory:
         """The publisher a name stands for, if exactly one has it."""
         found = self.publishers_by_name.get(_name_key(name))
         return next(iter(found)) if found and len(found) == 1 else None
+
+    def publisher_credited(self, name: str) -> int | None:
+        """The publisher a credit that gives only a name means, if exactly one answers to it:
+        named so in the config, or else named so by its feed's title on a site whose name
+        the credit's name fits (`name_fits_site`). A feed's own title on a site of another name
+        is not enough to take others' credits, nor to hide the site that has the name."""
+        key = _name_key(name)
+        found = self.publishers_by_name.get(key, set()) | {self.feed_publisher[f] for f in self.titled.get(key, ())}
+        # The operator's word first: a publisher the config names so is meant wherever it is.
+        meant = {p for p in found if self.publisher_source.get(p) == "config"} or {
+            p for p in found if any(name_fits_site(name, host) for host in self.hosts_of.get(p, ()))
+        }
+        return next(iter(meant)) if len(meant) == 1 else None
 
     def publisher_host(self, publisher_id: int) -> str | None:
         """One host of a publisher's sites, for telling apart two publishers of one name."""
@@ -95,6 +162,8 @@ class Directory:
         self.feed_publisher[feed_id] = publisher_id
         vouched = vouched_site(url, site)
         self.feed_sites[feed_id] = (title, vouched)
+        if title:
+            self.titled[_name_key(title)].add(feed_id)
         self._add_host(publisher_id, host_of(url))
         if title is not None:
             self._add_host(publisher_id, host_of(vouched))
@@ -106,6 +175,8 @@ class Directory:
             return False
         vouched = vouched_site(url, site)
         self.feed_sites[feed_id] = (title, vouched)
+        if title:
+            self.titled[_name_key(title)].add(feed_id)
         self._add_host(self.feed_publisher[feed_id], host_of(vouched))
         return True
 
