@@ -20,12 +20,12 @@ def _name_key(name: str) -> str:
 
 
 # Words too common in publishers' names to tie a name to a site by themselves.
-_GENERIC = frozenset(
-    "news daily press times post media online world today journal herald review report tribune "
-    "network radio channel agency wire group global live info portal".split()
-)
-
-_SMALL = frozenset("the of and de la le el al der die das".split())
+_GENERIC = frozenset({
+    "news", "daily", "press", "times", "post", "media", "online", "world", "today", "journal", "herald", "review",
+    "report", "tribune", "network", "radio", "channel", "agency", "wire", "group", "global", "live", "info", "portal",
+})
+# Little words a name's initials leave out ("The New York Times" is nyt).
+_SMALL = frozenset({"the", "of", "and", "de", "la", "le", "el", "al", "der", "die", "das"})
 
 
 def _letters(text: str) -> str:
