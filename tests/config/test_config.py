@@ -375,3 +375,24 @@ def test_fetch_threads_are_read_under_their_first_name_too() -> None:
     old = parse_config({"polling": {"workers": 3}, "pages": {"workers": 4}})
     new = parse_config({"polling": {"fetch_threads": 3}, "pages": {"fetch_threads": 4}})
     assert (old.polling.fetch_threads, old.pages.fetch_threads) == (new.polling.fetch_threads, new.pages.fetch_threads) == (3, 4)
+
+
+def test_tags_are_folder_paths_that_feeds_export_writes_and_reads_back(tmp_path: Path) -> None:
+    from tracker.config.opml import read_opml, write_opml
+    from tracker.config.subscriptions import Subscription
+
+    path = write(tmp_path, '[[feeds]]\nurl = "https://a.example/rss"\ntags = ["News//Asia ", "/Watch/", "Watch"]\n')
+    feed = load_config(path).feeds[0]
+    assert feed.tags == ["News/Asia", "Watch"]
+    back = read_opml(write_opml([Subscription(feed.url, "A", tags=tuple(feed.tags))]))
+    assert back[0].tags == ("News/Asia", "Watch")
+
+
+@pytest.mark.parametrize(("tag", "message"), [
+    ("x,y", "a tag cannot hold ','"),
+    ("//", "a tag names at least one folder"),
+])
+def test_a_tag_opml_cannot_carry_is_refused_in_one_line(tmp_path: Path, tag: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_config(write(tmp_path, f'[[feeds]]\nurl = "https://a.example/rss"\ntags = ["{tag}"]\n'))
+    assert "\n" not in str(caught.value) and repr(tag) in str(caught.value)

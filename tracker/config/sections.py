@@ -60,6 +60,21 @@ class FeedConfig(_Strict):
             raise ValueError(f"not a feed URL: {problem}")
         return value
 
+    @field_validator("tags")
+    @classmethod
+    def _tag_paths(cls, tags: list[str]) -> list[str]:
+        # A tag is a path of folders, written to OPML as outlines and in `category`, which
+        # separates tags by commas: "News//Asia " is "News/Asia", and "x,y" would come back as two.
+        paths = []
+        for tag in tags:
+            if "," in tag:
+                raise ValueError(f"a tag cannot hold ',' (OPML's category separates tags by it): {tag!r}; give two tags")
+            path = "/".join(part.strip() for part in tag.split("/") if part.strip())
+            if not path:
+                raise ValueError(f"a tag names at least one folder: {tag!r}")
+            paths.append(path)
+        return list(dict.fromkeys(paths))
+
     @model_validator(mode="after")
     def _hide_credentials(self) -> FeedConfig:
         masked = mask_url(self.url)
