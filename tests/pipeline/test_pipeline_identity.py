@@ -346,3 +346,46 @@ def test_a_feed_titled_as_a_credited_wire_on_a_site_of_another_name_does_not_tak
     assert rows[wire.link]["relation"] == "original"
     assert rows[paper.link]["parent_item_id"] == rows[wire.link]["item_id"]
     assert json.loads(str(rows[paper.link]["evidence"]))["parent"]["credited"] == "publisher"
+
+
+_RELATIVE = "https://relative.example.org/rss"
+
+
+def _relative_feed(when_hours: float, text: list[str]) -> Capture:
+    body = raw_rss("Relative", "/", [
+        f"<title>Harbour reopens</title><link>/2024/harbour/</link><pubDate>Tue, 07 Jan 2025 09:00:00 GMT</pubDate>"
+        f"<description>{escape(' '.join(text))}</description>"
+    ])
+    return capture(_RELATIVE, T0 + hours(when_hours), body)
+
+
+def test_an_entry_linked_by_a_path_is_its_sites_page_and_a_mirror_crediting_that_page_names_it(any_db_url: str) -> None:
+    text = article(77, paragraphs=5)
+    pipeline = make_pipeline(any_db_url)
+    pipeline.process(_relative_feed(0.2, text))
+    mirror = Item("Harbour reopens", "https://mirror.example.net/harbour", text, T0 + hours(3),
+                  extra_after=['The post <a href="/2024/harbour/">Harbour reopens</a> appeared first on Relative.'])
+    pipeline.process(capture("https://mirror.example.net/rss", T0 + hours(3.2), rss("Mirror", "https://mirror.example.net/", [mirror])))
+    rows = {str(r["url"]): r for r in items_of(any_db_url)}
+    assert set(rows) == {"https://relative.example.org/2024/harbour/", mirror.link}
+    assert rows[mirror.link]["parent_item_id"] == rows["https://relative.example.org/2024/harbour/"]["item_id"]
+
+
+def test_an_upgrade_makes_stored_paths_whole_and_the_feeds_next_capture_finds_its_items(sqlite_url: str) -> None:
+    from tests.conftest import alembic
+    from tracker.detection.identity import key_hash, link_key, lookup_hash
+
+    text = article(78, paragraphs=5)
+    pipeline = make_pipeline(sqlite_url)
+    pipeline.process(_relative_feed(0.2, text))
+    whole = "https://relative.example.org/2024/harbour/"
+    engine = sa.create_engine(sqlite_url)
+    alembic(engine, "downgrade", "0015")
+    with engine.begin() as conn:  # as the tracker stored such a link before
+        conn.execute(sa.text("UPDATE items SET url = '/2024/harbour/', url_hash = :h"), {"h": lookup_hash("/2024/harbour/")})
+        conn.execute(sa.text("DELETE FROM item_keys WHERE key_hash = :k"), {"k": key_hash(str(link_key(whole)))})
+    alembic(engine, "upgrade", "head")
+    engine.dispose()
+    report = make_pipeline(sqlite_url).process(_relative_feed(1.2, text))
+    assert report.new_items == 0
+    assert [r["url"] for r in items_of(sqlite_url)] == [whole]

@@ -31,6 +31,7 @@ from tracker.pipeline.pages import PagesMixin
 from tracker.pipeline.publishers import DirectoryMixin
 from tracker.pipeline.rebuild import prepare, settings_of
 from tracker.provenance.publishers import Directory
+from tracker.reader.links import with_whole_links
 from tracker.reader.parse import parse_capture_body
 from tracker.store import evidence, locks
 from tracker.store import publishers as directory_store
@@ -140,7 +141,7 @@ class Pipeline(EntriesMixin, DirectoryMixin, PagesMixin, BatchMixin):
 
     def _store_capture(self, session: Session, capture: Capture, parsed_body: ParsedFeed | ParseError | None) -> IngestReport:
         """A capture (not refused) with its parse, stored inside the caller's write transaction."""
-        parsed = parsed_body if isinstance(parsed_body, ParsedFeed) else None
+        parsed = with_whole_links(parsed_body, capture.feed_url) if isinstance(parsed_body, ParsedFeed) else None
         problem = capture.error or (str(parsed_body) if isinstance(parsed_body, ParseError) else None)
         problem_kind = capture.error_kind or ("parse" if isinstance(parsed_body, ParseError) else None)
         return self._store(session, capture, parsed, problem, problem_kind, IngestReport())

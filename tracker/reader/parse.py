@@ -29,6 +29,7 @@ from tracker.reader.entrymemory import EntryMemory, Plan
 from tracker.reader.feedslices import FeedSlices, NotSliceable
 from tracker.reader.feedtext import ENTRY_MARKUP_MAX, FIELD_MAX, clean, clean_opt, text_value  # noqa: F401 (FIELD_MAX: the caps are named here too)
 from tracker.reader.jsonfeed import is_json_body, parse_json_feed
+from tracker.reader.links import with_whole_links
 from tracker.reader.pages import public_link
 
 # What one entry may bring out of the parse stage (characters): the body (content or
@@ -206,8 +207,14 @@ def parse_feed(
     the capture (beyond tracker.reader.dates.CLOCK_SKEW) claims no date. With `feed_url`,
     the entries this process parsed before for that feed are not parsed again
     (`MEMORY`, tracker.reader.entrymemory): feedparser reads the document without them, and
-    the result is the same.
+    the result is the same; and the entries' links written as paths are made whole against
+    it (`tracker.reader.links`).
     """
+    parsed = _parse_feed(body, content_type, captured_at, feed_url)
+    return with_whole_links(parsed, feed_url) if feed_url else parsed
+
+
+def _parse_feed(body: bytes, content_type: str | None, captured_at: datetime | None, feed_url: str | None) -> ParsedFeed:
     if is_json_body(body, content_type):
         return parse_json_feed(body, captured_at)
     headers = {"content-type": content_type} if content_type else None
