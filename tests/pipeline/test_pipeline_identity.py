@@ -389,3 +389,68 @@ def test_an_upgrade_makes_stored_paths_whole_and_the_feeds_next_capture_finds_it
     report = make_pipeline(sqlite_url).process(_relative_feed(1.2, text))
     assert report.new_items == 0
     assert [r["url"] for r in items_of(sqlite_url)] == [whole]
+
+
+def test_a_scraper_between_the_flagships_mirror_and_a_late_khaama_is_a_copy_of_khaama(any_db_url: str) -> None:
+    """ru24's mirror (09:00) credits Khaama Press; a scraper copies the story uncredited at
+    10:00; Khaama's own item claims 11:00 and is seen last. The credit proves Khaama's
+    article existed at 09:00: Khaama is the original."""
+    from tests.pipeline.test_pipeline import FEEDS, KHAAMA, MIRROR_URL, ORIGINAL_URL, RU24, khaama_item, mirror_item
+
+    text = article(19, paragraphs=8)
+    scraper = Item("Airstrikes", "https://newshub.example/a", text, T0 + hours(1))
+    captures = [
+        capture(RU24, T0 + hours(0.1), rss("ru24.pro", "https://ru24.pro/", [mirror_item(text, published=T0)], full_content=False)),
+        capture("https://newshub.example/rss", T0 + hours(1.1), rss("NewsHub24", "https://newshub.example/", [scraper])),
+        capture(KHAAMA, T0 + hours(2.1), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(text, published=T0 + hours(2))])),
+    ]
+    pipeline = make_pipeline(any_db_url, [*FEEDS, {"url": "https://newshub.example/rss", "publisher": "NewsHub24"}])
+    for one in captures:
+        pipeline.process(one)
+    rows = {str(r["url"]): r for r in items_of(any_db_url)}
+    assert rows[ORIGINAL_URL]["relation"] == "original"
+    assert rows[MIRROR_URL]["parent_item_id"] == rows[ORIGINAL_URL]["item_id"]
+    assert rows[scraper.link]["original_item_id"] == rows[ORIGINAL_URL]["item_id"]
+
+
+def test_a_late_capture_that_moves_an_original_earlier_moves_its_copies_lag(any_db_url: str) -> None:
+    """Alpha's undated story is first captured at 12:00 and Beta copies it at 13:00; an
+    archived capture of Alpha from 10:00 arrives last: Beta's lag is then three hours."""
+    text = article(88, paragraphs=5)
+    alpha = raw_rss("Alpha", "https://alpha.example/", [
+        f"<title>Story</title><link>https://alpha.example/s</link><description>{escape(' '.join(text))}</description>"])
+    beta = Item("Story", "https://beta.example/s", text, T0 + hours(4))
+    pipeline = make_pipeline(any_db_url)
+    pipeline.process(capture("https://alpha.example/rss", T0 + hours(3), alpha))
+    pipeline.process(capture("https://beta.example/rss", T0 + hours(4.1), rss("Beta", "https://beta.example/", [beta])))
+    pipeline.process(capture("https://alpha.example/rss", T0 + hours(1), alpha))
+    rows = {str(r["url"]): r for r in items_of(any_db_url)}
+    assert rows[beta.link]["parent_item_id"] == rows["https://alpha.example/s"]["item_id"]
+    assert rows[beta.link]["lag_seconds"] == 3 * 3600
+
+
+def test_a_feed_served_empty_for_a_moment_disproves_no_date(any_db_url: str) -> None:
+    """Alpha's feed answers once with no entry at all (a CDN's glitch) between two full
+    captures; its story dated before the glitch stays the original of Beta's later copy."""
+    text, old = article(89, paragraphs=5), article(90, paragraphs=3)
+    older = Item("Old", "https://alpha.example/o", old, T0 - hours(30))
+    story = Item("Story", "https://alpha.example/s", text, T0)
+    beta = Item("Story", "https://beta.example/s", text, T0 + hours(1))
+    pipeline = make_pipeline(any_db_url)
+    alpha = "https://alpha.example/rss"
+    pipeline.process(capture(alpha, T0 - hours(2), rss("Alpha", "https://alpha.example/", [older])))
+    pipeline.process(capture(alpha, T0 + hours(0.5), rss("Alpha", "https://alpha.example/", [])))
+    pipeline.process(capture("https://beta.example/rss", T0 + hours(1.1), rss("Beta", "https://beta.example/", [beta])))
+    pipeline.process(capture(alpha, T0 + hours(2), rss("Alpha", "https://alpha.example/", [story, older])))
+    rows = {str(r["url"]): r for r in items_of(any_db_url)}
+    assert rows[story.link]["relation"] == "original"
+    assert rows[beta.link]["parent_item_id"] == rows[story.link]["item_id"]
+
+
+def test_a_feed_titled_as_a_publisher_in_other_letter_case_is_told_apart_by_its_host(any_db_url: str) -> None:
+    pipeline = make_pipeline(any_db_url)
+    pipeline.process(capture("https://alpha.example/rss", T0, rss("Alpha News", "https://alpha.example/", [
+        Item("A", "https://alpha.example/a", article(91), T0)])))
+    pipeline.process(capture("https://evil.example/rss", T0 + hours(1), rss("ALPHA NEWS", "https://evil.example/", [
+        Item("B", "https://evil.example/b", article(92), T0)])))
+    assert {r["publisher"] for r in items_of(any_db_url)} == {"Alpha News", "ALPHA NEWS (evil.example)"}

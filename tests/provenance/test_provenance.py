@@ -171,3 +171,19 @@ def test_a_backdated_original_re_roots_its_group() -> None:
     assert state.appended == 1  # only the first: each later arrival claims an earlier time
     assert {d.original_item_id for d in state.decisions.values()} == {3}
 
+
+
+def test_an_item_another_credits_is_as_early_as_that_credit_and_a_scraper_between_them_is_no_original() -> None:
+    """ru24 (09:00) credits Khaama, whose own item is dated 11:00; NewsHub scraped the story
+    uncredited at 10:00. The credit proves Khaama's article existed at 09:00: Khaama is the
+    original, ru24 and NewsHub copies."""
+    khaama = ItemFacts(1, "https://khaama.example/s", 1, T0 + timedelta(hours=2), T0 + timedelta(hours=2), "t",
+                       story_size=100, full_size=110)
+    ru24 = ItemFacts(2, "https://ru24.example/s", 2, T0, T0, "t", credited_publishers=frozenset({1}),
+                     credited_names=((1, "Khaama Press"),), story_size=100, full_size=130)
+    newshub = ItemFacts(3, "https://newshub.example/s", 3, T0 + timedelta(hours=1), T0 + timedelta(hours=1), "t",
+                        story_size=100, full_size=110)
+    edges = [Edge(a, b, Similarity(1.0, 1.0, 1.0, 90), 0.95, 0.95) for a, b in ((1, 2), (1, 3), (2, 3))]
+    decided = {d.item_id: d for d in decide([khaama, ru24, newshub], edges)}
+    assert decided[1].parent_item_id is None
+    assert decided[2].parent_item_id == 1 and decided[3].original_item_id == 1

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from tracker.detection.identity import host_of
+from tracker.detection.normalise import fold
 from tracker.model import ParsedFeed, utcnow
 from tracker.pipeline.rebuild import check
 from tracker.provenance.publishers import Directory, vouched_site
@@ -80,13 +81,14 @@ class DirectoryMixin:
     def _free_name(self: Pipeline, name: str, host: str | None) -> str:
         """`name`, or `name (host)` / `name #2` when another publisher already has it."""
         name = _bounded(name, PUBLISHER_NAME_MAX)
-        # The directory is current: it is held, and was read again once held.
-        taken = set(self.directory.publisher_names.values())
-        if name not in taken:
+        # The directory is current: it is held, and was read again once held. Names are
+        # compared as lookups compare them: "ALPHA NEWS" is taken when "Alpha News" is.
+        taken = {fold(n).strip() for n in self.directory.publisher_names.values()}
+        if fold(name).strip() not in taken:
             return name
         for suffix in ([f" ({host})"] if host else []) + [f" #{n}" for n in range(2, 10_000)]:
             candidate = _bounded(name, PUBLISHER_NAME_MAX - len(suffix)) + suffix
-            if candidate not in taken:
+            if fold(candidate).strip() not in taken:
                 return candidate
         raise AssertionError("unreachable: 10,000 publishers of one name")
 

@@ -8,7 +8,8 @@ group is decided again.
 The decision, for one connected group of matches:
 1. Order the items by credible publication time, except that an item that credits
    another ("appeared first on X", `<source>`, "originally published by X") comes after
-   what it credits — explicit attribution outweighs a claimed date.
+   what it credits — explicit attribution outweighs a claimed date — and what it credits
+   is as early as it (the credit proves the article existed then).
 2. Walk that order. An item with no earlier match starts a story (it is an original).
    Otherwise its parent is the earlier match that explains most of its full text — a copy
    of a mirror carries the mirror's additions, so it is explained best by the mirror —
@@ -32,7 +33,8 @@ from tracker.timefmt import iso
 # change to how the original, the parents or the relations are chosen: the database records
 # the version its decisions were made by, and the next start decides every stored group
 # again by the new rules (tracker.pipeline.rebuild), as a fresh database would.
-# 2: a credit by name alone means a feed titled so only on a site of that name (or a publisher the config names).
+# 2: a credit by name alone means a feed titled so only on a site of that name (or a publisher the config names);
+# what an item credits is as early as the item.
 PROVENANCE_RULES_VERSION = 2
 
 # Coverage values closer than this are a tie: shingle sets differ by a word or two.
@@ -94,10 +96,11 @@ DecisionKey = tuple[object, ...]
 
 def decision_key(
     story_id: int, parent_item_id: int | None, relation: str, attributed_origin: str | None,
-    estimated_at: datetime, similarity: float | None, coverage: float | None,
+    estimated_at: datetime, similarity: float | None, coverage: float | None, lag_seconds: int | None,
 ) -> DecisionKey:
-    """The part of a decision whose change is news (a stored row is compared by it)."""
-    return (story_id, parent_item_id, relation, attributed_origin, estimated_at, similarity, coverage)
+    """The part of a decision whose change must be written (a stored row is compared by it):
+    a parent's time moved by a late capture changes its copies' lags, and nothing else."""
+    return (story_id, parent_item_id, relation, attributed_origin, estimated_at, similarity, coverage, lag_seconds)
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ class Decision:
     def key(self) -> DecisionKey:
         """What, if unchanged, means the stored row need not be written again."""
         return decision_key(self.story_id, self.parent_item_id, self.relation, self.attributed_origin,
-                            self.estimated_at, self.similarity, self.coverage)
+                            self.estimated_at, self.similarity, self.coverage, self.lag_seconds)
 
     def evidence_json(self) -> str:
         """The evidence as a JSON document, for the `evidence` column."""
@@ -157,8 +160,11 @@ def ordered(items: Sequence[ItemFacts]) -> tuple[list[ItemFacts], bool]:
     """Items in credible publication order, credited items before the items crediting them;
     and whether a cycle of credits had to be broken.
 
-    A topological sort (Kahn) whose ready set is taken by `order_key`; a cycle of
-    credits, which only contradictory feeds can make, falls back to time order.
+    A topological sort (Kahn) whose ready set is taken by `order_key`, where an item that
+    others credit is as early as the earliest of them (`_credited_times`): a credit proves
+    its target existed when the crediting item did, so a scraper that came between them
+    does not go first. A cycle of credits, which only contradictory feeds can make, falls
+    back to time order.
     """
     by_id = {i.item_id: i for i in items}
     after: dict[int, set[int]] = {i.item_id: set() for i in items}
@@ -167,7 +173,8 @@ def ordered(items: Sequence[ItemFacts]) -> tuple[list[ItemFacts], bool]:
         if not _credits(other, item) and item.item_id not in after[other.item_id]:
             after[other.item_id].add(item.item_id)
             blockers[item.item_id] += 1
-    ready = [(i.order_key, i.item_id) for i in items if blockers[i.item_id] == 0]
+    key = _credited_times(by_id, after)
+    ready = [(key[i.item_id], i.item_id) for i in items if blockers[i.item_id] == 0]
     heapq.heapify(ready)
     done: list[ItemFacts] = []
     placed: set[int] = set()
@@ -177,7 +184,7 @@ def ordered(items: Sequence[ItemFacts]) -> tuple[list[ItemFacts], bool]:
             tangled = True
             rest = min((by_id[i].order_key, i) for i in by_id if i not in placed)
             blockers[rest[1]] = 0
-            ready.append(rest)
+            ready.append((key[rest[1]], rest[1]))
         _, item_id = heapq.heappop(ready)
         if item_id in placed:
             continue
@@ -186,8 +193,32 @@ def ordered(items: Sequence[ItemFacts]) -> tuple[list[ItemFacts], bool]:
         for follower in after[item_id]:
             blockers[follower] -= 1
             if blockers[follower] == 0 and follower not in placed:
-                heapq.heappush(ready, (by_id[follower].order_key, follower))
+                heapq.heappush(ready, (key[follower], follower))
     return done, tangled
+
+
+_OrderKey = tuple[datetime, int, int, datetime, str, int]
+
+
+def _credited_times(by_id: Mapping[int, ItemFacts], after: Mapping[int, set[int]]) -> dict[int, _OrderKey]:
+    """Each item's order key, its time taken back to the earliest time of the items that
+    credit it, directly or through others (`after`: credited → crediting)."""
+    key = {i: item.order_key for i, item in by_id.items()}
+    earliest = {i: item.order_key[0] for i, item in by_id.items()}
+    # Relaxed along the credits until nothing moves: credits form short chains, and a cycle
+    # settles too (every item of it takes the earliest time among them).
+    changed = True
+    while changed:
+        changed = False
+        for credited, crediting in after.items():
+            for follower in crediting:
+                if earliest[follower] < earliest[credited]:
+                    earliest[credited] = earliest[follower]
+                    changed = True
+    for i, when in earliest.items():
+        if when < key[i][0]:
+            key[i] = (when, *key[i][1:])
+    return key
 
 
 def order(items: Sequence[ItemFacts]) -> list[ItemFacts]:

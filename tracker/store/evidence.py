@@ -39,7 +39,10 @@ def insert_capture(session: Session, values: dict[str, object]) -> None:
 _NEXT = select(func.min(_c.captured_at)).where(_c.feed_id == bindparam("f"), _c.captured_at > bindparam("w"), _c.error.is_(None))
 
 
-_BEFORE = select(func.max(_c.captured_at)).where(_c.feed_id == bindparam("f"), _c.captured_at < bindparam("w"), _c.error.is_(None))
+# A capture that listed no entry at all (a feed served empty for a moment) proves nothing absent.
+_BEFORE = select(func.max(_c.captured_at)).where(
+    _c.feed_id == bindparam("f"), _c.captured_at < bindparam("w"), _c.error.is_(None), _c.entries > 0
+)
 # The questions a new capture asks first, in one round trip: is it stored, the feed's first
 # successful capture after it, if any (it arrived late), and its last one before it (which
 # dates the items the capture shows first).

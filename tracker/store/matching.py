@@ -162,7 +162,7 @@ _p = schema.Provenance.__table__
 _ORIGINALS = select(_p.c.item_id, _p.c.original_item_id).where(_p.c.item_id.in_(bindparam("ids", expanding=True)))
 _DECISIONS = select(
     _p.c.item_id, _p.c.story_id, _p.c.parent_item_id, _p.c.relation, _p.c.attributed_origin, _p.c.estimated_published_at,
-    _p.c.similarity, _p.c.coverage,
+    _p.c.similarity, _p.c.coverage, _p.c.lag_seconds,
 ).where(_p.c.item_id.in_(bindparam("ids", expanding=True)))
 _INSERT_DECISION = insert(_p)
 _UPDATE_DECISION = update(_p).where(_p.c.item_id == bindparam("i"))
@@ -212,7 +212,8 @@ def stored_decisions(session: Session, ids: Collection[int]) -> dict[int, Decisi
     for part in chunks(ids):
         for r in session.connection().execute(_DECISIONS, {"ids": part}).all():
             found[r.item_id] = decision_key(
-                r.story_id, r.parent_item_id, r.relation, r.attributed_origin, r.estimated_published_at, r.similarity, r.coverage
+                r.story_id, r.parent_item_id, r.relation, r.attributed_origin, r.estimated_published_at, r.similarity, r.coverage,
+                r.lag_seconds,
             )
     return found
 
