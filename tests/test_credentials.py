@@ -29,6 +29,7 @@ from tracker.store.database import create_db_engine, migrate
 
 SECRET = "s3cr3t-Pa55"
 TOKEN = "tok3n-SECRET"
+QUERY_TOKEN = "qu3ry-T0KEN"
 
 
 @pytest.fixture
@@ -66,9 +67,12 @@ def test_a_feed_password_is_in_no_output_and_no_file_while_the_feed_still_authen
     server.routes["/private/old"] = lambda _h: (301, {"Location": "/private/feed"}, b"")
     _guarded(server, "/private/token", TOKEN, "", _feed(2))
     server.status("/private/broken", 500)
+    # A private feed that takes its token in the query: only the real URL answers.
+    server.routes[f"/private/query?access_token={QUERY_TOKEN}&format=rss"] = lambda _h: (
+        200, {"Content-Type": "application/rss+xml"}, _feed(3))
     host = server.base.removeprefix("http://")
     feeds = [f"http://reader:{SECRET}@{host}/private/old", f"http://{TOKEN}@{host}/private/token",
-             f"http://reader:{SECRET}@{host}/private/broken"]
+             f"http://reader:{SECRET}@{host}/private/broken", f"http://{host}/private/query?access_token={QUERY_TOKEN}&format=rss"]
     work = tmp_path / "work"
     work.mkdir()
     config = work / "tracker.toml"
@@ -90,7 +94,7 @@ def test_a_feed_password_is_in_no_output_and_no_file_while_the_feed_still_authen
     # It authenticated: the feeds' stories are in, after a 401-free fetch.
     assert all(h.get("Authorization") for h in server.hits("/private/feed") + server.hits("/private/token"))
     stats = run(config, "stats", "--format", "csv")
-    assert "Private 0" in stats and "Private 1" in stats
+    assert "Private 0" in stats and "Private 1" in stats and "Private 3" in stats
     for args in (("status", "--ignore-daemon"), ("feeds",), ("feeds", "--format", "json"), ("feeds", "--format", "csv"),
                  ("feeds", "export"), ("stats",), ("stories", "--format", "json"), ("find", "Private"),
                  ("export", "--format", "prov-json"), ("export", "--format", "prov-n"), ("export", "--format", "jsonl"),
@@ -99,9 +103,10 @@ def test_a_feed_password_is_in_no_output_and_no_file_while_the_feed_still_authen
     shown = "\n".join(outputs)
     assert f"reader:***@{host}/private/feed" in shown  # the moved feed, as the user knows it
     assert f"***@{host}/private/token" in shown
+    assert f"{host}/private/query?access_token=***&format=rss" in shown
     assert "HTTP 500" in shown  # the failing feed was logged and reported, by its masked URL
 
-    secrets = [SECRET, TOKEN, base64.b64encode(f"reader:{SECRET}".encode()).decode(), base64.b64encode(f"{TOKEN}:".encode()).decode()]
+    secrets = [SECRET, TOKEN, QUERY_TOKEN, base64.b64encode(f"reader:{SECRET}".encode()).decode(), base64.b64encode(f"{TOKEN}:".encode()).decode()]
     for secret in secrets:
         assert secret not in shown
     written = [p for p in work.rglob("*") if p.is_file() and p != config]
@@ -124,6 +129,16 @@ def test_masking_keeps_the_user_and_the_feed_identity_and_unmasking_needs_the_co
     credentials = Credentials([new.fetch_url])
     assert credentials.unmask("http://user:***@HOST/moved") == "http://user:new@HOST/moved"
     assert credentials.unmask("http://other:***@host/feed") == "http://other:***@host/feed"
+
+
+def test_a_token_in_a_feeds_query_is_masked_like_a_password_and_put_back_only_to_fetch() -> None:
+    url = "https://feeds.example/private.xml?format=rss&access_token=T0K&api_key=K3Y"
+    feed = parse_config({"feeds": [{"url": url}]}).feeds[0]
+    assert feed.url == "https://feeds.example/private.xml?format=rss&access_token=***&api_key=***"
+    assert mask_credentials(f"fetch of {url} failed") == f"fetch of {feed.url} failed"
+    assert Credentials([feed.fetch_url]).unmask(feed.url) == url
+    plain = "https://a.example/feed?category=keys&keyword=token"
+    assert mask_url(plain) == plain  # parameters of other names are no secrets
 
 
 def test_a_password_holding_an_at_sign_is_masked_whole_and_still_authenticates() -> None:
@@ -206,5 +221,25 @@ def test_an_older_database_has_its_feed_passwords_masked_on_upgrade(any_db_url: 
         (2, "https://reader:***@host.example/feed", "connection: cannot reach https://reader:***@host.example/feed"),
     ]
     assert moved == "https://***@old.example/rss"
+    if any_db_url.startswith("sqlite:///"):
+        assert SECRET.encode() not in Path(any_db_url.removeprefix("sqlite:///")).read_bytes()
+
+
+def test_an_older_database_has_its_feed_tokens_masked_on_upgrade(any_db_url: str) -> None:
+    """Revision 0017: a token in a feed's query goes as a password did."""
+    engine = create_db_engine(any_db_url)
+    alembic(engine, "upgrade", "0016")
+    with engine.begin() as connection:
+        connection.execute(sa.text("INSERT INTO publishers (id, name) VALUES (1, 'Private')"))
+        connection.execute(sa.text(
+            "INSERT INTO feeds (id, url, publisher_id, added_at, active, error_count, last_error_message) "
+            "VALUES (1, :url, 1, '2025-01-07 09:00:00', :yes, 0, :error)"),
+            {"url": f"https://host.example/feed?token={SECRET}", "yes": True,
+             "error": f"http_status: HTTP 401 from https://host.example/feed?token={SECRET}"})
+    migrate(engine)
+    with engine.connect() as connection:
+        row = connection.execute(sa.text("SELECT url, last_error_message FROM feeds")).one()
+    engine.dispose()
+    assert tuple(row) == ("https://host.example/feed?token=***", "http_status: HTTP 401 from https://host.example/feed?token=***")
     if any_db_url.startswith("sqlite:///"):
         assert SECRET.encode() not in Path(any_db_url.removeprefix("sqlite:///")).read_bytes()

@@ -5,9 +5,10 @@ tracker knows it as `https://user:***@host/feed` everywhere but in the request i
 that masked URL is the feed's identity in the database, and the one logs, `status`,
 `feeds`, exports and the archive's `WARC-Target-URI` show (as the database password is
 shown as `***`). A userinfo without a password (`https://TOKEN@host/`) is usually a
-token and is masked whole (`https://***@host/`). Changing the password in the config
-keeps the feed's identity and history; only the fetcher gets the real URL back, from
-the config, through `Credentials.unmask`.
+token and is masked whole (`https://***@host/`), as is a token a private feed takes in
+its query (`?access_token=***`, `&key=***`: `_SECRET_PARAM`). Changing the password in
+the config keeps the feed's identity and history; only the fetcher gets the real URL
+back, from the config, through `Credentials.unmask`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,20 @@ _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#\s\"'<>]*)@")
 # quote or a space in a password ends no URL here, as it would in a message).
 _URL_USERINFO = re.compile(r"(?i)^([a-z][a-z0-9+.-]*://)([^/?#]*)@")
 _AUTHORITY = re.compile(_URL_USERINFO.pattern + r"([^/?#@]*)")  # and the host after it
+# A query parameter that carries a secret by its name (private feeds of feed services,
+# podcast hosts, CMSs): its value is masked as a password is.
+_SECRET_PARAM = re.compile(
+    r"(?i)([?&](?:access[_-]?token|auth[_-]?token|private[_-]?token|token|api[_-]?key|key|secret|client[_-]?secret"
+    r"|password|passwd|pwd|pass|auth|sig|signature)=)([^&#\s\"'<>]+)"
+)
+
+
+def _masked_param(match: re.Match[str]) -> str:
+    return match.group(0) if match.group(2) == MASK else match.group(1) + MASK
+
+
+def _mask_params(text: str) -> str:
+    return _SECRET_PARAM.sub(_masked_param, text) if "=" in text else text
 
 
 def _masked(match: re.Match[str]) -> str:
@@ -36,14 +51,16 @@ def _masked(match: re.Match[str]) -> str:
 
 
 def mask_credentials(text: str) -> str:
-    """`text` (a message quoting URLs) with every URL's userinfo masked; a URL on its own
-    is masked by `mask_url`, which no character of a password can stop short."""
-    return _USERINFO.sub(_masked, text) if "@" in text else text
+    """`text` (a message quoting URLs) with every URL's userinfo and secret query values
+    masked; a URL on its own is masked by `mask_url`, which no character of a password can
+    stop short."""
+    return _mask_params(_USERINFO.sub(_masked, text) if "@" in text else text)
 
 
 def mask_url(url: str) -> str:
-    """One URL with its userinfo masked (as `mask_credentials` masks a message's URLs)."""
-    return _URL_USERINFO.sub(_masked, url, count=1) if "@" in url else url
+    """One URL with its userinfo and secret query values masked (as `mask_credentials`
+    masks a message's URLs)."""
+    return _mask_params(_URL_USERINFO.sub(_masked, url, count=1) if "@" in url else url)
 
 
 def feed_url_problem(url: str) -> str | None:
@@ -75,20 +92,28 @@ def _key(scheme: str, userinfo: str, host: str) -> tuple[str, str, str]:
 
 
 class Credentials:
-    """The real userinfo of the configured feeds, to put back into a masked URL to fetch it."""
+    """The real userinfo and query secrets of the configured feeds, to put back into a masked
+    URL to fetch it."""
 
     def __init__(self, urls: Iterable[str] = ()) -> None:
         self._userinfo: dict[tuple[str, str, str], str] = {}
+        self._urls: dict[str, str] = {}  # masked → configured, for URLs with secrets in their query
         for url in urls:
-            found = _AUTHORITY.match(url.strip())
+            url = url.strip()
+            if _mask_params(url) != url:
+                self._urls[mask_url(url)] = url
+            found = _AUTHORITY.match(url)
             if found:
-                masked = _AUTHORITY.match(mask_url(url.strip()))
+                masked = _AUTHORITY.match(mask_url(url))
                 assert masked is not None
                 self._userinfo[_key(masked.group(1), masked.group(2), masked.group(3))] = found.group(2)
 
     def unmask(self, url: str) -> str:
         """The URL to request: a masked userinfo replaced by the configured one for that
-        host (a feed moved within its host keeps its credentials); others as they are."""
+        host (a feed moved within its host keeps its credentials), a URL with masked query
+        secrets by the configured one; others as they are."""
+        if MASK in url and url in self._urls:
+            return self._urls[url]
         found = _AUTHORITY.match(url) if MASK in url else None
         if found is None:
             return url
