@@ -296,3 +296,12 @@ def test_document_keys_match_across_items() -> None:
     assert one.keys[1] not in two.keys
     assert one.words() == ["coal", "prices", "rose", "by", "a", "third", "unique", "to", "one"]
     assert one.words([1]) == ["unique", "to", "one"]
+
+
+def test_characters_that_render_as_nothing_do_not_split_or_hide_words() -> None:
+    """A mirror that scatters zero-width spaces, word joiners, soft hyphens or bidi marks in
+    its copy's words shows the same text: the same tokens (Persian's ZWNJ still spells words)."""
+    plain = "Officials reopened the border crossing after talks"
+    hidden = "Offi\u200bcials reopen\u00aded the bor\u2060der cross\u200fing after ta\ufefflks"
+    assert tokens(hidden) == tokens(plain)
+    assert tokens("می\u200cخواهم") != tokens("میخواهم")

@@ -295,16 +295,32 @@ def test_an_entry_whose_body_cannot_be_read_costs_only_itself(any_db_url: str, m
     assert {r["title"] for r in items_of(any_db_url)} == {"good one", "good two"}
 
 
-def test_one_guid_on_two_different_entries_keeps_the_first_and_says_so(sqlite_url: str) -> None:
+def test_one_guid_on_two_different_entries_of_one_link_keeps_the_first_and_says_so(sqlite_url: str) -> None:
     feed = "https://reuse.example.org/rss"
     entries = [
-        f"<title>{title}</title><guid>same-guid</guid><link>https://reuse.example.org/{n}</link>"
+        f"<title>{title}</title><guid>same-guid</guid><link>https://reuse.example.org/story</link>"
         f"<description>{escape(' '.join(article(700 + n, 2)))}</description>"
         for n, title in enumerate(["First", "Second"])
     ]
     report = make_pipeline(sqlite_url).process(capture(feed, T0, raw_rss("Reuse", "https://reuse.example.org/", entries)))
     assert report.new_items == 1 and [r["title"] for r in items_of(sqlite_url)] == ["First"]
-    assert sum("same-guid" in w for w in report.warnings) == 1
+    assert sum("same-guid" in w and "the first is kept" in w for w in report.warnings) == 1
+
+
+def test_one_guid_on_the_articles_of_several_links_loses_none_of_them(sqlite_url: str) -> None:
+    """A CMS that gives every entry its site's address as GUID: each article is its link's."""
+    feed = "https://reuse.example.org/rss"
+    entries = [
+        f"<title>{title}</title><guid>https://reuse.example.org/</guid><link>https://reuse.example.org/{n}</link>"
+        f"<description>{escape(' '.join(article(710 + n, 2)))}</description>"
+        for n, title in enumerate(["One", "Two", "Three"])
+    ]
+    pipeline = make_pipeline(sqlite_url)
+    report = pipeline.process(capture(feed, T0, raw_rss("Reuse", "https://reuse.example.org/", entries)))
+    assert report.new_items == 3 and [r["title"] for r in items_of(sqlite_url)] == ["One", "Two", "Three"]
+    assert sum("told apart by their links" in w for w in report.warnings) == 1
+    again = pipeline.process(capture(feed, T0 + hours(1), raw_rss("Reuse", "https://reuse.example.org/", entries[1:])))
+    assert again.new_items == 0 and again.updates == 0
 
 
 def test_the_flagship_credit_by_name_finds_a_publisher_named_by_its_own_feed(any_db_url: str) -> None:
@@ -454,3 +470,23 @@ def test_a_feed_titled_as_a_publisher_in_other_letter_case_is_told_apart_by_its_
     pipeline.process(capture("https://evil.example/rss", T0 + hours(1), rss("ALPHA NEWS", "https://evil.example/", [
         Item("B", "https://evil.example/b", article(92), T0)])))
     assert {r["publisher"] for r in items_of(any_db_url)} == {"Alpha News", "ALPHA NEWS (evil.example)"}
+
+
+def test_an_article_re_dated_on_its_update_keeps_the_date_its_earliest_capture_gave_in_any_order(sqlite_url: str) -> None:
+    """Alpha's story is dated 09:00, then updated and re-dated 14:00; Beta copied it at 09:20.
+    Ingested newest first, the 09:00 capture still gives Alpha's date: Alpha is the original."""
+    text = article(93, paragraphs=5)
+    first = Item("Story", "https://alpha.example/s", text, T0)
+    updated = Item("Story (updated)", "https://alpha.example/s", [*text, "Update: officials confirmed the figures later."], T0 + hours(5))
+    beta = Item("Story", "https://beta.example/s", text, T0 + hours(1 / 3))
+    captures = [
+        capture("https://beta.example/rss", T0 + hours(0.4), rss("Beta", "https://beta.example/", [beta])),
+        capture("https://alpha.example/rss", T0 + hours(0.5), rss("Alpha", "https://alpha.example/", [first])),
+        capture("https://alpha.example/rss", T0 + hours(5.1), rss("Alpha", "https://alpha.example/", [updated])),
+    ]
+    pipeline = make_pipeline(sqlite_url)
+    for one in reversed(captures):
+        pipeline.process(one)
+    rows = {str(r["url"]): r for r in items_of(sqlite_url)}
+    assert rows[first.link]["relation"] == "original"
+    assert rows[beta.link]["parent_item_id"] == rows[first.link]["item_id"]

@@ -65,6 +65,10 @@ _TOKEN = regex.compile(rf"[{_NO_SPACE}]|[[\p{{L}}\p{{N}}\p{{M}}]--[{_NO_SPACE}]]
 _ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+")
 # Arabic-script vowel marks and the tatweel are optional in writing; copies drop or add them.
 _ARABIC_OPTIONAL = regex.compile(r"[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640]")
+# Characters that render as nothing: a soft hyphen, zero-width spaces and joiners of words,
+# bidi marks. A copy scattered with them inside words reads the same and is the same text.
+# (ZWNJ and ZWJ are kept: Persian and Indic scripts spell words with them.)
+_INVISIBLE = regex.compile(r"[\u00AD\u061C\u180E\u200B\u200E\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]")
 _BULLET = regex.compile(r"^\s*(?:[*•·▪‣◦-]|\d+[.)])\s+")
 
 _SITE = r"(?P<site>.{1,120}?)"
@@ -119,7 +123,7 @@ def fold(text: str) -> str:
     """Unicode-normalise text for comparison: NFKC, case-folded, optional Arabic marks removed."""
     if text.isascii():
         return text.lower()  # ASCII is its own NFKC form, lower-cased is case-folded, has no Arabic
-    return _ARABIC_OPTIONAL.sub("", unicodedata.normalize("NFKC", text).casefold())
+    return _ARABIC_OPTIONAL.sub("", _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).casefold())
 
 
 def tokens(text: str) -> list[str]:

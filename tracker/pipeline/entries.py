@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from tracker.detection.fingerprint import Fingerprints, pack_keys, shingles
 from tracker.detection.identity import (
     DUPLICATE_MARK,
+    canonical_url,
     entry_keys,
     key_hash,
     lookup_hash,
@@ -58,24 +60,38 @@ PENDING_TEXTS = 200
 KNOWN_ITEMS = 2_000
 
 
-def _warn_of_reused_guids(entries: list[ParsedEntry], raws: dict[int, str], report: IngestReport) -> None:
-    """One GUID on two different entries of a capture: the first is kept (a GUID is an
-    identity), and the user hears of the other. (`raws`: each entry's raw hash, by `id`.)"""
-    seen: dict[str, str] = {}
+def _reused_guids(entries: list[ParsedEntry], raws: dict[int, str], report: IngestReport) -> list[ParsedEntry]:
+    """The entries, those of a GUID that a capture puts on different articles (different
+    links: a CMS that gives every entry its site's address, say) without it — each is then
+    its link's article, not lost — and the user hears of it. (`raws`: each entry's raw hash,
+    by `id`.) A GUID on different texts of one link stays one item: the first is kept."""
+    seen: dict[str, tuple[str, str | None]] = {}
+    links: dict[str, set[str | None]] = {}
     warned: set[str] = set()
     for entry in entries:
         if not entry.guid:
             continue
         digest = raws[id(entry)]
-        if seen.setdefault(entry.guid, digest) != digest and entry.guid not in warned:
+        link = canonical_url(entry.link) if entry.link else None
+        links.setdefault(entry.guid, set()).add(link)
+        if seen.setdefault(entry.guid, (digest, link))[0] != digest and entry.guid not in warned:
             warned.add(entry.guid)
-            report.warnings.append(f"GUID {entry.guid[:120]!r} is on two different entries of one capture; the first is kept")
+    shared = {guid for guid in warned if len(links[guid]) > 1 and None not in links[guid]}
+    for guid in sorted(warned):
+        what = "they are told apart by their links" if guid in shared else "the first is kept"
+        report.warnings.append(f"GUID {guid[:120]!r} is on different entries of one capture; {what}")
+    if not shared:
+        return entries
+    plain = [replace(e, guid=None) if e.guid in shared else e for e in entries]
+    for old, new in zip(entries, plain):
+        raws[id(new)] = raws[id(old)]
+    return plain
 
 
-
-def _sighted(session: Session, item: items.SeenItem, feed_id: int, when: datetime, dirty: set[int]) -> bool:
+def _sighted(session: Session, item: items.SeenItem, entry: ParsedEntry, feed_id: int, when: datetime, dirty: set[int]) -> bool:
     """Record that the feed shows a stored item at `when` (an earlier first sighting makes the
-    item dirty); whether the feed showed it before (its sighting is then only touched)."""
+    item dirty, and its claimed date the one `entry` gives, as if the captures had come in
+    order); whether the feed showed it before (its sighting is then only touched)."""
     previous = item.feeds.get(feed_id)
     if previous is None:
         items.add_sighting(session, item.item_id, feed_id, when)
@@ -84,7 +100,9 @@ def _sighted(session: Session, item: items.SeenItem, feed_id: int, when: datetim
         if when < item.first_seen_at or previous is not None:
             items.set_first_seen(session, item.item_id, feed_id, min(when, item.first_seen_at))
         if when < item.first_seen_at:
-            item.first_seen_at = when
+            # The claim of the earliest capture stands: a later one may show the article re-dated on an update.
+            items.set_claim(session, item.item_id, entry.claimed_at, entry.claimed_rejected)
+            item.first_seen_at, item.claimed_at = when, entry.claimed_at
             dirty.add(item.item_id)
     return previous is not None
 
@@ -112,7 +130,7 @@ class EntriesMixin:
         entries = list(entries)
         # Each entry's raw form hashed once (identity, the warning and the check below ask for it).
         raws = {id(entry): raw_hash(entry) for entry in entries}
-        _warn_of_reused_guids(entries, raws, report)
+        entries = _reused_guids(entries, raws, report)
         lookup = items.PublisherItems(session, publisher_id, feed_id, {key for entry in entries for key in entry_keys(entry)})
         new: list[tuple[int, int, str | None, bool]] = []  # not the documents: a capture may hold 20,000
         # New items' texts, stored together (`_store_versions`) before anything reads texts.
@@ -135,7 +153,7 @@ class EntriesMixin:
             item = lookup.items[resolution.item_id]
             if missing := lookup.missing_keys(item.item_id, resolution.keys):
                 lookup.add_keys(session, item.item_id, missing, later)
-            if _sighted(session, item, feed_id, when, dirty):
+            if _sighted(session, item, entry, feed_id, when, dirty):
                 seen_again.append(item.item_id)
             digest = raws[id(entry)]
             if digest in item.raw_hashes:

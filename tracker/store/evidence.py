@@ -5,14 +5,32 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from tracker.store import schema
 from tracker.store.items import chunks
 
 _c = schema.Capture
+
+
+def proves_absence(capture: Any, feed_id: Any) -> ColumnElement[bool]:
+    """Whether a capture of the feed (`capture`: the captures table or an alias of it) shows
+    what the feed lacked then: one that listed entries, or an empty one from before the feed
+    ever listed any (a new feed). A feed that listed entries and then none for a moment (a
+    CDN's glitch) proved nothing absent that moment."""
+    first_listing = (
+        select(func.min(_listed.captured_at))
+        .where(_listed.feed_id == feed_id, _listed.entries > 0, _listed.error.is_(None))
+        .scalar_subquery()
+    )
+    return or_(capture.entries > 0, capture.captured_at < func.coalesce(first_listing, _FAR))
+
+
+_listed = aliased(schema.Capture, name="listed")
+_FAR = datetime(9999, 1, 1)
 # This body's digest or none (captures stored before digests match any body): two values, not
 # an expanding list, which SQLAlchemy would render again at every execution.
 _HAS_CAPTURE = select(_c.id).where(
@@ -39,9 +57,8 @@ def insert_capture(session: Session, values: dict[str, object]) -> None:
 _NEXT = select(func.min(_c.captured_at)).where(_c.feed_id == bindparam("f"), _c.captured_at > bindparam("w"), _c.error.is_(None))
 
 
-# A capture that listed no entry at all (a feed served empty for a moment) proves nothing absent.
 _BEFORE = select(func.max(_c.captured_at)).where(
-    _c.feed_id == bindparam("f"), _c.captured_at < bindparam("w"), _c.error.is_(None), _c.entries > 0
+    _c.feed_id == bindparam("f"), _c.captured_at < bindparam("w"), _c.error.is_(None), proves_absence(_c, bindparam("f"))
 )
 # The questions a new capture asks first, in one round trip: is it stored, the feed's first
 # successful capture after it, if any (it arrived late), and its last one before it (which

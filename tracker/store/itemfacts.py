@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from tracker.model import Attribution, Sizes, StoredItem
 from tracker.store import schema
+from tracker.store.evidence import proves_absence
 from tracker.store.items import ITEM_COLUMNS, add_item_row, chunks
 
 _i, _f, _a = schema.Item, schema.ItemFeed, schema.ItemAttribution.__table__
@@ -26,13 +27,14 @@ def _largest(column: Any) -> Any:
 
 
 # An item with its sightings, its largest texts and, per sighting, the feed's last successful
-# capture before the item was first seen that listed any entry (a row per sighting, as `_ITEMS`).
+# capture before the item was first seen that proves what the feed lacked (`proves_absence`;
+# a row per sighting, as `_ITEMS`).
 _FACTS = (
     select(
         *ITEM_COLUMNS, _largest(_vf.c.shingle_count).label("story_size"), _largest(_vf.c.full_count).label("full_size"),
         _largest(case((_vf.c.from_page, 1), else_=0)).label("page"),
         select(func.max(_cf.c.captured_at))
-        .where(_cf.c.feed_id == _f.feed_id, _cf.c.captured_at < _i.first_seen_at, _cf.c.error.is_(None), _cf.c.entries > 0)
+        .where(_cf.c.feed_id == _f.feed_id, _cf.c.captured_at < _i.first_seen_at, _cf.c.error.is_(None), proves_absence(_cf.c, _f.feed_id))
         .scalar_subquery().label("before"),
     )
     .outerjoin(_f, _f.item_id == _i.id).where(_i.id.in_(bindparam("ids", expanding=True)))

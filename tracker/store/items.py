@@ -267,6 +267,16 @@ def set_first_seen(session: Session, item_id: int, feed_id: int, when: datetime)
     session.connection().execute(_SET_FIRST_SIGHTING, {"i": item_id, "f": feed_id, "w": when})
 
 
+_SET_CLAIM = update(_i.__table__).where(_i.__table__.c.id == bindparam("i")).values(
+    claimed_at=bindparam("c"), claimed_date_rejected=bindparam("r")
+)
+
+
+def set_claim(session: Session, item_id: int, claimed_at: datetime | None, rejected: str | None) -> None:
+    """The date an item claims, as its earliest capture gives it."""
+    session.connection().execute(_SET_CLAIM, {"i": item_id, "c": claimed_at, "r": rejected})
+
+
 def add_raw(session: Session, item_id: int, raw: str) -> None:
     """Remember an entry's raw form for its item."""
     session.connection().execute(_INSERT_RAW, {"item_id": item_id, "raw_hash": raw})
