@@ -120,8 +120,9 @@ def test_since_keeps_only_recent_items(world: Path, tmp_path: Path, requires_dot
 
 def test_without_dot_stories_are_text_trees_and_a_warning_says_why(world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     monkeypatch.setattr(report_module, "dot_available", lambda: False)
-    code, _, err = run(world, "report", "--out", str(tmp_path / "report"))
+    code, out, err = run(world, "report", "--out", str(tmp_path / "report"))
     assert code == 0 and "apt-get install graphviz" in err
+    assert "(0 drawn, the rest as text trees)" in out  # not "drawn": none was
     page = lxml.html.fromstring((tmp_path / "report" / "index.html").read_bytes())
     story = page.find_class("story")[0]
     assert story.find(".//figure") is None

@@ -134,6 +134,7 @@ class ReportResult:
     stories: int
     publishers: int
     warnings: list[str]
+    drawn: int = 0  # stories drawn as pictures (the others as text trees: no Graphviz)
 
 
 def heat_level(count: int, highest: int, levels: int = 8) -> int:
@@ -270,4 +271,5 @@ def write_report(sessions: sessionmaker[Session], out: Path, since: datetime | N
     out.mkdir(parents=True, exist_ok=True)
     path = out / "index.html"
     write_file(path, render_html(data).encode("utf-8"))
-    return ReportResult(path, len(data.stories), len(data.publishers), data.warnings)
+    drawn = sum(1 for view in data.stories if view.svg)
+    return ReportResult(path, len(data.stories), len(data.publishers), data.warnings, drawn)

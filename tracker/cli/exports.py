@@ -201,4 +201,8 @@ def report(ctx: click.Context, out: Path, since: str | None, top: int) -> None:
     for warning in result.warnings:
         echo(f"tracker: warning: {warning}", err=True)
     stories = "1 story" if result.stories == 1 else f"{result.stories} stories"
-    click.echo(f"wrote {result.path}: {stories} drawn, {counted(result.publishers, 'publisher')}")
+    if result.drawn < result.stories:
+        stories += f" ({result.drawn} drawn, the rest as text trees)"
+    elif result.stories:
+        stories += " drawn"
+    click.echo(f"wrote {result.path}: {stories}, {counted(result.publishers, 'publisher')}")
