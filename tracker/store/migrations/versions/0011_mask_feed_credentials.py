@@ -15,10 +15,9 @@ Revises: 0010
 Create Date: 2026-12-06
 """
 
-import sqlalchemy as sa
 from alembic import op
 
-from tracker.redact import mask_credentials
+from tracker.store.migrations.masking import mask_stored_feed_urls
 
 revision = "0011"
 down_revision = "0010"
@@ -26,44 +25,8 @@ branch_labels = None
 depends_on = None
 
 
-def _mask_urls(bind: sa.Connection, table: sa.TableClause, *order: sa.ColumnElement[object]) -> None:
-    taken = set(bind.execute(sa.select(table.c.url)).scalars())
-    query = sa.select(table.c.id, table.c.url).where(table.c.url.like("%@%")).order_by(*order, table.c.id.desc())
-    for row_id, url in bind.execute(query).all():
-        masked = mask_credentials(url)
-        if masked == url:
-            continue
-        if masked in taken:
-            masked = f"{masked}#feed-{row_id}"
-        taken.add(masked)
-        bind.execute(sa.update(table).where(table.c.id == row_id).values(url=masked))
-
-
-def _mask_texts(bind: sa.Connection, table: sa.TableClause, column: str) -> None:
-    text = table.c[column]
-    for row_id, value in bind.execute(sa.select(table.c.id, text).where(text.like("%://%@%"))).all():
-        masked = mask_credentials(value)
-        if masked != value:
-            bind.execute(sa.update(table).where(table.c.id == row_id).values({column: masked}))
-
-
 def upgrade() -> None:
-    bind = op.get_bind()
-    if bind.dialect.name == "sqlite":
-        # Overwrite what is replaced instead of leaving it in the file's free space.
-        bind.exec_driver_sql("PRAGMA secure_delete = ON")
-    feeds = sa.table("feeds", sa.column("id"), sa.column("url"), sa.column("active"), sa.column("last_error_message"))
-    moved = sa.table("feed_urls", sa.column("id"), sa.column("url"))
-    captures = sa.table("captures", sa.column("id"), sa.column("source"), sa.column("error"))
-    _mask_urls(bind, feeds, feeds.c.active.desc())
-    _mask_urls(bind, moved)
-    _mask_texts(bind, feeds, "last_error_message")
-    # The move history (0009) was carried over from feed_urls before this ran.
-    history = sa.table("feed_moves", sa.column("id"), sa.column("from_url"), sa.column("to_url"))
-    _mask_texts(bind, history, "from_url")
-    _mask_texts(bind, history, "to_url")
-    _mask_texts(bind, captures, "source")
-    _mask_texts(bind, captures, "error")
+    mask_stored_feed_urls(op.get_bind(), "@")
 
 
 def downgrade() -> None:
