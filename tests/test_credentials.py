@@ -136,7 +136,12 @@ def test_a_token_in_a_feeds_query_is_masked_like_a_password_and_put_back_only_to
     feed = parse_config({"feeds": [{"url": url}]}).feeds[0]
     assert feed.url == "https://feeds.example/private.xml?format=rss&access_token=***&api_key=***"
     assert mask_credentials(f"fetch of {url} failed") == f"fetch of {feed.url} failed"
-    assert Credentials([feed.fetch_url]).unmask(feed.url) == url
+    credentials = Credentials([feed.fetch_url])
+    assert credentials.unmask(feed.url) == url
+    # Moved within its host (to https, another path): the feed keeps its token.
+    assert credentials.unmask("https://FEEDS.example/v2/private.xml?access_token=***&api_key=***") == (
+        "https://FEEDS.example/v2/private.xml?access_token=T0K&api_key=K3Y")
+    assert credentials.unmask("https://other.example/feed?access_token=***") == "https://other.example/feed?access_token=***"
     plain = "https://a.example/feed?category=keys&keyword=token"
     assert mask_url(plain) == plain  # parameters of other names are no secrets
 

@@ -87,6 +87,13 @@ def authority_problem(url: str) -> str | None:
     return None if parts.hostname else "it names no host"
 
 
+def _host(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
 def _key(scheme: str, userinfo: str, host: str) -> tuple[str, str, str]:
     return scheme.lower(), userinfo, host.lower()
 
@@ -97,11 +104,15 @@ class Credentials:
 
     def __init__(self, urls: Iterable[str] = ()) -> None:
         self._userinfo: dict[tuple[str, str, str], str] = {}
-        self._urls: dict[str, str] = {}  # masked → configured, for URLs with secrets in their query
+        # The query secrets of each host's configured feeds, by parameter name: a feed moved
+        # within its host (http to https, a new path) keeps its token.
+        self._params: dict[tuple[str, str], str] = {}
         for url in urls:
             url = url.strip()
-            if _mask_params(url) != url:
-                self._urls[mask_url(url)] = url
+            host = _host(url)
+            for found_param in _SECRET_PARAM.finditer(url):
+                if host:
+                    self._params[(host, found_param.group(1)[1:].lower())] = found_param.group(2)
             found = _AUTHORITY.match(url)
             if found:
                 masked = _AUTHORITY.match(mask_url(url))
@@ -110,10 +121,18 @@ class Credentials:
 
     def unmask(self, url: str) -> str:
         """The URL to request: a masked userinfo replaced by the configured one for that
-        host (a feed moved within its host keeps its credentials), a URL with masked query
-        secrets by the configured one; others as they are."""
-        if MASK in url and url in self._urls:
-            return self._urls[url]
+        host (a feed moved within its host keeps its credentials), and each masked query
+        secret by the one a configured feed of that host gives under that name; others as
+        they are."""
+        if MASK not in url:
+            return url
+        host = _host(url)
+
+        def configured(param: re.Match[str]) -> str:
+            real = self._params.get((host, param.group(1)[1:].lower())) if host else None
+            return param.group(1) + real if param.group(2) == MASK and real is not None else param.group(0)
+
+        url = _SECRET_PARAM.sub(configured, url)
         found = _AUTHORITY.match(url) if MASK in url else None
         if found is None:
             return url
