@@ -17,7 +17,6 @@ import unicodedata
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import replace
 from html import unescape
-from urllib.parse import urljoin, urlsplit
 
 import regex
 import xxhash
@@ -245,17 +244,7 @@ def read_body(entry: ParsedEntry) -> ReadBody:
             credit = _credit(paragraph, summary_anchors)
             if credit:
                 credits.append(credit)
-    if entry.link and entry.link.lower().startswith(("http://", "https://")):
-        # A footer's link written as a path ("/2024/story/") is on the entry's own site.
-        credits = [c if not c.url or urlsplit(c.url).scheme else replace(c, url=_joined(entry.link, c.url)) for c in credits]
     return ReadBody(tuple(paragraphs), tuple(dict.fromkeys(credits)), cut or entry.content_cut)
-
-
-def _joined(base: str, url: str) -> str:
-    try:
-        return urljoin(base, url)
-    except ValueError:
-        return url
 
 
 def document_of(body: ReadBody) -> Document:

@@ -43,6 +43,7 @@ from tracker.model import (
     StoredItem,
     VersionPrints,
 )
+from tracker.reader.links import whole_credits
 from tracker.store import buckets, evidence, items, locks, matching
 from tracker.store.state import version_columns
 
@@ -65,7 +66,7 @@ def _reused_guids(entries: list[ParsedEntry], raws: dict[int, str], report: Inge
     links: a CMS that gives every entry its site's address, say) without it — each is then
     its link's article, not lost — and the user hears of it. (`raws`: each entry's raw hash,
     by `id`.) A GUID on different texts of one link stays one item: the first is kept."""
-    seen: dict[str, tuple[str, str | None]] = {}
+    seen: dict[str, str] = {}
     links: dict[str, set[str | None]] = {}
     warned: set[str] = set()
     for entry in entries:
@@ -74,7 +75,7 @@ def _reused_guids(entries: list[ParsedEntry], raws: dict[int, str], report: Inge
         digest = raws[id(entry)]
         link = canonical_url(entry.link) if entry.link else None
         links.setdefault(entry.guid, set()).add(link)
-        if seen.setdefault(entry.guid, (digest, link))[0] != digest and entry.guid not in warned:
+        if seen.setdefault(entry.guid, digest) != digest and entry.guid not in warned:
             warned.add(entry.guid)
     shared = {guid for guid in warned if len(links[guid]) > 1 and None not in links[guid]}
     for guid in sorted(warned):
@@ -97,13 +98,13 @@ def _sighted(session: Session, item: items.SeenItem, entry: ParsedEntry, feed_id
         items.add_sighting(session, item.item_id, feed_id, when)
     if previous is None or when < previous:
         item.feeds[feed_id] = when
-        if when < item.first_seen_at or previous is not None:
-            items.set_first_seen(session, item.item_id, feed_id, min(when, item.first_seen_at))
         if when < item.first_seen_at:
             # The claim of the earliest capture stands: a later one may show the article re-dated on an update.
-            items.set_claim(session, item.item_id, entry.claimed_at, entry.claimed_rejected)
+            items.set_first_seen(session, item.item_id, feed_id, when, entry.claimed_at, entry.claimed_rejected)
             item.first_seen_at, item.claimed_at = when, entry.claimed_at
             dirty.add(item.item_id)
+        elif previous is not None:
+            items.set_first_sighting(session, item.item_id, feed_id, when)
     return previous is not None
 
 
@@ -183,14 +184,18 @@ class EntriesMixin:
     @staticmethod
     def _document(entry: ParsedEntry, report: IngestReport) -> Document | None:
         """An entry's text, or None (and a warning) when its body cannot be read: one bad
-        entry never costs the rest of its feed (read already when the parser process read it)."""
+        entry never costs the rest of its feed (read already when the parser process read it).
+        A credit's link written as a path ("/2024/story/") is on the entry's own site."""
         if entry.read_body is not None:
-            return document_of(entry.read_body)
-        try:
-            return to_document(entry)
-        except Exception as error:  # whatever a hostile body makes an HTML reader raise
-            report.warnings.append(f"entry {(entry.guid or entry.link or entry.title)[:120]!r} skipped: {type(error).__name__}: {error}")
-            return None
+            document = document_of(entry.read_body)
+        else:
+            try:
+                document = to_document(entry)
+            except Exception as error:  # whatever a hostile body makes an HTML reader raise
+                report.warnings.append(f"entry {(entry.guid or entry.link or entry.title)[:120]!r} skipped: {type(error).__name__}: {error}")
+                return None
+        credits = whole_credits(document.attributions, entry.link)
+        return document if credits is document.attributions else replace(document, attributions=credits)
 
     def _new_item(
         self, session: Session, lookup: items.PublisherItems, feed_id: int, entry: ParsedEntry, keys: tuple[str, ...],

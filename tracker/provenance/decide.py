@@ -204,7 +204,7 @@ def _credited_times(by_id: Mapping[int, ItemFacts], after: Mapping[int, set[int]
     """Each item's order key, its time taken back to the earliest time of the items that
     credit it, directly or through others (`after`: credited → crediting)."""
     key = {i: item.order_key for i, item in by_id.items()}
-    earliest = {i: item.order_key[0] for i, item in by_id.items()}
+    earliest = {i: item.estimated_at for i, item in by_id.items()}
     # Relaxed along the credits until nothing moves: credits form short chains, and a cycle
     # settles too (every item of it takes the earliest time among them).
     changed = True

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from tracker.model import ParsedEntry, ParsedFeed
+from tracker.model import Attribution, ParsedEntry, ParsedFeed
 
 _WHOLE = ("http://", "https://")
 
@@ -42,11 +42,17 @@ def whole(link: str | None, base: str) -> str | None:
         return link
 
 
+def whole_credits(credits: tuple[Attribution, ...], base: str | None) -> tuple[Attribution, ...]:
+    """`credits` with their links written as paths read against `base` (the same tuple when
+    none is, or when `base` is no whole web address to read them against)."""
+    if not base or not base.lower().startswith(_WHOLE) or all(not a.url or a.url.lower().startswith(_WHOLE) for a in credits):
+        return credits
+    return tuple(replace(a, url=whole(a.url, base)) for a in credits)
+
+
 def _entry(entry: ParsedEntry, base: str) -> ParsedEntry:
     link = whole(entry.link, base)
-    credits = entry.attributions
-    if any(a.url and not a.url.lower().startswith(_WHOLE) for a in credits):
-        credits = tuple(replace(a, url=whole(a.url, base)) for a in credits)
+    credits = whole_credits(entry.attributions, base)
     if link is entry.link and credits is entry.attributions:
         return entry
     return replace(entry, link=link, attributions=credits)
@@ -56,7 +62,7 @@ def with_whole_links(parsed: ParsedFeed, feed_url: str) -> ParsedFeed:
     """`parsed` with its site link, its entries' links and the links of the credits its
     markup gives (`<source url>`) made whole against the feed's URL (`feed_base`); the same
     object when there is nothing to do. (Credits in an entry's body are read against the
-    entry's link, `tracker.detection.normalise.read_body`.)"""
+    entry's link when its text is read, `whole_credits`.)"""
     base = feed_base(feed_url)
     if base is None:
         return parsed

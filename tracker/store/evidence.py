@@ -14,6 +14,8 @@ from tracker.store import schema
 from tracker.store.items import chunks
 
 _c = schema.Capture
+_listed = aliased(schema.Capture, name="listed")
+_FAR = datetime(9999, 1, 1)  # after any capture: a feed that never listed an entry
 
 
 def proves_absence(capture: Any, feed_id: Any) -> ColumnElement[bool]:
@@ -29,8 +31,6 @@ def proves_absence(capture: Any, feed_id: Any) -> ColumnElement[bool]:
     return or_(capture.entries > 0, capture.captured_at < func.coalesce(first_listing, _FAR))
 
 
-_listed = aliased(schema.Capture, name="listed")
-_FAR = datetime(9999, 1, 1)
 # This body's digest or none (captures stored before digests match any body): two values, not
 # an expanding list, which SQLAlchemy would render again at every execution.
 _HAS_CAPTURE = select(_c.id).where(

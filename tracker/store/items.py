@@ -255,26 +255,26 @@ def touch_sightings(session: Session, feed_id: int, item_ids: Collection[int], w
         session.connection().execute(_TOUCH, {"f": feed_id, "ids": part, "w": when})
 
 
-_SET_FIRST_SEEN = update(_i.__table__).where(_i.__table__.c.id == bindparam("i")).values(first_seen_at=bindparam("w"))
+_SET_FIRST_SEEN = update(_i.__table__).where(_i.__table__.c.id == bindparam("i")).values(
+    first_seen_at=bindparam("w"), claimed_at=bindparam("c"), claimed_date_rejected=bindparam("r")
+)
 _SET_FIRST_SIGHTING = update(_f.__table__).where(
     _f.__table__.c.item_id == bindparam("i"), _f.__table__.c.feed_id == bindparam("f"), _f.__table__.c.first_seen_at > bindparam("w")
 ).values(first_seen_at=bindparam("w"))
 
 
-def set_first_seen(session: Session, item_id: int, feed_id: int, when: datetime) -> None:
-    """An earlier sighting of an item (an old capture ingested late)."""
-    session.connection().execute(_SET_FIRST_SEEN, {"i": item_id, "w": when})
+def set_first_seen(
+    session: Session, item_id: int, feed_id: int, when: datetime, claimed_at: datetime | None, rejected: str | None,
+) -> None:
+    """An earlier first sighting of an item (an old capture ingested late), with the date
+    that capture claims for it."""
+    session.connection().execute(_SET_FIRST_SEEN, {"i": item_id, "w": when, "c": claimed_at, "r": rejected})
+    set_first_sighting(session, item_id, feed_id, when)
+
+
+def set_first_sighting(session: Session, item_id: int, feed_id: int, when: datetime) -> None:
+    """An earlier sighting of an item in one feed (not earlier than its first anywhere)."""
     session.connection().execute(_SET_FIRST_SIGHTING, {"i": item_id, "f": feed_id, "w": when})
-
-
-_SET_CLAIM = update(_i.__table__).where(_i.__table__.c.id == bindparam("i")).values(
-    claimed_at=bindparam("c"), claimed_date_rejected=bindparam("r")
-)
-
-
-def set_claim(session: Session, item_id: int, claimed_at: datetime | None, rejected: str | None) -> None:
-    """The date an item claims, as its earliest capture gives it."""
-    session.connection().execute(_SET_CLAIM, {"i": item_id, "c": claimed_at, "r": rejected})
 
 
 def add_raw(session: Session, item_id: int, raw: str) -> None:
