@@ -302,3 +302,22 @@ def test_restart_rebuilds_the_index_from_sql(tmp_path) -> None:  # type: ignore[
     report = make_pipeline(url, FEEDS).ingest(captures[1:])
     assert report.republications == 1
     assert provenance(url)[MIRROR_URL][:2] == (ORIGINAL_URL, ORIGINAL_URL)
+
+
+def in_lookalikes(paragraph: str) -> str:
+    """A paragraph with the letters a, e, o, c and p of every other word swapped for their
+    Cyrillic look-alikes, as a scraper does so that its copies are not found."""
+    swap = str.maketrans("aeocp", "аеоср")
+    return " ".join(word.translate(swap) if n % 2 else word for n, word in enumerate(paragraph.split(" ")))
+
+
+def test_a_copy_spelt_with_look_alike_letters_is_a_copy(sqlite_url: str) -> None:
+    paragraphs = article(7, paragraphs=6)
+    disguised = [in_lookalikes(p) for p in paragraphs]
+    assert all(d != p for d, p in zip(disguised, paragraphs, strict=True))
+    scraper = Item(in_lookalikes(TITLE), "https://mirrorofmirrors.example/k.html", disguised, T0 + hours(2))
+    make_pipeline(sqlite_url, FEEDS).ingest([
+        capture(KHAAMA, T0 + hours(0.5), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(paragraphs)])),
+        capture(MIRRORS, T0 + hours(2.5), rss("Mirror of Mirrors", "https://mirrorofmirrors.example/", [scraper])),
+    ])
+    assert provenance(sqlite_url)["https://mirrorofmirrors.example/k.html"] == (ORIGINAL_URL, ORIGINAL_URL, "copy")

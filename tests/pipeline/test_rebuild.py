@@ -8,10 +8,20 @@ from sqlalchemy.orm import Session
 
 from tests.builders import T0, Item, article, capture, hours, rss
 from tests.conftest import make_pipeline
-from tests.pipeline.test_pipeline import FEEDS, KHAAMA, network
+from tests.pipeline.test_pipeline import (
+    FEEDS,
+    KHAAMA,
+    MIRRORS,
+    ORIGINAL_URL,
+    TITLE,
+    khaama_item,
+    network,
+    provenance,
+)
+from tracker.detection.normalise import document_from_paragraphs
 from tracker.errors import ConfigError
 from tracker.provenance.decide import PROVENANCE_RULES_VERSION
-from tracker.store import buckets
+from tracker.store import buckets, state
 
 
 def boilerplate_network() -> list:  # type: ignore[type-arg]
@@ -168,3 +178,49 @@ def test_new_provenance_rules_decide_the_stored_stories_again(sqlite_url: str, m
     monkeypatch.setattr("tracker.provenance.decide.PROVENANCE_RULES_VERSION", PROVENANCE_RULES_VERSION + 1)
     make_pipeline(sqlite_url, FEEDS)
     assert state_of(sqlite_url)["provenance"] == decided
+
+
+def test_new_text_rules_fingerprint_again_only_the_texts_they_read_differently(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    # A database fingerprinted before look-alike letters were read as Latin ones (text rules
+    # 1): a scraper's copy spelt with Cyrillic look-alikes was no copy there. The first
+    # start of these rules fingerprints that copy (and ru24's Cyrillic chrome) again, finds
+    # the copy, and holds what a database ingested by these rules holds.
+    from tests.pipeline.test_pipeline import in_lookalikes
+
+    upgraded, fresh = (f"sqlite:///{tmp_path / name}.sqlite3" for name in ("upgraded", "fresh"))
+    paragraphs = article(8, paragraphs=6)
+    scraper = Item(TITLE, "https://mirrorofmirrors.example/k.html", [in_lookalikes(p) for p in paragraphs], T0 + hours(5))
+    captures = [*network(paragraphs), capture(MIRRORS, T0 + hours(5.5), rss("Mirror of Mirrors", "https://mirrorofmirrors.example/", [scraper]))]
+    with monkeypatch.context() as old:
+        old.setattr("tracker.detection.normalise.as_latin", lambda folded: folded)
+        old.setattr("tracker.pipeline.rebuild.TEXT_RULES", 1)
+        make_pipeline(upgraded, FEEDS).ingest(captures)
+    before = state_of(upgraded)
+    assert provenance(upgraded)[scraper.link][2] == "original"
+    make_pipeline(fresh, FEEDS).ingest(captures)
+    read_again = []
+    monkeypatch.setattr("tracker.pipeline.rebuild.document_from_paragraphs",
+                        lambda paragraphs, *a: read_again.append(paragraphs) or document_from_paragraphs(paragraphs, *a))
+    make_pipeline(upgraded, FEEDS)
+    assert provenance(upgraded)[scraper.link] == (ORIGINAL_URL, ORIGINAL_URL, "copy")
+    assert state_of(upgraded) == state_of(fresh) != before
+    assert _matches(upgraded) == _matches(fresh)
+    # Only the texts holding look-alikes were read: the scraper's, ru24's and its mirror's
+    # (their chrome line "Январь" is Cyrillic), not Khaama's or the digest's.
+    assert len(read_again) == 3 and all(any(not p.isascii() for p in text) for text in read_again)
+    read_again.clear()
+    make_pipeline(upgraded, FEEDS)  # the next start reads nothing
+    assert read_again == []
+
+
+def test_new_text_rules_fingerprint_nothing_where_they_read_every_text_as_before(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    english = [capture(KHAAMA, T0, rss("Khaama Press", "https://www.khaama.com/", [khaama_item(article(9, paragraphs=5))]))]
+    with monkeypatch.context() as old:
+        old.setattr("tracker.pipeline.rebuild.TEXT_RULES", 1)
+        make_pipeline(sqlite_url, FEEDS).ingest(english)
+    before = state_of(sqlite_url)
+    monkeypatch.setattr("tracker.detection.fingerprint.Fingerprinter.fingerprint", lambda *_a, **_k: pytest.fail("a text was fingerprinted"))
+    pipeline = make_pipeline(sqlite_url, FEEDS)
+    assert state_of(sqlite_url) == before
+    with pipeline.sessions() as session:
+        assert state.meta_value(session, "detection_settings").endswith("|text-2")

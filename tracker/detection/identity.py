@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import xxhash
 
-from tracker.detection.normalise import tokens
+from tracker.detection.normalise import tokens, words
 from tracker.model import ParsedEntry
 
 # Joins a shared link's identity to the raw hash of the entry that shares it.
@@ -158,7 +158,7 @@ def fallback_key(entry: ParsedEntry) -> str:
     """The identity of an entry with neither GUID nor link: title and date, else its text."""
     if entry.title:
         date = entry.claimed_at.isoformat() if entry.claimed_at else ""
-        return f"title:{' '.join(tokens(entry.title))}|{date}"
+        return f"title:{' '.join(words(entry.title))}|{date}"
     return f"text:{xxhash.xxh64_hexdigest(entry.content.encode('utf-8', 'replace'))}"
 
 

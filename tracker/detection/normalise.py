@@ -27,12 +27,18 @@ from inscriptis.model.config import ParserConfig
 from lxml.etree import ParserError
 from lxml.html import document_fromstring
 
+from tracker.detection.homoglyphs import as_latin
 from tracker.model import Attribution, Document, ParsedEntry, ReadBody
 
 # An entry's text is read (normalised, fingerprinted, stored) up to this many characters:
 # about 30,000 words, several times the longest articles. The rest of a longer entry is
 # only counted (`item_versions.body_chars`), so one hostile entry costs bounded memory.
 ENTRY_TEXT_MAX = 200_000
+
+# How text is read into comparable tokens (`tokens`). The database records it with the
+# detection settings: when it changes, the first start fingerprints again the texts it
+# reads differently (`read_differently`). 2: look-alike letters read as Latin ones.
+TEXT_RULES = 2
 
 _INSCRIPTIS = ParserConfig(css=CSS_PROFILES["strict"], display_links=False, display_images=False)
 
@@ -125,14 +131,34 @@ def fold(text: str) -> str:
     return _ARABIC_OPTIONAL.sub("", _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).casefold())
 
 
-def tokens(text: str) -> list[str]:
-    """Comparable tokens of any script: words, or single characters where words have no spaces."""
+def words(text: str) -> list[str]:
+    """The words of any script as written, folded: words, or single characters where words
+    have no spaces. What identifies an entry by its title is made of these (and stored), so
+    they do not change from one release to the next."""
     folded = fold(text)
     if folded.isascii():
         # The same tokens, three times faster: in ASCII the letters, digits and marks of
         # `_TOKEN` are [A-Za-z0-9], and no script writes without spaces.
         return _ASCII_TOKEN.findall(folded)
     return _TOKEN.findall(folded)
+
+
+def tokens(text: str) -> list[str]:
+    """Comparable tokens of any script: `words`, with letters that imitate Latin ones read as
+    those (`homoglyphs`), so that a copy spelt with look-alikes is the same text."""
+    folded = fold(text)
+    if folded.isascii():
+        return _ASCII_TOKEN.findall(folded)
+    return _TOKEN.findall(as_latin(folded))
+
+
+def read_differently(text: str) -> bool:
+    """Whether `tokens` reads this text otherwise than text rules 1 did (before look-alike
+    letters were read as Latin): its stored fingerprints are then stale."""
+    if text.isascii():
+        return False
+    folded = fold(text)
+    return as_latin(folded) != folded
 
 
 def words_without_urls(document: Document) -> list[str]:

@@ -16,13 +16,18 @@ every stored group is decided again (nothing fingerprinted or matched again).
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from tracker.detection.fingerprint import SCHEME, pack_keys, unpack_keys
 from tracker.detection.lsh import buckets_of
-from tracker.detection.normalise import document_from_paragraphs
+from tracker.detection.normalise import (
+    TEXT_RULES,
+    document_from_paragraphs,
+    read_differently,
+)
 from tracker.errors import ConfigError
 from tracker.model import IngestReport
 from tracker.provenance import decide as provenance_rules
@@ -47,12 +52,19 @@ def settings_of(pipeline: Pipeline) -> str:
     records them: the fingerprint settings, then the provenance rules."""
     d = pipeline.detection
     fingerprints = f"{SCHEME}/{d.num_perm}/{d.shingle_size}/{d.lsh_bands}x{d.lsh_rows}/{d.boilerplate_min_items}"
-    return f"{fingerprints}{_RULES}provenance-{provenance_rules.PROVENANCE_RULES_VERSION}/{d.claim_tolerance_seconds}"
+    rules = f"provenance-{provenance_rules.PROVENANCE_RULES_VERSION}/{d.claim_tolerance_seconds}"
+    return f"{fingerprints}{_RULES}{rules}{_RULES}text-{TEXT_RULES}"
 
 
 def _fingerprints(settings: str | None) -> str | None:
     """The fingerprint part of recorded settings."""
     return settings.split(_RULES, 1)[0] if settings is not None else None
+
+
+def _part(settings: str, index: int, default: str) -> str:
+    """One part of recorded settings (those recorded before the part existed: `default`)."""
+    parts = settings.split(_RULES)
+    return parts[index] if index < len(parts) else default
 
 
 def prepare(pipeline: Pipeline) -> None:
@@ -67,14 +79,21 @@ def prepare(pipeline: Pipeline) -> None:
         built = state.meta_value(session, SETTINGS)
         if built == wanted:
             return  # another process built it while this one waited
+        # Texts fingerprinted by older text rules (a database recording none had rules 1)
+        # that these rules read differently.
+        stale = _read_differently(session) if _part(built or "", 2, "text-1") != _part(wanted, 2, "") else set()
         if built is not None and _fingerprints(built) == _fingerprints(wanted):
-            if state.has_versions(session):
+            if stale:
+                log.warning("fingerprinting again %d texts the new text rules read differently", len(stale))
+                _rebuild(session, pipeline, _boilerplate_threshold(built), stale)
+                _match_again(session, pipeline)
+            elif _part(built, 1, "") != _part(wanted, 1, "") and state.has_versions(session):
                 log.warning("deciding every story again (the provenance rules changed)")
                 _decide_again(session, pipeline)
         elif state.has_versions(session):
             log.warning("building the detection state from the stored versions (once, for these detection settings)")
-            _rebuild(session, pipeline, _boilerplate_threshold(built))
-            if built is not None:
+            _rebuild(session, pipeline, _boilerplate_threshold(built), stale)
+            if built is not None or stale:
                 # Matches were verified on the old fingerprints and candidates: found again,
                 # they are what a fresh database with these settings holds. (After the upgrade
                 # that introduced the state, `built` is unknown and the matches are current.)
@@ -104,7 +123,21 @@ def _boilerplate_threshold(settings: str | None) -> int | None:
         return None
 
 
-def _rebuild(session: Session, pipeline: Pipeline, threshold: int | None) -> None:
+def _read_differently(session: Session, chunk: int = 1000) -> set[int]:
+    """The versions whose text or title this process's text rules read otherwise than the
+    rules they were fingerprinted by (`normalise.read_differently`), read a chunk at a time."""
+    stale: set[int] = set()
+    for publisher_id in state.publishers_with_items(session):
+        ids = [r.id for r in state.versions_of_publisher(session, publisher_id)]
+        for start in range(0, len(ids), chunk):
+            texts = state.texts_of(session, ids[start : start + chunk])
+            stale.update(vid for vid, (text, title) in texts.items() if read_differently(text or "") or read_differently(title or ""))
+    return stale
+
+
+def _rebuild(session: Session, pipeline: Pipeline, threshold: int | None, stale_texts: Collection[int] = frozenset()) -> None:
+    """The counts and the index built again from the stored fingerprints; versions without
+    fingerprints for these settings, and `stale_texts`, fingerprinted again from their text."""
     d = pipeline.detection
     before = d.boilerplate_min_items if threshold is None else threshold
     state.clear_derived(session)
@@ -112,7 +145,7 @@ def _rebuild(session: Session, pipeline: Pipeline, threshold: int | None) -> Non
     for publisher_id in state.publishers_with_items(session):
         rows = state.versions_of_publisher(session, publisher_id)
         stale = [r.id for r in rows if r.missing or r.paragraph_keys is None or (r.num_perm, r.shingle_size) != (d.num_perm, d.shingle_size)
-                 or r.sig_scheme != SCHEME]
+                 or r.sig_scheme != SCHEME or r.id in stale_texts]
         texts = state.texts_of(session, stale)
         documents = {vid: document_from_paragraphs(text.split("\n") if text else []) for vid, (text, _) in texts.items()}
         counts: dict[int, list[int]] = {}
