@@ -102,3 +102,23 @@ def test_a_link_blogs_own_redirect_to_anothers_post_does_not_make_the_post_its_t
                                       headers=(("Content-Type", "text/html; charset=utf-8"),), body=body))
     assert publishers_with_page_text(any_db_url) == ["Alice"]
     assert provenance(any_db_url)["Alice"] == ("Alice", None, "original")
+
+
+def test_a_link_blog_does_not_take_the_text_of_an_unfollowed_sites_article(any_db_url: str, tmp_path: Path) -> None:
+    """A link blog (its items link to articles on other sites) is followed; the sites it links
+    to are not, and one article is scraped by a followed mirror. The page at the link is that
+    site's article, not the link blog's text: the link blog is no original of it, nor its copy."""
+    blog_feed, mirror_feed = "https://linkblog.example/feed.xml", "https://scraper.example/rss"
+    linked = ["https://harbourtimes.example/2025/bridge/", "https://valleynews.example/a/77", "https://coastpost.example/p/3"]
+    records = [
+        capture(blog_feed, T0, rss("Links", "https://linkblog.example/", [
+            Item(f"Worth reading {n}", url, [f"Worth a read, number {n}."], T0 - timedelta(minutes=10 + n), guid=f"links-{n}")
+            for n, url in enumerate(linked)], full_content=False)),
+        page_capture(linked[0], T0 + timedelta(minutes=5), page_html("Harbour bridge", REAL)),
+        capture(mirror_feed, T0 + hours(2), rss("Scraper", "https://scraper.example/", [
+            Item("Harbour bridge", "https://scraper.example/9.html", REAL, T0 + hours(1.9))])),
+    ]
+    ingest(any_db_url, [write_warc(tmp_path / "net.warc.gz", records)],
+           [{"url": blog_feed, "publisher": "Links"}, {"url": mirror_feed, "publisher": "Scraper"}])
+    assert publishers_with_page_text(any_db_url) == []
+    assert provenance(any_db_url)["Scraper"] == ("Scraper", None, "original")

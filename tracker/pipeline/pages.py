@@ -135,7 +135,7 @@ class PagesMixin:
         if page_store.has_page(session, lookup_hash(page.url), body_hash):
             report.skipped_known += 1
             under = page_store.links_under(session, page_store.redirected_from(session, keys))
-            joined = self._page_items(under, (page.url, page.final_url), text=True)
+            joined = self._page_items(session, under, (page.url, page.final_url), text=True)
             page_store.record_unchanged(session, [i for i, _ in joined], page.fetched_at)
             self._settle_unjoined(session, under, joined, None, page.fetched_at)
             return
@@ -159,7 +159,7 @@ class PagesMixin:
         if article is None:
             report.pages_failed += 1
             report.warnings.append(f"page {page.url[:200]} at {iso(page.fetched_at)}: {error}")
-            joined = self._page_items(page_store.links_under(session, keys), (page.url, page.final_url))
+            joined = self._page_items(session, page_store.links_under(session, keys), (page.url, page.final_url))
             if joined:
                 final = 410 if kind in _FINAL_KINDS else None
                 page_store.record_failure(session, [i for i, _ in joined], kind or "page", error or "", page.fetched_at, final)
@@ -170,7 +170,7 @@ class PagesMixin:
     def _page_failed(self: Pipeline, session: Session, page: PageCapture, keys: set[str], report: IngestReport) -> None:
         """A fetch that brought no page: data on the items it was for (retried with backoff)."""
         under = page_store.links_under(session, page_store.redirected_from(session, keys))
-        joined = [i for i, _ in self._page_items(under, (page.url, page.final_url))]
+        joined = [i for i, _ in self._page_items(session, under, (page.url, page.final_url))]
         if page.status == 304:
             page_store.record_unchanged(session, joined, page.fetched_at)
             return
@@ -197,7 +197,7 @@ class PagesMixin:
 
     # -- joining pages and items ------------------------------------------------------------
     def _page_items(
-        self: Pipeline, under: Mapping[int, tuple[int, str]], urls: Sequence[str], text: bool = False,
+        self: Pipeline, session: Session, under: Mapping[int, tuple[int, str]], urls: Sequence[str], text: bool = False,
     ) -> list[tuple[int, int]]:
         """(item, publisher) of the items a page is the page of, among those whose link leads
         to it (`under`: `page_store.links_under` its URL hashes); `text`: whose text it may
@@ -209,7 +209,9 @@ class PagesMixin:
         its own site (subdomains aside) at a host no other publisher is known at, or on a
         site no other publisher is known at: a syndicator keeping the original's link, or a
         link blog, links to another publisher's article, whose text is not theirs — also
-        when both blog on one shared host (alice.substack.com, mallory.substack.com).
+        when both blog on one shared host (alice.substack.com, mallory.substack.com). On a
+        site no publisher is known at, its text is theirs only where most of their items link
+        (`_links_there`): a link blog's links to sites nobody follows are not its text either.
         Several items of one publisher under one URL (a shared news page): the page is none
         of theirs. Nor is the text of a page its link led to from its publisher's own site to
         another its text.
@@ -231,17 +233,26 @@ class PagesMixin:
             elif sites & sites_of.get(publisher, set()):
                 mine = not any(hosts & hosts_of[other] for other in others)
             else:
-                mine = not any(sites & sites_of[other] for other in others)
+                mine = not any(sites & sites_of[other] for other in others) and (not text or self._links_there(session, publisher, sites))
             if mine:
                 by_publisher.setdefault(publisher, []).append(item)
         return [(ids[0], publisher) for publisher, ids in by_publisher.items() if len(ids) == 1]
+
+    def _links_there(self: Pipeline, session: Session, publisher: int, sites: set[str]) -> bool:
+        """Whether most of a publisher's latest items link to these sites: where its articles
+        are (a newspaper whose feed names its other domain), not where a link blog's or an
+        aggregator's links lead, each to another site's article."""
+        if not sites:
+            return True
+        links = page_store.latest_links(session, publisher)
+        return 2 * sum(site_of(link) in sites for link in links) > len(links)
 
     def _join(
         self: Pipeline, session: Session, page: StoredPage, keys: set[str], report: IngestReport,
         etag: str | None, last_modified: str | None,
     ) -> None:
         under = page_store.links_under(session, keys)
-        joined = self._page_items(under, (page.url, page.final_url), text=True)
+        joined = self._page_items(session, under, (page.url, page.final_url), text=True)
         self._settle_unjoined(session, under, joined, page.page_id, page.fetched_at)
         if not joined:
             report.pages_unmatched += 1
@@ -347,7 +358,7 @@ class PagesMixin:
             for page in reversed(waiting.get(lookup_hash(url), []) if url else []):
                 keys = page_store.page_keys(session, [page.page_id])[page.page_id]
                 under = page_store.links_under(session, keys)
-                if (item_id, publisher_id) in self._page_items(under, (page.url, page.final_url), text=True):
+                if (item_id, publisher_id) in self._page_items(session, under, (page.url, page.final_url), text=True):
                     used, changed = self._apply_page(session, item_id, publisher_id, page, state, None, None)
                     report.pages_used += used
                     rematch |= changed

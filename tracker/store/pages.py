@@ -152,6 +152,13 @@ def links_under(session: Session, hashes: Collection[str]) -> dict[int, tuple[in
     return dict(sorted(found.items()))
 
 
+def latest_links(session: Session, publisher_id: int, count: int = 50) -> list[str]:
+    """The links of a publisher's latest items (at most `count`)."""
+    return list(session.connection().execute(
+        select(_i.c.url).where(_i.c.publisher_id == publisher_id).order_by(_i.c.id.desc()).limit(count)
+    ).scalars())
+
+
 def states_of(session: Session, ids: Collection[int]) -> dict[int, PageState]:
     """The page state of each of these items that has one."""
     found: dict[int, PageState] = {}
