@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from tests import templates
 from tests.builders import T0, article, capture, hours, rss
 from tests.conftest import make_pipeline
-from tests.markdown import blocks, section
+from tests.markdown_text import blocks, section
 from tests.pipeline.test_pipeline import FEEDS, KHAAMA, RU24, khaama_item, mirror_item
 from tests.store.test_store import _rows
 from tracker.cli import main
