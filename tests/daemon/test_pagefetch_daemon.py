@@ -93,3 +93,29 @@ def test_the_daemon_fetches_pages_once_then_conditionally_and_records_failures(f
             "(2 blocked_address, 2 http_status, 2 not_html, 2 timeout, 2 too_large, 1 robots)") in text
     with open_database(sqlite_url)() as session:
         assert read_gauges(session).pages == {"wanted": 0, "used": 5, "not_used": 0, "failed": 5, "gone": 6}
+
+
+def test_tracker_poll_fetches_the_pages_of_summary_only_items_for_cron_users(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`tracker poll` from cron, no daemon: the summary-only items it stores get their pages
+    in the same run (robots.txt asked once), so their text is the article, as under `run`."""
+    from click.testing import CliRunner
+
+    from tracker.cli import main
+
+    farm = PageFarm(PageFarmConfig(feeds=2, items=3, cycle=("ok", "slow", "missing"), slow_seconds=0.1)).start()
+    try:
+        db = f"sqlite:///{tmp_path / 'cron.sqlite3'}"
+        feeds = "".join(f'[[feeds]]\nurl = "{url}"\npublisher = "Farm {n}"\n\n' for n, url in enumerate(farm.feed_urls()))
+        config = tmp_path / "tracker.toml"
+        config.write_text(f'[database]\nurl = "{db}"\n\n[polling]\nallow_private_addresses = true\n\n'
+                          f'[pages]\nhost_delay_seconds = 0.0\n\n{feeds}')
+        result = CliRunner().invoke(main, ["--config", str(config), "poll", "--all"])
+        assert result.exit_code == 0, result.output
+        assert "2 feeds polled (0 unchanged, 0 failed), 6 new items, 6 pages fetched (4 used as item text)" in result.output
+        assert len(rows(db, "SELECT 1 FROM item_versions WHERE from_page")) == 4
+        assert {r.state for r in rows(db, "SELECT state FROM item_pages")} == {"used", "failed"}
+        assert farm.counts["/robots.txt"] == 1
+        again = CliRunner().invoke(main, ["--config", str(config), "poll", "--all", "--pages-seconds", "0"])
+        assert "pages fetched" not in again.output and farm.counts["/robots.txt"] == 1  # --pages-seconds 0: none
+    finally:
+        farm.close()

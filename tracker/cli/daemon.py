@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,6 +21,9 @@ from tracker.cli.base import (
 from tracker.config import Config
 from tracker.errors import EXIT_FAILURES
 from tracker.terminal import echo
+
+if TYPE_CHECKING:
+    from tracker.daemon.pagefetch import PageOutcome
 
 
 def _logging(ctx: click.Context, config: Config, fmt: str | None) -> None:
@@ -78,10 +82,13 @@ def run(ctx: click.Context, log_format: str | None, workers: int, worker_slot: i
 
 @main.command()
 @click.option("--all", "everything", is_flag=True, help="Poll every active feed, due or not.")
+@click.option("--pages-seconds", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="Then fetch the article pages new items want (summary-only feeds) for up to this long; 0: none.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), help="Log format.")
 @click.pass_context
-def poll(ctx: click.Context, everything: bool, log_format: str | None) -> None:
-    """Poll every due feed once (--all: every feed) and exit; for cron. Exits 1 when every poll failed.
+def poll(ctx: click.Context, everything: bool, pages_seconds: float, log_format: str | None) -> None:
+    """Poll every due feed once (--all: every feed), fetch the article pages its new items
+    want, and exit; for cron. Exits 1 when every poll failed.
 
     \b
     Example:
@@ -91,13 +98,16 @@ def poll(ctx: click.Context, everything: bool, log_format: str | None) -> None:
 
     config = config_of(ctx)
     _logging(ctx, config, log_format)
-    outcomes = poll_once(config, everything)
+    pages: list[PageOutcome] = []
+    outcomes = poll_once(config, everything, pages_seconds, pages.append)
     failed = sum(1 for o in outcomes if o.error_kind)
     new = sum(o.report.new_items for o in outcomes)
     unchanged = sum(1 for o in outcomes if o.not_modified)
-    found = sum(o.report.found for o in outcomes)
-    echo(f"{counted(len(outcomes), 'feed')} polled ({unchanged} unchanged, {failed} failed), {counted(new, 'new item')}, "
-         f"{found_text(found)}")
+    found = sum(o.report.found for o in outcomes) + sum(p.report.found for p in pages if p.report)
+    used = sum(p.report.pages_used for p in pages if p.report)
+    fetched = f", {counted(len(pages), 'page')} fetched ({used} used as item text)" if pages else ""
+    echo(f"{counted(len(outcomes), 'feed')} polled ({unchanged} unchanged, {failed} failed), {counted(new, 'new item')}"
+         f"{fetched}, {found_text(found)}")
     _deliver(config)
     if outcomes and failed == len(outcomes):
         sys.exit(EXIT_FAILURES)  # for cron: nothing could be polled at all; `status` judges partial failure

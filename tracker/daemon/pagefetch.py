@@ -141,6 +141,27 @@ class PageFetcher:
         self.fetcher.close()
         self._robots_fetcher.close()
 
+    def drain(self, seconds: float) -> None:
+        """Fetch the store's due pages until none is left or `seconds` have passed, then stop
+        (`tracker poll`: one pass, as polite as the daemon's). Pages left, and those failed
+        with a later retry, stay wanted in the store for the next pass."""
+        deadline = time.monotonic() + seconds
+        self._threads = [threading.Thread(target=self._working, name=f"pages-{n}", daemon=True) for n in range(self.config.fetch_threads)]
+        for thread in self._threads:
+            thread.start()
+        try:
+            while time.monotonic() < deadline and not self._stop.is_set():
+                if self.refill() == 0 and not self._in_flight():
+                    return
+                while self._in_flight() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+        finally:
+            self.stop(timeout=max(0.0, deadline - time.monotonic()) + 1.0)
+
+    def _in_flight(self) -> bool:
+        with self._lock:
+            return bool(self._queued)
+
     def _refilling(self) -> None:
         while not self._stop.is_set():
             try:

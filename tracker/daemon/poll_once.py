@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from tracker.config import Config
 from tracker.daemon.bookkeeping import worker_id
+from tracker.daemon.pagefetch import PageFetcher, PageOutcome
+from tracker.daemon.pagework import DaemonPages
 from tracker.daemon.poll import FeedToPoll, Poller, PollOutcome
 from tracker.detection.identity import host_of
 from tracker.errors import LeaseLostError
@@ -16,10 +19,13 @@ from tracker.pipeline.capture import Pipeline
 from tracker.store.database import open_database
 
 
-def poll_once(config: Config, everything: bool = False) -> list[PollOutcome]:
-    """`tracker poll`: poll every due feed (or every feed) once, in parallel, and return.
+def poll_once(config: Config, everything: bool = False, pages_seconds: float = 0.0,
+              on_page: Callable[[PageOutcome], None] | None = None) -> list[PollOutcome]:
+    """`tracker poll`: poll every due feed (or every feed) once, in parallel, then fetch the
+    article pages the items want for up to `pages_seconds` (`[pages] fetch`), and return.
 
-    Feeds are leased like a daemon's, so a feed a running daemon is fetching is left to it.
+    Feeds are leased like a daemon's, so a feed a running daemon is fetching is left to it;
+    so are pages, while a daemon holds the page fetcher's seat.
     """
     sessions = open_database(config.database.url)
     poller = Poller(sessions, Pipeline(sessions, config), config, owner=worker_id())
@@ -38,7 +44,10 @@ def poll_once(config: Config, everything: bool = False) -> list[PollOutcome]:
                     return None  # waited past its lease, and a daemon took it: the daemon polls it
 
         with ThreadPoolExecutor(config.polling.fetch_threads, thread_name_prefix="poll") as pool:
-            return [outcome for outcome in pool.map(work, feeds) if outcome is not None]
+            outcomes = [outcome for outcome in pool.map(work, feeds) if outcome is not None]
+        if config.pages.fetch and pages_seconds > 0:
+            _fetch_pages(config, poller, pages_seconds, on_page)
+        return outcomes
     finally:
         try:
             poller.release()  # polls that raised leave their leases: free them now
@@ -46,3 +55,13 @@ def poll_once(config: Config, everything: bool = False) -> list[PollOutcome]:
             pass  # the database is gone: they expire
         finally:
             poller.close()
+
+
+def _fetch_pages(config: Config, poller: Poller, seconds: float, on_page: Callable[[PageOutcome], None] | None) -> None:
+    """One pass of the daemon's page fetcher over the pages the items want (summary-only
+    feeds' articles), as politely as the daemon: robots.txt, one request per host at a time."""
+    store = DaemonPages(lambda: poller, lambda: config)
+    try:
+        PageFetcher(store, config.pages, config.polling, archive=store, on_outcome=on_page).drain(seconds)
+    finally:
+        store.close()
