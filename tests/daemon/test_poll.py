@@ -122,6 +122,19 @@ def test_permanent_redirect_moves_the_feed_and_keeps_the_old_url(server: FeedSer
     assert scalar(sqlite_url, "SELECT url FROM feed_urls") == f"{server.base}/old"
 
 
+def test_the_poll_that_finds_a_move_names_the_feed_by_its_new_url(
+    server: FeedServer, sqlite_url: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    server.routes["/old"] = lambda _h: (308, {"Location": "/new"}, b"")
+    server.feed("/new", feed_bytes(8))
+    config = make_config(sqlite_url, [f"{server.base}/old"])
+    with caplog.at_level("INFO", logger="tracker.daemon.poll"):
+        [outcome] = poll_once(config)
+    assert outcome.url == f"{server.base}/new"
+    polls = [r for r in caplog.records if r.getMessage() == "poll"]
+    assert [r.tracker_fields["feed"] for r in polls] == [f"{server.base}/new"]  # type: ignore[attr-defined]
+
+
 def test_a_moved_feed_stays_active_when_the_config_is_synced_again(server: FeedServer, sqlite_url: str) -> None:
     server.routes["/old"] = lambda _h: (301, {"Location": "/new"}, b"")
     server.feed("/new", feed_bytes(6))

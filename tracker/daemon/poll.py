@@ -54,7 +54,7 @@ class PollOutcome:
     """One poll, as logged and counted."""
 
     feed_id: int
-    url: str
+    url: str  # after the poll: a feed a permanent redirect moved is named by its new URL, where it is polled next
     status: int | None
     error_kind: str | None
     error_message: str | None
@@ -215,10 +215,11 @@ class Poller:
             error_kind = "store" if report.store_error else capture.error_kind
             error_message = f"cannot store capture: {report.store_error}" if report.store_error else capture.error
             next_check = self._schedule(feed, result, when, parsed, error_kind, error_message)
+            url = feed.url
             if result.permanent_redirect and result.permanent_redirect != feed.url:
-                self._move(feed, result.permanent_redirect, when)
+                url = self._move(feed, result.permanent_redirect, when)
         return PollOutcome(
-            feed.feed_id, feed.url, result.status, error_kind, error_message, report, next_check,
+            feed.feed_id, url, result.status, error_kind, error_message, report, next_check,
             result.duration_s, result.bytes_read, result.not_modified,
         )
 
@@ -267,15 +268,17 @@ class Poller:
             # The capture is kept (items are unique, nothing doubles); the new holder schedules.
             log.warning("lease lost while storing; schedule left to its new holder", extra=fields(feed=feed.url))
 
-    def _move(self, feed: FeedToPoll, new_url: str, when: datetime) -> None:
-        """A permanent redirect: the feed's URL becomes the new one; the move is kept in its history."""
+    def _move(self, feed: FeedToPoll, new_url: str, when: datetime) -> str:
+        """A permanent redirect: the feed's URL becomes the new one; the move is kept in its
+        history. Return the feed's URL now (the old one when the move was refused)."""
         with self.sessions.begin() as session:
             refused = feeds_store.move_feed(session, feed.feed_id, feed.url, new_url, when)
         if refused:
             log.warning(refused, extra=fields(feed=feed.url, target=new_url))
-            return
+            return feed.url
         self.pipeline.feed_moved()
         log.info("feed moved", extra=fields(feed=feed.url, to=new_url))
+        return new_url
 
 
 def log_poll(outcome: PollOutcome) -> None:
