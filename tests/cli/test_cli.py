@@ -512,3 +512,13 @@ def test_every_output_path_in_a_missing_folder_is_refused_alike_and_nothing_is_c
     assert code == 2
     assert err.strip() == f"tracker: error: {args[-1]} {target}: folder {target.parent} does not exist"
     assert not (tmp_path / "no-such-folder").exists()
+
+
+def test_poll_names_its_database_once_in_the_log_alerts_and_all(tmp_path: Path) -> None:
+    config = tmp_path / "tracker.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "t.db"}"\n\n'
+                      '[[alerts]]\nname = "desk"\nany = true\nfile = "alerts.jsonl"\n')
+    code, out, err = run("--config", str(config), "-v", "poll")
+    assert code == 0, err
+    assert "alerts: 0 delivered" in out
+    assert err.count(" INFO database ") == 1, err

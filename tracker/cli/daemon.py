@@ -23,6 +23,8 @@ from tracker.errors import EXIT_FAILURES
 from tracker.terminal import echo
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from tracker.daemon.pagefetch import PageOutcome
 
 
@@ -95,11 +97,14 @@ def poll(ctx: click.Context, everything: bool, pages_seconds: float, log_format:
       tracker --config config/tracker.toml poll --all
     """
     from tracker.daemon.poll_once import poll_once
+    from tracker.store.database import open_database
 
     config = config_of(ctx)
     _logging(ctx, config, log_format)
+    # Opened (and logged) once for the polls, the pages and the alerts.
+    sessions = open_database(config.database.url)
     pages: list[PageOutcome] = []
-    outcomes = poll_once(config, everything, pages_seconds, pages.append)
+    outcomes = poll_once(config, everything, sessions, pages_seconds, pages.append)
     failed = sum(1 for o in outcomes if o.error_kind)
     new = sum(o.report.new_items for o in outcomes)
     unchanged = sum(1 for o in outcomes if o.not_modified)
@@ -108,7 +113,7 @@ def poll(ctx: click.Context, everything: bool, pages_seconds: float, log_format:
     fetched = f", {counted(len(pages), 'page')} fetched ({used} used as item text)" if pages else ""
     echo(f"{counted(len(outcomes), 'feed')} polled ({unchanged} unchanged, {failed} failed), {counted(new, 'new item')}"
          f"{fetched}, {found_text(found)}")
-    _deliver(config)
+    _deliver(config, sessions)
     if outcomes and failed == len(outcomes):
         sys.exit(EXIT_FAILURES)  # for cron: nothing could be polled at all; `status` judges partial failure
 
@@ -141,13 +146,13 @@ def status(ctx: click.Context, max_failing: float | None, ignore_daemon: bool) -
         sys.exit(EXIT_FAILURES)
 
 
-def _deliver(config: Config) -> None:
+def _deliver(config: Config, sessions: sessionmaker[Session] | None = None) -> None:
     """Send the due alert messages and say what happened (nothing when no alert is configured)."""
     from tracker.daemon.deliver import deliver_once
 
     if not config.alerts:
         return
-    report = deliver_once(config)
+    report = deliver_once(config, sessions=sessions)
     click.echo(f"alerts: {report.delivered} delivered, {report.retrying} to retry, {report.failed} given up")
     for error in report.errors:
         echo(f"warning: alert: {error}", err=True)

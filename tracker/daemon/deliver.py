@@ -201,11 +201,12 @@ class Deliverer:
         return self._poster.post(alert.webhook, body, headers, alert.timeout_seconds)
 
 
-def deliver_once(config: Config, seconds: float | None = None) -> DeliveryReport:
-    """`tracker alerts --deliver`, `tracker poll`: one pass over the due messages."""
+def deliver_once(config: Config, seconds: float | None = None, sessions: sessionmaker[Session] | None = None) -> DeliveryReport:
+    """`tracker alerts --deliver`, `tracker poll`: one pass over the due messages (on
+    `sessions`, the database a command opened already, else opened here)."""
     if not config.alerts:
         return DeliveryReport()
-    deliverer = Deliverer(open_database(config.database.url), config)
+    deliverer = Deliverer(sessions or open_database(config.database.url), config)
     try:
         return deliverer.deliver_due(deadline=None if seconds is None else time.monotonic() + seconds)
     finally:

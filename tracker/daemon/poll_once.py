@@ -7,6 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.config import Config
 from tracker.daemon.bookkeeping import worker_id
@@ -19,15 +20,16 @@ from tracker.pipeline.capture import Pipeline
 from tracker.store.database import open_database
 
 
-def poll_once(config: Config, everything: bool = False, pages_seconds: float = 0.0,
-              on_page: Callable[[PageOutcome], None] | None = None) -> list[PollOutcome]:
+def poll_once(config: Config, everything: bool = False, sessions: sessionmaker[Session] | None = None,
+              pages_seconds: float = 0.0, on_page: Callable[[PageOutcome], None] | None = None) -> list[PollOutcome]:
     """`tracker poll`: poll every due feed (or every feed) once, in parallel, then fetch the
     article pages the items want for up to `pages_seconds` (`[pages] fetch`), and return.
 
     Feeds are leased like a daemon's, so a feed a running daemon is fetching is left to it;
-    so are pages, while a daemon holds the page fetcher's seat.
+    so are pages, while a daemon holds the page fetcher's seat. `sessions`: the database
+    already opened (else it is opened here).
     """
-    sessions = open_database(config.database.url)
+    sessions = sessions or open_database(config.database.url)
     poller = Poller(sessions, Pipeline(sessions, config), config, owner=worker_id())
     try:
         poller.sync_feeds(list(config.feeds))
