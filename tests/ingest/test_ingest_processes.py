@@ -1,4 +1,4 @@
-"""The processes an ingest starts never outlive it."""
+"""The processes an ingest starts never outlive it, and a Ctrl-C does not break them."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.builders import write_warc
 from tests.ingest.test_concurrency import _captures
+from tracker.ingest.archives import parse_ahead
+from tracker.model import Capture, ParsedFeed
 
 TRACKER = str(Path(sys.executable).with_name("tracker"))
 
@@ -63,3 +66,20 @@ def test_parser_processes_exit_when_the_ingest_is_killed(tmp_path: Path) -> None
     finally:
         if ingest.poll() is None:
             ingest.kill()
+
+
+def test_a_ctrl_c_while_the_parser_process_starts_neither_kills_it_nor_breaks_the_ingest() -> None:
+    """A terminal's Ctrl-C reaches the whole process group, a parser process still importing too
+    (before it could ignore Ctrl-C itself): it must live on, the parent alone decides to stop."""
+    import multiprocessing
+
+    def captures() -> Iterator[Capture]:
+        batch = _captures(2)
+        yield batch[0]
+        # The first capture's submit has just started the parser process: still starting up.
+        for child in multiprocessing.active_children():
+            os.kill(child.pid, signal.SIGINT)  # type: ignore[arg-type]
+        yield from batch[1:]
+
+    parsed = [result for _capture, result in parse_ahead(captures(), workers=1)]
+    assert parsed and all(isinstance(result, ParsedFeed) for result in parsed)

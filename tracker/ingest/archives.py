@@ -127,7 +127,8 @@ def parse_ahead(captures: Iterator[Capture], workers: int) -> Iterator[tuple[Cap
             yield capture, parse_capture_body(capture.body, capture.content_type, capture.captured_at, capture.feed_url)
         return
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=parser_process_started, initargs=(os.getpid(),))
+    with _sigint_held():
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=parser_process_started, initargs=(os.getpid(),))
     try:
         pending: deque[tuple[Capture, Future[ParsedFeed | ParseError | None]]] = deque()
         held = 0  # bytes of the bodies pending
@@ -141,7 +142,9 @@ def parse_ahead(captures: Iterator[Capture], workers: int) -> Iterator[tuple[Cap
                 held = 0
                 yield capture, parse_capture_body(capture.body, capture.content_type, capture.captured_at, capture.feed_url)
                 continue
-            pending.append((capture, pool.submit(parse_and_read, capture.body, capture.content_type, capture.captured_at, capture.feed_url)))
+            with _sigint_held():  # a submit may start a parser process
+                future = pool.submit(parse_and_read, capture.body, capture.content_type, capture.captured_at, capture.feed_url)
+            pending.append((capture, future))
             held += size
             while pending and (len(pending) >= _READ_AHEAD or held > _READ_AHEAD_BYTES):
                 done, future = pending.popleft()
@@ -153,6 +156,21 @@ def parse_ahead(captures: Iterator[Capture], workers: int) -> Iterator[tuple[Cap
     finally:
         # Interrupted or not, parses nobody will store are not waited for.
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold Ctrl-C back from this thread meanwhile; one that came is taken at the end.
+
+    A parser process inherits this (its start-up imports take a second, before it can
+    ignore Ctrl-C itself): a Ctrl-C then would kill it with a traceback of its own and
+    break the pool. The parent still gets it, as soon as the process is started."""
+    held = {signal.SIGINT}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def default_workers() -> int:

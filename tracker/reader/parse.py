@@ -367,6 +367,8 @@ def parser_process_started(parent: int) -> None:
     # Ctrl-C reaches the whole process group: the parent stops the run cleanly, the
     # parser processes must not die mid-task with tracebacks of their own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Started with Ctrl-C held back (`archives._sigint_held`): one that came is dropped now.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     # A parent killed with -9 cannot stop its parser: the parser watches for it instead
     # (from the start: the parent may already be gone by the time this runs).
 
