@@ -444,3 +444,19 @@ def test_a_line_torn_by_a_crash_does_not_swallow_the_next_message(sqlite_url: st
     assert deliver_once(config).delivered == 1
     lines = target.read_text().splitlines()
     assert len(lines) == 3 and json.loads(lines[2])["copy"]["url"] == "https://ru24.pro/0-0.html"
+
+
+def test_the_delivery_thread_does_not_name_the_database_the_daemon_named_already(
+    sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = make_config(sqlite_url, [{"name": "desk", "any": True, "file": str(tmp_path / "a.jsonl")}])
+    Pipeline(open_database(sqlite_url), config).ingest(stories(1))
+    thread = DeliveryThread(config)
+    with caplog.at_level("INFO", logger="tracker"):
+        caplog.clear()  # what the set-up logged
+        thread.start()
+        try:
+            wait_until(lambda: (tmp_path / "a.jsonl").exists(), 10, "the message written")
+        finally:
+            thread.stop()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "INFO"].count("database") == 0

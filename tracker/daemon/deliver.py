@@ -256,7 +256,9 @@ class DeliveryThread:
             try:
                 if self._config.alerts:
                     if self._deliverer is None:
-                        self._deliverer = Deliverer(open_database(self._config.database.url), self._config)
+                        # An engine of its own, on the database the daemon names in its log already.
+                        sessions = open_database(self._config.database.url, quiet=True)
+                        self._deliverer = Deliverer(sessions, self._config)
                     self._deliverer.deliver_due(self._stop)
                     retry = self._deliverer.seconds_to_next_retry()
                     if retry is not None:

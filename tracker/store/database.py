@@ -325,13 +325,14 @@ def _require_current(engine: Engine, url: str) -> None:
         )
 
 
-def open_database(url: str, create: bool = True) -> sessionmaker[Session]:
+def open_database(url: str, create: bool = True, quiet: bool = False) -> sessionmaker[Session]:
     """Open (and migrate) the database at `url` to write in; return a session factory.
 
     With `create=False` a database that does not exist yet is an error rather than
-    silently created, empty, wherever the URL happens to point.
+    silently created, empty, wherever the URL happens to point. `quiet`: a second opening
+    in a process that named the database already, logged at debug level only.
     """
-    log.info("database", extra=fields(url=describe(url)))
+    (log.debug if quiet else log.info)("database", extra=fields(url=describe(url)))
     engine = create_db_engine(url, create)
     if not create:
         _require_existing(engine, url)
