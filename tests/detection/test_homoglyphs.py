@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tracker.detection.homoglyphs import as_latin
 from tracker.detection.normalise import read_differently, tokens, words
+from tracker.detection.variants import comparable
 
 
 def test_a_word_spelt_with_cyrillic_or_greek_look_alikes_reads_as_the_latin_word() -> None:
@@ -24,7 +24,7 @@ def test_ascii_and_scripts_without_look_alikes_are_read_as_before() -> None:
         assert tokens(text) == words(text)
         assert not read_differently(text)
     assert read_differently("Новости") and not read_differently("東京")
-    assert as_latin("kаbul") == "kabul"
+    assert comparable("kаbul") == "kabul"
 
 
 def test_words_that_identify_an_entry_keep_their_letters() -> None:

@@ -273,7 +273,7 @@ def test_a_plain_ascii_text_has_the_tokens_it_has_beside_other_scripts() -> None
     # still shares every other token (and shingle) with it.
     text = "Snake_case x2 A-B, 3.5% of 'EU' (via @user #tag) ~~ caf\\e [ok]!?"
     assert tokens(text) == ["snake", "case", "x2", "a", "b", "3", "5", "of", "eu", "via", "user", "tag", "caf", "e", "ok"]
-    assert tokens(text + " Müller") == [*tokens(text), "müller"]
+    assert tokens(text + " Müller") == [*tokens(text), "muller"]
     assert fold(text) == text.lower()
 
 
@@ -303,8 +303,9 @@ def test_document_keys_match_across_items() -> None:
 
 def test_characters_that_render_as_nothing_do_not_split_or_hide_words() -> None:
     """A mirror that scatters zero-width spaces, word joiners, soft hyphens or bidi marks in
-    its copy's words shows the same text: the same tokens (Persian's ZWNJ still spells words)."""
+    its copy's words shows the same text: the same tokens."""
     plain = "Officials reopened the border crossing after talks"
     hidden = "Offi\u200bcials reopen\u00aded the bor\u2060der cross\u200fing after ta\ufefflks"
     assert tokens(hidden) == tokens(plain)
-    assert tokens("می\u200cخواهم") != tokens("میخواهم")
+    # Persian written with or without its zero-width non-joiner is one word, as a copy writes it either way.
+    assert tokens("می\u200cخواهم") == tokens("میخواهم") == ["میخواهم"]

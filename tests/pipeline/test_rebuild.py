@@ -192,7 +192,7 @@ def test_new_text_rules_fingerprint_again_only_the_texts_they_read_differently(t
     scraper = Item(TITLE, "https://mirrorofmirrors.example/k.html", [in_lookalikes(p) for p in paragraphs], T0 + hours(5))
     captures = [*network(paragraphs), capture(MIRRORS, T0 + hours(5.5), rss("Mirror of Mirrors", "https://mirrorofmirrors.example/", [scraper]))]
     with monkeypatch.context() as old:
-        old.setattr("tracker.detection.normalise.as_latin", lambda folded: folded)
+        old.setattr("tracker.detection.normalise.comparable", lambda folded: folded)
         old.setattr("tracker.pipeline.rebuild.TEXT_RULES", 1)
         make_pipeline(upgraded, FEEDS).ingest(captures)
     before = state_of(upgraded)

@@ -21,7 +21,7 @@ _SCRIPTS = ("LATIN ", "CYRILLIC ", "GREEK ", "ARMENIAN ", "CHEROKEE ", "COPTIC "
 
 
 @cache
-def _table() -> dict[int, str]:
+def latin_lookalikes() -> dict[int, str]:
     """Each look-alike letter, as case-folded text holds it, → the ASCII letter it imitates.
 
     A capital that imitates a Latin capital (Cyrillic Н for H) gives its small letter (н)
@@ -44,8 +44,3 @@ def _table() -> dict[int, str]:
     for code, letter in capitals.items():
         table.setdefault(code, letter)
     return table
-
-
-def as_latin(folded: str) -> str:
-    """Case-folded text with each letter that imitates a Latin letter read as that letter."""
-    return folded.translate(_table())

@@ -27,7 +27,7 @@ from inscriptis.model.config import ParserConfig
 from lxml.etree import ParserError
 from lxml.html import document_fromstring
 
-from tracker.detection.homoglyphs import as_latin
+from tracker.detection.variants import comparable
 from tracker.model import Attribution, Document, ParsedEntry, ReadBody
 
 # An entry's text is read (normalised, fingerprinted, stored) up to this many characters:
@@ -37,7 +37,7 @@ ENTRY_TEXT_MAX = 200_000
 
 # How text is read into comparable tokens (`tokens`). The database records it with the
 # detection settings: when it changes, the first start fingerprints again the texts it
-# reads differently (`read_differently`). 2: look-alike letters read as Latin ones.
+# reads differently (`read_differently`). 2: text compared as `variants.comparable` reads it.
 TEXT_RULES = 2
 
 _INSCRIPTIS = ParserConfig(css=CSS_PROFILES["strict"], display_links=False, display_images=False)
@@ -144,21 +144,22 @@ def words(text: str) -> list[str]:
 
 
 def tokens(text: str) -> list[str]:
-    """Comparable tokens of any script: `words`, with letters that imitate Latin ones read as
-    those (`homoglyphs`), so that a copy spelt with look-alikes is the same text."""
+    """Comparable tokens of any script: `words` as a copy that changes no word still has
+    them (`variants.comparable`: look-alike letters, accents, Arabic-script letter forms,
+    digits of every script, characters that render as nothing)."""
     folded = fold(text)
     if folded.isascii():
         return _ASCII_TOKEN.findall(folded)
-    return _TOKEN.findall(as_latin(folded))
+    return _TOKEN.findall(comparable(folded))
 
 
 def read_differently(text: str) -> bool:
-    """Whether `tokens` reads this text otherwise than text rules 1 did (before look-alike
-    letters were read as Latin): its stored fingerprints are then stale."""
+    """Whether `tokens` reads this text otherwise than text rules 1 did (before
+    `variants.comparable`): its stored fingerprints are then stale."""
     if text.isascii():
         return False
     folded = fold(text)
-    return as_latin(folded) != folded
+    return comparable(folded) != folded
 
 
 def words_without_urls(document: Document) -> list[str]:

@@ -27,7 +27,7 @@ from functools import lru_cache
 import regex
 from cydifflib import SequenceMatcher
 
-from tracker.detection.homoglyphs import as_latin
+from tracker.detection.variants import comparable
 
 # Words with their inner dots, commas and apostrophes: "18.09", "1,200", "o'clock" are one word.
 _WORD = regex.compile(r"[\p{L}\p{N}\p{M}_]+(?:[.,'’][\p{L}\p{N}\p{M}_]+)*")
@@ -72,18 +72,18 @@ def _words(text: str) -> tuple[tuple[str, ...], tuple[bool, ...]]:
     Cached: detection compares one text with each of its candidates in turn.
     """
     text = unicodedata.normalize("NFKC", text)
-    lookalikes = not text.isascii()  # letters of other scripts are read as the Latin ones they imitate, as in tokens
+    variants = not text.isascii()  # look-alike letters, accents, digits … are read alike, as in tokens
     words: list[str] = []
     marks: list[bool] = []
     for match in _WORD.finditer(text):
         word = match.group()
-        words.append(as_latin(word.casefold()) if lookalikes else word.casefold())
+        words.append(comparable(word.casefold()) if variants else word.casefold())
         marks.append(bool(_DIGIT.search(word)) or (word[0].isupper() and not _starts_sentence(text, match.start())))
     return tuple(words), tuple(marks)
 
 
 def _title_words(title: str) -> frozenset[str]:
-    return frozenset(as_latin(m.group().casefold()) for m in _WORD.finditer(unicodedata.normalize("NFKC", title)))
+    return frozenset(comparable(m.group().casefold()) for m in _WORD.finditer(unicodedata.normalize("NFKC", title)))
 
 
 def _slot_side(words: tuple[str, ...], marks: tuple[bool, ...], title_only: frozenset[str]) -> tuple[bool, bool]:
