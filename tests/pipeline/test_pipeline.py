@@ -321,3 +321,20 @@ def test_a_copy_spelt_with_look_alike_letters_is_a_copy(sqlite_url: str) -> None
         capture(MIRRORS, T0 + hours(2.5), rss("Mirror of Mirrors", "https://mirrorofmirrors.example/", [scraper])),
     ])
     assert provenance(sqlite_url)["https://mirrorofmirrors.example/k.html"] == (ORIGINAL_URL, ORIGINAL_URL, "copy")
+
+
+def test_a_partners_follow_up_built_on_ones_own_story_is_a_copy_when_credited(sqlite_url: str) -> None:
+    """Khaama's story is copied by ru24, whose next-day follow-up reuses four of its
+    paragraphs; Khaama republishes the follow-up verbatim, crediting ru24.pro."""
+    story, new = article(15, paragraphs=6), article(16, paragraphs=2)
+    follow_up = new + story[:4]
+    ours = "https://www.khaama.com/follow-up/"
+    theirs = "https://ru24.pro/follow-up.html"
+    make_pipeline(sqlite_url, FEEDS).ingest([
+        capture(KHAAMA, T0 + hours(0.5), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(story)])),
+        capture(RU24, T0 + hours(2.5), rss("ru24.pro", "https://ru24.pro/", [mirror_item(story)], full_content=False)),
+        capture(RU24, T0 + hours(24.5), rss("ru24.pro", "https://ru24.pro/", [Item("Follow-up", theirs, follow_up, T0 + hours(24))])),
+        capture(KHAAMA, T0 + hours(26.5), rss("Khaama Press", "https://www.khaama.com/", [
+            Item("Follow-up", ours, [*follow_up, "The post Follow-up appeared first on ru24.pro."], T0 + hours(26))])),
+    ])
+    assert provenance(sqlite_url)[ours][1:] == (theirs, "copy")
