@@ -171,6 +171,18 @@ def test_credit_lines_are_recognised(markup: str, expected: Attribution) -> None
     assert story_paragraphs(document, "Coal prices") == [0]  # the credit line is not story text
 
 
+@pytest.mark.parametrize("line", [
+    "Source: Khaama Press", "(Source: Khaama Press)", "[Source: Khaama Press]", "Source – Khaama Press",
+    "Источник: Khaama Press", "Fuente: Khaama Press", "Quelle: Khaama Press", "Fonte: Khaama Press",
+    "المصدر: Khaama Press", "منبع: Khaama Press", "来源：Khaama Press", "출처: Khaama Press",
+])
+def test_source_lines_are_read_in_the_languages_news_is_written_in(line: str) -> None:
+    document = to_document(html_entry(f"<p>Coal prices in Kabul rose by a third in December, traders said.</p><p>{line}</p>"))
+    assert document.attributions == (Attribution("source_line", "Khaama Press", None),)
+    assert story_paragraphs(document, "Coal prices") == [0]
+
+
+
 # One credit line per pattern of `_CREDIT_PATTERNS`, in its order, as a summary gives it.
 _SUMMARY_CREDITS = [
     "The post <a href='https://k.example/a'>Fuel prices</a> appeared <b>first</b> on <a href='https://k.example'>K Press</a>.",

@@ -338,3 +338,36 @@ def test_a_partners_follow_up_built_on_ones_own_story_is_a_copy_when_credited(sq
             Item("Follow-up", ours, [*follow_up, "The post Follow-up appeared first on ru24.pro."], T0 + hours(26))])),
     ])
     assert provenance(sqlite_url)[ours][1:] == (theirs, "copy")
+
+
+@pytest.mark.parametrize("credit", [
+    "Источник: Khaama Press", "(Source: Khaama Press)", "Fuente – Khaama Press", "Source: Khaama Press News Agency",
+    "Source: The Khaama Press",
+])
+def test_a_source_line_in_any_wording_names_the_original_the_mirror_predates(sqlite_url: str, credit: str) -> None:
+    """ru24's copy claims a date before Khaama's and is captured first; its credit line, in
+    another language or wording, still makes Khaama's item its original."""
+    paragraphs = article(17, paragraphs=5)
+    copy = Item(TITLE, MIRROR_URL, [*paragraphs, credit], T0 - hours(1.5))
+    make_pipeline(sqlite_url, FEEDS).ingest([
+        capture(RU24, T0 - hours(1), rss("ru24.pro", "https://ru24.pro/", [copy])),
+        capture(KHAAMA, T0 + hours(0.5), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(paragraphs)])),
+    ])
+    assert provenance(sqlite_url)[MIRROR_URL] == (ORIGINAL_URL, ORIGINAL_URL, "copy")
+
+
+def test_a_copy_that_puts_its_own_name_in_the_dateline_is_a_copy(sqlite_url: str) -> None:
+    """ru24 rebrands Khaama's dateline, "KABUL (Khaama Press) –" → "KABUL (ru24.pro) –": one
+    name in the other's place is no template filled in for another subject."""
+    brief = [
+        ("KABUL (Khaama Press) – The Ministry of Public Health said on Tuesday that a new polio vaccination campaign "
+         "would begin next week in twelve provinces, targeting children under the age of five."),
+        ("Officials said that health workers would go from house to house in the campaign, which is expected to last "
+         "four days, and asked parents to cooperate with the teams."),
+    ]
+    rebranded = [p.replace("(Khaama Press)", "(ru24.pro)") for p in brief]
+    make_pipeline(sqlite_url, FEEDS).ingest([
+        capture(KHAAMA, T0 + hours(0.5), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(brief)])),
+        capture(RU24, T0 + hours(2.5), rss("ru24.pro", "https://ru24.pro/", [Item(TITLE, MIRROR_URL, rebranded, T0 + hours(2))])),
+    ])
+    assert provenance(sqlite_url)[MIRROR_URL][:2] == (ORIGINAL_URL, ORIGINAL_URL)

@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from html import escape
 
+import pytest
 import sqlalchemy as sa
 
 from tests.builders import T0, Item, article, capture, hours, rss
@@ -461,6 +462,29 @@ def test_a_feed_served_empty_for_a_moment_disproves_no_date(any_db_url: str) -> 
     rows = {str(r["url"]): r for r in items_of(any_db_url)}
     assert rows[story.link]["relation"] == "original"
     assert rows[beta.link]["parent_item_id"] == rows[story.link]["item_id"]
+
+
+@pytest.mark.parametrize("unchanged", ["body", "revisit"])
+def test_a_revisit_proves_what_the_feed_lacked_as_its_body_did(any_db_url: str, unchanged: str) -> None:
+    """Beta's feed is captured at 06:00 and again, unchanged, at 08:00 — the same body or a
+    304 / WARC revisit. Alpha publishes at 09:00; Beta's copy then claims 07:00. Either way
+    the 08:00 capture shows Beta had no such item: Alpha's story is the original."""
+    text, old = article(94, paragraphs=5), article(95, paragraphs=3)
+    older = Item("Old", "https://beta.example/o", old, T0 - hours(30))
+    story = Item("Story", "https://alpha.example/s", text, T0)
+    copy = Item("Story", "https://beta.example/s", text, T0 - hours(2))
+    beta, body = "https://beta.example/rss", rss("Beta", "https://beta.example/", [older])
+    pipeline = make_pipeline(any_db_url)
+    pipeline.process(capture(beta, T0 - hours(3), body))
+    if unchanged == "body":
+        pipeline.process(capture(beta, T0 - hours(1), body))
+    else:
+        pipeline.process(Capture(beta, T0 - hours(1), "revisit", None, "test:304"))
+    pipeline.process(capture("https://alpha.example/rss", T0 + hours(0.5), rss("Alpha", "https://alpha.example/", [story])))
+    pipeline.process(capture(beta, T0 + hours(1), rss("Beta", "https://beta.example/", [copy, older])))
+    rows = {str(r["url"]): r for r in items_of(any_db_url)}
+    assert rows[story.link]["relation"] == "original"
+    assert rows[copy.link]["parent_item_id"] == rows[story.link]["item_id"]
 
 
 def test_a_feed_titled_as_a_publisher_in_other_letter_case_is_told_apart_by_its_host(any_db_url: str) -> None:

@@ -76,6 +76,11 @@ _ARABIC_OPTIONAL = regex.compile(r"[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06E
 _INVISIBLE = regex.compile(r"[\u00AD\u061C\u180E\u200B\u200E\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]")
 _BULLET = regex.compile(r"^\s*(?:[*•·▪‣◦-]|\d+[.)])\s+")
 
+# "Source: X" in the languages news is written in, in brackets or not, after a colon or a dash.
+_SOURCE_LABELS = (
+    "source|sources|via|courtesy of|originally from|источник|джерело|източник|fuente|fonte|quelle|bron|kaynak"
+    "|źródło|zrodlo|sumber|πηγή|المصدر|مصدر|منبع|来源|來源|消息来源|出典|出所|출처|स्रोत"
+)
 _SITE = r"(?P<site>.{1,120}?)"
 _TITLE = r"(?P<title>.{1,400}?)"
 _URL = r"(?P<url>https?://\S+?)"
@@ -102,7 +107,10 @@ _CREDIT_PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
             rf"^(?:read|continue reading|see) (?:the )?(?:full|whole|rest of the|original) "
             rf"(?:story|article|post|report)? ?(?:at|on|from) {_SITE}(?:[:,]? ?{_URL})?\.?$",
         ),
-        ("source_line", rf"^(?:source|via|courtesy of|originally from)\s*[:：-]\s*{_SITE}(?:[:,]? ?{_URL})?\.?$"),
+        (
+            "source_line",
+            rf"^[(\[]?\s*(?:{_SOURCE_LABELS})\s*[:：\-–—]\s*{_SITE}(?:[:,]? ?{_URL})?\s*[)\]]?\.?$",
+        ),
     )
 )
 # A word every credit pattern above holds. A summary is read only for its credits; one
@@ -110,7 +118,8 @@ _CREDIT_PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
 # was a sixth of the time of storing an entry). Keep in step with the patterns: a test
 # checks that each one's sample credit holds one of these words.
 _CREDIT_WORD = regex.compile(
-    r"first|zuerst|premier|primero|primo|proviene|primeiro|eerst|впервые|original|full|whole|rest|source|via|courtesy",
+    r"first|zuerst|premier|primero|primo|proviene|primeiro|eerst|впервые|original|full|whole|rest|source|via|courtesy"
+    rf"|{_SOURCE_LABELS}",
     regex.IGNORECASE,
 )
 _SHARE_WIDGET = regex.compile(

@@ -21,6 +21,7 @@ substitutions (`docs/how-it-decides.md` gives the measurement behind the constan
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -82,6 +83,12 @@ def _words(text: str) -> tuple[tuple[str, ...], tuple[bool, ...]]:
     return tuple(words), tuple(marks)
 
 
+def name_words(names: Iterable[str]) -> frozenset[str]:
+    """The words of a publisher's names, feed titles and hosts, as `differences` compares words."""
+    words = {word for name in names for word in _words(name)[0]}
+    return frozenset(words | {part for word in words for part in regex.split(r"[.,'’]", word) if part})
+
+
 def _title_words(title: str) -> frozenset[str]:
     return frozenset(comparable(m.group().casefold()) for m in _WORD.finditer(unicodedata.normalize("NFKC", title)))
 
@@ -92,8 +99,16 @@ def _slot_side(words: tuple[str, ...], marks: tuple[bool, ...], title_only: froz
     return titled > 0 or any(marks), 2 * titled >= len(words)
 
 
-def differences(text_a: str, text_b: str, title_a: str = "", title_b: str = "") -> Differences | None:
-    """The aligned differences of two texts, or None when either is too long to align."""
+def differences(
+    text_a: str, text_b: str, title_a: str = "", title_b: str = "",
+    names_a: frozenset[str] = frozenset(), names_b: frozenset[str] = frozenset(),
+) -> Differences | None:
+    """The aligned differences of two texts, or None when either is too long to align.
+
+    `names_a`, `names_b`: the words each item's publisher is called by (`name_words`). One
+    publisher's name put in the other's place ("KABUL (Khaama Press)" → "KABUL (ru24)") is
+    a copy rebranded, not a template filled in: an edit, not a slot.
+    """
     (a, marks_a), (b, marks_b) = _words(text_a), _words(text_b)
     if len(a) > MAX_WORDS or len(b) > MAX_WORDS:
         return None
@@ -111,6 +126,8 @@ def differences(text_a: str, text_b: str, title_a: str = "", title_b: str = "") 
         if titled_a and titled_b:
             substitutions += 1  # a run of each item's own title words: what makes each one distinct
             slots += 1
+        elif names_a.issuperset(a[a0:a1]) and names_b.issuperset(b[b0:b1]):
+            other += 1
         elif a1 - a0 <= MAX_SLOT_WORDS and b1 - b0 <= MAX_SLOT_WORDS:
             substitutions += 1
             slots += named_a and named_b

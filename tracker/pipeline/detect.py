@@ -17,13 +17,14 @@ from tracker.config import DetectionConfig
 from tracker.detection.fingerprint import overlap, similarity
 from tracker.detection.identity import lookup_hash
 from tracker.detection.lsh import HUB_CAP, buckets_of, strongest
-from tracker.detection.template import differences, is_templated
+from tracker.detection.template import differences, is_templated, name_words
 from tracker.model import Attribution, IngestReport, Known, Similarity, StoredItem, VersionPrints, utcnow
 from tracker.pipeline.newcomers import NewcomersMixin
 from tracker.provenance.decide import Decision, DecisionKey, Edge, ItemFacts, decide_group
 from tracker.provenance.facts import any_resolves, item_facts
 from tracker.provenance.publishers import Directory
 from tracker.store import groups, hubs, itemfacts, items, locks, matching, texts
+from tracker.store import publishers as publisher_store
 
 # A group is locked, then read again: it may have grown meanwhile. Past this many rounds
 # the group is decided as it stands (its newcomers' own captures decide it again).
@@ -150,7 +151,7 @@ class Detector(NewcomersMixin):
                     found[item_id].append(edge)
         # Two texts written from one template are no copy (tracker.detection.template).
         verified = {(e.a, e.b): e for edges in found.values() for e in edges}
-        allowed = _without_templated(session, verified, theirs, credited)
+        allowed = _without_templated(session, verified, theirs, credited, publishers)
         found = {i: [e for e in edges if (e.a, e.b) in allowed] for i, edges in found.items()}
         crowded = [i for i in ids if len(found[i]) > KEEP_ALL]
         partners = {e.a if e.b == i else e.b for i in crowded for e in found[i]}
@@ -304,6 +305,7 @@ def _read(
 
 def _without_templated(
     session: Session, edges: dict[tuple[int, int], Edge], prints: dict[int, list[VersionPrints]], credited: dict[int, set[int]],
+    publishers: dict[int, int],
 ) -> dict[tuple[int, int], Edge]:
     """The matches less those of two texts written from one template (`tracker.detection.template`).
 
@@ -318,9 +320,10 @@ def _without_templated(
     if not closest:
         return edges
     stored = texts.story_texts(session, {v.version_id for pair in closest.values() for v in pair})
+    names = {p: name_words(n) for p, n in publisher_store.names_of(session, {publishers[i] for pair in closest for i in pair}).items()}
     templated = set()
-    for key, (x, y) in closest.items():
+    for (a, b), (x, y) in closest.items():
         (title_x, text_x), (title_y, text_y) = stored.get(x.version_id, ("", "")), stored.get(y.version_id, ("", ""))
-        if is_templated(differences(text_x, text_y, title_x, title_y)):
-            templated.add(key)
+        if is_templated(differences(text_x, text_y, title_x, title_y, names[publishers[a]], names[publishers[b]])):
+            templated.add((a, b))
     return {key: edge for key, edge in edges.items() if key not in templated}

@@ -20,15 +20,16 @@ _FAR = datetime(9999, 1, 1)  # after any capture: a feed that never listed an en
 
 def proves_absence(capture: Any, feed_id: Any) -> ColumnElement[bool]:
     """Whether a capture of the feed (`capture`: the captures table or an alias of it) shows
-    what the feed lacked then: one that listed entries, or an empty one from before the feed
-    ever listed any (a new feed). A feed that listed entries and then none for a moment (a
-    CDN's glitch) proved nothing absent that moment."""
+    what the feed lacked then: one that listed entries, a revisit (a 304, a WARC revisit:
+    the feed as it was at its last body, which lacked the same), or an empty one from before
+    the feed ever listed any (a new feed). A feed that listed entries and then none for a
+    moment (a CDN's glitch) proved nothing absent that moment."""
     first_listing = (
         select(func.min(_listed.captured_at))
         .where(_listed.feed_id == feed_id, _listed.entries > 0, _listed.error.is_(None))
         .scalar_subquery()
     )
-    return or_(capture.entries > 0, capture.captured_at < func.coalesce(first_listing, _FAR))
+    return or_(capture.entries > 0, capture.kind == "revisit", capture.captured_at < func.coalesce(first_listing, _FAR))
 
 
 # This body's digest or none (captures stored before digests match any body): two values, not

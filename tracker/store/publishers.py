@@ -8,6 +8,7 @@ The directory is bounded by the number of feeds, so reloading it is cheap.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select, text, update
@@ -30,6 +31,20 @@ def load_directory(session: Session) -> Directory:
     for old in session.scalars(select(schema.FeedUrl)):
         directory.feed_ids.setdefault(old.url, old.feed_id)
     return directory
+
+
+def names_of(session: Session, publisher_ids: Collection[int]) -> dict[int, list[str]]:
+    """What each of these publishers is called: its name, its feeds' titles, URLs and site links."""
+    found: dict[int, list[str]] = {p: [] for p in publisher_ids}
+    if found:
+        p, f = schema.Publisher.__table__, schema.Feed.__table__
+        for row in session.connection().execute(select(p.c.id, p.c.name).where(p.c.id.in_(list(found)))):
+            found[row.id].append(row.name)
+        for row in session.connection().execute(
+            select(f.c.publisher_id, f.c.title, f.c.url, f.c.site_url).where(f.c.publisher_id.in_(list(found)))
+        ):
+            found[row.publisher_id].extend(v for v in (row.title, row.url, row.site_url) if v)
+    return found
 
 
 def generation(session: Session) -> Generation:
