@@ -321,3 +321,16 @@ def test_characters_that_render_as_nothing_do_not_split_or_hide_words() -> None:
     assert tokens(hidden) == tokens(plain)
     # Persian written with or without its zero-width non-joiner is one word, as a copy writes it either way.
     assert tokens("می\u200cخواهم") == tokens("میخواهم") == ["میخواهم"]
+
+
+def test_html_escaped_twice_is_read_as_markup() -> None:
+    """A feed whose CDATA holds "&lt;p&gt;…" (escaped once too often) says the same as one
+    holding the markup: its copy is verbatim, not a "rewrite" full of tag names."""
+    from html import escape
+
+    markup = "<p>Coal prices in Kabul rose by a third, <a href='https://k.example/a'>traders</a> said.</p><p>Fuel followed.</p>"
+    plain = to_document(html_entry(markup)).paragraphs
+    assert to_document(html_entry(escape(markup))).paragraphs == plain == ("Coal prices in Kabul rose by a third, traders said.", "Fuel followed.")
+    # Text that only mentions a tag is left as written.
+    assert to_document(html_entry("<p>Close it with &lt;/a&gt; after the &lt;a&gt; tag.</p>")).paragraphs == (
+        "Close it with </a> after the <a> tag.",)

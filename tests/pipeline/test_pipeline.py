@@ -371,3 +371,18 @@ def test_a_copy_that_puts_its_own_name_in_the_dateline_is_a_copy(sqlite_url: str
         capture(RU24, T0 + hours(2.5), rss("ru24.pro", "https://ru24.pro/", [Item(TITLE, MIRROR_URL, rebranded, T0 + hours(2))])),
     ])
     assert provenance(sqlite_url)[MIRROR_URL][:2] == (ORIGINAL_URL, ORIGINAL_URL)
+
+
+@pytest.mark.parametrize("reposts", [3, 4])
+def test_a_scraper_posting_one_copy_several_times_keeps_every_copy_linked(tmp_path, reposts: int) -> None:  # type: ignore[no-untyped-def]
+    """ru24 posts its copy of Khaama's story three (four) times under new URLs: the story's
+    paragraphs on three of its items are one story reposted, not ru24's boilerplate. Every
+    repost stays a copy, and a rebuilt state holds the same."""
+    paragraphs = article(18, paragraphs=5)
+    posts = [Item(TITLE, f"https://ru24.pro/{n}.html", paragraphs, T0 + hours(1 + n)) for n in range(reposts)]
+    url = f"sqlite:///{tmp_path / 'reposts.sqlite3'}"
+    make_pipeline(url, FEEDS).ingest([
+        capture(KHAAMA, T0 + hours(0.5), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(paragraphs)])),
+        *[capture(RU24, T0 + hours(1.5 + n), rss("ru24.pro", "https://ru24.pro/", posts[: n + 1])) for n in range(reposts)],
+    ])
+    assert {provenance(url)[p.link][:2] for p in posts} == {(ORIGINAL_URL, ORIGINAL_URL)}

@@ -35,3 +35,16 @@ def test_keys_past_the_signed_range_are_counted_as_any_other(any_db_url: str) ->
     with sessions.begin() as session:
         tipped = evidence.ParagraphCounter(session, 1, {big}, min_items=2).count(2, {big})
     assert tipped.keys == {big} and tipped.holders == {1} and tipped.boilerplate == {big}
+
+
+def test_a_story_posted_again_is_no_boilerplate_but_a_line_on_other_stories_is(any_db_url: str) -> None:
+    sessions = open_database(any_db_url)
+    story, disclaimer = {1, 2, 3, 4}, 99
+    with sessions.begin() as session:
+        counter = evidence.ParagraphCounter(session, 1, story | {disclaimer, 11, 12, 13, 21, 22, 23}, min_items=3)
+        reposts = [counter.count(item, story) for item in (1, 2, 3, 4)]  # one story posted four times
+        others = [counter.count(item, {disclaimer, 10 * n + 1, 10 * n + 2, 10 * n + 3}) for n, item in ((1, 5), (2, 6), (0, 7))]
+        counter.write(session)
+        assert evidence.boilerplate_among(session, 1, story | {disclaimer}, 3) == {disclaimer}
+    assert all(not r.boilerplate for r in reposts)
+    assert others[-1].keys == {disclaimer} and others[-1].holders == {5, 6}

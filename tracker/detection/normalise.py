@@ -74,6 +74,8 @@ _ARABIC_OPTIONAL = regex.compile(r"[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06E
 # bidi marks. A copy scattered with them inside words reads the same and is the same text.
 # (ZWNJ and ZWJ are kept: Persian and Indic scripts spell words with them.)
 _INVISIBLE = regex.compile(r"[\u00AD\u061C\u180E\u200B\u200E\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]")
+# A tag as text: what markup escaped once too often leaves in a fragment's text.
+_ESCAPED_TAG = regex.compile(r"</?(?:p|a|div|br|span|strong|em|b|i|img|ul|ol|li|h[1-6]|blockquote|figure)\b[^<>]{0,300}>", regex.IGNORECASE)
 _BULLET = regex.compile(r"^\s*(?:[*•·▪‣◦-]|\d+[.)])\s+")
 
 # "Source: X" in the languages news is written in, in brackets or not, after a colon or a dash.
@@ -203,7 +205,11 @@ def _html_paragraphs(markup: str, only_if_crediting: bool = False) -> tuple[list
         return _text_paragraphs(markup), {}
     # text_content() holds every word inscriptis would lay out (and the scripts and
     # styles it would not): a word missing there is missing from every paragraph.
-    if only_if_crediting and not _CREDIT_WORD.search(tree.text_content()):
+    content = tree.text_content()
+    if content.lstrip().startswith("<") and len(_ESCAPED_TAG.findall(content, endpos=4000)) >= 2 and not tree.xpath("//body//*[not(self::p)]"):
+        # HTML escaped twice (a feed's CDATA holding "&lt;p&gt;…"): its text is markup, read as markup.
+        return _html_paragraphs(content, only_if_crediting)
+    if only_if_crediting and not _CREDIT_WORD.search(content):
         return [], {}
     anchors: dict[str, str] = {}
     for anchor in tree.iter("a"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
@@ -32,7 +33,7 @@ from tracker.errors import ConfigError
 from tracker.model import IngestReport
 from tracker.provenance import decide as provenance_rules
 from tracker.store import buckets, locks, state
-from tracker.store.evidence import as_signed
+from tracker.store.evidence import as_signed, reposted
 from tracker.store.publishers import load_directory
 
 if TYPE_CHECKING:
@@ -123,6 +124,12 @@ def _boilerplate_threshold(settings: str | None) -> int | None:
         return None
 
 
+def _holders(counts: dict[int, list[int]], threshold: int, key: int) -> list[int]:
+    """The items holding a paragraph while it is not yet boilerplate (as a live count keeps them)."""
+    ids = counts.get(key, [])
+    return ids if len(ids) < threshold else []
+
+
 def _read_differently(session: Session, chunk: int = 1000) -> set[int]:
     """The versions whose text or title this process's text rules read otherwise than the
     rules they were fingerprinted by (`normalise.read_differently`), read a chunk at a time."""
@@ -150,10 +157,13 @@ def _rebuild(session: Session, pipeline: Pipeline, threshold: int | None, stale_
         documents = {vid: document_from_paragraphs(text.split("\n") if text else []) for vid, (text, _) in texts.items()}
         counts: dict[int, list[int]] = {}
         held: dict[int, set[int]] = {}
-        for r in rows:
+        for r in sorted(rows, key=lambda r: r.id):  # in the order they were stored, as they were counted
             keys = documents[r.id].keys if r.id in documents else unpack_keys(r.paragraph_keys)
             mine = held.setdefault(r.item_id, set())
-            for key in set(keys) - mine:
+            new = set(keys) - mine
+            # As counted when the versions were stored: a repost's shared paragraphs are not.
+            new -= reposted(new, partial(_holders, counts, before))
+            for key in new:
                 counts.setdefault(key, []).append(r.item_id)
             mine.update(keys)
         # A paragraph on as many items as one threshold asks but not the other changed sides:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -131,6 +131,28 @@ def boilerplate_among(session: Session, publisher_id: int, keys: Iterable[int], 
     return found
 
 
+# An item holding this share of its new paragraphs (at least a few: a story, not a line) in
+# one earlier item of its publisher is a repost or an update of that item: what the two
+# share is one story, not boilerplate.
+REPOST_SHARE = 0.8
+REPOST_MIN_PARAGRAPHS = 3
+
+
+def reposted(keys: Collection[int], holders_of: Callable[[int], Iterable[int]]) -> set[int]:
+    """Of an item's new paragraph keys, those it shares with one earlier item that holds at
+    least `REPOST_SHARE` of them (`holders_of`: the items holding a key while it is not yet
+    boilerplate): a scraper posting one copy three times, a live story updated three times.
+    Those are not counted toward boilerplate; a disclaimer on items of different stories is."""
+    if len(keys) < REPOST_MIN_PARAGRAPHS:
+        return set()
+    held: dict[int, set[int]] = {}
+    for key in keys:
+        for item in holders_of(key):
+            held.setdefault(item, set()).add(key)
+    best = max(held.values(), key=len, default=set())
+    return best if len(best) >= REPOST_SHARE * len(keys) else set()
+
+
 class ParagraphCounter:
     """The counts of a publisher's paragraphs as a run of new texts changes them, one after
     another (`count`), each told what `count_paragraphs` would have told it then; read in
@@ -156,6 +178,7 @@ class ParagraphCounter:
         """Count an item's paragraphs (new to it; all of them and `among` read at construction);
         say which became boilerplate, and which of `keys` and `among` are boilerplate once counted."""
         signed = {as_signed(k) for k in keys}
+        signed -= reposted(signed, self._holders)
         fresh_keys: set[int] = set()
         holders: set[int] = set()
         for key in signed:
@@ -175,6 +198,10 @@ class ParagraphCounter:
         boilerplate = frozenset(as_unsigned(k) for k in asked if k in self.rows and self.rows[k][0] >= self.min_items)
         holders.discard(item_id)
         return Fresh(frozenset(fresh_keys), frozenset(holders), boilerplate)
+
+    def _holders(self, key: int) -> list[int]:
+        row = self.rows.get(key)
+        return [int(i) for i in row[1].split()] if row else []
 
     def write(self, session: Session) -> None:
         """Store the counts changed since the last write."""
