@@ -673,11 +673,17 @@ def restored_prefix(key: Key, scratch: Path, args: argparse.Namespace, cache: Pr
                 "migrated before its tail is timed (--rebuild-prefix to build it afresh)")
         say(f"{key.kind} {key.items:,}: {text}")
         row.notes.append(f"{key.kind} {key.items:,}: {text}")
-    if manifest["detection settings"] != detection_settings():
-        text = (f"the cached prefix was fingerprinted with detection settings {manifest['detection settings']}, this tracker "
-                f"records {detection_settings()}: tracker ingest will rebuild the detection state (--rebuild-prefix)")
+    built, wanted = str(manifest["detection settings"]), detection_settings()
+    if built.split("|")[0] != wanted.split("|")[0]:
+        text = (f"the cached prefix was fingerprinted with detection settings {built}, this tracker "
+                f"records {wanted}: tracker ingest will rebuild the detection state (--rebuild-prefix)")
         say(f"{key.kind} {key.items:,}: WARNING: {text}")
         row.notes.append(f"{key.kind} {key.items:,}: WARNING: {text}")
+    elif built != wanted:
+        text = (f"the cached prefix records settings {built}, this tracker {wanted}: the tail's ingest first reads the "
+                "stored texts once or decides the stories again (its start-up, not its rate)")
+        say(f"{key.kind} {key.items:,}: {text}")
+        row.notes.append(f"{key.kind} {key.items:,}: {text}")
     return Prefix(key, scratch, args.pg_url, cache.warc(key), None, cache.source(key))
 
 
