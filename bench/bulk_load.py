@@ -54,7 +54,7 @@ from tracker.store import publishers as directory_store  # noqa: E402
 from tracker.store import items as item_store  # noqa: E402
 from tracker.store import schema, state  # noqa: E402
 from tracker.store.publishers import load_directory  # noqa: E402
-from tracker.store.evidence import as_signed  # noqa: E402
+from tracker.store.evidence import as_signed, reposted  # noqa: E402
 
 CHUNK = 400  # new items per task sent to a worker
 IN_FLIGHT = 6  # tasks queued ahead of the writer
@@ -300,7 +300,9 @@ class Loader:
     def _count(self, pid: int, item_id: int, keys: tuple[int, ...]) -> set[int]:
         """`evidence.ParagraphCounter` over a whole run: the earlier holders of paragraphs that became boilerplate."""
         fresh: set[int] = set()
-        for key in set(keys):
+        new = set(keys)
+        new -= reposted(new, lambda key: [i for i in self.counts.get((pid, key), []) if i >= 0])  # as the counter does
+        for key in new:
             held = self.counts.setdefault((pid, key), [])
             if held and held[0] < 0:
                 held[0] -= 1
