@@ -127,3 +127,18 @@ def test_the_alignment_is_difflibs() -> None:
                 del b[at : at + rng.randint(1, 5)]
         expected = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
         assert [tuple(op) for op in SequenceMatcher(None, a, b, autojunk=False).get_opcodes()] == expected
+
+
+def test_a_german_rewrite_swapping_nouns_is_no_template() -> None:
+    """German writes every noun with a capital: nouns swapped for synonyms (Gesetz →
+    Regelwerk) are a rewrite's edits, not a template's fields; a number still is one."""
+    text = (
+        "Die Bundesregierung hat am Dienstag ein neues Gesetz zur Förderung von Solaranlagen beschlossen. Nach Angaben "
+        "des Ministeriums sollen Hausbesitzer künftig einen Zuschuss von bis zu 30 Prozent der Kosten erhalten. Die "
+        "Opposition kritisierte das Vorhaben als unzureichend, da die Mittel nur für ein Jahr bereitgestellt würden. "
+        "Verbände der Energiewirtschaft begrüßten dagegen die Entscheidung und forderten eine schnelle Umsetzung."
+    )
+    rewrite = text.replace("Gesetz", "Regelwerk").replace("Förderung", "Unterstützung").replace("Zuschuss", "Beitrag")
+    assert not is_templated(differences(text, rewrite, "Solaranlagen", "Solaranlagen"))
+    other_town = "Die Stadt Hamburg erwartet am Dienstag 30 Grad und Sonne. " * 3
+    assert is_templated(differences(other_town, other_town.replace("30", "25"), "Wetter", "Wetter"))

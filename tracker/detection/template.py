@@ -80,7 +80,21 @@ def _words(text: str) -> tuple[tuple[str, ...], tuple[bool, ...]]:
         word = match.group()
         words.append(comparable(word.casefold()) if variants else word.casefold())
         marks.append(bool(_DIGIT.search(word)) or (word[0].isupper() and not _starts_sentence(text, match.start())))
+    if _capitalises_nouns(words):
+        # German writes every noun with a capital: there a capital names nothing, and a
+        # rewrite's nouns swapped for synonyms are no template's fields.
+        marks = [bool(_DIGIT.search(word)) for word in words]
     return tuple(words), tuple(marks)
+
+
+# German's commonest words: a text this full of them is German, whose nouns all take capitals.
+_GERMAN = frozenset({"der", "die", "das", "und", "nicht", "mit", "den", "dem", "des", "ein", "eine", "einen", "ist",
+                     "sich", "auch", "auf", "fur", "von", "zu", "im", "wurde", "werden", "sind", "nach", "bei", "aus"})
+GERMAN_SHARE = 0.12
+
+
+def _capitalises_nouns(words: list[str]) -> bool:
+    return len(words) >= 20 and sum(w in _GERMAN for w in words) >= GERMAN_SHARE * len(words)
 
 
 def name_words(names: Iterable[str]) -> frozenset[str]:
