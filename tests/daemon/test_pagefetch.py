@@ -346,3 +346,26 @@ def test_the_pages_archived_live_are_joined_to_their_items_by_ingest(server: Fee
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT state FROM item_pages")).scalar_one() == "used"
     engine.dispose()
+
+
+def test_drain_fetches_every_due_page_then_returns_and_ctrl_c_stops_it_at_once(server: FeedServer) -> None:
+    """`tracker poll`'s pass over the wanted pages: it ends when none is due, well before its
+    budget; and a Ctrl-C during a hanging request stops it at once, not at the budget's end."""
+    page_route(server, "/robots.txt", b"", etag='"r"')
+    for n in range(3):
+        page_route(server, f"/p{n}")
+    store = FakeStore([request(n, server.url(f"/p{n}")) for n in range(3)])
+    started = time.monotonic()
+    make(store).drain(30)
+    assert len(store.stored) == 3 and time.monotonic() - started < 10
+
+    def hang(handler):  # type: ignore[no-untyped-def]
+        time.sleep(8)
+        return 200, {"Content-Type": HTML}, PAGE
+    server.routes["/slow"] = hang
+    slow = make(FakeStore([request(9, server.url("/slow"))]), PollingConfig(read_timeout=30.0, total_timeout=30.0, allow_private_addresses=True))
+    threading.Timer(0.3, __import__("_thread").interrupt_main).start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        slow.drain(60)
+    assert time.monotonic() - started < 5

@@ -319,8 +319,8 @@ def test_characters_that_render_as_nothing_do_not_split_or_hide_words() -> None:
     plain = "Officials reopened the border crossing after talks"
     hidden = "Offi\u200bcials reopen\u00aded the bor\u2060der cross\u200fing after ta\ufefflks"
     assert tokens(hidden) == tokens(plain)
-    # Persian written with or without its zero-width non-joiner is one word, as a copy writes it either way.
-    assert tokens("می\u200cخواهم") == tokens("میخواهم") == ["میخواهم"]
+    # Persian's zero-width non-joiner ends a token as a space does: a copy typing a space for it reads the same.
+    assert tokens("می\u200cخواهم") == tokens("می خواهم") != tokens("میخواهم")
 
 
 def test_html_escaped_twice_is_read_as_markup() -> None:
@@ -334,3 +334,14 @@ def test_html_escaped_twice_is_read_as_markup() -> None:
     # Text that only mentions a tag is left as written.
     assert to_document(html_entry("<p>Close it with &lt;/a&gt; after the &lt;a&gt; tag.</p>")).paragraphs == (
         "Close it with </a> after the <a> tag.",)
+
+
+@pytest.mark.parametrize("sentence", [
+    "Quelle – so heißt der neue Roman von Anna Müller, der am Montag erscheint.",
+    "Sources: the fire started in the kitchen, police said on Monday.",
+    "Fuente: el gobierno anunció nuevas medidas para el sector agrícola y ganadero.",
+])
+def test_a_story_sentence_after_a_source_label_is_no_credit(sentence: str) -> None:
+    document = to_document(html_entry(f"<p>Coal prices in Kabul rose by a third in December, traders said.</p><p>{sentence}</p>"))
+    assert document.attributions == ()
+    assert story_paragraphs(document, "Coal prices") == [0, 1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.builders import T0, Item, article, capture, hours, rss
 from tests.conftest import make_pipeline
-from tracker.detection.template import MAX_WORDS, differences, is_templated
+from tracker.detection.template import MAX_WORDS, differences, is_templated, name_words
 
 ARTICLE = (
     "The price of firewood and coal in Kabul has risen by nearly a third since early December, traders say, "
@@ -142,3 +142,17 @@ def test_a_german_rewrite_swapping_nouns_is_no_template() -> None:
     assert not is_templated(differences(text, rewrite, "Solaranlagen", "Solaranlagen"))
     other_town = "Die Stadt Hamburg erwartet am Dienstag 30 Grad und Sonne. " * 3
     assert is_templated(differences(other_town, other_town.replace("30", "25"), "Wetter", "Wetter"))
+
+
+def test_papers_named_after_their_towns_filling_one_bulletin_are_templated() -> None:
+    """Leeds Live and York Press run one snow warning, each for its own town: the town is a
+    template's field, though each is in its paper's name; a dateline's name said once is not."""
+    def bulletin(town: str) -> str:
+        return (f"A yellow warning for snow covers {town} from 6pm on Tuesday. Up to five centimetres could fall in {town} "
+                f"overnight, and drivers in {town} should allow extra time. The council in {town} will grit the main routes.")
+
+    names_a, names_b = name_words(["Leeds Live", "https://www.leedslive.example/rss"]), name_words(["York Press"])
+    assert is_templated(differences(bulletin("Leeds"), bulletin("York"), "Snow warning", "Snow warning", names_a, names_b))
+    dateline = "KABUL (Khaama Press) – " + bulletin("Kabul")
+    khaama, ru24 = name_words(["Khaama Press", "https://www.khaama.com/feed/"]), name_words(["ru24.pro"])
+    assert not is_templated(differences(dateline, dateline.replace("(Khaama Press)", "(ru24.pro)"), "Snow", "Snow", khaama, ru24))

@@ -17,7 +17,7 @@ from tracker.detection.normalise import read_differently, tokens, words
     ("كتاب ياسين", "کتاب یاسین"),  # Arabic kaf and yeh, Persian keheh and yeh
     ("أحمد إلى آخر", "احمد الى اخر"),  # alef with hamza or madda, alef maksura
     ("مدرسة", "مدرسه"),  # teh marbuta, heh
-    ("no\u200dthing\ufe0f hi\U000e0020dden\u034f", "nothing hidden"),  # joiner, variation selector, tag, CGJ
+    ("no\u2061thing\ufe0f hi\U000e0020dden\u034f", "nothing hidden"),  # invisible operator, variation selector, tag, CGJ
 ])
 def test_a_copy_that_changes_no_word_reads_the_same(copy: str, source: str) -> None:
     assert tokens(copy) == tokens(source)

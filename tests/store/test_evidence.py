@@ -48,3 +48,15 @@ def test_a_story_posted_again_is_no_boilerplate_but_a_line_on_other_stories_is(a
         assert evidence.boilerplate_among(session, 1, story | {disclaimer}, 3) == {disclaimer}
     assert all(not r.boilerplate for r in reposts)
     assert others[-1].keys == {disclaimer} and others[-1].holders == {5, 6}
+
+
+def test_a_long_footer_under_short_posts_is_boilerplate(any_db_url: str) -> None:
+    """Each post is one short paragraph over the same four-paragraph footer: most of each
+    post is shared with every post before it, yet no post is another posted again."""
+    sessions = open_database(any_db_url)
+    footer = {91, 92, 93, 94}
+    with sessions.begin() as session:
+        counter = evidence.ParagraphCounter(session, 1, footer | {1, 2, 3}, min_items=3)
+        fresh = [counter.count(item, footer | {item}) for item in (1, 2, 3)]
+        counter.write(session)
+    assert fresh[-1].keys == footer and fresh[-1].holders == {1, 2}

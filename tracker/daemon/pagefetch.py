@@ -152,11 +152,13 @@ class PageFetcher:
         try:
             while time.monotonic() < deadline and not self._stop.is_set():
                 if self.refill() == 0 and not self._in_flight():
-                    return
+                    break
                 while self._in_flight() and time.monotonic() < deadline:
                     time.sleep(0.05)
-        finally:
-            self.stop(timeout=max(0.0, deadline - time.monotonic()) + 1.0)
+        except BaseException:
+            self.stop(timeout=1.0)  # Ctrl-C: requests in flight are cut short, their pages stay wanted
+            raise
+        self.stop(timeout=max(0.0, deadline - time.monotonic()) + 1.0)
 
     def _in_flight(self) -> bool:
         with self._lock:

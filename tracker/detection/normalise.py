@@ -84,6 +84,9 @@ _SOURCE_LABELS = (
     "|źródło|zrodlo|sumber|πηγή|المصدر|مصدر|منبع|来源|來源|消息来源|出典|出所|출처|स्रोत"
 )
 _SITE = r"(?P<site>.{1,120}?)"
+# A name after "Source:" (a few words, no clause: "Source: the fire started in the kitchen,
+# police said" is a sentence of the story).
+_NAME = r"(?P<site>[^\s,;!?)\]]+(?:\s+[^\s,;!?)\]]+){0,5}?)"
 _TITLE = r"(?P<title>.{1,400}?)"
 _URL = r"(?P<url>https?://\S+?)"
 # WordPress/Yoast's default RSS footer in the languages it ships, then the common
@@ -111,7 +114,7 @@ _CREDIT_PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ),
         (
             "source_line",
-            rf"^[(\[]?\s*(?:{_SOURCE_LABELS})\s*[:：\-–—]\s*{_SITE}(?:[:,]? ?{_URL})?\s*[)\]]?\.?$",
+            rf"^[(\[]?\s*(?:{_SOURCE_LABELS})\s*[:：\-–—]\s*{_NAME}(?:[:,]? ?{_URL})?\s*[)\]]?\.?$",
         ),
     )
 )

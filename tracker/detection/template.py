@@ -97,6 +97,12 @@ def _capitalises_nouns(words: list[str]) -> bool:
     return len(words) >= 20 and sum(w in _GERMAN for w in words) >= GERMAN_SHARE * len(words)
 
 
+def _rebranded(words: tuple[str, ...], start: int, end: int, names: frozenset[str]) -> bool:
+    """Whether words[start:end] are a publisher's name said once: a dateline's or a credit's
+    (a paper named after its town that fills a template with the town says it throughout)."""
+    return names.issuperset(words[start:end]) and words.count(words[start]) == 1
+
+
 def name_words(names: Iterable[str]) -> frozenset[str]:
     """The words of a publisher's names, feed titles and hosts, as `differences` compares words."""
     words = {word for name in names for word in _words(name)[0]}
@@ -140,7 +146,7 @@ def differences(
         if titled_a and titled_b:
             substitutions += 1  # a run of each item's own title words: what makes each one distinct
             slots += 1
-        elif names_a.issuperset(a[a0:a1]) and names_b.issuperset(b[b0:b1]):
+        elif _rebranded(a, a0, a1, names_a) and _rebranded(b, b0, b1, names_b):
             other += 1
         elif a1 - a0 <= MAX_SLOT_WORDS and b1 - b0 <= MAX_SLOT_WORDS:
             substitutions += 1

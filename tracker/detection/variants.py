@@ -9,8 +9,9 @@ written, so text compared for copying (`comparable`) reads them alike, in every 
   and kaf, alef with or without hamza or madda, teh marbuta and heh, alef maksura and yeh
   (the normalisation search engines apply to Arabic and Persian);
 - digits of every script as ASCII digits (Arabic-Indic, Persian, Devanagari …);
-- characters that render as nothing inside words: format characters (zero-width joiners
-  and non-joiners, tags), the combining grapheme joiner, variation selectors, Hangul fillers.
+- characters that render as nothing inside words: format characters (tags, invisible
+  operators; not the zero-width joiner and non-joiner, which end a token as a space does),
+  the combining grapheme joiner, variation selectors, Hangul fillers.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ import regex
 from tracker.detection.homoglyphs import latin_lookalikes
 
 # Left out of compared text: they change how a word is drawn, never which word it is.
-_IGNORABLE = regex.compile(r"[\p{Cf}\u034F\uFE00-\uFE0F\U000E0100-\U000E01EF\u115F\u1160\u3164\uFFA0]")
+# ZWNJ and ZWJ are kept (they end a token, as a space does): a Persian copy writes a space
+# where the original has a ZWNJ as often as it drops it, and they read alike only this way.
+_IGNORABLE = regex.compile(r"[[\p{Cf}--[\u200C\u200D]]\u034F\uFE00-\uFE0F\U000E0100-\U000E01EF\u115F\u1160\u3164\uFFA0]", regex.V1)
 _ARABIC_SCRIPT = {
     "\u064A": "\u06CC", "\u0649": "\u06CC", "\u0626": "\u06CC",  # yeh, alef maksura, yeh with hamza → Persian yeh
     "\u0643": "\u06A9",  # Arabic kaf → keheh

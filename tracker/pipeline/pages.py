@@ -44,6 +44,10 @@ _URL_MAX = 2000
 def _url_locks(hashes: set[str]) -> set[int]:
     return {int(h, 16) for h in hashes}
 
+# A feed whose latest items link to this many sites or more is a link blog's or an
+# aggregator's, unless most of them link to the page's site.
+LINK_BLOG_SITES = 3
+
 
 def same_site(url: str, page: StoredPage | PageCapture) -> bool:
     """Whether `url` is on the site of the page (asked or answered URL)."""
@@ -210,8 +214,8 @@ class PagesMixin:
         site no other publisher is known at: a syndicator keeping the original's link, or a
         link blog, links to another publisher's article, whose text is not theirs — also
         when both blog on one shared host (alice.substack.com, mallory.substack.com). On a
-        site no publisher is known at, its text is theirs only where most of their items link
-        (`_links_there`): a link blog's links to sites nobody follows are not its text either.
+        site no publisher is known at, its text is not a link blog's (`_links_there`): a link
+        blog's links to sites nobody follows are not its text either.
         Several items of one publisher under one URL (a shared news page): the page is none
         of theirs. Nor is the text of a page its link led to from its publisher's own site to
         another its text.
@@ -239,13 +243,15 @@ class PagesMixin:
         return [(ids[0], publisher) for publisher, ids in by_publisher.items() if len(ids) == 1]
 
     def _links_there(self: Pipeline, session: Session, publisher: int, sites: set[str]) -> bool:
-        """Whether most of a publisher's latest items link to these sites: where its articles
-        are (a newspaper whose feed names its other domain), not where a link blog's or an
-        aggregator's links lead, each to another site's article."""
+        """Whether a publisher's articles may be on these sites: unless it is a link blog or an
+        aggregator — its latest items link to three sites or more, and to these in at most
+        half of them. A newspaper whose feed names another of its domains, links through a
+        feed proxy, or splits its items over two sites of its own keeps its pages."""
         if not sites:
             return True
         links = page_store.latest_links(session, publisher)
-        return 2 * sum(site_of(link) in sites for link in links) > len(links)
+        linked = {site_of(link) for link in links} - {None}
+        return len(linked) < LINK_BLOG_SITES or 2 * sum(site_of(link) in sites for link in links) > len(links)
 
     def _join(
         self: Pipeline, session: Session, page: StoredPage, keys: set[str], report: IngestReport,

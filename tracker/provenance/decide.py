@@ -311,10 +311,11 @@ def place(item: ItemFacts, earlier: Iterable[tuple[Placed, Edge]], present: Coll
     choices: list[_Choice] = []
     roots: dict[int, int] = {}
     for other, edge in earlier:
-        if item.publisher_id == other.root_publisher and not _credits(item, other.facts):
+        if item.publisher_id == other.root_publisher and _credits(item, other.facts) < 2:
             # A publisher does not copy its own story back from a copy: this is a second
             # story on the same template, not a link in the first one's chain — unless it
-            # says so (a partner's follow-up, built on its own story, that it republishes).
+            # names that item by its URL (a partner's follow-up, built on its own story, that
+            # it republishes; crediting the partner for a quote is not enough).
             continue
         _, sim, coverage = edge.seen_from(item.item_id)
         choices.append((coverage, _credits(item, other.facts), sim.jaccard, -other.position, other.facts, sim))

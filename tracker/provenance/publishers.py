@@ -24,24 +24,8 @@ _GENERIC = frozenset({
     "news", "daily", "press", "times", "post", "media", "online", "world", "today", "journal", "herald", "review",
     "report", "tribune", "network", "radio", "channel", "agency", "wire", "group", "global", "live", "info", "portal",
 })
-# Words a credit adds to the name it gives: "The Khaama Press", "Khaama Press News Agency".
-_ADDED = frozenset({"news", "agency", "newspaper", "online", "website", "com"})
 # Little words a name's initials leave out ("The New York Times" is nyt).
 _SMALL = frozenset({"the", "of", "and", "de", "la", "le", "el", "al", "der", "die", "das"})
-
-
-def _credited_keys(name: str) -> list[str]:
-    """The keys a credited name may mean, as given first, then without a leading "the" and
-    the trailing words a credit adds (`_ADDED`)."""
-    words = _name_key(name).split()
-    keys = [" ".join(words)]
-    if len(words) > 1 and words[0] == "the":
-        words = words[1:]
-        keys.append(" ".join(words))
-    while len(words) > 1 and words[-1] in _ADDED:
-        words = words[:-1]
-        keys.append(" ".join(words))
-    return keys
 
 
 def _letters(text: str) -> str:
@@ -139,11 +123,8 @@ class Directory:
         named so in the config, or else named so by its feed's title on a site whose name
         the credit's name fits (`name_fits_site`). A feed's own title on a site of another name
         is not enough to take others' credits, nor to hide the site that has the name."""
-        found: set[int] = set()
-        for key in _credited_keys(name):
-            found = self.publishers_by_name.get(key, set()) | {self.feed_publisher[f] for f in self.titled.get(key, ())}
-            if found:
-                break
+        key = _name_key(name)
+        found = self.publishers_by_name.get(key, set()) | {self.feed_publisher[f] for f in self.titled.get(key, ())}
         # The operator's word first: a publisher the config names so is meant wherever it is.
         meant = {p for p in found if self.publisher_source.get(p) == "config"} or {
             p for p in found if any(name_fits_site(name, host) for host in self.hosts_of.get(p, ()))

@@ -131,26 +131,25 @@ def boilerplate_among(session: Session, publisher_id: int, keys: Iterable[int], 
     return found
 
 
-# An item holding this share of its new paragraphs (at least a few: a story, not a line) in
-# one earlier item of its publisher is a repost or an update of that item: what the two
-# share is one story, not boilerplate.
-REPOST_SHARE = 0.8
+# An item whose new paragraphs (at least a few: a story, not a line) are all held by one
+# earlier item of its publisher is that item posted again: what the two share is one story,
+# not boilerplate. (Not less than all: a short post under a long footer shares most of its
+# paragraphs with every post before it, and that footer is boilerplate.)
 REPOST_MIN_PARAGRAPHS = 3
 
 
 def reposted(keys: Collection[int], holders_of: Callable[[int], Iterable[int]]) -> set[int]:
-    """Of an item's new paragraph keys, those it shares with one earlier item that holds at
-    least `REPOST_SHARE` of them (`holders_of`: the items holding a key while it is not yet
-    boilerplate): a scraper posting one copy three times, a live story updated three times.
-    Those are not counted toward boilerplate; a disclaimer on items of different stories is."""
+    """An item's new paragraph keys when one earlier item holds every one of them
+    (`holders_of`: the items holding a key while it is not yet boilerplate) — a scraper
+    posting one copy three times — else none. Those are not counted toward boilerplate."""
     if len(keys) < REPOST_MIN_PARAGRAPHS:
         return set()
-    held: dict[int, set[int]] = {}
+    common: set[int] | None = None
     for key in keys:
-        for item in holders_of(key):
-            held.setdefault(item, set()).add(key)
-    best = max(held.values(), key=len, default=set())
-    return best if len(best) >= REPOST_SHARE * len(keys) else set()
+        common = set(holders_of(key)) if common is None else common & set(holders_of(key))
+        if not common:
+            return set()
+    return set(keys)
 
 
 class ParagraphCounter:
