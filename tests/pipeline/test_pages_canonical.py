@@ -122,3 +122,10 @@ def test_a_link_blog_does_not_take_the_text_of_an_unfollowed_sites_article(any_d
            [{"url": blog_feed, "publisher": "Links"}, {"url": mirror_feed, "publisher": "Scraper"}])
     assert publishers_with_page_text(any_db_url) == []
     assert provenance(any_db_url)["Scraper"] == ("Scraper", None, "original")
+    # Nor are the link blog's linked pages asked for: the daemon fetches none of them.
+    engine = sa.create_engine(any_db_url)
+    with engine.connect() as conn:
+        states = conn.execute(sa.text("SELECT s.state FROM item_pages s JOIN items i ON i.id = s.item_id "
+                                      "WHERE i.url LIKE 'https://%' AND i.url NOT LIKE 'https://scraper.example/%'")).scalars().all()
+    engine.dispose()
+    assert states == ["not_used"] * 3

@@ -253,6 +253,13 @@ class PagesMixin:
         linked = {site_of(link) for link in links} - {None}
         return len(linked) < LINK_BLOG_SITES or 2 * sum(site_of(link) in sites for link in links) > len(links)
 
+    def _may_be_its_page(self: Pipeline, session: Session, publisher: int, url: str | None) -> bool:
+        """Whether the page at an item's link may be its text: on its publisher's own site,
+        or elsewhere unless the publisher is a link blog (`_links_there`)."""
+        site = site_of(url) if url else None
+        own = {site_of(f"http://{host}/") for host in self.directory.hosts_of.get(publisher, ())}
+        return site is None or site in own or self._links_there(session, publisher, {site})
+
     def _join(
         self: Pipeline, session: Session, page: StoredPage, keys: set[str], report: IngestReport,
         etag: str | None, last_modified: str | None,
@@ -355,7 +362,8 @@ class PagesMixin:
         rematch: set[int] = set()
         for item_id, publisher_id, url, wanted in new:
             if setting == "never" or wanted:
-                kind = "not_used" if setting == "never" else "wanted"
+                # A link blog's links lead to others' articles: their pages are not asked for.
+                kind = "wanted" if setting != "never" and self._may_be_its_page(session, publisher_id, url) else "not_used"
                 page_store.set_state(session, item_id, False, {"state": kind, "setting": setting})
                 state: PageState | None = PageState(item_id, kind, setting, None, 0)
             else:
