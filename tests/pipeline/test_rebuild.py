@@ -180,14 +180,14 @@ def test_new_provenance_rules_decide_the_stored_stories_again(sqlite_url: str, m
     assert state_of(sqlite_url)["provenance"] == decided
 
 
-def test_new_text_rules_fingerprint_again_only_the_texts_they_read_differently(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_new_text_rules_fingerprint_again_only_the_texts_they_read_differently(tmp_path, any_db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     # A database fingerprinted before look-alike letters were read as Latin ones (text rules
     # 1): a scraper's copy spelt with Cyrillic look-alikes was no copy there. The first
     # start of these rules fingerprints that copy (and ru24's Cyrillic chrome) again, finds
     # the copy, and holds what a database ingested by these rules holds.
     from tests.pipeline.test_pipeline import in_lookalikes
 
-    upgraded, fresh = (f"sqlite:///{tmp_path / name}.sqlite3" for name in ("upgraded", "fresh"))
+    upgraded, fresh = any_db_url, f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
     paragraphs = article(8, paragraphs=6)
     scraper = Item(TITLE, "https://mirrorofmirrors.example/k.html", [in_lookalikes(p) for p in paragraphs], T0 + hours(5))
     captures = [*network(paragraphs), capture(MIRRORS, T0 + hours(5.5), rss("Mirror of Mirrors", "https://mirrorofmirrors.example/", [scraper]))]
