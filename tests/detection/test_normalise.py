@@ -195,6 +195,7 @@ _SUMMARY_CREDITS = [
     "Запись Бюджет впервые появилась на Сайт.",
     "This story was &#111;riginally published by The Conversation.",
     "CONTINUE READING THE FULL STORY AT DAWN: https://www.dawn.com/news/1884512",
+    "<a href='https://www.dawn.com/news/1884512'>Read more</a>",
     "Courtesy of: Reuters",
 ]
 

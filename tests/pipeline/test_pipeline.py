@@ -399,3 +399,16 @@ def test_crediting_a_partner_for_a_quote_does_not_make_ones_update_its_copy(sqli
         capture(KHAAMA, T0 + hours(4), rss("Khaama Press", "https://www.khaama.com/", [update])),
     ])
     assert provenance(sqlite_url)[update.link][1] is None
+
+
+@pytest.mark.parametrize("pointer", [f"Read more: {ORIGINAL_URL}", f"Подробнее → {ORIGINAL_URL}"])
+def test_an_aggregators_read_more_link_names_the_original_it_predates(sqlite_url: str, pointer: str) -> None:
+    """A digest gives Khaama's first paragraph and a "Read more" pointer to it, dated before
+    Khaama's item and captured first. (A link labelled "Read more": test_normalise.)"""
+    paragraphs = article(21, paragraphs=5)
+    digest = Item(TITLE, "https://headlinedigest.example/9.html", [paragraphs[0], pointer], T0 - hours(1))
+    make_pipeline(sqlite_url, FEEDS).ingest([
+        capture(DIGEST, T0 - hours(0.5), rss("Headline Digest", "https://headlinedigest.example/", [digest], full_content=False)),
+        capture(KHAAMA, T0 + hours(0.5), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(paragraphs)])),
+    ])
+    assert provenance(sqlite_url)["https://headlinedigest.example/9.html"] == (ORIGINAL_URL, ORIGINAL_URL, "excerpt")

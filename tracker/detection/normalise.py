@@ -78,6 +78,11 @@ _INVISIBLE = regex.compile(r"[\u00AD\u061C\u180E\u200B\u200E\u200F\u202A-\u202E\
 _ESCAPED_TAG = regex.compile(r"</?(?:p|a|div|br|span|strong|em|b|i|img|ul|ol|li|h[1-6]|blockquote|figure)\b[^<>]{0,300}>", regex.IGNORECASE)
 _BULLET = regex.compile(r"^\s*(?:[*•·▪‣◦-]|\d+[.)])\s+")
 
+_READ_MORE = (
+    "read more|continue reading|full story|подробнее|читать далее|читать полностью|leer más|seguir leyendo|mehr lesen"
+    "|weiterlesen|lire la suite|en savoir plus|leia mais|continua a leggere|lees meer|devamını oku|اقرأ المزيد"
+    "|ادامه مطلب|阅读全文|閱讀全文|続きを読む|더보기"
+)
 # "Source: X" in the languages news is written in, in brackets or not, after a colon or a dash.
 _SOURCE_LABELS = (
     "source|sources|via|courtesy of|originally from|источник|джерело|източник|fuente|fonte|quelle|bron|kaynak"
@@ -112,6 +117,8 @@ _CREDIT_PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
             rf"^(?:read|continue reading|see) (?:the )?(?:full|whole|rest of the|original) "
             rf"(?:story|article|post|report)? ?(?:at|on|from) {_SITE}(?:[:,]? ?{_URL})?\.?$",
         ),
+        # "Read more: <url>", or a "Read more" link: an aggregator's pointer to its source.
+        ("read_full", rf"^(?:{_READ_MORE})\s*(?:[:：»›→…-]|\.\.\.)?\s*{_URL}?\s*[»›→…]?\.?$"),
         (
             "source_line",
             rf"^[(\[]?\s*(?:{_SOURCE_LABELS})\s*[:：\-–—]\s*{_NAME}(?:[:,]? ?{_URL})?\s*[)\]]?\.?$",
@@ -124,7 +131,7 @@ _CREDIT_PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
 # checks that each one's sample credit holds one of these words.
 _CREDIT_WORD = regex.compile(
     r"first|zuerst|premier|primero|primo|proviene|primeiro|eerst|впервые|original|full|whole|rest|source|via|courtesy"
-    rf"|{_SOURCE_LABELS}",
+    rf"|{_SOURCE_LABELS}|{_READ_MORE}",
     regex.IGNORECASE,
 )
 _SHARE_WIDGET = regex.compile(
@@ -242,6 +249,10 @@ def _credit(paragraph: str, anchors: dict[str, str]) -> Attribution | None:
             url = anchors.get(fold(groups["title"].strip())) or anchors.get(fold(site or ""))
         elif site and not url:
             url = anchors.get(fold(site))
+        elif not site and not url:
+            url = anchors.get(fold(paragraph.strip(" .:…»›→")))  # a "Read more" link
+            if url is None:
+                return None
         if site and regex.match(r"^https?://", site):
             site, url = None, url or site
         return Attribution(kind, site, url)
