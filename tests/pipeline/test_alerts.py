@@ -4,6 +4,7 @@ written with the decision (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,9 @@ from tracker.pipeline.alerts import Alerts
 from tracker.cli import main
 from tracker.config import parse_config
 from tracker.errors import ConfigError
-from tracker.model import Capture
+from tracker.model import Capture, utcnow
 from tracker.pipeline.capture import Pipeline
+from tracker.store import outbox as outbox_store
 from tracker.store.database import open_database
 
 TITLE = "Torkham crossing reopens to trade"
@@ -210,6 +212,15 @@ def test_alerts_command_lists_pending_and_counts(tmp_path: Path, sqlite_url: str
     assert lines[1].split() == ["khaama", HOOK, "0", "3", "0"]
     assert "Pending:" in result.output and result.output.count("0 attempts, due now") == 3
     assert "Mirror of Mirrors" in result.output and "ru24.pro" in result.output
+    # One send failed (the endpoint down), and its retry is overdue: nobody is sending.
+    sessions = open_database(sqlite_url)
+    with sessions.begin() as session:
+        claimed = outbox_store.claim_one(session, "test", ["khaama"], utcnow(), utcnow() + timedelta(minutes=1))
+        assert claimed is not None
+        outbox_store.mark_attempt_failed(session, claimed.id, "test", utcnow(), 503, "HTTP 503", utcnow() - timedelta(minutes=5), give_up=False)
+    retried = runner.invoke(main, ["--config", str(config_file), "alerts"]).output
+    assert retried.count("0 attempts, due now") == 2
+    assert "1 attempt, retry due since" in retried and "waiting for a sender" in retried and "last error: HTTP 503" in retried
 
 
 def test_the_commented_alerts_of_the_example_config_are_valid() -> None:

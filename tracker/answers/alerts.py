@@ -40,7 +40,11 @@ def alerts_report(sessions: sessionmaker[Session], config: Config, limit: int = 
             continue
         lines += ["", heading]
         for r in chosen:
-            when = "due now" if r.next_attempt_at <= now else f"next attempt {timefmt.when(r.next_attempt_at)}"
+            when = f"next attempt {timefmt.when(r.next_attempt_at)}"
+            if r.next_attempt_at <= now:
+                # A retry overdue means nobody is sending: say who would, not just "now".
+                when = ("due now" if not r.attempts else
+                        f"retry due since {timefmt.when(r.next_attempt_at)}, waiting for a sender (`tracker run`, or `tracker alerts --deliver`)")
             if r.claimed_until and r.claimed_until > now:
                 when = "being sent"
             if state == outbox.FAILED:
