@@ -13,7 +13,7 @@ credits it, as "appeared first on" does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -44,9 +44,24 @@ _URL_MAX = 2000
 def _url_locks(hashes: set[str]) -> set[int]:
     return {int(h, 16) for h in hashes}
 
+
 # A feed whose latest items link to this many sites or more is a link blog's or an
 # aggregator's, unless most of them link to the page's site.
 LINK_BLOG_SITES = 3
+
+
+def _sites_of(hosts: Iterable[str]) -> set[str | None]:
+    """The sites of a publisher's hosts."""
+    return {site_of(f"http://{host}/") for host in hosts}
+
+
+def _links_elsewhere(links: Sequence[str], sites: set[str]) -> bool:
+    """Whether a publisher's latest links (`page_store.latest_links`) are a link blog's or an
+    aggregator's as seen from these sites: to three sites or more, to these in at most half
+    of them. A newspaper whose feed names another of its domains, links through a feed
+    proxy, or splits its items over two sites of its own is none."""
+    linked = {site_of(link) for link in links} - {None}
+    return len(linked) >= LINK_BLOG_SITES and 2 * sum(site_of(link) in sites for link in links) <= len(links)
 
 
 def same_site(url: str, page: StoredPage | PageCapture) -> bool:
@@ -214,8 +229,8 @@ class PagesMixin:
         site no other publisher is known at: a syndicator keeping the original's link, or a
         link blog, links to another publisher's article, whose text is not theirs — also
         when both blog on one shared host (alice.substack.com, mallory.substack.com). On a
-        site no publisher is known at, its text is not a link blog's (`_links_there`): a link
-        blog's links to sites nobody follows are not its text either.
+        site no publisher is known at, its text is not a link blog's (`_links_elsewhere`): a
+        link blog's links to sites nobody follows are not its text either.
         Several items of one publisher under one URL (a shared news page): the page is none
         of theirs. Nor is the text of a page its link led to from its publisher's own site to
         another its text.
@@ -223,7 +238,7 @@ class PagesMixin:
         if not under:
             return []
         hosts_of = self.directory.hosts_of
-        sites_of = {publisher: {site_of(f"http://{host}/") for host in hosts} for publisher, hosts in hosts_of.items()}
+        sites_of = {publisher: _sites_of(hosts) for publisher, hosts in hosts_of.items()}
         hosts, sites = {host_of(urls[-1])} - {None}, {site_of(urls[-1])} - {None}
         by_publisher: dict[int, list[int]] = {}
         for item, (publisher, link) in under.items():
@@ -237,28 +252,11 @@ class PagesMixin:
             elif sites & sites_of.get(publisher, set()):
                 mine = not any(hosts & hosts_of[other] for other in others)
             else:
-                mine = not any(sites & sites_of[other] for other in others) and (not text or self._links_there(session, publisher, sites))
+                mine = not any(sites & sites_of[other] for other in others) and not (
+                    text and sites and _links_elsewhere(page_store.latest_links(session, publisher), sites))
             if mine:
                 by_publisher.setdefault(publisher, []).append(item)
         return [(ids[0], publisher) for publisher, ids in by_publisher.items() if len(ids) == 1]
-
-    def _links_there(self: Pipeline, session: Session, publisher: int, sites: set[str]) -> bool:
-        """Whether a publisher's articles may be on these sites: unless it is a link blog or an
-        aggregator — its latest items link to three sites or more, and to these in at most
-        half of them. A newspaper whose feed names another of its domains, links through a
-        feed proxy, or splits its items over two sites of its own keeps its pages."""
-        if not sites:
-            return True
-        links = page_store.latest_links(session, publisher)
-        linked = {site_of(link) for link in links} - {None}
-        return len(linked) < LINK_BLOG_SITES or 2 * sum(site_of(link) in sites for link in links) > len(links)
-
-    def _may_be_its_page(self: Pipeline, session: Session, publisher: int, url: str | None) -> bool:
-        """Whether the page at an item's link may be its text: on its publisher's own site,
-        or elsewhere unless the publisher is a link blog (`_links_there`)."""
-        site = site_of(url) if url else None
-        own = {site_of(f"http://{host}/") for host in self.directory.hosts_of.get(publisher, ())}
-        return site is None or site in own or self._links_there(session, publisher, {site})
 
     def _join(
         self: Pipeline, session: Session, page: StoredPage, keys: set[str], report: IngestReport,
@@ -360,10 +358,16 @@ class PagesMixin:
         locks.lock(session, locks.URL, _url_locks(hashes))
         waiting = page_store.pages_under(session, hashes) if hashes else {}
         rematch: set[int] = set()
+        links: dict[int, list[str]] = {}  # a publisher's latest links, read once for the capture
         for item_id, publisher_id, url, wanted in new:
             if setting == "never" or wanted:
                 # A link blog's links lead to others' articles: their pages are not asked for.
-                kind = "wanted" if setting != "never" and self._may_be_its_page(session, publisher_id, url) else "not_used"
+                site = site_of(url) if url else None
+                elsewhere = site is not None and site not in _sites_of(self.directory.hosts_of.get(publisher_id, ()))
+                if elsewhere and publisher_id not in links:
+                    links[publisher_id] = page_store.latest_links(session, publisher_id)
+                elsewhere = elsewhere and _links_elsewhere(links[publisher_id], {site})  # type: ignore[arg-type]
+                kind = "wanted" if setting != "never" and not elsewhere else "not_used"
                 page_store.set_state(session, item_id, False, {"state": kind, "setting": setting})
                 state: PageState | None = PageState(item_id, kind, setting, None, 0)
             else:
