@@ -25,7 +25,7 @@ from inscriptis.css_profiles import CSS_PROFILES
 from inscriptis.model.canvas.block import Block
 from inscriptis.model.config import ParserConfig
 from lxml.etree import ParserError
-from lxml.html import document_fromstring
+from lxml.html import HtmlElement, document_fromstring
 
 from tracker.detection.variants import comparable
 from tracker.model import Attribution, Document, ParsedEntry, ReadBody
@@ -156,12 +156,7 @@ def words(text: str) -> list[str]:
     """The words of any script as written, folded: words, or single characters where words
     have no spaces. What identifies an entry by its title is made of these (and stored), so
     they do not change from one release to the next."""
-    folded = fold(text)
-    if folded.isascii():
-        # The same tokens, three times faster: in ASCII the letters, digits and marks of
-        # `_TOKEN` are [A-Za-z0-9], and no script writes without spaces.
-        return _ASCII_TOKEN.findall(folded)
-    return _TOKEN.findall(folded)
+    return _split(fold(text))
 
 
 def tokens(text: str) -> list[str]:
@@ -169,9 +164,15 @@ def tokens(text: str) -> list[str]:
     them (`variants.comparable`: look-alike letters, accents, Arabic-script letter forms,
     digits of every script, characters that render as nothing)."""
     folded = fold(text)
+    return _split(folded if folded.isascii() else comparable(folded))
+
+
+def _split(folded: str) -> list[str]:
     if folded.isascii():
+        # The same tokens, three times faster: in ASCII the letters, digits and marks of
+        # `_TOKEN` are [A-Za-z0-9], and no script writes without spaces.
         return _ASCII_TOKEN.findall(folded)
-    return _TOKEN.findall(comparable(folded))
+    return _TOKEN.findall(folded)
 
 
 def read_differently(text: str) -> bool:
@@ -216,8 +217,7 @@ def _html_paragraphs(markup: str, only_if_crediting: bool = False) -> tuple[list
     # text_content() holds every word inscriptis would lay out (and the scripts and
     # styles it would not): a word missing there is missing from every paragraph.
     content = tree.text_content()
-    if content.lstrip().startswith("<") and len(_ESCAPED_TAG.findall(content, endpos=4000)) >= 2 and not tree.xpath("//body//*[not(self::p)]"):
-        # HTML escaped twice (a feed's CDATA holding "&lt;p&gt;…"): its text is markup, read as markup.
+    if _escaped_twice(tree, content):
         return _html_paragraphs(content, only_if_crediting)
     if only_if_crediting and not _CREDIT_WORD.search(content):
         return [], {}
@@ -229,6 +229,13 @@ def _html_paragraphs(markup: str, only_if_crediting: bool = False) -> tuple[list
             anchors.setdefault(fold(label), href)
     text = Inscriptis(tree, _INSCRIPTIS).get_text()
     return _text_paragraphs(text), anchors
+
+
+def _escaped_twice(tree: HtmlElement, content: str) -> bool:
+    """Whether a fragment is HTML escaped twice (a feed's CDATA holding "&lt;p&gt;…"): no
+    markup but paragraphs, and text that opens with tags. Its text is then read as markup."""
+    return (content.lstrip().startswith("<") and len(_ESCAPED_TAG.findall(content, endpos=4000)) >= 2
+            and not tree.xpath("//body//*[not(self::p)]"))
 
 
 def _text_paragraphs(text: str) -> list[str]:

@@ -110,7 +110,7 @@ def name_words(names: Iterable[str]) -> frozenset[str]:
 
 
 def _title_words(title: str) -> frozenset[str]:
-    return frozenset(comparable(m.group().casefold()) for m in _WORD.finditer(unicodedata.normalize("NFKC", title)))
+    return frozenset(_words(title)[0])
 
 
 def _slot_side(words: tuple[str, ...], marks: tuple[bool, ...], title_only: frozenset[str]) -> tuple[bool, bool]:

@@ -56,8 +56,8 @@ def _translation() -> str:
             table[code] = str(unicodedata.digit(char))
     lookalikes = latin_lookalikes()
     for code in set(table) | set(lookalikes):
-        read = table.get(code, chr(code))
-        table[code] = lookalikes.get(ord(read), read) if len(read) == 1 else read
+        read = table.get(code, chr(code))  # one letter each: an accent dropped, a digit, a form
+        table[code] = lookalikes.get(ord(read), read)
     return "".join(table.get(code, chr(code)) for code in range(max(table) + 1))
 
 
