@@ -149,6 +149,29 @@ def test_gzip_encoded_feed_is_decoded_and_offset_date_is_utc(crawl: Path) -> Non
     assert capture.captured_at == datetime(2025, 1, 7, 10, 0, 0, 500000)
 
 
+def _arc_record(header: str, block: bytes) -> bytes:
+    """One ARC v1 record: its header line (URL, IP, 14-digit date, type, length), then its block."""
+    return f"{header} {len(block)}\n".encode() + block + b"\n"
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_arc_file_is_read_as_warc(tmp_path: Path, compressed: bool) -> None:
+    """The Internet Archive's older crawls are ARC files: their feed responses are captures too."""
+    about = b"1 0 Crawl\nURL IP-address Archive-date Content-type Archive-length\n"
+    http = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=windows-1251\r\n\r\n" + RU_FEED
+    records = [
+        _arc_record("filedesc://crawl.arc 0.0.0.0 20250107090000 text/plain", about),
+        _arc_record(f"{FEED_URL} 192.0.2.7 20250107091200 application/rss+xml", http),
+    ]
+    path = tmp_path / ("crawl.arc.gz" if compressed else "crawl.arc")
+    path.write_bytes(b"".join(gzip.compress(r) for r in records) if compressed else b"".join(records))
+    found = list(read_warc(path))
+    captures = [r for r in found if isinstance(r, Capture)]
+    assert len(captures) == 1 and len(found) == 2  # the file's description record is skipped
+    assert captures[0].feed_url == FEED_URL and captures[0].captured_at == datetime(2025, 1, 7, 9, 12)
+    assert captures[0].body == RU_FEED and captures[0].status == 200
+
+
 def test_damaged_gzip_keeps_what_came_before(tmp_path: Path) -> None:
     """Bytes flipped inside the second record's gzip member: the first capture stands, then one Skipped."""
     second = bytearray(record_bytes("https://www.mz-lokal.example.de/rss", DE_FEED, gzip_it=True))

@@ -103,7 +103,7 @@ class _Walk(ArchiveIterator):
 
 
 def read_warc(path: Path) -> Iterator[Record]:
-    """Every record of a WARC file as a feed capture, an HTML page, a redirect, or as a
+    """Every record of a WARC (or ARC) file as a feed capture, an HTML page, a redirect, or as a
     Skipped with the reason."""
     try:
         stream = path.open("rb")
@@ -112,7 +112,8 @@ def read_warc(path: Path) -> Iterator[Record]:
     with stream:
         # HTTP headers are parsed record by record (`_checked`): warcio parsing them itself
         # fails inside its iterator on a malformed record, and that ends the walk for all after it.
-        records = _Walk(stream, no_record_parse=True)
+        # ARC (the Internet Archive's format before WARC) is read as the WARC it converts to.
+        records = _Walk(stream, no_record_parse=True, arc2warc=True)
         end = 0
         try:
             for record in records:
