@@ -326,3 +326,19 @@ def test_a_consent_wall_two_sites_send_readers_to_is_neither_sites_article(tmp_p
         assert report.pages_used == 0
     rows = provenance(url)
     assert rows == {"Alpha": ("Alpha", None, "original"), "Beta": ("Beta", None, "original")}
+
+
+def test_an_excerpt_equal_to_the_originals_feed_summary_is_an_excerpt_of_its_page(tmp_path: Path) -> None:
+    """The original's feed gives the article's first paragraph; an aggregator quotes that
+    paragraph. It matches the feed's text whole, but the article (its page) is seven times
+    longer: an excerpt, not a copy of a summary."""
+    records = [
+        capture(ORIGINAL_FEED, T0, rss("Capital Post", "https://capitalpost.example/", [
+            Item(TITLE, STORY, TEXT[:1], T0 - timedelta(minutes=10))], full_content=False)),
+        page_capture(STORY, T0 + timedelta(minutes=7), page_html(TITLE, TEXT)),
+        capture(DIGEST_FEED, T0 + hours(2), rss("Digest", "https://digest.example/", [
+            Item(TITLE, DIGEST, [*TEXT[:1], "Read the full story at Capital Post"], T0 + hours(1.9))], full_content=False)),
+    ]
+    url = f"sqlite:///{tmp_path / 'excerpt.sqlite3'}"
+    ingest(url, [write_warc(tmp_path / "excerpt.warc.gz", records)])
+    assert provenance(url)[DIGESTER] == (CAPITAL, CAPITAL, "excerpt")

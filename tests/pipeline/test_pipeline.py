@@ -412,3 +412,21 @@ def test_an_aggregators_read_more_link_names_the_original_it_predates(sqlite_url
         capture(KHAAMA, T0 + hours(0.5), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(paragraphs)])),
     ])
     assert provenance(sqlite_url)["https://headlinedigest.example/9.html"] == (ORIGINAL_URL, ORIGINAL_URL, "excerpt")
+
+
+def test_a_copy_of_an_articles_first_version_stays_a_copy_when_the_article_grows(sqlite_url: str) -> None:
+    """A mirror copied a breaking story's first three paragraphs verbatim; the original then
+    grew to nine. The mirror holds a whole version of it: a copy, not an excerpt."""
+    first = article(31, paragraphs=3)
+    grown = first + article(32, paragraphs=6)
+    pipeline = make_pipeline(sqlite_url, FEEDS)
+    pipeline.ingest([
+        capture(KHAAMA, T0 + hours(0.5), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(first)])),
+        capture(RU24, T0 + hours(1.5), rss("ru24.pro", "https://ru24.pro/", [mirror_item(first)], full_content=False)),
+        capture(KHAAMA, T0 + hours(3), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(grown)])),
+    ])
+    assert provenance(sqlite_url)[MIRROR_URL] == (ORIGINAL_URL, ORIGINAL_URL, "copy")
+    # An aggregator's excerpt of the grown article's lead is still an excerpt.
+    excerpt = Item(TITLE, "https://headlinedigest.example/1", grown[:1], T0 + hours(4))
+    pipeline.ingest([capture(DIGEST, T0 + hours(4.5), rss("Headline Digest", "https://headlinedigest.example/", [excerpt]))])
+    assert provenance(sqlite_url)["https://headlinedigest.example/1"][2] == "excerpt"

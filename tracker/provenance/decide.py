@@ -35,7 +35,9 @@ from tracker.timefmt import iso
 # again by the new rules (tracker.pipeline.rebuild), as a fresh database would.
 # 2: a credit by name alone means a feed titled so only on a site of that name (or a publisher the config names);
 # what an item credits is as early as the item.
-PROVENANCE_RULES_VERSION = 2
+# 3: an excerpt is judged by the sizes of the two versions compared (a copy of an article's
+# first version stays a copy when the article grows).
+PROVENANCE_RULES_VERSION = 3
 
 # Coverage values closer than this are a tie: shingle sets differ by a word or two.
 _COVERAGE_TIE = 0.002
@@ -226,8 +228,17 @@ def order(items: Sequence[ItemFacts]) -> list[ItemFacts]:
     return ordered(items)[0]
 
 
-def _relation(sim: Similarity, size: int, parent_size: int, credited_by_url: bool) -> str:
-    if (sim.a_in_b >= 0.8 or credited_by_url) and size <= EXCERPT_MAX_SIZE_RATIO * parent_size:
+def _relation(sim: Similarity, item: ItemFacts, parent: ItemFacts, credited_by_url: bool) -> str:
+    # An article that grew after a copy took its first version: the copy is measured against
+    # the version it matches (|item| / |parent| = b_in_a / a_in_b), and is no excerpt of the
+    # longer article. Where a side's text is its page's article, its feed's shorter text is a
+    # summary of an article whole from the start (and a credit alone shares no text): the
+    # largest versions are measured.
+    if item.text_from_page or parent.text_from_page or not (sim.a_in_b > 0 and sim.b_in_a > 0):
+        ratio = item.story_size / max(1, parent.story_size)
+    else:
+        ratio = sim.b_in_a / sim.a_in_b
+    if (sim.a_in_b >= 0.8 or credited_by_url) and ratio <= EXCERPT_MAX_SIZE_RATIO:
         return "excerpt"
     if sim.jaccard >= COPY_MIN_JACCARD:
         return "copy"
@@ -285,7 +296,7 @@ def _copy(item: ItemFacts, choices: list[_Choice], roots: Mapping[int, int]) -> 
     root = roots[parent.item_id]
     return Decision(
         item_id=item.item_id, story_id=root, original_item_id=root, parent_item_id=parent.item_id,
-        relation=_relation(sim, item.story_size, parent.story_size, credit == 2),
+        relation=_relation(sim, item, parent, credit == 2),
         similarity=round(sim.jaccard, 4), containment=round(sim.a_in_b, 4), coverage=round(coverage, 4),
         estimated_at=item.estimated_at, lag_seconds=int((item.estimated_at - parent.estimated_at).total_seconds()),
         attributed_origin=item.unresolved_credit,
