@@ -323,6 +323,24 @@ def test_a_copy_spelt_with_look_alike_letters_is_a_copy(sqlite_url: str) -> None
     assert provenance(sqlite_url)["https://mirrorofmirrors.example/k.html"] == (ORIGINAL_URL, ORIGINAL_URL, "copy")
 
 
+def test_a_copy_a_scraper_decoded_with_the_wrong_charset_is_a_copy(sqlite_url: str) -> None:
+    """Every pound sign, curly quote and dash of the copy is two or three other characters
+    ("Â£", "â€™"): read as it was, it is the article verbatim."""
+    from tests.detection.test_mojibake import wrongly_decoded
+
+    paragraphs = [f"{p[:-1]}, at £{n}.5bn, the minister’s “first” estimate – so far." for n, p in enumerate(article(17, paragraphs=6))]
+    scraper = Item(TITLE, "https://mirrorofmirrors.example/m.html", [wrongly_decoded(p) for p in paragraphs], T0 + hours(2))
+    make_pipeline(sqlite_url, FEEDS).ingest([
+        capture(KHAAMA, T0 + hours(0.5), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(paragraphs)])),
+        capture(MIRRORS, T0 + hours(2.5), rss("Mirror of Mirrors", "https://mirrorofmirrors.example/", [scraper])),
+    ])
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        similarity = conn.execute(sa.text("SELECT similarity FROM item_provenance WHERE url = :u"), {"u": scraper.link}).scalar_one()
+    engine.dispose()
+    assert provenance(sqlite_url)[scraper.link] == (ORIGINAL_URL, ORIGINAL_URL, "copy") and similarity == 1.0
+
+
 def test_a_partners_follow_up_built_on_ones_own_story_is_a_copy_when_credited(sqlite_url: str) -> None:
     """Khaama's story is copied by ru24, whose next-day follow-up reuses four of its
     paragraphs; Khaama republishes the follow-up verbatim, naming it by its URL. (Crediting

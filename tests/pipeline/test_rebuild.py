@@ -18,7 +18,7 @@ from tests.pipeline.test_pipeline import (
     network,
     provenance,
 )
-from tracker.detection.normalise import document_from_paragraphs
+from tracker.detection.normalise import TEXT_RULES, document_from_paragraphs
 from tracker.errors import ConfigError
 from tracker.provenance.decide import PROVENANCE_RULES_VERSION
 from tracker.store import buckets, state
@@ -223,4 +223,26 @@ def test_new_text_rules_fingerprint_nothing_where_they_read_every_text_as_before
     pipeline = make_pipeline(sqlite_url, FEEDS)
     assert state_of(sqlite_url) == before
     with pipeline.sessions() as session:
-        assert state.meta_value(session, "detection_settings").endswith("|text-2")
+        assert state.meta_value(session, "detection_settings").endswith(f"|text-{TEXT_RULES}")
+
+
+def test_text_rules_3_fingerprint_again_only_the_texts_a_wrong_charset_decoded(any_db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A database of text rules 2 holding a scraper's copy decoded with the wrong charset
+    # ("Â£" for "£"): a rewrite there. The first start of rules 3 reads again that copy
+    # alone — not ru24's Cyrillic chrome, which rules 2 read as rules 3 do — and finds it a copy.
+    from tests.detection.test_mojibake import wrongly_decoded
+
+    paragraphs = [f"{p[:-1]}, at £{n}.5bn, the minister’s “first” estimate." for n, p in enumerate(article(18, paragraphs=6))]
+    scraper = Item(TITLE, "https://mirrorofmirrors.example/m.html", [wrongly_decoded(p) for p in paragraphs], T0 + hours(5))
+    captures = [*network(paragraphs), capture(MIRRORS, T0 + hours(5.5), rss("Mirror of Mirrors", "https://mirrorofmirrors.example/", [scraper]))]
+    with monkeypatch.context() as old:
+        old.setattr("tracker.detection.normalise.repaired", lambda text: text)
+        old.setattr("tracker.pipeline.rebuild.TEXT_RULES", 2)
+        make_pipeline(any_db_url, FEEDS).ingest(captures)
+    assert provenance(any_db_url)[scraper.link][2] != "copy"
+    read_again = []
+    monkeypatch.setattr("tracker.pipeline.rebuild.document_from_paragraphs",
+                        lambda paragraphs, *a: read_again.append(paragraphs) or document_from_paragraphs(paragraphs, *a))
+    make_pipeline(any_db_url, FEEDS)
+    assert provenance(any_db_url)[scraper.link] == (ORIGINAL_URL, ORIGINAL_URL, "copy")
+    assert len(read_again) == 1 and "Â£" in "\n".join(read_again[0])

@@ -27,6 +27,7 @@ from inscriptis.model.config import ParserConfig
 from lxml.etree import ParserError
 from lxml.html import HtmlElement, document_fromstring
 
+from tracker.detection.mojibake import repaired
 from tracker.detection.variants import comparable
 from tracker.model import Attribution, Document, ParsedEntry, ReadBody
 
@@ -37,8 +38,9 @@ ENTRY_TEXT_MAX = 200_000
 
 # How text is read into comparable tokens (`tokens`). The database records it with the
 # detection settings: when it changes, the first start fingerprints again the texts it
-# reads differently (`read_differently`). 2: text compared as `variants.comparable` reads it.
-TEXT_RULES = 2
+# reads differently (`read_differently`). 2: text compared as `variants.comparable` reads it;
+# 3: and text a wrong charset decoded as it was (`mojibake.repaired`).
+TEXT_RULES = 3
 
 _INSCRIPTIS = ParserConfig(css=CSS_PROFILES["strict"], display_links=False, display_images=False)
 
@@ -162,9 +164,11 @@ def words(text: str) -> list[str]:
 def tokens(text: str) -> list[str]:
     """Comparable tokens of any script: `words` as a copy that changes no word still has
     them (`variants.comparable`: look-alike letters, accents, Arabic-script letter forms,
-    digits of every script, characters that render as nothing)."""
-    folded = fold(text)
-    return _split(folded if folded.isascii() else comparable(folded))
+    digits of every script, characters that render as nothing; `mojibake.repaired`: text
+    a wrong charset decoded)."""
+    if text.isascii():
+        return _split(fold(text))
+    return _split(comparable(fold(repaired(text))))
 
 
 def _split(folded: str) -> list[str]:
@@ -175,13 +179,15 @@ def _split(folded: str) -> list[str]:
     return _TOKEN.findall(folded)
 
 
-def read_differently(text: str) -> bool:
-    """Whether `tokens` reads this text otherwise than text rules 1 did (before
-    `variants.comparable`): its stored fingerprints are then stale."""
+def read_differently(text: str, since: int) -> bool:
+    """Whether `tokens` reads this text otherwise than text rules `since` did (1: before
+    `variants.comparable`; 2: before `mojibake.repaired`): its stored fingerprints are then stale."""
     if text.isascii():
         return False
+    if repaired(text) != text:
+        return True
     folded = fold(text)
-    return comparable(folded) != folded
+    return since < 2 and comparable(folded) != folded
 
 
 def words_without_urls(document: Document) -> list[str]:

@@ -82,7 +82,8 @@ def prepare(pipeline: Pipeline) -> None:
             return  # another process built it while this one waited
         # Texts fingerprinted by older text rules (a database recording none had rules 1)
         # that these rules read differently.
-        stale = _read_differently(session) if _part(built or "", 2, "text-1") != _part(wanted, 2, "") else set()
+        since = _part(built or "", 2, "text-1")
+        stale = _read_differently(session, _text_rules(since)) if since != _part(wanted, 2, "") else set()
         if built is not None and _fingerprints(built) == _fingerprints(wanted):
             if stale:
                 log.warning("fingerprinting again %d texts the new text rules read differently", len(stale))
@@ -115,6 +116,12 @@ def check(pipeline: Pipeline, session: Session) -> None:
         )
 
 
+def _text_rules(part: str) -> int:
+    """The text rules a settings part names ("text-2"); 1 where it names none it knows."""
+    number = part.removeprefix("text-")
+    return int(number) if number.isdigit() else 1
+
+
 def _boilerplate_threshold(settings: str | None) -> int | None:
     """The boilerplate threshold the stored fingerprints were cleaned with (None: unknown,
     as after the upgrade that introduced the state, whose versions were cleaned as now)."""
@@ -130,15 +137,15 @@ def _holders(counts: dict[int, list[int]], threshold: int, key: int) -> list[int
     return ids if len(ids) < threshold else []
 
 
-def _read_differently(session: Session, chunk: int = 1000) -> set[int]:
+def _read_differently(session: Session, since: int, chunk: int = 1000) -> set[int]:
     """The versions whose text or title this process's text rules read otherwise than the
-    rules they were fingerprinted by (`normalise.read_differently`), read a chunk at a time."""
+    rules they were fingerprinted by (`since`; `normalise.read_differently`), read a chunk at a time."""
     stale: set[int] = set()
     for publisher_id in state.publishers_with_items(session):
         ids = [r.id for r in state.versions_of_publisher(session, publisher_id)]
         for start in range(0, len(ids), chunk):
             texts = state.texts_of(session, ids[start : start + chunk])
-            stale.update(vid for vid, (text, title) in texts.items() if read_differently(text or "") or read_differently(title or ""))
+            stale.update(vid for vid, (text, title) in texts.items() if read_differently(text or "", since) or read_differently(title or "", since))
     return stale
 
 
