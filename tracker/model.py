@@ -230,6 +230,8 @@ class IngestReport:
     failed_records: int = 0
     warnings: list[str] = field(default_factory=list)
     new_copies: list[int] = field(default_factory=list)
+    # Items that were copies and were decided otherwise (alerts told of them may be withdrawn).
+    changed_copies: list[int] = field(default_factory=list)
     # Why the database refused the capture, when it did (the capture is stored as failed).
     store_error: str | None = None
     # Article pages: stored, whose article became an item's text, matching no item (yet), failed.
@@ -251,6 +253,7 @@ class IngestReport:
         self.failed_records += other.failed_records
         self.warnings.extend(other.warnings)
         self.new_copies.extend(other.new_copies)
+        self.changed_copies.extend(other.changed_copies)
         self.store_error = self.store_error or other.store_error
         self.pages += other.pages
         self.pages_used += other.pages_used

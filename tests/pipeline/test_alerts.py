@@ -165,8 +165,8 @@ def test_the_outbox_row_and_the_decision_commit_or_roll_back_together(
     captures = network(article(5, paragraphs=8))
     real = Alerts.enqueue
 
-    def crash_after_queueing(self: Alerts, session: Any, copies: Any) -> int:
-        queued = real(self, session, copies)
+    def crash_after_queueing(self: Alerts, session: Any, copies: Any, changed: Any = ()) -> int:
+        queued = real(self, session, copies, changed)
         if queued:
             raise RuntimeError("crash between queueing and commit")
         return queued

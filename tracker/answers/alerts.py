@@ -50,7 +50,8 @@ def alerts_report(sessions: sessionmaker[Session], config: Config, limit: int = 
             if state == outbox.FAILED:
                 when = f"last attempt {timefmt.when(r.last_attempt_at)}"
             lines.append(
-                f"  #{r.id} {r.alert}: {r.copy_publisher or '?'} “{_short(r.title, 50)}” (item {r.item_id}), "
+                f"  #{r.id} {r.alert}: {'retraction of ' if r.kind == outbox.RETRACTION else ''}"
+                f"{r.copy_publisher or '?'} “{_short(r.title, 50)}” (item {r.item_id}), "
                 f"{r.attempts} attempt{'' if r.attempts == 1 else 's'}, {when}"
             )
             if r.last_error:

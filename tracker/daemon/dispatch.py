@@ -142,8 +142,8 @@ class DispatchMixin:
 
     def _page_done(self: Daemon, outcome: PageOutcome) -> None:
         METRICS.observe_page(outcome)
-        if outcome.report is not None and outcome.report.new_copies:
-            self._delivery.wake()
+        if outcome.report is not None and (outcome.report.new_copies or outcome.report.changed_copies):
+            self._delivery.wake()  # a message about a copy, or a retraction of one
         if self.on_page:
             self.on_page(outcome)
 
@@ -177,8 +177,8 @@ class DispatchMixin:
             log.exception("poll crashed; the pipeline will be opened again", extra=fields(feed=feed.url))
             self._release_leases(poller, [feed.feed_id])
             return
-        if outcome.report.new_copies:
-            self._delivery.wake()
+        if outcome.report.new_copies or outcome.report.changed_copies:
+            self._delivery.wake()  # a message about a copy, or a retraction of one
         METRICS.observe_poll(outcome)
         if self.on_poll:
             self.on_poll(outcome)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -100,6 +100,23 @@ def build_message(alert: str, message_id: str, created_at: datetime, rows: list[
     }
 
 
+def build_retraction(alert: str, message_id: str, created_at: datetime, retracts: str, item_id: int,
+                     rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON message withdrawing an earlier one about a copy (documented in docs/alerts.md)."""
+    items = [_item(r) for r in rows]
+    return {
+        "type": "retraction",
+        "version": MESSAGE_VERSION,
+        "message_id": message_id,
+        "alert": alert,
+        "created_at": _time(created_at),
+        "retracts": retracts,
+        "reason": "no longer a copy" if len(items) < 2 else "no longer a copy of what this alert watches",
+        "item": items[0] if items else {"item_id": item_id},
+        "chain": items,
+    }
+
+
 class Alerts:
     """The configured alerts, as the pipeline uses them to enqueue messages."""
 
@@ -111,14 +128,19 @@ class Alerts:
         """The alerts of a configuration."""
         return cls(config.alerts)
 
-    def enqueue(self, session: Session, copies: Iterable[int]) -> int:
-        """Queue one message per (alert, copy) for the copies just decided; in the caller's
-        transaction, so the messages exist exactly when the decisions do. Returns how many."""
+    def enqueue(self, session: Session, copies: Iterable[int], changed: Collection[int] = ()) -> int:
+        """Queue one message per (alert, copy) for the copies just decided, and withdraw what
+        was said of the `changed` copies (now decided otherwise) where it no longer holds; in
+        the caller's transaction, so the messages exist exactly when the decisions do.
+        Returns how many messages were queued."""
         if not self.watches:
             return 0
         now = utcnow()
+        queued = self._withdraw(session, changed, now) if changed else 0
+        copies = list(dict.fromkeys(copies))
+        rounds = outbox.rounds(session, copies) if copies else {}
         rows: list[dict[str, Any]] = []
-        for item_id in dict.fromkeys(copies):
+        for item_id in copies:
             chain = outbox.chain(session, item_id)
             if len(chain) < 2:
                 continue  # no longer a copy by the end of the decision
@@ -128,10 +150,35 @@ class Alerts:
                     continue
                 message_id = str(uuid.uuid4())
                 message = build_message(watch.name, message_id, now, chain, *found)
-                rows.append({
-                    "alert": watch.name, "item_id": item_id, "message_id": message_id, "created_at": now,
-                    # Bidi and other control characters as JSON escapes: the exact text for the
-                    # receiver, nothing that reorders a line of the alert file in an editor.
-                    "payload": json_line(json.dumps(message, ensure_ascii=False, separators=(",", ":"))),
-                })
+                rows.append(_row(watch.name, item_id, outbox.REPUBLICATION, rounds.get((watch.name, item_id), 0), message))
+        return queued + outbox.enqueue(session, rows)
+
+    def _withdraw(self, session: Session, changed: Collection[int], now: datetime) -> int:
+        """For each message told of these copies, or of copies of them (their chains changed
+        too), that their chain no longer bears out: take it back unseen where nobody has
+        received it, else queue its retraction. Returns how many retractions were queued."""
+        watches = {watch.name: watch for watch in self.watches}
+        rows: list[dict[str, Any]] = []
+        for told in outbox.told(session, set(changed) | outbox.descendants(session, changed), now):
+            watch = watches.get(told.alert)
+            if watch is None:
+                continue  # an alert no longer configured: its messages stay as they are
+            chain = outbox.chain(session, told.item_id)
+            if len(chain) >= 2 and watch.match(chain[1:]) is not None:
+                continue  # still a copy of what the alert watches
+            if told.unsent and outbox.take_back(session, told.id, now):
+                continue
+            message = build_retraction(told.alert, str(uuid.uuid4()), now, told.message_id, told.item_id, chain)
+            rows.append(_row(told.alert, told.item_id, outbox.RETRACTION, told.round, message))
         return outbox.enqueue(session, rows)
+
+
+def _row(alert: str, item_id: int, kind: str, round_: int, message: dict[str, Any]) -> dict[str, Any]:
+    """An outbox row of a message."""
+    return {
+        "alert": alert, "item_id": item_id, "kind": kind, "round": round_, "message_id": message["message_id"],
+        "created_at": datetime.fromisoformat(message["created_at"].replace("Z", "")),
+        # Bidi and other control characters as JSON escapes: the exact text for the
+        # receiver, nothing that reorders a line of the alert file in an editor.
+        "payload": json_line(json.dumps(message, ensure_ascii=False, separators=(",", ":"))),
+    }

@@ -197,7 +197,7 @@ class Pipeline(EntriesMixin, DirectoryMixin, PagesMixin, BatchMixin):
             dirty |= self.detector.match(session, ordered[start : start + MATCH_BATCH], known)
         self.detector.decide(session, dirty, lambda: self._current(session), report, known)
         # In this transaction: an alert is queued exactly when its copy is recorded.
-        self.alerts.enqueue(session, report.new_copies)
+        self.alerts.enqueue(session, report.new_copies, report.changed_copies)
         return report
 
     def ingest(self, captures: Iterable[Capture]) -> IngestReport:

@@ -274,6 +274,8 @@ class Detector(NewcomersMixin):
         """Store a decision that is news (alerting a new copy)."""
         if before == decision.key:
             return
+        if before is not None and before[1] is not None and before[1] != decision.parent_item_id:
+            report.changed_copies.append(decision.item_id)  # its chain is another: what alerts said may no longer hold
         if decision.parent_item_id is not None and (before is None or before[1] is None):
             report.republications += 1
             report.new_copies.append(decision.item_id)

@@ -277,7 +277,7 @@ class PagesMixin:
         if rematch:
             dirty = self.detector.match(session, rematch)
             self.detector.decide(session, dirty, lambda: self._current(session), report)
-            self.alerts.enqueue(session, report.new_copies)
+            self.alerts.enqueue(session, report.new_copies, report.changed_copies)
 
     @staticmethod
     def _settle_unjoined(

@@ -9,18 +9,19 @@ processes never hold the same row. A sender that dies loses its lease when it ex
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tracker.store import schema, schema_outbox
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+REPUBLICATION, RETRACTION = "republication", "retraction"
 STATES = (PENDING, DELIVERED, FAILED)
 # A chain longer than this is a loop in bad data, not a story.
 MAX_CHAIN = 100
@@ -73,6 +74,7 @@ class OutboxRow:
     claimed_until: datetime | None
     copy_publisher: str | None
     title: str | None
+    kind: str = REPUBLICATION
 
 
 def chain(session: Session, item_id: int) -> list[dict[str, Any]]:
@@ -88,15 +90,88 @@ def chain(session: Session, item_id: int) -> list[dict[str, Any]]:
     return out
 
 
+_DESCENDANTS = text(f"""
+WITH RECURSIVE below(item_id, depth) AS (
+    SELECT pr.item_id, 1 FROM provenance pr WHERE pr.parent_item_id IN :ids
+  UNION
+    SELECT pr.item_id, b.depth + 1
+    FROM below b JOIN provenance pr ON pr.parent_item_id = b.item_id
+    WHERE b.depth < {MAX_CHAIN}
+)
+SELECT DISTINCT item_id FROM below
+""").bindparams(bindparam("ids", expanding=True))
+
+
+def descendants(session: Session, item_ids: Collection[int]) -> set[int]:
+    """The items whose chain passes through one of these (their copies, copies of those, …)."""
+    found: set[int] = set()
+    ids = sorted(item_ids)
+    for start in range(0, len(ids), 500):
+        found.update(session.execute(_DESCENDANTS, {"ids": ids[start : start + 500]}).scalars())
+    return found
+
+
+@dataclass(frozen=True)
+class Told:
+    """A republication message not retracted: what an alert was (or is about to be) told of a copy."""
+
+    id: int
+    alert: str
+    item_id: int
+    message_id: str
+    round: int
+    unsent: bool  # pending and nobody sending it, or failed: it can still be taken back unseen
+
+
+def _unsent(now: datetime) -> Any:
+    """A message nobody has received: pending and not being sent, or failed."""
+    return or_(_T.c.state == FAILED, and_(_T.c.state == PENDING, or_(_T.c.claimed_until.is_(None), _T.c.claimed_until < now)))
+
+
+def told(session: Session, item_ids: Collection[int], now: datetime) -> list[Told]:
+    """The republication messages of these items that no retraction answers yet."""
+    retracted = _T.alias("retracted")
+    answered = select(retracted.c.id).where(
+        retracted.c.alert == _T.c.alert, retracted.c.item_id == _T.c.item_id, retracted.c.kind == RETRACTION,
+        retracted.c.round == _T.c.round,
+    ).exists()
+    unsent = _unsent(now)
+    found: list[Told] = []
+    ids = sorted(item_ids)
+    for start in range(0, len(ids), 500):
+        query = select(_T.c.id, _T.c.alert, _T.c.item_id, _T.c.message_id, _T.c.round, unsent).where(
+            _T.c.item_id.in_(ids[start : start + 500]), _T.c.kind == REPUBLICATION, ~answered,
+        ).order_by(_T.c.id)
+        found.extend(Told(*row) for row in session.execute(query))
+    return found
+
+
+def take_back(session: Session, row_id: int, now: datetime) -> bool:
+    """Delete a message nobody has received (pending and not being sent, or failed); whether it was."""
+    return bool(session.execute(delete(_T).where(_T.c.id == row_id, _unsent(now))).rowcount)
+
+
+def rounds(session: Session, item_ids: Collection[int]) -> dict[tuple[str, int], int]:
+    """(alert, item) → how many retractions it had: the round its next republication is in."""
+    found: dict[tuple[str, int], int] = {}
+    ids = sorted(item_ids)
+    for start in range(0, len(ids), 500):
+        query = select(_T.c.alert, _T.c.item_id, func.count()).where(
+            _T.c.item_id.in_(ids[start : start + 500]), _T.c.kind == RETRACTION,
+        ).group_by(_T.c.alert, _T.c.item_id)
+        found.update({(alert, item_id): int(n) for alert, item_id, n in session.execute(query)})
+    return found
+
+
 def enqueue(session: Session, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert outbox rows (alert, item_id, message_id, payload, created_at); an (alert, item)
-    already queued is left as it is. Returns how many were new."""
+    """Insert outbox rows (alert, item_id, kind, round, message_id, payload, created_at); an
+    (alert, item, kind, round) already queued is left as it is. Returns how many were new."""
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
     values = [{**row, "state": PENDING, "attempts": 0, "next_attempt_at": row["created_at"]} for row in rows]
     module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(_T).on_conflict_do_nothing(index_elements=["alert", "item_id"]).returning(_T.c.id)
+    statement = module.insert(_T).on_conflict_do_nothing(index_elements=["alert", "item_id", "kind", "round"]).returning(_T.c.id)
     # RETURNING, not rowcount: rowcount is not reliable for every driver and execution path.
     return sum(len(session.execute(statement, value).all()) for value in values)
 
@@ -196,7 +271,7 @@ def undelivered(session: Session, limit: int) -> list[OutboxRow]:
         select(
             _T.c.id, _T.c.alert, _T.c.item_id, _T.c.message_id, _T.c.state, _T.c.attempts, _T.c.created_at,
             _T.c.next_attempt_at, _T.c.last_attempt_at, _T.c.last_status, _T.c.last_error, _T.c.claimed_until,
-            publishers.c.name, items.c.title,
+            publishers.c.name, items.c.title, _T.c.kind,
         )
         .select_from(_T.outerjoin(items, items.c.id == _T.c.item_id).outerjoin(publishers, publishers.c.id == items.c.publisher_id))
         .where(_T.c.state.in_([PENDING, FAILED]))
