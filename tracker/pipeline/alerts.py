@@ -150,7 +150,7 @@ class Alerts:
                     continue
                 message_id = str(uuid.uuid4())
                 message = build_message(watch.name, message_id, now, chain, *found)
-                rows.append(_row(watch.name, item_id, outbox.REPUBLICATION, rounds.get((watch.name, item_id), 0), message))
+                rows.append(_row(watch.name, item_id, outbox.REPUBLICATION, rounds.get((watch.name, item_id), 0), message, now))
         return queued + outbox.enqueue(session, rows)
 
     def _withdraw(self, session: Session, changed: Collection[int], now: datetime) -> int:
@@ -169,15 +169,15 @@ class Alerts:
             if told.unsent and outbox.take_back(session, told.id, now):
                 continue
             message = build_retraction(told.alert, str(uuid.uuid4()), now, told.message_id, told.item_id, chain)
-            rows.append(_row(told.alert, told.item_id, outbox.RETRACTION, told.round, message))
+            rows.append(_row(told.alert, told.item_id, outbox.RETRACTION, told.round, message, now))
         return outbox.enqueue(session, rows)
 
 
-def _row(alert: str, item_id: int, kind: str, round_: int, message: dict[str, Any]) -> dict[str, Any]:
+def _row(alert: str, item_id: int, kind: str, round_: int, message: dict[str, Any], now: datetime) -> dict[str, Any]:
     """An outbox row of a message."""
     return {
         "alert": alert, "item_id": item_id, "kind": kind, "round": round_, "message_id": message["message_id"],
-        "created_at": datetime.fromisoformat(message["created_at"].replace("Z", "")),
+        "created_at": now,
         # Bidi and other control characters as JSON escapes: the exact text for the
         # receiver, nothing that reorders a line of the alert file in an editor.
         "payload": json_line(json.dumps(message, ensure_ascii=False, separators=(",", ":"))),
