@@ -496,6 +496,40 @@ def test_gzip_bomb_is_cut_off_after_decompression(server: FeedServer,
     assert cap < result.bytes_read <= cap + 64 * 1024
 
 
+def test_stacked_gzip_bomb_is_cut_off_within_a_step(server: FeedServer,
+                                                   fetcher_for: Callable[..., Fetcher]) -> None:
+    # Gzip twice multiplies the ratios: 20 MB of zeros in about a kilobyte. httpx's own
+    # decoders inflate each layer of a chunk whole, so every layer is stepped here.
+    bomb = gzip.compress(gzip.compress(b"\0" * (20 * 1024 * 1024)))
+    assert len(bomb) < 100_000
+    server.routes["/feed"] = Reply(200, (("Content-Encoding", "gzip, gzip"),), bomb)
+    cap = 1024 * 1024
+    result = fetcher_for(max_body_bytes=cap).fetch(server.url())
+    _assert_failed(result, "too_large")
+    assert cap < result.bytes_read <= cap + 64 * 1024
+
+
+@pytest.mark.parametrize("codings, encode", [
+    ("gzip, deflate", lambda b: zlib.compress(gzip.compress(b))),
+    ("deflate, x-gzip", lambda b: gzip.compress(zlib.compress(b))),
+])
+def test_stacked_codings_are_decoded(server: FeedServer, fetcher_for: Callable[..., Fetcher],
+                                     codings: str, encode: Callable[[bytes], bytes]) -> None:
+    server.routes["/feed"] = Reply(200, (("Content-Encoding", codings),), encode(FEED))
+    assert fetcher_for().fetch(server.url()).body == FEED
+
+
+def test_more_stacked_codings_than_any_server_sends_are_refused(
+        server: FeedServer, fetcher_for: Callable[..., Fetcher]) -> None:
+    body = FEED
+    for _ in range(5):
+        body = gzip.compress(body)
+    server.routes["/feed"] = Reply(200, (("Content-Encoding", ", ".join(["gzip"] * 5)),), body)
+    result = fetcher_for().fetch(server.url())
+    _assert_failed(result, "connection")
+    assert "5 stacked content codings" in (result.error_message or "")
+
+
 def test_oversized_content_length_is_rejected_before_reading(
         raw_server: Callable[..., str], fetcher_for: Callable[..., Fetcher]) -> None:
     def huge_then_silent(conn: socket.socket, stop: threading.Event) -> None:

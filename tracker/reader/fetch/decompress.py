@@ -12,24 +12,27 @@ from collections.abc import Iterator
 
 # Decompress in steps this size so a bomb never materialises more than one step at once.
 _STEP = 64 * 1024
+# Stacked codings ("gzip, gzip") multiply a bomb's ratio: each layer is stepped too, and
+# more layers than any real server sends are refused rather than decoded.
+MAX_CODINGS = 4
 
 
-class BodyDecoder:
-    """identity/gzip/deflate decoding that never returns more than `_STEP` bytes per call."""
+class _Layer:
+    """One gzip or deflate layer that never returns more than `_STEP` bytes per call."""
 
     def __init__(self, encoding: str) -> None:
-        self._obj = None if encoding == "identity" else zlib.decompressobj(
+        self._obj = zlib.decompressobj(
             zlib.MAX_WBITS | 16 if encoding == "gzip" else zlib.MAX_WBITS)
         self._sniff = encoding == "deflate"
         self._head = b""
-        self._fed = False
+        self.fed = False
+
+    @property
+    def eof(self) -> bool:
+        return self._obj.eof
 
     def decode(self, data: bytes) -> Iterator[bytes]:
-        """Feed raw body bytes; yield decoded pieces of at most one step each."""
-        if self._obj is None:
-            yield data
-            return
-        self._fed = self._fed or bool(data)
+        self.fed = self.fed or bool(data)
         if self._sniff:
             # "deflate" should be zlib-wrapped but many servers send raw deflate; tell them
             # apart by the zlib header checksum, as browsers do. That needs two bytes.
@@ -49,17 +52,42 @@ class BodyDecoder:
                 out = self._obj.decompress(b"", _STEP)
                 yield out
 
+
+class BodyDecoder:
+    """identity/gzip/deflate decoding, stacked or not, never more than `_STEP` bytes per piece."""
+
+    def __init__(self, codings: list[str]) -> None:
+        """`codings` in the order the server applied them (as Content-Encoding lists them)."""
+        # Decoding undoes the last coding applied first.
+        self._layers = [_Layer(c) for c in reversed(codings) if c != "identity"]
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        """Feed raw body bytes; yield decoded pieces of at most one step each."""
+        yield from self._through(data, 0)
+
+    def _through(self, data: bytes, depth: int) -> Iterator[bytes]:
+        if depth == len(self._layers):
+            yield data
+            return
+        # Each piece goes down the stack as it comes out: no layer holds more than a step.
+        for piece in self._layers[depth].decode(data):
+            yield from self._through(piece, depth + 1)
+
     def check_complete(self) -> None:
-        """Raise zlib.error if the body ended before the compressed stream did."""
+        """Raise zlib.error if the body ended before a compressed stream did."""
         # An empty body (HEAD-like 200s, some CDNs) is not a truncated stream.
-        if self._obj is not None and self._fed and not self._obj.eof:
+        if any(layer.fed and not layer.eof for layer in self._layers):
             raise zlib.error("compressed body ended before the end of its stream")
 
 
 def decoder_for(content_encoding: str | None) -> BodyDecoder | None:
-    """A step-bounded decoder for this Content-Encoding, or None to let httpx decode it."""
+    """A step-bounded decoder for this Content-Encoding, or None to let httpx decode it.
+
+    Raises zlib.error for more than MAX_CODINGS stacked gzip/deflate codings."""
     codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
-    codings = [c for c in codings if c and c != "identity"] or ["identity"]
-    if len(codings) == 1 and codings[0] in ("identity", "gzip", "x-gzip", "deflate"):
-        return BodyDecoder(codings[0].removeprefix("x-"))
-    return None
+    codings = [c.removeprefix("x-") for c in codings if c and c != "identity"]
+    if not all(c in ("gzip", "deflate") for c in codings):
+        return None
+    if len(codings) > MAX_CODINGS:
+        raise zlib.error(f"{len(codings)} stacked content codings (at most {MAX_CODINGS})")
+    return BodyDecoder(codings)

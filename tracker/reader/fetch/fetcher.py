@@ -186,12 +186,12 @@ class Fetcher:
                    deadline: float) -> tuple[bytes | None, str | None, str | None]:
         """Stream the body under the cap and deadline: (body, None, None) or (None, kind, why)."""
         cap = self.policy.max_body_bytes
-        decoder = decoder_for(header(progress.headers, "content-encoding"))
-        # Stacked or other encodings (br, zstd, "gzip, gzip") fall back to httpx's own
-        # decoders: not step-bounded, but still behind the cap.
-        raw: Iterable[bytes] = resp.iter_raw() if decoder else resp.iter_bytes()
         chunks: list[bytes] = []
         try:
+            decoder = decoder_for(header(progress.headers, "content-encoding"))
+            # Other encodings (br, zstd) fall back to httpx's own decoders: not
+            # step-bounded, but still behind the cap.
+            raw: Iterable[bytes] = resp.iter_raw() if decoder else resp.iter_bytes()
             for chunk in raw:
                 for piece in decoder.decode(chunk) if decoder else (chunk,):
                     progress.bytes_read += len(piece)
