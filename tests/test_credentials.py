@@ -146,6 +146,15 @@ def test_a_token_in_a_feeds_query_is_masked_like_a_password_and_put_back_only_to
     assert mask_url(plain) == plain  # parameters of other names are no secrets
 
 
+def test_two_feeds_of_one_host_are_each_fetched_with_their_own_token() -> None:
+    # A podcast host gives every show a feed with a token of its own.
+    urls = ["https://pods.example/rss/show-a?auth=AAA", "https://pods.example/rss/show-b?auth=BBB",
+            "https://alice:pwA@pods.example/private", "https://bob:pwB@pods.example/private?v=2"]
+    feeds = parse_config({"feeds": [{"url": url} for url in urls]}).feeds
+    credentials = Credentials(feed.fetch_url for feed in feeds)
+    assert [credentials.unmask(feed.url) for feed in feeds] == urls
+
+
 def test_a_password_holding_an_at_sign_is_masked_whole_and_still_authenticates() -> None:
     feed = parse_config({"feeds": [{"url": "https://user:p@ss@host.example/feed"}]}).feeds[0]
     assert feed.url == "https://user:***@host.example/feed"

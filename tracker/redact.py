@@ -103,12 +103,16 @@ class Credentials:
     URL to fetch it."""
 
     def __init__(self, urls: Iterable[str] = ()) -> None:
+        # Each configured feed's own URL, by its masked form: two feeds of one host with
+        # tokens of their own (a podcast host's ?auth= per show) each get theirs back.
+        self._exact: dict[str, str] = {}
         self._userinfo: dict[tuple[str, str, str], str] = {}
         # The query secrets of each host's configured feeds, by parameter name: a feed moved
         # within its host (http to https, a new path) keeps its token.
         self._params: dict[tuple[str, str], str] = {}
         for url in urls:
             url = url.strip()
+            self._exact[mask_url(url)] = url
             host = _host(url)
             for found_param in _SECRET_PARAM.finditer(url):
                 if host:
@@ -120,12 +124,14 @@ class Credentials:
                 self._userinfo[_key(masked.group(1), masked.group(2), masked.group(3))] = found.group(2)
 
     def unmask(self, url: str) -> str:
-        """The URL to request: a masked userinfo replaced by the configured one for that
-        host (a feed moved within its host keeps its credentials), and each masked query
+        """The URL to request: a configured feed's own URL for its masked form; else a
+        masked userinfo replaced by the configured one for that host (a feed moved within its host keeps its credentials), and each masked query
         secret by the one a configured feed of that host gives under that name; others as
         they are."""
         if MASK not in url:
             return url
+        if url in self._exact:
+            return self._exact[url]
         host = _host(url)
 
         def configured(param: re.Match[str]) -> str:
