@@ -142,8 +142,22 @@ def test_a_token_in_a_feeds_query_is_masked_like_a_password_and_put_back_only_to
     assert credentials.unmask("https://FEEDS.example/v2/private.xml?access_token=***&api_key=***") == (
         "https://FEEDS.example/v2/private.xml?access_token=T0K&api_key=K3Y")
     assert credentials.unmask("https://other.example/feed?access_token=***") == "https://other.example/feed?access_token=***"
-    plain = "https://a.example/feed?category=keys&keyword=token"
+    plain = "https://a.example/feed?category=keys&keyword=token&sort_key=date&pagetoken=2"
     assert mask_url(plain) == plain  # parameters of other names are no secrets
+
+
+@pytest.mark.parametrize("url, masked", [
+    ("https://gitlab.example/dashboard/projects.atom?feed_token=glft-S3CR3T",
+     "https://gitlab.example/dashboard/projects.atom?feed_token=***"),
+    ("https://api.example/feed?x-api-key=S3CR3T&client_secret=S3CR3T&rss_token=S3CR3T",
+     "https://api.example/feed?x-api-key=***&client_secret=***&rss_token=***"),
+    ("https://bucket.example/feed.xml?X-Amz-Signature=S3CR3T&X-Amz-Expires=60",
+     "https://bucket.example/feed.xml?X-Amz-Signature=***&X-Amz-Expires=60"),
+])
+def test_a_secrets_name_behind_a_prefix_of_its_own_is_masked(url: str, masked: str) -> None:
+    feed = parse_config({"feeds": [{"url": url}]}).feeds[0]
+    assert feed.url == masked and mask_credentials(f"fetch of {url} failed") == f"fetch of {masked} failed"
+    assert Credentials([feed.fetch_url]).unmask(feed.url) == url
 
 
 def test_two_feeds_of_one_host_are_each_fetched_with_their_own_token() -> None:
@@ -235,6 +249,27 @@ def test_an_older_database_has_its_feed_passwords_masked_on_upgrade(any_db_url: 
         (2, "https://reader:***@host.example/feed", "connection: cannot reach https://reader:***@host.example/feed"),
     ]
     assert moved == "https://***@old.example/rss"
+    if any_db_url.startswith("sqlite:///"):
+        assert SECRET.encode() not in Path(any_db_url.removeprefix("sqlite:///")).read_bytes()
+
+
+def test_an_older_database_has_its_prefixed_feed_tokens_masked_on_upgrade(any_db_url: str) -> None:
+    """Revision 0018: a token whose name has a prefix (GitLab's feed_token) goes as 0017's did."""
+    engine = create_db_engine(any_db_url)
+    alembic(engine, "upgrade", "0017")
+    with engine.begin() as connection:
+        connection.execute(sa.text("INSERT INTO publishers (id, name) VALUES (1, 'Private')"))
+        connection.execute(sa.text(
+            "INSERT INTO feeds (id, url, publisher_id, added_at, active, error_count, last_error_message) "
+            "VALUES (1, :url, 1, '2025-01-07 09:00:00', :yes, 0, :error)"),
+            {"url": f"https://host.example/d.atom?feed_token={SECRET}", "yes": True,
+             "error": f"http_status: HTTP 401 from https://host.example/d.atom?feed_token={SECRET}"})
+    migrate(engine)
+    with engine.connect() as connection:
+        row = connection.execute(sa.text("SELECT url, last_error_message FROM feeds")).one()
+    engine.dispose()
+    assert tuple(row) == ("https://host.example/d.atom?feed_token=***",
+                          "http_status: HTTP 401 from https://host.example/d.atom?feed_token=***")
     if any_db_url.startswith("sqlite:///"):
         assert SECRET.encode() not in Path(any_db_url.removeprefix("sqlite:///")).read_bytes()
 

@@ -29,10 +29,12 @@ _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#\s\"'<>]*)@")
 _URL_USERINFO = re.compile(r"(?i)^([a-z][a-z0-9+.-]*://)([^/?#]*)@")
 _AUTHORITY = re.compile(_URL_USERINFO.pattern + r"([^/?#@]*)")  # and the host after it
 # A query parameter that carries a secret by its name (private feeds of feed services,
-# podcast hosts, CMSs): its value is masked as a password is.
+# podcast hosts, CMSs): its value is masked as a password is. The unambiguous words may
+# follow a prefix of their own (GitLab's feed_token, x-api-key, X-Amz-Signature); the short
+# ones (key, auth, sig, pass) only stand alone, so that sort_key or page_sig stay as written.
 _SECRET_PARAM = re.compile(
-    r"(?i)([?&](?:access[_-]?token|auth[_-]?token|private[_-]?token|token|api[_-]?key|key|secret|client[_-]?secret"
-    r"|password|passwd|pwd|pass|auth|sig|signature)=)([^&#\s\"'<>]+)"
+    r"(?i)([?&](?:(?:[a-z0-9]+[_.-])*(?:token|api[_-]?key|secret|password|signature)"
+    r"|access[_-]?token|auth[_-]?token|private[_-]?token|key|passwd|pwd|pass|auth|sig)=)([^&#\s\"'<>]+)"
 )
 
 
