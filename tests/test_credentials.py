@@ -254,7 +254,7 @@ def test_an_older_database_has_its_feed_passwords_masked_on_upgrade(any_db_url: 
 
 
 def test_an_older_database_has_its_prefixed_feed_tokens_masked_on_upgrade(any_db_url: str) -> None:
-    """Revision 0018: a token whose name has a prefix (GitLab's feed_token) goes as 0017's did."""
+    """Revision 0019: a token whose name has a prefix (GitLab's feed_token) goes as 0017's did."""
     engine = create_db_engine(any_db_url)
     alembic(engine, "upgrade", "0017")
     with engine.begin() as connection:

@@ -6,8 +6,8 @@ so is known as `?feed_token=***`. This masks the stored URLs and the messages qu
 with the same helper as 0017, so the feed keeps its row and its history under the URL the
 config now names.
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-08
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 from tracker.store.migrations.masking import mask_stored_feed_urls
 
-revision = "0018"
-down_revision = "0017"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
