@@ -135,6 +135,21 @@ def test_bad_values_name_the_key(tmp_path: Path, text: str, key: str, words: str
     assert words in message
 
 
+@pytest.mark.parametrize("text", [
+    "[polling]\ntotal_timeout = inf\n", "[polling]\ntotal_timeout = 1e12\n", "[polling]\nread_timeout = nan\n",
+    "[polling]\nmin_interval_seconds = 999999999999\nmax_interval_seconds = 999999999999\n"
+    "default_interval_seconds = 999999999999\n",
+    "[polling]\nerror_backoff_seconds = 999999999999\nmax_backoff_seconds = 999999999999\n",
+    "[pages]\nrevisit_hours = inf\n", "[detection]\nclaim_tolerance_seconds = 999999999999\n",
+    '[[alerts]]\nname = "a"\nfile = "a.jsonl"\nany = true\nretry_seconds = inf\nmax_retry_seconds = inf\n',
+])
+def test_spans_of_time_no_date_can_take_are_refused(tmp_path: Path, text: str) -> None:
+    # They overflowed the dates they are added to: an internal error in the middle of a poll.
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match="less than or equal to|greater than"):
+        load_config(path)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -32,6 +32,11 @@ class DatabaseConfig(_Strict):
 
 
 MAX_FEED_URL = 2000
+# Bounds on spans of time: a year for intervals, back-offs and caches, an hour for one
+# request. Larger ones are no setting anyone means (10**12 seconds, inf) and overflow the
+# dates they are added to, an internal error in the middle of a poll.
+YEAR_SECONDS = 366 * 86400
+HOUR_SECONDS = 3600
 
 
 class FeedConfig(_Strict):
@@ -114,7 +119,7 @@ class DetectionConfig(_Strict):
     rewrite_min_containment: float = Field(default=0.6, gt=0.0, le=1.0)
     min_shared_shingles: int = Field(default=8, ge=1)
     boilerplate_min_items: int = Field(default=3, ge=2)
-    claim_tolerance_seconds: int = Field(default=900, ge=0)
+    claim_tolerance_seconds: int = Field(default=900, ge=0, le=YEAR_SECONDS)
 
     @model_validator(mode="after")
     def _bands_fit(self) -> DetectionConfig:
@@ -134,14 +139,14 @@ class PollingConfig(_Strict):
     fetch_threads: int = Field(default=8, ge=1, le=256, validation_alias=AliasChoices("fetch_threads", "workers"))
     per_host: int = Field(default=2, ge=1, le=64)
     dispatch_seconds: float = Field(default=5.0, gt=0, le=3600)
-    default_interval_seconds: int = Field(default=1800, ge=1)
-    min_interval_seconds: int = Field(default=300, ge=1)
-    max_interval_seconds: int = Field(default=86400, ge=1)
-    error_backoff_seconds: int = Field(default=300, ge=1)
-    max_backoff_seconds: int = Field(default=6 * 3600, ge=1)
-    connect_timeout: float = Field(default=10.0, gt=0)
-    read_timeout: float = Field(default=30.0, gt=0)
-    total_timeout: float = Field(default=60.0, gt=0)
+    default_interval_seconds: int = Field(default=1800, ge=1, le=YEAR_SECONDS)
+    min_interval_seconds: int = Field(default=300, ge=1, le=YEAR_SECONDS)
+    max_interval_seconds: int = Field(default=86400, ge=1, le=YEAR_SECONDS)
+    error_backoff_seconds: int = Field(default=300, ge=1, le=YEAR_SECONDS)
+    max_backoff_seconds: int = Field(default=6 * 3600, ge=1, le=YEAR_SECONDS)
+    connect_timeout: float = Field(default=10.0, gt=0, le=HOUR_SECONDS)
+    read_timeout: float = Field(default=30.0, gt=0, le=HOUR_SECONDS)
+    total_timeout: float = Field(default=60.0, gt=0, le=HOUR_SECONDS)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_redirects: int = Field(default=5, ge=0, le=30)
     # A claimed feed's lease lasts total_timeout plus this: long enough for the fetch and
@@ -170,11 +175,11 @@ class PagesConfig(_Strict):
     fetch_threads: int = Field(default=2, ge=1, le=64, validation_alias=AliasChoices("fetch_threads", "workers"))
     host_delay_seconds: float = Field(default=5.0, ge=0, le=3600)
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=5 * 1024 * 1024)
-    robots_cache_seconds: int = Field(default=86400, ge=60)
+    robots_cache_seconds: int = Field(default=86400, ge=60, le=YEAR_SECONDS)
     # Pages of items first seen longer ago are not fetched (an ingested archive's years of items).
-    max_age_hours: float = Field(default=48.0, gt=0)
+    max_age_hours: float = Field(default=48.0, gt=0, le=YEAR_SECONDS / 3600)
     # A page fetched is asked again (conditionally) this long after, while its item is young; 0: never.
-    revisit_hours: float = Field(default=24.0, ge=0)
+    revisit_hours: float = Field(default=24.0, ge=0, le=YEAR_SECONDS / 3600)
     refill_seconds: float = Field(default=10.0, gt=0, le=3600)
     queue: int = Field(default=200, ge=1, le=100_000)
 
@@ -215,8 +220,8 @@ class AlertConfig(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)
     secret: str | None = Field(default=None, min_length=1)
     timeout_seconds: float = Field(default=10.0, gt=0, le=300)
-    retry_seconds: float = Field(default=30.0, gt=0)
-    max_retry_seconds: float = Field(default=3600.0, gt=0)
+    retry_seconds: float = Field(default=30.0, gt=0, le=YEAR_SECONDS)
+    max_retry_seconds: float = Field(default=3600.0, gt=0, le=YEAR_SECONDS)
     max_attempts: int = Field(default=30, ge=1)
 
     @model_validator(mode="after")
