@@ -27,7 +27,8 @@ from tracker.model import Attribution, ParsedEntry, ParsedFeed
 from tracker.reader.dates import Reading, claim_at, read_claims
 from tracker.reader.entrymemory import EntryMemory, Plan
 from tracker.reader.feedslices import FeedSlices, NotSliceable
-from tracker.reader.feedtext import ENTRY_MARKUP_MAX, FIELD_MAX, clean, clean_opt, text_value  # noqa: F401 (FIELD_MAX: the caps are named here too)
+from tracker.reader.feedtext import (  # noqa: F401 (FIELD_MAX: the caps are named here too)
+    ATTRIBUTES_MAX, ENTRY_MARKUP_MAX, FIELD_MAX, clean, clean_opt, crowded_element, text_value)
 from tracker.reader.jsonfeed import is_json_body, parse_json_feed
 from tracker.reader.links import with_whole_links
 from tracker.reader.pages import public_link
@@ -217,6 +218,9 @@ def parse_feed(
 def _parse_feed(body: bytes, content_type: str | None, captured_at: datetime | None, feed_url: str | None) -> ParsedFeed:
     if is_json_body(body, content_type):
         return parse_json_feed(body, captured_at)
+    crowded = crowded_element(body)
+    if crowded is not None:
+        raise ParseError(f"not a feed (an element with {crowded} attributes, at most {ATTRIBUTES_MAX})")
     headers = {"content-type": content_type} if content_type else None
     body = _SURROGATE_REF.sub(b"&#xFFFD;", body)
     # A mark no feed can forge: a feed's own text never says what was cut from it.
