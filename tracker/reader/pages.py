@@ -28,6 +28,7 @@ from lxml.html import document_fromstring
 from tracker.addresses import address_problem
 from tracker.errors import PageError
 from tracker.reader.dates import claimed_date
+from tracker.reader.feedtext import ATTRIBUTES_MAX, crowded_element
 
 # Larger pages are refused unread: a news article is 50-500 kB of HTML; a page of many
 # megabytes is a feed of comments, an archive, or hostile. The fetcher stops reading here.
@@ -243,13 +244,16 @@ def extract_article(body: bytes, url: str, content_type: str | None, fetched_at:
     `fetched_at` (naive UTC; else now): a page date after it is no date.
 
     Raises `PageError` for a page that is not read at all: over `MAX_PAGE_BYTES` or
-    `MAX_PAGE_ELEMENTS`, or not HTML (a PDF, an image). The text is capped at `MAX_ARTICLE_CHARS`.
+    `MAX_PAGE_ELEMENTS`, an element of over `ATTRIBUTES_MAX` attributes, or not HTML (a PDF, an image). The text is capped at `MAX_ARTICLE_CHARS`.
     """
     if len(body) > MAX_PAGE_BYTES:
         raise PageError("too_large", f"page of {len(body):,} bytes (over {MAX_PAGE_BYTES:,})")
     if not is_html(content_type, body):
         raise PageError("not_html", f"not an HTML page ({content_type or 'unrecognised bytes'})")
     markup = decode(body, content_type)
+    crowded = crowded_element(markup.encode("utf-8", "surrogatepass"))  # decoded: a UTF-16 page too
+    if crowded is not None:
+        raise PageError("too_large", f"an element of {crowded:,} attributes (over {ATTRIBUTES_MAX:,})")
     tree = _tree(markup)
     elements = sum(1 for _ in tree.iter()) if tree is not None else 0
     if elements > MAX_PAGE_ELEMENTS:
