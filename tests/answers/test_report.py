@@ -12,6 +12,8 @@ import lxml.html
 import pytest
 from click.testing import CliRunner
 
+from tests.builders import T0, Item, article, capture, hours, rss
+from tests.conftest import make_pipeline
 from tests.story_world import EVIL_TITLE, PUBLISHERS, build_world
 from tests.answers.test_graph import requires_dot, world  # noqa: F401  (fixtures)
 from tracker.answers import report as report_module
@@ -186,3 +188,20 @@ def test_every_template_is_package_data() -> None:
     assert {str(t) for t in templates} >= {"templates/report.html.jinja", "templates/report.css"}
     for template in templates:
         assert any(fnmatch.fnmatch(str(template), pattern) for pattern in patterns), template
+
+
+def test_control_and_bidi_characters_of_feed_strings_are_shown_escaped(sqlite_url: str, tmp_path: Path) -> None:
+    # A publisher named with U+202E turned the words after it around in the browser (in the
+    # text, the tooltips and the delay plot), where every other output shows it as \u202e.
+    spoof, title = "Reuters\u202e moc.sretuer", "Budget \u2066vote\u2069 passes\u200f"
+    feeds = [{"url": "https://a.example/feed", "publisher": spoof}, {"url": "https://b.example/feed", "publisher": "Copier\u2067"}]
+    pipeline = make_pipeline(sqlite_url, feeds)
+    story = Item(title, "https://a.example/1", article(3), T0)
+    pipeline.ingest([capture("https://a.example/feed", T0, rss(spoof, "https://a.example/", [story])),
+                     capture("https://b.example/feed", T0 + hours(1), rss("Copier\u2067", "https://b.example/",
+                             [Item(title, "https://b.example/1", article(3), T0 + hours(1))]))])
+    result = write_report(open_database(sqlite_url), tmp_path / "out")
+    html = result.path.read_text(encoding="utf-8")
+    assert result.stories == 1 and "Reuters\\u202e moc.sretuer" in html
+    assert not [c for c in "\u202e\u2066\u2067\u2069\u200f" if c in html]
+    assert "Copier\\u2067 (1)" in html  # the delay plot's label

@@ -18,6 +18,8 @@ matplotlib.use("Agg")  # no display: never try to open a window
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
 
+from tracker.terminal import inline  # noqa: E402
+
 _STYLE = {
     "svg.fonttype": "none",
     "text.parse_math": False,
@@ -60,7 +62,7 @@ def delay_plot(delays: dict[str, list[int]]) -> str | None:
             # A deterministic spread of the dots, so that equal delays do not hide each other.
             offsets = [((k * 0.618) % 1 - 0.5) * 0.35 for k in range(len(values))]
             axes.scatter(values, [index + o for o in offsets], s=12, color="#1d4ed8", alpha=0.55, linewidths=0, zorder=3)
-        axes.set_yticks(range(1, len(rows) + 1), [f"{name} ({len(values)})" for name, values in rows])
+        axes.set_yticks(range(1, len(rows) + 1), [f"{inline(name)} ({len(values)})" for name, values in rows])
         axes.set_xscale("log")
         top = max(max(v) for v in data)
         axes.set_xlim(0.8, max(120, top * 1.6))

@@ -27,6 +27,7 @@ from tracker.answers.plots import delay_plot
 from tracker.answers.websafe import scrub_svg, web_link
 from tracker.errors import InputError
 from tracker.model import utcnow
+from tracker.terminal import safe
 from tracker.store.pictures import (
     PublisherSummary,
     Story,
@@ -246,12 +247,20 @@ def gather(sessions: sessionmaker[Session], since: datetime | None = None, top: 
     )
 
 
+def _shown(value: object) -> object:
+    return safe(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("tracker.answers", "templates"),
         autoescape=select_autoescape(["html", "jinja", "j2"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        # Every value a template prints, feed data first, with control and bidi characters
+        # shown escaped (tracker.terminal), as in every other output: a publisher named
+        # with U+202E would otherwise turn the words after it around in the browser.
+        finalize=_shown,
     )
     env.filters["web_link"] = web_link
     env.filters["when"] = when
