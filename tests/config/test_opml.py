@@ -126,3 +126,12 @@ def test_quirks_of_real_exports_are_read_as_meant() -> None:
     assert [(f.url, f.title) for f in read_opml(body)] == [
         ("https://a.example/rss?a=1&b=2", "Tom & Jerry"), ("https://b.example/rss", "Caf\u00e9\u00a0News & more"),
     ]
+
+
+@pytest.mark.parametrize("site", ["javascript:alert(1)", "data:text/html,<script>alert(1)</script>", "//evil.example/", "https:evil"])
+def test_a_site_link_that_is_no_web_link_is_not_written(site: str) -> None:
+    # The site link is what a feed says of itself; a reader importing the list may show it as a link.
+    written = write_opml([Subscription("https://a.example/rss", "A", html_url=site)])
+    assert b"htmlUrl" not in written and b"javascript" not in written and b"data:" not in written
+    assert b'htmlUrl="https://a.example/"' in write_opml([Subscription("https://a.example/rss", "A", html_url="https://a.example/")])
+

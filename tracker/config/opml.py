@@ -200,7 +200,9 @@ def write_opml(subscriptions: list[Subscription], title: str = "tracker subscrip
         path = tuple(part for part in first.split(TAG_SEPARATOR) if part)
         name = sub.title or sub.publisher or sub.url
         attrs = {"type": "rss", "text": name, "title": name, "xmlUrl": sub.url}
-        if sub.html_url:
+        # A site link is what a feed says of itself (`<link>javascript:…</link>`): only a web
+        # link is handed on to the feed reader that imports the list and may show it as one.
+        if sub.html_url and re.match(r"(?i)https?://[^/?#\s]", sub.html_url):
             attrs["htmlUrl"] = sub.html_url
         if sub.publisher:
             attrs["publisher"] = sub.publisher
