@@ -13,6 +13,7 @@ import struct
 import sys
 import threading
 import time
+import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ import pytest
 from tracker.addresses import AddressGuard, system_resolver
 from tracker.errors import FetchError
 from tracker.reader.fetch import ERROR_KINDS, Fetcher, FetchPolicy, FetchResult, Validators
+from tracker.reader.fetch.webhook import WebhookPoster
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 RSS = "application/rss+xml; charset=utf-8"
@@ -872,3 +874,29 @@ def test_a_policy_of_page_types_refuses_other_bodies_unread(server: FeedServer, 
     else:
         _assert_failed(result, "unwanted_type")
         assert (content_type or "").split(";")[0].lower() in (result.error_message or "") and result.bytes_read == 0
+
+
+def test_a_webhooks_compressed_answer_is_read_a_step_at_a_time(raw_server: Callable[..., str]) -> None:
+    # Only the start of a failing webhook's answer is kept, for the error message; httpx
+    # inflated a whole chunk first, and a 2 KB answer coded "gzip, gzip" held 1 GiB.
+    bomb = gzip.compress(gzip.compress(b"\0" * (64 * 1024 * 1024)))
+    readable = gzip.compress(b"quota exceeded " * 200)
+
+    def answer(body: bytes, codings: str) -> Callable[[socket.socket, threading.Event], None]:
+        return lambda conn, _: conn.sendall(
+            b"HTTP/1.1 500 Internal Server Error\r\nContent-Encoding: " + codings.encode()
+            + b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+
+    poster = WebhookPoster("t")
+    try:
+        tracemalloc.start()
+        try:
+            result = poster.post(raw_server(answer(bomb, "gzip, gzip")), b"{}", {}, 10)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert result.status == 500 and peak < 16 * 1024 * 1024  # not the 64 MiB it holds
+        result = poster.post(raw_server(answer(readable, "gzip")), b"{}", {}, 10)
+        assert result.error is not None and result.error.startswith("HTTP 500 Internal Server Error: quota exceeded")
+    finally:
+        poster.close()

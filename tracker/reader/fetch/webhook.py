@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+import zlib
 from dataclasses import dataclass
 
 import httpx
 
+from tracker.reader.fetch.decompress import decoder_for
 from tracker.reader.fetch.headers import caused_by_ssl, one_line, parse_http_date, parse_retry_after
 from tracker.redact import mask_credentials
 
@@ -39,11 +41,7 @@ class WebhookPoster:
         try:
             with self._client.stream("POST", url, content=body, headers=headers,
                                      timeout=httpx.Timeout(timeout)) as resp:
-                answer = b""
-                for chunk in resp.iter_bytes():
-                    answer += chunk
-                    if len(answer) >= 1024 or time.monotonic() > deadline:
-                        break  # only the start of an answer is kept, for the error message
+                answer = _start_of_answer(resp, deadline)
                 status = resp.status_code
                 if 200 <= status < 300:
                     return PostResult(status, None, None)
@@ -58,3 +56,23 @@ class WebhookPoster:
             return PostResult(None, f"timeout after {timeout:g}s ({type(exc).__name__})", None)
         except httpx.HTTPError as exc:
             return PostResult(None, mask_credentials(f"{'tls' if caused_by_ssl(exc) else 'connection'}: {one_line(exc)}"), None)
+
+
+def _start_of_answer(resp: httpx.Response, deadline: float) -> bytes:
+    """The first KiB of an answer, for the error message, decoded a step at a time
+    (tracker.reader.fetch.decompress): httpx inflates a chunk whole, and a 2 KB answer
+    coded "gzip, gzip" held 1 GiB. Another coding (br) is left as it came."""
+    answer = b""
+    try:
+        decoder = decoder_for(resp.headers.get("content-encoding"))
+        for chunk in resp.iter_raw():
+            for piece in decoder.decode(chunk) if decoder else (chunk,):
+                answer += piece[:1024]
+                if len(answer) >= 1024:
+                    return answer
+            if time.monotonic() > deadline:
+                break
+    except zlib.error:
+        pass  # a damaged answer: what was read of it, if anything
+    return answer
+
