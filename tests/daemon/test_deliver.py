@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,42 @@ def test_each_message_is_posted_once_with_its_headers(any_db_url: str, receiver:
     # Nothing is sent twice, by this process or the next.
     assert deliver_once(config).delivered == 0
     assert len(receiver.messages()) == 3
+
+
+@pytest.fixture
+def echoing_endpoint() -> Iterator[str]:
+    """A webhook that refuses every POST, quoting what it was sent, as some APIs do."""
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            said = f"invalid credentials {self.headers.get('Authorization')} for https://desk:hunter2@{self.path}".encode()
+            self.send_response(401)
+            self.send_header("Content-Length", str(len(said)))
+            self.end_headers()
+            self.wfile.write(said)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/hook?token=HOOK-T0KEN-99"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_an_answer_echoing_the_configs_secrets_is_stored_and_shown_with_them_masked(
+        sqlite_url: str, echoing_endpoint: str) -> None:
+    alert = {"name": "desk", "any": True, "webhook": echoing_endpoint, "secret": "SIGNING-S3CRET-77",
+             "headers": {"Authorization": "Bearer BEARER-T0KEN-42"}, "max_attempts": 1}
+    config = make_config(sqlite_url, [alert])
+    Pipeline(open_database(sqlite_url), config).ingest(stories(1))
+    report = deliver_once(config)
+    assert report.failed == 1 and "invalid credentials" in report.errors[0]
+    shown = "\n".join([*report.errors, *(r["last_error"] or "" for r in rows(sqlite_url))])
+    for secret in ("BEARER-T0KEN-42", "HOOK-T0KEN-99", "hunter2"):
+        assert secret not in shown
 
 
 def _deliveries(outcome: str) -> float:

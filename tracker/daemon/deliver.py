@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -41,6 +41,7 @@ from tracker.errors import StoreError
 from tracker.logs import fields
 from tracker.model import utcnow
 from tracker.reader.fetch import PostResult, WebhookPoster
+from tracker.redact import MASK, mask_credentials
 from tracker.store import outbox
 from tracker.store.database import open_database
 from tracker.timefmt import iso
@@ -198,7 +199,20 @@ class Deliverer:
             digest = hmac.new(alert.secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
             headers[SIGNATURE_HEADER] = f"sha256={digest}"
         assert alert.webhook is not None
-        return self._poster.post(alert.webhook, body, headers, alert.timeout_seconds)
+        result = self._poster.post(alert.webhook, body, headers, alert.timeout_seconds)
+        return replace(result, error=without_secrets(result.error, alert)) if result.error else result
+
+
+def without_secrets(error: str, alert: AlertConfig) -> str:
+    """A webhook's error with what the config keeps masked: an answer may echo what it was
+    sent (`invalid token: Bearer …`, the URL asked), and the error is stored, logged and
+    shown by `tracker alerts`. The alert's header values and secret (each whole, and its
+    last word: the token of `Bearer …`) of 8 characters or more, and URLs' credentials."""
+    values = [*alert.headers.values(), alert.secret or ""]
+    secrets = {part for value in values for part in (value, *value.split()[-1:]) if len(part) >= 8}
+    for secret in sorted(secrets, key=len, reverse=True):
+        error = error.replace(secret, MASK)
+    return mask_credentials(error)
 
 
 def deliver_once(config: Config, seconds: float | None = None, sessions: sessionmaker[Session] | None = None) -> DeliveryReport:
