@@ -5,7 +5,9 @@ from __future__ import annotations
 import html
 import re
 
-_TAG = re.compile(r"<[^>]+>")
+# A tag holds no "<": a run of "<" without ">" is then read once, not once from each of its
+# "<" to the end (10,000 of them in a title cost 0.1 s, a 2 MB feed of such titles 25 s).
+_TAG = re.compile(r"<[^<>]+>")
 # What no database column should hold: NUL (PostgreSQL refuses it) and the other C0
 # controls but tab and newlines. Lone surrogates (from "&#xD800;") cannot be encoded at all.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
