@@ -175,3 +175,13 @@ def test_feeds_status_and_metrics_put_each_feed_in_the_same_state(tmp_path: Path
     with open_database(any_db_url)() as session:
         gauges = read_gauges(session)
     assert gauges.feeds == {"gone": 1, "failing": 1, "moved": 0, "active": 2, "inactive": 0, "archived": 0}
+
+
+def test_a_failing_pages_link_is_shown_with_its_password_and_token_masked() -> None:
+    from tracker.answers.status import _page_lines
+
+    states = {"wanted": 1, "used": 0, "not_used": 0, "failed": 1, "gone": 0}
+    link = "https://reader:hunter2@paywall.example/story?access_token=SECRET1"
+    lines = _page_lines(states, {"http_status": 1}, [(link, "http_status", 2, f"HTTP 403 from {link}")])
+    assert "hunter2" not in "\n".join(lines) and "SECRET1" not in "\n".join(lines)
+    assert "paywall.example/story" in lines[1]

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from tracker.answers.output import counted, duration
 from tracker.config import Config
 from tracker.model import FeedState, utcnow
+from tracker.redact import mask_credentials, mask_url
 from tracker.store import heartbeats
 from tracker.store.counts import found_since
 from tracker.store.database import describe, open_reader
@@ -137,5 +138,7 @@ def _page_lines(states: dict[str, int], kinds: dict[str, int], failures: list[tu
     lines = [f"pages: {states['wanted']} wanted, {states['used']} used, {states['not_used']} not used, "
              f"{states['failed']} failing, {states['gone']} given up" + (f" ({by_kind})" if by_kind else "")]
     for url, kind, attempts, message in failures:
-        lines.append(f"  ✗ {inline(url or '?')}: {inline(kind or '?')} ×{attempts} — {inline((message or '')[:120])}")
+        # An item's link is the feed's to write: a password or token in it is masked, as the logs mask it.
+        lines.append(f"  ✗ {inline(mask_url(url or '?'))}: {inline(kind or '?')} ×{attempts} — "
+                     f"{inline(mask_credentials((message or '')[:120]))}")
     return lines
