@@ -252,6 +252,19 @@ def test_atom_source_element_becomes_an_attribution() -> None:
     assert entry.link == "https://agg.example/1"  # the source's link is not the entry's
 
 
+def test_dublin_core_source_becomes_an_attribution_unless_it_is_the_entry_own_site() -> None:
+    """`dc:source` is how RDF feeds and many CMSs credit the article an entry was taken from."""
+    body = b"""<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>Agg</title>
+<item><title>A</title><link>https://agg.example/1</link><dc:source>https://orig.example/a/</dc:source><description>x</description></item>
+<item><title>B</title><link>https://agg.example/2</link><dc:source>Original Times</dc:source><description>x</description></item>
+<item><title>C</title><link>https://agg.example/3</link><dc:source>https://agg.example/</dc:source><description>x</description></item>
+</channel></rss>"""
+    by_url, by_name, own = parse_feed(body).entries
+    assert by_url.attributions == (Attribution("dc_source", None, "https://orig.example/a/"),)
+    assert by_name.attributions == (Attribution("dc_source", "Original Times", None),)
+    assert own.attributions == ()
+
+
 def test_atom_via_link_becomes_an_attribution_not_the_entry_link() -> None:
     entry = parse_fixture("atom_via_link.xml").entries[0]
     assert entry.attributions == (

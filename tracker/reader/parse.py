@@ -162,6 +162,13 @@ def _declared_sources(entry: Any, own_link: str | None) -> tuple[Attribution, ..
         url = clean_opt(source.get("href") or source.get("link"))
         if name or url:
             found.append(Attribution("source_element", name, url))
+    # Dublin Core's source ("a related resource from which the described resource is
+    # derived"): an aggregator's credit, a URL or a name; its own site credits nobody.
+    dc_source = clean_opt(entry.get("dc_source"))
+    if dc_source and not dc_source.startswith(("http://", "https://")):
+        found.append(Attribution("dc_source", dc_source, None))
+    elif dc_source and (own_link is None or site_of(dc_source) != site_of(own_link)):
+        found.append(Attribution("dc_source", None, dc_source))
     for link in entry.get("links", ()):
         if link.get("rel") == "via" and link.get("href"):
             found.append(Attribution("via_link", clean_opt(link.get("title")), clean_opt(link["href"])))
