@@ -93,7 +93,7 @@ class PageRequest:
 class Attribution:
     """A credit an item gives to another publication ("appeared first on X", `<source>`, …).
 
-    `kind` names the signal: footer, originally_published, read_full, source_line,
+    `kind` names the signal: footer, originally_published, republished, read_full, source_line,
     source_element, dc_source, via_link. `name` and `url` are what the credit says; either may be missing.
     """
 

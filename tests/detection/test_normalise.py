@@ -171,6 +171,40 @@ def test_credit_lines_are_recognised(markup: str, expected: Attribution) -> None
     assert story_paragraphs(document, "Coal prices") == [0]  # the credit line is not story text
 
 
+@pytest.mark.parametrize(("line", "kind"), [
+    ("This article first appeared in Khaama Press.", "originally_published"),
+    ("This story originally appeared on Khaama Press.", "originally_published"),
+    ("This post first ran in Khaama Press.", "originally_published"),
+    ("Originally published on Khaama Press on January 7, 2025.", "originally_published"),
+    ("This article first appeared on Khaama Press on 7 Jan. 2025.", "originally_published"),
+    ("This article is republished from Khaama Press under a Creative Commons license. Read the original article.", "republished"),
+    ("Republished with permission from Khaama Press.", "republished"),
+    ("Reprinted with kind permission of Khaama Press.", "republished"),
+    ("Syndicated from Khaama Press", "republished"),
+    ("Cross-posted from Khaama Press.", "republished"),
+])
+def test_syndication_credits_in_their_common_wordings(line: str, kind: str) -> None:
+    """The wordings partners and Creative Commons republishers use: each credits the name."""
+    document = to_document(html_entry(f"<p>Coal prices in Kabul rose by a third in December, traders said.</p><p>{line}</p>"))
+    assert document.attributions == (Attribution(kind, "Khaama Press", None),)
+    assert story_paragraphs(document, "Coal prices") == [0]
+
+
+def test_the_conversation_credit_links_the_original_article() -> None:
+    line = ("This article is republished from <a href='https://theconversation.com/'>The Conversation</a> under a "
+            "Creative Commons license. Read the <a href='https://theconversation.com/coal-123'>original article</a>.")
+    document = to_document(html_entry(f"<p>Coal prices in Kabul rose by a third in December, traders said.</p><p>{line}</p>"))
+    assert document.attributions == (Attribution("republished", "The Conversation", "https://theconversation.com/coal-123"),)
+
+
+@pytest.mark.parametrize("paragraph", [
+    "Published on January 7, 2025.", "This report was published in Nature on Monday by researchers from Kabul University.",
+    "The book was reprinted from the original plates in 1990 after the fire destroyed the archive.",
+])
+def test_sentences_about_publishing_are_not_credits(paragraph: str) -> None:
+    assert not is_credit(paragraph)
+
+
 @pytest.mark.parametrize("line", [
     "Source: Khaama Press", "(Source: Khaama Press)", "[Source: Khaama Press]", "Source – Khaama Press",
     "Источник: Khaama Press", "Fuente: Khaama Press", "Quelle: Khaama Press", "Fonte: Khaama Press",
@@ -194,6 +228,7 @@ _SUMMARY_CREDITS = [
     "Het bericht De begroting verscheen eerst op De Site.",
     "Запись Бюджет впервые появилась на Сайт.",
     "This story was &#111;riginally published by The Conversation.",
+    "Republished with permission from The Diplomat.",
     "CONTINUE READING THE FULL STORY AT DAWN: https://www.dawn.com/news/1884512",
     "<a href='https://www.dawn.com/news/1884512'>Read more</a>",
     "Courtesy of: Reuters",

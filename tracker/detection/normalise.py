@@ -95,6 +95,8 @@ _SITE = r"(?P<site>.{1,120}?)"
 # police said" is a sentence of the story).
 _NAME = r"(?P<site>[^\s,;!?)\]]+(?:\s+[^\s,;!?)\]]+){0,5}?)"
 _TITLE = r"(?P<title>.{1,400}?)"
+# The day a credit says the article appeared: "… first appeared on X on 7 January 2025".
+_ON_DAY = r"(?:,? on (?:[a-z]+day,? )?(?:[a-z]{3,9}\.? \d{1,2},? \d{4}|\d{1,2} [a-z]{3,9}\.?,? \d{4}|\d{4}-\d{2}-\d{2}))?"
 _URL = r"(?P<url>https?://\S+?)"
 # WordPress/Yoast's default RSS footer in the languages it ships, then the common
 # wordings of syndication credits. Each must be a paragraph of its own.
@@ -110,9 +112,20 @@ _CREDIT_PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
         ("footer", rf"^het bericht {_TITLE} verscheen eerst op {_SITE}\.?$"),
         ("footer", rf"^запись {_TITLE} впервые появилась (?:на )?{_SITE}\.?$"),
         (
+            # "This article first appeared in X" as often as "… was first published by X",
+            # and the day it did ("… on X on January 7, 2025").
             "originally_published",
-            rf"^(?:this (?:article|story|post|piece) (?:was|is|has been) )?(?:originally|first) "
-            rf"(?:published|appeared|posted) (?:by|on|at|in) {_SITE}(?:[:,]? ?{_URL})?\.?$",
+            rf"^(?:this (?:article|story|post|piece|report|column|essay) (?:(?:was|is|has been) )?)?(?:originally|first) "
+            rf"(?:published|appeared|posted|ran) (?:by|on|at|in) {_SITE}{_ON_DAY}(?:[:,]? ?{_URL})?\.?$",
+        ),
+        (
+            # The Conversation's "This article is republished from X under a Creative
+            # Commons license. Read the original article.", a partner's "Reprinted with permission from X".
+            "republished",
+            rf"^(?:this (?:article|story|post|piece|report|column|essay) (?:is|was|has been) )?"
+            rf"(?:republished|reprinted|reposted|syndicated|cross-?posted|reproduced)(?: here)?"
+            rf"(?: with (?:kind )?permission)? (?:from|by|of) {_SITE}(?: under (?:a|the) [^.]{{1,60}}licen[cs]e)?"
+            rf"(?:[:,]? ?{_URL})?(?:\.? read the original(?: article)?)?\.?$",
         ),
         (
             "read_full",
@@ -133,6 +146,7 @@ _CREDIT_PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
 # checks that each one's sample credit holds one of these words.
 _CREDIT_WORD = regex.compile(
     r"first|zuerst|premier|primero|primo|proviene|primeiro|eerst|впервые|original|full|whole|rest|source|via|courtesy"
+    r"|republish|reprint|repost|syndicat|cross-?post|reproduc"
     rf"|{_SOURCE_LABELS}|{_READ_MORE}",
     regex.IGNORECASE,
 )
@@ -261,7 +275,8 @@ def _credit(paragraph: str, anchors: dict[str, str]) -> Attribution | None:
             # The footer links the original article under its title; prefer that URL.
             url = anchors.get(fold(groups["title"].strip())) or anchors.get(fold(site or ""))
         elif site and not url:
-            url = anchors.get(fold(site))
+            # "Read the original article" links the article itself; the name, its site.
+            url = (kind == "republished" and anchors.get("original article")) or anchors.get(fold(site))
         elif not site and not url:
             url = anchors.get(fold(paragraph.strip(" .:…»›→")))  # a "Read more" link
             if url is None:
