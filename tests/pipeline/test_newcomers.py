@@ -66,3 +66,22 @@ def test_newcomers_of_one_capture_are_placed_as_one_by_one(any_db_url: str, tmp_
     for n in (1, 2, 3):
         assert placed[f"https://second.example/story-{n}"][:2] == (f"https://origin.example/story-{n}",) * 2
     assert placed["https://second.example/story-1-again"][0] == "https://origin.example/story-1"
+
+
+def test_an_aggregator_linking_to_the_article_page_is_its_copy_whichever_comes_first(sqlite_url: str) -> None:
+    """An aggregator's entry carries the article's text under the article's own link (on the
+    publisher's site) and its date, and is polled a few minutes before the publisher's feed.
+    The link names the article: the publisher is the original, in whichever order the
+    captures arrive (appended to the aggregator's group, or that group decided whole)."""
+    link, paragraphs = "https://origin.example/a/", article(31)
+    captures = [
+        capture(FIRST, T0 + hours(0.1), rss("First", "https://first.example/", [Item("Story", link, paragraphs, T0, guid="first-1")])),
+        capture(ORIGIN, T0 + hours(0.25), rss("Origin", "https://origin.example/", [Item("Story", link, paragraphs, T0)])),
+    ]
+    for order, into in ((captures, sqlite_url), (captures[::-1], sqlite_url.replace(".sqlite3", "-reversed.sqlite3"))):
+        make_pipeline(into, FEEDS).ingest(order)
+        engine = sa.create_engine(into)
+        with engine.connect() as conn:
+            rows = dict(conn.execute(sa.text("SELECT publisher, relation FROM item_provenance")).all())
+        engine.dispose()
+        assert rows == {"Origin": "original", "First Mirror": "copy"}

@@ -165,6 +165,9 @@ class NewcomersMixin:
             (Placed(known[o], mine[o][1], reads.originals[o], reads.roots[reads.originals[o]]), e) for o, e in edges.items()
         ]
         by_member = any(g == group_id for i, g in reads.crediting.get(item.url, {}).items() if i != item.item_id)
+        # The partners' credits as they read now: a publisher first seen since they were placed
+        # may be the one at their links' host (`item_facts`), which the stored summary lacks.
+        credited = credited | frozenset(p for o in edges if o in known for p in known[o].credited_publishers)
         summary = GroupSummary(size, known[last] if last is not None else None, credited, tangled, unresolved)
         return _place(item, summary, group_id, earlier, by_member, report, writes)
 

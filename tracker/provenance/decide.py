@@ -37,7 +37,8 @@ from tracker.timefmt import iso
 # what an item credits is as early as the item.
 # 3: an excerpt is judged by the sizes of the two versions compared (a copy of an article's
 # first version stays a copy when the article grows).
-PROVENANCE_RULES_VERSION = 3
+# 4: an entry linking to another publisher's page credits that publisher.
+PROVENANCE_RULES_VERSION = 4
 
 # Coverage values closer than this are a tie: shingle sets differ by a word or two.
 _COVERAGE_TIE = 0.002
