@@ -448,3 +448,17 @@ def test_a_copy_of_an_articles_first_version_stays_a_copy_when_the_article_grows
     excerpt = Item(TITLE, "https://headlinedigest.example/1", grown[:1], T0 + hours(4))
     pipeline.ingest([capture(DIGEST, T0 + hours(4.5), rss("Headline Digest", "https://headlinedigest.example/", [excerpt]))])
     assert provenance(sqlite_url)["https://headlinedigest.example/1"][2] == "excerpt"
+
+
+@pytest.mark.parametrize("credited", ["https://m.khaama.com/story/", "https://www-khaama-com.cdn.ampproject.org/c/s/www.khaama.com/story/amp/"])
+def test_an_excerpt_crediting_the_mobile_or_amp_page_follows_the_original(sqlite_url: str, credited: str) -> None:
+    """Seen first and dated earlier, an excerpt whose "Read the full story" links the mobile
+    (or AMP cache) form of Khaama's page is still Khaama's excerpt, not an original crediting
+    a "Khaama" nobody follows."""
+    paragraphs, link = article(41, paragraphs=6), "https://www.khaama.com/story/"
+    excerpt = Item(TITLE, "https://headlinedigest.example/41.html", paragraphs[:1] + [f"Read the full story at Khaama: {credited}"], T0 - hours(1))
+    make_pipeline(sqlite_url, FEEDS).ingest([
+        capture(DIGEST, T0 - hours(0.5), rss("Headline Digest", "https://headlinedigest.example/", [excerpt], full_content=False)),
+        capture(KHAAMA, T0 + hours(0.5), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(paragraphs, link=link)])),
+    ])
+    assert provenance(sqlite_url)[excerpt.link] == (link, link, "excerpt")

@@ -38,7 +38,8 @@ from tracker.timefmt import iso
 # 3: an excerpt is judged by the sizes of the two versions compared (a copy of an article's
 # first version stays a copy when the article grows).
 # 4: an entry linking to another publisher's page credits that publisher.
-PROVENANCE_RULES_VERSION = 4
+# 5: a link to a publisher's mobile or AMP host (or Google's AMP cache of its page) names it.
+PROVENANCE_RULES_VERSION = 5
 
 # Coverage values closer than this are a tie: shingle sets differ by a word or two.
 _COVERAGE_TIE = 0.002

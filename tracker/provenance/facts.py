@@ -6,6 +6,7 @@ decides from the `ItemFacts` made here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -45,6 +46,24 @@ def estimated_time(
     return min(claimed, first_seen), "claimed date, consistent with captures"
 
 
+# Where a publisher serves its own articles under another host: its mobile and AMP
+# subdomains, and Google's AMP cache, whose path holds the article's own host
+# (`www-x-org.cdn.ampproject.org/c/s/www.x.org/a/amp/`). A credit linking there names it.
+_SERVING_PREFIXES = ("m.", "mobile.", "amp.")
+_AMP_CACHE = re.compile(r"^https?://[^/?#]+\.cdn\.ampproject\.org/(?:[a-z]/)*?(?:s/)?(?P<rest>[^/?#]+\.[^/?#]+(?:[/?#].*)?)$", re.IGNORECASE)
+
+
+def publisher_at_link(directory: Directory, url: str | None) -> int | None:
+    """The one publisher at a link's host, or at the host its mobile or AMP form stands for."""
+    cached = _AMP_CACHE.match(url or "")
+    host = host_of(canonical_url(f"https://{cached['rest']}" if cached else url))
+    if not host:
+        return None
+    bare = next((host.removeprefix(p) for p in _SERVING_PREFIXES if host.startswith(p) and host.count(".") >= 2), None)
+    found = directory.publisher_at(host)
+    return found if found is not None or bare is None else directory.publisher_at(bare)
+
+
 def credit_target(
     credit: Attribution, directory: Directory, items_at: Mapping[str, int], publisher_of: Mapping[int, int]
 ) -> tuple[int | None, int | None]:
@@ -59,7 +78,7 @@ def credit_target(
         elif item is not None:
             publisher = publisher_of.get(item)
         else:
-            publisher = directory.publisher_at(host_of(url))
+            publisher = publisher_at_link(directory, credit.url)
     if publisher is None and credit.name:
         name = fold(credit.name).strip()
         publisher = directory.publisher_credited(name) or directory.publisher_at(name.removeprefix("www."))
@@ -108,7 +127,7 @@ def item_facts(
     # An entry whose link is another publisher's page (an aggregator or a planet carrying
     # the text, a link blog) names that page as the article: it credits its publisher, so
     # an aggregator polled first, with the article's own date, is not its original.
-    host_publisher = directory.publisher_at(host_of(canonical_url(item.url)))
+    host_publisher = publisher_at_link(directory, item.url)
     if host_publisher is not None and host_publisher != item.publisher_id and host_publisher not in credited_publishers:
         credited_publishers.add(host_publisher)
         names.append((host_publisher, directory.publisher_names.get(host_publisher, "?")))
