@@ -120,3 +120,35 @@ def test_the_first_believable_date_of_an_entry_is_its_claim() -> None:
     )
     [entry] = parse_feed(body).entries
     assert (entry.claimed_at, entry.claimed_rejected) == (datetime(2025, 1, 7, 11), None)
+
+
+@pytest.mark.parametrize(("raw", "captured", "expected"), [
+    # An Indian paper's IST, captured 45 minutes later: Ireland's and Israel's readings lie ahead of the capture.
+    ("Tue, 07 Jan 2025 14:30:00 IST", datetime(2025, 1, 7, 9, 45), datetime(2025, 1, 7, 9)),
+    # An Irish one's IST: its own reading is the latest, and not after the capture.
+    ("Tue, 07 Jan 2025 10:00:00 IST", datetime(2025, 1, 7, 9, 30), datetime(2025, 1, 7, 9)),
+    # India's reading of it would be 04:30: never a claim earlier than a sound reading.
+    ("Tue, 07 Jan 2025 10:00:00 IST", datetime(2025, 1, 8), datetime(2025, 1, 7, 9)),
+    ("Tue, 07 Jan 2025 17:00:00 CST", datetime(2025, 1, 7, 9, 30), datetime(2025, 1, 7, 9)),  # China
+    ("Tue, 07 Jan 2025 03:00:00 CST", datetime(2025, 1, 7, 9, 30), datetime(2025, 1, 7, 9)),  # US Central
+    ("Tue, 07 Jan 2025 14:00:00 PKT", datetime(2025, 1, 7, 9, 30), datetime(2025, 1, 7, 9)),
+    ("Tue, 07 Jan 2025 14:45:00 NPT", datetime(2025, 1, 7, 9, 30), datetime(2025, 1, 7, 9)),
+])
+def test_zone_names_of_asian_papers_are_read(raw: str, captured: datetime, expected: datetime) -> None:
+    assert claimed_date(raw, captured) == (expected, None)
+
+
+def test_an_indian_original_dated_in_ist_is_not_the_copy_of_a_quicker_mirror(sqlite_url: str) -> None:
+    """The original says 14:30 IST (09:00 UTC) and is polled at 09:45; a mirror copied it at
+    09:20 and says so in UTC. Refused as an unknown zone, the original was dated by its
+    sighting, after the mirror's claim, and recorded as the mirror's copy."""
+    paragraphs = article(42)
+    original = rss("Origin News", "https://origin.example/", [Item("Harvest talks resume", ORIGINAL_URL, paragraphs, T0)])
+    original = original.replace(format_datetime(T0.replace(tzinfo=UTC)).encode(), b"Tue, 07 Jan 2025 14:30:00 IST")
+    mirror = rss("Mirror Daily", "https://mirror.example/", [Item("Harvest talks resume", MIRROR_URL, paragraphs, T0 + hours(1 / 3))])
+    make_pipeline(sqlite_url, FEEDS).ingest([capture(MIRROR, T0 + hours(0.4), mirror), capture(ORIGIN, T0 + hours(0.75), original)])
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        rows = dict(conn.execute(sa.text("SELECT url, relation FROM item_provenance")).all())
+    engine.dispose()
+    assert rows == {ORIGINAL_URL: "original", MIRROR_URL: "copy"}

@@ -10,7 +10,8 @@ read by strict grammars, RFC 822 (RSS `pubDate`) and ISO 8601 / W3C-DTF (Atom,
   too), or is partial (a date without a time of day leaves the moment open by a day; a
   time without a zone is read as UTC);
 - its offset lies beyond ±14:00 (the widest real zone, UTC+14 in Kiribati) or its zone
-  name is unknown (only unambiguous abbreviations are read);
+  name is unknown (a name that stands for several offsets, IST or CST, is read as each, and
+  the latest moment not after the capture is the claim);
 - its year is before 1991 (the first year of the web: no feed item is older);
 - it is not a calendar date (31 February, 25:00);
 - it lies after the capture that carried it by more than `CLOCK_SKEW` (a publisher's
@@ -30,14 +31,23 @@ MAX_OFFSET = timedelta(hours=14)
 CLOCK_SKEW = timedelta(minutes=15)
 
 _MONTHS = {name: i for i, name in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
-# Zone names whose offset is not in doubt (IST, for one, is India, Ireland or Israel).
+# Zone names whose offset is not in doubt.
 _ZONES = {
     "ut": 0, "utc": 0, "gmt": 0, "z": 0, "wet": 0,
-    "est": -5, "edt": -4, "cst": -6, "cdt": -5, "mst": -7, "mdt": -6, "pst": -8, "pdt": -7,
-    "akst": -9, "akdt": -8, "hst": -10, "bst": 1, "west": 1, "cet": 1, "cest": 2, "met": 1, "mest": 2,
+    "est": -5, "edt": -4, "cdt": -5, "mst": -7, "mdt": -6, "pst": -8, "pdt": -7,
+    "akst": -9, "akdt": -8, "hst": -10, "west": 1, "cet": 1, "cest": 2, "met": 1, "mest": 2,
     "eet": 2, "eest": 3, "msk": 3, "hkt": 8, "sgt": 8, "awst": 8, "jst": 9, "kst": 9,
     "acst": 9.5, "aest": 10, "acdt": 10.5, "aedt": 11, "nzst": 12, "nzdt": 13,
+    "brt": -3, "art": -3, "nst": -3.5, "ndt": -2.5, "adt": -3, "wat": 1, "cat": 2, "sast": 2, "eat": 3, "trt": 3,
+    "irst": 3.5, "gst": 4, "aft": 4.5, "pkt": 5, "uzt": 5, "npt": 5.75, "ict": 7, "wib": 7, "wita": 8, "pht": 8,
+    "myt": 8, "wit": 9,
 }
+# Zone names that stand for several offsets: IST is India, Ireland or Israel; CST the US
+# Central or China; BST British summer or Bangladesh; AST Atlantic or Arabia. Each reading
+# is tried, the latest moment first (`_at`): the claim is the latest one not after the
+# capture, never earlier than the true moment, so nobody gains by the name, and an Indian
+# or Chinese feed keeps its date instead of being dated by its sighting.
+_AMBIGUOUS = {"ist": (1, 2, 5.5), "cst": (-6, 8), "bst": (1, 6), "ast": (-4, 3)}
 _RFC822 = re.compile(
     r"(?:[a-z]{2,9}\.?,?\s*)?(?P<d>\d{1,2})(?:\s+|-)(?P<mon>[a-z]{3,9})\.?(?:\s+|-)(?P<y>[+-]?\d+)"
     r"(?:\s+|T)(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.\d+)?)?"
@@ -61,19 +71,21 @@ class Rejected(ValueError):
     """A date string that claims nothing, and why."""
 
 
-def _offset(zone: str) -> timedelta:
-    """The UTC offset a zone field names; Rejected when it names none or an impossible one."""
+def _offsets(zone: str) -> tuple[timedelta, ...]:
+    """The UTC offsets a zone field may name, smallest first; Rejected when it names none or an impossible one."""
     if zone[0] in "+-":
         digits = zone[1:].replace(":", "")
         hours, minutes = int(digits[:-2] or 0), int(digits[-2:])
         sign = -1 if zone[0] == "-" else 1
         if minutes >= 60 or timedelta(hours=hours, minutes=minutes) > MAX_OFFSET:
             raise Rejected(f"offset {zone[0]}{hours:02d}:{minutes:02d} beyond ±14:00")
-        return sign * timedelta(hours=hours, minutes=minutes)
+        return (sign * timedelta(hours=hours, minutes=minutes),)
     hours = _ZONES.get(zone.lower())
-    if hours is None:
-        raise Rejected(f"unknown time zone {zone!r}")
-    return timedelta(hours=hours)
+    if hours is not None:
+        return (timedelta(hours=hours),)
+    if zone.lower() in _AMBIGUOUS:
+        return tuple(timedelta(hours=h) for h in _AMBIGUOUS[zone.lower()])
+    raise Rejected(f"unknown time zone {zone!r}")
 
 
 def _year(text: str, two_digit_ok: bool) -> int:
@@ -85,22 +97,23 @@ def _year(text: str, two_digit_ok: bool) -> int:
     return year
 
 
-def _moment(year: int, month: int, day: int, hour: str, minute: str, second: str | None, zone: str | None) -> datetime:
+def _moment(year: int, month: int, day: int, hour: str, minute: str, second: str | None, zone: str | None) -> tuple[datetime, ...]:
+    """The moments a date names, the latest first (several for an ambiguous zone name)."""
     # A time without a zone is read as UTC, as feed readers do: a lying feed gains nothing
     # by it (it could write any zone), an honest one keeps its date, hours off at worst.
-    offset = _offset(zone) if zone is not None else timedelta(0)
+    offsets = _offsets(zone) if zone is not None else (timedelta(0),)
     try:
         local = datetime(year, month, day, int(hour), int(minute), int(second or 0))
     except ValueError as error:
         raise Rejected(f"not a calendar date ({error})") from None
     try:
-        return local - offset
+        return tuple(local - offset for offset in offsets)
     except OverflowError:  # 9999-12-31T23:00-14:00 lies past the last moment a datetime holds
         raise Rejected("not a calendar date (beyond year 9999 in UTC)") from None
 
 
-def _read(raw: str) -> datetime:
-    """A date string as naive UTC; Rejected with the reason when it claims nothing."""
+def _read(raw: str) -> tuple[datetime, ...]:
+    """A date string as naive UTC, its readings the latest first; Rejected with the reason when it claims nothing."""
     text = " ".join(raw.split())
     iso = _ISO.fullmatch(text)
     if iso:
@@ -123,23 +136,28 @@ def _read(raw: str) -> datetime:
 
 
 # A date string read without a capture time: the moment it claims (naive UTC) or None and
-# why it claims none, and the string as shown in messages. What a capture time adds (a
+# why it claims none, the string as shown in messages, and the earlier moments it may mean
+# (an ambiguous zone name's other readings, latest first). What a capture time adds (a
 # date too far after it claims nothing) is applied by `claim_at`, so that a reading can be
 # kept and applied to another capture (tracker.reader.parse keeps entries parsed before).
-Reading = tuple[datetime | None, str | None, str]
+Reading = tuple[datetime | None, str | None, str, tuple[datetime, ...]]
 
 
 def _reading(raw: str) -> Reading:
     shown = raw.strip()[:40]
     try:
-        return _read(raw), None, shown
+        latest, *earlier = _read(raw)
+        return latest, None, shown, tuple(earlier)
     except Rejected as why:
-        return None, f"{why} (in {shown!r})", shown
+        return None, f"{why} (in {shown!r})", shown, ()
 
 
 def _at(reading: Reading, captured_at: datetime | None) -> tuple[datetime | None, str | None]:
-    when, why, shown = reading
+    when, why, shown, earlier = reading
     if when is not None and captured_at is not None and when > captured_at + CLOCK_SKEW:
+        sound = next((moment for moment in earlier if moment <= captured_at + CLOCK_SKEW), None)
+        if sound is not None:
+            return sound, None
         return None, f"after the capture at {iso(captured_at)}, 15 minutes of clock skew allowed (in {shown!r})"
     return when, why
 
