@@ -85,3 +85,20 @@ def test_an_aggregator_linking_to_the_article_page_is_its_copy_whichever_comes_f
             rows = dict(conn.execute(sa.text("SELECT publisher, relation FROM item_provenance")).all())
         engine.dispose()
         assert rows == {"Origin": "original", "First Mirror": "copy"}
+
+
+def test_a_scraper_keeping_the_original_guid_is_its_copy_whichever_comes_first(sqlite_url: str) -> None:
+    """A scraper republishes an entry whole, GUID (the original's permalink) and date kept,
+    under a link of its own, and is polled first: the GUID names the original's publisher."""
+    guid, paragraphs = "https://origin.example/?p=123", article(32)
+    captures = [
+        capture(FIRST, T0 + hours(0.1), rss("First", "https://first.example/", [Item("Story", "https://first.example/s", paragraphs, T0, guid=guid)])),
+        capture(ORIGIN, T0 + hours(0.25), rss("Origin", "https://origin.example/", [Item("Story", "https://origin.example/a/", paragraphs, T0, guid=guid)])),
+    ]
+    for order, into in ((captures, sqlite_url), (captures[::-1], sqlite_url.replace(".sqlite3", "-reversed.sqlite3"))):
+        make_pipeline(into, FEEDS).ingest(order)
+        engine = sa.create_engine(into)
+        with engine.connect() as conn:
+            rows = dict(conn.execute(sa.text("SELECT publisher, relation FROM item_provenance")).all())
+        engine.dispose()
+        assert rows == {"Origin": "original", "First Mirror": "copy"}

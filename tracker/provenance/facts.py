@@ -126,12 +126,14 @@ def item_facts(
             labels.append(f"{credit.kind}: {names[-1][1]}")
     # An entry whose link is another publisher's page (an aggregator or a planet carrying
     # the text, a link blog) names that page as the article: it credits its publisher, so
-    # an aggregator polled first, with the article's own date, is not its original.
-    host_publisher = publisher_at_link(directory, item.url)
-    if host_publisher is not None and host_publisher != item.publisher_id and host_publisher not in credited_publishers:
-        credited_publishers.add(host_publisher)
-        names.append((host_publisher, directory.publisher_names.get(host_publisher, "?")))
-        labels.append(f"link to its page: {names[-1][1]}")
+    # an aggregator polled first, with the article's own date, is not its original. So does
+    # a GUID that is another publisher's permalink (a scraper copying the entry whole).
+    for what, link in (("link to its page", item.url), ("its GUID", item.guid)):
+        host_publisher = publisher_at_link(directory, link) if link and "://" in link else None
+        if host_publisher is not None and host_publisher != item.publisher_id and host_publisher not in credited_publishers:
+            credited_publishers.add(host_publisher)
+            names.append((host_publisher, directory.publisher_names.get(host_publisher, "?")))
+            labels.append(f"{what}: {names[-1][1]}")
     return ItemFacts(
         item_id=item.item_id,
         url=item.url,
