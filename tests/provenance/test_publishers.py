@@ -68,3 +68,13 @@ def test_a_credit_by_name_that_two_sites_answer_means_neither() -> None:
         directory.add_publisher(n, "AFP" if n == 1 else f"AFP ({host})", host, "feed_title")
         directory.add_feed(10 * n, f"https://www.{host}/rss", n, "AFP", f"https://www.{host}/")
     assert directory.publisher_credited("AFP") is None
+
+
+def test_a_credit_by_name_with_or_without_a_leading_the_finds_the_publisher() -> None:
+    """"Source: The Khaama Press" means Khaama Press; "Guardian" means The Guardian."""
+    directory = Directory()
+    directory.add_publisher(1, "Khaama Press", "khaama.com")
+    directory.add_publisher(2, "The Guardian", "theguardian.com")
+    assert directory.publisher_credited("the khaama press") == 1
+    assert directory.publisher_credited("guardian") == 2
+    assert directory.publisher_credited("the other press") is None

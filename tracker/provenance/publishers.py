@@ -124,12 +124,19 @@ class Directory:
         the credit's name fits (`name_fits_site`). A feed's own title on a site of another name
         is not enough to take others' credits, nor to hide the site that has the name."""
         key = _name_key(name)
-        found = self.publishers_by_name.get(key, set()) | {self.feed_publisher[f] for f in self.titled.get(key, ())}
+        found = self._answering(key)
+        if not found:
+            # "Source: The Khaama Press" for Khaama Press, "Guardian" for The Guardian.
+            found = self._answering(key[4:] if key.startswith("the ") else f"the {key}")
         # The operator's word first: a publisher the config names so is meant wherever it is.
         meant = {p for p in found if self.publisher_source.get(p) == "config"} or {
             p for p in found if any(name_fits_site(name, host) for host in self.hosts_of.get(p, ()))
         }
         return next(iter(meant)) if len(meant) == 1 else None
+
+    def _answering(self, key: str) -> set[int]:
+        """The publishers named so, or whose feed is titled so."""
+        return self.publishers_by_name.get(key, set()) | {self.feed_publisher[f] for f in self.titled.get(key, ())}
 
     def publisher_host(self, publisher_id: int) -> str | None:
         """One host of a publisher's sites, for telling apart two publishers of one name."""
