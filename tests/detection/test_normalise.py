@@ -200,6 +200,8 @@ def test_the_conversation_credit_links_the_original_article() -> None:
 @pytest.mark.parametrize("paragraph", [
     "Published on January 7, 2025.", "This report was published in Nature on Monday by researchers from Kabul University.",
     "The book was reprinted from the original plates in 1990 after the fire destroyed the archive.",
+    # A mirror's header, naming nobody (it would stand as an unfollowed source on every post).
+    "Reposted from around the web", "Republished from various sources.", "Syndicated from other outlets",
 ])
 def test_sentences_about_publishing_are_not_credits(paragraph: str) -> None:
     assert not is_credit(paragraph)

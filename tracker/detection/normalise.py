@@ -95,6 +95,8 @@ _SITE = r"(?P<site>.{1,120}?)"
 # police said" is a sentence of the story).
 _NAME = r"(?P<site>[^\s,;!?)\]]+(?:\s+[^\s,;!?)\]]+){0,5}?)"
 _TITLE = r"(?P<title>.{1,400}?)"
+# Where a mirror says it found its posts, naming nobody: "Reposted from around the web".
+_NOBODY = r"(?:around|all over|across|the (?:web|internet|net)\b|elsewhere|various|other\b|several|multiple|our\b|wires?\b|agencies)"
 # The day a credit says the article appeared: "… first appeared on X on 7 January 2025".
 _ON_DAY = r"(?:,? on (?:[a-z]+day,? )?(?:[a-z]{3,9}\.? \d{1,2},? \d{4}|\d{1,2} [a-z]{3,9}\.?,? \d{4}|\d{4}-\d{2}-\d{2}))?"
 _URL = r"(?P<url>https?://\S+?)"
@@ -124,7 +126,7 @@ _CREDIT_PATTERNS: tuple[tuple[str, regex.Pattern[str]], ...] = tuple(
             "republished",
             rf"^(?:this (?:article|story|post|piece|report|column|essay) (?:is|was|has been) )?"
             rf"(?:republished|reprinted|reposted|syndicated|cross-?posted|reproduced)(?: here)?"
-            rf"(?: with (?:kind )?permission)? (?:from|by|of) {_SITE}(?: under (?:a|the) [^.]{{1,60}}licen[cs]e)?"
+            rf"(?: with (?:kind )?permission)? (?:from|by|of) (?!{_NOBODY}){_SITE}(?: under (?:a|the) [^.]{{1,60}}licen[cs]e)?"
             rf"(?:[:,]? ?{_URL})?(?:\.? read the original(?: article)?)?\.?$",
         ),
         (
