@@ -383,3 +383,22 @@ def test_a_story_sentence_after_a_source_label_is_no_credit(sentence: str) -> No
     document = to_document(html_entry(f"<p>Coal prices in Kabul rose by a third in December, traders said.</p><p>{sentence}</p>"))
     assert document.attributions == ()
     assert story_paragraphs(document, "Coal prices") == [0, 1]
+
+
+@pytest.mark.parametrize(("opening", "name"), [
+    ("KABUL, Afghanistan (AP) — Coal prices rose by a third in December, traders said.", "AP"),
+    ("LONDON, Jan 7 (Reuters) - Coal prices rose by a third in December, traders said.", "Reuters"),
+    ("Kabul (Khaama Press) – Coal prices rose by a third in December, traders said.", "Khaama Press"),
+])
+def test_a_dateline_credits_the_agency_it_names_and_stays_story_text(opening: str, name: str) -> None:
+    document = to_document(html_entry(f"<p>{opening}</p><p>Traders in Herat said the same of wheat flour.</p>"))
+    assert document.attributions == (Attribution("dateline", name, None),)
+    assert story_paragraphs(document, "Coal prices") == [0, 1]
+
+
+@pytest.mark.parametrize("opening", [
+    "The minister (who spoke on condition of anonymity) said prices rose.",
+    "Coal prices rose by a third (33%) - traders said.",
+])
+def test_a_parenthesis_in_a_sentence_is_no_dateline(opening: str) -> None:
+    assert to_document(html_entry(f"<p>{opening}</p>")).attributions == ()

@@ -462,3 +462,17 @@ def test_an_excerpt_crediting_the_mobile_or_amp_page_follows_the_original(sqlite
         capture(KHAAMA, T0 + hours(0.5), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(paragraphs, link=link)])),
     ])
     assert provenance(sqlite_url)[excerpt.link] == (link, link, "excerpt")
+
+
+def test_a_wire_story_whose_dateline_names_the_agency_is_the_agency_copy(sqlite_url: str) -> None:
+    """A member paper runs the wire story before the agency's own site posts it; its
+    dateline, "KABUL (Khaama Press) —", says whose story it is."""
+    paragraphs = article(43, paragraphs=6)
+    paragraphs[0] = "KABUL (Khaama Press) — " + paragraphs[0]
+    member = Item(TITLE, "https://ru24.pro/43.html", paragraphs, T0 - hours(1))
+    make_pipeline(sqlite_url, FEEDS).ingest([
+        capture(RU24, T0 - hours(0.5), rss("ru24.pro", "https://ru24.pro/", [member], full_content=False)),
+        capture(KHAAMA, T0 + hours(0.5), rss("Khaama Press", "https://www.khaama.com/", [Item(TITLE, ORIGINAL_URL, paragraphs, T0)])),
+    ])
+    assert provenance(sqlite_url)[member.link] == (ORIGINAL_URL, ORIGINAL_URL, "copy")
+    assert provenance(sqlite_url)[ORIGINAL_URL] == (ORIGINAL_URL, None, "original")

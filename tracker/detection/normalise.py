@@ -152,6 +152,11 @@ _CREDIT_WORD = regex.compile(
     rf"|{_SOURCE_LABELS}|{_READ_MORE}",
     regex.IGNORECASE,
 )
+# A dateline naming the agency or paper a story is from: "KABUL, Afghanistan (AP) — …",
+# "LONDON, Jan 7 (Reuters) - …". It opens the story (and stays story text); it credits
+# the name when the name is a publisher followed, and nobody otherwise (a paper's own
+# abbreviation, a place).
+_DATELINE = regex.compile(r"^[^\W\d_][^()!?\n]{1,60}?\s?\((?P<site>[^()\d]{2,40}?)\)\s*(?:[—–]|--?)\s*\S")
 _SHARE_WIDGET = regex.compile(
     r"^(?:share(?: this| on| via)?|tweet|pin it|e-?mail|print|like this|click to (?:share|print|email)"
     r"|follow us|related(?: posts| articles| stories)?|advertisement|subscribe|comments?|leave a comment"
@@ -324,6 +329,7 @@ def read_body(entry: ParsedEntry) -> ReadBody:
         credit = _credit(paragraph, anchors)
         if credit:
             credits.append(credit)
+    credits.extend(Attribution("dateline", m["site"].strip(), None) for p in paragraphs[:3] if (m := _DATELINE.match(p)))
     if entry.summary:
         summary_paragraphs, summary_anchors = _html_paragraphs(entry.summary, only_if_crediting=True)
         for paragraph in summary_paragraphs:

@@ -112,6 +112,8 @@ def item_facts(
         if target_publisher == item.publisher_id:
             continue  # the publisher's own footer: no credit to anyone else
         if target_item is None and target_publisher is None:
+            if credit.kind == "dateline":
+                continue  # a place or a paper's own abbreviation as often as an agency unfollowed
             name = credit.name or credit.url
             if name:
                 unresolved = unresolved or name
