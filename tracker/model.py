@@ -281,6 +281,7 @@ class StoredItem:
     guid: str | None
     feeds: dict[int, datetime] = field(default_factory=dict)
     claimed_rejected: str | None = None
+    author: str | None = None
 
     @property
     def first_feed_id(self) -> int:

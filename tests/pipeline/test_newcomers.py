@@ -102,3 +102,16 @@ def test_a_scraper_keeping_the_original_guid_is_its_copy_whichever_comes_first(s
             rows = dict(conn.execute(sa.text("SELECT publisher, relation FROM item_provenance")).all())
         engine.dispose()
         assert rows == {"Origin": "original", "First Mirror": "copy"}
+
+
+def test_an_aggregator_naming_the_source_as_its_author_is_its_copy(sqlite_url: str) -> None:
+    """An aggregator (WordPress's feed-to-post plugins do so) gives the source feed's name as
+    the author of the post it made of its entry, and claims an earlier date."""
+    paragraphs = article(33)
+    copied = rss("First", "https://first.example/", [Item("Story", "https://first.example/s", paragraphs, T0 - hours(1))])
+    copied = copied.replace(b"<pubDate>", b"<author>Origin</author><pubDate>")
+    make_pipeline(sqlite_url, FEEDS).ingest([
+        capture(FIRST, T0 - hours(0.5), copied),
+        capture(ORIGIN, T0 + hours(0.25), rss("Origin", "https://origin.example/", [Item("Story", "https://origin.example/a/", paragraphs, T0)])),
+    ])
+    assert provenance(sqlite_url)["https://first.example/s"][:3] == ("https://origin.example/a/", "https://origin.example/a/", "copy")

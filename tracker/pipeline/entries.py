@@ -222,7 +222,7 @@ class EntriesMixin:
         guid = identity.removeprefix("guid:") if identity.startswith("guid:") else None
         stored = StoredItem(
             item_id, lookup.publisher_id, url or identity, entry.title, entry.claimed_at, when, guid, {feed_id: when},
-            claimed_rejected=entry.claimed_rejected,
+            claimed_rejected=entry.claimed_rejected, author=entry.author,
         )
         if len(known.items) < KNOWN_ITEMS:
             known.items[item_id] = NewItem(stored, credits, known.previous)

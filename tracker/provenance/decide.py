@@ -41,7 +41,8 @@ from tracker.timefmt import iso
 # 5: a link to a publisher's mobile or AMP host (or Google's AMP cache of its page) names it.
 # 6: so does an entry's GUID that is another publisher's permalink.
 # 7: a credit by name finds its publisher with or without a leading "The".
-PROVENANCE_RULES_VERSION = 7
+# 8: an author who is another publisher (an aggregator's source feed, "By Reuters") credits it.
+PROVENANCE_RULES_VERSION = 8
 
 # Coverage values closer than this are a tie: shingle sets differ by a word or two.
 _COVERAGE_TIE = 0.002

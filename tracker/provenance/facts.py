@@ -53,6 +53,11 @@ _SERVING_PREFIXES = ("m.", "mobile.", "amp.")
 _AMP_CACHE = re.compile(r"^https?://[^/?#]+\.cdn\.ampproject\.org/(?:[a-z]/)*?(?:s/)?(?P<rest>[^/?#]+\.[^/?#]+(?:[/?#].*)?)$", re.IGNORECASE)
 
 
+# Credits that name a publisher only when one followed has the name: a dateline's, an author's.
+_NAMED_IN_PASSING = ("dateline", "author")
+_BYLINE = re.compile(r"^by\s+", re.IGNORECASE)
+
+
 def publisher_at_link(directory: Directory, url: str | None) -> int | None:
     """The one publisher at a link's host, or at the host its mobile or AMP form stands for."""
     cached = _AMP_CACHE.match(url or "")
@@ -95,6 +100,29 @@ def any_resolves(
     )
 
 
+def _with_author(credits: Sequence[Attribution], item: StoredItem) -> Sequence[Attribution]:
+    """The item's credits and its author's name: an aggregator names its source feed as the
+    author, a wire copy "By Reuters" (a credit when the name is another publisher's, `_NAMED_IN_PASSING`)."""
+    if not item.author or len(item.author) > 60:
+        return credits
+    return [*credits, Attribution("author", _BYLINE.sub("", item.author).strip(), None)]
+
+
+def _link_credits(item: StoredItem, directory: Directory) -> list[tuple[int, str]]:
+    """(publisher, how) credited by the item's own link or GUID being another publisher's page.
+
+    An entry whose link is another publisher's page (an aggregator or a planet carrying the
+    text, a link blog) names that page as the article: it credits its publisher, so an
+    aggregator polled first, with the article's own date, is not its original. So does a
+    GUID that is another publisher's permalink (a scraper copying the entry whole)."""
+    found = []
+    for what, link in (("link to its page", item.url), ("its GUID", item.guid)):
+        host_publisher = publisher_at_link(directory, link) if link and "://" in link else None
+        if host_publisher is not None and host_publisher != item.publisher_id:
+            found.append((host_publisher, what))
+    return found
+
+
 def item_facts(
     item: StoredItem, credits: Sequence[Attribution], sizes: Sizes, previous_capture: datetime | None, tolerance: timedelta,
     directory: Directory, items_at: Mapping[str, int], publisher_of: Mapping[int, int],
@@ -107,12 +135,12 @@ def item_facts(
     names: list[tuple[int, str]] = []
     unresolved: str | None = None
     unknown: list[tuple[str | None, str | None]] = []
-    for credit in credits:
+    for credit in _with_author(credits, item):
         target_item, target_publisher = credit_target(credit, directory, items_at, publisher_of)
         if target_publisher == item.publisher_id:
             continue  # the publisher's own footer: no credit to anyone else
         if target_item is None and target_publisher is None:
-            if credit.kind == "dateline":
+            if credit.kind in _NAMED_IN_PASSING:
                 continue  # a place or a paper's own abbreviation as often as an agency unfollowed
             name = credit.name or credit.url
             if name:
@@ -126,13 +154,8 @@ def item_facts(
             credited_publishers.add(target_publisher)
             names.append((target_publisher, directory.publisher_names.get(target_publisher, "?")))
             labels.append(f"{credit.kind}: {names[-1][1]}")
-    # An entry whose link is another publisher's page (an aggregator or a planet carrying
-    # the text, a link blog) names that page as the article: it credits its publisher, so
-    # an aggregator polled first, with the article's own date, is not its original. So does
-    # a GUID that is another publisher's permalink (a scraper copying the entry whole).
-    for what, link in (("link to its page", item.url), ("its GUID", item.guid)):
-        host_publisher = publisher_at_link(directory, link) if link and "://" in link else None
-        if host_publisher is not None and host_publisher != item.publisher_id and host_publisher not in credited_publishers:
+    for host_publisher, what in _link_credits(item, directory):
+        if host_publisher not in credited_publishers:
             credited_publishers.add(host_publisher)
             names.append((host_publisher, directory.publisher_names.get(host_publisher, "?")))
             labels.append(f"{what}: {names[-1][1]}")

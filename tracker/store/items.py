@@ -34,7 +34,7 @@ _i, _f, _r, _k = schema.Item, schema.ItemFeed, schema.ItemRaw, schema.ItemKey
 # An item with its sightings in one statement: a row per sighting (one, its feed NULL, if none).
 ITEM_COLUMNS = (
     _i.id, _i.publisher_id, _i.url, _i.identity, _i.title, _i.claimed_at, _i.first_seen_at, _i.claimed_date_rejected,
-    _f.feed_id, _f.first_seen_at.label("feed_first_seen_at"),
+    _i.author, _f.feed_id, _f.first_seen_at.label("feed_first_seen_at"),
 )
 _ITEMS = select(*ITEM_COLUMNS).outerjoin(_f, _f.item_id == _i.id).where(_i.id.in_(bindparam("ids", expanding=True)))
 _KEYS = select(_k.key_hash, _k.item_id).where(_k.publisher_id == bindparam("p"), _k.key_hash.in_(bindparam("keys", expanding=True)))
@@ -56,7 +56,7 @@ def add_item_row(found: dict[int, StoredItem], row: Row[Any]) -> None:
         guid = row.identity.removeprefix("guid:") if row.identity.startswith("guid:") else None
         item = found[row.id] = StoredItem(
             row.id, row.publisher_id, row.url or row.identity, row.title, row.claimed_at, row.first_seen_at, guid,
-            claimed_rejected=row.claimed_date_rejected,
+            claimed_rejected=row.claimed_date_rejected, author=row.author,
         )
     if row.feed_id is not None:
         item.feeds[row.feed_id] = row.feed_first_seen_at
