@@ -115,3 +115,15 @@ def test_an_aggregator_naming_the_source_as_its_author_is_its_copy(sqlite_url: s
         capture(ORIGIN, T0 + hours(0.25), rss("Origin", "https://origin.example/", [Item("Story", "https://origin.example/a/", paragraphs, T0)])),
     ])
     assert provenance(sqlite_url)["https://first.example/s"][:3] == ("https://origin.example/a/", "https://origin.example/a/", "copy")
+
+
+def test_an_rss_author_mailbox_at_the_source_site_credits_it(sqlite_url: str) -> None:
+    """RSS writes the author as "email (Name)": a copy keeping the original's is its copy."""
+    paragraphs = article(34)
+    copied = rss("First", "https://first.example/", [Item("Story", "https://first.example/s", paragraphs, T0 - hours(1))])
+    copied = copied.replace(b"<pubDate>", b"<author>desk@origin.example (The Desk)</author><pubDate>")
+    make_pipeline(sqlite_url, FEEDS).ingest([
+        capture(FIRST, T0 - hours(0.5), copied),
+        capture(ORIGIN, T0 + hours(0.25), rss("Origin", "https://origin.example/", [Item("Story", "https://origin.example/a/", paragraphs, T0)])),
+    ])
+    assert provenance(sqlite_url)["https://first.example/s"][:3] == ("https://origin.example/a/", "https://origin.example/a/", "copy")

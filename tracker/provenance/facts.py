@@ -56,6 +56,8 @@ _AMP_CACHE = re.compile(r"^https?://[^/?#]+\.cdn\.ampproject\.org/(?:[a-z]/)*?(?
 # Credits that name a publisher only when one followed has the name: a dateline's, an author's.
 _NAMED_IN_PASSING = ("dateline", "author")
 _BYLINE = re.compile(r"^by\s+", re.IGNORECASE)
+# RSS's author is "email (Name)": the name, and the mail's domain, may each be a publisher's.
+_MAILBOX = re.compile(r"^[^\s@()]+@(?P<host>[\w.-]+\.[a-z]{2,})\s*(?:\((?P<name>[^()]*)\))?$", re.IGNORECASE)
 
 
 def publisher_at_link(directory: Directory, url: str | None) -> int | None:
@@ -105,6 +107,9 @@ def _with_author(credits: Sequence[Attribution], item: StoredItem) -> Sequence[A
     author, a wire copy "By Reuters" (a credit when the name is another publisher's, `_NAMED_IN_PASSING`)."""
     if not item.author or len(item.author) > 60:
         return credits
+    mailbox = _MAILBOX.match(item.author.strip())
+    if mailbox:
+        return [*credits, Attribution("author", (mailbox["name"] or "").strip() or None, f"https://{mailbox['host']}/")]
     return [*credits, Attribution("author", _BYLINE.sub("", item.author).strip(), None)]
 
 
