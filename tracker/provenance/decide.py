@@ -33,15 +33,9 @@ from tracker.timefmt import iso
 # change to how the original, the parents or the relations are chosen: the database records
 # the version its decisions were made by, and the next start decides every stored group
 # again by the new rules (tracker.pipeline.rebuild), as a fresh database would.
-# 2: a credit by name alone means a feed titled so only on a site of that name (or a publisher the config names);
-# what an item credits is as early as the item.
-# 3: an excerpt is judged by the sizes of the two versions compared (a copy of an article's
-# first version stays a copy when the article grows).
-# 4: an entry linking to another publisher's page credits that publisher.
-# 5: a link to a publisher's mobile or AMP host (or Google's AMP cache of its page) names it.
-# 6: so does an entry's GUID that is another publisher's permalink.
-# 7: a credit by name finds its publisher with or without a leading "The".
-# 8: an author who is another publisher (an aggregator's source feed, "By Reuters") credits it.
+# 2: a name credit means a feed titled so on a site of that name; what an item credits is as early as it.
+# 3: excerpts judged by the two versions compared. 4-6: an entry's link or GUID on another publisher's
+# page, or a link to its mobile or AMP page, credits it. 7: names with or without "The". 8: authors.
 PROVENANCE_RULES_VERSION = 8
 
 # Coverage values closer than this are a tie: shingle sets differ by a word or two.
