@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import re
 
-from ftfy import fix_encoding
-
 # A UTF-8 lead byte read as Windows-1252 or Latin-1 (Â … ô) followed by a continuation byte
 # read so (C1 controls, ¡ … ¿, or Windows-1252's letters and punctuation at 0x80–0x9F): the
 # mark of such decoding. Text without one is left alone at the cost of one search.
@@ -25,4 +23,7 @@ def repaired(text: str) -> str:
     """The text as it was before a wrong charset decoded it (unchanged when nothing says so)."""
     if text.isascii() or not _MARK.search(text):
         return text
+    # Imported on first need: its tables cost every process a few MB, and most texts never need it.
+    from ftfy import fix_encoding
+
     return fix_encoding(text)
