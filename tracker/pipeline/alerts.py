@@ -82,16 +82,17 @@ def _item(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _envelope(kind: str, alert: str, message_id: str, created_at: datetime) -> dict[str, Any]:
+    """What every message starts with: its type, version, id, alert and time."""
+    return {"type": kind, "version": MESSAGE_VERSION, "message_id": message_id, "alert": alert, "created_at": _time(created_at)}
+
+
 def build_message(alert: str, message_id: str, created_at: datetime, rows: list[dict[str, Any]],
                   matched: dict[str, Any], rule: str) -> dict[str, Any]:
-    """The JSON message about one copy (documented in README, "Alerts")."""
+    """The JSON message about one copy (documented in docs/alerts.md)."""
     items = [_item(r) for r in rows]
     return {
-        "type": "republication",
-        "version": MESSAGE_VERSION,
-        "message_id": message_id,
-        "alert": alert,
-        "created_at": _time(created_at),
+        **_envelope("republication", alert, message_id, created_at),
         "story_id": rows[0]["story_id"],
         "watched": {"rule": rule, "item_id": matched["item_id"], "publisher": matched["publisher"], "url": matched["url"]},
         "copy": items[0],
@@ -105,11 +106,7 @@ def build_retraction(alert: str, message_id: str, created_at: datetime, retracts
     """The JSON message withdrawing an earlier one about a copy (documented in docs/alerts.md)."""
     items = [_item(r) for r in rows]
     return {
-        "type": "retraction",
-        "version": MESSAGE_VERSION,
-        "message_id": message_id,
-        "alert": alert,
-        "created_at": _time(created_at),
+        **_envelope("retraction", alert, message_id, created_at),
         "retracts": retracts,
         "reason": "no longer a copy" if len(items) < 2 else "no longer a copy of what this alert watches",
         "item": items[0] if items else {"item_id": item_id},
