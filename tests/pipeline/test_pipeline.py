@@ -476,3 +476,16 @@ def test_a_wire_story_whose_dateline_names_the_agency_is_the_agency_copy(sqlite_
     ])
     assert provenance(sqlite_url)[member.link] == (ORIGINAL_URL, ORIGINAL_URL, "copy")
     assert provenance(sqlite_url)[ORIGINAL_URL] == (ORIGINAL_URL, None, "original")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_post_holding_the_whole_article_and_more_of_its_own_is_a_copy(sqlite_url: str, where: str) -> None:
+    """A copier puts eight paragraphs of its own before (or after) Khaama's whole article:
+    it copied the article, and rewrote nothing of it."""
+    story, own = article(43, paragraphs=4), article(44, paragraphs=8)
+    copier = Item(TITLE, "https://mirrorofmirrors.example/w.html", own + story if where == "before" else story + own, T0 + hours(2))
+    make_pipeline(sqlite_url, FEEDS).ingest([
+        capture(KHAAMA, T0 + hours(0.5), rss("Khaama Press", "https://www.khaama.com/", [khaama_item(story)])),
+        capture(MIRRORS, T0 + hours(2.5), rss("Mirror of Mirrors", "https://mirrorofmirrors.example/", [copier])),
+    ])
+    assert provenance(sqlite_url)[copier.link] == (ORIGINAL_URL, ORIGINAL_URL, "copy")

@@ -36,12 +36,13 @@ from tracker.timefmt import iso
 # 2: a name credit means a feed titled so on a site of that name; what an item credits is as early as it.
 # 3: excerpts judged by the two versions compared. 4-6: an entry's link or GUID on another publisher's
 # page, or a link to its mobile or AMP page, credits it. 7: names with or without "The". 8: authors.
-PROVENANCE_RULES_VERSION = 8
+PROVENANCE_RULES_VERSION = 9  # 9: a post holding its parent's whole text and more is a copy, not a rewrite.
 
 # Coverage values closer than this are a tie: shingle sets differ by a word or two.
 _COVERAGE_TIE = 0.002
 EXCERPT_MAX_SIZE_RATIO = 0.67
 COPY_MIN_JACCARD = 0.8
+WHOLE_PARENT_CONTAINED = 0.95
 
 
 @dataclass(frozen=True)
@@ -228,18 +229,18 @@ def order(items: Sequence[ItemFacts]) -> list[ItemFacts]:
 
 
 def _relation(sim: Similarity, item: ItemFacts, parent: ItemFacts, credited_by_url: bool) -> str:
-    # An article that grew after a copy took its first version: the copy is measured against
-    # the version it matches (|item| / |parent| = b_in_a / a_in_b), and is no excerpt of the
-    # longer article. Where a side's text is its page's article, its feed's shorter text is a
-    # summary of an article whole from the start (and a credit alone shares no text): the
-    # largest versions are measured.
-    if item.text_from_page or parent.text_from_page or not (sim.a_in_b > 0 and sim.b_in_a > 0):
+    # Sizes of the versions compared (|item| / |parent| = b_in_a / a_in_b): a copy of an article's first
+    # version is no excerpt of what it grew into. Where a side's text is its page's, its feed's text is a
+    # summary of an article whole from the start (and a credit alone shares no text): the largest versions.
+    pages = item.text_from_page or parent.text_from_page
+    if pages or not (sim.a_in_b > 0 and sim.b_in_a > 0):
         ratio = item.story_size / max(1, parent.story_size)
     else:
         ratio = sim.b_in_a / sim.a_in_b
     if (sim.a_in_b >= 0.8 or credited_by_url) and ratio <= EXCERPT_MAX_SIZE_RATIO:
         return "excerpt"
-    if sim.jaccard >= COPY_MIN_JACCARD:
+    # The parent's whole text verbatim inside a longer post (a preface, a note of its own): copied, not rewritten.
+    if sim.jaccard >= COPY_MIN_JACCARD or (not pages and sim.b_in_a >= WHOLE_PARENT_CONTAINED):
         return "copy"
     return "rewrite"
 
