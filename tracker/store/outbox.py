@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tracker.store import schema, schema_outbox
+from tracker.store.items import chunks
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 REPUBLICATION, RETRACTION = "republication", "retraction"
@@ -105,9 +106,8 @@ SELECT DISTINCT item_id FROM below
 def descendants(session: Session, item_ids: Collection[int]) -> set[int]:
     """The items whose chain passes through one of these (their copies, copies of those, …)."""
     found: set[int] = set()
-    ids = sorted(item_ids)
-    for start in range(0, len(ids), 500):
-        found.update(session.execute(_DESCENDANTS, {"ids": ids[start : start + 500]}).scalars())
+    for part in chunks(item_ids):
+        found.update(session.execute(_DESCENDANTS, {"ids": part}).scalars())
     return found
 
 
@@ -136,14 +136,10 @@ def told(session: Session, item_ids: Collection[int], now: datetime) -> list[Tol
         retracted.c.round == _T.c.round,
     ).exists()
     unsent = _unsent(now)
-    found: list[Told] = []
-    ids = sorted(item_ids)
-    for start in range(0, len(ids), 500):
-        query = select(_T.c.id, _T.c.alert, _T.c.item_id, _T.c.message_id, _T.c.round, unsent).where(
-            _T.c.item_id.in_(ids[start : start + 500]), _T.c.kind == REPUBLICATION, ~answered,
-        ).order_by(_T.c.id)
-        found.extend(Told(*row) for row in session.execute(query))
-    return found
+    query = select(_T.c.id, _T.c.alert, _T.c.item_id, _T.c.message_id, _T.c.round, unsent).where(
+        _T.c.item_id.in_(bindparam("ids", expanding=True)), _T.c.kind == REPUBLICATION, ~answered,
+    ).order_by(_T.c.id)
+    return [Told(*row) for part in chunks(item_ids) for row in session.execute(query, {"ids": part})]
 
 
 def take_back(session: Session, row_id: int, now: datetime) -> bool:
@@ -153,14 +149,10 @@ def take_back(session: Session, row_id: int, now: datetime) -> bool:
 
 def rounds(session: Session, item_ids: Collection[int]) -> dict[tuple[str, int], int]:
     """(alert, item) → how many retractions it had: the round its next republication is in."""
-    found: dict[tuple[str, int], int] = {}
-    ids = sorted(item_ids)
-    for start in range(0, len(ids), 500):
-        query = select(_T.c.alert, _T.c.item_id, func.count()).where(
-            _T.c.item_id.in_(ids[start : start + 500]), _T.c.kind == RETRACTION,
-        ).group_by(_T.c.alert, _T.c.item_id)
-        found.update({(alert, item_id): int(n) for alert, item_id, n in session.execute(query)})
-    return found
+    query = select(_T.c.alert, _T.c.item_id, func.count()).where(
+        _T.c.item_id.in_(bindparam("ids", expanding=True)), _T.c.kind == RETRACTION,
+    ).group_by(_T.c.alert, _T.c.item_id)
+    return {(alert, item_id): int(n) for part in chunks(item_ids) for alert, item_id, n in session.execute(query, {"ids": part})}
 
 
 def enqueue(session: Session, rows: Sequence[dict[str, Any]]) -> int:
