@@ -140,6 +140,12 @@ def item_facts(
     names: list[tuple[int, str]] = []
     unresolved: str | None = None
     unknown: list[tuple[str | None, str | None]] = []
+
+    def credit_publisher(publisher: int, how: str) -> None:
+        credited_publishers.add(publisher)
+        names.append((publisher, directory.publisher_names.get(publisher, "?")))
+        labels.append(f"{how}: {names[-1][1]}")
+
     for credit in _with_author(credits, item):
         target_item, target_publisher = credit_target(credit, directory, items_at, publisher_of)
         if target_publisher == item.publisher_id:
@@ -156,14 +162,10 @@ def item_facts(
         if target_item is not None:
             credited_items.add(target_item)
         if target_publisher is not None:
-            credited_publishers.add(target_publisher)
-            names.append((target_publisher, directory.publisher_names.get(target_publisher, "?")))
-            labels.append(f"{credit.kind}: {names[-1][1]}")
+            credit_publisher(target_publisher, credit.kind)
     for host_publisher, what in _link_credits(item, directory):
         if host_publisher not in credited_publishers:
-            credited_publishers.add(host_publisher)
-            names.append((host_publisher, directory.publisher_names.get(host_publisher, "?")))
-            labels.append(f"{what}: {names[-1][1]}")
+            credit_publisher(host_publisher, what)
     return ItemFacts(
         item_id=item.item_id,
         url=item.url,
