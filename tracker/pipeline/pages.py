@@ -358,16 +358,26 @@ class PagesMixin:
         locks.lock(session, locks.URL, _url_locks(hashes))
         waiting = page_store.pages_under(session, hashes) if hashes else {}
         rematch: set[int] = set()
-        links: dict[int, list[str]] = {}  # a publisher's latest links, read once for the capture
+        # A publisher's sites and latest links, read once for the capture (its items share them).
+        sites: dict[int, set[str | None]] = {}
+        links: dict[int, list[str]] = {}
+
+        def link_blogs(publisher_id: int, url: str | None) -> bool:
+            """Whether the item's link is a link blog's to another site's article: its page is not asked for."""
+            site = site_of(url) if url else None
+            if site is None:
+                return False
+            if publisher_id not in sites:
+                sites[publisher_id] = _sites_of(self.directory.hosts_of.get(publisher_id, ()))
+            if site in sites[publisher_id]:
+                return False
+            if publisher_id not in links:
+                links[publisher_id] = page_store.latest_links(session, publisher_id)
+            return _links_elsewhere(links[publisher_id], {site})
+
         for item_id, publisher_id, url, wanted in new:
             if setting == "never" or wanted:
-                # A link blog's links lead to others' articles: their pages are not asked for.
-                site = site_of(url) if url else None
-                elsewhere = site is not None and site not in _sites_of(self.directory.hosts_of.get(publisher_id, ()))
-                if elsewhere and publisher_id not in links:
-                    links[publisher_id] = page_store.latest_links(session, publisher_id)
-                elsewhere = elsewhere and _links_elsewhere(links[publisher_id], {site})  # type: ignore[arg-type]
-                kind = "wanted" if setting != "never" and not elsewhere else "not_used"
+                kind = "not_used" if setting == "never" or link_blogs(publisher_id, url) else "wanted"
                 page_store.set_state(session, item_id, False, {"state": kind, "setting": setting})
                 state: PageState | None = PageState(item_id, kind, setting, None, 0)
             else:
